@@ -1,0 +1,45 @@
+# hoptrace: the two commands of the README, and the helpers around them.
+SWIFT ?= swift
+BIN := .build/release/hoptrace
+DEMO ?= captures/clusterip-ok.pcapng
+
+.PHONY: all deps test-deps build demo test lint format fuzz bench lab clean
+
+all: build
+
+deps:
+	@tools/setup.sh build
+
+test-deps:
+	@tools/setup.sh test
+
+build: deps
+	$(SWIFT) build -c release --product hoptrace
+
+## demo: install what is missing, build, and trace a bundled lab capture.
+demo: build
+	@if [ -f $(DEMO) ]; then $(BIN) trace $(DEMO); else $(BIN) packets captures/*.pcap* | head -40; fi
+
+## test: install what is missing, build, run every test and the format check.
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	$(MAKE) lint
+
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel Sources Tests Package.swift
+
+format:
+	$(SWIFT) format format --in-place --recursive --parallel Sources Tests Package.swift
+
+fuzz: deps
+	tools/fuzz/run.sh
+
+bench: deps
+	tools/bench/run.sh
+
+lab: test-deps
+	python3 tools/lab/lab.py all
+
+clean:
+	rm -rf .build

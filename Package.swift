@@ -1,0 +1,91 @@
+// swift-tools-version:6.1
+//
+// hoptrace: trace one request through a Kubernetes node's network path from packet captures.
+//
+// The pipeline, one target per stage, each importing only the stages to its left:
+//
+//     CPcap -> HoptraceCapture -> HoptraceDecode -> HoptraceFlows -> HoptraceCorrelate -> HoptraceReport -> hoptrace
+//
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6)
+]
+
+let package = Package(
+    name: "hoptrace",
+    products: [
+        .executable(name: "hoptrace", targets: ["hoptrace"]),
+        .library(name: "HoptraceCapture", targets: ["HoptraceCapture"]),
+        .library(name: "HoptraceDecode", targets: ["HoptraceDecode"]),
+        .library(name: "HoptraceFlows", targets: ["HoptraceFlows"]),
+        .library(name: "HoptraceCorrelate", targets: ["HoptraceCorrelate"]),
+        .library(name: "HoptraceReport", targets: ["HoptraceReport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // libpcap, for live capture only (files are read by our own readers).
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        // Stage 1: packet sources (live libpcap, pcap and pcapng files) and the pcapng writer.
+        .target(name: "HoptraceCapture", dependencies: ["CPcap"], swiftSettings: strict),
+        // Stage 2: zero-copy decoders, link layer to transport, tunnels, ICMP quotes, IP reassembly.
+        .target(name: "HoptraceDecode", dependencies: ["HoptraceCapture"], swiftSettings: strict),
+        // Stage 3: TCP reassembly and analysis, DNS transactions, HTTP/1.x exchanges.
+        .target(name: "HoptraceFlows", dependencies: ["HoptraceDecode"], swiftSettings: strict),
+        // Stage 4: stitching observations across capture points and NAT, verdicts, latency breakdown.
+        .target(name: "HoptraceCorrelate", dependencies: ["HoptraceFlows"], swiftSettings: strict),
+        // Stage 5: terminal, JSON and HTML renderings.
+        .target(name: "HoptraceReport", dependencies: ["HoptraceCorrelate"], swiftSettings: strict),
+        // The thin command-line front end.
+        .executableTarget(
+            name: "hoptrace",
+            dependencies: [
+                "HoptraceReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HoptraceCaptureTests",
+            dependencies: ["HoptraceCapture"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HoptraceDecodeTests",
+            dependencies: ["HoptraceDecode"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HoptraceFlowsTests",
+            dependencies: ["HoptraceFlows"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HoptraceCorrelateTests",
+            dependencies: ["HoptraceCorrelate"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HoptraceReportTests",
+            dependencies: ["HoptraceReport"],
+            swiftSettings: strict
+        ),
+        // The lab's bundled captures checked against their truth files, with tshark as the oracle.
+        .testTarget(
+            name: "HoptraceLabTests",
+            swiftSettings: strict
+        ),
+        // Runs the built `hoptrace` binary: help text, exit codes, one-line errors.
+        .testTarget(
+            name: "HoptraceCLITests",
+            dependencies: ["hoptrace"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages hoptrace builds, tests and demos with, when they are missing.
+# Idempotent: a machine that has them all is left alone (no apt-get update).
+set -euo pipefail
+
+need=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+want=(libpcap-dev pkg-config)
+case "${1:-build}" in
+    build) ;;
+    test) want+=(tshark tcpdump iproute2 iptables nginx-light dnsmasq-base dnsutils curl python3) ;;
+    *) echo "usage: tools/setup.sh [build|test]" >&2; exit 2 ;;
+esac
+
+for p in "${want[@]}"; do have_pkg "$p" || need+=("$p"); done
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then SUDO=sudo; else
+        echo "tools/setup.sh: missing packages (${need[*]}) and not root; run: apt-get install ${need[*]}" >&2
+        exit 1
+    fi
+else
+    SUDO=
+fi
+echo "tools/setup.sh: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections 2>/dev/null || true
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
