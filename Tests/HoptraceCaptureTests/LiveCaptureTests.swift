@@ -341,3 +341,15 @@ func enter(namespace: String) throws(CaptureError) {
         throw CaptureError(.io, "setns failed: errno \(errno)", source: namespace)
     }
 }
+
+/// libpcap's DLT_ values against the LINKTYPE_ registry (pcap/dlt.h and https://www.tcpdump.org/linktypes.html).
+@Test("DLT_ values map to LINKTYPE_ values")
+func dltToLinkType() {
+    #expect(linkTypeFromDLT(1) == .ethernet)  // DLT_EN10MB = LINKTYPE_ETHERNET = 1
+    #expect(linkTypeFromDLT(12) == .raw)  // DLT_RAW (Linux) = 12, LINKTYPE_RAW = 101
+    #expect(linkTypeFromDLT(14) == .raw)  // DLT_RAW (OpenBSD) = 14
+    #expect(linkTypeFromDLT(113) == .linuxSLL)  // DLT_LINUX_SLL = LINKTYPE_LINUX_SLL = 113
+    #expect(linkTypeFromDLT(276) == .linuxSLL2)  // DLT_LINUX_SLL2 = 276
+    #expect(linkTypeFromDLT(0) == .null)
+    #expect(linkTypeFromDLT(239) == .nflog)
+}
