@@ -38,41 +38,40 @@ final class FileByteReader {
     private var baseOffset: UInt64 = 0
 
     /// Opens `path` for reading; `-` is standard input.
-    init(path: String) throws(CaptureError) {
+    convenience init(path: String) throws(CaptureError) {
         if path == "-" {
-            self.fd = 0
-            self.ownsDescriptor = false
-            self.displayName = "stdin"
-        } else {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            if fd < 0 {
-                let err = errno
-                switch err {
-                case ENOENT:
-                    throw CaptureError(.cannotOpen, "no such file; check the path", source: path)
-                case EACCES, EPERM:
-                    throw CaptureError(
-                        .cannotOpen,
-                        "permission denied; make the file readable or run as its owner",
-                        source: path
-                    )
-                default:
-                    throw CaptureError(.cannotOpen, "cannot open: \(errnoText(err))", source: path)
-                }
-            }
-            var st = stat()
-            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-                close(fd)
+            self.init(descriptor: 0, name: "stdin", owned: false)
+            return
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let err = errno
+            switch err {
+            case ENOENT:
+                throw CaptureError(.cannotOpen, "no such file; check the path", source: path)
+            case EACCES, EPERM:
                 throw CaptureError(
                     .cannotOpen,
-                    "is a directory; give a pcap or pcapng file",
+                    "permission denied; make the file readable or run as its owner",
                     source: path
                 )
+            default:
+                throw CaptureError(.cannotOpen, "cannot open: \(errnoText(err))", source: path)
             }
-            self.fd = fd
-            self.ownsDescriptor = true
-            self.displayName = path
         }
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            close(fd)
+            throw CaptureError(.cannotOpen, "is a directory; give a pcap or pcapng file", source: path)
+        }
+        self.init(descriptor: fd, name: path, owned: true)
+    }
+
+    /// Reads from an open descriptor (a pipe, a socket, a file), closing it at the end when `owned`.
+    init(descriptor: Int32, name: String, owned: Bool) {
+        self.fd = descriptor
+        self.ownsDescriptor = owned
+        self.displayName = name
         self.capacity = Self.initialCapacity
         self.storage = UnsafeMutableRawPointer.allocate(byteCount: Self.initialCapacity, alignment: 16)
     }

@@ -272,6 +272,52 @@ struct LiveCaptureTests {
         }
     }
 
+    /// The built `hoptrace` binary, when `swift build` has made one (the capture command's end-to-end test).
+    static let binary: String? = {
+        let path = packageRoot.appendingPathComponent(".build/debug/hoptrace").path
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }()
+
+    @Test(
+        "hoptrace capture: SIGTERM mid-capture leaves a valid file with statistics blocks",
+        .enabled(if: binary != nil, "needs the hoptrace binary: run `swift build` first")
+    )
+    func captureCommandSigterm() throws {
+        let lab = Lab()
+        defer { lab.tearDown() }
+        try lab.setUp()
+        let ours = lab.directory + "cli.pcapng"
+        let errPath = lab.directory + "cli.stderr"
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            "import os,signal,sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+            "/usr/sbin/ip", "netns", "exec", lab.hub, try #require(Self.binary), "capture", "-i", "va", "-i", "vb",
+            "-f", "udp", "-w", ours,
+        ]
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try process.run()
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        usleep(700_000)
+        try lab.sendDatagrams(15)
+        usleep(300_000)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        // 15 datagrams, each seen on va and on vb (the filter keeps UDP only).
+        #expect(stderr.contains("30 packets written to \(ours)"), "\(stderr)")
+        let oracle = try tsharkFacts(ours)
+        #expect(oracle.status == 0, "\(oracle.stderr)")
+        #expect(oracle.facts.count == 30)
+        let capinfos = try run("/usr/bin/capinfos", ["-I", ours])
+        #expect(capinfos.stdout.components(separatedBy: "Number of stat entries = 1").count - 1 == 2)
+    }
+
     @Test("no such interface, bad filter: clear errors")
     func openErrors() {
         do {
