@@ -229,8 +229,13 @@ public struct DecodedPacket {
     public var payloadLength: Int
     /// The packet's length on the wire, from the packet.
     public var originalLength: Int
+    /// The number of bytes captured (less than ``originalLength`` when the snapshot length cut the packet).
+    public var capturedLength: Int
     /// The first problem met, if any.
     public var warning: DecodeWarning?
+    /// Set when the packet is a fragment taken into reassembly that did not complete its datagram.
+    @usableFromInline
+    var swallowed: Bool
 
     /// A packet with its capture metadata and nothing decoded yet.
     @inlinable
@@ -247,7 +252,9 @@ public struct DecodedPacket {
         self.payload = UnsafeRawBufferPointer(start: nil, count: 0)
         self.payloadLength = 0
         self.originalLength = packet.originalLength
+        self.capturedLength = packet.bytes.count
         self.warning = nil
+        self.swallowed = false
     }
 
     /// The TCP header, if the transport is TCP.
