@@ -1,5 +1,3 @@
-import Foundation
-
 extension Correlator {
     /// The exchange on `sighting` that is the same request as `exchange` (same method and target, nearest in time).
     static func matching(_ exchange: HTTPSighting, in sighting: TCPSighting) -> HTTPSighting? {
@@ -9,12 +7,7 @@ extension Correlator {
     }
 
     /// Formats nanoseconds for a sentence.
-    static func human(_ ns: Int64) -> String {
-        let value = Double(ns)
-        if ns >= 1_000_000_000 { return String(format: "%.2f s", value / 1e9) }
-        if ns >= 1_000_000 { return String(format: "%.1f ms", value / 1e6) }
-        return String(format: "%.0f µs", value / 1e3)
-    }
+    static func human(_ ns: Int64) -> String { TimeFormat.duration(ns) }
 
     /// Where a server-to-client RST came from: the furthest capture point along the path that saw it.
     static func resetOrigin(

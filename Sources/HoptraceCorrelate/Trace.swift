@@ -151,6 +151,28 @@ public struct DNSQueryTrace: Sendable, Hashable {
     public var server: Endpoint
 
     public var duration: Int64? { responseTime.map { $0 - queryTime } }
+
+    public init(
+        name: String,
+        type: String,
+        rcode: String?,
+        addresses: [String],
+        queryTime: Int64,
+        responseTime: Int64?,
+        queryCount: Int,
+        client: Endpoint,
+        server: Endpoint
+    ) {
+        self.name = name
+        self.type = type
+        self.rcode = rcode
+        self.addresses = addresses
+        self.queryTime = queryTime
+        self.responseTime = responseTime
+        self.queryCount = queryCount
+        self.client = client
+        self.server = server
+    }
 }
 
 /// The name resolution before a request: the whole search-list walk.
@@ -166,6 +188,15 @@ public struct DNSResolution: Sendable, Hashable {
     public var end: Int64
 
     public var duration: Int64 { end - start }
+
+    public init(name: String, queries: [DNSQueryTrace], answer: String?, outcome: String, start: Int64, end: Int64) {
+        self.name = name
+        self.queries = queries
+        self.answer = answer
+        self.outcome = outcome
+        self.start = start
+        self.end = end
+    }
 }
 
 /// Where the time went, as the client saw it. Every phase is a contiguous interval at the client's capture point;
@@ -216,6 +247,14 @@ public struct RequestSummary: Sendable, Hashable {
     public var host: String?
     public var requestID: String?
     public var status: Int?
+
+    public init(method: String, path: String, host: String?, requestID: String?, status: Int?) {
+        self.method = method
+        self.path = path
+        self.host = host
+        self.requestID = requestID
+        self.status = status
+    }
 }
 
 /// One request, traced end to end: the answer of `hoptrace trace`.
@@ -237,4 +276,34 @@ public struct RequestTrace: Sendable, Hashable {
     /// When the request started (its first DNS query or SYN) and ended, as seen at the client.
     public var start: Int64
     public var end: Int64
+
+    public init(
+        index: Int,
+        mode: TraceMode,
+        verdict: Verdict,
+        findings: [Finding],
+        request: RequestSummary?,
+        client: Endpoint?,
+        service: Endpoint?,
+        server: Endpoint?,
+        dns: DNSResolution?,
+        hops: [Hop],
+        timings: Timings,
+        start: Int64,
+        end: Int64
+    ) {
+        self.index = index
+        self.mode = mode
+        self.verdict = verdict
+        self.findings = findings
+        self.request = request
+        self.client = client
+        self.service = service
+        self.server = server
+        self.dns = dns
+        self.hops = hops
+        self.timings = timings
+        self.start = start
+        self.end = end
+    }
 }
