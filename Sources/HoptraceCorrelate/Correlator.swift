@@ -114,6 +114,8 @@ public struct Correlator: Sendable {
         var assemblies: [Assembly] = []
         var usedResolutions = Set<Int>()
         for (ci, connection) in connections.enumerated() {
+            // DNS over TCP is a transport of the DNS transactions already traced, not a request of its own.
+            if connection.clientSide.server.port == 53 { continue }
             let exchanges = connection.clientSide.exchanges
             let indices: [Int?] = exchanges.isEmpty ? [nil] : exchanges.indices.map { $0 }
             for ei in indices {

@@ -2,6 +2,8 @@
 public enum DNSWalks {
     /// Queries from one client further apart than this start a new resolution.
     public static let walkGap: Int64 = 6_000_000_000
+    /// How long a resolver waits for an answer before it retries or moves on (glibc's default `timeout:5`).
+    public static let unansweredWait: Int64 = 5_000_000_000
 
     /// Deduplicates sightings of the same query across capture points (DNAT changes the server address, never the
     /// client port, id or question), keeping the view nearest the client: the earliest query, and of those the
@@ -14,9 +16,13 @@ public enum DNSWalks {
             var type: String
         }
         var best: [Key: DNSSighting] = [:]
+        var seenAt: [Key: [String]] = [:]
         var order: [Key] = []
         for sighting in sightings.sorted(by: { $0.queryTime < $1.queryTime }) {
             let key = Key(client: sighting.client, id: sighting.id, name: sighting.name, type: sighting.type)
+            if !seenAt[key, default: []].contains(sighting.capturePoint) {
+                seenAt[key, default: []].append(sighting.capturePoint)
+            }
             guard let current = best[key] else {
                 best[key] = sighting
                 order.append(key)
@@ -33,8 +39,8 @@ public enum DNSWalks {
             merged.queryCount = max(merged.queryCount, sighting.queryCount)
             best[key] = merged
         }
-        return order.compactMap { best[$0] }.map { s in
-            DNSQueryTrace(
+        return order.compactMap { key in best[key].map { (key, $0) } }.map { key, s in
+            var query = DNSQueryTrace(
                 name: s.name,
                 type: s.type,
                 rcode: s.rcode,
@@ -45,6 +51,8 @@ public enum DNSWalks {
                 client: s.client,
                 server: s.server
             )
+            query.seenAt = seenAt[key] ?? []
+            return query
         }
     }
 
@@ -66,7 +74,10 @@ public enum DNSWalks {
             let client = query.client.host
             if let walk = open[client], let last = walk.last {
                 let sameStem = stem(last.name) == stem(query.name)
-                let lastEnd = walk.map { $0.responseTime ?? $0.queryTime }.max() ?? last.queryTime
+                // An unanswered query keeps the walk open for the resolver's timeouts (glibc: 5 s, 2 attempts).
+                let lastEnd =
+                    walk.map { $0.responseTime ?? ($0.queryTime + unansweredWait * Int64($0.queryCount)) }.max()
+                    ?? last.queryTime
                 let answered = walk.contains { !$0.addresses.isEmpty }
                 if !sameStem || query.queryTime - lastEnd > walkGap || (answered && query.name != last.name) {
                     close(client)

@@ -51,7 +51,7 @@ extension Correlator {
             hops += onward
         }
         let serverConnection = assembly.upstream ?? connection
-        let mode = Self.mode(assembly, hops: hops)
+        let mode = Self.mode(assembly, hops: hops, serverAddresses: Set(homes.keys))
         let exchange = assembly.exchange.map { clientSide.exchanges[$0] }
         let isFirstOnConnection = (assembly.exchange ?? 0) == 0
         let start = isFirstOnConnection ? assembly.start : exchange?.requestFirst ?? assembly.start
@@ -270,7 +270,7 @@ extension Correlator {
                 kind: .ok,
                 detail: "\(exchange.method) \(exchange.path) completed\(status) in "
                     + Self.human(max(0, end - (assembly.dns?.start ?? clientSide.synTime ?? exchange.requestFirst))),
-                hop: nil
+                hop: serverSide.capturePoint
             )
         }
 
@@ -386,12 +386,13 @@ extension Correlator {
                 "\(Self.stem(dns.name)) did not resolve: \(dns.outcome) for each of the \(names.count) names "
                 + "tried (\(names.joined(separator: ", ")))"
         }
-        let mode: TraceMode =
-            dns.name.contains(".svc.") || names.contains { $0.contains(".svc.") } ? .clusterip : .direct
+        let mode: TraceMode = names.contains { $0.contains(".svc.") } ? .clusterip : .direct
+        // The furthest capture point the queries reached: the DNS server's side.
+        let furthest = dns.queries.compactMap(\.seenAt.last).last ?? "dns"
         return RequestTrace(
             index: index,
             mode: mode,
-            verdict: Verdict(kind: .dnsFailure, detail: detail, hop: "dns"),
+            verdict: Verdict(kind: .dnsFailure, detail: detail, hop: furthest),
             findings: [],
             request: nil,
             client: dns.queries.first?.client,
@@ -407,15 +408,33 @@ extension Correlator {
 
     static func stem(_ name: String) -> String { String(DNSWalks.stem(name)) }
 
+    /// Kubernetes' default `--service-node-port-range`.
+    static let nodePortRange: ClosedRange<UInt16> = 30000...32767
+
     /// The request's mode, from its translations.
-    static func mode(_ assembly: Assembly, hops: [Hop]) -> TraceMode {
+    static func mode(_ assembly: Assembly, hops: [Hop], serverAddresses: Set<String>) -> TraceMode {
         if assembly.upstream != nil { return .ingress }
         let first = hops.first { $0.connection == 0 }
         let translations = hops.filter { $0.connection == 0 }.map(\.translation)
-        guard translations.contains(where: { $0 == .dnat || $0 == .dnatSnat }) else { return .direct }
+        guard translations.contains(where: { $0 == .dnat || $0 == .dnatSnat }) else {
+            // No translation seen, but the name was a Service's: the connection never got as far as the DNAT
+            // (rejected or dropped before it), unless it went straight to a pod (a headless Service).
+            if let dns = assembly.dns, dns.queries.contains(where: { $0.name.contains(".svc.") }),
+                let target = first?.dst.host, !serverAddresses.contains(target)
+            {
+                return .clusterip
+            }
+            // To a node port, stopped before its DNAT.
+            if let port = first?.dst.port, Self.nodePortRange.contains(port), let target = first?.dst.host,
+                !serverAddresses.contains(target)
+            {
+                return .nodeport
+            }
+            return .direct
+        }
         if assembly.dns != nil { return .clusterip }
         if translations.contains(.dnatSnat) { return .nodeport }
-        if let port = first?.dst.port, (30000...32767).contains(port) { return .nodeport }
+        if let port = first?.dst.port, Self.nodePortRange.contains(port) { return .nodeport }
         return .clusterip
     }
 }

@@ -37,7 +37,8 @@ public enum Stitcher {
         var byKey: [UInt32: [Int]] = [:]
         for sighting in sightings.sorted(by: { ($0.synTime ?? $0.firstTime) < ($1.synTime ?? $1.firstTime) }) {
             guard let key = sighting.stitchKey else {
-                groups.append([sighting])
+                // Without an ISN a sighting can only stand alone; a lone reply or reset is not a request.
+                if !isReplyOnly(sighting), !isStrayReset(sighting) { groups.append([sighting]) }
                 continue
             }
             var joined = false

@@ -149,6 +149,8 @@ public struct DNSQueryTrace: Sendable, Hashable {
     public var queryCount: Int
     public var client: Endpoint
     public var server: Endpoint
+    /// The capture points that saw this query, nearest the client first (by the time they saw it).
+    public var seenAt: [String] = []
 
     public var duration: Int64? { responseTime.map { $0 - queryTime } }
 
