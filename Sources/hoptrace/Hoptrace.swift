@@ -1,13 +1,27 @@
 import ArgumentParser
+import Foundation
 import HoptraceReport
 
 @main
 struct Hoptrace: ParsableCommand {
+    /// Runs a subcommand; a ``CLIFailure`` or a capture error becomes one line on stderr and exit status 1.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as CLIFailure {
+            FileHandle.standardError.write(Data("hoptrace: \(failure.message)\n".utf8))
+            Foundation.exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "hoptrace",
         abstract: "Trace one request through a Kubernetes node's network path from packet captures.",
         version: HoptraceVersion.string,
-        subcommands: []
+        subcommands: [TraceCommand.self]
     )
 }
 
