@@ -7,7 +7,7 @@ struct Hoptrace: ParsableCommand {
         commandName: "hoptrace",
         abstract: "Trace one request through a Kubernetes node's network path from packet captures.",
         version: HoptraceVersion.string,
-        subcommands: []
+        subcommands: [FlowsCommand.self, RequestsCommand.self]
     )
 }
 
