@@ -6,7 +6,8 @@
 import PackageDescription
 
 // A path dependency's identity is its directory's name (the clone's), so it is computed, not spelled out.
-let mainPackage = Context.packageDirectory.split(separator: "/").dropLast().last.map { String($0).lowercased() }
+let mainPackage =
+    Context.packageDirectory.split(separator: "/").dropLast().last.map { String($0).lowercased() }
     ?? "hoptrace"
 
 let package = Package(

@@ -199,4 +199,42 @@ struct PacketsCommandTests {
         let help = try Self.hoptrace("packets", "--help")
         #expect(help.status == 0 && help.stdout.contains("--json"))
     }
+
+    static let corpusFiles: [String] = {
+        guard let walker = FileManager.default.enumerator(atPath: corpus.path) else { return [] }
+        var files: [String] = []
+        for case let path as String in walker
+        where path.hasSuffix(".pcap") || path.hasSuffix(".pcapng") || path.hasSuffix(".bin") {
+            files.append(path)
+        }
+        return files.sorted()
+    }()
+
+    @Test(
+        "Every corpus file: exit 0 with one line per frame tshark shows, or exit 1 with one stderr line after them",
+        arguments: Self.corpusFiles
+    )
+    func everyCorpusFile(file: String) throws {
+        let path = Self.corpus.appendingPathComponent(file).path
+        let run = try Self.hoptrace("packets", path)
+        #expect(run.status == 0 || run.status == 1, "\(file): status \(run.status) \(run.stderr)")
+        let lines = run.stdout.split(separator: "\n").count
+        // tshark's frames that are packets (pcapng custom blocks show as frames without an interface).
+        let tshark = try Self.run(
+            "/usr/bin/tshark",
+            ["-r", path, "-T", "fields", "-e", "frame.number", "-e", "frame.interface_id"]
+        )
+        let frames = tshark.stdout.split(separator: "\n").filter { row in
+            !(file.hasSuffix(".pcapng") && row.split(separator: "\t").count < 2)
+        }.count
+        if run.status == 0 {
+            #expect(run.stderr.isEmpty)
+            #expect(lines == frames, "\(file)")
+        } else {
+            #expect(run.stderr.hasPrefix("hoptrace: "), "\(file)")
+            #expect(run.stderr.split(separator: "\n").count == 1, "\(file): \(run.stderr)")
+            // What was read before the fault is printed, and nothing tshark does not see as a packet.
+            #expect(lines <= frames, "\(file)")
+        }
+    }
 }
