@@ -101,6 +101,34 @@ struct PacketsCommandTests {
         #expect(oursTCP == theirsTCP)
     }
 
+    /// DNS over UDP and ARP, in Ethernet and SLL captures: whole lines as `tcpdump -nn` prints them.
+    static let dnsAndARPFiles = [
+        "skydive/eth-ip4-arp-dns-req-http-google.pcap", "zeek/linuxsll-arp.pcap", "tcpdump/dns_udp.pcap",
+        "gopacket/test_dns.pcap", "skydive/dns.pcap", "zeek/dns-two-responses.pcap", "zeek/dns/tm1t.pcap",
+    ]
+
+    @Test(
+        "DNS and ARP lines read as tcpdump -nn prints them",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump")),
+        arguments: Self.dnsAndARPFiles
+    )
+    func dnsAndARPMatchTcpdump(file: String) throws {
+        let path = Self.corpus.appendingPathComponent(file).path
+        func lines(_ text: String, dropFields: Int) -> [String] {
+            text.split(separator: "\n").compactMap { line -> String? in
+                let fields = line.split(separator: " ", maxSplits: dropFields, omittingEmptySubsequences: false)
+                guard fields.count > dropFields else { return nil }
+                let rest = String(fields[dropFields])
+                return (rest.hasPrefix("ARP") || rest.contains(".53: ") || rest.contains(".53 > "))
+                    && !rest.contains("Flags [") ? rest : nil
+            }
+        }
+        let ours = lines(try Self.hoptrace("packets", path).stdout, dropFields: 4)
+        let theirs = lines(try Self.run("/usr/bin/tcpdump", ["-nn", "-r", path]).stdout, dropFields: 1)
+        #expect(!ours.isEmpty)
+        #expect(ours == theirs)
+    }
+
     @Test("One line per frame, as many as tshark counts; every --json line parses as a JSON object")
     func jsonLines() throws {
         for file in ["zeek/linux_dlt_sll2.pcap", "zeek/tunnels/vxlan.pcap", "zeek/ipv4/fragmented-1.pcap"] {
