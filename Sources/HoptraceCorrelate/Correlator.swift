@@ -49,9 +49,50 @@ public struct Correlator: Sendable {
         let homes = Self.homes(of: connections)
         var assemblies = assemble(connections: connections, resolutions: resolutions)
         assemblies.sort { $0.start < $1.start }
-        return assemblies.enumerated().map { index, assembly in
+        let traces = assemblies.enumerated().map { index, assembly in
             diagnose(assembly, index: index, observations: observations, homes: homes)
         }
+        return Self.foldRetries(traces)
+    }
+
+    /// A client that sends a request on a keep-alive connection the server is closing gets no answer and sends
+    /// it again on a new connection (curl, browsers and most HTTP libraries do). When the retry, same client,
+    /// method, target and request id, follows within a second and completes, the failed attempt is a finding of
+    /// the retry, not a request of its own.
+    static func foldRetries(_ traces: [RequestTrace]) -> [RequestTrace] {
+        var result: [RequestTrace] = []
+        var pending: [RequestTrace] = []
+        for trace in traces {
+            if let request = trace.request, !trace.verdict.kind.isFailure,
+                let index = pending.firstIndex(where: { failed in
+                    failed.request?.method == request.method && failed.request?.path == request.path
+                        && failed.request?.requestID == request.requestID && failed.client?.host == trace.client?.host
+                        && trace.start - failed.start < 1_000_000_000 && trace.start >= failed.start
+                })
+            {
+                let failed = pending.remove(at: index)
+                var retried = trace
+                retried.findings.append(
+                    Finding(
+                        kind: "retried",
+                        detail: "a first attempt from \(failed.client.map(\.description) ?? "?") got no answer "
+                            + "(\(failed.verdict.kind.rawValue): \(failed.verdict.detail)); the client sent it again on a "
+                            + "new connection"
+                    )
+                )
+                result.append(retried)
+                continue
+            }
+            if trace.request != nil, trace.verdict.kind.isFailure {
+                pending.append(trace)
+            } else {
+                result.append(trace)
+            }
+        }
+        result += pending
+        result.sort { $0.start < $1.start }
+        for index in result.indices { result[index].index = index }
+        return result
     }
 
     /// The capture point behind which each address lives: where a connection's client was first seen entering,

@@ -288,6 +288,17 @@ extension Correlator {
         }
         let serverHop = serverSide.capturePoint
         let delivered = atServer?.requestLast ?? exchange.requestLast
+        if let serverFin = serverSide.serverFinTime ?? clientSide.serverFinTime,
+            serverFin <= delivered + 1_000_000, exchange.responseFirst == nil
+        {
+            end = max(end, clientSide.clientFinTime ?? clientSide.reset?.time ?? serverFin)
+            return Verdict(
+                kind: .noResponse,
+                detail: "\(server) had closed the keep-alive connection (FIN at \(serverHop)) as the request "
+                    + "arrived; it was never answered on this connection",
+                hop: serverHop
+            )
+        }
         if let clientReset = clientSide.reset, clientReset.fromClient {
             end = clientReset.time
             return Verdict(

@@ -278,6 +278,10 @@ public struct RequestTrace: Sendable, Hashable {
     /// When the request started (its first DNS query or SYN) and ended, as seen at the client.
     public var start: Int64
     public var end: Int64
+    /// Names of the addresses in this trace, from outside the capture (Kubernetes objects): keyed by address
+    /// (`10.244.0.5`) or address and port (`10.96.0.20:80`), valued like `pod default/web-7d4b9` or
+    /// `service default/web:80`. Empty when no cluster state was given.
+    public var names: [String: String] = [:]
 
     public init(
         index: Int,
