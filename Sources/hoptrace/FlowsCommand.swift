@@ -178,7 +178,8 @@ struct FlowsCommand: ParsableCommand {
                     writer.write(event.jsonLine(capturePoints: points))
                     return
                 }
-                let point = record.capturePoint < points.count ? points[record.capturePoint] : "cp\(record.capturePoint)"
+                let point =
+                    record.capturePoint < points.count ? points[record.capturePoint] : "cp\(record.capturePoint)"
                 let fields = [
                     FlowTime.timestamp(record.startTime),
                     point,

@@ -31,7 +31,12 @@ enum Corpus {
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
     /// Runs tshark on a corpus file and returns its field rows (tab-separated fields, one row per line).
-    static func tshark(_ relative: String, filter: String?, fields: [String], options: [String] = []) throws
+    static func tshark(
+        _ relative: String,
+        filter: String?,
+        fields: [String],
+        options: [String] = []
+    ) throws
         -> [[String]]
     {
         let process = Process()
