@@ -19,10 +19,10 @@ struct RequestsCommand: ParsableCommand {
     func run() throws {
         let options = self.options
         try runFlowCommand { writer in
-            if !options.json {
-                writer.write("#ts capture_point client server protocol request status latency")
+            let header = {
+                if !options.json { writer.write("#ts capture_point client server protocol request status latency") }
             }
-            try options.run { event, points in
+            try options.run(header: header) { event, points in
                 func point(_ id: Int) -> String { id < points.count ? points[id] : "cp\(id)" }
                 switch event {
                 case .dns(let transaction):
