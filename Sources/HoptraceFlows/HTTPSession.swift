@@ -56,8 +56,9 @@ struct HTTPSession {
     ) {
         if self.isNotHTTP { return }
         var position = 0
-        while position < bytes.count || (fromClient ? self.requestParser : self.responseParser).state
-            == .awaitingFraming
+        while position < bytes.count
+            || (fromClient ? self.requestParser : self.responseParser).state
+                == .awaitingFraming
         {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
             let step = fromClient ? self.requestParser.step(rest) : self.responseParser.step(rest)
@@ -184,7 +185,11 @@ struct HTTPSession {
             if let serial = self.requestSerial, let index = self.index(of: serial) {
                 self.pending[index].exchange.request = head
                 if framing == .none {
-                    self.finishRequest(index: index, last: StreamMark(offset: mark.offset - 1, time: mark.time), emit: emit)
+                    self.finishRequest(
+                        index: index,
+                        last: StreamMark(offset: mark.offset - 1, time: mark.time),
+                        emit: emit
+                    )
                 }
             }
         case .messageEnd:
@@ -196,7 +201,11 @@ struct HTTPSession {
                     self.requestSerial = nil
                     self.emitReady(emit: emit)
                 } else {
-                    self.finishRequest(index: index, last: StreamMark(offset: mark.offset - 1, time: mark.time), emit: emit)
+                    self.finishRequest(
+                        index: index,
+                        last: StreamMark(offset: mark.offset - 1, time: mark.time),
+                        emit: emit
+                    )
                 }
             }
         }
@@ -244,11 +253,19 @@ struct HTTPSession {
                 self.requestParser.setBodyFraming(.upgrade)
             }
             if framing == .none || framing == .upgrade {
-                self.finishResponse(index: index, last: StreamMark(offset: mark.offset - 1, time: mark.time), emit: emit)
+                self.finishResponse(
+                    index: index,
+                    last: StreamMark(offset: mark.offset - 1, time: mark.time),
+                    emit: emit
+                )
             }
         case .messageEnd:
             if let serial = self.responseSerial, let index = self.index(of: serial) {
-                self.finishResponse(index: index, last: StreamMark(offset: mark.offset - 1, time: mark.time), emit: emit)
+                self.finishResponse(
+                    index: index,
+                    last: StreamMark(offset: mark.offset - 1, time: mark.time),
+                    emit: emit
+                )
             }
         }
     }

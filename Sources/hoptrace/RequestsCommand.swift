@@ -19,10 +19,10 @@ struct RequestsCommand: ParsableCommand {
     func run() throws {
         let options = self.options
         try runFlowCommand { writer in
-            if !options.json {
-                writer.write("#ts capture_point client server protocol request status latency")
+            let header = {
+                if !options.json { writer.write("#ts capture_point client server protocol request status latency") }
             }
-            try options.run { event, points in
+            try options.run(header: header) { event, points in
                 func point(_ id: Int) -> String { id < points.count ? points[id] : "cp\(id)" }
                 switch event {
                 case .dns(let transaction):
@@ -71,7 +71,8 @@ struct RequestsCommand: ParsableCommand {
                         writer.write(event.jsonLine(capturePoints: points))
                         return
                     }
-                    let request = exchange.request.map { "\($0.method) \($0.host ?? "")\($0.target)" } ?? "? (request not seen)"
+                    let request =
+                        exchange.request.map { "\($0.method) \($0.host ?? "")\($0.target)" } ?? "? (request not seen)"
                     var status = exchange.response.map { String($0.status) } ?? "-"
                     if exchange.requestHasGap || exchange.responseHasGap { status += ",gap" }
                     let time = exchange.requestFirstByte?.time ?? exchange.responseFirstByte?.time ?? 0
@@ -86,7 +87,7 @@ struct RequestsCommand: ParsableCommand {
                         exchange.latency.map(FlowTime.human) ?? "-",
                     ]
                     writer.write(fields.joined(separator: " "))
-                case .connection, .icmpError:
+                case .connection, .icmpError, .segment:
                     return
                 }
             }

@@ -78,7 +78,15 @@ struct TCPConnectionTests {
         harness.tcp(cl, sv, [.ack], seq: c &+ 1, ack: s &+ 1, payload: parts[0], at: 4)
         harness.tcp(cl, sv, [.ack], seq: c &+ 1, ack: s &+ 1, payload: parts[0], at: 5)
         harness.tcp(cl, sv, [.ack, .psh], seq: c &+ 21, ack: s &+ 1, payload: parts[2], at: 6)
-        harness.tcp(sv, cl, [.ack, .psh], seq: s &+ 1, ack: c &+ 1 &+ UInt32(request.count), payload: Self.response, at: 7)
+        harness.tcp(
+            sv,
+            cl,
+            [.ack, .psh],
+            seq: s &+ 1,
+            ack: c &+ 1 &+ UInt32(request.count),
+            payload: Self.response,
+            at: 7
+        )
         harness.analyzer.finish()
         let record = try #require(harness.connections.first)
         #expect(record.originatorSummary.retransmissions == 1)
@@ -144,7 +152,15 @@ struct TCPConnectionTests {
         harness.tcp(sv, cl, [.ack], seq: 1, ack: 1 + UInt32(Self.request.count), payload: body, at: 4)
         // 50 body bytes never captured; the next 50 arrive; the client acknowledges everything.
         let tail = [UInt8](repeating: 0x41, count: 50)
-        harness.tcp(sv, cl, [.ack], seq: 1 + UInt32(body.count) + 50, ack: 1 + UInt32(Self.request.count), payload: tail, at: 5)
+        harness.tcp(
+            sv,
+            cl,
+            [.ack],
+            seq: 1 + UInt32(body.count) + 50,
+            ack: 1 + UInt32(Self.request.count),
+            payload: tail,
+            at: 5
+        )
         harness.tcp(cl, sv, [.ack], seq: 1 + UInt32(Self.request.count), ack: 1 + UInt32(body.count) + 100, at: 6)
         harness.analyzer.finish()
         let record = try #require(harness.connections.first)
@@ -263,14 +279,17 @@ struct TCPConnectionTests {
         let harness = FlowHarness()
         let cl = FlowEndpoint.v4("10.0.0.9", 40_000)
         let sv = FlowEndpoint.v4("10.96.0.10", 53)
-        let query = DNSMessageTests.header(id: 77, flags: 0x0100, qd: 1, an: 0) + DNSMessageTests.name(["a"]) + [0, 28, 0, 1]
-        let answer = DNSMessageTests.header(id: 77, flags: 0x8183, qd: 1, an: 0) + DNSMessageTests.name(["a"]) + [0, 28, 0, 1]
+        let query =
+            DNSMessageTests.header(id: 77, flags: 0x0100, qd: 1, an: 0) + DNSMessageTests.name(["a"]) + [0, 28, 0, 1]
+        let answer =
+            DNSMessageTests.header(id: 77, flags: 0x8183, qd: 1, an: 0) + DNSMessageTests.name(["a"]) + [0, 28, 0, 1]
         harness.udp(cl, sv, payload: query, at: 0)
         harness.udp(cl, sv, payload: query, at: 5 * Self.ms)
         harness.udp(sv, cl, payload: answer, at: 7 * Self.ms)
         harness.udp(sv, cl, payload: answer, at: 8 * Self.ms)
         // Another query, never answered; time moves on past the timeout.
-        let other = DNSMessageTests.header(id: 78, flags: 0x0100, qd: 1, an: 0) + DNSMessageTests.name(["b"]) + [0, 1, 0, 1]
+        let other =
+            DNSMessageTests.header(id: 78, flags: 0x0100, qd: 1, an: 0) + DNSMessageTests.name(["b"]) + [0, 1, 0, 1]
         harness.udp(cl, sv, payload: other, at: 10 * Self.ms)
         harness.udp(FlowEndpoint.v4("10.0.0.1", 1), FlowEndpoint.v4("10.0.0.2", 2), payload: [], at: 60_000 * Self.ms)
         #expect(harness.dns.count == 2)
@@ -308,5 +327,48 @@ struct TCPConnectionTests {
         #expect(event.kind == "port-unreachable")
         #expect(event.quotedTCPSequence == 31_337)
         #expect(event.connectionID == harness.connections.first?.id)
+    }
+}
+
+/// Segment observations: the same segments seen at two capture points across a DNAT have the same relative
+/// sequence numbers and payload hashes, whatever the addresses.
+struct SegmentObservationTests {
+    @Test func sameSegmentsAcrossDNAT() throws {
+        var configuration = FlowConfiguration()
+        configuration.emitSegments = true
+        let harness = FlowHarness(configuration: configuration)
+        let client = FlowEndpoint.v4("10.244.0.5", 40_000)
+        let service = FlowEndpoint.v4("10.96.0.10", 80)
+        let pod = FlowEndpoint.v4("10.244.1.7", 8080)
+        let request = [UInt8](text: "GET / HTTP/1.1\r\n\r\n")
+        for (point, server) in [(0, service), (1, pod)] {
+            let base = Int64(point) * 10
+            harness.tcp(client, server, [.syn], seq: 0xffff_ff00, at: base, capturePoint: point)
+            harness.tcp(server, client, [.syn, .ack], seq: 7, ack: 0xffff_ff01, at: base + 1, capturePoint: point)
+            harness.tcp(client, server, [.ack], seq: 0xffff_ff01, ack: 8, at: base + 2, capturePoint: point)
+            harness.tcp(
+                client,
+                server,
+                [.ack, .psh],
+                seq: 0xffff_ff01,
+                ack: 8,
+                payload: request,
+                at: base + 3,
+                capturePoint: point
+            )
+        }
+        let segments = harness.emitted.compactMap { event -> SegmentObservation? in
+            if case .segment(let segment) = event { return segment } else { return nil }
+        }
+        #expect(segments.count == 8)
+        let atService = segments.filter { $0.capturePoint == 0 }
+        let atPod = segments.filter { $0.capturePoint == 1 }
+        #expect(atService.map(\.relativeSeq) == [0, 0, 1, 1])
+        #expect(atService.map(\.relativeSeq) == atPod.map(\.relativeSeq))
+        #expect(atService.map(\.relativeAck) == [nil, 1, 1, 1])
+        #expect(atService.map(\.payloadHash) == atPod.map(\.payloadHash))
+        #expect(atService[3].payloadHash != 0)
+        #expect(atService[0].connectionID != atPod[0].connectionID)
+        #expect(atPod[3].destination == pod)
     }
 }
