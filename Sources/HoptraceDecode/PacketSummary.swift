@@ -66,16 +66,19 @@ public enum PacketSummary {
         switch decoded.transport {
         case .tcp(let tcp):
             var text = "\(ip) \(network.src).\(tcp.srcPort) > \(network.dst).\(tcp.dstPort): Flags [\(tcp.flags)]"
+            // tcpdump prints the sequence number for segments with data, SYN, FIN or RST (absolute, as with -S).
             if decoded.payloadLength > 0 {
                 text += ", seq \(tcp.seq):\(tcp.seq &+ UInt32(truncatingIfNeeded: decoded.payloadLength))"
-            } else {
+            } else if !tcp.flags.isDisjoint(with: [.syn, .fin, .rst]) {
                 text += ", seq \(tcp.seq)"
             }
             if tcp.flags.contains(.ack) { text += ", ack \(tcp.ack)" }
             text += ", win \(tcp.window)"
             if tcp.flags.contains(.urg) { text += ", urg \(tcp.urgentPointer)" }
             if tcp.headerLength > 20 {
-                text += ", options [\(Self.describeOptions(decoded.transportBytes.slice(20, tcp.headerLength - 20)))]"
+                let options = decoded.transportBytes.slice(20, tcp.headerLength - 20)
+                let cut = options.count < tcp.headerLength - 20
+                text += ", options [\(Self.describeOptions(options, truncated: cut))]"
             }
             text += ", length \(decoded.payloadLength)"
             return text + reassembled
@@ -104,7 +107,11 @@ public enum PacketSummary {
     }
 
     /// TCP options as tcpdump prints them: `mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7`.
-    public static func describeOptions(_ bytes: UnsafeRawBufferPointer) -> String {
+    ///
+    /// - Parameters:
+    ///   - bytes: the option bytes as captured.
+    ///   - truncated: whether the snapshot length cut them (the walk's end is then shown as `[|tcp]`).
+    public static func describeOptions(_ bytes: UnsafeRawBufferPointer, truncated: Bool = false) -> String {
         var parts: [String] = []
         var iterator = TCPOptionIterator(bytes)
         while let option = iterator.next() {
@@ -124,10 +131,17 @@ public enum PacketSummary {
                 }
                 parts.append(text)
             case (8, 10): parts.append("TS val \(bytes.be32(at + 2)) ecr \(bytes.be32(at + 6))")
-            case (let kind, let length): parts.append("unknown-\(kind) len \(length)")
+            case (let kind, let length):
+                // tcpdump: the kind and the option's data in hex.
+                var text = "unknown-\(kind) 0x"
+                for i in 2..<length {
+                    let byte = bytes.u8(at + i)
+                    text += (byte < 16 ? "0" : "") + String(byte, radix: 16)
+                }
+                parts.append(text)
             }
         }
-        if iterator.malformed { parts.append("bad opt") }
+        if iterator.malformed { parts.append(truncated ? "[|tcp]" : "[bad opt]") }
         return parts.joined(separator: ",")
     }
 

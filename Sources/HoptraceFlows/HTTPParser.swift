@@ -191,7 +191,8 @@ struct HTTPMessageParser {
         case .resync:
             if let start = self.findMessageStart(bytes) {
                 self.state = .idle
-                return (start, nil)
+                let next = self.step(UnsafeRawBufferPointer(rebasing: bytes[start...]))
+                return (start + next.consumed, next.event)
             }
             if let last = bytes.last { self.atLineStart = last == 0x0a }
             return (bytes.count, nil)

@@ -175,7 +175,7 @@ struct HTTPSession {
             let framing: HTTPBodyFraming
             if head.isChunked {
                 framing = .chunked
-            } else if let length = head.contentLength {
+            } else if let length = head.contentLength, length > 0 {
                 framing = .length(length)
             } else {
                 framing = .none
@@ -231,7 +231,7 @@ struct HTTPSession {
             } else if head.isChunked {
                 framing = .chunked
             } else if let length = head.contentLength {
-                framing = .length(length)
+                framing = length > 0 ? .length(length) : .none
             } else {
                 framing = .untilClose
             }

@@ -132,7 +132,13 @@ final class TCPConnection {
         // Payload (a SYN's data starts after the ISN).
         let dataSeq = isSYN ? tcp.seq &+ 1 : tcp.seq
         var kind = SegmentKind.empty
-        if payloadLength > 0 || isFIN {
+        if payloadLength == 0 && !isFIN && !isSYN {
+            // A zero-length keep-alive sits one below the next expected byte.
+            let stream = fromOriginator ? self.orig.stream : self.resp.stream
+            if stream.isAnchored && stream.relative(tcp.seq) + 1 == stream.next && !stream.isFinished {
+                kind = .keepAlive
+            }
+        } else if payloadLength > 0 || isFIN {
             kind = self.deliver(
                 fromOriginator: fromOriginator,
                 seq: dataSeq,
@@ -188,7 +194,7 @@ final class TCPConnection {
                 self.handshakeAckTime = time
             }
             self.acknowledge(tcp.ack, fromOriginator: fromOriginator, time: time, output: output)
-            let isPureAck = payloadLength == 0 && !isSYN && !isFIN
+            let isPureAck = payloadLength == 0 && !isSYN && !isFIN && kind != .keepAlive
             self.withEndpoints(fromOriginator) { sender, peer in
                 if isPureAck, sender.hasAcked, tcp.ack == sender.lastAck, tcp.window == sender.lastWindow,
                     peer.stream.isAnchored, peer.stream.highest > peer.stream.relative(tcp.ack)

@@ -13,6 +13,11 @@ struct Hoptrace: ParsableCommand {
             FileHandle.standardError.write(Data("hoptrace: \(failure.message)\n".utf8))
             Foundation.exit(1)
         } catch {
+            // Usage errors exit with 2 (as the README documents), not argument-parser's EX_USAGE (64).
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
             exit(withError: error)
         }
     }
@@ -21,7 +26,7 @@ struct Hoptrace: ParsableCommand {
         commandName: "hoptrace",
         abstract: "Trace one request through a Kubernetes node's network path from packet captures.",
         version: HoptraceVersion.string,
-        subcommands: [TraceCommand.self]
+        subcommands: [TraceCommand.self, PacketsCommand.self, FlowsCommand.self, RequestsCommand.self]
     )
 }
 
