@@ -340,7 +340,7 @@ public struct ClusterState: Sendable {
             switch access {
             case .clusterIP: return "service \(service.ref):\(port.port)"
             case .nodePort: return "nodeport \(service.ref):\(port.nodePort ?? port.port)"
-            case .external: return "service \(service.ref):\(port.port) (external address)"
+            case .external: return "service \(service.ref):\(port.port), external address"
             }
         }
     }
@@ -447,12 +447,12 @@ public struct ClusterState: Sendable {
     // MARK: Names
 
     /// The name of an address and port, when the port matters: `service default/web:80` (a ClusterIP),
-    /// `nodeport default/web:30080` (a node address), `pod ingress-nginx/controller-x (host network)`.
+    /// `nodeport default/web:30080` (a node address), `pod ingress-nginx/controller-x, host network`.
     public func name(ofAddress address: String, port: Int, transport: String? = nil) -> String? {
         guard port > 0 else { return nil }
         if let match = service(at: address, port: port, transport: transport) { return match.description }
         if let pod = hostPod(at: address, port: port, transport: transport) {
-            return "pod \(pod.ref) (\(pod.hostNetwork ? "host network" : "hostPort"))"
+            return "pod \(pod.ref), \(pod.hostNetwork ? "host network" : "hostPort")"
         }
         return nil
     }
@@ -463,10 +463,10 @@ public struct ClusterState: Sendable {
         if let pod = pod(at: address) { return "pod \(pod.ref)" }
         if let node = node(at: address) { return "node \(node.name)" }
         if let index = serviceByExternalAddress[Self.key(address)]?.first {
-            return "service \(services[index].ref) (external address)"
+            return "service \(services[index].ref), external address"
         }
         if isPodNetworkGateway(address), let node = podNetworkNode(at: address) {
-            return "node \(node.name) (pod network gateway)"
+            return "node \(node.name), pod network gateway"
         }
         return nil
     }

@@ -219,7 +219,7 @@ struct AnnotatorTests {
         annotator.annotate(&direct)
         annotator.annotate(&proxied)
         #expect(direct.mode == .ingress)
-        #expect(direct.names["192.168.1.10:80"] == "pod ingress-nginx/ingress-nginx-controller-x (host network)")
+        #expect(direct.names["192.168.1.10:80"] == "pod ingress-nginx/ingress-nginx-controller-x, host network")
         for trace in [direct, proxied] {
             let rule = try #require(trace.findings.first { $0.kind == "ingress-rule" })
             #expect(rule.detail == "Ingress shop/cart rule cart.example.com / (Prefix) → service shop/cart:80")

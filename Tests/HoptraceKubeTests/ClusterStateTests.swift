@@ -92,7 +92,7 @@ struct ClusterStateTests {
         #expect(state.name(ofAddress: "192.168.1.10", port: 9090) == nil)
         #expect(state.name(ofAddress: "192.168.1.10") == "node node-a")
         #expect(state.name(ofAddress: "10.244.1.21") == "pod shop/cart-2")
-        #expect(state.name(ofAddress: "10.244.1.1") == "node node-a (pod network gateway)")
+        #expect(state.name(ofAddress: "10.244.1.1") == "node node-a, pod network gateway")
         #expect(state.name(ofAddress: "10.244.1.99") == nil)
     }
 
@@ -183,9 +183,9 @@ struct ClusterStateTests {
         #expect(state.name(ofAddress: "192.168.1.10") == "node node-a")
         #expect(
             state.name(ofAddress: "192.168.1.10", port: 443)
-                == "pod ingress-nginx/ingress-nginx-controller-abc (host network)"
+                == "pod ingress-nginx/ingress-nginx-controller-abc, host network"
         )
-        #expect(state.name(ofAddress: "192.168.1.10", port: 16379) == "pod default/cache-1 (hostPort)")
+        #expect(state.name(ofAddress: "192.168.1.10", port: 16379) == "pod default/cache-1, hostPort")
         #expect(state.name(ofAddress: "192.168.1.10", port: 8443) == nil)
         #expect(state.pod(at: "192.168.1.10") == nil)
         #expect(state.pods(at: "192.168.1.10").first?.isIngressController == true)
