@@ -7,6 +7,8 @@
 ///   (stale iptables rules or a stale conntrack entry);
 /// - `no-ready-endpoints`: the Service has no ready endpoint (a rejected request's verdict says so by name);
 /// - `not-ready-endpoint`: the request went to an endpoint, or a pod, that is not ready;
+/// - `ready-endpoint-refused`: a ready endpoint reset the connection while it was being opened;
+/// - `expected-endpoints`: a request stopped before kube-proxy's DNAT, and the endpoints it would have reached;
 /// - `ingress-rule` / `no-ingress-rule`: the Ingress rule and backend Service of an ingress request;
 ///   `ingress-backend-mismatch` when the proxy's onward connection went elsewhere;
 /// - `externalname`: the name resolved was an ExternalName Service.
@@ -171,12 +173,46 @@ public struct KubeAnnotator: Sendable {
                 )
             }
         }
+        // Stopped before kube-proxy's translation: where it should have gone.
+        let translated = trace.hops.contains { $0.translation == .dnat || $0.translation == .dnatSnat }
+        if trace.verdict.kind == .breakpoint, !translated, let match = targets.first {
+            let ready = state.endpoints(of: match.service.ref, port: match.port).filter { $0.endpoint.isReady }
+            if !ready.isEmpty {
+                let list = ready.map { endpoint -> String in
+                    let address = Endpoint(endpoint.address, UInt16(clamping: endpoint.port ?? 0))
+                    let pod =
+                        (endpoint.endpoint.pod.map { "pod \($0)" } ?? state.name(ofAddress: endpoint.address))
+                        .map { " (\($0))" } ?? ""
+                    return (endpoint.port == nil ? endpoint.address : address.description) + pod
+                }
+                findings.append(
+                    Finding(
+                        kind: "expected-endpoints",
+                        detail: "the SYN to \(match) was never seen translated; kube-proxy would send it to "
+                            + (ready.count == 1 ? "its ready endpoint " : "one of its ready endpoints ")
+                            + list.joined(separator: ", ")
+                    )
+                )
+            }
+        }
         // The server the request reached: a not-ready endpoint, or a pod that is not ready.
         if let server = trace.server {
             for match in targets {
-                if let endpoint = state.endpoint(of: match.service.ref, address: server.host, port: match.port),
-                    !endpoint.endpoint.isReady
-                {
+                guard let endpoint = state.endpoint(of: match.service.ref, address: server.host, port: match.port)
+                else { continue }
+                if endpoint.endpoint.isReady, trace.verdict.kind == .reset, trace.request == nil, translated {
+                    // Refused while connecting, yet listed as ready: readiness does not reflect the port.
+                    let pod = endpoint.endpoint.pod.map { "pod \($0)" } ?? server.host
+                    findings.append(
+                        Finding(
+                            kind: "ready-endpoint-refused",
+                            detail: "\(pod) (\(server)) is a ready endpoint of \(match) yet refused the connection: "
+                                + "its readiness does not show whether port \(server.port) accepts connections"
+                        )
+                    )
+                    return
+                }
+                if !endpoint.endpoint.isReady {
                     let pod = endpoint.endpoint.pod.map { " (pod \($0))" } ?? ""
                     findings.append(
                         Finding(

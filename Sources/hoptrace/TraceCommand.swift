@@ -23,7 +23,7 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Trace requests with this method and path prefix, e.g. 'GET /api'.")
     var http: String?
 
-    @Option(help: "Trace requests from this client address (IP or IP:PORT).")
+    @Option(help: "Trace requests from this client address (IP or IP:PORT, or NAMESPACE/POD with --k8s).")
     var client: String?
 
     @Option(help: "Trace requests to this Service, node port or destination (IP:PORT, or NAMESPACE/NAME with --k8s).")
@@ -181,7 +181,10 @@ struct TraceCommand: ParsableCommand {
         }
         if let client {
             guard let seen = trace.client else { return false }
-            if client.contains(":") && !client.hasPrefix("[") && client.filter({ $0 == ":" }).count == 1 {
+            if client.contains("/") {
+                // A pod's NAMESPACE/NAME, with --k8s.
+                if trace.name(ofAddress: seen.host) != "pod \(client)" { return false }
+            } else if client.contains(":") && !client.hasPrefix("[") && client.filter({ $0 == ":" }).count == 1 {
                 if seen.description != client { return false }
             } else if seen.host != client {
                 return false

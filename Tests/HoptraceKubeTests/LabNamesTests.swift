@@ -190,6 +190,14 @@ func labTraceNames(_ labCase: LabFiles.Case) throws {
         )
     }
 
+    // A request stopped before the DNAT: the endpoints it would have reached are the lab's.
+    for trace in relevant where trace.verdict.kind == .breakpoint && trace.server == trace.service {
+        if !endpointNames.isEmpty {
+            let finding = trace.findings.first { $0.kind == "expected-endpoints" }
+            #expect(endpointNames.allSatisfy { finding?.detail.contains("(\($0))") == true }, "\(trace.findings)")
+        }
+    }
+
     // Findings from the cluster state appear where the lab caused them, and nowhere else.
     let fault = (truth["fault"] as? [String: Any])?["kind"] as? String
     let stateFindings: Set<String> = ["no-ready-endpoints", "dnat-to-non-endpoint", "not-ready-endpoint"]
@@ -204,6 +212,18 @@ func labTraceNames(_ labCase: LabFiles.Case) throws {
                 "\(trace.findings)"
             )
             #expect(trace.verdict.detail.contains(label), "verdict does not name \(label): \(trace.verdict.detail)")
+        }
+    } else if fault == "not-listening" {
+        // The lab's Service still lists the pod that does not listen.
+        let reset = relevant.filter { $0.verdict.kind == .reset }
+        #expect(!reset.isEmpty)
+        for trace in reset {
+            #expect(
+                trace.findings.contains { finding in
+                    finding.kind == "ready-endpoint-refused" && endpointNames.contains { finding.detail.hasPrefix($0) }
+                },
+                "\(trace.findings)"
+            )
         }
     } else {
         for trace in relevant {
