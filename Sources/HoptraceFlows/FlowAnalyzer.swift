@@ -113,11 +113,12 @@ public final class FlowAnalyzer {
         }
         guard let connection else { return }
         let fromOriginator = connection.originator == source
+        let wireLength = max(packet.payloadLength, packet.payload.count, 0)
         let kind = connection.process(
             tcp,
             fromOriginator: fromOriginator,
             payload: packet.payload,
-            payloadLength: packet.payloadLength,
+            payloadLength: wireLength,
             ipLength: network.totalLength,
             time: packet.timestamp,
             output: self.output
@@ -139,7 +140,7 @@ public final class FlowAnalyzer {
                         relativeAck: relative.ack,
                         seq: tcp.seq,
                         ack: tcp.ack,
-                        length: packet.payloadLength,
+                        length: wireLength,
                         flags: tcp.flags,
                         ipID: network.ipID,
                         payloadHash: SegmentObservation.hash(packet.payload),

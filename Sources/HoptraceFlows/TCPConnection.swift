@@ -182,6 +182,12 @@ final class TCPConnection {
             let highest = sender.stream.highest
             sender.summary.bytes = highest > 1 ? highest - 1 : 0
         }
+        if isFIN, !fromOriginator, self.resp.stream.isFinished, case .http(var session) = self.application {
+            // The server closed: a response delimited by the close is complete now, not at the record.
+            self.application = .undecided
+            session.serverFinished(lastServerByte: self.resp.summary.lastData) { self.emitHTTP($0, output: output) }
+            self.application = .http(session)
+        }
         if isFIN {
             if self.closedBy == nil && self.resetBy == nil { self.closedBy = side }
             if self.orig.summary.fin != nil && self.resp.summary.fin != nil && self.closedAt == nil {

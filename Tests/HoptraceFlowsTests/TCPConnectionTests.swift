@@ -100,6 +100,27 @@ struct TCPConnectionTests {
         #expect(exchange.response?.status == 200)
     }
 
+    @Test func closeDelimitedResponseEndsAtServerFIN() throws {
+        let harness = FlowHarness()
+        let (cl, sv) = (Self.client, Self.server)
+        let request = [UInt8](text: "GET / HTTP/1.0\r\n\r\n")
+        let response = [UInt8](text: "HTTP/1.0 200 OK\r\n\r\nbody until close")
+        let q = UInt32(request.count)
+        let r = UInt32(response.count)
+        harness.tcp(cl, sv, [.syn], seq: 10, at: 0)
+        harness.tcp(sv, cl, [.syn, .ack], seq: 20, ack: 11, at: 1)
+        harness.tcp(cl, sv, [.ack], seq: 11, ack: 21, at: 2)
+        harness.tcp(cl, sv, [.ack, .psh], seq: 11, ack: 21, payload: request, at: 3)
+        harness.tcp(sv, cl, [.ack, .psh], seq: 21, ack: 11 + q, payload: response, at: 5)
+        harness.tcp(sv, cl, [.ack, .fin], seq: 21 + r, ack: 11 + q, at: 6)
+        // Emitted at the server's FIN, before the connection record.
+        let exchange = try #require(harness.exchanges.first)
+        #expect(harness.connections.isEmpty)
+        #expect(exchange.responseLastByte == StreamMark(offset: UInt64(r), time: 5))
+        #expect(exchange.responseBodyLength == 16)
+        #expect(exchange.latency == 2)
+    }
+
     @Test func rejectedBySYNRST() throws {
         let harness = FlowHarness()
         harness.tcp(Self.client, Self.server, [.syn], seq: 4242, at: 0)
@@ -370,5 +391,83 @@ struct SegmentObservationTests {
         #expect(atService[3].payloadHash != 0)
         #expect(atService[0].connectionID != atPod[0].connectionID)
         #expect(atPod[3].destination == pod)
+    }
+}
+
+/// Garbage in, no trap out: random segments, random DNS and HTTP bytes (deterministic seed).
+struct RobustnessTests {
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            self.state &+= 0x9e37_79b9_7f4a_7c15
+            var z = self.state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func randomSegmentsOnFewConnections() {
+        var random = SplitMix(state: 42)
+        var configuration = FlowConfiguration()
+        configuration.maxConnections = 8
+        configuration.emitSegments = true
+        let harness = FlowHarness(configuration: configuration)
+        let endpoints = [
+            FlowEndpoint.v4("10.0.0.1", 80), FlowEndpoint.v4("10.0.0.2", 5555), FlowEndpoint.v4("10.0.0.3", 53),
+            FlowEndpoint.v4("10.0.0.4", 6666),
+        ]
+        let fragments: [[UInt8]] = [
+            [UInt8](text: "GET / HTTP/1.1\r\n"), [UInt8](text: "\r\n"), [UInt8](text: "HTTP/1.1 200 OK\r\n"),
+            [UInt8](text: "Transfer-Encoding: chunked\r\n\r\n"), [UInt8](text: "5\r\nabc"), [UInt8](text: "0\r\n\r\n"),
+            [UInt8](text: "Content-Length: 99999999999999999999\r\n"), [0, 12, 1, 2, 0x81, 0x80, 0, 1, 0, 1, 0, 0],
+        ]
+        var time: Int64 = 0
+        for _ in 0..<20_000 {
+            let a = endpoints[Int(random.next() % 4)]
+            var b = endpoints[Int(random.next() % 4)]
+            if a == b { b = endpoints[(endpoints.firstIndex(of: a)! + 1) % 4] }
+            var payload: [UInt8] = []
+            switch random.next() % 4 {
+            case 0: payload = fragments[Int(random.next() % UInt64(fragments.count))]
+            case 1: payload = (0..<Int(random.next() % 64)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            default: break
+            }
+            let flags = TCPFlags(rawValue: UInt8(truncatingIfNeeded: random.next()) & 0x1f)
+            let seq = random.next() % 3 == 0 ? UInt32(truncatingIfNeeded: random.next()) : UInt32(random.next() % 200)
+            let wire = random.next() % 8 == 0 ? payload.count + Int(random.next() % 100_000) : payload.count
+            time += Int64(random.next() % 2_000_000_000)
+            harness.tcp(
+                a,
+                b,
+                flags,
+                seq: seq,
+                ack: UInt32(random.next() % 300),
+                window: UInt16(random.next() % 3),
+                payload: payload,
+                wireLength: wire,
+                at: time
+            )
+        }
+        harness.analyzer.finish()
+        #expect(harness.analyzer.statistics.tcpPackets == 20_000)
+        #expect(harness.analyzer.statistics.activeConnections == 0)
+        #expect(!harness.connections.isEmpty)
+    }
+
+    @Test func randomBytesIntoParsers() {
+        var random = SplitMix(state: 7)
+        for _ in 0..<5_000 {
+            let count = Int(random.next() % 300)
+            var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            // Bias towards compression pointers and small labels.
+            for index in bytes.indices where random.next() % 5 == 0 { bytes[index] = random.next() % 2 == 0 ? 0xc0 : 3 }
+            _ = bytes.withUnsafeBytes { DNSMessage(parsing: $0) }
+            var driver = SessionDriver()
+            driver.client(String(decoding: bytes, as: UTF8.self), at: 1, chunk: 7)
+            driver.server("HTTP/1.1 200 OK\r\n" + String(decoding: bytes, as: UTF8.self), at: 2, chunk: 5)
+            driver.gap(fromClient: false, length: UInt64(random.next() % 1000 + 1), at: 3)
+            driver.finish()
+        }
     }
 }
