@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""A tiny HTTP/1.1 web pod for the hoptrace lab (Python standard library only).
+
+Answers every GET. Query parameters shape the answer:
+  ms=N     wait N milliseconds before sending anything (a slow server),
+  bytes=N  send an N-byte body (a big response for the congested-hop scenario).
+`/slow?ms=N` is the documented slow endpoint. Connections are kept alive (HTTP/1.1,
+Content-Length), so one curl with several URLs reuses its connection.
+
+Each request is logged as one JSON line (received/answered times, client address,
+request line, the headers that matter for tracing) to --log; the lab reads that log
+to record in its truth file which pod served which request.
+"""
+
+import argparse
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+MAX_DELAY_MS = 30_000
+MAX_BYTES = 4 * 1024 * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--bind", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--log", required=True)
+    args = parser.parse_args()
+    lock = threading.Lock()
+    log = open(args.log, "a", buffering=1, encoding="utf-8")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "lab-web/1"
+
+        def log_message(self, format: str, *a) -> None:  # noqa: A002 - stdlib signature
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            received = time.time()
+            query = parse_qs(urlsplit(self.path).query)
+            delay_ms = _int(query.get("ms", ["0"])[0], 0, MAX_DELAY_MS)
+            size = _int(query.get("bytes", ["0"])[0], 0, MAX_BYTES)
+            if delay_ms:
+                time.sleep(delay_ms / 1000.0)
+            if size:
+                body = (b"0123456789abcdef" * (size // 16 + 1))[:size]
+            else:
+                body = f"hello from {args.name} path={self.path}\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Served-By", args.name)
+            self.end_headers()
+            answered = time.time()
+            self.wfile.write(body)
+            entry = {
+                "pod": args.name,
+                "received": received,
+                "answered": answered,
+                "delayMs": delay_ms,
+                "bodyBytes": len(body),
+                "client": f"{self.client_address[0]}:{self.client_address[1]}",
+                "method": self.command,
+                "path": self.path,
+                "host": self.headers.get("Host"),
+                "xRequestID": self.headers.get("X-Request-ID"),
+                "xForwardedFor": self.headers.get("X-Forwarded-For"),
+                "xRealIP": self.headers.get("X-Real-IP"),
+            }
+            with lock:
+                log.write(json.dumps(entry) + "\n")
+
+    server = ThreadingHTTPServer((args.bind, args.port), Handler)
+    server.daemon_threads = True
+    print(f"ready {args.name} {args.bind}:{args.port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        sys.exit(0)
+
+
+def _int(text: str, low: int, high: int) -> int:
+    try:
+        return max(low, min(high, int(text)))
+    except ValueError:
+        return low
+
+
+if __name__ == "__main__":
+    main()
