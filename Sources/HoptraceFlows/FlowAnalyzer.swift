@@ -11,27 +11,14 @@ public final class FlowAnalyzer {
     /// The limits in use.
     public let configuration: FlowConfiguration
     private let output: FlowOutput
-    private let segmentSink: ((SegmentObservation) -> Void)?
     private var table = FlowTable()
     private var nextID: UInt64 = 1
     private var now: Int64 = 0
     private var nextSweep: Int64 = .min
 
     /// An analyzer sending its records to `sink`.
-    ///
-    /// - Parameters:
-    ///   - configuration: limits and timeouts.
-    ///   - segments: when given, every TCP segment is also handed to it as a ``SegmentObservation`` (sequence numbers
-    ///     relative to the connection's ISNs, for stitching one segment's sightings across capture points), right
-    ///     after the segment is processed.
-    ///   - sink: receives the records.
-    public init(
-        configuration: FlowConfiguration = .init(),
-        segments: ((SegmentObservation) -> Void)? = nil,
-        sink: @escaping (FlowEvent) -> Void
-    ) {
+    public init(configuration: FlowConfiguration = .init(), sink: @escaping (FlowEvent) -> Void) {
         self.configuration = configuration
-        self.segmentSink = segments
         self.output = FlowOutput(sink: sink)
     }
 
@@ -126,7 +113,6 @@ public final class FlowAnalyzer {
         }
         guard let connection else { return }
         let fromOriginator = connection.originator == source
-        if isPureSYN, connection.synDirection == nil { connection.synDirection = packet.direction }
         let wireLength = max(packet.payloadLength, packet.payload.count, 0)
         let kind = connection.process(
             tcp,
@@ -137,27 +123,29 @@ public final class FlowAnalyzer {
             time: packet.timestamp,
             output: self.output
         )
-        if let segmentSink = self.segmentSink {
+        if self.configuration.emitSegments {
             let isACK = tcp.flags.contains(.ack)
             let relative = connection.relative(seq: tcp.seq, ack: isACK ? tcp.ack : nil, fromOriginator: fromOriginator)
-            segmentSink(
-                SegmentObservation(
-                    connectionID: connection.id,
-                    capturePoint: capturePoint,
-                    time: packet.timestamp,
-                    direction: packet.direction,
-                    source: source,
-                    destination: destination,
-                    fromOriginator: fromOriginator,
-                    relativeSeq: relative.seq,
-                    relativeAck: relative.ack,
-                    seq: tcp.seq,
-                    ack: tcp.ack,
-                    length: wireLength,
-                    flags: tcp.flags,
-                    ipID: network.ipID,
-                    payloadHash: SegmentObservation.hash(packet.payload),
-                    kind: kind
+            self.output.emit(
+                .segment(
+                    SegmentObservation(
+                        connectionID: connection.id,
+                        capturePoint: capturePoint,
+                        time: packet.timestamp,
+                        direction: packet.direction,
+                        source: source,
+                        destination: destination,
+                        fromOriginator: fromOriginator,
+                        relativeSeq: relative.seq,
+                        relativeAck: relative.ack,
+                        seq: tcp.seq,
+                        ack: tcp.ack,
+                        length: wireLength,
+                        flags: tcp.flags,
+                        ipID: network.ipID,
+                        payloadHash: SegmentObservation.hash(packet.payload),
+                        kind: kind
+                    )
                 )
             )
         }

@@ -97,9 +97,6 @@ extension FlowEvent {
             writer.int("synAckRetransmissions", record.synAckRetransmissions)
             writer.int("handshakeAckTime", record.handshakeAckTime)
             writer.int("handshakeRTT", record.handshakeRTT)
-            if let direction = record.synDirection, direction != .unknown {
-                writer.string("synDirection", direction.description)
-            }
             writer.string("resetBy", record.resetBy?.rawValue)
             writer.string("closedBy", record.closedBy?.rawValue)
             writer.string("application", record.application.isEmpty ? nil : record.application)
@@ -184,6 +181,20 @@ extension FlowEvent {
             writer.int("quotedProtocol", event.quotedProtocol.rawValue)
             writer.int("quotedSeq", event.quotedTCPSequence)
             writer.int("connectionID", event.connectionID)
+        case .segment(let segment):
+            writer.string("type", "segment")
+            writer.int("connectionID", segment.connectionID)
+            writer.string("capturePoint", point(segment.capturePoint))
+            writer.int("ts", segment.time)
+            writer.string("src", segment.source.description)
+            writer.string("dst", segment.destination.description)
+            writer.bool("fromOriginator", segment.fromOriginator)
+            writer.int("relSeq", segment.relativeSeq)
+            writer.int("relAck", segment.relativeAck)
+            writer.int("length", segment.length)
+            writer.string("flags", segment.flags.description)
+            writer.int("ipID", segment.ipID)
+            writer.int("payloadHash", segment.payloadHash)
         }
         return writer.finished
     }
@@ -206,28 +217,5 @@ extension FlowEvent {
         writer.int("rstTime", summary.rstTime)
         writer.int("rstSeq", summary.rstSeq)
         writer.int("rstAck", summary.rstAck)
-    }
-}
-
-extension SegmentObservation {
-    /// One JSON object (no newline) for this segment; `capturePoints` names the capture point ids.
-    public func jsonLine(capturePoints: [String]) -> String {
-        var writer = FlowJSONWriter()
-        let segment = self
-        func point(_ id: Int) -> String { id >= 0 && id < capturePoints.count ? capturePoints[id] : "cp\(id)" }
-        writer.string("type", "segment")
-        writer.int("connectionID", segment.connectionID)
-        writer.string("capturePoint", point(segment.capturePoint))
-        writer.int("ts", segment.time)
-        writer.string("src", segment.source.description)
-        writer.string("dst", segment.destination.description)
-        writer.bool("fromOriginator", segment.fromOriginator)
-        writer.int("relSeq", segment.relativeSeq)
-        writer.int("relAck", segment.relativeAck)
-        writer.int("length", segment.length)
-        writer.string("flags", segment.flags.description)
-        writer.int("ipID", segment.ipID)
-        writer.int("payloadHash", segment.payloadHash)
-        return writer.finished
     }
 }

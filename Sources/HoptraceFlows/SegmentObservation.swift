@@ -1,8 +1,8 @@
 /// One TCP segment as seen at one capture point, with its sequence numbers made relative to the connection's ISNs:
 /// what correlation groups across capture points, since NAT rewrites addresses and ports but never sequence numbers.
 ///
-/// Handed to the `segments` callback of ``FlowAnalyzer/init(configuration:segments:sink:)``, when one is given, right
-/// after the segment was processed. Holds no references: making one does not allocate.
+/// Emitted (as ``FlowEvent/segment(_:)``) only when ``FlowConfiguration/emitSegments`` is on, right after the segment
+/// was processed. Holds no references: emitting one does not allocate.
 public struct SegmentObservation: Hashable, Sendable {
     /// The ``ConnectionRecord/id`` of the connection at this capture point.
     public var connectionID: UInt64

@@ -87,7 +87,7 @@ struct RequestsCommand: ParsableCommand {
                         exchange.latency.map(FlowTime.human) ?? "-",
                     ]
                     writer.write(fields.joined(separator: " "))
-                case .connection, .icmpError:
+                case .connection, .icmpError, .segment:
                     return
                 }
             }

@@ -135,6 +135,7 @@ struct FlowRecords {
             case .http(let exchange): point = exchange.capturePoint
             case .dns(let transaction): point = transaction.capturePoint
             case .icmpError(let event): point = event.capturePoint
+            case .segment(let segment): point = segment.capturePoint
             }
             return point < self.capturePoints.count && self.capturePoints[point] == name
         }

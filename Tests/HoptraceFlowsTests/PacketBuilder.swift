@@ -2,24 +2,19 @@ import HoptraceFlows
 
 /// Builds decoded TCP/UDP packets by hand and feeds them to a ``FlowAnalyzer``.
 final class FlowHarness {
+    var events: [FlowEvent] = []
     let analyzer: FlowAnalyzer
     private var sinkBox: Box
 
     final class Box {
         var events: [FlowEvent] = []
-        var segments: [SegmentObservation] = []
     }
 
-    init(configuration: FlowConfiguration = .init(), recordSegments: Bool = false) {
+    init(configuration: FlowConfiguration = .init()) {
         let box = Box()
         self.sinkBox = box
-        self.analyzer = FlowAnalyzer(
-            configuration: configuration,
-            segments: recordSegments ? { box.segments.append($0) } : nil
-        ) { box.events.append($0) }
+        self.analyzer = FlowAnalyzer(configuration: configuration) { box.events.append($0) }
     }
-
-    var segments: [SegmentObservation] { self.sinkBox.segments }
 
     var emitted: [FlowEvent] { self.sinkBox.events }
     var connections: [ConnectionRecord] {

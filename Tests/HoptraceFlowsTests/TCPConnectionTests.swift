@@ -355,7 +355,9 @@ struct TCPConnectionTests {
 /// sequence numbers and payload hashes, whatever the addresses.
 struct SegmentObservationTests {
     @Test func sameSegmentsAcrossDNAT() throws {
-        let harness = FlowHarness(recordSegments: true)
+        var configuration = FlowConfiguration()
+        configuration.emitSegments = true
+        let harness = FlowHarness(configuration: configuration)
         let client = FlowEndpoint.v4("10.244.0.5", 40_000)
         let service = FlowEndpoint.v4("10.96.0.10", 80)
         let pod = FlowEndpoint.v4("10.244.1.7", 8080)
@@ -376,7 +378,9 @@ struct SegmentObservationTests {
                 capturePoint: point
             )
         }
-        let segments = harness.segments
+        let segments = harness.emitted.compactMap { event -> SegmentObservation? in
+            if case .segment(let segment) = event { return segment } else { return nil }
+        }
         #expect(segments.count == 8)
         let atService = segments.filter { $0.capturePoint == 0 }
         let atPod = segments.filter { $0.capturePoint == 1 }
@@ -407,7 +411,8 @@ struct RobustnessTests {
         var random = SplitMix(state: 42)
         var configuration = FlowConfiguration()
         configuration.maxConnections = 8
-        let harness = FlowHarness(configuration: configuration, recordSegments: true)
+        configuration.emitSegments = true
+        let harness = FlowHarness(configuration: configuration)
         let endpoints = [
             FlowEndpoint.v4("10.0.0.1", 80), FlowEndpoint.v4("10.0.0.2", 5555), FlowEndpoint.v4("10.0.0.3", 53),
             FlowEndpoint.v4("10.0.0.4", 6666),
