@@ -65,9 +65,9 @@ public enum HTMLReport {
         html += "<p><span class=\"verdict \(verdictClass)\" data-verdict=\"\(trace.verdict.kind.rawValue)\">"
         html += "\(escape(trace.verdict.kind.rawValue))</span> \(escape(trace.verdict.detail))</p>\n"
         html += "<p class=\"muted\">mode \(trace.mode.rawValue)"
-        if let client = trace.client { html += " · client \(escape(client.description))" }
-        if let service = trace.service { html += " · service \(escape(service.description))" }
-        if let server = trace.server { html += " · server \(escape(server.description))" }
+        if let client = trace.client { html += " · client \(escape(TextReport.named(client, in: trace)))" }
+        if let service = trace.service { html += " · service \(escape(TextReport.named(service, in: trace)))" }
+        if let server = trace.server { html += " · server \(escape(TextReport.named(server, in: trace)))" }
         if let id = trace.request?.requestID { html += " · X-Request-ID \(escape(id))" }
         html += "</p>\n"
         html += waterfall(trace.timings)
@@ -80,7 +80,8 @@ public enum HTMLReport {
                 let syn: String = hop.synDelay.map { "+" + TimeFormat.duration($0) } ?? ""
                 let data: String = hop.dataDelay.map { "+" + TimeFormat.duration($0) } ?? ""
                 let rtt: String = hop.handshakeRTT.map { TimeFormat.duration($0) } ?? ""
-                let route: String = "\(hop.src) → \(hop.dst)"
+                let route: String =
+                    "\(TextReport.named(hop.src, in: trace)) → \(TextReport.named(hop.dst, in: trace))"
                 let cells: [String] = ["\(i + 1)", hop.capturePoint, directions, route, nat, syn, data, rtt]
                 html += "<tr>" + cells.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n"
             }

@@ -68,11 +68,17 @@ public struct TextReport: Sendable {
         let verdictText = "\(trace.verdict.kind.rawValue): \(Self.safe(trace.verdict.detail, limit: 400))"
         lines.append(paint(verdictText, verdictColor(trace.verdict.kind)))
         var path: [String] = []
-        if let client = trace.client { path.append("\(client) (client)") }
-        if let service = trace.service, service != trace.server {
-            path.append("\(service) (\(serviceWord(trace.mode)))")
+        let role: (Endpoint, String) -> String = { endpoint, word in
+            guard let name = trace.name(of: endpoint).map({ Self.safe($0, limit: 120) }) else {
+                return "\(endpoint) (\(word))"
+            }
+            return "\(endpoint) (\(name.hasPrefix(word + " ") ? name : word + ", " + name))"
         }
-        if let server = trace.server { path.append("\(server) (server)") }
+        if let client = trace.client { path.append(role(client, "client")) }
+        if let service = trace.service, service != trace.server {
+            path.append(role(service, serviceWord(trace.mode)))
+        }
+        if let server = trace.server { path.append(role(server, "server")) }
         if !path.isEmpty { lines.append("  " + path.joined(separator: " → ")) }
 
         lines.append("")
@@ -82,7 +88,8 @@ public struct TextReport: Sendable {
             lines.append("")
             lines.append(
                 "  dns \(Self.safe(dns.name)): \(dns.outcome)"
-                    + (dns.answer.map { " → \($0)" } ?? "")
+                    + (dns.answer.map { " → \($0)" + (trace.name(ofAddress: $0).map { " (\(Self.safe($0)))" } ?? "") }
+                        ?? "")
                     + ", \(dns.queries.count) quer\(dns.queries.count == 1 ? "y" : "ies"), "
                     + TimeFormat.duration(dns.duration)
             )
@@ -98,7 +105,7 @@ public struct TextReport: Sendable {
         }
         if !trace.hops.isEmpty {
             lines.append("")
-            lines.append(contentsOf: hopTable(trace.hops))
+            lines.append(contentsOf: hopTable(trace.hops, names: trace))
         }
         if !trace.findings.isEmpty {
             lines.append("")
@@ -150,9 +157,17 @@ public struct TextReport: Sendable {
         return lines
     }
 
-    func hopTable(_ hops: [Hop]) -> [String] {
+    /// An endpoint with its Kubernetes name, when the trace has one: `10.244.0.12:8080 (pod default/web-k2x7p)`.
+    static func named(_ endpoint: Endpoint, in trace: RequestTrace?) -> String {
+        guard let name = trace?.name(of: endpoint) else { return endpoint.description }
+        return "\(endpoint) (\(safe(name, limit: 120)))"
+    }
+
+    func hopTable(_ hops: [Hop], names trace: RequestTrace? = nil) -> [String] {
+        let routes = hops.map { "\(Self.named($0.src, in: trace)) → \(Self.named($0.dst, in: trace))" }
+        let routeWidth = max(46, (routes.map(\.count).max() ?? 0) + 2)
         var lines = [
-            "  hop  " + Self.column("capture point", 15) + Self.column("dir", 8) + Self.column("src → dst", 46)
+            "  hop  " + Self.column("capture point", 15) + Self.column("dir", 8) + Self.column("src → dst", routeWidth)
                 + Self.column("nat", 11) + Self.rightColumn("+syn", 10) + Self.rightColumn("+data", 10)
                 + Self.rightColumn("rtt", 10) + "  notes"
         ]
@@ -166,7 +181,7 @@ public struct TextReport: Sendable {
             let delay: (Int64?) -> String = { $0.map { "+" + TimeFormat.duration($0) } ?? "" }
             lines.append(
                 "  " + Self.rightColumn("\(i + 1)", 3) + "  " + Self.column(Self.safe(hop.capturePoint), 15)
-                    + Self.column(directions, 8) + Self.column("\(hop.src) → \(hop.dst)", 46) + Self.column(nat, 11)
+                    + Self.column(directions, 8) + Self.column(routes[i], routeWidth) + Self.column(nat, 11)
                     + Self.rightColumn(delay(hop.synDelay), 10) + Self.rightColumn(delay(hop.dataDelay), 10)
                     + Self.rightColumn(hop.handshakeRTT.map { TimeFormat.duration($0) } ?? "", 10)
                     + (notes.isEmpty ? "" : "  " + notes.joined(separator: ", "))

@@ -60,6 +60,10 @@ public enum TraceJSON {
         endpoint(&json, "client", trace.client)
         endpoint(&json, "service", trace.service)
         endpoint(&json, "server", trace.server)
+        json.key("names")
+        json.beginObject()
+        for (key, name) in trace.names.sorted(by: { $0.key < $1.key }) { json.field(key, name) }
+        json.endObject()
         json.field("start", TimeFormat.rfc3339(trace.start))
         json.field("end", TimeFormat.rfc3339(trace.end))
         json.key("dns")

@@ -27,6 +27,18 @@ struct FlowCommandOptions: ParsableArguments {
     @Option(name: .customLong("slower-than"), help: "Only records slower than this (e.g. 200ms, 1.5s, 800us).")
     var slowerThan: FlowDuration?
 
+    @OptionGroup(title: "Kubernetes names")
+    var kube: KubeOptions
+
+    /// Names for the records' addresses, when --k8s or --kubectl was given.
+    func addressNames() throws -> AddressNames? {
+        do {
+            return try kube.load().map(AddressNames.init)
+        } catch let failure as CLIFailure {
+            throw FlowCommandFailure(message: failure.message)
+        }
+    }
+
     func validate() throws {
         if self.files.isEmpty {
             throw ValidationError("Give at least one capture file, e.g. `hoptrace flows capture.pcapng`.")
@@ -164,6 +176,7 @@ struct FlowsCommand: ParsableCommand {
     func run() throws {
         let options = self.options
         try runFlowCommand { writer in
+            var kubeNames = try options.addressNames()
             let header = {
                 if !options.json {
                     writer.write(
@@ -201,8 +214,13 @@ struct FlowsCommand: ParsableCommand {
                     options.statusMatches(record.state.rawValue),
                     options.slowMatches(record.duration)
                 else { return }
+                let names =
+                    kubeNames?.names(of: [
+                        (record.originator.address.description, record.originator.port, "TCP"),
+                        (record.responder.address.description, record.responder.port, "TCP"),
+                    ]) ?? [:]
                 if options.json {
-                    writer.write(event.jsonLine(capturePoints: points))
+                    writer.write(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
                     return
                 }
                 let point =
@@ -220,7 +238,7 @@ struct FlowsCommand: ParsableCommand {
                     record.handshakeRTT.map(FlowTime.human) ?? "-",
                     "\(record.originatorSummary.retransmissions)/\(record.responderSummary.retransmissions)",
                 ]
-                writer.write(fields.joined(separator: " "))
+                writer.write(fields.joined(separator: " ") + AddressNames.comment(names))
             }
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HoptraceDecode
+import HoptraceReport
 
 /// `hoptrace packets FILE...`: one line per packet, in the spirit of `tcpdump -nn`, or JSON lines.
 struct PacketsCommand: ParsableCommand {
@@ -27,6 +28,9 @@ struct PacketsCommand: ParsableCommand {
     @Option(name: .customLong("ifname"), help: "Name an SLL2 interface index: INDEX=NAME (repeatable).")
     var ifNames: [String] = []
 
+    @OptionGroup(title: "Kubernetes names")
+    var kube: KubeOptions
+
     func validate() throws {
         if files.isEmpty {
             throw ValidationError("give at least one capture file, e.g. `hoptrace packets capture.pcapng`")
@@ -47,6 +51,7 @@ struct PacketsCommand: ParsableCommand {
         }
         for entry in ifNames { if let (index, name) = IfIndexNames.parse(entry) { names[index] = name } }
 
+        var kubeNames = try kube.load().map(AddressNames.init)
         var sources: [any PacketSource] = []
         for file in files {
             do {
@@ -84,8 +89,16 @@ struct PacketsCommand: ParsableCommand {
             }
             guard let decoded = decoder.decode(packet) else { continue }
             let point = points[points.id(for: decoded, interfaces: source.interfaces)].name
+            var names: [String: String] = [:]
+            if kubeNames != nil, let network = decoded.network {
+                let transport = decoded.tcp != nil ? "TCP" : decoded.udp != nil ? "UDP" : nil
+                let ports = decoded.tcp.map { ($0.srcPort, $0.dstPort) } ?? decoded.udp.map { ($0.srcPort, $0.dstPort) }
+                names = kubeNames!.names(of: [
+                    (network.src.description, ports?.0, transport), (network.dst.description, ports?.1, transport),
+                ])
+            }
             if json {
-                out.write(PacketSummary.json(decoded, capturePoint: point))
+                out.write(AddressNames.addNames(names, toJSONObject: PacketSummary.json(decoded, capturePoint: point)))
             } else {
                 out.write(TimestampFormat.utc(decoded.timestamp))
                 out.write(" ")
@@ -94,6 +107,7 @@ struct PacketsCommand: ParsableCommand {
                 out.write(decoded.direction.description)
                 out.write(" ")
                 out.write(PacketSummary.describe(decoded))
+                out.write(AddressNames.comment(names))
             }
             out.write("\n")
         }

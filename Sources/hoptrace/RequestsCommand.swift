@@ -19,6 +19,7 @@ struct RequestsCommand: ParsableCommand {
     func run() throws {
         let options = self.options
         try runFlowCommand { writer in
+            var kubeNames = try options.addressNames()
             let header = {
                 if !options.json { writer.write("#ts capture_point client server protocol request status latency") }
             }
@@ -38,8 +39,14 @@ struct RequestsCommand: ParsableCommand {
                         options.statusMatches(transaction.rcode?.description),
                         options.slowMatches(transaction.latency)
                     else { return }
+                    let transport = transaction.transport == .tcp ? "TCP" : "UDP"
+                    let names =
+                        kubeNames?.names(of: [
+                            (transaction.client.address.description, transaction.client.port, transport),
+                            (transaction.server.address.description, transaction.server.port, transport),
+                        ]) ?? [:]
                     if options.json {
-                        writer.write(event.jsonLine(capturePoints: points))
+                        writer.write(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
                         return
                     }
                     let question = transaction.question.map { "\($0.type) \($0.name.isEmpty ? "." : $0.name)" } ?? "?"
@@ -56,7 +63,7 @@ struct RequestsCommand: ParsableCommand {
                         status,
                         transaction.latency.map(FlowTime.human) ?? "-",
                     ]
-                    writer.write(fields.joined(separator: " "))
+                    writer.write(fields.joined(separator: " ") + AddressNames.comment(names))
                 case .http(let exchange):
                     guard
                         options.hostMatches(
@@ -67,8 +74,13 @@ struct RequestsCommand: ParsableCommand {
                         options.statusMatches(exchange.response.map { String($0.status) }),
                         options.slowMatches(exchange.latency)
                     else { return }
+                    let names =
+                        kubeNames?.names(of: [
+                            (exchange.client.address.description, exchange.client.port, "TCP"),
+                            (exchange.server.address.description, exchange.server.port, "TCP"),
+                        ]) ?? [:]
                     if options.json {
-                        writer.write(event.jsonLine(capturePoints: points))
+                        writer.write(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
                         return
                     }
                     let request =
@@ -86,7 +98,7 @@ struct RequestsCommand: ParsableCommand {
                         status,
                         exchange.latency.map(FlowTime.human) ?? "-",
                     ]
-                    writer.write(fields.joined(separator: " "))
+                    writer.write(fields.joined(separator: " ") + AddressNames.comment(names))
                 case .connection, .icmpError, .segment:
                     return
                 }

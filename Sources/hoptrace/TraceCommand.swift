@@ -23,10 +23,10 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Trace requests with this method and path prefix, e.g. 'GET /api'.")
     var http: String?
 
-    @Option(help: "Trace requests from this client address (IP or IP:PORT).")
+    @Option(help: "Trace requests from this client address (IP or IP:PORT, or NAMESPACE/POD with --k8s).")
     var client: String?
 
-    @Option(help: "Trace requests to this Service, node port or destination (IP:PORT).")
+    @Option(help: "Trace requests to this Service, node port or destination (IP:PORT, or NAMESPACE/NAME with --k8s).")
     var service: String?
 
     @Option(help: "Trace the request with this index in the list.")
@@ -52,6 +52,9 @@ struct TraceCommand: ParsableCommand {
 
     @Option(help: "Colour: auto (on a terminal), always, never.")
     var color: ColorMode = .auto
+
+    @OptionGroup(title: "Kubernetes names")
+    var kube: KubeOptions
 
     enum ColorMode: String, ExpressibleByArgument, CaseIterable {
         case auto, always, never
@@ -80,6 +83,7 @@ struct TraceCommand: ParsableCommand {
             }
         }
         for entry in ifNames { if let (index, name) = IfIndexNames.parse(entry) { names[index] = name } }
+        let cluster = try kube.load()
 
         let collector = ObservationCollector()
         let result: FlowPipeline.Result
@@ -95,7 +99,8 @@ struct TraceCommand: ParsableCommand {
         let observations = collector.observations(capturePoints: result.capturePoints, captureEnd: result.lastTime)
         var options = CorrelateOptions()
         options.slowThreshold = DurationText.nanoseconds(slow) ?? options.slowThreshold
-        let traces = Correlator(options: options).trace(observations)
+        var traces = Correlator(options: options).trace(observations)
+        if let cluster { KubeAnnotator.annotate(&traces, state: cluster) }
 
         let selected = select(traces)
         let useColor = color == .always || (color == .auto && isatty(STDOUT_FILENO) != 0 && !json)
@@ -160,8 +165,9 @@ struct TraceCommand: ParsableCommand {
         } else {
             what = "TCP \(trace.service.map(\.description) ?? "?")"
         }
+        let target = trace.service.flatMap { trace.name(of: $0) }.map { "  (\(TextReport.safe($0, limit: 120)))" } ?? ""
         return "#\(trace.index)  \(TimeFormat.timeOfDay(trace.start))  \(what)  [\(trace.mode.rawValue)]  "
-            + "\(trace.verdict.kind.rawValue)  \(TimeFormat.duration(trace.timings.total))"
+            + "\(trace.verdict.kind.rawValue)  \(TimeFormat.duration(trace.timings.total))" + target
     }
 
     func matches(_ trace: RequestTrace) -> Bool {
@@ -175,15 +181,24 @@ struct TraceCommand: ParsableCommand {
         }
         if let client {
             guard let seen = trace.client else { return false }
-            if client.contains(":") && !client.hasPrefix("[") && client.filter({ $0 == ":" }).count == 1 {
+            if client.contains("/") {
+                // A pod's NAMESPACE/NAME, with --k8s.
+                if trace.name(ofAddress: seen.host) != "pod \(client)" { return false }
+            } else if client.contains(":") && !client.hasPrefix("[") && client.filter({ $0 == ":" }).count == 1 {
                 if seen.description != client { return false }
             } else if seen.host != client {
                 return false
             }
         }
         if let service {
-            let candidates = [trace.service, trace.server].compactMap { $0?.description }
-            if !candidates.contains(service) { return false }
+            let endpoints = [trace.service, trace.server].compactMap { $0 }
+            // An address (10.96.0.100:80) or, with --k8s, a Kubernetes name (default/web, default/web:80).
+            let named = endpoints.compactMap { trace.name(of: $0) }.contains { name in
+                name.split(separator: " ").dropFirst().first.map {
+                    $0 == service || $0.hasPrefix(service + ":")
+                } == true
+            }
+            if !endpoints.map(\.description).contains(service) && !named { return false }
         }
         return true
     }
