@@ -2,6 +2,8 @@
 SWIFT ?= swift
 BIN := .build/release/hoptrace
 DEMO ?= captures/clusterip-ok.pcapng
+# The lab's cluster state for the demo capture, so the trace speaks in pod and Service names.
+DEMO_K8S ?= $(basename $(DEMO)).k8s.json
 
 .PHONY: all deps test-deps build demo test lint format fuzz bench lab clean
 
@@ -18,7 +20,8 @@ build: deps
 
 ## demo: install what is missing, build, and trace a bundled lab capture.
 demo: build
-	@if [ -f $(DEMO) ]; then $(BIN) trace $(DEMO); else $(BIN) packets captures/*.pcap* | head -40; fi
+	@if [ -f $(DEMO) ]; then $(BIN) trace $(DEMO) $(if $(wildcard $(DEMO_K8S)),--k8s $(DEMO_K8S)); \
+	else $(BIN) packets captures/*.pcap* | head -40; fi
 
 ## test: install what is missing, build, run every test and the format check.
 test: test-deps

@@ -4,7 +4,8 @@
 //
 // The pipeline, one target per stage, each importing only the stages to its left:
 //
-//     CPcap -> HoptraceCapture -> HoptraceDecode -> HoptraceFlows -> HoptraceCorrelate -> HoptraceReport -> hoptrace
+//     CPcap -> HoptraceCapture -> HoptraceDecode -> HoptraceFlows -> HoptraceCorrelate -> HoptraceKube
+//           -> HoptraceReport -> hoptrace
 //
 import PackageDescription
 
@@ -20,10 +21,12 @@ let package = Package(
         .library(name: "HoptraceDecode", targets: ["HoptraceDecode"]),
         .library(name: "HoptraceFlows", targets: ["HoptraceFlows"]),
         .library(name: "HoptraceCorrelate", targets: ["HoptraceCorrelate"]),
+        .library(name: "HoptraceKube", targets: ["HoptraceKube"]),
         .library(name: "HoptraceReport", targets: ["HoptraceReport"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // libpcap, for live capture only (files are read by our own readers).
@@ -40,8 +43,14 @@ let package = Package(
         .target(name: "HoptraceFlows", dependencies: ["HoptraceDecode"], swiftSettings: strict),
         // Stage 4: stitching observations across capture points and NAT, verdicts, latency breakdown.
         .target(name: "HoptraceCorrelate", dependencies: ["HoptraceFlows"], swiftSettings: strict),
-        // Stage 5: terminal, JSON and HTML renderings.
-        .target(name: "HoptraceReport", dependencies: ["HoptraceCorrelate"], swiftSettings: strict),
+        // Stage 5: Kubernetes names for addresses (pods, Services, nodes, Ingresses), mode and cluster findings.
+        .target(
+            name: "HoptraceKube",
+            dependencies: ["HoptraceCorrelate", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // Stage 6: terminal, JSON and HTML renderings.
+        .target(name: "HoptraceReport", dependencies: ["HoptraceKube"], swiftSettings: strict),
         // The thin command-line front end.
         .executableTarget(
             name: "hoptrace",
@@ -69,6 +78,11 @@ let package = Package(
         .testTarget(
             name: "HoptraceCorrelateTests",
             dependencies: ["HoptraceCorrelate"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HoptraceKubeTests",
+            dependencies: ["HoptraceKube"],
             swiftSettings: strict
         ),
         .testTarget(

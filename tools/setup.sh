@@ -9,11 +9,15 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok
 want=(libpcap-dev pkg-config)
 case "${1:-build}" in
     build) ;;
-    test) want+=(tshark tcpdump iproute2 iptables nginx-light dnsmasq-base dnsutils curl python3) ;;
+    test) want+=(tshark tcpdump iproute2 iptables nginx-light dnsmasq-base dnsutils curl python3 chromium) ;;
     *) echo "usage: tools/setup.sh [build|test]" >&2; exit 2 ;;
 esac
 
 for p in "${want[@]}"; do have_pkg "$p" || need+=("$p"); done
+# The trace JSON schema test validates with python-jsonschema.
+if [ "${1:-build}" = test ] && ! python3 -c 'import jsonschema' 2>/dev/null; then
+    python3 -m pip install -q jsonschema || echo "tools/setup.sh: pip install jsonschema failed" >&2
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,230 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A buffered, forward-only reader over a file descriptor (a file or standard input).
+///
+/// The buffer holds 2 MiB at first and is refilled with `read(2)` as the cursor advances, so memory stays flat
+/// however large the file is; it grows only when one record is larger than the buffer (up to ``maximumRecord``).
+/// Bytes handed out by ``bytes(_:)`` point into the buffer and stay valid until the next ``fill(_:)`` or
+/// ``skip(_:)``: a reader built on it returns packets whose bytes are valid until its next `next()`.
+@usableFromInline
+final class FileByteReader {
+    /// The largest single record (pcap record or pcapng block) the buffer grows to hold.
+    static let maximumRecord = 64 << 20
+    /// The size of the buffer before any record forces it to grow.
+    static let initialCapacity = 2 << 20
+
+    /// The name used in error messages: the path as given, or `stdin`.
+    let displayName: String
+    private let fd: Int32
+    private let ownsDescriptor: Bool
+    @usableFromInline var storage: UnsafeMutableRawPointer
+    @usableFromInline var capacity: Int
+    @usableFromInline var start = 0
+    @usableFromInline var end = 0
+    private var atEOF = false
+    /// The file offset of `storage[0]`.
+    private var baseOffset: UInt64 = 0
+
+    /// Opens `path` for reading; `-` is standard input.
+    init(path: String) throws(CaptureError) {
+        if path == "-" {
+            self.fd = 0
+            self.ownsDescriptor = false
+            self.displayName = "stdin"
+        } else {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 {
+                let err = errno
+                switch err {
+                case ENOENT:
+                    throw CaptureError(.cannotOpen, "no such file; check the path", source: path)
+                case EACCES, EPERM:
+                    throw CaptureError(
+                        .cannotOpen,
+                        "permission denied; make the file readable or run as its owner",
+                        source: path
+                    )
+                default:
+                    throw CaptureError(.cannotOpen, "cannot open: \(errnoText(err))", source: path)
+                }
+            }
+            var st = stat()
+            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+                close(fd)
+                throw CaptureError(
+                    .cannotOpen,
+                    "is a directory; give a pcap or pcapng file",
+                    source: path
+                )
+            }
+            self.fd = fd
+            self.ownsDescriptor = true
+            self.displayName = path
+        }
+        self.capacity = Self.initialCapacity
+        self.storage = UnsafeMutableRawPointer.allocate(byteCount: Self.initialCapacity, alignment: 16)
+    }
+
+    deinit {
+        storage.deallocate()
+        if ownsDescriptor {
+            close(fd)
+        }
+    }
+
+    /// The number of buffered bytes at the cursor.
+    @inlinable
+    var available: Int { end - start }
+
+    /// The file offset of the cursor.
+    var offset: UInt64 { baseOffset + UInt64(start) }
+
+    /// Makes at least `count` bytes available at the cursor, reading as needed.
+    ///
+    /// - Returns: `false` when the input ends first (``available`` then tells how many bytes there were).
+    @inlinable
+    func fill(_ count: Int) throws(CaptureError) -> Bool {
+        if end - start >= count {
+            return true
+        }
+        return try refill(count)
+    }
+
+    @usableFromInline
+    func refill(_ count: Int) throws(CaptureError) -> Bool {
+        if atEOF {
+            return false
+        }
+        if count > capacity {
+            guard count <= Self.maximumRecord else {
+                return false
+            }
+            var newCapacity = capacity
+            while newCapacity < count {
+                newCapacity *= 2
+            }
+            let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+            newStorage.copyMemory(from: storage + start, byteCount: end - start)
+            storage.deallocate()
+            storage = newStorage
+            capacity = newCapacity
+            baseOffset += UInt64(start)
+            end -= start
+            start = 0
+        } else if start > 0 {
+            // Move the unread tail to the front so the read fills the rest.
+            let tail = end - start
+            if tail > 0 {
+                memmove(storage, storage + start, tail)
+            }
+            baseOffset += UInt64(start)
+            start = 0
+            end = tail
+        }
+        while end - start < count {
+            let n = read(fd, storage + end, capacity - end)
+            if n > 0 {
+                end += n
+            } else if n == 0 {
+                atEOF = true
+                return false
+            } else {
+                let err = errno
+                if err == EINTR {
+                    continue
+                }
+                throw CaptureError(.io, "read failed: \(errnoText(err))", source: displayName, offset: offset)
+            }
+        }
+        return true
+    }
+
+    /// The `count` bytes at the cursor; ``fill(_:)`` must have returned `true` for at least `count`.
+    @inlinable
+    func bytes(_ count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: storage + start, count: count)
+    }
+
+    /// Moves the cursor past `count` bytes that are already buffered.
+    @inlinable
+    func consume(_ count: Int) {
+        start += count
+    }
+}
+
+/// `strerror` text for an errno value.
+func errnoText(_ code: Int32) -> String {
+    if let text = strerror(code) {
+        return String(cString: text)
+    }
+    return "errno \(code)"
+}
+
+/// The last path component, for naming the single interface of a classic pcap file.
+func baseName(_ path: String) -> String {
+    if path == "-" {
+        return "stdin"
+    }
+    if let slash = path.lastIndex(of: "/") {
+        let name = path[path.index(after: slash)...]
+        return name.isEmpty ? path : String(name)
+    }
+    return path
+}
+
+/// Little helpers over borrowed bytes in a file's byte order.
+extension UnsafeRawBufferPointer {
+    @inlinable
+    func u16(_ offset: Int, bigEndian: Bool) -> UInt16 {
+        let raw = self.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+        return bigEndian ? UInt16(bigEndian: raw) : UInt16(littleEndian: raw)
+    }
+
+    @inlinable
+    func u32(_ offset: Int, bigEndian: Bool) -> UInt32 {
+        let raw = self.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+        return bigEndian ? UInt32(bigEndian: raw) : UInt32(littleEndian: raw)
+    }
+
+    @inlinable
+    func u64(_ offset: Int, bigEndian: Bool) -> UInt64 {
+        let raw = self.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+        return bigEndian ? UInt64(bigEndian: raw) : UInt64(littleEndian: raw)
+    }
+}
+
+/// Converts a timestamp in units of `1 / unitsPerSecond` seconds, plus a whole-second offset, to nanoseconds since
+/// the epoch, truncating sub-nanosecond parts as Wireshark does and saturating instead of overflowing.
+@inlinable
+func nanoseconds(units: UInt64, unitsPerSecond: UInt64, offsetSeconds: Int64 = 0) -> Int64 {
+    let seconds = units / unitsPerSecond
+    let remainder = units % unitsPerSecond
+    let fraction: UInt64
+    switch unitsPerSecond {
+    case 1_000_000_000:
+        fraction = remainder
+    case 1_000_000:
+        fraction = remainder &* 1000  // remainder < 10^6, so the product < 10^9.
+    default:
+        // remainder < unitsPerSecond, so remainder * 10^9 / unitsPerSecond < 10^9: the division cannot overflow.
+        let wide = remainder.multipliedFullWidth(by: 1_000_000_000)
+        fraction = unitsPerSecond.dividingFullWidth(wide).quotient
+    }
+    let signedSeconds = seconds > UInt64(Int64.max) ? Int64.max : Int64(seconds)
+    let (withOffset, o1) = signedSeconds.addingReportingOverflow(offsetSeconds)
+    if o1 {
+        return offsetSeconds < 0 ? Int64.min : Int64.max
+    }
+    let (scaled, o2) = withOffset.multipliedReportingOverflow(by: 1_000_000_000)
+    if o2 {
+        return withOffset < 0 ? Int64.min : Int64.max
+    }
+    let (total, o3) = scaled.addingReportingOverflow(Int64(fraction))
+    return o3 ? Int64.max : total
+}

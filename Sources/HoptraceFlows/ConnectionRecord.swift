@@ -1,0 +1,178 @@
+/// A TCP connection's summary state in Zeek's `conn_state` vocabulary.
+public struct ConnectionState: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The Zeek spelling ("SF", "REJ", ...).
+    public var rawValue: String
+    /// Wraps a spelling.
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// Connection attempt seen, no reply.
+    public static let s0 = ConnectionState(rawValue: "S0")
+    /// Established, not terminated.
+    public static let s1 = ConnectionState(rawValue: "S1")
+    /// Normal establishment and termination.
+    public static let sf = ConnectionState(rawValue: "SF")
+    /// Connection attempt rejected.
+    public static let rej = ConnectionState(rawValue: "REJ")
+    /// Established, close attempt by the originator seen (no reply from the responder).
+    public static let s2 = ConnectionState(rawValue: "S2")
+    /// Established, close attempt by the responder seen (no reply from the originator).
+    public static let s3 = ConnectionState(rawValue: "S3")
+    /// Established, the originator aborted (sent a RST).
+    public static let rsto = ConnectionState(rawValue: "RSTO")
+    /// The responder sent a RST.
+    public static let rstr = ConnectionState(rawValue: "RSTR")
+    /// The originator sent a SYN then a RST; no SYN-ACK from the responder.
+    public static let rstos0 = ConnectionState(rawValue: "RSTOS0")
+    /// The responder sent a SYN-ACK then a RST; no SYN from the (purported) originator.
+    public static let rstrh = ConnectionState(rawValue: "RSTRH")
+    /// The originator sent a SYN then a FIN; no SYN-ACK ("half-open").
+    public static let sh = ConnectionState(rawValue: "SH")
+    /// The responder sent a SYN-ACK then a FIN; no SYN from the originator.
+    public static let shr = ConnectionState(rawValue: "SHR")
+    /// No SYN seen, just midstream traffic.
+    public static let oth = ConnectionState(rawValue: "OTH")
+
+    /// The spelling.
+    public var description: String { self.rawValue }
+}
+
+/// Which side of a connection.
+public enum ConnectionSide: String, Hashable, Sendable, CustomStringConvertible {
+    /// The side that sent the first SYN (or, without one, the first packet; see ``ConnectionRecord/history``'s `^`).
+    case originator
+    /// The other side.
+    case responder
+
+    /// "originator" or "responder".
+    public var description: String { self.rawValue }
+}
+
+/// Why a connection record was emitted.
+public enum ConnectionEndReason: String, Hashable, Sendable {
+    /// Closed (FIN both ways, or RST) and the linger time passed.
+    case closed
+    /// No packet for the idle timeout.
+    case idle
+    /// Evicted to stay under the cap on concurrent connections.
+    case evicted
+    /// A new connection reused the same addresses and ports.
+    case reused
+    /// The input ended.
+    case endOfInput
+}
+
+/// What one side of a TCP connection sent, as seen at the capture point.
+public struct TCPDirectionSummary: Hashable, Sendable {
+    /// Initial sequence number, when this side's SYN (or SYN-ACK) was seen.
+    public var isn: UInt32?
+    /// Packets sent.
+    public var packets: Int = 0
+    /// Payload bytes in sequence space (highest sequence number reached minus the first one, SYN/FIN excluded):
+    /// Zeek's `orig_bytes`/`resp_bytes`.
+    public var bytes: UInt64 = 0
+    /// Payload bytes actually captured (retransmissions included).
+    public var capturedPayloadBytes: UInt64 = 0
+    /// IP bytes sent (sum of IP total lengths).
+    public var ipBytes: UInt64 = 0
+    /// Retransmitted data segments (SYN retransmissions counted apart).
+    public var retransmissions: Int = 0
+    /// Bytes in retransmitted segments.
+    public var retransmittedBytes: UInt64 = 0
+    /// Segments that filled a hole in this side's stream (arrived after later data).
+    public var outOfOrder: Int = 0
+    /// Duplicate ACKs sent.
+    public var duplicateAcks: Int = 0
+    /// Segments advertising a zero window.
+    public var zeroWindows: Int = 0
+    /// Keep-alive probes sent.
+    public var keepAlives: Int = 0
+    /// Holes in this side's stream (bytes never captured).
+    public var gaps: Int = 0
+    /// Bytes in those holes.
+    public var gapBytes: UInt64 = 0
+    /// First payload byte.
+    public var firstData: StreamMark?
+    /// Last payload byte (highest in sequence).
+    public var lastData: StreamMark?
+    /// First FIN: its time and relative sequence number.
+    public var fin: StreamMark?
+    /// First RST's time.
+    public var rstTime: Int64?
+    /// First RST's raw sequence number.
+    public var rstSeq: UInt32?
+    /// First RST's raw acknowledgment number (with ACK set; an RST answering a SYN has clientISN + 1), else nil.
+    public var rstAck: UInt32?
+    /// RSTs sent.
+    public var rsts: Int = 0
+
+    /// An empty summary.
+    public init() {}
+}
+
+/// One TCP connection at one capture point, in the spirit of a Zeek conn.log line, with what correlation needs to
+/// recognise the same connection at another capture point across NAT (the ISNs and relative offsets).
+public struct ConnectionRecord: Hashable, Sendable {
+    /// Unique within one ``FlowAnalyzer``, in creation order.
+    public var id: UInt64
+    /// The capture point (index into the caller's ``CapturePointTable``).
+    public var capturePoint: Int
+    /// The originator's address and port as seen at the capture point.
+    public var originator: FlowEndpoint
+    /// The responder's address and port as seen at the capture point.
+    public var responder: FlowEndpoint
+    /// First packet, nanoseconds since the Unix epoch.
+    public var startTime: Int64
+    /// Last packet.
+    public var endTime: Int64
+    /// Zeek's conn_state.
+    public var state: ConnectionState
+    /// Zeek's history letters: upper case originator, lower case responder (S SYN, H SYN-ACK, A ACK, D data, F FIN,
+    /// R RST, T retransmission, W zero window, G gap, Q multi-flag, I FIN+RST, ^ direction flipped).
+    public var history: String
+    /// What the originator sent.
+    public var originatorSummary: TCPDirectionSummary
+    /// What the responder sent.
+    public var responderSummary: TCPDirectionSummary
+    /// The first SYN.
+    public var synTime: Int64?
+    /// SYNs sent again with the same ISN.
+    public var synRetransmissions: Int
+    /// The first SYN-ACK.
+    public var synAckTime: Int64?
+    /// SYN-ACKs sent again.
+    public var synAckRetransmissions: Int
+    /// The originator's ACK completing the handshake.
+    public var handshakeAckTime: Int64?
+    /// Who sent the first RST, if any.
+    public var resetBy: ConnectionSide?
+    /// Who sent the first FIN, if any.
+    public var closedBy: ConnectionSide?
+    /// "http", "dns", "not-http", or "" when no payload was seen.
+    public var application: String
+    /// HTTP exchanges emitted for this connection.
+    public var httpExchanges: Int
+    /// Why the record was emitted.
+    public var endReason: ConnectionEndReason
+
+    /// The originator's ISN (nil without its SYN).
+    public var originatorISN: UInt32? { self.originatorSummary.isn }
+    /// The responder's ISN (nil without its SYN-ACK).
+    public var responderISN: UInt32? { self.responderSummary.isn }
+    /// Duration, nanoseconds.
+    public var duration: Int64 { self.endTime - self.startTime }
+    /// SYN to SYN-ACK, nanoseconds.
+    public var synToSynAck: Int64? {
+        guard let syn = self.synTime, let synAck = self.synAckTime, synAck >= syn else { return nil }
+        return synAck - syn
+    }
+    /// SYN-ACK to the handshake ACK, nanoseconds.
+    public var synAckToAck: Int64? {
+        guard let synAck = self.synAckTime, let ack = self.handshakeAckTime, ack >= synAck else { return nil }
+        return ack - synAck
+    }
+    /// The handshake round trip as seen here (SYN to ACK), nanoseconds.
+    public var handshakeRTT: Int64? {
+        guard let syn = self.synTime, let ack = self.handshakeAckTime, ack >= syn else { return nil }
+        return ack - syn
+    }
+}

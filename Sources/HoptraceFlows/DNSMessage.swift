@@ -1,0 +1,208 @@
+// DNS message parsing (RFC 1035 section 4), over borrowed bytes.
+//
+//                                     1  1  1  1  1  1
+//       0  1  2  3  4  5  6  7  8  9  0  1  2  3  4  5
+//     +--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+
+//     |                      ID                       |
+//     +--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+
+//     |QR|   Opcode  |AA|TC|RD|RA|   Z    |   RCODE   |
+//     +--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+
+//     |          QDCOUNT / ANCOUNT / NSCOUNT / ARCOUNT |
+//     +--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+
+//
+// Names are sequences of length-prefixed labels, or end in a 2-byte pointer (top bits 11) to an earlier name in the
+// message. Untrusted input: a name is at most 255 bytes on the wire, pointers must go strictly backwards (so a chain
+// always terminates) and at most `maxPointerHops` of them are followed.
+
+/// A parsed DNS message: the header, the first question and the answer section.
+public struct DNSMessage: Hashable, Sendable {
+    /// The transaction id.
+    public var id: UInt16
+    /// QR: a response (true) or a query (false).
+    public var isResponse: Bool
+    /// The opcode (0 = standard query).
+    public var opcode: UInt8
+    /// AA: authoritative answer.
+    public var isAuthoritative: Bool
+    /// TC: the message was truncated (retry over TCP).
+    public var isTruncated: Bool
+    /// RD: recursion desired.
+    public var recursionDesired: Bool
+    /// RA: recursion available.
+    public var recursionAvailable: Bool
+    /// The response code.
+    public var rcode: DNSResponseCode
+    /// QDCOUNT.
+    public var questionCount: UInt16
+    /// ANCOUNT.
+    public var answerCount: UInt16
+    /// NSCOUNT.
+    public var authorityCount: UInt16
+    /// ARCOUNT.
+    public var additionalCount: UInt16
+    /// The first question, if it parsed.
+    public var question: DNSQuestion?
+    /// The answer-section records that parsed (at most ``maxAnswers``).
+    public var answers: [DNSResourceRecord]
+    /// Whether some part after the header did not parse (truncated capture, corrupt name, bad lengths).
+    public var isMalformed: Bool
+
+    /// The most answer records kept per message.
+    public static let maxAnswers = 64
+    /// The most compression pointers followed in one name.
+    public static let maxPointerHops = 32
+    /// The longest name on the wire (RFC 1035 2.3.4).
+    public static let maxNameLength = 255
+
+    /// Parses a DNS message; nil when the bytes are shorter than the 12-byte header. Anything after the header that
+    /// does not parse sets ``isMalformed`` and keeps what parsed before it.
+    public init?(parsing bytes: UnsafeRawBufferPointer) {
+        var cursor = ByteCursor(bytes)
+        guard let id = cursor.readUInt16(), let flags = cursor.readUInt16(), let qd = cursor.readUInt16(),
+            let an = cursor.readUInt16(), let ns = cursor.readUInt16(), let ar = cursor.readUInt16()
+        else { return nil }
+        self.id = id
+        self.isResponse = flags & 0x8000 != 0
+        self.opcode = UInt8((flags >> 11) & 0x0f)
+        self.isAuthoritative = flags & 0x0400 != 0
+        self.isTruncated = flags & 0x0200 != 0
+        self.recursionDesired = flags & 0x0100 != 0
+        self.recursionAvailable = flags & 0x0080 != 0
+        self.rcode = DNSResponseCode(rawValue: UInt8(flags & 0x000f))
+        self.questionCount = qd
+        self.answerCount = an
+        self.authorityCount = ns
+        self.additionalCount = ar
+        self.question = nil
+        self.answers = []
+        self.isMalformed = false
+
+        // Questions: keep the first, skip the rest.
+        for index in 0..<Int(qd) {
+            guard let (name, end) = DNSMessage.readName(bytes, at: cursor.offset) else {
+                self.isMalformed = true
+                return
+            }
+            cursor.offset = end
+            guard let type = cursor.readUInt16(), let qclass = cursor.readUInt16() else {
+                self.isMalformed = true
+                return
+            }
+            if index == 0 {
+                self.question = DNSQuestion(name: name, type: DNSRecordType(rawValue: type), questionClass: qclass)
+            }
+        }
+        for _ in 0..<Int(an) {
+            guard let (name, end) = DNSMessage.readName(bytes, at: cursor.offset) else {
+                self.isMalformed = true
+                return
+            }
+            cursor.offset = end
+            guard let type = cursor.readUInt16(), let rclass = cursor.readUInt16(), let ttl = cursor.readUInt32(),
+                let length = cursor.readUInt16()
+            else {
+                self.isMalformed = true
+                return
+            }
+            let dataStart = cursor.offset
+            guard cursor.skip(Int(length)) else {
+                self.isMalformed = true
+                return
+            }
+            let recordType = DNSRecordType(rawValue: type)
+            let data = DNSMessage.readData(bytes, type: recordType, start: dataStart, length: Int(length))
+            if self.answers.count < DNSMessage.maxAnswers {
+                self.answers.append(
+                    DNSResourceRecord(name: name, type: recordType, recordClass: rclass, ttl: ttl, data: data)
+                )
+            }
+        }
+    }
+
+    /// Decodes the record data of the types hoptrace uses; `.other` for the rest or for data that does not parse.
+    static func readData(
+        _ bytes: UnsafeRawBufferPointer,
+        type: DNSRecordType,
+        start: Int,
+        length: Int
+    )
+        -> DNSRecordData
+    {
+        var cursor = ByteCursor(bytes, offset: start)
+        switch type {
+        case .a where length == 4:
+            if let value = cursor.readUInt32() { return .address(IPAddress(ipv4: value)) }
+        case .aaaa where length == 16:
+            if let high = cursor.readUInt64(), let low = cursor.readUInt64() {
+                return .address(IPAddress(ipv6High: high, low: low))
+            }
+        case .cname, .ns, .ptr:
+            if let (name, end) = readName(bytes, at: start), end <= start + length { return .name(name) }
+        case .srv where length >= 7:
+            if let priority = cursor.readUInt16(), let weight = cursor.readUInt16(), let port = cursor.readUInt16(),
+                let (target, end) = readName(bytes, at: cursor.offset), end <= start + length
+            {
+                return .service(priority: priority, weight: weight, port: port, target: target)
+            }
+        default:
+            break
+        }
+        return .other(length: length)
+    }
+
+    /// Reads a possibly compressed name starting at `start`.
+    ///
+    /// - Returns: the name in presentation form (no trailing dot; "" for the root; bytes outside letters, digits,
+    ///   `-` and `_` escaped as `\DDD`, a dot inside a label as `\.`) and the offset just after the name where it
+    ///   started (after its first pointer, if any); nil on a bad label type, a name over 255 bytes, a pointer that
+    ///   does not go strictly backwards, too many pointers, or bytes running out.
+    public static func readName(_ bytes: UnsafeRawBufferPointer, at start: Int) -> (name: String, end: Int)? {
+        var offset = start
+        var lowestVisited = start
+        var end: Int? = nil
+        var hops = 0
+        var wireLength = 1  // the final zero-length label
+        var name = ""
+        while true {
+            guard offset >= 0, offset < bytes.count else { return nil }
+            let length = Int(bytes[offset])
+            switch length & 0xc0 {
+            case 0x00:
+                if length == 0 {
+                    return (name, end ?? offset + 1)
+                }
+                guard offset + 1 + length <= bytes.count else { return nil }
+                wireLength += 1 + length
+                guard wireLength <= maxNameLength else { return nil }
+                if !name.isEmpty { name.append(".") }
+                appendLabel(&name, UnsafeRawBufferPointer(rebasing: bytes[(offset + 1)..<(offset + 1 + length)]))
+                offset += 1 + length
+            case 0xc0:
+                guard offset + 1 < bytes.count else { return nil }
+                let target = (length & 0x3f) << 8 | Int(bytes[offset + 1])
+                if end == nil { end = offset + 2 }
+                hops += 1
+                guard hops <= maxPointerHops, target < lowestVisited else { return nil }
+                lowestVisited = target
+                offset = target
+            default:
+                return nil  // 0x40 extended and 0x80 reserved label types
+            }
+        }
+    }
+
+    private static func appendLabel(_ name: inout String, _ label: UnsafeRawBufferPointer) {
+        for byte in label {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                name.unicodeScalars.append(Unicode.Scalar(byte))
+            case UInt8(ascii: "."):
+                name += "\\."
+            default:
+                let decimal = String(byte)
+                name += "\\" + String(repeating: "0", count: 3 - decimal.count) + decimal
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+/// The flow stage: TCP connections (reassembled, summarised the Zeek way), HTTP/1.x exchanges, DNS transactions and
+/// ICMP errors, per capture point, from decoded packets.
+///
+/// Feed packets in capture order with ``process(_:capturePoint:)``, then call ``finish()``. Records go to the sink
+/// as they complete: an HTTP exchange when its response ends, a connection after close plus
+/// ``FlowConfiguration/closeLinger``, when idle, when evicted, or at ``finish()``. Timeouts run on packet time, so a
+/// file gives the same records however fast it is read. Memory is bounded by the caps in ``FlowConfiguration``.
+///
+/// Not thread-safe: one analyzer per packet stream.
+public final class FlowAnalyzer {
+    /// The limits in use.
+    public let configuration: FlowConfiguration
+    private let output: FlowOutput
+    private var table = FlowTable()
+    private var nextID: UInt64 = 1
+    private var now: Int64 = 0
+    private var nextSweep: Int64 = .min
+
+    /// An analyzer sending its records to `sink`.
+    public init(configuration: FlowConfiguration = .init(), sink: @escaping (FlowEvent) -> Void) {
+        self.configuration = configuration
+        self.output = FlowOutput(sink: sink)
+    }
+
+    /// The counters so far.
+    public var statistics: FlowStatistics {
+        var statistics = self.output.statistics
+        statistics.activeConnections = self.table.count
+        return statistics
+    }
+
+    /// One decoded packet seen at `capturePoint` (an id from the caller's ``CapturePointTable``).
+    public func process(_ packet: DecodedPacket, capturePoint: Int) {
+        self.output.statistics.packets += 1
+        let time = packet.timestamp
+        if time > self.now { self.now = time }
+        if self.now >= self.nextSweep {
+            self.sweep()
+            self.nextSweep = self.now + self.configuration.sweepInterval
+        }
+        guard let network = packet.network else { return }
+        switch packet.transport {
+        case .tcp(let tcp):
+            self.output.statistics.tcpPackets += 1
+            self.handleTCP(tcp, packet: packet, network: network, capturePoint: capturePoint)
+        case .udp(let udp):
+            self.output.statistics.udpPackets += 1
+            if udp.srcPort == 53 || udp.dstPort == 53 {
+                self.output.dnsMessage(
+                    packet.payload,
+                    time: time,
+                    capturePoint: capturePoint,
+                    transport: .udp,
+                    source: FlowEndpoint(address: network.src, port: udp.srcPort),
+                    destination: FlowEndpoint(address: network.dst, port: udp.dstPort),
+                    connectionID: nil
+                )
+                if self.output.dns.count > self.configuration.maxDNSTransactions {
+                    self.output.dns.expire(now: .max, linger: 0, timeout: 0) { self.output.emit(.dns($0)) }
+                }
+            }
+        case .icmp(let icmp):
+            self.output.statistics.icmpPackets += 1
+            self.handleICMP(icmp, network: network, time: time, capturePoint: capturePoint)
+        case .other, .none:
+            break
+        }
+    }
+
+    /// The input ended: every connection and transaction still open is emitted (connections in creation order).
+    public func finish() {
+        for connection in self.table.removeAll() {
+            self.emitConnection(connection, reason: .endOfInput)
+        }
+        self.output.dns.flush { self.output.emit(.dns($0)) }
+    }
+
+    private func handleTCP(_ tcp: TCPHeader, packet: DecodedPacket, network: NetworkHeader, capturePoint: Int) {
+        let source = FlowEndpoint(address: network.src, port: tcp.srcPort)
+        let destination = FlowEndpoint(address: network.dst, port: tcp.dstPort)
+        let key = ConnectionKey(capturePoint: capturePoint, source, destination)
+        let isPureSYN = tcp.flags.contains(.syn) && !tcp.flags.contains(.ack) && !tcp.flags.contains(.rst)
+        var connection = self.table[key]
+        if let existing = connection, isPureSYN,
+            existing.isReused(bySYN: tcp.seq, fromOriginator: existing.originator == source)
+        {
+            self.table[key] = nil
+            self.emitConnection(existing, reason: .reused)
+            connection = nil
+        }
+        if connection == nil {
+            if self.table.count >= self.configuration.maxConnections {
+                let victims = self.table.removeLeastRecent(max(1, self.configuration.maxConnections / 8))
+                for victim in victims {
+                    self.output.statistics.evictedForCap += 1
+                    self.emitConnection(victim, reason: .evicted)
+                }
+            }
+            let flipped = Self.isFlipped(tcp, source: source, destination: destination)
+            let created = TCPConnection(
+                id: self.nextID,
+                capturePoint: capturePoint,
+                originator: flipped ? destination : source,
+                responder: flipped ? source : destination,
+                flipped: flipped,
+                time: packet.timestamp
+            )
+            self.nextID += 1
+            self.table[key] = created
+            self.output.statistics.connections += 1
+            self.output.statistics.peakConnections = max(self.output.statistics.peakConnections, self.table.count)
+            connection = created
+        }
+        guard let connection else { return }
+        let fromOriginator = connection.originator == source
+        let wireLength = max(packet.payloadLength, packet.payload.count, 0)
+        let kind = connection.process(
+            tcp,
+            fromOriginator: fromOriginator,
+            payload: packet.payload,
+            payloadLength: wireLength,
+            ipLength: network.totalLength,
+            time: packet.timestamp,
+            output: self.output
+        )
+        if self.configuration.emitSegments {
+            let isACK = tcp.flags.contains(.ack)
+            let relative = connection.relative(seq: tcp.seq, ack: isACK ? tcp.ack : nil, fromOriginator: fromOriginator)
+            self.output.emit(
+                .segment(
+                    SegmentObservation(
+                        connectionID: connection.id,
+                        capturePoint: capturePoint,
+                        time: packet.timestamp,
+                        direction: packet.direction,
+                        source: source,
+                        destination: destination,
+                        fromOriginator: fromOriginator,
+                        relativeSeq: relative.seq,
+                        relativeAck: relative.ack,
+                        seq: tcp.seq,
+                        ack: tcp.ack,
+                        length: wireLength,
+                        flags: tcp.flags,
+                        ipID: network.ipID,
+                        payloadHash: SegmentObservation.hash(packet.payload),
+                        kind: kind
+                    )
+                )
+            )
+        }
+    }
+
+    /// Whether the first packet of a connection comes from the responder: a SYN-ACK, or (without a SYN) a packet
+    /// from a well-known server port to an ephemeral one.
+    static func isFlipped(_ tcp: TCPHeader, source: FlowEndpoint, destination: FlowEndpoint) -> Bool {
+        if tcp.flags.contains(.syn) { return tcp.flags.contains(.ack) }
+        return isLikelyServerPort(source.port) && !isLikelyServerPort(destination.port) && destination.port >= 1024
+    }
+
+    static func isLikelyServerPort(_ port: UInt16) -> Bool {
+        port < 1024 || port == 8080 || port == 8443 || port == 3128 || port == 8000 || port == 9090
+    }
+
+    private func handleICMP(_ icmp: ICMPMessage, network: NetworkHeader, time: Int64, capturePoint: Int) {
+        guard icmp.isError, let quoted = icmp.quoted else { return }
+        let source = FlowEndpoint(address: quoted.src, port: quoted.srcPort ?? 0)
+        let destination = FlowEndpoint(address: quoted.dst, port: quoted.dstPort ?? 0)
+        var connectionID: UInt64? = nil
+        if quoted.protocol == .tcp {
+            connectionID = self.table[ConnectionKey(capturePoint: capturePoint, source, destination)]?.id
+        }
+        self.output.emit(
+            .icmpError(
+                ICMPErrorEvent(
+                    capturePoint: capturePoint,
+                    time: time,
+                    sender: network.src,
+                    destination: network.dst,
+                    type: icmp.type,
+                    code: icmp.code,
+                    isV6: icmp.isV6,
+                    quotedSource: source,
+                    quotedDestination: destination,
+                    quotedProtocol: quoted.protocol,
+                    quotedTCPSequence: quoted.tcpSeq,
+                    connectionID: connectionID
+                )
+            )
+        )
+    }
+
+    private func sweep() {
+        let now = self.now
+        let linger = self.configuration.closeLinger
+        let idle = self.configuration.idleTimeout
+        let due = self.table.remove { connection in
+            if let closed = connection.closedAt, now - closed > linger { return true }
+            return now - connection.lastTime > idle
+        }
+        for connection in due {
+            if connection.closedAt != nil {
+                self.output.statistics.closedConnections += 1
+                self.emitConnection(connection, reason: .closed)
+            } else {
+                self.output.statistics.idleConnections += 1
+                self.emitConnection(connection, reason: .idle)
+            }
+        }
+        self.output.dns.expire(now: now, linger: self.configuration.dnsLinger, timeout: self.configuration.dnsTimeout) {
+            self.output.emit(.dns($0))
+        }
+    }
+
+    private func emitConnection(_ connection: TCPConnection, reason: ConnectionEndReason) {
+        let record = connection.finish(reason: reason, output: self.output)
+        self.output.emit(.connection(record))
+    }
+}

@@ -1,0 +1,59 @@
+/// The shared side of the flow stage that connections report into: the sink, the DNS table and the counters.
+final class FlowOutput {
+    let sink: (FlowEvent) -> Void
+    var dns = DNSTransactionTable()
+    var statistics = FlowStatistics()
+
+    init(sink: @escaping (FlowEvent) -> Void) {
+        self.sink = sink
+    }
+
+    func emit(_ event: FlowEvent) {
+        switch event {
+        case .connection: break
+        case .http: self.statistics.httpExchanges += 1
+        case .dns: self.statistics.dnsTransactions += 1
+        case .icmpError: self.statistics.icmpErrors += 1
+        case .segment: break
+        }
+        self.sink(event)
+    }
+
+    /// A DNS message from UDP or from a TCP connection.
+    func dnsMessage(
+        _ bytes: UnsafeRawBufferPointer,
+        time: Int64,
+        capturePoint: Int,
+        transport: DNSTransport,
+        source: FlowEndpoint,
+        destination: FlowEndpoint,
+        connectionID: UInt64?
+    ) {
+        guard let message = DNSMessage(parsing: bytes) else {
+            self.statistics.dnsUnparsable += 1
+            return
+        }
+        self.statistics.dnsMessages += 1
+        let key = DNSTransactionKey(
+            capturePoint: capturePoint,
+            transport: transport,
+            client: message.isResponse ? destination : source,
+            server: message.isResponse ? source : destination,
+            id: message.id
+        )
+        self.dns.handle(message, key: key, time: time, connectionID: connectionID) { self.emit(.dns($0)) }
+    }
+
+    /// A DNS message reassembled from a TCP connection.
+    func dnsMessage(_ bytes: UnsafeRawBufferPointer, time: Int64, connection: TCPConnection, fromOriginator: Bool) {
+        self.dnsMessage(
+            bytes,
+            time: time,
+            capturePoint: connection.capturePoint,
+            transport: .tcp,
+            source: fromOriginator ? connection.originator : connection.responder,
+            destination: fromOriginator ? connection.responder : connection.originator,
+            connectionID: connection.id
+        )
+    }
+}

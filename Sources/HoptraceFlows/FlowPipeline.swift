@@ -1,0 +1,72 @@
+/// Reads capture files through decode into a ``FlowAnalyzer``: the loop `flows`, `requests` and `trace` share.
+public struct FlowPipeline {
+    /// What a run read and where it stopped.
+    public struct Result {
+        /// Capture point names by id.
+        public var capturePoints: [String]
+        /// The flow stage's counters.
+        public var flowStatistics: FlowStatistics
+        /// Packets read from the files.
+        public var packets: Int
+        /// Time of the last packet read (ns since the epoch), 0 when none.
+        public var lastTime: Int64
+        /// The fault that stopped reading early (a truncated or corrupt file), after every packet before it was
+        /// analysed and every open flow emitted.
+        public var error: CaptureError?
+    }
+
+    /// SLL2 interface indexes to names (from `ip link` of the captured node, or the lab's truth file).
+    public var ifIndexNames: [Int32: String]
+    /// Limits of the flow stage.
+    public var configuration: FlowConfiguration
+
+    public init(ifIndexNames: [Int32: String] = [:], configuration: FlowConfiguration = .init()) {
+        self.ifIndexNames = ifIndexNames
+        self.configuration = configuration
+    }
+
+    /// Opens every file (failing before anything is read when one cannot be opened), merges them by time, and
+    /// analyses every packet.
+    ///
+    /// - Parameters:
+    ///   - paths: pcap or pcapng files.
+    ///   - tap: sees each decoded packet and its capture point id before the analyzer does (borrowed: do not keep
+    ///     the packet).
+    ///   - sink: receives the flow records as they complete.
+    public func run(
+        paths: [String],
+        tap: ((borrowing DecodedPacket, Int) -> Void)? = nil,
+        sink: @escaping (FlowEvent) -> Void
+    ) throws(CaptureError) -> Result {
+        var sources: [any PacketSource] = []
+        for path in paths { sources.append(try openCaptureFile(path: path)) }
+        let source: any PacketSource = sources.count == 1 ? sources[0] : MergedPacketSource(sources)
+        let decoder = PacketDecoder()
+        let points = CapturePointTable()
+        points.setIfIndexNames(ifIndexNames)
+        let analyzer = FlowAnalyzer(configuration: configuration, sink: sink)
+        var packets = 0
+        var lastTime: Int64 = 0
+        var failure: CaptureError?
+        do {
+            while let packet = try source.next() {
+                packets += 1
+                lastTime = max(lastTime, packet.timestamp)
+                guard let decoded = decoder.decode(packet) else { continue }
+                let point = points.id(for: decoded, interfaces: source.interfaces)
+                tap?(decoded, point)
+                analyzer.process(decoded, capturePoint: point)
+            }
+        } catch {
+            failure = error
+        }
+        analyzer.finish()
+        return Result(
+            capturePoints: points.names,
+            flowStatistics: analyzer.statistics,
+            packets: packets,
+            lastTime: lastTime,
+            error: failure
+        )
+    }
+}

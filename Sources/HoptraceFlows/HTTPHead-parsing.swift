@@ -1,0 +1,155 @@
+// Parsing of a complete HTTP/1.x head (RFC 9112 sections 3, 4 and 5):
+//
+//     request-line  = method SP request-target SP HTTP-version CRLF
+//     status-line   = HTTP-version SP status-code SP [ reason-phrase ] CRLF
+//     field-line    = field-name ":" OWS field-value OWS CRLF
+//
+// Bare LF line ends are accepted. Only the fields hoptrace keeps are looked at; every kept value is bounded and
+// sanitized.
+
+extension HTTPMessageParser {
+    /// Parses a head (start line through the blank line); nil when the start line is not HTTP/1.x.
+    static func parseHead(_ bytes: UnsafeRawBufferPointer, request: Bool) -> HTTPHead? {
+        var head = HTTPHead(isRequest: request)
+        head.headLength = bytes.count
+        var lineStart = 0
+        var isFirst = true
+        var connectionTokens: (close: Bool, keepAlive: Bool, upgrade: Bool) = (false, false, false)
+        var hasUpgradeHeader = false
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count, bytes[lineEnd] != 0x0a { lineEnd += 1 }
+            var contentEnd = lineEnd
+            if contentEnd > lineStart, bytes[contentEnd - 1] == 0x0d { contentEnd -= 1 }
+            let line = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<contentEnd])
+            lineStart = lineEnd + 1
+            if isFirst {
+                isFirst = false
+                guard parseStartLine(line, into: &head) else { return nil }
+                continue
+            }
+            if line.isEmpty { break }
+            if line[0] == 0x20 || line[0] == 0x09 { continue }  // obsolete line folding: ignored
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { continue }
+            let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
+            let value = trimmed(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
+            if equalsIgnoringCase(name, "host") {
+                head.host = sanitizedString(value, limit: HTTPHead.maxFieldLength)
+            } else if equalsIgnoringCase(name, "x-request-id") {
+                head.requestID = sanitizedString(value, limit: HTTPHead.maxFieldLength)
+            } else if equalsIgnoringCase(name, "traceparent") {
+                head.traceparent = sanitizedString(value, limit: HTTPHead.maxFieldLength)
+            } else if equalsIgnoringCase(name, "x-forwarded-for") {
+                head.forwardedFor = sanitizedString(value, limit: HTTPHead.maxFieldLength)
+            } else if equalsIgnoringCase(name, "user-agent") {
+                head.userAgent = sanitizedString(value, limit: HTTPHead.maxFieldLength)
+            } else if equalsIgnoringCase(name, "content-length") {
+                if head.contentLength == nil, let length = parseDecimal(value) { head.contentLength = length }
+            } else if equalsIgnoringCase(name, "transfer-encoding") {
+                head.isChunked = lastToken(value, is: "chunked")
+            } else if equalsIgnoringCase(name, "connection") {
+                forEachToken(value) { token in
+                    if equalsIgnoringCase(token, "close") { connectionTokens.close = true }
+                    if equalsIgnoringCase(token, "keep-alive") { connectionTokens.keepAlive = true }
+                    if equalsIgnoringCase(token, "upgrade") { connectionTokens.upgrade = true }
+                }
+            } else if equalsIgnoringCase(name, "expect") {
+                head.expectsContinue = equalsIgnoringCase(value, "100-continue")
+            } else if equalsIgnoringCase(name, "upgrade") {
+                hasUpgradeHeader = true
+            }
+        }
+        head.connectionClose = connectionTokens.close || (head.minorVersion == 0 && !connectionTokens.keepAlive)
+        head.isUpgrade = hasUpgradeHeader && connectionTokens.upgrade
+        return head
+    }
+
+    private static func parseStartLine(_ line: UnsafeRawBufferPointer, into head: inout HTTPHead) -> Bool {
+        guard let firstSpace = line.firstIndex(of: 0x20) else { return false }
+        let first = UnsafeRawBufferPointer(rebasing: line[0..<firstSpace])
+        var restStart = firstSpace + 1
+        while restStart < line.count, line[restStart] == 0x20 { restStart += 1 }
+        let rest = UnsafeRawBufferPointer(rebasing: line[restStart...])
+        if head.isRequest {
+            guard !first.isEmpty, first.count <= 20, let lastSpace = rest.lastIndex(of: 0x20) else { return false }
+            guard let minor = parseVersion(UnsafeRawBufferPointer(rebasing: rest[(lastSpace + 1)...])) else {
+                return false
+            }
+            head.method = sanitizedString(first, limit: HTTPHead.maxFieldLength)
+            head.target = sanitizedString(
+                UnsafeRawBufferPointer(rebasing: rest[0..<lastSpace]),
+                limit: HTTPHead.maxFieldLength
+            )
+            head.minorVersion = minor
+            return true
+        }
+        guard let minor = parseVersion(first), rest.count >= 3 else { return false }
+        var status = 0
+        for index in 0..<3 {
+            let byte = rest[index]
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return false }
+            status = status * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        guard rest.count == 3 || rest[3] == 0x20 else { return false }
+        head.minorVersion = minor
+        head.status = status
+        if rest.count > 4 {
+            head.reason = sanitizedString(UnsafeRawBufferPointer(rebasing: rest[4...]), limit: HTTPHead.maxFieldLength)
+        }
+        return true
+    }
+
+    /// "HTTP/1.x" -> x.
+    private static func parseVersion(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let prefix = HTTPMessageParser.responsePrefix
+        guard bytes.count == prefix.count + 1 else { return nil }
+        for index in 0..<prefix.count where bytes[index] != prefix[index] { return nil }
+        let digit = bytes[prefix.count]
+        guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) else { return nil }
+        return Int(digit - UInt8(ascii: "0"))
+    }
+
+    static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var start = 0
+        var end = bytes.count
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+    }
+
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = UnsafeRawBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        for index in 0..<bytes.count {
+            var byte = bytes[index]
+            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte += 0x20 }
+            if byte != expected[index] { return false }
+        }
+        return true
+    }
+
+    /// A non-negative decimal of at most 18 digits.
+    static func parseDecimal(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
+    private static func forEachToken(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var start = 0
+        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: ",") {
+            body(trimmed(UnsafeRawBufferPointer(rebasing: bytes[start..<index])))
+            start = index + 1
+        }
+    }
+
+    private static func lastToken(_ bytes: UnsafeRawBufferPointer, is lowercase: StaticString) -> Bool {
+        var last = UnsafeRawBufferPointer(rebasing: bytes[0..<0])
+        forEachToken(bytes) { token in if !token.isEmpty { last = token } }
+        return equalsIgnoringCase(last, lowercase)
+    }
+}

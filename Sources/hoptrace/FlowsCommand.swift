@@ -1,0 +1,245 @@
+import ArgumentParser
+import Foundation
+import HoptraceReport
+
+/// Options shared by `hoptrace flows` and `hoptrace requests`.
+struct FlowCommandOptions: ParsableArguments {
+    @Argument(help: "Capture files (pcap or pcapng; several are merged by time).")
+    var files: [String]
+
+    @Flag(help: "Print JSON lines instead of text.")
+    var json = false
+
+    @Option(help: "Only records involving this IP address, HTTP Host or DNS name.")
+    var host: String?
+
+    @Option(help: "Only records with this port on either side.")
+    var port: UInt16?
+
+    @Option(
+        help: ArgumentHelp(
+            "Only records with this status: an HTTP status (404) or class (5xx), a DNS rcode (NXDOMAIN), or a "
+                + "connection state (REJ)."
+        )
+    )
+    var status: String?
+
+    @Option(name: .customLong("slower-than"), help: "Only records slower than this (e.g. 200ms, 1.5s, 800us).")
+    var slowerThan: FlowDuration?
+
+    @OptionGroup(title: "Kubernetes names")
+    var kube: KubeOptions
+
+    /// Names for the records' addresses, when --k8s or --kubectl was given.
+    func addressNames() throws -> AddressNames? {
+        do {
+            return try kube.load().map(AddressNames.init)
+        } catch let failure as CLIFailure {
+            throw FlowCommandFailure(message: failure.message)
+        }
+    }
+
+    func validate() throws {
+        if self.files.isEmpty {
+            throw ValidationError("Give at least one capture file, e.g. `hoptrace flows capture.pcapng`.")
+        }
+    }
+
+    /// Whether `status` (as given) matches a record's status text.
+    func statusMatches(_ value: String?) -> Bool {
+        guard let wanted = self.status else { return true }
+        guard let value else { return false }
+        let lowered = wanted.lowercased()
+        if lowered.count == 3, lowered.hasSuffix("xx"), let first = lowered.first {
+            return value.first.map { Character($0.lowercased()) } == first && value.count == 3
+        }
+        return value.lowercased() == lowered
+    }
+
+    /// Whether `host` matches one of the addresses or names.
+    func hostMatches(addresses: [IPAddress], names: [String?]) -> Bool {
+        guard let wanted = self.host else { return true }
+        if let address = IPAddress(wanted) { return addresses.contains(address) }
+        let lowered = wanted.lowercased()
+        for case let name? in names {
+            var name = name.lowercased()
+            if let colon = name.lastIndex(of: ":"), !name.contains("]") { name = String(name[..<colon]) }
+            if name == lowered || name.hasSuffix("." + lowered) || name.hasPrefix(lowered + ".") { return true }
+        }
+        return false
+    }
+
+    func portMatches(_ ports: [UInt16]) -> Bool {
+        guard let wanted = self.port else { return true }
+        return ports.contains(wanted)
+    }
+
+    func slowMatches(_ nanoseconds: Int64?) -> Bool {
+        guard let limit = self.slowerThan else { return true }
+        guard let nanoseconds else { return false }
+        return nanoseconds > limit.nanoseconds
+    }
+
+    /// Runs the flow stage over the files, calling `print` for each record as it completes.
+    ///
+    /// Errors are one line on standard error and exit status 1; records completed before a fault are printed first.
+    func run(header: (() -> Void)? = nil, _ print: @escaping (FlowEvent, [String]) -> Void) throws {
+        var sources: [any PacketSource] = []
+        for file in self.files {
+            do {
+                sources.append(try openCaptureFile(path: file))
+            } catch {
+                throw FlowCommandFailure(message: error.description)
+            }
+        }
+        header?()
+        let source: any PacketSource = sources.count == 1 ? sources[0] : MergedPacketSource(sources)
+        let capturePoints = CapturePointTable()
+        let analyzer = FlowAnalyzer { event in print(event, capturePoints.names) }
+        var failure: CaptureError? = nil
+        do {
+            try analyzer.run(source, decoder: PacketDecoder(), capturePoints: capturePoints)
+        } catch {
+            failure = error
+        }
+        analyzer.finish()
+        if let failure { throw FlowCommandFailure(message: failure.description) }
+    }
+}
+
+/// A failure reported as one line on standard error, exit status 1.
+struct FlowCommandFailure: Error {
+    var message: String
+}
+
+/// A duration on the command line: "200ms", "1.5s", "800us", "2m".
+struct FlowDuration: ExpressibleByArgument {
+    var nanoseconds: Int64
+
+    init?(argument: String) {
+        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9)]
+        for (suffix, scale) in units where argument.hasSuffix(suffix) {
+            guard let value = Double(argument.dropLast(suffix.count)), value >= 0, value.isFinite else { return nil }
+            self.nanoseconds = Int64(value * scale)
+            return
+        }
+        return nil
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// Writes lines to standard output, buffered.
+final class LineWriter {
+    private var buffer = ""
+
+    func write(_ line: String) {
+        self.buffer += line
+        self.buffer += "\n"
+        if self.buffer.utf8.count > 64 * 1024 { self.flush() }
+    }
+
+    func flush() {
+        FileHandle.standardOutput.write(Data(self.buffer.utf8))
+        self.buffer = ""
+    }
+}
+
+/// Runs a flow command body, turning failures into one line on standard error and exit status 1.
+func runFlowCommand(_ body: (LineWriter) throws -> Void) throws {
+    let writer = LineWriter()
+    do {
+        try body(writer)
+        writer.flush()
+    } catch let failure as FlowCommandFailure {
+        writer.flush()
+        FileHandle.standardError.write(Data("hoptrace: \(failure.message)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+/// `hoptrace flows`: one line per TCP connection, in the spirit of Zeek's conn.log.
+struct FlowsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flows",
+        abstract: "List TCP connections per capture point, like Zeek's conn.log.",
+        discussion: """
+            One line per connection and capture point: start time, capture point, originator and responder as seen \
+            there, duration, payload bytes each way, Zeek conn_state and history, handshake RTT (SYN to ACK) and \
+            retransmissions (originator/responder). --slower-than compares the duration. ICMP errors quoting a \
+            packet (port unreachable, TTL exceeded) are listed too, marked ICMP.
+            """
+    )
+
+    @OptionGroup var options: FlowCommandOptions
+
+    func run() throws {
+        let options = self.options
+        try runFlowCommand { writer in
+            var kubeNames = try options.addressNames()
+            let header = {
+                if !options.json {
+                    writer.write(
+                        "#ts capture_point orig resp duration orig_bytes resp_bytes conn_state history handshake_rtt"
+                            + " retrans"
+                    )
+                }
+            }
+            try options.run(header: header) { event, points in
+                if case .icmpError(let icmp) = event {
+                    // ICMP errors quoting a connection's packet (a rejected SYN, TTL exceeded) go with the flows.
+                    guard
+                        options.hostMatches(
+                            addresses: [icmp.sender, icmp.quotedSource.address, icmp.quotedDestination.address],
+                            names: []
+                        ),
+                        options.portMatches([icmp.quotedSource.port, icmp.quotedDestination.port]),
+                        options.status == nil, options.slowerThan == nil
+                    else { return }
+                    if options.json {
+                        writer.write(event.jsonLine(capturePoints: points))
+                        return
+                    }
+                    let point = icmp.capturePoint < points.count ? points[icmp.capturePoint] : "cp\(icmp.capturePoint)"
+                    let seq = icmp.quotedTCPSequence.map { " seq \($0)" } ?? ""
+                    writer.write(
+                        "\(FlowTime.timestamp(icmp.time)) \(point) ICMP \(icmp.kind) from \(icmp.sender) quoting "
+                            + "\(icmp.quotedSource) > \(icmp.quotedDestination)\(seq)"
+                    )
+                    return
+                }
+                guard case .connection(let record) = event else { return }
+                guard options.hostMatches(addresses: [record.originator.address, record.responder.address], names: []),
+                    options.portMatches([record.originator.port, record.responder.port]),
+                    options.statusMatches(record.state.rawValue),
+                    options.slowMatches(record.duration)
+                else { return }
+                let names =
+                    kubeNames?.names(of: [
+                        (record.originator.address.description, record.originator.port, "TCP"),
+                        (record.responder.address.description, record.responder.port, "TCP"),
+                    ]) ?? [:]
+                if options.json {
+                    writer.write(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
+                    return
+                }
+                let point =
+                    record.capturePoint < points.count ? points[record.capturePoint] : "cp\(record.capturePoint)"
+                let fields = [
+                    FlowTime.timestamp(record.startTime),
+                    point,
+                    record.originator.description,
+                    record.responder.description,
+                    FlowTime.seconds(record.duration),
+                    String(record.originatorSummary.bytes),
+                    String(record.responderSummary.bytes),
+                    record.state.rawValue,
+                    record.history.isEmpty ? "-" : record.history,
+                    record.handshakeRTT.map(FlowTime.human) ?? "-",
+                    "\(record.originatorSummary.retransmissions)/\(record.responderSummary.retransmissions)",
+                ]
+                writer.write(fields.joined(separator: " ") + AddressNames.comment(names))
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+import ArgumentParser
+import Foundation
+import HoptraceReport
+
+/// `hoptrace trace`: one request's path through the node, its verdict and where its time went.
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Trace a request through the node: verdict, hops, and where the time went.",
+        discussion: """
+            With no selector, lists the requests found and traces the first failed one, else the slowest.
+            Interface names: pcapng files carry them; for `tcpdump -i any` captures (SLL2) pass the node's
+            `ip -j link` output with --links, or --ifname INDEX=NAME.
+            """
+    )
+
+    @Argument(help: "pcap or pcapng files (several are merged by time).")
+    var files: [String]
+
+    @Option(name: .customLong("request-id"), help: "Trace the request with this X-Request-ID.")
+    var requestID: String?
+
+    @Option(help: "Trace requests with this method and path prefix, e.g. 'GET /api'.")
+    var http: String?
+
+    @Option(help: "Trace requests from this client address (IP or IP:PORT, or NAMESPACE/POD with --k8s).")
+    var client: String?
+
+    @Option(help: "Trace requests to this Service, node port or destination (IP:PORT, or NAMESPACE/NAME with --k8s).")
+    var service: String?
+
+    @Option(help: "Trace the request with this index in the list.")
+    var index: Int?
+
+    @Flag(help: "Trace every request.")
+    var all = false
+
+    @Flag(help: "Write JSON lines following docs/trace.schema.json.")
+    var json = false
+
+    @Option(help: "Also write a self-contained HTML report to this file.")
+    var html: String?
+
+    @Option(help: "A file holding the captured node's `ip -j link` output, to name SLL2 interface indexes.")
+    var links: String?
+
+    @Option(name: .customLong("ifname"), help: "Name an SLL2 interface index: INDEX=NAME (repeatable).")
+    var ifNames: [String] = []
+
+    @Option(help: "A completed request at least this long is examined for what made it slow (e.g. 200ms, 1s).")
+    var slow: String = "200ms"
+
+    @Option(help: "Colour: auto (on a terminal), always, never.")
+    var color: ColorMode = .auto
+
+    @OptionGroup(title: "Kubernetes names")
+    var kube: KubeOptions
+
+    enum ColorMode: String, ExpressibleByArgument, CaseIterable {
+        case auto, always, never
+    }
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give at least one capture file") }
+        if DurationText.nanoseconds(slow) == nil {
+            throw ValidationError("--slow '\(slow)' is not a duration; write e.g. 200ms, 1.5s, 800us")
+        }
+        for entry in ifNames where IfIndexNames.parse(entry) == nil {
+            throw ValidationError("--ifname '\(entry)' is not INDEX=NAME; e.g. --ifname 3=cni0")
+        }
+        if let http, http.split(separator: " ").count != 2 {
+            throw ValidationError("--http takes 'METHOD /path', e.g. --http 'GET /api'")
+        }
+    }
+
+    func run() throws {
+        var names: [Int32: String] = [:]
+        if let links {
+            do {
+                names = try IfIndexNames.load(ipLinkJSON: links)
+            } catch {
+                throw CLIFailure("\(links): \(error); write it with `ip -j link > \(links)` on the node")
+            }
+        }
+        for entry in ifNames { if let (index, name) = IfIndexNames.parse(entry) { names[index] = name } }
+        let cluster = try kube.load()
+
+        let collector = ObservationCollector()
+        let result: FlowPipeline.Result
+        do {
+            result = try FlowPipeline(ifIndexNames: names).run(
+                paths: files,
+                tap: { packet, point in collector.tap(packet, capturePoint: point) },
+                sink: collector.collect
+            )
+        } catch {
+            throw CLIFailure(error.description)
+        }
+        let observations = collector.observations(capturePoints: result.capturePoints, captureEnd: result.lastTime)
+        var options = CorrelateOptions()
+        options.slowThreshold = DurationText.nanoseconds(slow) ?? options.slowThreshold
+        var traces = Correlator(options: options).trace(observations)
+        if let cluster { KubeAnnotator.annotate(&traces, state: cluster) }
+
+        let selected = select(traces)
+        let useColor = color == .always || (color == .auto && isatty(STDOUT_FILENO) != 0 && !json)
+        var out = StandardOutput()
+        if json {
+            for trace in selected.traces { out.write(TraceJSON.render(trace) + "\n") }
+        } else {
+            if let listing = selected.listing { out.write(listing + "\n") }
+            let report = TextReport(color: useColor)
+            out.write(
+                selected.traces.map(report.render).joined(separator: "\n\n") + (selected.traces.isEmpty ? "" : "\n")
+            )
+        }
+        if let html {
+            let page = HTMLReport.render(
+                selected.traces,
+                title: files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
+            )
+            do {
+                try page.write(toFile: html, atomically: true, encoding: .utf8)
+            } catch {
+                throw CLIFailure("cannot write \(html): \(error.localizedDescription); choose a writable path")
+            }
+        }
+        if let error = result.error {
+            throw CLIFailure(error.description + " (the requests above were traced from the packets before it)")
+        }
+        if selected.traces.isEmpty, selected.listing == nil {
+            throw CLIFailure(
+                "no request matches the selector; run `hoptrace trace \(files.joined(separator: " "))` to list them"
+            )
+        }
+    }
+
+    /// The traces to print and, without a selector, the list of requests found.
+    func select(_ traces: [RequestTrace]) -> (traces: [RequestTrace], listing: String?) {
+        let hasSelector = requestID != nil || http != nil || client != nil || service != nil || index != nil
+        if all { return (traces, nil) }
+        if hasSelector {
+            return (traces.filter(matches), nil)
+        }
+        guard !traces.isEmpty else { return ([], "no requests found in the capture") }
+        var lines = ["\(traces.count) request\(traces.count == 1 ? "" : "s") found:"]
+        for trace in traces {
+            lines.append("  " + Self.oneLine(trace))
+        }
+        let chosen = traces.first { $0.verdict.kind.isFailure } ?? traces.max { $0.timings.total < $1.timings.total }!
+        lines.append(
+            "tracing #\(chosen.index) (\(chosen.verdict.kind.isFailure ? "the first failed" : "the slowest")"
+                + "; select another with --index N, --http, --request-id, --client or --service; --all traces each)"
+        )
+        lines.append("")
+        return ([chosen], lines.joined(separator: "\n"))
+    }
+
+    static func oneLine(_ trace: RequestTrace) -> String {
+        let what: String
+        if let request = trace.request {
+            what = "\(TextReport.safe(request.method, limit: 16)) \(TextReport.safe(request.path, limit: 60))"
+        } else if let dns = trace.dns, trace.hops.isEmpty {
+            what = "DNS \(TextReport.safe(dns.name, limit: 60))"
+        } else {
+            what = "TCP \(trace.service.map(\.description) ?? "?")"
+        }
+        let target = trace.service.flatMap { trace.name(of: $0) }.map { "  (\(TextReport.safe($0, limit: 120)))" } ?? ""
+        return "#\(trace.index)  \(TimeFormat.timeOfDay(trace.start))  \(what)  [\(trace.mode.rawValue)]  "
+            + "\(trace.verdict.kind.rawValue)  \(TimeFormat.duration(trace.timings.total))" + target
+    }
+
+    func matches(_ trace: RequestTrace) -> Bool {
+        if let index, trace.index != index { return false }
+        if let requestID, trace.request?.requestID != requestID { return false }
+        if let http {
+            let parts = http.split(separator: " ", maxSplits: 1).map(String.init)
+            guard let request = trace.request, request.method.uppercased() == parts[0].uppercased(),
+                request.path.hasPrefix(parts[1])
+            else { return false }
+        }
+        if let client {
+            guard let seen = trace.client else { return false }
+            if client.contains("/") {
+                // A pod's NAMESPACE/NAME, with --k8s.
+                if trace.name(ofAddress: seen.host) != "pod \(client)" { return false }
+            } else if client.contains(":") && !client.hasPrefix("[") && client.filter({ $0 == ":" }).count == 1 {
+                if seen.description != client { return false }
+            } else if seen.host != client {
+                return false
+            }
+        }
+        if let service {
+            let endpoints = [trace.service, trace.server].compactMap { $0 }
+            // An address (10.96.0.100:80) or, with --k8s, a Kubernetes name (default/web, default/web:80).
+            let named = endpoints.compactMap { trace.name(of: $0) }.contains { name in
+                name.split(separator: " ").dropFirst().first.map {
+                    $0 == service || $0.hasPrefix(service + ":")
+                } == true
+            }
+            if !endpoints.map(\.description).contains(service) && !named { return false }
+        }
+        return true
+    }
+}

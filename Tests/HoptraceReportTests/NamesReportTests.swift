@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+@testable import HoptraceReport
+
+/// Kubernetes names in the three renderings: beside the addresses in the text report and its hop table, as a
+/// `names` object in JSON (valid against the committed schema), escaped in HTML. The names come from hand-written
+/// objects read by the cluster-state reader, not from the renderer's own output.
+enum NamedTrace {
+    static let cluster = """
+        {"apiVersion": "v1", "kind": "List", "items": [
+         {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "default", "name": "client"},
+          "status": {"podIP": "10.244.0.2", "podIPs": [{"ip": "10.244.0.2"}]}},
+         {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "default", "name": "web-6b8f9c7d5-k2x7p"},
+          "status": {"podIPs": [{"ip": "fd00::5"}]}},
+         {"apiVersion": "v1", "kind": "Service", "metadata": {"namespace": "default", "name": "web"},
+          "spec": {"clusterIP": "10.96.0.20", "ports": [{"port": 80, "targetPort": 8080}]}},
+         {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "kube-system", "name": "<script>x</script>\\u001b[31m"},
+          "status": {"podIPs": [{"ip": "10.96.0.10"}]}}
+        ]}
+        """
+
+    static func trace() throws -> RequestTrace {
+        var traces = [hostileTrace()]
+        KubeAnnotator.annotate(&traces, state: try ClusterState.parse(Data(cluster.utf8), source: "cluster.json"))
+        return traces[0]
+    }
+}
+
+@Test func textReportShowsNamesBesideAddresses() throws {
+    let trace = try NamedTrace.trace()
+    let text = TextReport(color: false).render(trace)
+    #expect(text.contains("10.244.0.2:41000 (client, pod default/client)"))
+    #expect(text.contains("10.96.0.20:80 (service default/web:80)"))
+    #expect(text.contains("[fd00::5]:8080 (server, pod default/web-6b8f9c7d5-k2x7p)"))
+    // The hop table: each hop's source and destination with their names.
+    let hopLine = try #require(text.split(separator: "\n").first { $0.contains("cni0") && $0.contains("DNAT") })
+    #expect(
+        hopLine.contains("10.244.0.2:41000 (pod default/client) → [fd00::5]:8080 (pod default/web-6b8f9c7d5-k2x7p)")
+    )
+    #expect(text.contains("→ 10.96.0.20 (service default/web)"))
+    #expect(!text.contains("\u{1B}"))
+    // Without names, the report is as before.
+    #expect(TextReport(color: false).render(hostileTrace()).contains("10.244.0.2:41000 (client) →"))
+}
+
+@Test func jsonCarriesNamesAndFollowsTheSchema() throws {
+    let trace = try NamedTrace.trace()
+    let line = TraceJSON.render(trace)
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    let names = try #require(object["names"] as? [String: String])
+    #expect(names["10.96.0.20:80"] == "service default/web:80")
+    #expect(names["10.244.0.2"] == "pod default/client")
+    #expect(names["fd00::5"] == "pod default/web-6b8f9c7d5-k2x7p")
+    #expect(names["10.96.0.10"] == "pod kube-system/<script>x</script>\u{1B}[31m")
+    let empty = try #require(
+        try JSONSerialization.jsonObject(with: Data(TraceJSON.render(hostileTrace()).utf8)) as? [String: Any]
+    )
+    #expect((empty["names"] as? [String: String])?.isEmpty == true)
+
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    let schema = root.appendingPathComponent("docs/trace.schema.json").path
+    let instance = FileManager.default.temporaryDirectory.appendingPathComponent("trace-names-\(getpid()).json")
+    try Data(line.utf8).write(to: instance)
+    defer { try? FileManager.default.removeItem(at: instance) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [
+        "python3", "-c",
+        "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
+        schema, instance.path,
+    ]
+    let errors = Pipe()
+    process.standardError = errors
+    try process.run()
+    process.waitUntilExit()
+    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(process.terminationStatus == 0, "schema validation failed: \(message)")
+}
+
+@Test func htmlShowsNamesEscaped() throws {
+    let trace = try NamedTrace.trace()
+    let html = HTMLReport.render([trace], title: "names")
+    #expect(html.contains("client 10.244.0.2:41000 (pod default/client)"))
+    #expect(html.contains("[fd00::5]:8080 (pod default/web-6b8f9c7d5-k2x7p)"))
+    #expect(html.contains("service 10.96.0.20:80 (service default/web:80)"))
+    #expect(!html.contains("<script>x"))
+    #expect(!html.contains("\u{1B}"))
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+
+@testable import HoptraceReport
+
+/// A trace whose packet-derived strings are hostile: markup, a terminal escape, quotes.
+func hostileTrace() -> RequestTrace {
+    let t0: Int64 = 1_763_820_123_000_000_000
+    return RequestTrace(
+        index: 3,
+        mode: .clusterip,
+        verdict: Verdict(kind: .slow, detail: "the server took 900 ms", hop: "vethweb1"),
+        findings: [Finding(kind: "dns-search-walk", detail: "4 queries <b>bold</b>")],
+        request: RequestSummary(
+            method: "GET",
+            path: "/<script>alert(1)</script>?q=\"x\"&\u{1B}[31m",
+            host: "web'evil",
+            requestID: "id-\u{1B}]0;pwned\u{07}",
+            status: 200
+        ),
+        client: Endpoint("10.244.0.2", 41000),
+        service: Endpoint("10.96.0.20", 80),
+        server: Endpoint("fd00::5", 8080),
+        dns: DNSResolution(
+            name: "web.default.svc.cluster.local",
+            queries: [
+                DNSQueryTrace(
+                    name: "web.default.svc.cluster.local",
+                    type: "A",
+                    rcode: "NOERROR",
+                    addresses: ["10.96.0.20"],
+                    queryTime: t0,
+                    responseTime: t0 + 1_200_000,
+                    queryCount: 1,
+                    client: Endpoint("10.244.0.2", 5353),
+                    server: Endpoint("10.96.0.10", 53)
+                )
+            ],
+            answer: "10.96.0.20",
+            outcome: "NOERROR",
+            start: t0,
+            end: t0 + 1_200_000
+        ),
+        hops: [
+            Hop(
+                capturePoint: "vethclient0",
+                directions: [.inbound],
+                src: Endpoint("10.244.0.2", 41000),
+                dst: Endpoint("10.96.0.20", 80),
+                translation: .none,
+                firstSeen: t0 + 2_000_000,
+                connection: 0
+            ),
+            Hop(
+                capturePoint: "cni0",
+                directions: [.inbound, .outbound],
+                src: Endpoint("10.244.0.2", 41000),
+                dst: Endpoint("fd00::5", 8080),
+                translation: .dnat,
+                firstSeen: t0 + 2_000_010,
+                connection: 0,
+                synDelay: 10_000,
+                clockNoise: true
+            ),
+        ],
+        timings: Timings(
+            dns: 1_200_000,
+            connect: 100_000,
+            request: 10,
+            server: 900_000_000,
+            network: 50_000,
+            response: 20_000,
+            client: 30_000,
+            total: 901_400_010
+        ),
+        start: t0,
+        end: t0 + 901_400_010
+    )
+}
+
+@Test func timeFormatsAgreeWithTheCalendar() {
+    // 2025-11-22T13:22:03Z is 1763817723 s since the epoch (date -u -d @1763817723).
+    #expect(TimeFormat.rfc3339(1_763_817_723_000_000_001) == "2025-11-22T13:22:03.000000001Z")
+    #expect(TimeFormat.rfc3339(0) == "1970-01-01T00:00:00.000000000Z")
+    // 2000-02-29 (a leap day): 951782400 s.
+    #expect(TimeFormat.rfc3339(951_782_400_500_000_000) == "2000-02-29T00:00:00.500000000Z")
+    #expect(TimeFormat.duration(850_000) == "850 µs")
+    #expect(TimeFormat.duration(12_340_000) == "12.3 ms")
+    #expect(TimeFormat.duration(1_250_000_000) == "1.25 s")
+}
+
+@Test func jsonParsesAndFollowsTheSchema() throws {
+    let line = TraceJSON.render(hostileTrace())
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    #expect(object["mode"] as? String == "clusterip")
+    let verdict = try #require(object["verdict"] as? [String: Any])
+    #expect(verdict["kind"] as? String == "slow")
+    let request = try #require(object["request"] as? [String: Any])
+    #expect(request["path"] as? String == "/<script>alert(1)</script>?q=\"x\"&\u{1B}[31m")
+    let timings = try #require(object["timings"] as? [String: Any])
+    #expect((timings["server"] as? Double) == 900.0)
+    #expect((timings["request"] as? Double) == 0.0)
+
+    // The committed schema, checked by an independent validator (python-jsonschema).
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    let schema = root.appendingPathComponent("docs/trace.schema.json").path
+    let instance = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(getpid()).json")
+    try Data(line.utf8).write(to: instance)
+    defer { try? FileManager.default.removeItem(at: instance) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [
+        "python3", "-c",
+        "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
+        schema, instance.path,
+    ]
+    let errors = Pipe()
+    process.standardError = errors
+    try process.run()
+    process.waitUntilExit()
+    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(process.terminationStatus == 0, "schema validation failed: \(message)")
+}
+
+@Test func terminalOutputCarriesNoEscapeFromThePacket() {
+    let text = TextReport(color: false).render(hostileTrace())
+    #expect(!text.contains("\u{1B}"))
+    #expect(!text.contains("\u{07}"))
+    #expect(text.contains("slow: the server took 900 ms"))
+    #expect(text.contains("DNAT"))
+    #expect(text.contains("clock noise clamped"))
+}
+
+@Test func htmlEscapesPacketText() {
+    let html = HTMLReport.render([hostileTrace()], title: "lab <capture>")
+    #expect(!html.contains("<script>"))
+    #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+    #expect(html.contains("web&#39;evil") || !html.contains("web'evil"))
+    #expect(!html.contains("\u{1B}"))
+    #expect(html.contains("<svg"))
+}
+
+/// Chromium, when installed, renders the page; the verdict must be in the rendered DOM.
+@Test(.enabled(if: chromium() != nil, "chromium is not installed (make test-deps installs it)"))
+func htmlRendersInAHeadlessBrowser() throws {
+    let page = FileManager.default.temporaryDirectory.appendingPathComponent("hoptrace-\(getpid()).html")
+    try HTMLReport.render([hostileTrace()], title: "lab").write(to: page, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: page) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try #require(chromium()))
+    process.arguments = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "--virtual-time-budget=2000", page.absoluteString,
+    ]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let dom = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(dom.contains("data-verdict=\"slow\""))
+    #expect(dom.contains("the server took 900 ms"))
+    #expect(!dom.contains("<script>alert"))
+}
+
+func chromium() -> String? {
+    for path in ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+    where FileManager.default.isExecutableFile(atPath: path) {
+        return path
+    }
+    return nil
+}
