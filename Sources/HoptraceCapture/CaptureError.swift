@@ -50,7 +50,12 @@ public struct CaptureError: Error, Hashable, Sendable, CustomStringConvertible {
         self.offset = offset
     }
 
+    /// `source: reason (at byte N)`; just the reason when it already names the source (live capture errors such
+    /// as "cannot open eth9: no such interface; ...").
     public var description: String {
+        if source.isEmpty || reason.contains(source) {
+            return reason
+        }
         if let offset {
             return "\(source): \(reason) (at byte \(offset))"
         }

@@ -53,6 +53,7 @@ public final class ObservationCollector {
             )
         case .dns(let transaction): dns.append(transaction)
         case .icmpError(let event): icmp.append(event)
+        case .segment: break
         }
     }
 

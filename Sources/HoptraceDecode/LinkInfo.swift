@@ -121,6 +121,9 @@ public struct ARPMessage: Hashable, Sendable {
     public var targetMAC: MACAddress?
     /// Target protocol address (when IPv4).
     public var targetIP: IPAddress?
+    /// The ARP message's length on the wire (the frame after its link-layer header, padding included, as tcpdump
+    /// counts it).
+    public var length: Int
 
     /// An ARP message from its fields.
     public init(
@@ -128,12 +131,14 @@ public struct ARPMessage: Hashable, Sendable {
         senderMAC: MACAddress?,
         senderIP: IPAddress?,
         targetMAC: MACAddress?,
-        targetIP: IPAddress?
+        targetIP: IPAddress?,
+        length: Int = 28
     ) {
         self.operation = operation
         self.senderMAC = senderMAC
         self.senderIP = senderIP
         self.targetMAC = targetMAC
         self.targetIP = targetIP
+        self.length = length
     }
 }

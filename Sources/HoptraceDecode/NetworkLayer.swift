@@ -268,7 +268,14 @@ extension PacketDecoder {
         let operation = bytes.be16(offset + 6)
         guard bytes.has(2 &* (hlen + plen), at: offset + 8) else {
             decoded.warning = DecodeWarning(.truncated, .arp, "ARP addresses")
-            decoded.arp = ARPMessage(operation: operation, senderMAC: nil, senderIP: nil, targetMAC: nil, targetIP: nil)
+            decoded.arp = ARPMessage(
+                operation: operation,
+                senderMAC: nil,
+                senderIP: nil,
+                targetMAC: nil,
+                targetIP: nil,
+                length: Swift.max(0, decoded.originalLength - offset)
+            )
             return
         }
         let sha = offset + 8
@@ -281,7 +288,8 @@ extension PacketDecoder {
             senderMAC: hlen == 6 ? MACAddress.read(bytes, sha) : nil,
             senderIP: isIPv4 ? IPAddress.ipv4(bytes, spa) : nil,
             targetMAC: hlen == 6 ? MACAddress.read(bytes, tha) : nil,
-            targetIP: isIPv4 ? IPAddress.ipv4(bytes, tpa) : nil
+            targetIP: isIPv4 ? IPAddress.ipv4(bytes, tpa) : nil,
+            length: Swift.max(0, decoded.originalLength - offset)
         )
     }
 }

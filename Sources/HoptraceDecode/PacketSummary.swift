@@ -12,7 +12,7 @@ public enum PacketSummary {
             text += Self.tunnelPrefix(tunnel)
         }
         if let arp = decoded.arp {
-            text += Self.describeARP(arp, length: decoded.originalLength)
+            text += Self.describeARP(arp, length: arp.length)
         } else if let network = decoded.network {
             text += Self.describeIP(decoded, network)
         } else if decoded.tunnel == nil {
@@ -131,6 +131,10 @@ public enum PacketSummary {
                 }
                 parts.append(text)
             case (8, 10): parts.append("TS val \(bytes.be32(at + 2)) ecr \(bytes.be32(at + 6))")
+            case (2, _), (3, _), (4, _), (5, _), (8, _):
+                // A known option with the wrong length: tcpdump stops there.
+                parts.append("[bad opt]")
+                return parts.joined(separator: ",")
             case (let kind, let length):
                 // tcpdump: the kind and the option's data in hex.
                 var text = "unknown-\(kind) 0x"
@@ -206,34 +210,84 @@ public enum PacketSummary {
         return text
     }
 
-    /// A DNS message in tcpdump's manner: `4660+ A? example.com.` for a query, `4660 1/0/0 A? example.com.` for a
-    /// response (answers/authority/additional counts), `NXDomain` and other errors named. Nil when not DNS-shaped.
+    /// A DNS message in tcpdump's manner: `4660+ A? example.com.` for a query; `4660 2/0/0 CNAME web., A 10.96.0.10`
+    /// for a response (answer/authority/additional counts, then the answers: A, AAAA and CNAME with their data, others by type), errors named
+    /// (`NXDomain`, `ServFail`). Nil when not DNS-shaped.
     public static func describeDNS(_ message: UnsafeRawBufferPointer) -> String? {
         guard message.has(12, at: 0) else { return nil }
         let id = message.be16(0)
         let flags = message.be16(2)
-        let questions = message.be16(4)
-        let isResponse = flags & 0x8000 != 0
-        var question = ""
-        if questions >= 1, let (name, end) = Self.dnsName(message, 12), message.has(4, at: end) {
-            question = " \(Self.dnsTypeName(message.be16(end)))? \(name)"
-        }
-        if isResponse {
-            let rcode = flags & 0x000f
-            let rcodeText: String
-            switch rcode {
-            case 0: rcodeText = ""
-            case 1: rcodeText = " FormErr"
-            case 2: rcodeText = " ServFail"
-            case 3: rcodeText = " NXDomain"
-            case 5: rcodeText = " Refused"
-            default: rcodeText = " rcode \(rcode)"
+        let questions = Int(message.be16(4))
+        let answers = Int(message.be16(6))
+        let opcode = Int(flags >> 11 & 0x0f)
+        let opcodeText = opcode == 0 ? "" : " op\(opcode)"
+        if flags & 0x8000 == 0 {
+            // tcpdump: id, opcode, "+" recursion desired, "%" checking disabled, then non-zero section counts.
+            var text = "\(id)\(opcodeText)" + (flags & 0x0100 != 0 ? "+" : "") + (flags & 0x0010 != 0 ? "%" : "")
+            if questions != 1 { text += " [\(questions)q]" }
+            if answers != 0 { text += " [\(answers)a]" }
+            if message.be16(8) != 0 { text += " [\(message.be16(8))n]" }
+            if message.be16(10) != 0 { text += " [\(message.be16(10))au]" }
+            if questions >= 1, let (name, end) = Self.dnsName(message, 12), message.has(4, at: end) {
+                text += " \(Self.dnsTypeName(message.be16(end)))? \(name)"
             }
-            let counts = "\(message.be16(6))/\(message.be16(8))/\(message.be16(10))"
-            return "\(id)\(rcodeText)\(question) \(counts)"
+            return text
         }
-        let recursion = flags & 0x0100 != 0 ? "+" : ""
-        return "\(id)\(recursion)\(question)"
+        // tcpdump: id, opcode, rcode, "*" authoritative, "-" recursion not available, "|" truncated, counts.
+        let rcode = flags & 0x000f
+        var text = "\(id)\(opcodeText)"
+        switch rcode {
+        case 0: break
+        case 1: text += " FormErr"
+        case 2: text += " ServFail"
+        case 3: text += " NXDomain"
+        case 4: text += " NotImp"
+        case 5: text += " Refused"
+        default: text += " Resp\(rcode)"
+        }
+        text += (flags & 0x0400 != 0 ? "*" : "") + (flags & 0x0080 == 0 ? "-" : "") + (flags & 0x0200 != 0 ? "|" : "")
+        if questions != 1 { text += " [\(questions)q]" }
+        text += " \(answers)/\(message.be16(8))/\(message.be16(10))"
+        // Skip the questions, then list up to eight answers.
+        var at = 12
+        for _ in 0..<Swift.min(questions, 64) {
+            guard let end = Self.skipDNSName(message, at), message.has(4, at: end) else { return text }
+            at = end + 4
+        }
+        var shown: [String] = []
+        for _ in 0..<Swift.min(answers, 64) {
+            guard let end = Self.skipDNSName(message, at), message.has(10, at: end) else { break }
+            let type = message.be16(end)
+            let length = Int(message.be16(end + 8))
+            let data = end + 10
+            guard message.has(length, at: data) else { break }
+            switch (type, length) {
+            case (1, 4):
+                shown.append("A \(IPAddress.ipv4(message, data))")
+            case (28, 16):
+                shown.append("AAAA \(IPAddress.ipv6(message, data))")
+            case (5, _):
+                shown.append("CNAME \(Self.dnsName(message, data)?.0 ?? "?")")
+            default:
+                shown.append(Self.dnsTypeName(type))
+            }
+            at = data + length
+        }
+        if !shown.isEmpty { text += " " + shown.joined(separator: ", ") }
+        return text
+    }
+
+    /// The offset just past the (possibly compressed) name at `start`.
+    static func skipDNSName(_ message: UnsafeRawBufferPointer, _ start: Int) -> Int? {
+        var at = start
+        while message.has(1, at: at) {
+            let length = message.u8(at)
+            if length == 0 { return at + 1 }
+            if length & 0xc0 == 0xc0 { return message.has(2, at: at) ? at + 2 : nil }
+            guard length < 64 else { return nil }
+            at += 1 + Int(length)
+        }
+        return nil
     }
 
     static func dnsTypeName(_ type: UInt16) -> String {
@@ -247,20 +301,40 @@ public enum PacketSummary {
         case 16: return "TXT"
         case 28: return "AAAA"
         case 33: return "SRV"
+        case 41: return "OPT"
+        case 43: return "DS"
+        case 46: return "RRSIG"
+        case 47: return "NSEC"
+        case 48: return "DNSKEY"
+        case 50: return "NSEC3"
+        case 64: return "SVCB"
         case 65: return "HTTPS"
+        case 255: return "ANY"
+        case 257: return "CAA"
         default: return "type\(type)"
         }
     }
 
-    /// Reads an uncompressed question name (a query's first name is never compressed), escaped and bounded to 255
-    /// bytes: printable ASCII as is, `.` and `\` escaped, everything else as `\DDD`.
+    /// Reads a name (following at most 16 compression pointers), escaped and bounded to 255 bytes: printable ASCII
+    /// as is, `.` and `\\` escaped, everything else as `\\DDD`.
+    ///
+    /// - Returns: the name and the offset just past it where it started (before any pointer).
     static func dnsName(_ message: UnsafeRawBufferPointer, _ start: Int) -> (String, Int)? {
         var name = ""
         var at = start
+        var end: Int? = nil
         var total = 0
+        var jumps = 0
         while message.has(1, at: at) {
             let length = Int(message.u8(at))
-            if length == 0 { return (name.isEmpty ? "." : name, at + 1) }
+            if length == 0 { return (name.isEmpty ? "." : name, end ?? at + 1) }
+            if length & 0xc0 == 0xc0 {
+                guard message.has(2, at: at), jumps < 16 else { return nil }
+                if end == nil { end = at + 2 }
+                at = Int(message.be16(at) & 0x3fff)
+                jumps += 1
+                continue
+            }
             guard length < 64, message.has(1 + length, at: at) else { return nil }
             total += length + 1
             guard total <= 255 else { return nil }

@@ -120,7 +120,12 @@ public struct DNSMessage: Hashable, Sendable {
     }
 
     /// Decodes the record data of the types hoptrace uses; `.other` for the rest or for data that does not parse.
-    static func readData(_ bytes: UnsafeRawBufferPointer, type: DNSRecordType, start: Int, length: Int)
+    static func readData(
+        _ bytes: UnsafeRawBufferPointer,
+        type: DNSRecordType,
+        start: Int,
+        length: Int
+    )
         -> DNSRecordData
     {
         var cursor = ByteCursor(bytes, offset: start)

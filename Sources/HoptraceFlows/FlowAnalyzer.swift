@@ -112,15 +112,43 @@ public final class FlowAnalyzer {
             connection = created
         }
         guard let connection else { return }
-        connection.process(
+        let fromOriginator = connection.originator == source
+        let wireLength = max(packet.payloadLength, packet.payload.count, 0)
+        let kind = connection.process(
             tcp,
-            fromOriginator: connection.originator == source,
+            fromOriginator: fromOriginator,
             payload: packet.payload,
-            payloadLength: packet.payloadLength,
+            payloadLength: wireLength,
             ipLength: network.totalLength,
             time: packet.timestamp,
             output: self.output
         )
+        if self.configuration.emitSegments {
+            let isACK = tcp.flags.contains(.ack)
+            let relative = connection.relative(seq: tcp.seq, ack: isACK ? tcp.ack : nil, fromOriginator: fromOriginator)
+            self.output.emit(
+                .segment(
+                    SegmentObservation(
+                        connectionID: connection.id,
+                        capturePoint: capturePoint,
+                        time: packet.timestamp,
+                        direction: packet.direction,
+                        source: source,
+                        destination: destination,
+                        fromOriginator: fromOriginator,
+                        relativeSeq: relative.seq,
+                        relativeAck: relative.ack,
+                        seq: tcp.seq,
+                        ack: tcp.ack,
+                        length: wireLength,
+                        flags: tcp.flags,
+                        ipID: network.ipID,
+                        payloadHash: SegmentObservation.hash(packet.payload),
+                        kind: kind
+                    )
+                )
+            )
+        }
     }
 
     /// Whether the first packet of a connection comes from the responder: a SYN-ACK, or (without a SYN) a packet
@@ -179,8 +207,9 @@ public final class FlowAnalyzer {
                 self.emitConnection(connection, reason: .idle)
             }
         }
-        self.output.dns.expire(now: now, linger: self.configuration.dnsLinger, timeout: self.configuration.dnsTimeout)
-        { self.output.emit(.dns($0)) }
+        self.output.dns.expire(now: now, linger: self.configuration.dnsLinger, timeout: self.configuration.dnsTimeout) {
+            self.output.emit(.dns($0))
+        }
     }
 
     private func emitConnection(_ connection: TCPConnection, reason: ConnectionEndReason) {

@@ -47,7 +47,11 @@ public struct FlowJSONWriter {
     }
 
     /// `"key":[{...},...]`.
-    public mutating func array<S: Sequence>(_ key: String, _ values: S, _ build: (inout FlowJSONWriter, S.Element) -> Void) {
+    public mutating func array<S: Sequence>(
+        _ key: String,
+        _ values: S,
+        _ build: (inout FlowJSONWriter, S.Element) -> Void
+    ) {
         self.key(key)
         self.text += "["
         var first = true
@@ -177,6 +181,20 @@ extension FlowEvent {
             writer.int("quotedProtocol", event.quotedProtocol.rawValue)
             writer.int("quotedSeq", event.quotedTCPSequence)
             writer.int("connectionID", event.connectionID)
+        case .segment(let segment):
+            writer.string("type", "segment")
+            writer.int("connectionID", segment.connectionID)
+            writer.string("capturePoint", point(segment.capturePoint))
+            writer.int("ts", segment.time)
+            writer.string("src", segment.source.description)
+            writer.string("dst", segment.destination.description)
+            writer.bool("fromOriginator", segment.fromOriginator)
+            writer.int("relSeq", segment.relativeSeq)
+            writer.int("relAck", segment.relativeAck)
+            writer.int("length", segment.length)
+            writer.string("flags", segment.flags.description)
+            writer.int("ipID", segment.ipID)
+            writer.int("payloadHash", segment.payloadHash)
         }
         return writer.finished
     }

@@ -8,6 +8,8 @@ public enum FlowEvent: Hashable, Sendable {
     case dns(DNSTransaction)
     /// An ICMP error quoting a packet, as it arrives.
     case icmpError(ICMPErrorEvent)
+    /// One TCP segment, as it arrives (only with ``FlowConfiguration/emitSegments``).
+    case segment(SegmentObservation)
 }
 
 /// Limits and timeouts of a ``FlowAnalyzer``. Times are nanoseconds of packet time.
@@ -27,6 +29,9 @@ public struct FlowConfiguration: Sendable {
     public var maxDNSTransactions = 100_000
     /// How often (packet time) timeouts are checked.
     public var sweepInterval: Int64 = 1_000_000_000
+    /// Whether every TCP segment is also emitted as a ``SegmentObservation`` (for correlation across capture
+    /// points).
+    public var emitSegments = false
 
     /// The defaults.
     public init() {}

@@ -14,6 +14,7 @@ final class FlowOutput {
         case .http: self.statistics.httpExchanges += 1
         case .dns: self.statistics.dnsTransactions += 1
         case .icmpError: self.statistics.icmpErrors += 1
+        case .segment: break
         }
         self.sink(event)
     }

@@ -56,8 +56,9 @@ struct HTTPSession {
     ) {
         if self.isNotHTTP { return }
         var position = 0
-        while position < bytes.count || (fromClient ? self.requestParser : self.responseParser).state
-            == .awaitingFraming
+        while position < bytes.count
+            || (fromClient ? self.requestParser : self.responseParser).state
+                == .awaitingFraming
         {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
             let step = fromClient ? self.requestParser.step(rest) : self.responseParser.step(rest)
@@ -87,7 +88,11 @@ struct HTTPSession {
                 self.pending[index].exchange.requestHasGap = true
             case .endedInGap:
                 self.pending[index].exchange.requestHasGap = true
-                self.finishRequest(index: index, last: StreamMark(offset: offset + length - 1, time: time), emit: emit)
+                self.finishRequest(
+                    index: index,
+                    last: StreamMark(offset: offset + length, time: time).previousByte,
+                    emit: emit
+                )
             case .cut, .lostBetweenMessages:
                 self.pending[index].exchange.requestHasGap = true
                 self.pending[index].requestDone = true
@@ -107,7 +112,11 @@ struct HTTPSession {
                 self.pending[index].exchange.responseHasGap = true
             case .endedInGap:
                 self.pending[index].exchange.responseHasGap = true
-                self.finishResponse(index: index, last: StreamMark(offset: offset + length - 1, time: time), emit: emit)
+                self.finishResponse(
+                    index: index,
+                    last: StreamMark(offset: offset + length, time: time).previousByte,
+                    emit: emit
+                )
             case .cut, .lostBetweenMessages:
                 self.pending[index].exchange.responseHasGap = true
                 self.pending[index].responseDone = true
@@ -116,6 +125,15 @@ struct HTTPSession {
             case .none:
                 break
             }
+        }
+    }
+
+    /// The server's stream reached its FIN: a close-delimited response ends at its last byte.
+    mutating func serverFinished(lastServerByte: StreamMark?, emit: (HTTPExchange) -> Void) {
+        if self.responseParser.finish(), let serial = self.responseSerial, let index = self.index(of: serial),
+            let last = lastServerByte
+        {
+            self.finishResponse(index: index, last: last, emit: emit)
         }
     }
 
@@ -184,7 +202,11 @@ struct HTTPSession {
             if let serial = self.requestSerial, let index = self.index(of: serial) {
                 self.pending[index].exchange.request = head
                 if framing == .none {
-                    self.finishRequest(index: index, last: StreamMark(offset: mark.offset - 1, time: mark.time), emit: emit)
+                    self.finishRequest(
+                        index: index,
+                        last: mark.previousByte,
+                        emit: emit
+                    )
                 }
             }
         case .messageEnd:
@@ -196,7 +218,11 @@ struct HTTPSession {
                     self.requestSerial = nil
                     self.emitReady(emit: emit)
                 } else {
-                    self.finishRequest(index: index, last: StreamMark(offset: mark.offset - 1, time: mark.time), emit: emit)
+                    self.finishRequest(
+                        index: index,
+                        last: mark.previousByte,
+                        emit: emit
+                    )
                 }
             }
         }
@@ -210,7 +236,9 @@ struct HTTPSession {
             self.sawHTTP = true
             self.responseStart = mark
         case .head(let head):
-            let start = self.responseStart ?? StreamMark(offset: mark.offset - UInt64(head.headLength), time: mark.time)
+            let start =
+                self.responseStart
+                ?? StreamMark(offset: mark.offset - min(mark.offset, UInt64(head.headLength)), time: mark.time)
             self.responseStart = nil
             if head.status >= 100 && head.status < 200 && head.status != 101 {
                 // Interim: belongs to the oldest request still waiting for its final response.
@@ -244,11 +272,19 @@ struct HTTPSession {
                 self.requestParser.setBodyFraming(.upgrade)
             }
             if framing == .none || framing == .upgrade {
-                self.finishResponse(index: index, last: StreamMark(offset: mark.offset - 1, time: mark.time), emit: emit)
+                self.finishResponse(
+                    index: index,
+                    last: mark.previousByte,
+                    emit: emit
+                )
             }
         case .messageEnd:
             if let serial = self.responseSerial, let index = self.index(of: serial) {
-                self.finishResponse(index: index, last: StreamMark(offset: mark.offset - 1, time: mark.time), emit: emit)
+                self.finishResponse(
+                    index: index,
+                    last: mark.previousByte,
+                    emit: emit
+                )
             }
         }
     }
@@ -324,4 +360,9 @@ struct HTTPSession {
         // Serials are increasing; the list is short.
         self.pending.firstIndex(where: { $0.serial == serial })
     }
+}
+
+extension StreamMark {
+    /// The byte before this one (same time); offset 0 stays 0.
+    var previousByte: StreamMark { StreamMark(offset: self.offset - min(self.offset, 1), time: self.time) }
 }

@@ -56,12 +56,24 @@ struct ConnectionHistory {
         }
         var count: UInt32
         switch slot + (originator ? 0 : 3) {
-        case 0: count = self.counts.0 &+ 1; self.counts.0 = count
-        case 1: count = self.counts.1 &+ 1; self.counts.1 = count
-        case 2: count = self.counts.2 &+ 1; self.counts.2 = count
-        case 3: count = self.counts.3 &+ 1; self.counts.3 = count
-        case 4: count = self.counts.4 &+ 1; self.counts.4 = count
-        default: count = self.counts.5 &+ 1; self.counts.5 = count
+        case 0:
+            count = self.counts.0 &+ 1
+            self.counts.0 = count
+        case 1:
+            count = self.counts.1 &+ 1
+            self.counts.1 = count
+        case 2:
+            count = self.counts.2 &+ 1
+            self.counts.2 = count
+        case 3:
+            count = self.counts.3 &+ 1
+            self.counts.3 = count
+        case 4:
+            count = self.counts.4 &+ 1
+            self.counts.4 = count
+        default:
+            count = self.counts.5 &+ 1
+            self.counts.5 = count
         }
         var threshold: UInt32 = 1
         while threshold < count, threshold < 1_000_000_000 { threshold *= 10 }

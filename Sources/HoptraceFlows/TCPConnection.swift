@@ -48,8 +48,7 @@ final class TCPConnection {
     var application: ConnectionApplication = .undecided
     var httpCount = 0
 
-    init(id: UInt64, capturePoint: Int, originator: FlowEndpoint, responder: FlowEndpoint, flipped: Bool, time: Int64)
-    {
+    init(id: UInt64, capturePoint: Int, originator: FlowEndpoint, responder: FlowEndpoint, flipped: Bool, time: Int64) {
         self.id = id
         self.capturePoint = capturePoint
         self.originator = originator
@@ -68,6 +67,7 @@ final class TCPConnection {
     }
 
     /// One segment.
+    @discardableResult
     func process(
         _ tcp: TCPHeader,
         fromOriginator: Bool,
@@ -76,7 +76,7 @@ final class TCPConnection {
         ipLength: Int,
         time: Int64,
         output: FlowOutput
-    ) {
+    ) -> SegmentKind {
         if time > self.lastTime { self.lastTime = time }
         let flags = tcp.flags
         let isSYN = flags.contains(.syn)
@@ -126,7 +126,7 @@ final class TCPConnection {
             }
             if self.resetBy == nil { self.resetBy = side }
             if self.closedAt == nil { self.closedAt = time }
-            return
+            return .empty
         }
 
         // Payload (a SYN's data starts after the ISN).
@@ -174,10 +174,19 @@ final class TCPConnection {
                 }
             }
             if isFIN, sender.summary.fin == nil {
-                sender.summary.fin = StreamMark(offset: sender.stream.relative(dataSeq) + UInt64(payloadLength), time: time)
+                sender.summary.fin = StreamMark(
+                    offset: sender.stream.relative(dataSeq) + UInt64(payloadLength),
+                    time: time
+                )
             }
             let highest = sender.stream.highest
             sender.summary.bytes = highest > 1 ? highest - 1 : 0
+        }
+        if isFIN, !fromOriginator, self.resp.stream.isFinished, case .http(var session) = self.application {
+            // The server closed: a response delimited by the close is complete now, not at the record.
+            self.application = .undecided
+            session.serverFinished(lastServerByte: self.resp.summary.lastData) { self.emitHTTP($0, output: output) }
+            self.application = .http(session)
         }
         if isFIN {
             if self.closedBy == nil && self.resetBy == nil { self.closedBy = side }
@@ -210,6 +219,15 @@ final class TCPConnection {
             self.withEndpoints(fromOriginator) { sender, _ in sender.summary.zeroWindows += 1 }
             self.history.scaled(UInt8(ascii: "W"), originator: fromOriginator)
         }
+        return kind
+    }
+
+    /// `seq` of a segment from one side, relative to that side's ISN (0 for the SYN), and `ack` relative to the
+    /// other side's (nil when that side's stream has not been seen).
+    func relative(seq: UInt32, ack: UInt32?, fromOriginator: Bool) -> (seq: UInt64, ack: UInt64?) {
+        let sender = fromOriginator ? self.orig.stream : self.resp.stream
+        let peer = fromOriginator ? self.resp.stream : self.orig.stream
+        return (sender.relative(seq), ack.flatMap { peer.isAnchored ? peer.relative($0) : nil })
     }
 
     /// Runs `body` with the sender's and the peer's endpoint state.
@@ -288,7 +306,14 @@ final class TCPConnection {
             let emit: (HTTPExchange) -> Void = { exchange in self.emitHTTP(exchange, output: output) }
             switch chunk {
             case .data(let bytes, let offset, let time):
-                session.data(bytes, fromClient: fromOriginator, offset: offset, time: time, clientAck: peerAck, emit: emit)
+                session.data(
+                    bytes,
+                    fromClient: fromOriginator,
+                    offset: offset,
+                    time: time,
+                    clientAck: peerAck,
+                    emit: emit
+                )
             case .gap(let offset, let length, let time):
                 session.gap(fromClient: fromOriginator, length: length, offset: offset, time: time, emit: emit)
             }
@@ -300,7 +325,9 @@ final class TCPConnection {
                 if fromOriginator {
                     fromClient.feed(bytes) { output.dnsMessage($0, time: time, connection: self, fromOriginator: true) }
                 } else {
-                    fromServer.feed(bytes) { output.dnsMessage($0, time: time, connection: self, fromOriginator: false) }
+                    fromServer.feed(bytes) {
+                        output.dnsMessage($0, time: time, connection: self, fromOriginator: false)
+                    }
                 }
             case .gap:
                 if fromOriginator { fromClient.reset() } else { fromServer.reset() }

@@ -16,8 +16,8 @@ enum StreamChunk {
     case gap(offset: UInt64, length: UInt64, time: Int64)
 }
 
-/// How a segment relates to what the stream had already seen.
-enum SegmentKind: Equatable {
+/// How a segment relates to what its direction's stream had already seen.
+public enum SegmentKind: Hashable, Sendable {
     /// No payload.
     case empty
     /// The next bytes of the stream.
@@ -122,7 +122,8 @@ struct TCPStreamReassembler {
         }
         if start <= self.next {
             let kind: SegmentKind =
-                start < self.next ? .retransmission : (previousHighest > end || self.hasHeldData ? .outOfOrder : .inOrder)
+                start < self.next
+                ? .retransmission : (previousHighest > end || self.hasHeldData ? .outOfOrder : .inOrder)
             self.deliverInOrder(payload, start: start, wireLength: wireLength, time: time, deliver: deliver)
             self.drainHeld(deliver: deliver)
             self.consumeFinIfReached()

@@ -83,7 +83,7 @@ struct FlowCommandOptions: ParsableArguments {
     /// Runs the flow stage over the files, calling `print` for each record as it completes.
     ///
     /// Errors are one line on standard error and exit status 1; records completed before a fault are printed first.
-    func run(_ print: @escaping (FlowEvent, [String]) -> Void) throws {
+    func run(header: (() -> Void)? = nil, _ print: @escaping (FlowEvent, [String]) -> Void) throws {
         var sources: [any PacketSource] = []
         for file in self.files {
             do {
@@ -92,6 +92,7 @@ struct FlowCommandOptions: ParsableArguments {
                 throw FlowCommandFailure(message: error.description)
             }
         }
+        header?()
         let source: any PacketSource = sources.count == 1 ? sources[0] : MergedPacketSource(sources)
         let capturePoints = CapturePointTable()
         let analyzer = FlowAnalyzer { event in print(event, capturePoints.names) }
@@ -165,7 +166,8 @@ struct FlowsCommand: ParsableCommand {
         discussion: """
             One line per connection and capture point: start time, capture point, originator and responder as seen \
             there, duration, payload bytes each way, Zeek conn_state and history, handshake RTT (SYN to ACK) and \
-            retransmissions (originator/responder). --slower-than compares the duration.
+            retransmissions (originator/responder). --slower-than compares the duration. ICMP errors quoting a \
+            packet (port unreachable, TTL exceeded) are listed too, marked ICMP.
             """
     )
 
@@ -175,12 +177,37 @@ struct FlowsCommand: ParsableCommand {
         let options = self.options
         try runFlowCommand { writer in
             var kubeNames = try options.addressNames()
-            if !options.json {
-                writer.write(
-                    "#ts capture_point orig resp duration orig_bytes resp_bytes conn_state history handshake_rtt retrans"
-                )
+            let header = {
+                if !options.json {
+                    writer.write(
+                        "#ts capture_point orig resp duration orig_bytes resp_bytes conn_state history handshake_rtt"
+                            + " retrans"
+                    )
+                }
             }
-            try options.run { event, points in
+            try options.run(header: header) { event, points in
+                if case .icmpError(let icmp) = event {
+                    // ICMP errors quoting a connection's packet (a rejected SYN, TTL exceeded) go with the flows.
+                    guard
+                        options.hostMatches(
+                            addresses: [icmp.sender, icmp.quotedSource.address, icmp.quotedDestination.address],
+                            names: []
+                        ),
+                        options.portMatches([icmp.quotedSource.port, icmp.quotedDestination.port]),
+                        options.status == nil, options.slowerThan == nil
+                    else { return }
+                    if options.json {
+                        writer.write(event.jsonLine(capturePoints: points))
+                        return
+                    }
+                    let point = icmp.capturePoint < points.count ? points[icmp.capturePoint] : "cp\(icmp.capturePoint)"
+                    let seq = icmp.quotedTCPSequence.map { " seq \($0)" } ?? ""
+                    writer.write(
+                        "\(FlowTime.timestamp(icmp.time)) \(point) ICMP \(icmp.kind) from \(icmp.sender) quoting "
+                            + "\(icmp.quotedSource) > \(icmp.quotedDestination)\(seq)"
+                    )
+                    return
+                }
                 guard case .connection(let record) = event else { return }
                 guard options.hostMatches(addresses: [record.originator.address, record.responder.address], names: []),
                     options.portMatches([record.originator.port, record.responder.port]),

@@ -26,7 +26,13 @@ struct Hoptrace: ParsableCommand {
         commandName: "hoptrace",
         abstract: "Trace one request through a Kubernetes node's network path from packet captures.",
         version: HoptraceVersion.string,
-        subcommands: [TraceCommand.self, PacketsCommand.self, FlowsCommand.self, RequestsCommand.self]
+        subcommands: [
+            TraceCommand.self,
+            CaptureCommand.self,
+            PacketsCommand.self,
+            FlowsCommand.self,
+            RequestsCommand.self,
+        ]
     )
 }
 

@@ -20,10 +20,10 @@ struct RequestsCommand: ParsableCommand {
         let options = self.options
         try runFlowCommand { writer in
             var kubeNames = try options.addressNames()
-            if !options.json {
-                writer.write("#ts capture_point client server protocol request status latency")
+            let header = {
+                if !options.json { writer.write("#ts capture_point client server protocol request status latency") }
             }
-            try options.run { event, points in
+            try options.run(header: header) { event, points in
                 func point(_ id: Int) -> String { id < points.count ? points[id] : "cp\(id)" }
                 switch event {
                 case .dns(let transaction):
@@ -99,7 +99,7 @@ struct RequestsCommand: ParsableCommand {
                         exchange.latency.map(FlowTime.human) ?? "-",
                     ]
                     writer.write(fields.joined(separator: " ") + AddressNames.comment(names))
-                case .connection, .icmpError:
+                case .connection, .icmpError, .segment:
                     return
                 }
             }

@@ -101,6 +101,34 @@ struct PacketsCommandTests {
         #expect(oursTCP == theirsTCP)
     }
 
+    /// DNS over UDP and ARP, in Ethernet and SLL captures: whole lines as `tcpdump -nn` prints them.
+    static let dnsAndARPFiles = [
+        "skydive/eth-ip4-arp-dns-req-http-google.pcap", "zeek/linuxsll-arp.pcap", "tcpdump/dns_udp.pcap",
+        "gopacket/test_dns.pcap", "skydive/dns.pcap", "zeek/dns-two-responses.pcap", "zeek/dns/tm1t.pcap",
+    ]
+
+    @Test(
+        "DNS and ARP lines read as tcpdump -nn prints them",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump")),
+        arguments: Self.dnsAndARPFiles
+    )
+    func dnsAndARPMatchTcpdump(file: String) throws {
+        let path = Self.corpus.appendingPathComponent(file).path
+        func lines(_ text: String, dropFields: Int) -> [String] {
+            text.split(separator: "\n").compactMap { line -> String? in
+                let fields = line.split(separator: " ", maxSplits: dropFields, omittingEmptySubsequences: false)
+                guard fields.count > dropFields else { return nil }
+                let rest = String(fields[dropFields])
+                return (rest.hasPrefix("ARP") || rest.contains(".53: ") || rest.contains(".53 > "))
+                    && !rest.contains("Flags [") ? rest : nil
+            }
+        }
+        let ours = lines(try Self.hoptrace("packets", path).stdout, dropFields: 4)
+        let theirs = lines(try Self.run("/usr/bin/tcpdump", ["-nn", "-r", path]).stdout, dropFields: 1)
+        #expect(!ours.isEmpty)
+        #expect(ours == theirs)
+    }
+
     @Test("One line per frame, as many as tshark counts; every --json line parses as a JSON object")
     func jsonLines() throws {
         for file in ["zeek/linux_dlt_sll2.pcap", "zeek/tunnels/vxlan.pcap", "zeek/ipv4/fragmented-1.pcap"] {
@@ -198,5 +226,43 @@ struct PacketsCommandTests {
         #expect(try Self.hoptrace("packets", "--ifname", "eth0", "x.pcap").status == 2)
         let help = try Self.hoptrace("packets", "--help")
         #expect(help.status == 0 && help.stdout.contains("--json"))
+    }
+
+    static let corpusFiles: [String] = {
+        guard let walker = FileManager.default.enumerator(atPath: corpus.path) else { return [] }
+        var files: [String] = []
+        for case let path as String in walker
+        where path.hasSuffix(".pcap") || path.hasSuffix(".pcapng") || path.hasSuffix(".bin") {
+            files.append(path)
+        }
+        return files.sorted()
+    }()
+
+    @Test(
+        "Every corpus file: exit 0 with one line per frame tshark shows, or exit 1 with one stderr line after them",
+        arguments: Self.corpusFiles
+    )
+    func everyCorpusFile(file: String) throws {
+        let path = Self.corpus.appendingPathComponent(file).path
+        let run = try Self.hoptrace("packets", path)
+        #expect(run.status == 0 || run.status == 1, "\(file): status \(run.status) \(run.stderr)")
+        let lines = run.stdout.split(separator: "\n").count
+        // tshark's frames that are packets (pcapng custom blocks show as frames without an interface).
+        let tshark = try Self.run(
+            "/usr/bin/tshark",
+            ["-r", path, "-T", "fields", "-e", "frame.number", "-e", "frame.interface_id"]
+        )
+        let frames = tshark.stdout.split(separator: "\n").filter { row in
+            !(file.hasSuffix(".pcapng") && row.split(separator: "\t").count < 2)
+        }.count
+        if run.status == 0 {
+            #expect(run.stderr.isEmpty)
+            #expect(lines == frames, "\(file)")
+        } else {
+            #expect(run.stderr.hasPrefix("hoptrace: "), "\(file)")
+            #expect(run.stderr.split(separator: "\n").count == 1, "\(file): \(run.stderr)")
+            // What was read before the fault is printed, and nothing tshark does not see as a packet.
+            #expect(lines <= frames, "\(file)")
+        }
     }
 }

@@ -102,7 +102,7 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
     process.arguments = arguments
     let out = Pipe()
     let errPath = NSTemporaryDirectory() + "hoptrace-stderr-\(UUID().uuidString)"
-    FileManager.default.createFile(atPath: errPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
     defer { try? FileManager.default.removeItem(atPath: errPath) }
     let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
     process.standardOutput = out

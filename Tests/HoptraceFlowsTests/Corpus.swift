@@ -31,7 +31,12 @@ enum Corpus {
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
     /// Runs tshark on a corpus file and returns its field rows (tab-separated fields, one row per line).
-    static func tshark(_ relative: String, filter: String?, fields: [String], options: [String] = []) throws
+    static func tshark(
+        _ relative: String,
+        filter: String?,
+        fields: [String],
+        options: [String] = []
+    ) throws
         -> [[String]]
     {
         let process = Process()
@@ -53,25 +58,89 @@ enum Corpus {
 
     /// The flow stage's records for a corpus file (and the read error, if the file has one).
     static func analyze(_ relative: String, configuration: FlowConfiguration = .forOracle) -> FlowRecords {
+        analyzeFile(path(relative), configuration: configuration)
+    }
+
+    /// The flow stage's records for a file.
+    static func analyzeFile(_ path: String, configuration: FlowConfiguration = .forOracle) -> FlowRecords {
         var records = FlowRecords()
         let box = FlowHarness.Box()
         let analyzer = FlowAnalyzer(configuration: configuration) { box.events.append($0) }
+        let capturePoints = CapturePointTable()
         do {
-            let source = try openCaptureFile(path: path(relative))
-            try analyzer.run(source, decoder: PacketDecoder(), capturePoints: CapturePointTable())
+            let source = try openCaptureFile(path: path)
+            try analyzer.run(source, decoder: PacketDecoder(), capturePoints: capturePoints)
         } catch {
             records.error = error
         }
         analyzer.finish()
         records.events = box.events
+        records.capturePoints = capturePoints.names
         return records
     }
+
+    /// Runs tshark with these arguments; its standard output as field rows.
+    static func tshark(arguments: [String]) throws -> [[String]] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/tshark")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+}
+
+/// The lab's bundled captures: `captures/` at the package root (or `$HOPTRACE_CAPTURES`).
+enum LabCaptures {
+    static let root: URL = {
+        if let path = ProcessInfo.processInfo.environment["HOPTRACE_CAPTURES"] {
+            return URL(fileURLWithPath: path)
+        }
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while directory.path != "/" {
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+                return directory.appendingPathComponent("captures")
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: "captures")
+    }()
+
+    /// The capture files (pcapng and SLL2 pcap), sorted; empty until the lab's captures are there.
+    static let files: [String] = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted()
+    }()
 }
 
 /// Everything the flow stage emitted for one input.
 struct FlowRecords {
     var events: [FlowEvent] = []
     var error: CaptureError?
+    var capturePoints: [String] = []
+
+    /// Only the records of the capture point named `name`.
+    func at(_ name: String) -> FlowRecords {
+        var copy = self
+        copy.events = self.events.filter { event in
+            let point: Int
+            switch event {
+            case .connection(let record): point = record.capturePoint
+            case .http(let exchange): point = exchange.capturePoint
+            case .dns(let transaction): point = transaction.capturePoint
+            case .icmpError(let event): point = event.capturePoint
+            case .segment(let segment): point = segment.capturePoint
+            }
+            return point < self.capturePoints.count && self.capturePoints[point] == name
+        }
+        return copy
+    }
 
     var connections: [ConnectionRecord] {
         self.events.compactMap { if case .connection(let record) = $0 { return record } else { return nil } }

@@ -53,7 +53,8 @@ struct CorpusOracleTests {
         #expect(exchanges.filter { $0.response != nil }.count == tsharkFinal.count, "\(file): final responses")
         #expect(exchanges.map(\.interimStatuses.count).reduce(0, +) == tsharkInterim, "\(file): interim responses")
         #expect(
-            exchanges.compactMap { $0.response.map { String($0.status) } }.sorted() == tsharkFinal.map { $0[3] }.sorted(),
+            exchanges.compactMap { $0.response.map { String($0.status) } }.sorted()
+                == tsharkFinal.map { $0[3] }.sorted(),
             "\(file): status codes"
         )
         // http.time: response (reassembled) minus request (reassembled), per paired response.
@@ -86,7 +87,9 @@ struct CorpusOracleTests {
                     queries.append(value)
                 }
             }
-            for delta in row[8].split(separator: ",") { if let time = nanoseconds(String(delta)) { times.append(time) } }
+            for delta in row[8].split(separator: ",") {
+                if let time = nanoseconds(String(delta)) { times.append(time) }
+            }
         }
         var ourQueries: [UInt16] = []
         var ourResponses: [String] = []

@@ -6,7 +6,10 @@ import Testing
 struct DNSMessageTests {
     /// Header for id, flags and counts.
     static func header(id: UInt16, flags: UInt16, qd: UInt16, an: UInt16) -> [UInt8] {
-        [UInt8(id >> 8), UInt8(id & 0xff), UInt8(flags >> 8), UInt8(flags & 0xff), 0, UInt8(qd), 0, UInt8(an), 0, 0, 0, 0]
+        [
+            UInt8(id >> 8), UInt8(id & 0xff), UInt8(flags >> 8), UInt8(flags & 0xff), 0, UInt8(qd), 0, UInt8(an), 0, 0,
+            0, 0,
+        ]
     }
 
     static func name(_ labels: [String]) -> [UInt8] {
@@ -23,7 +26,8 @@ struct DNSMessageTests {
     }
 
     @Test func queryWithQuestion() throws {
-        let bytes = Self.header(id: 0x1234, flags: 0x0100, qd: 1, an: 0) + Self.name(["web", "default", "svc"]) + [0, 1, 0, 1]
+        let bytes =
+            Self.header(id: 0x1234, flags: 0x0100, qd: 1, an: 0) + Self.name(["web", "default", "svc"]) + [0, 1, 0, 1]
         let message = try #require(Self.parse(bytes))
         #expect(message.id == 0x1234)
         #expect(!message.isResponse)
@@ -77,7 +81,8 @@ struct DNSMessageTests {
         let bytes = Self.header(id: 1, flags: 0, qd: 1, an: 0) + Self.name(labels) + [0, 1, 0, 1]
         #expect(Self.parse(bytes)?.isMalformed == true)
         // 3 labels of 63 + one of 61: 4*64 - 2 + 1 = 255 bytes: accepted.
-        let fits = [String](repeating: String(repeating: "b", count: 63), count: 3) + [String(repeating: "c", count: 61)]
+        let fits =
+            [String](repeating: String(repeating: "b", count: 63), count: 3) + [String(repeating: "c", count: 61)]
         let ok = Self.header(id: 1, flags: 0, qd: 1, an: 0) + Self.name(fits) + [0, 1, 0, 1]
         #expect(Self.parse(ok)?.question?.name.count == 63 * 3 + 61 + 3)
     }
@@ -98,7 +103,8 @@ struct DNSMessageTests {
 
     @Test func truncatedMessages() {
         #expect(Self.parse([0, 1, 2]) == nil)
-        let full = Self.header(id: 9, flags: 0x8180, qd: 1, an: 1) + Self.name(["x"]) + [0, 1, 0, 1]
+        let full =
+            Self.header(id: 9, flags: 0x8180, qd: 1, an: 1) + Self.name(["x"]) + [0, 1, 0, 1]
             + [0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 0, 0, 1]
         for cut in 12..<full.count {
             let message = Self.parse(Array(full[0..<cut]))
@@ -109,7 +115,10 @@ struct DNSMessageTests {
     }
 
     @Test func oddLabelBytesAreEscaped() throws {
-        let bytes = Self.header(id: 1, flags: 0, qd: 1, an: 0) + [3, UInt8(ascii: "a"), UInt8(ascii: "."), 0x07, 0] + [0, 1, 0, 1]
+        let bytes =
+            Self.header(id: 1, flags: 0, qd: 1, an: 0) + [3, UInt8(ascii: "a"), UInt8(ascii: "."), 0x07, 0] + [
+                0, 1, 0, 1,
+            ]
         let message = try #require(Self.parse(bytes))
         #expect(message.question?.name == "a\\.\\007")
     }

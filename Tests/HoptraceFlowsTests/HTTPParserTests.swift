@@ -55,7 +55,8 @@ struct SessionDriver {
 }
 
 struct HTTPParserTests {
-    static let request = "GET /a HTTP/1.1\r\nHost: example.com\r\nX-Request-ID: abc-1\r\n"
+    static let request =
+        "GET /a HTTP/1.1\r\nHost: example.com\r\nX-Request-ID: abc-1\r\n"
         + "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\nUser-Agent: curl/8\r\n"
         + "X-Forwarded-For: 10.0.0.1\r\n\r\n"
     static let response = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
@@ -88,8 +89,13 @@ struct HTTPParserTests {
     @Test(arguments: [1, 4, 1000])
     func chunkedWithExtensionsAndTrailers(chunk: Int) throws {
         var driver = SessionDriver()
-        driver.client("POST /up HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\n\r\n", at: 1, chunk: chunk)
-        let body = "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+        driver.client(
+            "POST /up HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\n\r\n",
+            at: 1,
+            chunk: chunk
+        )
+        let body =
+            "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
             + "A\r\n0123456789\r\n1a ; name=value\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: yes\r\nY: z\r\n\r\n"
         driver.server(body, at: 2, chunk: chunk)
         let exchange = try #require(driver.exchanges.first)

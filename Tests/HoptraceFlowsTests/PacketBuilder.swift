@@ -56,19 +56,43 @@ final class FlowHarness {
             checksum: 0,
             urgentPointer: 0
         )
-        self.feed(src: src.address, dst: dst.address, transport: .tcp(header), protocol: .tcp, payload: payload,
-                  wireLength: wireLength, time: time, capturePoint: capturePoint)
+        self.feed(
+            src: src.address,
+            dst: dst.address,
+            transport: .tcp(header),
+            protocol: .tcp,
+            payload: payload,
+            wireLength: wireLength,
+            time: time,
+            capturePoint: capturePoint
+        )
     }
 
     func udp(_ src: FlowEndpoint, _ dst: FlowEndpoint, payload: [UInt8], at time: Int64, capturePoint: Int = 0) {
         let header = UDPHeader(srcPort: src.port, dstPort: dst.port, length: UInt16(8 + payload.count), checksum: 0)
-        self.feed(src: src.address, dst: dst.address, transport: .udp(header), protocol: .udp, payload: payload,
-                  wireLength: nil, time: time, capturePoint: capturePoint)
+        self.feed(
+            src: src.address,
+            dst: dst.address,
+            transport: .udp(header),
+            protocol: .udp,
+            payload: payload,
+            wireLength: nil,
+            time: time,
+            capturePoint: capturePoint
+        )
     }
 
     func icmp(from: IPAddress, to: IPAddress, message: ICMPMessage, at time: Int64, capturePoint: Int = 0) {
-        self.feed(src: from, dst: to, transport: .icmp(message), protocol: .icmp, payload: [], wireLength: nil,
-                  time: time, capturePoint: capturePoint)
+        self.feed(
+            src: from,
+            dst: to,
+            transport: .icmp(message),
+            protocol: .icmp,
+            payload: [],
+            wireLength: nil,
+            time: time,
+            capturePoint: capturePoint
+        )
     }
 
     private func feed(

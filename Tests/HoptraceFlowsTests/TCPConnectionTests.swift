@@ -78,7 +78,15 @@ struct TCPConnectionTests {
         harness.tcp(cl, sv, [.ack], seq: c &+ 1, ack: s &+ 1, payload: parts[0], at: 4)
         harness.tcp(cl, sv, [.ack], seq: c &+ 1, ack: s &+ 1, payload: parts[0], at: 5)
         harness.tcp(cl, sv, [.ack, .psh], seq: c &+ 21, ack: s &+ 1, payload: parts[2], at: 6)
-        harness.tcp(sv, cl, [.ack, .psh], seq: s &+ 1, ack: c &+ 1 &+ UInt32(request.count), payload: Self.response, at: 7)
+        harness.tcp(
+            sv,
+            cl,
+            [.ack, .psh],
+            seq: s &+ 1,
+            ack: c &+ 1 &+ UInt32(request.count),
+            payload: Self.response,
+            at: 7
+        )
         harness.analyzer.finish()
         let record = try #require(harness.connections.first)
         #expect(record.originatorSummary.retransmissions == 1)
@@ -90,6 +98,27 @@ struct TCPConnectionTests {
         #expect(exchange.request?.target == "/x")
         #expect(exchange.requestLastByte == StreamMark(offset: UInt64(request.count), time: 6))
         #expect(exchange.response?.status == 200)
+    }
+
+    @Test func closeDelimitedResponseEndsAtServerFIN() throws {
+        let harness = FlowHarness()
+        let (cl, sv) = (Self.client, Self.server)
+        let request = [UInt8](text: "GET / HTTP/1.0\r\n\r\n")
+        let response = [UInt8](text: "HTTP/1.0 200 OK\r\n\r\nbody until close")
+        let q = UInt32(request.count)
+        let r = UInt32(response.count)
+        harness.tcp(cl, sv, [.syn], seq: 10, at: 0)
+        harness.tcp(sv, cl, [.syn, .ack], seq: 20, ack: 11, at: 1)
+        harness.tcp(cl, sv, [.ack], seq: 11, ack: 21, at: 2)
+        harness.tcp(cl, sv, [.ack, .psh], seq: 11, ack: 21, payload: request, at: 3)
+        harness.tcp(sv, cl, [.ack, .psh], seq: 21, ack: 11 + q, payload: response, at: 5)
+        harness.tcp(sv, cl, [.ack, .fin], seq: 21 + r, ack: 11 + q, at: 6)
+        // Emitted at the server's FIN, before the connection record.
+        let exchange = try #require(harness.exchanges.first)
+        #expect(harness.connections.isEmpty)
+        #expect(exchange.responseLastByte == StreamMark(offset: UInt64(r), time: 5))
+        #expect(exchange.responseBodyLength == 16)
+        #expect(exchange.latency == 2)
     }
 
     @Test func rejectedBySYNRST() throws {
@@ -144,7 +173,15 @@ struct TCPConnectionTests {
         harness.tcp(sv, cl, [.ack], seq: 1, ack: 1 + UInt32(Self.request.count), payload: body, at: 4)
         // 50 body bytes never captured; the next 50 arrive; the client acknowledges everything.
         let tail = [UInt8](repeating: 0x41, count: 50)
-        harness.tcp(sv, cl, [.ack], seq: 1 + UInt32(body.count) + 50, ack: 1 + UInt32(Self.request.count), payload: tail, at: 5)
+        harness.tcp(
+            sv,
+            cl,
+            [.ack],
+            seq: 1 + UInt32(body.count) + 50,
+            ack: 1 + UInt32(Self.request.count),
+            payload: tail,
+            at: 5
+        )
         harness.tcp(cl, sv, [.ack], seq: 1 + UInt32(Self.request.count), ack: 1 + UInt32(body.count) + 100, at: 6)
         harness.analyzer.finish()
         let record = try #require(harness.connections.first)
@@ -263,14 +300,17 @@ struct TCPConnectionTests {
         let harness = FlowHarness()
         let cl = FlowEndpoint.v4("10.0.0.9", 40_000)
         let sv = FlowEndpoint.v4("10.96.0.10", 53)
-        let query = DNSMessageTests.header(id: 77, flags: 0x0100, qd: 1, an: 0) + DNSMessageTests.name(["a"]) + [0, 28, 0, 1]
-        let answer = DNSMessageTests.header(id: 77, flags: 0x8183, qd: 1, an: 0) + DNSMessageTests.name(["a"]) + [0, 28, 0, 1]
+        let query =
+            DNSMessageTests.header(id: 77, flags: 0x0100, qd: 1, an: 0) + DNSMessageTests.name(["a"]) + [0, 28, 0, 1]
+        let answer =
+            DNSMessageTests.header(id: 77, flags: 0x8183, qd: 1, an: 0) + DNSMessageTests.name(["a"]) + [0, 28, 0, 1]
         harness.udp(cl, sv, payload: query, at: 0)
         harness.udp(cl, sv, payload: query, at: 5 * Self.ms)
         harness.udp(sv, cl, payload: answer, at: 7 * Self.ms)
         harness.udp(sv, cl, payload: answer, at: 8 * Self.ms)
         // Another query, never answered; time moves on past the timeout.
-        let other = DNSMessageTests.header(id: 78, flags: 0x0100, qd: 1, an: 0) + DNSMessageTests.name(["b"]) + [0, 1, 0, 1]
+        let other =
+            DNSMessageTests.header(id: 78, flags: 0x0100, qd: 1, an: 0) + DNSMessageTests.name(["b"]) + [0, 1, 0, 1]
         harness.udp(cl, sv, payload: other, at: 10 * Self.ms)
         harness.udp(FlowEndpoint.v4("10.0.0.1", 1), FlowEndpoint.v4("10.0.0.2", 2), payload: [], at: 60_000 * Self.ms)
         #expect(harness.dns.count == 2)
@@ -308,5 +348,126 @@ struct TCPConnectionTests {
         #expect(event.kind == "port-unreachable")
         #expect(event.quotedTCPSequence == 31_337)
         #expect(event.connectionID == harness.connections.first?.id)
+    }
+}
+
+/// Segment observations: the same segments seen at two capture points across a DNAT have the same relative
+/// sequence numbers and payload hashes, whatever the addresses.
+struct SegmentObservationTests {
+    @Test func sameSegmentsAcrossDNAT() throws {
+        var configuration = FlowConfiguration()
+        configuration.emitSegments = true
+        let harness = FlowHarness(configuration: configuration)
+        let client = FlowEndpoint.v4("10.244.0.5", 40_000)
+        let service = FlowEndpoint.v4("10.96.0.10", 80)
+        let pod = FlowEndpoint.v4("10.244.1.7", 8080)
+        let request = [UInt8](text: "GET / HTTP/1.1\r\n\r\n")
+        for (point, server) in [(0, service), (1, pod)] {
+            let base = Int64(point) * 10
+            harness.tcp(client, server, [.syn], seq: 0xffff_ff00, at: base, capturePoint: point)
+            harness.tcp(server, client, [.syn, .ack], seq: 7, ack: 0xffff_ff01, at: base + 1, capturePoint: point)
+            harness.tcp(client, server, [.ack], seq: 0xffff_ff01, ack: 8, at: base + 2, capturePoint: point)
+            harness.tcp(
+                client,
+                server,
+                [.ack, .psh],
+                seq: 0xffff_ff01,
+                ack: 8,
+                payload: request,
+                at: base + 3,
+                capturePoint: point
+            )
+        }
+        let segments = harness.emitted.compactMap { event -> SegmentObservation? in
+            if case .segment(let segment) = event { return segment } else { return nil }
+        }
+        #expect(segments.count == 8)
+        let atService = segments.filter { $0.capturePoint == 0 }
+        let atPod = segments.filter { $0.capturePoint == 1 }
+        #expect(atService.map(\.relativeSeq) == [0, 0, 1, 1])
+        #expect(atService.map(\.relativeSeq) == atPod.map(\.relativeSeq))
+        #expect(atService.map(\.relativeAck) == [nil, 1, 1, 1])
+        #expect(atService.map(\.payloadHash) == atPod.map(\.payloadHash))
+        #expect(atService[3].payloadHash != 0)
+        #expect(atService[0].connectionID != atPod[0].connectionID)
+        #expect(atPod[3].destination == pod)
+    }
+}
+
+/// Garbage in, no trap out: random segments, random DNS and HTTP bytes (deterministic seed).
+struct RobustnessTests {
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            self.state &+= 0x9e37_79b9_7f4a_7c15
+            var z = self.state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func randomSegmentsOnFewConnections() {
+        var random = SplitMix(state: 42)
+        var configuration = FlowConfiguration()
+        configuration.maxConnections = 8
+        configuration.emitSegments = true
+        let harness = FlowHarness(configuration: configuration)
+        let endpoints = [
+            FlowEndpoint.v4("10.0.0.1", 80), FlowEndpoint.v4("10.0.0.2", 5555), FlowEndpoint.v4("10.0.0.3", 53),
+            FlowEndpoint.v4("10.0.0.4", 6666),
+        ]
+        let fragments: [[UInt8]] = [
+            [UInt8](text: "GET / HTTP/1.1\r\n"), [UInt8](text: "\r\n"), [UInt8](text: "HTTP/1.1 200 OK\r\n"),
+            [UInt8](text: "Transfer-Encoding: chunked\r\n\r\n"), [UInt8](text: "5\r\nabc"), [UInt8](text: "0\r\n\r\n"),
+            [UInt8](text: "Content-Length: 99999999999999999999\r\n"), [0, 12, 1, 2, 0x81, 0x80, 0, 1, 0, 1, 0, 0],
+        ]
+        var time: Int64 = 0
+        for _ in 0..<20_000 {
+            let a = endpoints[Int(random.next() % 4)]
+            var b = endpoints[Int(random.next() % 4)]
+            if a == b { b = endpoints[(endpoints.firstIndex(of: a)! + 1) % 4] }
+            var payload: [UInt8] = []
+            switch random.next() % 4 {
+            case 0: payload = fragments[Int(random.next() % UInt64(fragments.count))]
+            case 1: payload = (0..<Int(random.next() % 64)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            default: break
+            }
+            let flags = TCPFlags(rawValue: UInt8(truncatingIfNeeded: random.next()) & 0x1f)
+            let seq = random.next() % 3 == 0 ? UInt32(truncatingIfNeeded: random.next()) : UInt32(random.next() % 200)
+            let wire = random.next() % 8 == 0 ? payload.count + Int(random.next() % 100_000) : payload.count
+            time += Int64(random.next() % 2_000_000_000)
+            harness.tcp(
+                a,
+                b,
+                flags,
+                seq: seq,
+                ack: UInt32(random.next() % 300),
+                window: UInt16(random.next() % 3),
+                payload: payload,
+                wireLength: wire,
+                at: time
+            )
+        }
+        harness.analyzer.finish()
+        #expect(harness.analyzer.statistics.tcpPackets == 20_000)
+        #expect(harness.analyzer.statistics.activeConnections == 0)
+        #expect(!harness.connections.isEmpty)
+    }
+
+    @Test func randomBytesIntoParsers() {
+        var random = SplitMix(state: 7)
+        for _ in 0..<5_000 {
+            let count = Int(random.next() % 300)
+            var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            // Bias towards compression pointers and small labels.
+            for index in bytes.indices where random.next() % 5 == 0 { bytes[index] = random.next() % 2 == 0 ? 0xc0 : 3 }
+            _ = bytes.withUnsafeBytes { DNSMessage(parsing: $0) }
+            var driver = SessionDriver()
+            driver.client(String(decoding: bytes, as: UTF8.self), at: 1, chunk: 7)
+            driver.server("HTTP/1.1 200 OK\r\n" + String(decoding: bytes, as: UTF8.self), at: 2, chunk: 5)
+            driver.gap(fromClient: false, length: UInt64(random.next() % 1000 + 1), at: 3)
+            driver.finish()
+        }
     }
 }
