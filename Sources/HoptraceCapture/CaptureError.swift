@@ -57,12 +57,19 @@ public struct CaptureError: Error, Hashable, Sendable, CustomStringConvertible {
     /// `source: reason (at byte N)`; just the reason when it already names the source (live capture errors such
     /// as "cannot open eth9: no such interface; ...").
     public var description: String {
-        if source.isEmpty || reason.contains(source) {
+        if source.isEmpty || namesSource {
             return reason
         }
         if let offset {
             return "\(source): \(reason) (at byte \(offset))"
         }
         return "\(source): \(reason)"
+    }
+
+    /// Whether `reason` has `source` as a word of its own ("cannot open eth9: ..."), not merely inside another word
+    /// (a file named `x` and "magic 0x...").
+    private var namesSource: Bool {
+        let separators: Set<Character> = [" ", ":", ";", ",", "(", ")", "\"", "'", "`"]
+        return reason.split(whereSeparator: { separators.contains($0) }).contains { $0 == source }
     }
 }
