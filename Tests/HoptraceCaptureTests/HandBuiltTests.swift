@@ -416,3 +416,17 @@ func readFromPipe() throws {
     #expect(result.packets.map(\.timestamp) == oracle.facts.map(\.timestamp))
     #expect(result.packets.map(\.length) == oracle.facts.map(\.length))
 }
+
+@Test("an error's one line names its source once")
+func errorDescription() {
+    let live = CaptureError(
+        .noSuchInterface,
+        "cannot open eth9: no such interface; `ip link` lists them",
+        source: "eth9"
+    )
+    #expect(live.description == "cannot open eth9: no such interface; `ip link` lists them")
+    let file = CaptureError(.notACapture, "not a pcap or pcapng file (magic 0x78797a00)", source: "x")
+    #expect(file.description == "x: not a pcap or pcapng file (magic 0x78797a00)")
+    let truncated = CaptureError(.truncated, "file ends in the middle of packet 2", source: "a.pcap", offset: 40)
+    #expect(truncated.description == "a.pcap: file ends in the middle of packet 2 (at byte 40)")
+}

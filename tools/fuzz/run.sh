@@ -20,7 +20,11 @@ CORPUS=${HOPTRACE_CORPUS:-$ROOT/../shared/corpus}
 BUILD=$ROOT/.build/fuzz
 SWIFTC=${SWIFTC:-swiftc}
 
-list_targets() { for f in "$FUZZ"/targets/*.swift; do basename "$f" .swift; done; }
+# Targets: tools/fuzz/targets/<name>.swift, and tools/fuzz/run-<name>.sh scripts of their own (decode).
+list_targets() {
+    for f in "$FUZZ"/targets/*.swift; do basename "$f" .swift; done
+    for f in "$FUZZ"/run-*.sh; do [[ -e $f ]] && basename "$f" .sh | sed 's/^run-//'; done
+}
 
 if [[ ${1:-} == --list ]]; then list_targets; exit 0; fi
 if [[ $# -eq 0 ]]; then
@@ -31,6 +35,7 @@ fi
 TARGET=$1
 SECONDS_TO_RUN=${2:-60}
 SOURCE=$FUZZ/targets/$TARGET.swift
+if [[ ! -f $SOURCE && -x $FUZZ/run-$TARGET.sh ]]; then exec "$FUZZ/run-$TARGET.sh" "$SECONDS_TO_RUN"; fi
 [[ -f $SOURCE ]] || { echo "no fuzz target '$TARGET'; targets: $(list_targets | tr '\n' ' ')" >&2; exit 2; }
 
 MODULES=$(sed -n 's|^// fuzz-modules:||p' "$SOURCE")
