@@ -51,17 +51,21 @@ for module in $MODULES; do
     (cd "$OUT/lib" && "$SWIFTC" "${FLAGS[@]}" -enable-testing -module-name "$module" -emit-module \
         -emit-module-path "$OUT/lib/$module.swiftmodule" -emit-library -static -o "$OUT/lib/lib$module.a" \
         "${files[@]}")
-    LIBS+=("$OUT/lib/lib$module.a")
+    # Static libraries link dependents first: prepend, so a module comes before the modules it uses.
+    LIBS=("$OUT/lib/lib$module.a" "${LIBS[@]}")
 done
 echo "fuzz: linking $TARGET" >&2
 "$SWIFTC" "${FLAGS[@]}" -module-name "Fuzz_$TARGET" "$FUZZ/Driver.swift" "$SOURCE" "${LIBS[@]}" -lpcap \
     -o "$OUT/fuzz-$TARGET"
 
-# Seeds: corpus files matching the target's globs, plus the committed regression inputs.
+# Seeds: corpus files matching the target's globs, tools/fuzz/seeds/<target>/, plus the committed regression inputs.
 rm -f "$OUT/seeds"/*
 for glob in $SEEDS; do
     find "$CORPUS" -name "$glob" -size -2M -exec cp {} "$OUT/seeds/" \; 2>/dev/null || true
 done
+if [[ -d $FUZZ/seeds/$TARGET ]]; then
+    cp "$FUZZ/seeds/$TARGET"/* "$OUT/seeds/"
+fi
 if [[ -d $ROOT/Tests/HoptraceCaptureTests/Fixtures ]]; then
     find "$ROOT/Tests/HoptraceCaptureTests/Fixtures" -name 'fuzz-*' -exec cp {} "$OUT/seeds/" \;
 fi
