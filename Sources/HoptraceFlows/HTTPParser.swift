@@ -113,6 +113,19 @@ struct HTTPMessageParser {
                 return (index, .messageBegin)
             }
         case .head:
+            // Common case: the whole head is in this segment; parse it in place, no copy.
+            if self.buffer.isEmpty, let end = HTTPMessageParser.headEnd(bytes) {
+                guard
+                    let head = HTTPMessageParser.parseHead(
+                        UnsafeRawBufferPointer(rebasing: bytes[0..<end]),
+                        request: self.isRequestSide
+                    )
+                else {
+                    return (end, self.failHead())
+                }
+                self.state = .awaitingFraming
+                return (end, .head(head))
+            }
             for index in 0..<bytes.count {
                 let byte = bytes[index]
                 self.buffer.append(byte)
@@ -128,6 +141,7 @@ struct HTTPMessageParser {
                         guard let head else {
                             return (index + 1, self.failHead())
                         }
+                        self.buffer = []  // a connection holds no head buffer between messages
                         self.state = .awaitingFraming
                         return (index + 1, .head(head))
                     }
@@ -287,7 +301,7 @@ struct HTTPMessageParser {
     }
 
     private mutating func failHead() -> HTTPParserEvent {
-        self.buffer.removeAll(keepingCapacity: true)
+        self.buffer = []
         self.state = .resync
         self.atLineStart = false
         return .messageEnd
@@ -372,6 +386,19 @@ struct HTTPMessageParser {
             index += 1
         }
         return index > 20 ? false : nil
+    }
+
+    /// One past the blank line ending a head that starts at `bytes[0]` (CRLF CRLF or LF LF), if it is there.
+    static func headEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        var index = 1
+        while index < bytes.count {
+            if bytes[index] == 0x0a {
+                if bytes[index - 1] == 0x0a { return index + 1 }
+                if index >= 2, bytes[index - 1] == 0x0d, bytes[index - 2] == 0x0a { return index + 1 }
+            }
+            index += 1
+        }
+        return nil
     }
 
     /// Parses a chunk-size line: hex digits, optional `;extensions`.

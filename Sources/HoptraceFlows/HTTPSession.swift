@@ -358,6 +358,9 @@ struct HTTPSession {
             self.emitted += 1
             emit(first.exchange)
         }
+        if self.pending.isEmpty && self.pending.capacity > 0 {
+            self.pending = []  // an idle keep-alive connection holds no exchange storage
+        }
     }
 
     private func index(of serial: Int) -> Int? {
