@@ -83,9 +83,6 @@ struct HTTPMessageParser {
         self.isRequestSide = isRequestSide
     }
 
-    /// Whether the stream is known not to be HTTP (or left HTTP by an upgrade).
-    var isDone: Bool { self.state == .notHTTP || self.state == .upgraded }
-
     /// Consumes bytes up to the next event.
     ///
     /// - Returns: how many bytes were consumed and the event at that position, if any. The caller loops until all
@@ -232,10 +229,6 @@ struct HTTPMessageParser {
         }
     }
 
-    /// Whether the message in progress has no body left to read (the head's framing was `.none`): the caller
-    /// reports its end right after the head.
-    var isBetweenMessages: Bool { self.state == .idle }
-
     /// A hole of `length` bytes in the stream.
     mutating func gap(_ length: UInt64) -> HTTPGapEffect {
         switch self.state {
@@ -283,14 +276,6 @@ struct HTTPMessageParser {
             return true
         }
         return false
-    }
-
-    /// Whether a message is in progress (begun, not ended).
-    var isInMessage: Bool {
-        switch self.state {
-        case .idle, .resync, .notHTTP, .upgraded: return false
-        default: return true
-        }
     }
 
     private mutating func enterResync() {

@@ -41,9 +41,6 @@ struct HTTPSession {
         var hasFinalResponse: Bool
     }
 
-    /// Whether nothing more will be parsed on this connection.
-    var isDone: Bool { self.isNotHTTP || (self.requestParser.isDone && self.responseParser.isDone) }
-
     /// In-order bytes of one direction.
     /// - Parameters:
     ///   - offset: relative sequence number of `bytes[0]`.
