@@ -24,13 +24,6 @@ struct ByteCursor {
     var remaining: Int { Swift.max(0, self.bytes.count - self.offset) }
 
     @inlinable
-    mutating func readUInt8() -> UInt8? {
-        guard self.offset >= 0, self.remaining >= 1 else { return nil }
-        defer { self.offset += 1 }
-        return self.bytes.load(fromByteOffset: self.offset, as: UInt8.self)
-    }
-
-    @inlinable
     mutating func readUInt16() -> UInt16? {
         guard self.offset >= 0, self.remaining >= 2 else { return nil }
         defer { self.offset += 2 }

@@ -137,6 +137,8 @@ public struct ConnectionRecord: Hashable, Sendable {
     public var synTime: Int64?
     /// SYNs sent again with the same ISN.
     public var synRetransmissions: Int
+    /// When those were sent (the first ``ConnectionRecord/maxRetransmissionTimes``).
+    public var synRetransmissionTimes: [Int64]
     /// The first SYN-ACK.
     public var synAckTime: Int64?
     /// SYN-ACKs sent again.
@@ -155,6 +157,9 @@ public struct ConnectionRecord: Hashable, Sendable {
     public var httpExchanges: Int
     /// Why the record was emitted.
     public var endReason: ConnectionEndReason
+
+    /// The most SYN retransmission times kept.
+    public static let maxRetransmissionTimes = 16
 
     /// The originator's ISN (nil without its SYN).
     public var originatorISN: UInt32? { self.originatorSummary.isn }

@@ -41,16 +41,8 @@ struct DNSTransactionTable {
                 emit(list.remove(at: index))
                 self.count -= 1
             }
-            var transaction = DNSTransaction(
-                capturePoint: key.capturePoint,
-                transport: key.transport,
-                client: key.client,
-                server: key.server,
-                id: key.id
-            )
-            transaction.question = message.question
+            var transaction = Self.transaction(key, message, connectionID)
             transaction.queryTime = time
-            transaction.connectionID = connectionID
             list.append(transaction)
             self.count += 1
         } else if let index = matching, list[index].responseTime == nil {
@@ -58,20 +50,31 @@ struct DNSTransactionTable {
         } else if let index = matching {
             list[index].extraResponses += 1
         } else {
-            var transaction = DNSTransaction(
-                capturePoint: key.capturePoint,
-                transport: key.transport,
-                client: key.client,
-                server: key.server,
-                id: key.id
-            )
-            transaction.question = message.question
-            transaction.connectionID = connectionID
+            var transaction = Self.transaction(key, message, connectionID)
             Self.fill(&transaction, with: message, time: time)
             list.append(transaction)
             self.count += 1
         }
         self.pending[key] = list
+    }
+
+    private static func transaction(
+        _ key: DNSTransactionKey,
+        _ message: DNSMessage,
+        _ connectionID: UInt64?
+    )
+        -> DNSTransaction
+    {
+        var transaction = DNSTransaction(
+            capturePoint: key.capturePoint,
+            transport: key.transport,
+            client: key.client,
+            server: key.server,
+            id: key.id
+        )
+        transaction.question = message.question
+        transaction.connectionID = connectionID
+        return transaction
     }
 
     private static func fill(_ transaction: inout DNSTransaction, with message: DNSMessage, time: Int64) {

@@ -93,6 +93,9 @@ extension FlowEvent {
             writer.string("history", record.history)
             writer.int("synTime", record.synTime)
             writer.int("synRetransmissions", record.synRetransmissions)
+            if !record.synRetransmissionTimes.isEmpty {
+                writer.intArray("synRetransmissionTimes", record.synRetransmissionTimes.map { Int($0) })
+            }
             writer.int("synAckTime", record.synAckTime)
             writer.int("synAckRetransmissions", record.synAckRetransmissions)
             writer.int("handshakeAckTime", record.handshakeAckTime)

@@ -83,9 +83,6 @@ struct HTTPMessageParser {
         self.isRequestSide = isRequestSide
     }
 
-    /// Whether the stream is known not to be HTTP (or left HTTP by an upgrade).
-    var isDone: Bool { self.state == .notHTTP || self.state == .upgraded }
-
     /// Consumes bytes up to the next event.
     ///
     /// - Returns: how many bytes were consumed and the event at that position, if any. The caller loops until all
@@ -113,6 +110,19 @@ struct HTTPMessageParser {
                 return (index, .messageBegin)
             }
         case .head:
+            // Common case: the whole head is in this segment; parse it in place, no copy.
+            if self.buffer.isEmpty, let end = HTTPMessageParser.headEnd(bytes) {
+                guard
+                    let head = HTTPMessageParser.parseHead(
+                        UnsafeRawBufferPointer(rebasing: bytes[0..<end]),
+                        request: self.isRequestSide
+                    )
+                else {
+                    return (end, self.failHead())
+                }
+                self.state = .awaitingFraming
+                return (end, .head(head))
+            }
             for index in 0..<bytes.count {
                 let byte = bytes[index]
                 self.buffer.append(byte)
@@ -128,6 +138,7 @@ struct HTTPMessageParser {
                         guard let head else {
                             return (index + 1, self.failHead())
                         }
+                        self.buffer = []  // a connection holds no head buffer between messages
                         self.state = .awaitingFraming
                         return (index + 1, .head(head))
                     }
@@ -218,10 +229,6 @@ struct HTTPMessageParser {
         }
     }
 
-    /// Whether the message in progress has no body left to read (the head's framing was `.none`): the caller
-    /// reports its end right after the head.
-    var isBetweenMessages: Bool { self.state == .idle }
-
     /// A hole of `length` bytes in the stream.
     mutating func gap(_ length: UInt64) -> HTTPGapEffect {
         switch self.state {
@@ -271,14 +278,6 @@ struct HTTPMessageParser {
         return false
     }
 
-    /// Whether a message is in progress (begun, not ended).
-    var isInMessage: Bool {
-        switch self.state {
-        case .idle, .resync, .notHTTP, .upgraded: return false
-        default: return true
-        }
-    }
-
     private mutating func enterResync() {
         self.state = .resync
         self.atLineStart = true
@@ -287,7 +286,7 @@ struct HTTPMessageParser {
     }
 
     private mutating func failHead() -> HTTPParserEvent {
-        self.buffer.removeAll(keepingCapacity: true)
+        self.buffer = []
         self.state = .resync
         self.atLineStart = false
         return .messageEnd
@@ -372,6 +371,19 @@ struct HTTPMessageParser {
             index += 1
         }
         return index > 20 ? false : nil
+    }
+
+    /// One past the blank line ending a head that starts at `bytes[0]` (CRLF CRLF or LF LF), if it is there.
+    static func headEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        var index = 1
+        while index < bytes.count {
+            if bytes[index] == 0x0a {
+                if bytes[index - 1] == 0x0a { return index + 1 }
+                if index >= 2, bytes[index - 1] == 0x0d, bytes[index - 2] == 0x0a { return index + 1 }
+            }
+            index += 1
+        }
+        return nil
     }
 
     /// Parses a chunk-size line: hex digits, optional `;extensions`.

@@ -41,9 +41,6 @@ struct HTTPSession {
         var hasFinalResponse: Bool
     }
 
-    /// Whether nothing more will be parsed on this connection.
-    var isDone: Bool { self.isNotHTTP || (self.requestParser.isDone && self.responseParser.isDone) }
-
     /// In-order bytes of one direction.
     /// - Parameters:
     ///   - offset: relative sequence number of `bytes[0]`.
@@ -357,6 +354,9 @@ struct HTTPSession {
             self.pending.removeFirst()
             self.emitted += 1
             emit(first.exchange)
+        }
+        if self.pending.isEmpty && self.pending.capacity > 0 {
+            self.pending = []  // an idle keep-alive connection holds no exchange storage
         }
     }
 

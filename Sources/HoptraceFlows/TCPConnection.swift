@@ -38,6 +38,7 @@ final class TCPConnection {
     var lastTime: Int64
     var synTime: Int64?
     var synRetransmissions = 0
+    var synRetransmissionTimes: [Int64] = []
     var synAckTime: Int64?
     var synAckRetransmissions = 0
     var handshakeAckTime: Int64?
@@ -104,7 +105,14 @@ final class TCPConnection {
                         self.synTime = time
                     }
                 } else if sender.summary.isn == tcp.seq {
-                    if isACK { self.synAckRetransmissions += 1 } else { self.synRetransmissions += 1 }
+                    if isACK {
+                        self.synAckRetransmissions += 1
+                    } else {
+                        self.synRetransmissions += 1
+                        if self.synRetransmissionTimes.count < ConnectionRecord.maxRetransmissionTimes {
+                            self.synRetransmissionTimes.append(time)
+                        }
+                    }
                 }
             }
         } else {
@@ -394,6 +402,7 @@ final class TCPConnection {
             responderSummary: self.resp.summary,
             synTime: self.synTime,
             synRetransmissions: self.synRetransmissions,
+            synRetransmissionTimes: self.synRetransmissionTimes,
             synAckTime: self.synAckTime,
             synAckRetransmissions: self.synAckRetransmissions,
             handshakeAckTime: self.handshakeAckTime,

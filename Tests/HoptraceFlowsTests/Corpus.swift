@@ -3,19 +3,24 @@ import HoptraceFlows
 
 /// The public capture corpus and the tshark oracle.
 enum Corpus {
-    /// `../shared/corpus` from the package root (found by walking up from this file), or `$HOPTRACE_CORPUS`.
+    /// The package root: the nearest folder above this file holding Package.swift.
+    static let packageRoot: URL = {
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while directory.path != "/" {
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+                return directory
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+
+    /// `../shared/corpus` from the package root, or `$HOPTRACE_CORPUS`.
     static let root: URL = {
         if let path = ProcessInfo.processInfo.environment["HOPTRACE_CORPUS"] {
             return URL(fileURLWithPath: path)
         }
-        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while directory.path != "/" {
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-                return directory.appendingPathComponent("../shared/corpus").standardizedFileURL
-            }
-            directory = directory.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: "/work/shared/corpus")
+        return packageRoot.appendingPathComponent("../shared/corpus").standardizedFileURL
     }()
 
     /// Every pcap and pcapng file of the corpus, relative to its root, sorted.
@@ -39,21 +44,10 @@ enum Corpus {
     ) throws
         -> [[String]]
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/tshark")
         var arguments = ["-r", path(relative), "-T", "fields"] + options
         if let filter { arguments += ["-Y", filter] }
         for field in fields { arguments += ["-e", field] }
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map {
-            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-        }
+        return try tshark(arguments: arguments)
     }
 
     /// The flow stage's records for a corpus file (and the read error, if the file has one).
@@ -99,14 +93,7 @@ enum LabCaptures {
         if let path = ProcessInfo.processInfo.environment["HOPTRACE_CAPTURES"] {
             return URL(fileURLWithPath: path)
         }
-        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while directory.path != "/" {
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-                return directory.appendingPathComponent("captures")
-            }
-            directory = directory.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: "captures")
+        return Corpus.packageRoot.appendingPathComponent("captures")
     }()
 
     /// The capture files (pcapng and SLL2 pcap), sorted; empty until the lab's captures are there.

@@ -21,18 +21,20 @@ struct LabCaptureTests {
         let path = LabCaptures.root.appendingPathComponent(file).path
         let records = Corpus.analyzeFile(path)
         #expect(records.error == nil)
-        // The capture points tshark sees: pcapng interfaces by name, SLL2 interface indexes as "if<N>".
-        let isSLL2 = file.hasSuffix(".pcap")
+        // The capture points as the decoder names them: the SLL2 interface index ("if<N>") when the packets carry
+        // one, else the pcapng interface's name.
         let keys = try Corpus.tshark(
-            arguments: ["-r", path, "-T", "fields"]
-                + (isSLL2 ? ["-e", "sll.ifindex"] : ["-e", "frame.interface_id", "-e", "frame.interface_name"])
+            arguments: [
+                "-r", path, "-T", "fields", "-e", "sll.ifindex", "-e", "frame.interface_id", "-e",
+                "frame.interface_name",
+            ]
         )
-        var points: [String: String] = [:]  // filter -> our capture point name
-        for row in keys {
-            if isSLL2 {
+        var points: [String: String] = [:]  // tshark filter -> our capture point name
+        for row in keys where row.count >= 3 {
+            if !row[0].isEmpty {
                 points["sll.ifindex == \(row[0])"] = "if\(row[0])"
             } else {
-                points["frame.interface_id == \(row[0])"] = row.count > 1 ? row[1] : row[0]
+                points["frame.interface_id == \(row[1])"] = row[2].isEmpty ? row[1] : row[2]
             }
         }
         #expect(!points.isEmpty)

@@ -144,6 +144,7 @@ struct TCPConnectionTests {
         #expect(record.state == .s0)
         #expect(record.history == "S")
         #expect(record.synRetransmissions == 2)
+        #expect(record.synRetransmissionTimes == [1_000 * Self.ms, 3_000 * Self.ms])
         #expect(record.synTime == 0)
     }
 

@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Writes a synthetic pcap of many short HTTP/1.1 connections to stdout, for measuring the flow stage's memory.
 
-Usage: tools/bench/flows-synth.py SCALE | /usr/bin/time -v .build/release/hoptrace flows - > /dev/null
+Usage: tools/bench/flows-synth.py SCALE [--open] | /usr/bin/time -v .build/release/hoptrace flows - > /dev/null
 
 SCALE 1 is 1,008,000 packets (112,000 connections of 9 packets: handshake, request, ACK, response, FIN both
 ways, last ACK), 64 connections in flight at once, 100 us of packet time between packets. Every connection closes,
-so a flow stage with bounded memory holds only the ones in flight plus those lingering after close.
+so a flow stage with bounded memory holds only the ones in flight plus those lingering after close. With --open the
+connections never close (no FINs: 6 packets each): then only the cap on concurrent connections bounds memory.
 """
 import struct
 import sys
 
 scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
+steps = 6 if "--open" in sys.argv else 9
 connections = int(112_000 * scale)
 in_flight = 64
 out = sys.stdout.buffer
@@ -54,7 +56,7 @@ time_us = 1_700_000_000 * 1_000_000
 chunk = []
 for start in range(0, connections, in_flight):
     batch = [conversation(i) for i in range(start, min(connections, start + in_flight))]
-    for step in range(9):
+    for step in range(steps):
         for conv in batch:
             frame = conv[step]
             chunk.append(struct.pack("<IIII", time_us // 1_000_000, time_us % 1_000_000, len(frame), len(frame)))
