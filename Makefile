@@ -41,7 +41,8 @@ fuzz: deps
 bench: deps
 	tools/bench/run.sh
 
-lab: test-deps
+## lab: regenerate captures/ (root; the pcapng is written by the release hoptrace's capture command).
+lab: build test-deps
 	python3 tools/lab/lab.py all
 
 clean:

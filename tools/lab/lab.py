@@ -818,7 +818,8 @@ class Captures:
             if binary is None:
                 raise LabError("--pcapng-writer hoptrace: `.build/release/hoptrace capture --help` does not work; "
                                "build it (swift build -c release) or use --pcapng-writer dumpcap")
-            self.pcapng_argv = [str(binary), "capture", "-i", "any", "-w", str(self.pcapng)]
+            # 64 MiB of ring: with the default 8 MiB and 256 KiB snaplen slots it dropped packets in bursts.
+            self.pcapng_argv = [str(binary), "capture", "-i", "any", "--buffer-size", "64", "-w", str(self.pcapng)]
         else:
             # -p: no promiscuous mode, like tcpdump -i any (promiscuous cni0 would pass every bridged frame up).
             self.pcapng_argv = ["dumpcap", "-p"] + [a for n in ifnames for a in ("-i", n)] + ["-w", str(self.pcapng)]
@@ -828,12 +829,17 @@ class Captures:
         self.pcapng_proc = self.lab.start("pcapng-writer", nsexec(NODE_NS, *self.pcapng_argv))
         if not self.tcpdump.wait_for(r"listening on", 10):
             raise LabError(f"tcpdump did not start: {' | '.join(self.tcpdump.lines[-3:])}")
-        if not self.pcapng_proc.wait_for(r"(?i)capturing on|listening|capturing", 10):
-            # `hoptrace capture` may not announce itself; accept a running writer whose file exists.
-            alive = self.pcapng_proc.popen.poll() is None
-            if not (self.writer == "hoptrace" and alive and self.pcapng.exists()):
-                raise LabError(f"{self.writer} did not start: {' | '.join(self.pcapng_proc.lines[-3:])}")
-            log("hoptrace capture printed no 'capturing' line; its file exists, going on")
+        if self.writer == "hoptrace":
+            # `hoptrace capture` prints nothing at start; it opens every interface before it creates the file.
+            deadline = time.monotonic() + 10
+            while not self.pcapng.exists() and self.pcapng_proc.popen.poll() is None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            if not self.pcapng.exists() or self.pcapng_proc.popen.poll() is not None:
+                raise LabError(f"hoptrace capture did not start: {' | '.join(self.pcapng_proc.lines[-3:])}")
+        elif not self.pcapng_proc.wait_for(r"(?i)capturing on", 10):
+            raise LabError(f"{self.writer} did not start: {' | '.join(self.pcapng_proc.lines[-3:])}")
         time.sleep(0.5)  # "listening" is printed right after activation; give the last socket a moment
 
     def stop(self) -> dict:
