@@ -291,6 +291,15 @@ def scenarios() -> list[Scenario]:
                  "response's first byte leaves it >= 1500 ms later",
                  fault={"kind": "slow-server", "hop": W1.veth, "details": "server-side delay 1500 ms (ms=1500)"},
                  slow_ms=1500, dns_name="web", dns_rcode="NOERROR"),
+        Scenario("clusterip-no-response", "clusterip", "the web pod accepts the request and never answers "
+                 "(it hangs for 20 s); curl gives up after 3 s", "client",
+                 [Transfer(f"{web_url}/hang?ms=20000", "lab-clusterip-no-response-1")], endpoints=only1,
+                 verdict="no-response", verdict_hop=W1.veth,
+                 verdict_detail=f"the request is delivered to {W1.namespace}/{W1.name} ({W1.veth}) and ACKed; "
+                 "no response byte before the client gives up (3 s)",
+                 fault={"kind": "server-hang", "hop": W1.veth,
+                        "details": "the handler sleeps 20 s before answering (ms=20000); curl --max-time 3"},
+                 max_time=3.0, dns_name="web", dns_rcode="NOERROR"),
         Scenario("dns-nxdomain", "clusterip", "the client asks for a name that does not exist: glibc walks the "
                  "search list (ndots:5), NXDOMAIN at every step", "client",
                  [Transfer("http://nosuch-web/dns-nxdomain", "lab-dns-nxdomain-1")], service=None,
@@ -1301,7 +1310,8 @@ def check_truth(sc: Scenario, truth: dict) -> list:
     """Sanity checks on what the client saw (not on the capture): the fault must have had its effect."""
     problems = []
     rc = truth["clientResult"]["exitCode"]
-    want_rc = {"ok": 0, "slow": 0, "breakpoint": 28, "reset": 7, "rejected": 7, "dns-failure": (6, 28)}[sc.verdict]
+    want_rc = {"ok": 0, "slow": 0, "breakpoint": 28, "reset": 7, "rejected": 7, "dns-failure": (6, 28),
+               "no-response": 28}[sc.verdict]
     if rc not in (want_rc if isinstance(want_rc, tuple) else (want_rc,)):
         problems.append(f"curl exit {rc}, expected {want_rc}")
     if sc.verdict in ("ok", "slow") and not truth["observed"]["servedBy"]:
