@@ -45,6 +45,8 @@ public struct ClusterState: Sendable {
     private var slicesByService: [ObjectRef: [Int]] = [:]
     private var podCIDRs: [(network: IPAddress, prefix: Int, node: Int)] = []
     private var hostAddresses: Set<String> = []
+    private var podsByHostPort: [String: [Int]] = [:]
+    private var podByRef: [ObjectRef: Int] = [:]
 
     /// An empty state: every lookup answers nil.
     public init() {
@@ -66,7 +68,15 @@ public struct ClusterState: Sendable {
         self.ingresses = ingresses
         for (index, pod) in pods.enumerated() {
             for ip in pod.ips { podsByAddress[Self.key(ip), default: []].append(index) }
-            if let hostIP = pod.hostIP { hostAddresses.insert(Self.key(hostIP)) }
+            if let hostIP = pod.hostIP {
+                hostAddresses.insert(Self.key(hostIP))
+                for port in pod.ports {
+                    if let hostPort = port.hostPort {
+                        podsByHostPort["\(Self.key(hostIP)) \(hostPort)", default: []].append(index)
+                    }
+                }
+            }
+            if podByRef[pod.ref] == nil { podByRef[pod.ref] = index }
         }
         for (index, node) in nodes.enumerated() {
             for ip in node.addresses where nodeByAddress[Self.key(ip)] == nil { nodeByAddress[Self.key(ip)] = index }
@@ -186,11 +196,27 @@ public struct ClusterState: Sendable {
         }
         var documents: [KubeValue] = []
         if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+            // A List's items are read into objects one by one as the parser reaches them.
+            var collected = ClusterObjects()
             do {
-                documents = [try JSONDecoder().decode(KubeValue.self, from: Data(bytes))]
+                let document = try bytes.withUnsafeBytes { raw in
+                    try KubeJSONParser.parse(raw) { index, item in
+                        try KubeObjectReader.objects(in: Field(item, path: "items[\(index)]"), into: &collected)
+                    }
+                }
+                documents = [document]
+            } catch let error as KubeJSONError {
+                throw ClusterStateError("\(source): not valid JSON (\(error)); \(fix)")
+            } catch let error as FieldError {
+                throw ClusterStateError("\(source): \(error.message); \(fix)")
             } catch {
-                throw ClusterStateError("\(source): not valid JSON (\(Self.reason(error))); \(fix)")
+                throw ClusterStateError("\(source): \(Self.reason(error)); \(fix)")
             }
+            objects.pods += collected.pods
+            objects.services += collected.services
+            objects.endpointSlices += collected.endpointSlices
+            objects.nodes += collected.nodes
+            objects.ingresses += collected.ingresses
         } else {
             guard let text = String(data: Data(bytes), encoding: .utf8) else {
                 throw ClusterStateError("\(source): neither JSON nor UTF-8 YAML; \(fix)")
@@ -289,9 +315,14 @@ public struct ClusterState: Sendable {
         }) {
             return pod
         }
-        return pods.first { pod in
-            pod.hostIP.map(Self.key) == key && pod.ports.contains { $0.hostPort == port && fits($0) }
+        return (podsByHostPort["\(key) \(port)"] ?? []).map { pods[$0] }.first { pod in
+            pod.ports.contains { $0.hostPort == port && fits($0) }
         }
+    }
+
+    /// The pod with this namespace and name.
+    public func pod(_ ref: ObjectRef) -> KubePod? {
+        podByRef[ref].map { pods[$0] }
     }
 
     /// The node with this InternalIP or ExternalIP.

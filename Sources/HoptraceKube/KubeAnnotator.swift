@@ -108,7 +108,7 @@ public struct KubeAnnotator: Sendable {
         if let pod = state.pod(at: target.host) { controllers.append(pod) }
         if let match = state.service(at: target.host, port: port, transport: "TCP") {
             for endpoint in state.endpoints(of: match.service.ref, port: match.port) {
-                if let ref = endpoint.endpoint.pod, let pod = state.pods.first(where: { $0.ref == ref }) {
+                if let ref = endpoint.endpoint.pod, let pod = state.pod(ref) {
                     controllers.append(pod)
                 } else if let pod = state.pod(at: endpoint.address) {
                     controllers.append(pod)

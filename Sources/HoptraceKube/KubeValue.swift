@@ -1,4 +1,3 @@
-import Foundation
 import Yams
 
 /// A JSON or YAML document as a tree: what kubectl prints, before it is read into Kubernetes objects.
@@ -28,27 +27,6 @@ indirect enum KubeValue: Sendable, Equatable {
         case .number: return "a number"
         case .bool: return "a boolean"
         case .null: return "null"
-        }
-    }
-}
-
-extension KubeValue: Decodable {
-    /// Reads any JSON value (used with `JSONDecoder`, which tells booleans from numbers, unlike
-    /// `JSONSerialization`'s `NSNumber`).
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([KubeValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: KubeValue].self))
         }
     }
 }
