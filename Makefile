@@ -41,8 +41,12 @@ fuzz: deps
 bench: deps
 	tools/bench/run.sh
 
+## lab: regenerate captures/ (root). The pcapng writer is pinned to dumpcap (one Ethernet IDB per interface)
+## until the pipeline reads `hoptrace capture`'s SLL2-in-pcapng by interface name: make lab LAB_PCAPNG_WRITER=hoptrace
+LAB_PCAPNG_WRITER ?= dumpcap
 lab: test-deps
-	python3 tools/lab/lab.py all
+	$(if $(filter hoptrace,$(LAB_PCAPNG_WRITER)),$(SWIFT) build -c release --product hoptrace)
+	python3 tools/lab/lab.py all --pcapng-writer $(LAB_PCAPNG_WRITER)
 
 clean:
 	rm -rf .build

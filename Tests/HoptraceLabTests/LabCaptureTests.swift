@@ -58,6 +58,11 @@ struct LabCommittedTests {
         let captured = counters.first { $0.0 == "packets captured" }?.1
         #expect(captured != nil && captured == counters.first { $0.0 == "packets received by filter" }?.1)
         #expect(truth.capture.pcapng.exitCode == 0)
+        let writerDrops = (truth.capture.pcapng.stderr ?? []).filter {
+            ($0.contains("dropped by kernel") && !$0.contains(" 0 dropped by kernel"))
+                || ($0.hasPrefix("Packets received/dropped") && !$0.contains("/0 ("))
+        }
+        #expect(writerDrops.isEmpty, "the pcapng writer lost packets: \(writerDrops)")
         #expect(["clusterip", "nodeport", "ingress", "direct"].contains(truth.mode))
         #expect(
             ["ok", "dns-failure", "rejected", "breakpoint", "reset", "no-response", "slow"].contains(

@@ -119,6 +119,30 @@ struct LabVerdictTests {
     }
 
     @Test(
+        "no-response: the request reaches the pod and is ACKed there; no response byte ever leaves the pod",
+        arguments: verdict("no-response"),
+        formats
+    )
+    func noResponse(scenario: String, format: CaptureFormat) throws {
+        let truth = try Truth.load(scenario)
+        let endpoint = try #require(truth.endpoints.first)
+        #expect(truth.expected.verdict.hops == [endpoint.veth])
+        let packets = try Tshark.packets(scenario, format, truth: truth)
+        let request = try #require(
+            packets.first { $0.hop == endpoint.veth && $0.httpURI == truth.request.path },
+            "the request never reached \(endpoint.veth)"
+        )
+        #expect(
+            packets.contains { $0.hop == endpoint.veth && $0.src == endpoint.ip && $0.ack && $0.time >= request.time }
+        )
+        #expect(!packets.contains { $0.src == endpoint.ip && $0.tcpLen > 0 }, "the pod sent data")
+        #expect(!packets.contains { $0.isRst })
+        #expect(truth.observed.servedBy.isEmpty, "the server never finished the request")
+        #expect(truth.clientResult.exitCode == 28)
+        #expect((truth.request.clientTiming?.time_total ?? 0) >= 2.9)
+    }
+
+    @Test(
         "rejected: ICMP port unreachable from the node, quoting the SYN to the ClusterIP",
         arguments: verdict("rejected"),
         formats

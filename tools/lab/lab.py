@@ -291,6 +291,15 @@ def scenarios() -> list[Scenario]:
                  "response's first byte leaves it >= 1500 ms later",
                  fault={"kind": "slow-server", "hop": W1.veth, "details": "server-side delay 1500 ms (ms=1500)"},
                  slow_ms=1500, dns_name="web", dns_rcode="NOERROR"),
+        Scenario("clusterip-no-response", "clusterip", "the web pod accepts the request and never answers "
+                 "(it hangs for 20 s); curl gives up after 3 s", "client",
+                 [Transfer(f"{web_url}/hang?ms=20000", "lab-clusterip-no-response-1")], endpoints=only1,
+                 verdict="no-response", verdict_hop=W1.veth,
+                 verdict_detail=f"the request is delivered to {W1.namespace}/{W1.name} ({W1.veth}) and ACKed; "
+                 "no response byte before the client gives up (3 s)",
+                 fault={"kind": "server-hang", "hop": W1.veth,
+                        "details": "the handler sleeps 20 s before answering (ms=20000); curl --max-time 3"},
+                 max_time=3.0, dns_name="web", dns_rcode="NOERROR"),
         Scenario("dns-nxdomain", "clusterip", "the client asks for a name that does not exist: glibc walks the "
                  "search list (ndots:5), NXDOMAIN at every step", "client",
                  [Transfer("http://nosuch-web/dns-nxdomain", "lab-dns-nxdomain-1")], service=None,
@@ -818,7 +827,8 @@ class Captures:
             if binary is None:
                 raise LabError("--pcapng-writer hoptrace: `.build/release/hoptrace capture --help` does not work; "
                                "build it (swift build -c release) or use --pcapng-writer dumpcap")
-            self.pcapng_argv = [str(binary), "capture", "-i", "any", "-w", str(self.pcapng)]
+            # 64 MiB of ring: with the default 8 MiB and 256 KiB snaplen slots it dropped packets in bursts.
+            self.pcapng_argv = [str(binary), "capture", "-i", "any", "--buffer-size", "64", "-w", str(self.pcapng)]
         else:
             # -p: no promiscuous mode, like tcpdump -i any (promiscuous cni0 would pass every bridged frame up).
             self.pcapng_argv = ["dumpcap", "-p"] + [a for n in ifnames for a in ("-i", n)] + ["-w", str(self.pcapng)]
@@ -828,12 +838,17 @@ class Captures:
         self.pcapng_proc = self.lab.start("pcapng-writer", nsexec(NODE_NS, *self.pcapng_argv))
         if not self.tcpdump.wait_for(r"listening on", 10):
             raise LabError(f"tcpdump did not start: {' | '.join(self.tcpdump.lines[-3:])}")
-        if not self.pcapng_proc.wait_for(r"(?i)capturing on|listening|capturing", 10):
-            # `hoptrace capture` may not announce itself; accept a running writer whose file exists.
-            alive = self.pcapng_proc.popen.poll() is None
-            if not (self.writer == "hoptrace" and alive and self.pcapng.exists()):
-                raise LabError(f"{self.writer} did not start: {' | '.join(self.pcapng_proc.lines[-3:])}")
-            log("hoptrace capture printed no 'capturing' line; its file exists, going on")
+        if self.writer == "hoptrace":
+            # `hoptrace capture` prints nothing at start; it opens every interface before it creates the file.
+            deadline = time.monotonic() + 10
+            while not self.pcapng.exists() and self.pcapng_proc.popen.poll() is None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            if not self.pcapng.exists() or self.pcapng_proc.popen.poll() is not None:
+                raise LabError(f"hoptrace capture did not start: {' | '.join(self.pcapng_proc.lines[-3:])}")
+        elif not self.pcapng_proc.wait_for(r"(?i)capturing on", 10):
+            raise LabError(f"{self.writer} did not start: {' | '.join(self.pcapng_proc.lines[-3:])}")
         time.sleep(0.5)  # "listening" is printed right after activation; give the last socket a moment
 
     def stop(self) -> dict:
@@ -1295,7 +1310,8 @@ def check_truth(sc: Scenario, truth: dict) -> list:
     """Sanity checks on what the client saw (not on the capture): the fault must have had its effect."""
     problems = []
     rc = truth["clientResult"]["exitCode"]
-    want_rc = {"ok": 0, "slow": 0, "breakpoint": 28, "reset": 7, "rejected": 7, "dns-failure": (6, 28)}[sc.verdict]
+    want_rc = {"ok": 0, "slow": 0, "breakpoint": 28, "reset": 7, "rejected": 7, "dns-failure": (6, 28),
+               "no-response": 28}[sc.verdict]
     if rc not in (want_rc if isinstance(want_rc, tuple) else (want_rc,)):
         problems.append(f"curl exit {rc}, expected {want_rc}")
     if sc.verdict in ("ok", "slow") and not truth["observed"]["servedBy"]:
