@@ -4,8 +4,11 @@
 public struct CaptureError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What kind of failure this is.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The code as text (`corrupt`, `no-such-interface`), stable for tests and JSON.
         public var rawValue: String
+        /// A code from its text.
         public init(rawValue: String) { self.rawValue = rawValue }
+        /// The code as text.
         public var description: String { rawValue }
 
         /// The file does not exist or cannot be opened.
@@ -43,6 +46,7 @@ public struct CaptureError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Byte offset in the file where the fault was found, when reading a file.
     public var offset: UInt64?
 
+    /// An error of kind `code` at `source` (a path or an interface), with a `reason` that names the fix.
     public init(_ code: Code, _ reason: String, source: String, offset: UInt64? = nil) {
         self.code = code
         self.reason = reason
@@ -53,12 +57,19 @@ public struct CaptureError: Error, Hashable, Sendable, CustomStringConvertible {
     /// `source: reason (at byte N)`; just the reason when it already names the source (live capture errors such
     /// as "cannot open eth9: no such interface; ...").
     public var description: String {
-        if source.isEmpty || reason.contains(source) {
+        if source.isEmpty || namesSource {
             return reason
         }
         if let offset {
             return "\(source): \(reason) (at byte \(offset))"
         }
         return "\(source): \(reason)"
+    }
+
+    /// Whether `reason` has `source` as a word of its own ("cannot open eth9: ..."), not merely inside another word
+    /// (a file named `x` and "magic 0x...").
+    private var namesSource: Bool {
+        let separators: Set<Character> = [" ", ":", ";", ",", "(", ")", "\"", "'", "`"]
+        return reason.split(whereSeparator: { separators.contains($0) }).contains { $0 == source }
     }
 }

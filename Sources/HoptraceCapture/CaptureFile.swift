@@ -5,7 +5,15 @@
 /// - Throws: ``CaptureError`` with code `.cannotOpen`, `.empty`, `.notACapture`, `.unsupportedVersion`,
 ///   `.corrupt` or `.truncated`; its description is one line naming the problem and the fix.
 public func openCaptureFile(path: String) throws(CaptureError) -> any PacketSource {
-    let reader = try FileByteReader(path: path)
+    try openCapture(FileByteReader(path: path))
+}
+
+/// Opens a capture held in memory (`name` is used in error messages); for tests and fuzzing.
+func openCapture(bytes: [UInt8], chunk: Int = .max, name: String = "memory") throws(CaptureError) -> any PacketSource {
+    try openCapture(FileByteReader(bytes: bytes, chunk: chunk, name: name))
+}
+
+func openCapture(_ reader: FileByteReader) throws(CaptureError) -> any PacketSource {
     guard try reader.fill(4) else {
         if reader.available == 0 {
             throw CaptureError(

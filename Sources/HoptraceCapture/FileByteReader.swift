@@ -21,7 +21,13 @@ final class FileByteReader {
 
     /// The name used in error messages: the path as given, or `stdin`.
     let displayName: String
+    /// The descriptor read, or -1 when reading from `memory`.
     private let fd: Int32
+    /// In-memory input (fuzzing and tests): the bytes, how far they have been handed out, and the largest piece one
+    /// `read` returns (small pieces exercise the refill path as a slow pipe would).
+    private var memory: [UInt8] = []
+    private var memoryPosition = 0
+    private var memoryChunk = 0
     private let ownsDescriptor: Bool
     @usableFromInline var storage: UnsafeMutableRawPointer
     @usableFromInline var capacity: Int
@@ -32,43 +38,54 @@ final class FileByteReader {
     private var baseOffset: UInt64 = 0
 
     /// Opens `path` for reading; `-` is standard input.
-    init(path: String) throws(CaptureError) {
+    convenience init(path: String) throws(CaptureError) {
         if path == "-" {
-            self.fd = 0
-            self.ownsDescriptor = false
-            self.displayName = "stdin"
-        } else {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            if fd < 0 {
-                let err = errno
-                switch err {
-                case ENOENT:
-                    throw CaptureError(.cannotOpen, "no such file; check the path", source: path)
-                case EACCES, EPERM:
-                    throw CaptureError(
-                        .cannotOpen,
-                        "permission denied; make the file readable or run as its owner",
-                        source: path
-                    )
-                default:
-                    throw CaptureError(.cannotOpen, "cannot open: \(errnoText(err))", source: path)
-                }
-            }
-            var st = stat()
-            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-                close(fd)
+            self.init(descriptor: 0, name: "stdin", owned: false)
+            return
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let err = errno
+            switch err {
+            case ENOENT:
+                throw CaptureError(.cannotOpen, "no such file; check the path", source: path)
+            case EACCES, EPERM:
                 throw CaptureError(
                     .cannotOpen,
-                    "is a directory; give a pcap or pcapng file",
+                    "permission denied; make the file readable or run as its owner",
                     source: path
                 )
+            default:
+                throw CaptureError(.cannotOpen, "cannot open: \(errnoText(err))", source: path)
             }
-            self.fd = fd
-            self.ownsDescriptor = true
-            self.displayName = path
         }
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            close(fd)
+            throw CaptureError(.cannotOpen, "is a directory; give a pcap or pcapng file", source: path)
+        }
+        self.init(descriptor: fd, name: path, owned: true)
+    }
+
+    /// Reads from an open descriptor (a pipe, a socket, a file), closing it at the end when `owned`.
+    init(descriptor: Int32, name: String, owned: Bool) {
+        self.fd = descriptor
+        self.ownsDescriptor = owned
+        self.displayName = name
         self.capacity = Self.initialCapacity
         self.storage = UnsafeMutableRawPointer.allocate(byteCount: Self.initialCapacity, alignment: 16)
+    }
+
+    /// Reads `bytes` from memory, at most `chunk` bytes per refill step, as if they were a file named `name`.
+    init(bytes: [UInt8], chunk: Int = .max, name: String = "memory") {
+        self.fd = -1
+        self.ownsDescriptor = false
+        self.displayName = name
+        self.memory = bytes
+        self.memoryChunk = max(chunk, 1)
+        // Small inputs get a small buffer (cheap fuzzing runs; the growth path gets exercised too).
+        self.capacity = max(64, min(bytes.count, Self.initialCapacity))
+        self.storage = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 16)
     }
 
     deinit {
@@ -128,7 +145,7 @@ final class FileByteReader {
             end = tail
         }
         while end - start < count {
-            let n = read(fd, storage + end, capacity - end)
+            let n = fd >= 0 ? read(fd, storage + end, capacity - end) : readMemory(capacity - end)
             if n > 0 {
                 end += n
             } else if n == 0 {
@@ -143,6 +160,17 @@ final class FileByteReader {
             }
         }
         return true
+    }
+
+    private func readMemory(_ space: Int) -> Int {
+        let n = min(space, memory.count - memoryPosition, memoryChunk)
+        if n > 0 {
+            memory.withUnsafeBytes { raw in
+                (storage + end).copyMemory(from: raw.baseAddress! + memoryPosition, byteCount: n)
+            }
+            memoryPosition += n
+        }
+        return n
     }
 
     /// The `count` bytes at the cursor; ``fill(_:)`` must have returned `true` for at least `count`.

@@ -1,9 +1,11 @@
 /// A link-layer header type, as numbered by the tcpdump group's LINKTYPE_ registry (the values in pcap and pcapng
 /// files; libpcap's DLT_ values where they differ are mapped on the live path).
 public struct LinkType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The LINKTYPE_ number.
     public var rawValue: UInt32
 
     @inlinable
+    /// A link type from its LINKTYPE_ number.
     public init(rawValue: UInt32) {
         self.rawValue = rawValue
     }
@@ -27,6 +29,7 @@ public struct LinkType: RawRepresentable, Hashable, Sendable, CustomStringConver
     /// Linux cooked capture v2: carries the interface index and the packet type (direction).
     public static let linuxSLL2 = LinkType(rawValue: 276)
 
+    /// The libpcap name (`EN10MB`, `LINUX_SLL2`), or `LINKTYPE(n)`.
     public var description: String {
         switch self {
         case .null: return "NULL"

@@ -116,6 +116,9 @@ public final class LiveSource: PacketSource {
     public private(set) var interfaces: [InterfaceDescription] = []
     /// Stops this capture from any thread.
     public let stopHandle: StopHandle
+    /// Called by ``next()`` on the capturing thread each time it has waited about a quarter second without a
+    /// packet (for a status line that keeps ticking when the link is quiet).
+    public var onIdle: (() -> Void)?
 
     private var handles: [Handle] = []
     private var pollFDs: [pollfd] = []
@@ -192,6 +195,9 @@ public final class LiveSource: PacketSource {
             }
             if ready < 0 && errno != EINTR {
                 throw CaptureError(.io, "poll failed: \(errnoText(errno))", source: "capture")
+            }
+            if ready == 0, let onIdle {
+                onIdle()
             }
         }
         return nil

@@ -8,6 +8,7 @@ public enum PacketDirection: UInt8, Sendable, Hashable, CustomStringConvertible 
     /// Sent by the interface.
     case outbound = 2
 
+    /// `In`, `Out`, or `-` when unknown (as tcpdump prints directions).
     public var description: String {
         switch self {
         case .unknown: return "-"
@@ -30,6 +31,7 @@ public struct InterfaceDescription: Sendable, Hashable {
     /// Timestamp units per second on the wire (1_000_000 for µs, 1_000_000_000 for ns).
     public var timestampsPerSecond: UInt64
 
+    /// Creates a value with these fields.
     public init(
         name: String,
         description: String? = nil,
@@ -65,6 +67,7 @@ public struct Packet {
     public var bytes: UnsafeRawBufferPointer
 
     @inlinable
+    /// Creates a value with these fields.
     public init(
         timestamp: Int64,
         interfaceID: Int,

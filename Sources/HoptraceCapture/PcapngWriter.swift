@@ -57,6 +57,8 @@ public final class PcapngWriter {
     public let path: String
     /// Packets written so far (in complete blocks, buffered or on disk).
     public private(set) var packetsWritten = 0
+    /// Bytes of the file so far, buffered ones included.
+    public var byteCount: UInt64 { durableBytes + UInt64(used) }
     /// The interfaces whose Interface Description Blocks have been written, by file interface id.
     public private(set) var interfaces: [InterfaceDescription] = []
 
@@ -109,11 +111,11 @@ public final class PcapngWriter {
     deinit {
         if !closed {
             try? flush()
+            if ownsDescriptor {
+                systemClose(fd)
+            }
         }
         buffer.deallocate()
-        if ownsDescriptor {
-            systemClose(fd)
-        }
     }
 
     // MARK: - Blocks

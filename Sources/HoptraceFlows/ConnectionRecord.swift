@@ -143,6 +143,8 @@ public struct ConnectionRecord: Hashable, Sendable {
     public var synAckRetransmissions: Int
     /// The originator's ACK completing the handshake.
     public var handshakeAckTime: Int64?
+    /// The direction the capture point recorded for the first SYN (pcapng flags, SLL2 packet type), if any.
+    public var synDirection: PacketDirection?
     /// Who sent the first RST, if any.
     public var resetBy: ConnectionSide?
     /// Who sent the first FIN, if any.

@@ -113,6 +113,7 @@ public final class FlowAnalyzer {
         }
         guard let connection else { return }
         let fromOriginator = connection.originator == source
+        if isPureSYN, connection.synDirection == nil { connection.synDirection = packet.direction }
         let wireLength = max(packet.payloadLength, packet.payload.count, 0)
         let kind = connection.process(
             tcp,

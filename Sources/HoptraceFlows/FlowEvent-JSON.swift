@@ -97,6 +97,9 @@ extension FlowEvent {
             writer.int("synAckRetransmissions", record.synAckRetransmissions)
             writer.int("handshakeAckTime", record.handshakeAckTime)
             writer.int("handshakeRTT", record.handshakeRTT)
+            if let direction = record.synDirection, direction != .unknown {
+                writer.string("synDirection", direction.description)
+            }
             writer.string("resetBy", record.resetBy?.rawValue)
             writer.string("closedBy", record.closedBy?.rawValue)
             writer.string("application", record.application.isEmpty ? nil : record.application)

@@ -20,6 +20,7 @@ public struct FlowPipeline {
     /// Limits of the flow stage.
     public var configuration: FlowConfiguration
 
+    /// A pipeline naming SLL2 interface indexes with `ifIndexNames`.
     public init(ifIndexNames: [Int32: String] = [:], configuration: FlowConfiguration = .init()) {
         self.ifIndexNames = ifIndexNames
         self.configuration = configuration
@@ -38,12 +39,22 @@ public struct FlowPipeline {
         tap: ((borrowing DecodedPacket, Int) -> Void)? = nil,
         sink: @escaping (FlowEvent) -> Void
     ) throws(CaptureError) -> Result {
+        try self.run(paths: paths, tap: tap, capturePoints: CapturePointTable(), sink: sink)
+    }
+
+    /// ``run(paths:tap:sink:)`` with the caller's capture point table, to read names while records arrive.
+    public func run(
+        paths: [String],
+        tap: ((borrowing DecodedPacket, Int) -> Void)? = nil,
+        capturePoints: CapturePointTable,
+        sink: @escaping (FlowEvent) -> Void
+    ) throws(CaptureError) -> Result {
         var sources: [any PacketSource] = []
         for path in paths { sources.append(try openCaptureFile(path: path)) }
         let source: any PacketSource = sources.count == 1 ? sources[0] : MergedPacketSource(sources)
         let decoder = PacketDecoder()
-        let points = CapturePointTable()
-        points.setIfIndexNames(ifIndexNames)
+        let points = capturePoints
+        if !ifIndexNames.isEmpty { points.setIfIndexNames(ifIndexNames) }
         let analyzer = FlowAnalyzer(configuration: configuration, sink: sink)
         var packets = 0
         var lastTime: Int64 = 0

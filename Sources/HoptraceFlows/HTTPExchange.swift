@@ -20,7 +20,7 @@ public struct HTTPExchange: Hashable, Sendable {
     public var request: HTTPHead?
     /// The final (non-1xx) response head; nil when none was seen.
     public var response: HTTPHead?
-    /// Status codes of interim (1xx) responses before the final one, e.g. [100].
+    /// Status codes of interim (1xx) responses before the final one, e.g. [100] (at most 8 kept).
     public var interimStatuses: [Int]
     /// First byte of the request.
     public var requestFirstByte: StreamMark?

@@ -10,6 +10,8 @@
 struct HTTPSession {
     /// The most requests waiting for a response; beyond it the oldest is emitted unanswered.
     static let maxPending = 64
+    /// The most interim (1xx) statuses kept per exchange.
+    static let maxInterim = 8
 
     private var requestParser = HTTPMessageParser(isRequestSide: true)
     private var responseParser = HTTPMessageParser(isRequestSide: false)
@@ -243,7 +245,9 @@ struct HTTPSession {
             if head.status >= 100 && head.status < 200 && head.status != 101 {
                 // Interim: belongs to the oldest request still waiting for its final response.
                 self.responseParser.setBodyFraming(.none)
-                if let index = self.pending.firstIndex(where: { !$0.hasFinalResponse }) {
+                if let index = self.pending.firstIndex(where: { !$0.hasFinalResponse }),
+                    self.pending[index].exchange.interimStatuses.count < HTTPSession.maxInterim
+                {
                     self.pending[index].exchange.interimStatuses.append(head.status)
                 }
                 self.responseSerial = nil

@@ -41,6 +41,7 @@ final class TCPConnection {
     var synAckTime: Int64?
     var synAckRetransmissions = 0
     var handshakeAckTime: Int64?
+    var synDirection: PacketDirection?
     var resetBy: ConnectionSide?
     var closedBy: ConnectionSide?
     /// When the connection closed (FIN both ways, or a RST): it lingers from then.
@@ -396,6 +397,7 @@ final class TCPConnection {
             synAckTime: self.synAckTime,
             synAckRetransmissions: self.synAckRetransmissions,
             handshakeAckTime: self.handshakeAckTime,
+            synDirection: self.synDirection,
             resetBy: self.resetBy,
             closedBy: self.closedBy,
             application: applicationName,

@@ -63,6 +63,24 @@ struct CaptureCommand: ParsableCommand {
     var duration: CaptureDuration?
 
     @Option(
+        name: .customLong("rotate-size"),
+        help: ArgumentHelp("Start a new file after this size: 100MB, 512KB, 1GB.", valueName: "size")
+    )
+    var rotateSize: ByteSize?
+
+    @Option(
+        name: .customLong("rotate-seconds"),
+        help: ArgumentHelp("Start a new file after this many seconds.", valueName: "n")
+    )
+    var rotateSeconds: Int?
+
+    @Option(
+        name: .customLong("max-files"),
+        help: ArgumentHelp("With rotation, keep only the newest n files.", valueName: "n")
+    )
+    var maxFiles: Int?
+
+    @Option(
         name: .customLong("buffer-size"),
         help: ArgumentHelp("Kernel buffer per interface, in MiB.", valueName: "MiB")
     )
@@ -70,6 +88,18 @@ struct CaptureCommand: ParsableCommand {
 
     @Flag(name: [.customShort("p"), .customLong("promiscuous")], help: "Put the interfaces in promiscuous mode.")
     var promiscuous = false
+
+    @Option(
+        name: [.customShort("Z"), .customLong("user")],
+        help: ArgumentHelp(
+            "Drop to this user once the interfaces and the first file are open (as tcpdump -Z).",
+            valueName: "user"
+        )
+    )
+    var user: String?
+
+    @Flag(name: .customLong("no-status"), help: "No live status line on a terminal.")
+    var noStatus = false
 
     func validate() throws {
         if interfaces.isEmpty {
@@ -86,6 +116,18 @@ struct CaptureCommand: ParsableCommand {
         }
         if output.isEmpty {
             throw ValidationError("-w needs a file name")
+        }
+        if let rotateSeconds, rotateSeconds <= 0 {
+            throw ValidationError("--rotate-seconds must be positive, got \(rotateSeconds)")
+        }
+        if let maxFiles, maxFiles <= 0 {
+            throw ValidationError("--max-files must be positive, got \(maxFiles)")
+        }
+        if maxFiles != nil && rotateSize == nil && rotateSeconds == nil {
+            throw ValidationError("--max-files needs --rotate-size or --rotate-seconds")
+        }
+        if output == "-" && (rotateSize != nil || rotateSeconds != nil) {
+            throw ValidationError("cannot rotate standard output; give -w a file name")
         }
     }
 
@@ -107,11 +149,18 @@ struct CaptureCommand: ParsableCommand {
         )
         // Open the interfaces before creating the file: a typo in -i leaves no empty file behind.
         let source = try LiveSource(interfaces: interfaces, options: options)
-        let writer = try PcapngWriter(
+        let recorder = try RotatingRecorder(
             path: output,
+            rotation: RotatingRecorder.Rotation(
+                bytes: rotateSize?.bytes,
+                nanoseconds: rotateSeconds.map { Int64($0) * 1_000_000_000 },
+                maxFiles: maxFiles
+            ),
             section: .currentHost(application: "hoptrace \(HoptraceVersion.string)")
         )
-        let recorder = CaptureRecorder(writer: writer)
+        if let user {
+            try dropPrivileges(to: user)
+        }
 
         // SIGINT / SIGTERM: stop cleanly; handled on a dispatch queue, not in signal context.
         let stopHandle = source.stopHandle
@@ -137,11 +186,17 @@ struct CaptureCommand: ParsableCommand {
             for signalSource in signalSources { signalSource.cancel() }
         }
 
+        // The status line: on a terminal, at most once a second, drawn by the capturing thread (pcap_stats is not
+        // thread-safe), also while the link is quiet.
+        let status = StatusLine(enabled: !noStatus && isatty(2) != 0)
+        source.onIdle = { [unowned source] in status.update(recorder, source, now: wallClockNanoseconds()) }
+
         let start = wallClockNanoseconds()
         var failure: CaptureError?
         do {
             while let packet = try source.next() {
-                try recorder.record(packet, from: source)
+                try recorder.record(packet, from: source, statistics: source.statistics)
+                status.update(recorder, source, now: packet.timestamp)
                 if let count, recorder.packets >= count {
                     break
                 }
@@ -150,27 +205,44 @@ struct CaptureCommand: ParsableCommand {
             failure = error
         }
         source.stop()
+        source.onIdle = nil
+        status.clear()
         let statistics = source.statistics()
         // Statistics and the final flush even after a capture error, so the file is complete and valid.
         do {
-            try recorder.writeStatistics(
-                statistics,
-                interfaces: source.interfaces,
-                start: start,
-                end: wallClockNanoseconds()
-            )
-            try writer.close()
+            try recorder.finish(statistics: statistics, interfaces: source.interfaces, start: start)
         } catch {
             failure = failure ?? error
         }
-        report(statistics, packets: recorder.packets)
+        report(statistics, packets: recorder.packets, files: recorder.files)
         if let failure {
             throw failure
         }
     }
 
-    private func report(_ statistics: [LiveSource.Statistics], packets: Int) {
-        printError("\(packets) packet\(packets == 1 ? "" : "s") written to \(output)")
+    /// Gives up root for `user` (its uid and gid, no supplementary groups), as `tcpdump -Z` does.
+    private func dropPrivileges(to user: String) throws(CaptureError) {
+        guard let entry = getpwnam(user) else {
+            throw CaptureError(
+                .permissionDenied,
+                "no such user \(user) for -Z; `getent passwd` lists them",
+                source: user
+            )
+        }
+        let uid = entry.pointee.pw_uid
+        let gid = entry.pointee.pw_gid
+        if getuid() == 0 && setgroups(0, nil) != 0 || setgid(gid) != 0 || setuid(uid) != 0 {
+            throw CaptureError(
+                .permissionDenied,
+                "cannot switch to user \(user) (-Z): \(String(cString: strerror(errno))); -Z needs root",
+                source: user
+            )
+        }
+    }
+
+    private func report(_ statistics: [LiveSource.Statistics], packets: Int, files: [String]) {
+        let target = files.count <= 1 ? output : "\(files.count) files (\(files[0]) ... \(files[files.count - 1]))"
+        printError("\(packets) packet\(packets == 1 ? "" : "s") written to \(target)")
         for stats in statistics {
             printError(
                 "\(stats.interface): \(stats.received) received by filter, \(stats.dropped) dropped by kernel"
@@ -200,14 +272,72 @@ struct CaptureDuration: ExpressibleByArgument, Sendable {
     }
 }
 
+/// A size on the command line: `100MB`, `512KB`, `1GB` (powers of 1000, as tcpdump's -C), `2MiB`, or bytes; at
+/// least 4096.
+struct ByteSize: ExpressibleByArgument, Sendable {
+    var bytes: UInt64
+
+    init?(argument: String) {
+        let units: [(String, Double)] = [
+            ("KIB", 1024), ("MIB", 1_048_576), ("GIB", 1_073_741_824), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9),
+            ("K", 1e3), ("M", 1e6), ("G", 1e9), ("B", 1),
+        ]
+        let upper = argument.uppercased()
+        var number = Substring(argument)
+        var scale = 1.0
+        for (suffix, value) in units where upper.hasSuffix(suffix) {
+            number = argument.dropLast(suffix.count)
+            scale = value
+            break
+        }
+        guard let value = Double(number), value * scale >= 4096, value * scale < 1e15 else {
+            return nil
+        }
+        bytes = UInt64(value * scale)
+    }
+}
+
+/// The live status line on standard error (packets, size, kernel drops, rate), redrawn in place.
+private final class StatusLine {
+    let enabled: Bool
+    var lastDraw: Int64 = 0
+    var lastPackets = 0
+    var drawn = false
+
+    init(enabled: Bool) {
+        self.enabled = enabled
+    }
+
+    func update(_ recorder: RotatingRecorder, _ source: LiveSource, now: Int64) {
+        guard enabled, now &- lastDraw >= 1_000_000_000 else { return }
+        let seconds = lastDraw == 0 ? 1 : Double(now &- lastDraw) / 1e9
+        let rate = Int(Double(recorder.packets - lastPackets) / max(seconds, 0.001))
+        lastDraw = now
+        lastPackets = recorder.packets
+        let dropped = source.statistics().reduce(0) { $0 + $1.dropped }
+        let kilobytes = recorder.bytes / 1000
+        let size = kilobytes < 10_000 ? "\(kilobytes) kB" : "\(kilobytes / 1000) MB"
+        writeStandardError("\r\u{1B}[K\(recorder.packets) packets, \(size), \(dropped) dropped, \(rate) pkt/s")
+        drawn = true
+    }
+
+    func clear() {
+        if drawn {
+            writeStandardError("\r\u{1B}[K")
+        }
+    }
+}
+
 /// Writes one line to standard error.
 private func printError(_ line: String) {
-    var text = line
-    text.append("\n")
-    var bytes = Array(text.utf8)
+    writeStandardError(line + "\n")
+}
+
+private func writeStandardError(_ text: String) {
+    let bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+        let n = bytes.withUnsafeBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
         if n <= 0 { break }
         offset += n
     }

@@ -84,26 +84,23 @@ struct FlowCommandOptions: ParsableArguments {
     ///
     /// Errors are one line on standard error and exit status 1; records completed before a fault are printed first.
     func run(header: (() -> Void)? = nil, _ print: @escaping (FlowEvent, [String]) -> Void) throws {
-        var sources: [any PacketSource] = []
-        for file in self.files {
-            do {
-                sources.append(try openCaptureFile(path: file))
-            } catch {
-                throw FlowCommandFailure(message: error.description)
-            }
-        }
-        header?()
-        let source: any PacketSource = sources.count == 1 ? sources[0] : MergedPacketSource(sources)
         let capturePoints = CapturePointTable()
-        let analyzer = FlowAnalyzer { event in print(event, capturePoints.names) }
-        var failure: CaptureError? = nil
+        // The header goes out once the files are open: before the first record, or at the end if there is none.
+        var headerWritten = false
+        let result: FlowPipeline.Result
         do {
-            try analyzer.run(source, decoder: PacketDecoder(), capturePoints: capturePoints)
+            result = try FlowPipeline().run(paths: self.files, capturePoints: capturePoints) { event in
+                if !headerWritten {
+                    headerWritten = true
+                    header?()
+                }
+                print(event, capturePoints.names)
+            }
         } catch {
-            failure = error
+            throw FlowCommandFailure(message: error.description)
         }
-        analyzer.finish()
-        if let failure { throw FlowCommandFailure(message: failure.description) }
+        if !headerWritten { header?() }
+        if let failure = result.error { throw FlowCommandFailure(message: failure.description) }
     }
 }
 

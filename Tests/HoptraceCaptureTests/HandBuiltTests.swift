@@ -384,3 +384,49 @@ struct MergedSourceTests {
         #expect(result.error?.code == .truncated)
     }
 }
+
+/// Reading from a pipe (what `-`, standard input, is in `tcpdump -w - | hoptrace ...`): short reads, no seeking.
+@Test("a capture through a pipe agrees with tshark")
+func readFromPipe() throws {
+    let path = corpusPath("zeek/http/1000-requests-one-dropped-response.pcap")
+    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    var fds: [Int32] = [-1, -1]
+    try #require(pipe(&fds) == 0)
+    let writeEnd = fds[1]
+    // A writer thread feeds the pipe in uneven pieces, as a capture tool would.
+    let writer = Thread {
+        var offset = 0
+        var piece = 1
+        bytes.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let n = write(writeEnd, raw.baseAddress! + offset, min(piece, raw.count - offset))
+                if n <= 0 { break }
+                offset += n
+                piece = piece * 7 % 70_001 + 1
+            }
+        }
+        close(writeEnd)
+    }
+    writer.start()
+    let reader = FileByteReader(descriptor: fds[0], name: "stdin", owned: true)
+    let result = drain(try openCapture(reader))
+    let oracle = try tsharkFacts(path)
+    #expect(result.error == nil)
+    #expect(result.packets.count == oracle.facts.count)
+    #expect(result.packets.map(\.timestamp) == oracle.facts.map(\.timestamp))
+    #expect(result.packets.map(\.length) == oracle.facts.map(\.length))
+}
+
+@Test("an error's one line names its source once")
+func errorDescription() {
+    let live = CaptureError(
+        .noSuchInterface,
+        "cannot open eth9: no such interface; `ip link` lists them",
+        source: "eth9"
+    )
+    #expect(live.description == "cannot open eth9: no such interface; `ip link` lists them")
+    let file = CaptureError(.notACapture, "not a pcap or pcapng file (magic 0x78797a00)", source: "x")
+    #expect(file.description == "x: not a pcap or pcapng file (magic 0x78797a00)")
+    let truncated = CaptureError(.truncated, "file ends in the middle of packet 2", source: "a.pcap", offset: 40)
+    #expect(truncated.description == "a.pcap: file ends in the middle of packet 2 (at byte 40)")
+}

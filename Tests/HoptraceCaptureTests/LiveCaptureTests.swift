@@ -272,6 +272,52 @@ struct LiveCaptureTests {
         }
     }
 
+    /// The built `hoptrace` binary, when `swift build` has made one (the capture command's end-to-end test).
+    static let binary: String? = {
+        let path = packageRoot.appendingPathComponent(".build/debug/hoptrace").path
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }()
+
+    @Test(
+        "hoptrace capture: SIGTERM mid-capture leaves a valid file with statistics blocks",
+        .enabled(if: binary != nil, "needs the hoptrace binary: run `swift build` first")
+    )
+    func captureCommandSigterm() throws {
+        let lab = Lab()
+        defer { lab.tearDown() }
+        try lab.setUp()
+        let ours = lab.directory + "cli.pcapng"
+        let errPath = lab.directory + "cli.stderr"
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            "import os,signal,sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+            "/usr/sbin/ip", "netns", "exec", lab.hub, try #require(Self.binary), "capture", "-i", "va", "-i", "vb",
+            "-f", "udp", "-w", ours,
+        ]
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try process.run()
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        usleep(700_000)
+        try lab.sendDatagrams(15)
+        usleep(300_000)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        // 15 datagrams, each seen on va and on vb (the filter keeps UDP only).
+        #expect(stderr.contains("30 packets written to \(ours)"), "\(stderr)")
+        let oracle = try tsharkFacts(ours)
+        #expect(oracle.status == 0, "\(oracle.stderr)")
+        #expect(oracle.facts.count == 30)
+        let capinfos = try run("/usr/bin/capinfos", ["-I", ours])
+        #expect(capinfos.stdout.components(separatedBy: "Number of stat entries = 1").count - 1 == 2)
+    }
+
     @Test("no such interface, bad filter: clear errors")
     func openErrors() {
         do {
@@ -340,4 +386,16 @@ func enter(namespace: String) throws(CaptureError) {
     guard setns(fd, 0x4000_0000) == 0 else {  // CLONE_NEWNET
         throw CaptureError(.io, "setns failed: errno \(errno)", source: namespace)
     }
+}
+
+/// libpcap's DLT_ values against the LINKTYPE_ registry (pcap/dlt.h and https://www.tcpdump.org/linktypes.html).
+@Test("DLT_ values map to LINKTYPE_ values")
+func dltToLinkType() {
+    #expect(linkTypeFromDLT(1) == .ethernet)  // DLT_EN10MB = LINKTYPE_ETHERNET = 1
+    #expect(linkTypeFromDLT(12) == .raw)  // DLT_RAW (Linux) = 12, LINKTYPE_RAW = 101
+    #expect(linkTypeFromDLT(14) == .raw)  // DLT_RAW (OpenBSD) = 14
+    #expect(linkTypeFromDLT(113) == .linuxSLL)  // DLT_LINUX_SLL = LINKTYPE_LINUX_SLL = 113
+    #expect(linkTypeFromDLT(276) == .linuxSLL2)  // DLT_LINUX_SLL2 = 276
+    #expect(linkTypeFromDLT(0) == .null)
+    #expect(linkTypeFromDLT(239) == .nflog)
 }

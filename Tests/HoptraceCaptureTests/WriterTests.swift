@@ -160,3 +160,79 @@ struct WriterTests {
         #expect(ours.packets.count == claimed)
     }
 }
+
+/// Rotation by size and by time, checked with tshark: no packet lost or duplicated at a boundary.
+@Suite("rotating recorder")
+struct RotationTests {
+    let input = corpusPath("zeek/http/1000-requests-one-dropped-response.pcap")
+
+    private func record(_ rotation: RotatingRecorder.Rotation, into directory: String) throws -> RotatingRecorder {
+        let recorder = try RotatingRecorder(path: directory + "/cap.pcapng", rotation: rotation)
+        let source = try openCaptureFile(path: input)
+        while let packet = try source.next() {
+            try recorder.record(packet, from: source)
+        }
+        try recorder.finish(statistics: [], interfaces: source.interfaces, start: 0)
+        return recorder
+    }
+
+    private func temporaryDirectory() throws -> String {
+        let directory = NSTemporaryDirectory() + "hoptrace-rotate-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    @Test("by size: every packet in exactly one file, in order")
+    func bySize() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let recorder = try record(.init(bytes: 100_000), into: directory)
+        let original = try tsharkFacts(input).facts
+        #expect(recorder.files.count > 3)
+        #expect(recorder.files.first == directory + "/cap-00000.pcapng")
+        var joined: [PacketFacts] = []
+        for file in recorder.files {
+            let facts = try tsharkFacts(file)
+            #expect(facts.status == 0, "\(file): \(facts.stderr)")
+            joined += facts.facts
+            // Each file stops at the first packet that takes it past the limit.
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+            #expect(size < 100_000 + 2_000)
+        }
+        #expect(joined.map(\.timestamp) == original.map(\.timestamp))
+        #expect(joined.map(\.length) == original.map(\.length))
+    }
+
+    @Test("by time with --max-files: the newest files stay, holding the last packets")
+    func byTimeKeepingThree() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let original = try tsharkFacts(input).facts
+        let first = try #require(original.first?.timestamp)
+        let last = try #require(original.last?.timestamp)
+        // About ten files over the capture's span.
+        let step = max((last - first) / 10, 1)
+        let recorder = try record(.init(nanoseconds: step, maxFiles: 3), into: directory)
+        #expect(recorder.files.count == 3)
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(left == recorder.files.map { URL(fileURLWithPath: $0).lastPathComponent })
+        var joined: [PacketFacts] = []
+        for file in recorder.files {
+            let facts = try tsharkFacts(file)
+            #expect(facts.status == 0)
+            if let start = facts.facts.first?.timestamp, let end = facts.facts.last?.timestamp {
+                #expect(end - start < step)
+            }
+            joined += facts.facts
+        }
+        #expect(joined.map(\.timestamp) == original.suffix(joined.count).map(\.timestamp))
+        #expect(recorder.packets == original.count)
+    }
+
+    @Test("rotated names")
+    func names() {
+        #expect(RotatingRecorder.rotatedName("/tmp/x/cap.pcapng", 3) == "/tmp/x/cap-00003.pcapng")
+        #expect(RotatingRecorder.rotatedName("cap", 12) == "cap-00012")
+        #expect(RotatingRecorder.rotatedName("./d.ir/cap", 0) == "./d.ir/cap-00000")
+    }
+}

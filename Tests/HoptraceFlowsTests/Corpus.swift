@@ -65,17 +65,14 @@ enum Corpus {
     static func analyzeFile(_ path: String, configuration: FlowConfiguration = .forOracle) -> FlowRecords {
         var records = FlowRecords()
         let box = FlowHarness.Box()
-        let analyzer = FlowAnalyzer(configuration: configuration) { box.events.append($0) }
-        let capturePoints = CapturePointTable()
         do {
-            let source = try openCaptureFile(path: path)
-            try analyzer.run(source, decoder: PacketDecoder(), capturePoints: capturePoints)
+            let result = try FlowPipeline(configuration: configuration).run(paths: [path]) { box.events.append($0) }
+            records.error = result.error
+            records.capturePoints = result.capturePoints
         } catch {
             records.error = error
         }
-        analyzer.finish()
         records.events = box.events
-        records.capturePoints = capturePoints.names
         return records
     }
 

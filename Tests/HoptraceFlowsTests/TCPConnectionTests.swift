@@ -471,3 +471,23 @@ struct RobustnessTests {
         }
     }
 }
+
+/// The direction a capture point recorded for the SYN (here the Linux cooked packet type) is kept on the record.
+struct SYNDirectionTests {
+    @Test func synDirectionFromLinuxCooked() throws {
+        let file = "tcpdump/tcp-handshake-nano.pcap"
+        let tshark = try Corpus.tshark(
+            file,
+            filter: "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+            fields: ["sll.pkttype"]
+        )
+        let connections = Corpus.analyze(file).connections.filter { $0.synTime != nil }
+        try #require(!tshark.isEmpty)
+        // SLL packet type 4 is "outgoing"; 0, 1, 2, 3 are received.
+        let expected = tshark.map { $0[0] == "4" ? PacketDirection.outbound : .inbound }
+        #expect(
+            connections.compactMap(\.synDirection).sorted { $0.rawValue < $1.rawValue }
+                == expected.sorted { $0.rawValue < $1.rawValue }
+        )
+    }
+}

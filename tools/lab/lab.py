@@ -58,7 +58,8 @@ CREATED = "2026-01-01T00:00:00Z"
 
 
 def log(msg: str) -> None:
-    print(f"lab: {msg}", file=sys.stderr, flush=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    print(f"lab: {stamp} {msg}", file=sys.stderr, flush=True)
 
 
 class LabError(Exception):
@@ -412,14 +413,18 @@ class Proc:
                 os.kill(self.pid, sig)
             except ProcessLookupError:
                 pass
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
+            for follow_up, wait in ((None, timeout), (signal.SIGTERM, 3), (signal.SIGKILL, 5)):
+                if follow_up is not None:
+                    log(f"{self.name} (pid {self.pid}) still running; sending {follow_up.name}")
+                    try:
+                        os.kill(self.pid, follow_up)
+                    except ProcessLookupError:
+                        pass
                 try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.popen.wait(5)
+                    self.popen.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
         time.sleep(0.05)  # let the pump threads read the last lines
         return self.popen.returncode
 
@@ -806,6 +811,7 @@ class Captures:
         self.ifnames = ifnames
         for f in (self.sll2, self.pcapng):
             f.unlink(missing_ok=True)
+        self.display = lambda argv: " ".join(_rel(a) for a in argv)
         self.tcpdump_argv = ["tcpdump", "-i", "any", "-y", "LINUX_SLL2", "-n", "-U", "-Z", "root", "-w", str(self.sll2)]
         if writer == "hoptrace":
             binary = hoptrace_capture_works()
@@ -822,8 +828,12 @@ class Captures:
         self.pcapng_proc = self.lab.start("pcapng-writer", nsexec(NODE_NS, *self.pcapng_argv))
         if not self.tcpdump.wait_for(r"listening on", 10):
             raise LabError(f"tcpdump did not start: {' | '.join(self.tcpdump.lines[-3:])}")
-        if not self.pcapng_proc.wait_for(r"(?i)capturing on|listening", 10):
-            raise LabError(f"{self.writer} did not start: {' | '.join(self.pcapng_proc.lines[-3:])}")
+        if not self.pcapng_proc.wait_for(r"(?i)capturing on|listening|capturing", 10):
+            # `hoptrace capture` may not announce itself; accept a running writer whose file exists.
+            alive = self.pcapng_proc.popen.poll() is None
+            if not (self.writer == "hoptrace" and alive and self.pcapng.exists()):
+                raise LabError(f"{self.writer} did not start: {' | '.join(self.pcapng_proc.lines[-3:])}")
+            log("hoptrace capture printed no 'capturing' line; its file exists, going on")
         time.sleep(0.5)  # "listening" is printed right after activation; give the last socket a moment
 
     def stop(self) -> dict:
@@ -872,6 +882,14 @@ def read_jsonl(path: Path) -> list:
     return out
 
 
+def _rel(arg: str) -> str:
+    """A path inside the package, shown relative to its root (truth files must not depend on the checkout)."""
+    try:
+        return str(Path(arg).relative_to(ROOT)) if arg.startswith("/") else arg
+    except ValueError:
+        return arg
+
+
 def iso(t: float) -> str:
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(timespec="microseconds")
 
@@ -885,6 +903,8 @@ def run_scenario(sc: Scenario, out: Path, writer: str) -> dict:
         lab.build(sc)
         fault_cmds = sc.setup(lab) if sc.setup else []
         links = lab.interfaces()
+        macs = {ns: json.loads(lab.ns(ns, "ip", "-j", "link", "show", "eth0").stdout)[0]["address"]
+                for ns in [EXT_NS] + [p.netns for p in PODS.values()]}
         ifnames = [link["ifname"] for link in links]
         caps = Captures(lab, out, sc.name, writer, ifnames)
         t_start = time.time()
@@ -900,7 +920,9 @@ def run_scenario(sc: Scenario, out: Path, writer: str) -> dict:
         wrapped = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *argv]
         res = run(nsexec(client_ns, *wrapped), check=False, timeout=sc.max_time * len(sc.transfers) + 10)
         t_req_end = time.time()
-        time.sleep(1.0)  # FIN/ACK and late retransmissions
+        # FIN/ACK, late retransmissions, and tcpdump's TPACKET_V3 block timeout (1 s): packets still in an
+        # unretired block when SIGINT arrives are counted "received by filter" but never written.
+        time.sleep(2.0)
         stats = caps.stop()
         t_end = time.time()
         transfers = []
@@ -921,6 +943,7 @@ def run_scenario(sc: Scenario, out: Path, writer: str) -> dict:
         truth = make_truth(sc, links, ifnames, caps, stats, fault_cmds, argv, res, transfers, bodies, web_log,
                            ingress_log, dict(start=t_start, capturing=t_capturing, requestStart=t_req,
                                              requestEnd=t_req_end, end=t_end), tc, ipt, lab)
+        truth["topology"] = topology(macs)
         return truth
     finally:
         lab.teardown()
@@ -979,6 +1002,11 @@ def make_truth(sc, links, ifnames, caps, stats, fault_cmds, argv, res, transfers
             p = PODS[key]
             endpoints.append({**pod_json(p), "port": svc.ports[0].target_port, "listening":
                               key not in sc.stopped_servers})
+    elif sc.mode == "direct":
+        # No Service: the pod the client addressed by IP is the endpoint.
+        host = sc.transfers[0].url_host.split(":")[0]
+        p = next(p for p in PODS.values() if p.ip == host)
+        endpoints.append({**pod_json(p), "port": 8080, "listening": p.key not in sc.stopped_servers})
     ingress = None
     if sc.via_ingress:
         ip = PODS["ingress"]
@@ -1015,14 +1043,14 @@ def make_truth(sc, links, ifnames, caps, stats, fault_cmds, argv, res, transfers
                              for link in links],
         "capture": {
             "namespace": NODE_NS,
-            "sll2": {"file": caps.sll2.name, "linktype": "LINUX_SLL2", "command": " ".join(caps.tcpdump_argv),
+            "sll2": {"file": caps.sll2.name, "linktype": "LINUX_SLL2", "command": caps.display(caps.tcpdump_argv),
                      "bytes": caps.sll2.stat().st_size if caps.sll2.exists() else None, **stats["sll2"]},
             "pcapng": {"file": caps.pcapng.name, "writer": caps.writer, "interfaces": ifnames,
-                       "command": " ".join(caps.pcapng_argv),
+                       "command": caps.display(caps.pcapng_argv),
                        "bytes": caps.pcapng.stat().st_size if caps.pcapng.exists() else None, **stats["pcapng"]},
         },
         "time": {k: iso(v) for k, v in times.items()} | {k + "Epoch": round(v, 6) for k, v in times.items()},
-        "clientResult": {"command": argv, "namespace": PODS["client"].netns if sc.client == "client" else EXT_NS,
+        "clientResult": {"command": [re.sub(r"^/tmp/hoptrace-lab-[^/]+/", "$WORK/", a) for a in argv], "namespace": PODS["client"].netns if sc.client == "client" else EXT_NS,
                          "exitCode": res.returncode, "stderr": res.stderr.strip()[:500],
                          "transfers": transfers},
         "topology": topology(),
@@ -1039,13 +1067,14 @@ def svc_json(svc: Service) -> dict:
             "dnsName": svc.dns_name}
 
 
-def topology() -> dict:
+def topology(macs: dict | None = None) -> dict:
+    macs = macs or {}
     return {
         "node": {"name": NODE_NAME, "ip": NODE_IP, "netns": NODE_NS, "eth0": NODE_IP, "cni0": GATEWAY,
                  "podCIDR": POD_CIDR, "clusterCIDR": CLUSTER_CIDR, "serviceCIDR": SERVICE_CIDR,
                  "kubeProxy": f"iptables mode, as {KUBE_PROXY_VERSION} writes it"},
-        "external": {"name": "external-client", "ip": EXT_IP, "netns": EXT_NS},
-        "pods": [{**pod_json(p), "key": p.key, "labels": p.labels} for p in PODS.values()],
+        "external": {"name": "external-client", "ip": EXT_IP, "netns": EXT_NS, "mac": macs.get(EXT_NS)},
+        "pods": [{**pod_json(p), "key": p.key, "labels": p.labels, "mac": macs.get(p.netns)} for p in PODS.values()],
         "services": [
             {"namespace": s.namespace, "name": s.name, "type": s.type, "clusterIP": s.cluster_ip,
              "ports": [{"name": p.name, "port": p.port, "protocol": p.protocol, "targetPort": p.target_port,
@@ -1197,6 +1226,9 @@ def main(argv: list | None = None) -> int:
                         help="who writes <scenario>.pcapng (default: hoptrace if its capture command works, "
                         "else dumpcap)")
     args = parser.parse_args(argv)
+    # A parent (e.g. `swift test`) may hand us blocked signals; children inherit the mask, and a capture that
+    # never sees its SIGINT never flushes. Unblock everything before starting anything.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     known = {s.name: s for s in scenarios()}
     if args.what == ["list"]:
         for s in scenarios():

@@ -1,22 +1,3 @@
-extension FlowAnalyzer {
-    /// Reads `source` to its end through `decoder`, giving each packet its capture point from `capturePoints`.
-    ///
-    /// Does not call ``finish()``: call it after this returns or throws, so that records of everything read before
-    /// a fault are still emitted.
-    /// - Throws: the source's error (a truncated or corrupt file), after every packet before the fault was processed.
-    public func run(
-        _ source: any PacketSource,
-        decoder: PacketDecoder,
-        capturePoints: CapturePointTable
-    ) throws(CaptureError) {
-        while let packet = try source.next() {
-            guard let decoded = decoder.decode(packet) else { continue }
-            let point = capturePoints.id(for: decoded, interfaces: source.interfaces)
-            self.process(decoded, capturePoint: point)
-        }
-    }
-}
-
 /// Formats packet times and durations the way Zeek's logs do.
 public enum FlowTime {
     /// Nanoseconds since the epoch as seconds with 6 decimals ("1362692526.939527").
