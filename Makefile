@@ -41,9 +41,10 @@ fuzz: deps
 bench: deps
 	tools/bench/run.sh
 
-## lab: regenerate captures/ (root). The pcapng writer is pinned to dumpcap (one Ethernet IDB per interface)
-## until the pipeline reads `hoptrace capture`'s SLL2-in-pcapng by interface name: make lab LAB_PCAPNG_WRITER=hoptrace
-LAB_PCAPNG_WRITER ?= dumpcap
+## lab: regenerate captures/ (root): each scenario captured at once by `tcpdump -i any` (SLL2) and by
+## `hoptrace capture -i any` (pcapng, one named interface block per interface). LAB_PCAPNG_WRITER=dumpcap uses
+## dumpcap instead (one Ethernet interface block per interface).
+LAB_PCAPNG_WRITER ?= hoptrace
 lab: test-deps
 	$(if $(filter hoptrace,$(LAB_PCAPNG_WRITER)),$(SWIFT) build -c release --product hoptrace)
 	python3 tools/lab/lab.py all --pcapng-writer $(LAB_PCAPNG_WRITER)
