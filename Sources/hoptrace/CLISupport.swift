@@ -8,17 +8,56 @@ struct CLIFailure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Durations as people write them on a command line: `200ms`, `1.5s`, `800us`, `2m`.
-enum DurationText {
-    static func nanoseconds(_ text: String) -> Int64? {
+/// A duration on the command line as people write it: `200ms`, `1.5s`, `800us`, `2m`, `1h`.
+struct DurationArgument: ExpressibleByArgument {
+    var nanoseconds: Int64
+
+    init?(argument: String) {
         let units: [(String, Double)] = [
             ("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
         ]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count)), value >= 0, value.isFinite else { return nil }
-            return Int64(value * scale)
+        for (suffix, scale) in units where argument.hasSuffix(suffix) {
+            guard let value = Double(argument.dropLast(suffix.count)), value >= 0, value.isFinite,
+                value * scale < 9.2e18
+            else { return nil }
+            self.nanoseconds = Int64(value * scale)
+            return
         }
         return nil
+    }
+}
+
+/// Durations in option values that are read as text.
+enum DurationText {
+    static func nanoseconds(_ text: String) -> Int64? { DurationArgument(argument: text)?.nanoseconds }
+}
+
+/// `--links FILE` and `--ifname INDEX=NAME`: names for the interface indexes of `tcpdump -i any` (SLL2) captures.
+struct InterfaceNameOptions: ParsableArguments {
+    @Option(help: "A file holding the captured node's `ip -j link` output, to name SLL2 interface indexes.")
+    var links: String?
+
+    @Option(name: .customLong("ifname"), help: "Name an SLL2 interface index: INDEX=NAME (repeatable).")
+    var ifNames: [String] = []
+
+    func validate() throws {
+        for entry in ifNames where IfIndexNames.parse(entry) == nil {
+            throw ValidationError("--ifname '\(entry)' is not INDEX=NAME; e.g. --ifname 3=cni0")
+        }
+    }
+
+    /// The names given, `--ifname` over `--links`.
+    func load() throws -> [Int32: String] {
+        var names: [Int32: String] = [:]
+        if let links {
+            do {
+                names = try IfIndexNames.load(ipLinkJSON: links)
+            } catch {
+                throw CLIFailure("\(links): \(error); write it with `ip -j link > \(links)` on the node")
+            }
+        }
+        for entry in ifNames { if let (index, name) = IfIndexNames.parse(entry) { names[index] = name } }
+        return names
     }
 }
 
@@ -51,9 +90,48 @@ enum IfIndexNames {
     }
 }
 
-/// Buffered writes to standard output.
-struct StandardOutput {
-    mutating func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+/// Standard output through a 64 KiB buffer: one write(2) per buffer, not per line. Flushed before an error line
+/// is printed, so that everything read before a fault is out first.
+final class BufferedOutput {
+    private var buffer: [UInt8] = []
+
+    init() { buffer.reserveCapacity(1 << 16) }
+
+    deinit { flush() }
+
+    /// Appends text as it is.
+    func write(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 16 { flush() }
     }
+
+    /// Appends text and a newline.
+    func line(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        buffer.append(0x0A)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    func flush() {
+        guard !buffer.isEmpty else { return }
+        buffer.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count, let base = raw.baseAddress {
+                let written = Foundation.write(STDOUT_FILENO, base + offset, raw.count - offset)
+                if written <= 0 {
+                    if written < 0 && errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Runs a command body with buffered standard output, flushed before any error leaves the body.
+func withBufferedOutput(_ body: (BufferedOutput) throws -> Void) throws {
+    let output = BufferedOutput()
+    defer { output.flush() }
+    try body(output)
 }

@@ -25,18 +25,17 @@ struct FlowCommandOptions: ParsableArguments {
     var status: String?
 
     @Option(name: .customLong("slower-than"), help: "Only records slower than this (e.g. 200ms, 1.5s, 800us).")
-    var slowerThan: FlowDuration?
+    var slowerThan: DurationArgument?
+
+    @OptionGroup(title: "Interface names")
+    var interfaceNames: InterfaceNameOptions
 
     @OptionGroup(title: "Kubernetes names")
     var kube: KubeOptions
 
     /// Names for the records' addresses, when --k8s or --kubectl was given.
     func addressNames() throws -> AddressNames? {
-        do {
-            return try kube.load().map(AddressNames.init)
-        } catch let failure as CLIFailure {
-            throw FlowCommandFailure(message: failure.message)
-        }
+        try kube.load().map(AddressNames.init)
     }
 
     func validate() throws {
@@ -87,9 +86,13 @@ struct FlowCommandOptions: ParsableArguments {
         let capturePoints = CapturePointTable()
         // The header goes out once the files are open: before the first record, or at the end if there is none.
         var headerWritten = false
+        let ifIndexNames = try interfaceNames.load()
         let result: FlowPipeline.Result
         do {
-            result = try FlowPipeline().run(paths: self.files, capturePoints: capturePoints) { event in
+            result = try FlowPipeline(ifIndexNames: ifIndexNames).run(
+                paths: self.files,
+                capturePoints: capturePoints
+            ) { event in
                 if !headerWritten {
                     headerWritten = true
                     header?()
@@ -97,61 +100,10 @@ struct FlowCommandOptions: ParsableArguments {
                 print(event, capturePoints.names)
             }
         } catch {
-            throw FlowCommandFailure(message: error.description)
+            throw CLIFailure(error.description)
         }
         if !headerWritten { header?() }
-        if let failure = result.error { throw FlowCommandFailure(message: failure.description) }
-    }
-}
-
-/// A failure reported as one line on standard error, exit status 1.
-struct FlowCommandFailure: Error {
-    var message: String
-}
-
-/// A duration on the command line: "200ms", "1.5s", "800us", "2m".
-struct FlowDuration: ExpressibleByArgument {
-    var nanoseconds: Int64
-
-    init?(argument: String) {
-        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9)]
-        for (suffix, scale) in units where argument.hasSuffix(suffix) {
-            guard let value = Double(argument.dropLast(suffix.count)), value >= 0, value.isFinite else { return nil }
-            self.nanoseconds = Int64(value * scale)
-            return
-        }
-        return nil
-    }
-
-    static var defaultCompletionKind: CompletionKind { .default }
-}
-
-/// Writes lines to standard output, buffered.
-final class LineWriter {
-    private var buffer = ""
-
-    func write(_ line: String) {
-        self.buffer += line
-        self.buffer += "\n"
-        if self.buffer.utf8.count > 64 * 1024 { self.flush() }
-    }
-
-    func flush() {
-        FileHandle.standardOutput.write(Data(self.buffer.utf8))
-        self.buffer = ""
-    }
-}
-
-/// Runs a flow command body, turning failures into one line on standard error and exit status 1.
-func runFlowCommand(_ body: (LineWriter) throws -> Void) throws {
-    let writer = LineWriter()
-    do {
-        try body(writer)
-        writer.flush()
-    } catch let failure as FlowCommandFailure {
-        writer.flush()
-        FileHandle.standardError.write(Data("hoptrace: \(failure.message)\n".utf8))
-        throw ExitCode(1)
+        if let failure = result.error { throw CLIFailure(failure.description) }
     }
 }
 
@@ -172,11 +124,11 @@ struct FlowsCommand: ParsableCommand {
 
     func run() throws {
         let options = self.options
-        try runFlowCommand { writer in
+        try withBufferedOutput { writer in
             var kubeNames = try options.addressNames()
             let header = {
                 if !options.json {
-                    writer.write(
+                    writer.line(
                         "#ts capture_point orig resp duration orig_bytes resp_bytes conn_state history handshake_rtt"
                             + " retrans"
                     )
@@ -194,12 +146,12 @@ struct FlowsCommand: ParsableCommand {
                         options.status == nil, options.slowerThan == nil
                     else { return }
                     if options.json {
-                        writer.write(event.jsonLine(capturePoints: points))
+                        writer.line(event.jsonLine(capturePoints: points))
                         return
                     }
                     let point = icmp.capturePoint < points.count ? points[icmp.capturePoint] : "cp\(icmp.capturePoint)"
                     let seq = icmp.quotedTCPSequence.map { " seq \($0)" } ?? ""
-                    writer.write(
+                    writer.line(
                         "\(FlowTime.timestamp(icmp.time)) \(point) ICMP \(icmp.kind) from \(icmp.sender) quoting "
                             + "\(icmp.quotedSource) > \(icmp.quotedDestination)\(seq)"
                     )
@@ -217,7 +169,7 @@ struct FlowsCommand: ParsableCommand {
                         (record.responder.address.description, record.responder.port, "TCP"),
                     ]) ?? [:]
                 if options.json {
-                    writer.write(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
+                    writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
                     return
                 }
                 let point =
@@ -235,7 +187,7 @@ struct FlowsCommand: ParsableCommand {
                     record.handshakeRTT.map(FlowTime.human) ?? "-",
                     "\(record.originatorSummary.retransmissions)/\(record.responderSummary.retransmissions)",
                 ]
-                writer.write(fields.joined(separator: " ") + AddressNames.comment(names))
+                writer.line(fields.joined(separator: " ") + AddressNames.comment(names))
             }
         }
     }

@@ -22,11 +22,8 @@ struct PacketsCommand: ParsableCommand {
     @Flag(help: "Write JSON lines (one object per packet) instead of text.")
     var json = false
 
-    @Option(help: "A file holding the captured node's `ip -j link` output, to name SLL2 interface indexes.")
-    var links: String?
-
-    @Option(name: .customLong("ifname"), help: "Name an SLL2 interface index: INDEX=NAME (repeatable).")
-    var ifNames: [String] = []
+    @OptionGroup(title: "Interface names")
+    var interfaceNames: InterfaceNameOptions
 
     @OptionGroup(title: "Kubernetes names")
     var kube: KubeOptions
@@ -35,21 +32,10 @@ struct PacketsCommand: ParsableCommand {
         if files.isEmpty {
             throw ValidationError("give at least one capture file, e.g. `hoptrace packets capture.pcapng`")
         }
-        for entry in ifNames where IfIndexNames.parse(entry) == nil {
-            throw ValidationError("--ifname '\(entry)' is not INDEX=NAME; e.g. --ifname 3=cni0")
-        }
     }
 
     func run() throws {
-        var names: [Int32: String] = [:]
-        if let links {
-            do {
-                names = try IfIndexNames.load(ipLinkJSON: links)
-            } catch {
-                throw CLIFailure("\(links): \(error); write it with `ip -j link > \(links)` on the node")
-            }
-        }
-        for entry in ifNames { if let (index, name) = IfIndexNames.parse(entry) { names[index] = name } }
+        let names = try interfaceNames.load()
 
         var kubeNames = try kube.load().map(AddressNames.init)
         var sources: [any PacketSource] = []
@@ -66,7 +52,7 @@ struct PacketsCommand: ParsableCommand {
         let decoder = PacketDecoder(options: options)
         let points = CapturePointTable()
         points.setIfIndexNames(names)
-        var out = BufferedOutput()
+        let out = BufferedOutput()
         defer { out.flush() }
         while true {
             let next: Packet?
@@ -111,33 +97,5 @@ struct PacketsCommand: ParsableCommand {
             }
             out.write("\n")
         }
-    }
-}
-
-/// Standard output through a 64 KiB buffer: one write(2) per buffer, not per line.
-struct BufferedOutput {
-    private var buffer: [UInt8] = []
-
-    init() { buffer.reserveCapacity(1 << 16) }
-
-    mutating func write(_ text: String) {
-        buffer.append(contentsOf: text.utf8)
-        if buffer.count >= 1 << 16 { flush() }
-    }
-
-    mutating func flush() {
-        guard !buffer.isEmpty else { return }
-        buffer.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count, let base = raw.baseAddress {
-                let written = Foundation.write(STDOUT_FILENO, base + offset, raw.count - offset)
-                if written <= 0 {
-                    if written < 0 && errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
-        buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -18,10 +18,10 @@ struct RequestsCommand: ParsableCommand {
 
     func run() throws {
         let options = self.options
-        try runFlowCommand { writer in
+        try withBufferedOutput { writer in
             var kubeNames = try options.addressNames()
             let header = {
-                if !options.json { writer.write("#ts capture_point client server protocol request status latency") }
+                if !options.json { writer.line("#ts capture_point client server protocol request status latency") }
             }
             try options.run(header: header) { event, points in
                 func point(_ id: Int) -> String { id < points.count ? points[id] : "cp\(id)" }
@@ -46,7 +46,7 @@ struct RequestsCommand: ParsableCommand {
                             (transaction.server.address.description, transaction.server.port, transport),
                         ]) ?? [:]
                     if options.json {
-                        writer.write(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
+                        writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
                         return
                     }
                     let question = transaction.question.map { "\($0.type) \($0.name.isEmpty ? "." : $0.name)" } ?? "?"
@@ -63,7 +63,7 @@ struct RequestsCommand: ParsableCommand {
                         status,
                         transaction.latency.map(FlowTime.human) ?? "-",
                     ]
-                    writer.write(fields.joined(separator: " ") + AddressNames.comment(names))
+                    writer.line(fields.joined(separator: " ") + AddressNames.comment(names))
                 case .http(let exchange):
                     guard
                         options.hostMatches(
@@ -80,7 +80,7 @@ struct RequestsCommand: ParsableCommand {
                             (exchange.server.address.description, exchange.server.port, "TCP"),
                         ]) ?? [:]
                     if options.json {
-                        writer.write(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
+                        writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
                         return
                     }
                     let request =
@@ -98,7 +98,7 @@ struct RequestsCommand: ParsableCommand {
                         status,
                         exchange.latency.map(FlowTime.human) ?? "-",
                     ]
-                    writer.write(fields.joined(separator: " ") + AddressNames.comment(names))
+                    writer.line(fields.joined(separator: " ") + AddressNames.comment(names))
                 case .connection, .icmpError, .segment:
                     return
                 }

@@ -41,11 +41,8 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Also write a self-contained HTML report to this file.")
     var html: String?
 
-    @Option(help: "A file holding the captured node's `ip -j link` output, to name SLL2 interface indexes.")
-    var links: String?
-
-    @Option(name: .customLong("ifname"), help: "Name an SLL2 interface index: INDEX=NAME (repeatable).")
-    var ifNames: [String] = []
+    @OptionGroup(title: "Interface names")
+    var interfaceNames: InterfaceNameOptions
 
     @Option(help: "A completed request at least this long is examined for what made it slow (e.g. 200ms, 1s).")
     var slow: String = "200ms"
@@ -65,24 +62,13 @@ struct TraceCommand: ParsableCommand {
         if DurationText.nanoseconds(slow) == nil {
             throw ValidationError("--slow '\(slow)' is not a duration; write e.g. 200ms, 1.5s, 800us")
         }
-        for entry in ifNames where IfIndexNames.parse(entry) == nil {
-            throw ValidationError("--ifname '\(entry)' is not INDEX=NAME; e.g. --ifname 3=cni0")
-        }
         if let http, http.split(separator: " ").count != 2 {
             throw ValidationError("--http takes 'METHOD /path', e.g. --http 'GET /api'")
         }
     }
 
     func run() throws {
-        var names: [Int32: String] = [:]
-        if let links {
-            do {
-                names = try IfIndexNames.load(ipLinkJSON: links)
-            } catch {
-                throw CLIFailure("\(links): \(error); write it with `ip -j link > \(links)` on the node")
-            }
-        }
-        for entry in ifNames { if let (index, name) = IfIndexNames.parse(entry) { names[index] = name } }
+        let names = try interfaceNames.load()
         let cluster = try kube.load()
 
         let collector = ObservationCollector()
@@ -104,7 +90,8 @@ struct TraceCommand: ParsableCommand {
 
         let selected = select(traces)
         let useColor = color == .always || (color == .auto && isatty(STDOUT_FILENO) != 0 && !json)
-        var out = StandardOutput()
+        let out = BufferedOutput()
+        defer { out.flush() }
         if json {
             for trace in selected.traces { out.write(TraceJSON.render(trace) + "\n") }
         } else {
