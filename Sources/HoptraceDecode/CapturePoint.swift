@@ -33,6 +33,11 @@ public final class CapturePointTable {
     @usableFromInline
     var ids: [Key: Int] = [:]
     private var ifIndexNames: [Int32: String] = [:]
+    /// Ids by SLL2 interface index (-1: not yet seen), for indexes below 4096.
+    private var byIfIndex: [Int] = []
+    /// Ids by source interface id (-1: not yet seen), valid while the source has `bySourceCount` interfaces.
+    private var bySource: [Int] = []
+    private var bySourceCount = -1
 
     /// An empty table.
     public init() {}
@@ -55,6 +60,38 @@ public final class CapturePointTable {
     ///   - decoded: the packet.
     ///   - interfaces: the source's interface table (``PacketSource/interfaces``).
     public func id(for decoded: DecodedPacket, interfaces: [InterfaceDescription]) -> Int {
+        // Fast paths, no hashing: small SLL2 interface indexes and source interface ids seen before.
+        let ifIndex = decoded.link.ifIndex
+        if ifIndex >= 0 {
+            if ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 { return self.byIfIndex[Int(ifIndex)] }
+        } else if decoded.interfaceID >= 0, decoded.interfaceID < interfaces.count,
+            interfaces.count == self.bySourceCount, decoded.interfaceID < self.bySource.count,
+            self.bySource[decoded.interfaceID] >= 0
+        {
+            return self.bySource[decoded.interfaceID]
+        }
+        let id = self.slowID(for: decoded, interfaces: interfaces)
+        if ifIndex >= 0 {
+            if ifIndex < 4096 {
+                if self.byIfIndex.count <= Int(ifIndex) {
+                    self.byIfIndex += repeatElement(-1, count: Int(ifIndex) + 1 - self.byIfIndex.count)
+                }
+                self.byIfIndex[Int(ifIndex)] = id
+            }
+        } else if decoded.interfaceID >= 0, decoded.interfaceID < interfaces.count {
+            if interfaces.count != self.bySourceCount {
+                self.bySourceCount = interfaces.count
+                self.bySource = []
+            }
+            if self.bySource.count <= decoded.interfaceID {
+                self.bySource += repeatElement(-1, count: decoded.interfaceID + 1 - self.bySource.count)
+            }
+            self.bySource[decoded.interfaceID] = id
+        }
+        return id
+    }
+
+    private func slowID(for decoded: DecodedPacket, interfaces: [InterfaceDescription]) -> Int {
         let key: Key
         if decoded.link.ifIndex >= 0 {
             key = .ifIndex(decoded.link.ifIndex)

@@ -285,7 +285,7 @@ finished = 0
 while slots:
     alive = []
     for conn in slots:
-        t_ns += 7_000 + rng.getrandbits(12)
+        t_ns += 30_000 + rng.getrandbits(15)  # ~46 us per step: each connection sends every ~90 ms
         if conn.play(t_ns):
             alive.append(conn)
         else:
