@@ -5,7 +5,7 @@ DEMO ?= captures/clusterip-ok.pcapng
 # The lab's cluster state for the demo capture, so the trace speaks in pod and Service names.
 DEMO_K8S ?= $(basename $(DEMO)).k8s.json
 
-.PHONY: all deps test-deps build demo test lint format fuzz bench lab clean
+.PHONY: all deps test-deps build demo test lint format fuzz bench bench-micro lab clean
 
 all: build
 
@@ -38,7 +38,13 @@ format:
 fuzz: deps
 	tools/fuzz/run.sh
 
-bench: deps
+## bench: hoptrace against tcpdump and tshark on a generated 2.8 M-packet node capture (median of 5, one core);
+## SCALE=2, FORMAT=pcapng, RUNS, TSHARK_SCALE=0.1 (tshark on a smaller file) as in tools/bench/compare.sh.
+bench: test-deps build
+	tools/bench/compare.sh
+
+## bench-micro: the decode micro-benchmarks (ns/packet, 0 mallocs/packet) against Benchmarks/Thresholds.
+bench-micro: deps
 	tools/bench/run.sh
 
 ## lab: regenerate captures/ (root). The pcapng writer is pinned to dumpcap (one Ethernet IDB per interface)

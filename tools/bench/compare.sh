@@ -36,20 +36,22 @@ TPACKETS=$(count "$TFILE")
 run() {
     local name=$1 runs=$2 file=$3 packets=$4
     shift 4
-    local times=() rss=0 i
+    local times=() cpus=() rss=0 i
     cat "$file" > /dev/null # warm the page cache
     for ((i = 0; i < runs; i++)); do
-        /usr/bin/time -f '%e %M' -o "$OUT/time.txt" taskset -c "$CPU" "$@" > /dev/null 2> "$OUT/stderr.txt" || {
+        /usr/bin/time -f '%e %M %U %S' -o "$OUT/time.txt" taskset -c "$CPU" "$@" > /dev/null 2> "$OUT/stderr.txt" || {
             echo "$name failed: $(tail -1 "$OUT/stderr.txt")" >&2
             return 1
         }
-        read -r t m < <(tail -1 "$OUT/time.txt")
+        read -r t m u s < <(tail -1 "$OUT/time.txt")
         times+=("$t")
+        cpus+=("$(echo "$u + $s" | bc)")
         ((m > rss)) && rss=$m
     done
-    local median
+    local median cpu
     median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    echo "$name $median $rss $packets $runs"
+    cpu=$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    echo "$name $median $cpu $rss $packets $runs"
 }
 
 RESULTS=$OUT/results.txt
@@ -68,20 +70,21 @@ RESULTS=$OUT/results.txt
 
 echo "file: $FILE ($PACKETS packets, $(du -m "$FILE" | cut -f1) MB); tshark file: $TFILE ($TPACKETS packets)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), pinned to CPU $CPU"
-awk -v OFS='|' '
-    { n = split($0, f, " "); name = f[1]; for (i = 2; i <= n - 4; i++) name = name " " f[i]
-      names[NR] = name; secs[NR] = f[n-3]; rss[NR] = f[n-2]; pk[NR] = f[n-1]; runs[NR] = f[n]
-      nsp[NR] = secs[NR] * 1e9 / pk[NR]; tag[NR] = substr(name, 2, 1) }
+awk '
+    { n = split($0, f, " "); name = f[1]; for (i = 2; i <= n - 5; i++) name = name " " f[i]
+      names[NR] = name; secs[NR] = f[n-4]; cpu[NR] = f[n-3]; rss[NR] = f[n-2]; pk[NR] = f[n-1]; runs[NR] = f[n]
+      nsp[NR] = secs[NR] * 1e9 / pk[NR]; cns[NR] = cpu[NR] * 1e9 / pk[NR]; tag[NR] = substr(name, 2, 1) }
     END {
       for (i = 1; i <= NR; i++) idx[tag[i]] = i
-      printf "| %-58s | runs | median s | ns/packet | packets/s | peak RSS MiB | vs (a) | (e)/x | (f)/x |\n", "command"
-      printf "|%s|------|----------|-----------|-----------|--------------|--------|-------|-------|\n", "------------------------------------------------------------"
+      printf "| %-58s | runs | wall s | ns/packet | packets/s | CPU ns/packet | peak RSS MiB | vs (a) | (e)/x | (f)/x |\n", "command"
+      printf "|%s|-----:|-------:|----------:|----------:|--------------:|-------------:|-------:|------:|------:|\n", "------------------------------------------------------------"
       for (i = 1; i <= NR; i++) {
         ra = ("a" in idx) ? sprintf("%.2fx", nsp[i] / nsp[idx["a"]]) : "-"
         re = ("e" in idx) ? sprintf("%.1f", nsp[idx["e"]] / nsp[i]) : "-"
         rf = ("f" in idx) ? sprintf("%.1f", nsp[idx["f"]] / nsp[i]) : "-"
-        printf "| %-58s | %4d | %8.2f | %9.0f | %9.0f | %12.1f | %6s | %5s | %5s |\n", names[i], runs[i], secs[i], nsp[i], 1e9 / nsp[i], rss[i] / 1024, ra, re, rf
+        printf "| %-58s | %4d | %6.2f | %9.0f | %9.0f | %13.0f | %12.1f | %6s | %5s | %5s |\n", names[i], runs[i], secs[i], nsp[i], 1e9 / nsp[i], cns[i], rss[i] / 1024, ra, re, rf
       }
     }' "$RESULTS"
-echo "ns/packet = median wall time / packets of the file that command read; (e)/x and (f)/x: how many times faster"
-echo "than tshark per packet (above 1 = faster than tshark)."
+echo "ns/packet = median wall time / packets of the file that command read; CPU ns/packet = median user+sys time /"
+echo "packets (steadier than wall time on a shared machine); vs (a): times the tcpdump floor; (e)/x, (f)/x: how many"
+echo "times faster than tshark per packet (wall)."
