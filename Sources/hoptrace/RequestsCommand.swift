@@ -106,7 +106,11 @@ struct RequestsCommand: ParsableCommand {
                         writer.append("? (request not seen)")
                     }
                     writer.append(" ")
-                    if let response = exchange.response { writer.append(decimal: response.status) } else { writer.append("-") }
+                    if let response = exchange.response {
+                        writer.append(decimal: response.status)
+                    } else {
+                        writer.append("-")
+                    }
                     if exchange.requestHasGap || exchange.responseHasGap { writer.append(",gap") }
                     writer.append(" ")
                     writer.append(exchange.latency.map(FlowTime.human) ?? "-")

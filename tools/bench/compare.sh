@@ -7,6 +7,7 @@
 #   tools/bench/compare.sh [FILE]            default: generates .build/bench/x1 (scale 1, ~2.1 M packets)
 # Environment: SCALE (1), FORMAT (sll2.pcap | pcapng), RUNS (5), TSHARK_RUNS (RUNS), TSHARK_SCALE (unset: tshark on
 # FILE itself; else tshark on a smaller file of the same generator at that scale, per-packet numbers extrapolated),
+# TRACE_SCALE and TRACE_RUNS (the same for (d): trace keeps every connection for correlation and is superlinear),
 # CPU (1), HOPTRACE (.build/release/hoptrace, built when missing), SKIP_TSHARK=1.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,9 +29,12 @@ generate() { # scale -> path of the file in FORMAT
 FILE=${1:-$(generate "$SCALE")}
 TFILE=$FILE
 if [ -n "${TSHARK_SCALE:-}" ]; then TFILE=$(generate "$TSHARK_SCALE"); fi
+DFILE=$FILE
+if [ -n "${TRACE_SCALE:-}" ]; then DFILE=$(generate "$TRACE_SCALE"); fi
 count() { capinfos -M -c -T "$1" | awk -F'\t' 'NR==2 {print $2}'; }
 PACKETS=$(count "$FILE")
 TPACKETS=$(count "$TFILE")
+DPACKETS=$(count "$DFILE")
 
 # run NAME RUNS FILE PACKETS COMMAND... : prints "NAME median_seconds max_rss_kib packets"
 run() {
@@ -60,7 +64,8 @@ RESULTS=$OUT/results.txt
     run "(a) tcpdump -r FILE -w /dev/null" "$RUNS" "$FILE" "$PACKETS" tcpdump -r "$FILE" -w /dev/null
     run "(b) hoptrace flows FILE" "$RUNS" "$FILE" "$PACKETS" "$HOPTRACE" flows "$FILE"
     run "(c) hoptrace requests FILE" "$RUNS" "$FILE" "$PACKETS" "$HOPTRACE" requests "$FILE"
-    run "(d) hoptrace trace --all --json FILE" "$RUNS" "$FILE" "$PACKETS" "$HOPTRACE" trace --all --json "$FILE"
+    run "(d) hoptrace trace --all --json FILE" "${TRACE_RUNS:-$RUNS}" "$DFILE" "$DPACKETS" \
+        "$HOPTRACE" trace --all --json "$DFILE"
     if [ -z "${SKIP_TSHARK:-}" ]; then
         run "(e) tshark -q -z conv,tcp" "$TSHARK_RUNS" "$TFILE" "$TPACKETS" tshark -r "$TFILE" -q -z conv,tcp
         run "(f) tshark -T fields http.time dns.time tcp.analysis.flags" "$TSHARK_RUNS" "$TFILE" "$TPACKETS" \
@@ -68,7 +73,8 @@ RESULTS=$OUT/results.txt
     fi
 } | tee -a "$RESULTS" > /dev/null
 
-echo "file: $FILE ($PACKETS packets, $(du -m "$FILE" | cut -f1) MB); tshark file: $TFILE ($TPACKETS packets)"
+echo "file: $FILE ($PACKETS packets, $(du -m "$FILE" | cut -f1) MB); tshark file: $TFILE ($TPACKETS packets);"
+echo "trace file: $DFILE ($DPACKETS packets)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), pinned to CPU $CPU"
 awk '
     { n = split($0, f, " "); name = f[1]; for (i = 2; i <= n - 5; i++) name = name " " f[i]
