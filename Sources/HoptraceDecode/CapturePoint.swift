@@ -35,8 +35,11 @@ public final class CapturePointTable {
     private var ifIndexNames: [Int32: String] = [:]
     /// Ids by SLL2 interface index (-1: not yet seen), for indexes below 4096.
     private var byIfIndex: [Int] = []
-    /// Ids by source interface id (-1: not yet seen), valid while the source has `bySourceCount` interfaces.
+    /// Ids of source interfaces' names by interface id (-1: not yet seen), valid while the source has
+    /// `bySourceCount` interfaces.
     private var bySource: [Int] = []
+    /// Whether a source interface's name wins over the SLL2 index (1), or not (0), by interface id (-1: not yet seen).
+    private var sourceWins: [Int8] = []
     private var bySourceCount = -1
 
     /// An empty table.
@@ -54,49 +57,73 @@ public final class CapturePointTable {
         }
     }
 
-    /// The id of the capture point of `decoded`: its SLL2 interface index when it has one, else its source interface.
+    /// The id of the capture point of `decoded`: its source interface when that has a real name (other than `any`),
+    /// else its SLL2 interface index when it has one, else the source's stand-in name.
     ///
     /// - Parameters:
     ///   - decoded: the packet.
     ///   - interfaces: the source's interface table (``PacketSource/interfaces``).
     public func id(for decoded: DecodedPacket, interfaces: [InterfaceDescription]) -> Int {
-        // Fast paths, no hashing: small SLL2 interface indexes and source interface ids seen before.
+        // Fast paths, no hashing: per source interface id, whether its name wins over the SLL2 index (as in
+        // `slowID`) and the id of its name; per small SLL2 interface index, its id.
         let ifIndex = decoded.link.ifIndex
-        if ifIndex >= 0 {
-            if ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 { return self.byIfIndex[Int(ifIndex)] }
-        } else if decoded.interfaceID >= 0, decoded.interfaceID < interfaces.count,
-            interfaces.count == self.bySourceCount, decoded.interfaceID < self.bySource.count,
-            self.bySource[decoded.interfaceID] >= 0
-        {
-            return self.bySource[decoded.interfaceID]
-        }
-        let id = self.slowID(for: decoded, interfaces: interfaces)
-        if ifIndex >= 0 {
-            if ifIndex < 4096 {
-                if self.byIfIndex.count <= Int(ifIndex) {
-                    self.byIfIndex += repeatElement(-1, count: Int(ifIndex) + 1 - self.byIfIndex.count)
-                }
-                self.byIfIndex[Int(ifIndex)] = id
-            }
-        } else if decoded.interfaceID >= 0, decoded.interfaceID < interfaces.count {
+        let interfaceID = decoded.interfaceID
+        let hasSource = interfaceID >= 0 && interfaceID < interfaces.count
+        if hasSource {
             if interfaces.count != self.bySourceCount {
                 self.bySourceCount = interfaces.count
                 self.bySource = []
+                self.sourceWins = []
             }
-            if self.bySource.count <= decoded.interfaceID {
-                self.bySource += repeatElement(-1, count: decoded.interfaceID + 1 - self.bySource.count)
+            if interfaceID >= self.sourceWins.count {
+                self.bySource += repeatElement(-1, count: interfaceID + 1 - self.sourceWins.count)
+                self.sourceWins += repeatElement(-1, count: interfaceID + 1 - self.sourceWins.count)
             }
-            self.bySource[decoded.interfaceID] = id
+            if self.sourceWins[interfaceID] < 0 {
+                let source = interfaces[interfaceID]
+                self.sourceWins[interfaceID] = source.isNamed && source.name != "any" ? 1 : 0
+            }
+            let byName = self.sourceWins[interfaceID] == 1 || ifIndex < 0
+            if byName, self.bySource[interfaceID] >= 0 { return self.bySource[interfaceID] }
+            if !byName, ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 {
+                return self.byIfIndex[Int(ifIndex)]
+            }
+            let id = self.slowID(for: decoded, interfaces: interfaces)
+            if byName {
+                self.bySource[interfaceID] = id
+            } else {
+                self.cache(ifIndex: ifIndex, id: id)
+            }
+            return id
         }
+        if ifIndex >= 0, ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 {
+            return self.byIfIndex[Int(ifIndex)]
+        }
+        let id = self.slowID(for: decoded, interfaces: interfaces)
+        if ifIndex >= 0 { self.cache(ifIndex: ifIndex, id: id) }
         return id
+    }
+
+    private func cache(ifIndex: Int32, id: Int) {
+        guard ifIndex >= 0, ifIndex < 4096 else { return }
+        if self.byIfIndex.count <= Int(ifIndex) {
+            self.byIfIndex += repeatElement(-1, count: Int(ifIndex) + 1 - self.byIfIndex.count)
+        }
+        self.byIfIndex[Int(ifIndex)] = id
     }
 
     private func slowID(for decoded: DecodedPacket, interfaces: [InterfaceDescription]) -> Int {
         let key: Key
-        if decoded.link.ifIndex >= 0 {
+        let source =
+            decoded.interfaceID >= 0 && decoded.interfaceID < interfaces.count
+            ? interfaces[decoded.interfaceID] : nil
+        if decoded.link.ifIndex >= 0, source.map({ !$0.isNamed || $0.name == "any" }) ?? true {
+            // `-i any` (SLL2 in a classic pcap, or a pcapng interface named "any"): the packet's own interface.
             key = .ifIndex(decoded.link.ifIndex)
-        } else if decoded.interfaceID >= 0, decoded.interfaceID < interfaces.count {
-            key = .source(name: interfaces[decoded.interfaceID].name)
+        } else if let source {
+            // A named interface (pcapng `if_name`, live): its name, even when its packets are SLL2 (hoptrace
+            // capture -i any writes one named interface block per real interface).
+            key = .source(name: source.name)
         } else {
             key = .source(name: "if\(decoded.interfaceID)")
         }
