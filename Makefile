@@ -4,7 +4,7 @@ BIN := .build/release/hoptrace
 # The demo traces two bundled lab captures: a SYN dropped after kube-proxy's DNAT, and a slow server.
 DEMO ?= captures/clusterip-drop.pcapng captures/clusterip-slow-server.pcapng
 
-.PHONY: all deps test-deps build demo test lint format fuzz bench lab clean
+.PHONY: all deps test-deps build demo test lint format fuzz bench bench-micro lab clean
 
 all: build
 
@@ -40,7 +40,13 @@ format:
 fuzz: deps
 	tools/fuzz/run.sh
 
-bench: deps
+## bench: hoptrace against tcpdump and tshark on a generated 2.8 M-packet node capture (median of 5, one core);
+## SCALE=2, FORMAT=pcapng, RUNS, TSHARK_SCALE=0.1 (tshark on a smaller file) as in tools/bench/compare.sh.
+bench: test-deps build
+	tools/bench/compare.sh
+
+## bench-micro: the decode micro-benchmarks (ns/packet, 0 mallocs/packet) against Benchmarks/Thresholds.
+bench-micro: deps
 	tools/bench/run.sh
 
 ## lab: regenerate captures/ (root): each scenario captured at once by `tcpdump -i any` (SLL2) and by

@@ -123,26 +123,40 @@ public struct Correlator: Sendable {
             var connection: Int
             var exchange: Int
         }
+        struct RequestLine: Hashable {
+            var method: String
+            var path: String
+        }
         var upstreamOf: [ExchangeRef: (ExchangeRef, Bool)] = [:]
         var consumed = Set<ExchangeRef>()
+        // Exchanges by method and path, in (connection, exchange) order: the candidates of a join are only those,
+        // visited in the order a scan of every exchange would visit them (linear, not quadratic, in the exchanges).
+        var byRequestLine: [RequestLine: [ExchangeRef]] = [:]
+        for (cj, outbound) in connections.enumerated() {
+            for (ej, onward) in outbound.clientSide.exchanges.enumerated() {
+                byRequestLine[RequestLine(method: onward.method, path: onward.path), default: []].append(
+                    ExchangeRef(connection: cj, exchange: ej)
+                )
+            }
+        }
         for (ci, inbound) in connections.enumerated() {
             for (ei, request) in inbound.clientSide.exchanges.enumerated() {
                 var best: (ExchangeRef, Bool, Int64)?
-                for (cj, outbound) in connections.enumerated() where cj != ci {
-                    for (ej, onward) in outbound.clientSide.exchanges.enumerated() {
-                        let ref = ExchangeRef(connection: cj, exchange: ej)
-                        guard !consumed.contains(ref), onward.method == request.method, onward.path == request.path
-                        else { continue }
-                        let byID = request.requestID != nil && request.requestID == onward.requestID
-                        if request.requestID != nil, onward.requestID != nil, !byID { continue }
-                        let until = request.responseLast ?? request.responseFirst ?? inbound.serverSide.lastTime
-                        guard onward.requestFirst >= request.requestFirst, onward.requestFirst <= until else {
-                            continue
-                        }
-                        let gap = onward.requestFirst - request.requestFirst
-                        if best == nil || (byID && !best!.1) || (byID == best!.1 && gap < best!.2) {
-                            best = (ref, byID, gap)
-                        }
+                let candidates = byRequestLine[RequestLine(method: request.method, path: request.path)] ?? []
+                // Only this exchange itself: nothing to join (the common case, without a proxy).
+                if candidates.count == 1 && candidates[0] == ExchangeRef(connection: ci, exchange: ei) { continue }
+                for ref in candidates where ref.connection != ci {
+                    let onward = connections[ref.connection].clientSide.exchanges[ref.exchange]
+                    guard !consumed.contains(ref) else { continue }
+                    let byID = request.requestID != nil && request.requestID == onward.requestID
+                    if request.requestID != nil, onward.requestID != nil, !byID { continue }
+                    let until = request.responseLast ?? request.responseFirst ?? inbound.serverSide.lastTime
+                    guard onward.requestFirst >= request.requestFirst, onward.requestFirst <= until else {
+                        continue
+                    }
+                    let gap = onward.requestFirst - request.requestFirst
+                    if best == nil || (byID && !best!.1) || (byID == best!.1 && gap < best!.2) {
+                        best = (ref, byID, gap)
                     }
                 }
                 if let best {
@@ -154,6 +168,9 @@ public struct Correlator: Sendable {
 
         var assemblies: [Assembly] = []
         var usedResolutions = Set<Int>()
+        // Resolutions by client, in order: a connection looks only at its own client's.
+        var resolutionsOf: [String: [Int]] = [:]
+        for (ri, entry) in resolutions.enumerated() { resolutionsOf[entry.client, default: []].append(ri) }
         for (ci, connection) in connections.enumerated() {
             // DNS over TCP is a transport of the DNS transactions already traced, not a request of its own.
             if connection.clientSide.server.port == 53 { continue }
@@ -179,7 +196,8 @@ public struct Correlator: Sendable {
                     let client = connection.clientSide.client.host
                     let target = connection.clientSide.server.host
                     var chosen: Int?
-                    for (ri, entry) in resolutions.enumerated() where !usedResolutions.contains(ri) {
+                    for ri in resolutionsOf[client] ?? [] where !usedResolutions.contains(ri) {
+                        let entry = resolutions[ri]
                         let r = entry.resolution
                         guard entry.client == client, r.queries.contains(where: { $0.addresses.contains(target) }),
                             r.end <= connection.start + 1_000_000,

@@ -33,6 +33,14 @@ public final class CapturePointTable {
     @usableFromInline
     var ids: [Key: Int] = [:]
     private var ifIndexNames: [Int32: String] = [:]
+    /// Ids by SLL2 interface index (-1: not yet seen), for indexes below 4096.
+    private var byIfIndex: [Int] = []
+    /// Ids of source interfaces' names by interface id (-1: not yet seen), valid while the source has
+    /// `bySourceCount` interfaces.
+    private var bySource: [Int] = []
+    /// Whether a source interface's name wins over the SLL2 index (1), or not (0), by interface id (-1: not yet seen).
+    private var sourceWins: [Int8] = []
+    private var bySourceCount = -1
 
     /// An empty table.
     public init() {}
@@ -56,6 +64,55 @@ public final class CapturePointTable {
     ///   - decoded: the packet.
     ///   - interfaces: the source's interface table (``PacketSource/interfaces``).
     public func id(for decoded: DecodedPacket, interfaces: [InterfaceDescription]) -> Int {
+        // Fast paths, no hashing: per source interface id, whether its name wins over the SLL2 index (as in
+        // `slowID`) and the id of its name; per small SLL2 interface index, its id.
+        let ifIndex = decoded.link.ifIndex
+        let interfaceID = decoded.interfaceID
+        let hasSource = interfaceID >= 0 && interfaceID < interfaces.count
+        if hasSource {
+            if interfaces.count != self.bySourceCount {
+                self.bySourceCount = interfaces.count
+                self.bySource = []
+                self.sourceWins = []
+            }
+            if interfaceID >= self.sourceWins.count {
+                self.bySource += repeatElement(-1, count: interfaceID + 1 - self.sourceWins.count)
+                self.sourceWins += repeatElement(-1, count: interfaceID + 1 - self.sourceWins.count)
+            }
+            if self.sourceWins[interfaceID] < 0 {
+                let source = interfaces[interfaceID]
+                self.sourceWins[interfaceID] = source.isNamed && source.name != "any" ? 1 : 0
+            }
+            let byName = self.sourceWins[interfaceID] == 1 || ifIndex < 0
+            if byName, self.bySource[interfaceID] >= 0 { return self.bySource[interfaceID] }
+            if !byName, ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 {
+                return self.byIfIndex[Int(ifIndex)]
+            }
+            let id = self.slowID(for: decoded, interfaces: interfaces)
+            if byName {
+                self.bySource[interfaceID] = id
+            } else {
+                self.cache(ifIndex: ifIndex, id: id)
+            }
+            return id
+        }
+        if ifIndex >= 0, ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 {
+            return self.byIfIndex[Int(ifIndex)]
+        }
+        let id = self.slowID(for: decoded, interfaces: interfaces)
+        if ifIndex >= 0 { self.cache(ifIndex: ifIndex, id: id) }
+        return id
+    }
+
+    private func cache(ifIndex: Int32, id: Int) {
+        guard ifIndex >= 0, ifIndex < 4096 else { return }
+        if self.byIfIndex.count <= Int(ifIndex) {
+            self.byIfIndex += repeatElement(-1, count: Int(ifIndex) + 1 - self.byIfIndex.count)
+        }
+        self.byIfIndex[Int(ifIndex)] = id
+    }
+
+    private func slowID(for decoded: DecodedPacket, interfaces: [InterfaceDescription]) -> Int {
         let key: Key
         let source =
             decoded.interfaceID >= 0 && decoded.interfaceID < interfaces.count

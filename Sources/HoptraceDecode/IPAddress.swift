@@ -119,11 +119,48 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         return (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }
 
+    /// Appends the text form (as ``description``) to `bytes`; IPv4 without building a String.
+    public func appendDescription(to bytes: inout [UInt8]) {
+        guard self.isIPv4 else {
+            bytes.append(contentsOf: self.description.utf8)
+            return
+        }
+        let v = self.ipv4Value
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { scratch in
+            let count = Self.writeDottedQuad(v, into: scratch)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[0..<count]))
+        }
+    }
+
+    /// Writes `v` as a dotted quad into `out` (15 bytes at least); returns the bytes written.
+    private static func writeDottedQuad(_ v: UInt32, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var at = 0
+        for shift in stride(from: 24, through: 0, by: -8) {
+            let octet = Int(truncatingIfNeeded: v >> UInt32(shift)) & 0xff
+            if octet >= 100 {
+                out[at] = UInt8(truncatingIfNeeded: 0x30 + octet / 100)
+                at += 1
+            }
+            if octet >= 10 {
+                out[at] = UInt8(truncatingIfNeeded: 0x30 + octet / 10 % 10)
+                at += 1
+            }
+            out[at] = UInt8(truncatingIfNeeded: 0x30 + octet % 10)
+            at += 1
+            if shift > 0 {
+                out[at] = UInt8(ascii: ".")
+                at += 1
+            }
+        }
+        return at
+    }
+
     /// `10.96.0.10` or the RFC 5952 form of an IPv6 address (`fe80::1`).
     public var description: String {
         if self.isIPv4 {
+            // Dotted quad written digit by digit: at most 15 bytes, a small string (no allocation).
             let v = self.ipv4Value
-            return "\(v >> 24).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)"
+            return String(unsafeUninitializedCapacity: 15) { Self.writeDottedQuad(v, into: $0) }
         }
         var groups = [UInt16](repeating: 0, count: 8)
         for i in 0..<4 {

@@ -57,25 +57,30 @@ struct ByteCursor {
 /// everything else (control bytes, non-ASCII) as `\xNN`.
 @usableFromInline
 func sanitizedString(_ bytes: UnsafeRawBufferPointer, limit: Int = 256) -> String {
-    var out = ""
-    out.reserveCapacity(Swift.min(bytes.count, limit))
+    // Fast path, the common case: printable ASCII without a backslash, within the limit: one copy, no escaping.
+    let prefix = UnsafeRawBufferPointer(rebasing: bytes[0..<Swift.min(bytes.count, Swift.max(limit, 0))])
+    var clean = true
+    for byte in prefix where byte < 0x20 || byte >= 0x7f || byte == UInt8(ascii: "\\") {
+        clean = false
+        break
+    }
+    if clean { return String(decoding: prefix, as: UTF8.self) }
+    var out: [UInt8] = []
+    out.reserveCapacity(Swift.min(bytes.count, limit) + 16)
     var used = 0
     for byte in bytes {
         if used >= limit { break }
         if byte >= 0x20 && byte < 0x7f && byte != UInt8(ascii: "\\") {
-            out.unicodeScalars.append(Unicode.Scalar(byte))
+            out.append(byte)
             used += 1
         } else {
-            out += "\\x"
-            out += hexDigits(byte)
+            let digits: StaticString = "0123456789abcdef"
+            out.append(UInt8(ascii: "\\"))
+            out.append(UInt8(ascii: "x"))
+            out.append(digits.utf8Start[Int(byte >> 4)])
+            out.append(digits.utf8Start[Int(byte & 0x0f)])
             used += 4
         }
     }
-    return out
-}
-
-@usableFromInline
-func hexDigits(_ byte: UInt8) -> String {
-    let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
-    return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]])
+    return String(decoding: out, as: UTF8.self)
 }

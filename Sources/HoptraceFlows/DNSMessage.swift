@@ -157,25 +157,42 @@ public struct DNSMessage: Hashable, Sendable {
     ///   started (after its first pointer, if any); nil on a bad label type, a name over 255 bytes, a pointer that
     ///   does not go strictly backwards, too many pointers, or bytes running out.
     public static func readName(_ bytes: UnsafeRawBufferPointer, at start: Int) -> (name: String, end: Int)? {
+        // The text is built in a stack buffer and made a String once: a name has at most 255 wire bytes, each
+        // escaped to at most 4 bytes.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4 * maxNameLength + 8) { text in
+            var count = 0
+            guard let end = readName(bytes, at: start, into: text, count: &count) else { return nil }
+            return (String(decoding: UnsafeBufferPointer(rebasing: text[0..<count]), as: UTF8.self), end)
+        }
+    }
+
+    private static func readName(
+        _ bytes: UnsafeRawBufferPointer,
+        at start: Int,
+        into text: UnsafeMutableBufferPointer<UInt8>,
+        count: inout Int
+    ) -> Int? {
         var offset = start
         var lowestVisited = start
         var end: Int? = nil
         var hops = 0
         var wireLength = 1  // the final zero-length label
-        var name = ""
         while true {
             guard offset >= 0, offset < bytes.count else { return nil }
             let length = Int(bytes[offset])
             switch length & 0xc0 {
             case 0x00:
                 if length == 0 {
-                    return (name, end ?? offset + 1)
+                    return end ?? offset + 1
                 }
                 guard offset + 1 + length <= bytes.count else { return nil }
                 wireLength += 1 + length
                 guard wireLength <= maxNameLength else { return nil }
-                if !name.isEmpty { name.append(".") }
-                appendLabel(&name, UnsafeRawBufferPointer(rebasing: bytes[(offset + 1)..<(offset + 1 + length)]))
+                if count > 0 {
+                    text[count] = UInt8(ascii: ".")
+                    count += 1
+                }
+                appendLabel(UnsafeRawBufferPointer(rebasing: bytes[(offset + 1)..<(offset + 1 + length)]), text, &count)
                 offset += 1 + length
             case 0xc0:
                 guard offset + 1 < bytes.count else { return nil }
@@ -191,17 +208,29 @@ public struct DNSMessage: Hashable, Sendable {
         }
     }
 
-    private static func appendLabel(_ name: inout String, _ label: UnsafeRawBufferPointer) {
+    /// Appends a label's text: letters, digits, `-` and `_` as they are, `.` as `\.`, any other byte as `\DDD`.
+    /// The caller's buffer holds 4 bytes per wire byte (the wire length is checked before).
+    private static func appendLabel(
+        _ label: UnsafeRawBufferPointer,
+        _ text: UnsafeMutableBufferPointer<UInt8>,
+        _ count: inout Int
+    ) {
         for byte in label {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
-                name.unicodeScalars.append(Unicode.Scalar(byte))
+                text[count] = byte
+                count += 1
             case UInt8(ascii: "."):
-                name += "\\."
+                text[count] = UInt8(ascii: "\\")
+                text[count + 1] = UInt8(ascii: ".")
+                count += 2
             default:
-                let decimal = String(byte)
-                name += "\\" + String(repeating: "0", count: 3 - decimal.count) + decimal
+                text[count] = UInt8(ascii: "\\")
+                text[count + 1] = UInt8(ascii: "0") + byte / 100
+                text[count + 2] = UInt8(ascii: "0") + byte / 10 % 10
+                text[count + 3] = UInt8(ascii: "0") + byte % 10
+                count += 4
             }
         }
     }

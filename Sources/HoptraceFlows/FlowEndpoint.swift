@@ -19,7 +19,10 @@ public struct FlowEndpoint: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// "10.0.0.1:80" or "[fe80::1]:80".
     public var description: String {
-        self.address.isIPv4 ? "\(self.address):\(self.port)" : "[\(self.address)]:\(self.port)"
+        var text = self.address.isIPv4 ? self.address.description : "[" + self.address.description + "]"
+        text += ":"
+        text += String(self.port)
+        return text
     }
 }
 

@@ -7,12 +7,36 @@ public enum FlowTime {
 
     /// Nanoseconds as seconds with 6 decimals ("0.070248"); negative values keep their sign.
     public static func seconds(_ nanoseconds: Int64) -> String {
-        let negative = nanoseconds < 0
-        let magnitude = nanoseconds.magnitude
-        let micros = (magnitude + 500) / 1_000
-        let whole = micros / 1_000_000
-        let fraction = String(micros % 1_000_000)
-        return (negative ? "-" : "") + "\(whole)." + String(repeating: "0", count: 6 - fraction.count) + fraction
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        self.appendSeconds(nanoseconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``seconds(_:)``'s text to `bytes`, digit by digit (no String built): for writers of many lines.
+    public static func appendSeconds(_ nanoseconds: Int64, to bytes: inout [UInt8]) {
+        let micros = (nanoseconds.magnitude + 500) / 1_000
+        if nanoseconds < 0 { bytes.append(UInt8(ascii: "-")) }
+        self.appendDecimal(micros / 1_000_000, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        var fraction = micros % 1_000_000
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: 6))
+        for place in stride(from: 5, through: 0, by: -1) {
+            bytes[start + place] = UInt8(truncatingIfNeeded: 0x30 + fraction % 10)
+            fraction /= 10
+        }
+    }
+
+    /// Appends `value` in decimal to `bytes`.
+    public static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+        let start = bytes.count
+        var value = value
+        repeat {
+            bytes.append(UInt8(truncatingIfNeeded: 0x30 + value % 10))
+            value /= 10
+        } while value > 0
+        bytes[start...].reverse()
     }
 
     /// Nanoseconds as a short human duration: "850us", "12.3ms", "1.50s".

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HoptraceReport
 
 /// A run-time failure the user can act on: printed as one line `hoptrace: <message>`, exit status 1.
 struct CLIFailure: Error, CustomStringConvertible {
@@ -108,6 +109,35 @@ final class BufferedOutput {
     /// Appends text and a newline.
     func line(_ text: String) {
         buffer.append(contentsOf: text.utf8)
+        buffer.append(0x0A)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    /// Appends an endpoint as ``FlowEndpoint/description`` writes it, without building a String.
+    func append(_ endpoint: FlowEndpoint) {
+        if !endpoint.address.isIPv4 { buffer.append(UInt8(ascii: "[")) }
+        endpoint.address.appendDescription(to: &buffer)
+        buffer.append(contentsOf: endpoint.address.isIPv4 ? ":".utf8 : "]:".utf8)
+        FlowTime.appendDecimal(UInt64(endpoint.port), to: &buffer)
+    }
+
+    /// Appends text to the current line.
+    func append(_ text: String) { buffer.append(contentsOf: text.utf8) }
+
+    /// Appends a time as ``FlowTime/timestamp(_:)`` writes it.
+    func appendTimestamp(_ nanoseconds: Int64) { FlowTime.appendSeconds(nanoseconds, to: &buffer) }
+
+    /// Appends a decimal number.
+    func append(decimal: Int) {
+        if decimal < 0 { buffer.append(UInt8(ascii: "-")) }
+        FlowTime.appendDecimal(UInt64(decimal.magnitude), to: &buffer)
+    }
+
+    /// Appends an unsigned decimal number.
+    func append(unsigned: UInt64) { FlowTime.appendDecimal(unsigned, to: &buffer) }
+
+    /// Ends the current line.
+    func endLine() {
         buffer.append(0x0A)
         if buffer.count >= 1 << 16 { flush() }
     }

@@ -35,7 +35,11 @@ struct FlowCommandOptions: ParsableArguments {
 
     /// Names for the records' addresses, when --k8s or --kubectl was given.
     func addressNames() throws -> AddressNames? {
-        try kube.load().map(AddressNames.init)
+        do {
+            return try kube.load().map(AddressNames.init)
+        } catch let failure as CLIFailure {
+            throw CLIFailure(failure.message)
+        }
     }
 
     func validate() throws {
@@ -44,39 +48,10 @@ struct FlowCommandOptions: ParsableArguments {
         }
     }
 
-    /// Whether `status` (as given) matches a record's status text.
-    func statusMatches(_ value: String?) -> Bool {
-        guard let wanted = self.status else { return true }
-        guard let value else { return false }
-        let lowered = wanted.lowercased()
-        if lowered.count == 3, lowered.hasSuffix("xx"), let first = lowered.first {
-            return value.first.map { Character($0.lowercased()) } == first && value.count == 3
-        }
-        return value.lowercased() == lowered
-    }
-
-    /// Whether `host` matches one of the addresses or names.
-    func hostMatches(addresses: [IPAddress], names: [String?]) -> Bool {
-        guard let wanted = self.host else { return true }
-        if let address = IPAddress(wanted) { return addresses.contains(address) }
-        let lowered = wanted.lowercased()
-        for case let name? in names {
-            var name = name.lowercased()
-            if let colon = name.lastIndex(of: ":"), !name.contains("]") { name = String(name[..<colon]) }
-            if name == lowered || name.hasSuffix("." + lowered) || name.hasPrefix(lowered + ".") { return true }
-        }
-        return false
-    }
-
-    func portMatches(_ ports: [UInt16]) -> Bool {
-        guard let wanted = self.port else { return true }
-        return ports.contains(wanted)
-    }
-
-    func slowMatches(_ nanoseconds: Int64?) -> Bool {
-        guard let limit = self.slowerThan else { return true }
-        guard let nanoseconds else { return false }
-        return nanoseconds > limit.nanoseconds
+    /// The filters and output format as plain values, read once: the options' property wrappers are too slow to
+    /// consult per record.
+    var filter: FlowFilter {
+        FlowFilter(json: self.json, host: self.host, port: self.port, status: self.status, slowerThan: self.slowerThan)
     }
 
     /// Runs the flow stage over the files, calling `print` for each record as it completes.
@@ -86,24 +61,71 @@ struct FlowCommandOptions: ParsableArguments {
         let capturePoints = CapturePointTable()
         // The header goes out once the files are open: before the first record, or at the end if there is none.
         var headerWritten = false
+        var names: [String] = []
         let ifIndexNames = try interfaceNames.load()
         let result: FlowPipeline.Result
         do {
-            result = try FlowPipeline(ifIndexNames: ifIndexNames).run(
-                paths: self.files,
-                capturePoints: capturePoints
-            ) { event in
+            result = try FlowPipeline(ifIndexNames: ifIndexNames).run(paths: self.files, capturePoints: capturePoints) {
+                event in
                 if !headerWritten {
                     headerWritten = true
                     header?()
                 }
-                print(event, capturePoints.names)
+                // The names array is rebuilt only when a capture point was added, not per record.
+                if capturePoints.points.count != names.count { names = capturePoints.names }
+                print(event, names)
             }
         } catch {
             throw CLIFailure(error.description)
         }
         if !headerWritten { header?() }
         if let failure = result.error { throw CLIFailure(failure.description) }
+    }
+}
+
+/// The record filters of `flows` and `requests` (`--host`, `--port`, `--status`, `--slower-than`) and `--json`.
+///
+/// The record parts are autoclosures: nothing is built for a record when the filter is not set.
+struct FlowFilter {
+    var json: Bool
+    var host: String?
+    var port: UInt16?
+    var status: String?
+    var slowerThan: DurationArgument?
+
+    /// Whether `status` (as given) matches a record's status text.
+    func statusMatches(_ value: @autoclosure () -> String?) -> Bool {
+        guard let wanted = self.status else { return true }
+        guard let value = value() else { return false }
+        let lowered = wanted.lowercased()
+        if lowered.count == 3, lowered.hasSuffix("xx"), let first = lowered.first {
+            return value.first.map { Character($0.lowercased()) } == first && value.count == 3
+        }
+        return value.lowercased() == lowered
+    }
+
+    /// Whether `host` matches one of the addresses or names.
+    func hostMatches(addresses: @autoclosure () -> [IPAddress], names: @autoclosure () -> [String?]) -> Bool {
+        guard let wanted = self.host else { return true }
+        if let address = IPAddress(wanted) { return addresses().contains(address) }
+        let lowered = wanted.lowercased()
+        for case let name? in names() {
+            var name = name.lowercased()
+            if let colon = name.lastIndex(of: ":"), !name.contains("]") { name = String(name[..<colon]) }
+            if name == lowered || name.hasSuffix("." + lowered) || name.hasPrefix(lowered + ".") { return true }
+        }
+        return false
+    }
+
+    func portMatches(_ ports: @autoclosure () -> [UInt16]) -> Bool {
+        guard let wanted = self.port else { return true }
+        return ports().contains(wanted)
+    }
+
+    func slowMatches(_ nanoseconds: Int64?) -> Bool {
+        guard let limit = self.slowerThan else { return true }
+        guard let nanoseconds else { return false }
+        return nanoseconds > limit.nanoseconds
     }
 }
 
@@ -124,10 +146,11 @@ struct FlowsCommand: ParsableCommand {
 
     func run() throws {
         let options = self.options
+        let filter = options.filter
         try withBufferedOutput { writer in
             var kubeNames = try options.addressNames()
             let header = {
-                if !options.json {
+                if !filter.json {
                     writer.line(
                         "#ts capture_point orig resp duration orig_bytes resp_bytes conn_state history handshake_rtt"
                             + " retrans"
@@ -138,14 +161,14 @@ struct FlowsCommand: ParsableCommand {
                 if case .icmpError(let icmp) = event {
                     // ICMP errors quoting a connection's packet (a rejected SYN, TTL exceeded) go with the flows.
                     guard
-                        options.hostMatches(
+                        filter.hostMatches(
                             addresses: [icmp.sender, icmp.quotedSource.address, icmp.quotedDestination.address],
                             names: []
                         ),
-                        options.portMatches([icmp.quotedSource.port, icmp.quotedDestination.port]),
-                        options.status == nil, options.slowerThan == nil
+                        filter.portMatches([icmp.quotedSource.port, icmp.quotedDestination.port]),
+                        filter.status == nil, filter.slowerThan == nil
                     else { return }
-                    if options.json {
+                    if filter.json {
                         writer.line(event.jsonLine(capturePoints: points))
                         return
                     }
@@ -158,36 +181,48 @@ struct FlowsCommand: ParsableCommand {
                     return
                 }
                 guard case .connection(let record) = event else { return }
-                guard options.hostMatches(addresses: [record.originator.address, record.responder.address], names: []),
-                    options.portMatches([record.originator.port, record.responder.port]),
-                    options.statusMatches(record.state.rawValue),
-                    options.slowMatches(record.duration)
+                guard filter.hostMatches(addresses: [record.originator.address, record.responder.address], names: []),
+                    filter.portMatches([record.originator.port, record.responder.port]),
+                    filter.statusMatches(record.state.rawValue),
+                    filter.slowMatches(record.duration)
                 else { return }
                 let names =
                     kubeNames?.names(of: [
                         (record.originator.address.description, record.originator.port, "TCP"),
                         (record.responder.address.description, record.responder.port, "TCP"),
                     ]) ?? [:]
-                if options.json {
+                if filter.json {
                     writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
                     return
                 }
                 let point =
                     record.capturePoint < points.count ? points[record.capturePoint] : "cp\(record.capturePoint)"
-                let fields = [
-                    FlowTime.timestamp(record.startTime),
-                    point,
-                    record.originator.description,
-                    record.responder.description,
-                    FlowTime.seconds(record.duration),
-                    String(record.originatorSummary.bytes),
-                    String(record.responderSummary.bytes),
-                    record.state.rawValue,
-                    record.history.isEmpty ? "-" : record.history,
-                    record.handshakeRTT.map(FlowTime.human) ?? "-",
-                    "\(record.originatorSummary.retransmissions)/\(record.responderSummary.retransmissions)",
-                ]
-                writer.line(fields.joined(separator: " ") + AddressNames.comment(names))
+                // Appended piece by piece to the writer's bytes: this runs once per connection.
+                writer.appendTimestamp(record.startTime)
+                writer.append(" ")
+                writer.append(point)
+                writer.append(" ")
+                writer.append(record.originator)
+                writer.append(" ")
+                writer.append(record.responder)
+                writer.append(" ")
+                writer.appendTimestamp(record.duration)
+                writer.append(" ")
+                writer.append(unsigned: record.originatorSummary.bytes)
+                writer.append(" ")
+                writer.append(unsigned: record.responderSummary.bytes)
+                writer.append(" ")
+                writer.append(record.state.rawValue)
+                writer.append(" ")
+                writer.append(record.history.isEmpty ? "-" : record.history)
+                writer.append(" ")
+                writer.append(record.handshakeRTT.map(FlowTime.human) ?? "-")
+                writer.append(" ")
+                writer.append(decimal: record.originatorSummary.retransmissions)
+                writer.append("/")
+                writer.append(decimal: record.responderSummary.retransmissions)
+                writer.append(AddressNames.comment(names))
+                writer.endLine()
             }
         }
     }

@@ -18,26 +18,27 @@ struct RequestsCommand: ParsableCommand {
 
     func run() throws {
         let options = self.options
+        let filter = options.filter
         try withBufferedOutput { writer in
             var kubeNames = try options.addressNames()
             let header = {
-                if !options.json { writer.line("#ts capture_point client server protocol request status latency") }
+                if !filter.json { writer.line("#ts capture_point client server protocol request status latency") }
             }
             try options.run(header: header) { event, points in
                 func point(_ id: Int) -> String { id < points.count ? points[id] : "cp\(id)" }
                 switch event {
                 case .dns(let transaction):
                     guard
-                        options.hostMatches(
+                        filter.hostMatches(
                             addresses: [transaction.client.address, transaction.server.address]
                                 + transaction.answers.compactMap {
                                     if case .address(let address) = $0.data { return address } else { return nil }
                                 },
                             names: [transaction.question?.name]
                         ),
-                        options.portMatches([transaction.client.port, transaction.server.port]),
-                        options.statusMatches(transaction.rcode?.description),
-                        options.slowMatches(transaction.latency)
+                        filter.portMatches([transaction.client.port, transaction.server.port]),
+                        filter.statusMatches(transaction.rcode?.description),
+                        filter.slowMatches(transaction.latency)
                     else { return }
                     let transport = transaction.transport == .tcp ? "TCP" : "UDP"
                     let names =
@@ -45,7 +46,7 @@ struct RequestsCommand: ParsableCommand {
                             (transaction.client.address.description, transaction.client.port, transport),
                             (transaction.server.address.description, transaction.server.port, transport),
                         ]) ?? [:]
-                    if options.json {
+                    if filter.json {
                         writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
                         return
                     }
@@ -53,52 +54,68 @@ struct RequestsCommand: ParsableCommand {
                     var status = transaction.rcode?.description ?? "-"
                     if transaction.isTruncated { status += ",TC" }
                     if transaction.queryRetransmissions > 0 { status += ",retx=\(transaction.queryRetransmissions)" }
-                    let fields = [
-                        FlowTime.timestamp(transaction.queryTime ?? transaction.responseTime ?? 0),
-                        point(transaction.capturePoint),
-                        transaction.client.description,
-                        transaction.server.description,
-                        "DNS",
-                        question,
-                        status,
-                        transaction.latency.map(FlowTime.human) ?? "-",
-                    ]
-                    writer.line(fields.joined(separator: " ") + AddressNames.comment(names))
+                    writer.appendTimestamp(transaction.queryTime ?? transaction.responseTime ?? 0)
+                    writer.append(" ")
+                    writer.append(point(transaction.capturePoint))
+                    writer.append(" ")
+                    writer.append(transaction.client)
+                    writer.append(" ")
+                    writer.append(transaction.server)
+                    writer.append(" DNS ")
+                    writer.append(question)
+                    writer.append(" ")
+                    writer.append(status)
+                    writer.append(" ")
+                    writer.append(transaction.latency.map(FlowTime.human) ?? "-")
+                    writer.append(AddressNames.comment(names))
+                    writer.endLine()
                 case .http(let exchange):
                     guard
-                        options.hostMatches(
+                        filter.hostMatches(
                             addresses: [exchange.client.address, exchange.server.address],
                             names: [exchange.request?.host]
                         ),
-                        options.portMatches([exchange.client.port, exchange.server.port]),
-                        options.statusMatches(exchange.response.map { String($0.status) }),
-                        options.slowMatches(exchange.latency)
+                        filter.portMatches([exchange.client.port, exchange.server.port]),
+                        filter.statusMatches(exchange.response.map { String($0.status) }),
+                        filter.slowMatches(exchange.latency)
                     else { return }
                     let names =
                         kubeNames?.names(of: [
                             (exchange.client.address.description, exchange.client.port, "TCP"),
                             (exchange.server.address.description, exchange.server.port, "TCP"),
                         ]) ?? [:]
-                    if options.json {
+                    if filter.json {
                         writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
                         return
                     }
-                    let request =
-                        exchange.request.map { "\($0.method) \($0.host ?? "")\($0.target)" } ?? "? (request not seen)"
-                    var status = exchange.response.map { String($0.status) } ?? "-"
-                    if exchange.requestHasGap || exchange.responseHasGap { status += ",gap" }
-                    let time = exchange.requestFirstByte?.time ?? exchange.responseFirstByte?.time ?? 0
-                    let fields = [
-                        FlowTime.timestamp(time),
-                        point(exchange.capturePoint),
-                        exchange.client.description,
-                        exchange.server.description,
-                        "HTTP",
-                        request,
-                        status,
-                        exchange.latency.map(FlowTime.human) ?? "-",
-                    ]
-                    writer.line(fields.joined(separator: " ") + AddressNames.comment(names))
+                    // Appended piece by piece to the writer's bytes: this runs once per request.
+                    writer.appendTimestamp(exchange.requestFirstByte?.time ?? exchange.responseFirstByte?.time ?? 0)
+                    writer.append(" ")
+                    writer.append(point(exchange.capturePoint))
+                    writer.append(" ")
+                    writer.append(exchange.client)
+                    writer.append(" ")
+                    writer.append(exchange.server)
+                    writer.append(" HTTP ")
+                    if let request = exchange.request {
+                        writer.append(request.method)
+                        writer.append(" ")
+                        writer.append(request.host ?? "")
+                        writer.append(request.target)
+                    } else {
+                        writer.append("? (request not seen)")
+                    }
+                    writer.append(" ")
+                    if let response = exchange.response {
+                        writer.append(decimal: response.status)
+                    } else {
+                        writer.append("-")
+                    }
+                    if exchange.requestHasGap || exchange.responseHasGap { writer.append(",gap") }
+                    writer.append(" ")
+                    writer.append(exchange.latency.map(FlowTime.human) ?? "-")
+                    writer.append(AddressNames.comment(names))
+                    writer.endLine()
                 case .connection, .icmpError, .segment:
                     return
                 }
