@@ -269,7 +269,8 @@ public final class LiveTracer {
                 base = "dns|\(dns.queries.first?.client.description ?? "?")|\(dns.start)|\(dns.name)"
             } else {
                 let request = trace.request.map { "\($0.method) \($0.path) \($0.requestID ?? "")" } ?? "-"
-                base = "tcp|\(trace.client?.description ?? "?")|\(trace.hops.first?.firstSeen ?? trace.start)|\(request)"
+                base =
+                    "tcp|\(trace.client?.description ?? "?")|\(trace.hops.first?.firstSeen ?? trace.start)|\(request)"
             }
             let ordinal = seen[base, default: 0]
             seen[base] = ordinal + 1

@@ -71,11 +71,15 @@ struct LiveTraceOptions: ParsableArguments {
             throw ValidationError("--live needs an interface: -i any, or -i IF (repeat it); `ip link` lists them")
         }
         if index != nil {
-            throw ValidationError("--index numbers the requests of a file; live, select with --http, --request-id, "
-                + "--client or --service")
+            throw ValidationError(
+                "--index numbers the requests of a file; live, select with --http, --request-id, "
+                    + "--client or --service"
+            )
         }
         if html != nil {
-            throw ValidationError("--html is for files; record with -w FILE.pcapng and run `hoptrace trace FILE --html`")
+            throw ValidationError(
+                "--html is for files; record with -w FILE.pcapng and run `hoptrace trace FILE --html`"
+            )
         }
         if let count, count <= 0 {
             throw ValidationError("-c must be a positive number of requests, got \(count)")

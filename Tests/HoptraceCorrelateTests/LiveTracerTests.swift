@@ -170,7 +170,9 @@ struct LiveTracerTests {
         }
         let described = relevant.map { "\($0.verdict.kind.rawValue)@\($0.verdict.hop ?? "-")" }
         #expect(
-            relevant.contains { $0.verdict.kind.rawValue == kind && (hops.isEmpty || hops.contains($0.verdict.hop ?? "")) },
+            relevant.contains {
+                $0.verdict.kind.rawValue == kind && (hops.isEmpty || hops.contains($0.verdict.hop ?? ""))
+            },
             "expected \(kind) at \(hops), got \(described)"
         )
         if kind == "ok" {

@@ -71,7 +71,8 @@ enum LiveLab {
                 continue
             }
             let hop =
-                packet.hop.hasPrefix("ifindex-") ? names[String(packet.hop.dropFirst("ifindex-".count))] ?? packet.hop
+                packet.hop.hasPrefix("ifindex-")
+                ? names[String(packet.hop.dropFirst("ifindex-".count))] ?? packet.hop
                 : packet.hop
             counts[hop, default: 0] += 1
         }
@@ -96,9 +97,10 @@ struct LabLiveTraceTests {
             linger: 6
         )
         defer { try? FileManager.default.removeItem(at: out) }
-        let truth = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: out.appendingPathComponent("\(scenario).truth.json"))
-        ) as? [String: Any]
+        let truth =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: out.appendingPathComponent("\(scenario).truth.json"))
+            ) as? [String: Any]
         let expected = try #require((truth?["expected"] as? [String: Any])?["verdict"] as? [String: Any])
         let record = try LiveLab.execRecord(out, scenario)
         #expect(record.exitCode == 0, "\(record.lines.map(\.line))")
