@@ -67,7 +67,15 @@ public final class CapturePointTable {
         let point: CapturePoint
         switch key {
         case .ifIndex(let index):
-            point = CapturePoint(name: self.ifIndexNames[index] ?? "if\(index)", ifIndex: index)
+            // A pcapng written by `hoptrace capture -i any` (LiveSource) names each SLL2 interface block after the
+            // real interface and describes it "ifindex N, captured on any": that name holds for index N.
+            var named: String?
+            if decoded.interfaceID >= 0, decoded.interfaceID < interfaces.count,
+                interfaces[decoded.interfaceID].description?.hasPrefix("ifindex \(index),") == true
+            {
+                named = interfaces[decoded.interfaceID].name
+            }
+            point = CapturePoint(name: self.ifIndexNames[index] ?? named ?? "if\(index)", ifIndex: index)
         case .source(let name):
             point = CapturePoint(name: name)
         }
