@@ -5,9 +5,12 @@
 /// the input and returns every request still pending, as it stands.
 ///
 /// How: the flow stage emits a connection's record only when it closed (plus a linger) or went idle, so each
-/// poll (at most every ``Options/pollInterval``) re-runs the correlator over the completed records of the last
-/// ``Options/retention`` plus a provisional snapshot of the open flows (``FlowAnalyzer/snapshot()``). A request is
-/// printed when its verdict can no longer change:
+/// poll (at most every ``Options/pollInterval``) re-runs the correlator over the completed records still needed
+/// plus a provisional snapshot of the open flows (``FlowAnalyzer/snapshot()``). A completed connection record is
+/// dropped as soon as the requests of its client endpoint are all printed, and any completed record once older than
+/// ``Options/joinWindow`` (unless a pending request is older still; never kept beyond ``Options/retention``), so
+/// each poll works on the requests in progress, not on the traffic of the last minutes. A request is printed when
+/// its verdict can no longer change:
 /// - ok and slow: the response completed, ``Options/settle`` ago (copies at other capture points are in);
 /// - rejected, reset: the ICMP error or the RST, ``Options/settle`` ago;
 /// - breakpoint: the client gave up (its RST or FIN), or its connection has been quiet for the quiet period: at
@@ -41,7 +44,10 @@ public final class LiveTracer {
         /// A failed name resolution is final after this long without a query from its walk (the correlator joins
         /// queries with gaps under 6 s into one walk).
         public var dnsWalkGap: Int64 = 6_000_000_000
-        /// Completed records and printed keys older than this are dropped.
+        /// Completed records older than this are dropped unless a pending request started before them (the
+        /// correlator joins a DNS answer to a connection up to 10 s later, a retry up to 1 s later).
+        public var joinWindow: Int64 = 15_000_000_000
+        /// Completed records and printed keys older than this are dropped, pending requests or not.
         public var retention: Int64 = 120_000_000_000
         /// Least time between two correlations.
         public var pollInterval: Int64 = 500_000_000
@@ -79,6 +85,11 @@ public final class LiveTracer {
     private var ifIndexNames: [Int32: String]
     private var knownIfIndexes = Set<Int32>()
     private var printed: [String: Int64] = [:]
+    /// Client endpoints (with their connection's first sighting) of the requests printed at the last poll, and the
+    /// client endpoints and earliest start of those still pending.
+    private var printedClients: [Endpoint: Set<Int64>] = [:]
+    private var pendingClients = Set<Endpoint>()
+    private var oldestPending: Int64 = .max
     private var lastPoll: Int64 = .min
     private var changed = false
     private var finished = false
@@ -102,10 +113,18 @@ public final class LiveTracer {
 
         var count: Int { connections.count + exchanges.count + dns.count + icmp.count }
 
-        func prune(before cutoff: Int64) {
-            connections.removeAll { $0.endTime < cutoff }
+        func prune(before cutoff: Int64, done: (ConnectionRecord) -> Bool, open: Set<UInt64>) {
+            var removed = Set<UInt64>()
+            connections.removeAll { record in
+                guard record.endTime < cutoff || done(record) else { return false }
+                removed.insert(record.id)
+                return true
+            }
             exchanges.removeAll {
-                ($0.responseLastByte?.time ?? $0.requestLastByte?.time ?? $0.requestFirstByte?.time ?? 0) < cutoff
+                removed.contains($0.connectionID)
+                    || (!open.contains($0.connectionID)
+                        && ($0.responseLastByte?.time ?? $0.requestLastByte?.time ?? $0.requestFirstByte?.time ?? 0)
+                            < cutoff)
             }
             dns.removeAll { ($0.responseTime ?? $0.queryTime ?? 0) < cutoff }
             icmp.removeAll { $0.time < cutoff }
@@ -161,10 +180,25 @@ public final class LiveTracer {
         // Nothing new and nothing waiting: no verdict can change.
         guard changed || statistics.pending > 0 else { return [] }
         changed = false
-        let snapshot = analyzer.snapshot()
-        let traces = correlate(now: now, open: snapshot)
+        // Connections still open or lingering after close whose client's requests were all printed stay out.
+        var skipped = Set<UInt64>()
+        var snapshot: [FlowEvent] = []
+        for event in analyzer.snapshot() {
+            if case .connection(let record) = event, isDone(record) {
+                skipped.insert(record.id)
+                continue
+            }
+            snapshot.append(event)
+        }
+        if !skipped.isEmpty {
+            snapshot.removeAll { event in
+                if case .http(let exchange) = event { return skipped.contains(exchange.connectionID) }
+                return false
+            }
+        }
+        let traces = correlate(now: now, open: snapshot, skipping: skipped)
         let result = emit(traces, now: now, open: snapshot, final: false)
-        prune(now: now)
+        prune(now: now, open: snapshot)
         return result
     }
 
@@ -181,11 +215,13 @@ public final class LiveTracer {
 
     // MARK: - Correlation
 
-    private func correlate(now: Int64, open: [FlowEvent]) -> [RequestTrace] {
+    private func correlate(now: Int64, open: [FlowEvent], skipping skipped: Set<UInt64> = []) -> [RequestTrace] {
         statistics.correlations += 1
         let collector = ObservationCollector()
         for record in store.connections { collector.collect(.connection(record)) }
-        for exchange in store.exchanges { collector.collect(.http(exchange)) }
+        for exchange in store.exchanges where !skipped.contains(exchange.connectionID) {
+            collector.collect(.http(exchange))
+        }
         for transaction in store.dns { collector.collect(.dns(transaction)) }
         for event in store.icmp { collector.collect(.icmpError(event)) }
         for event in open { collector.collect(event) }
@@ -281,10 +317,23 @@ public final class LiveTracer {
     private func emit(_ traces: [RequestTrace], now: Int64, open: [FlowEvent], final: Bool) -> [RequestTrace] {
         var result: [RequestTrace] = []
         var pending = 0
-        for (trace, key) in zip(traces, Self.keys(traces)) where printed[key] == nil {
+        pendingClients = []
+        oldestPending = .max
+        for (trace, key) in zip(traces, Self.keys(traces)) {
+            if printed[key] != nil {
+                if let client = trace.client {
+                    printedClients[client, default: []].insert(trace.hops.first?.firstSeen ?? trace.start)
+                }
+                continue
+            }
             guard final || isFinal(trace, now: now, open: open) else {
                 pending += 1
+                if let client = trace.client { pendingClients.insert(client) }
+                oldestPending = min(oldestPending, trace.start)
                 continue
+            }
+            if let client = trace.client {
+                printedClients[client, default: []].insert(trace.hops.first?.firstSeen ?? trace.start)
             }
             printed[key] = trace.start
             var numbered = trace
@@ -296,9 +345,27 @@ public final class LiveTracer {
         return result
     }
 
-    private func prune(now: Int64) {
-        let cutoff = now - options.retention
-        store.prune(before: cutoff)
+    /// Whether `record` belongs to a client whose requests were all printed at the last poll (its connection's
+    /// first sighting within a second of the printed request's).
+    private func isDone(_ record: ConnectionRecord) -> Bool {
+        let client = ObservationCollector.endpoint(record.originator)
+        guard !pendingClients.contains(client), let starts = printedClients[client] else { return false }
+        return starts.contains { record.startTime >= $0 - 1_000_000 && record.startTime <= $0 + 1_000_000_000 }
+    }
+
+    private func prune(now: Int64, open: [FlowEvent]) {
+        let cutoff = max(now - options.retention, min(now - options.joinWindow, oldestPending - 1_000_000_000))
+        var openIDs = Set<UInt64>()
+        for case .connection(let record) in open { openIDs.insert(record.id) }
+        // A completed connection whose client's requests were all printed: its sightings at the client's side and
+        // wherever the client's address was kept (those behind SNAT age out with the join window).
+        store.prune(before: cutoff, done: isDone, open: openIDs)
+        // Printed clients are remembered past the flow stage's linger (a closed connection stays open there 5 s).
+        let forget = now - options.joinWindow - options.flows.closeLinger
+        printedClients = printedClients.compactMapValues { starts in
+            let kept = starts.filter { $0 >= forget }
+            return kept.isEmpty ? nil : kept
+        }
         if printed.count > 1024 {
             printed = printed.filter { $0.value >= cutoff - options.retention }
         }
