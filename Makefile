@@ -1,9 +1,8 @@
 # hoptrace: the two commands of the README, and the helpers around them.
 SWIFT ?= swift
 BIN := .build/release/hoptrace
-DEMO ?= captures/clusterip-ok.pcapng
-# The lab's cluster state for the demo capture, so the trace speaks in pod and Service names.
-DEMO_K8S ?= $(basename $(DEMO)).k8s.json
+# The demo traces two bundled lab captures: a SYN dropped after kube-proxy's DNAT, and a slow server.
+DEMO ?= captures/clusterip-drop.pcapng captures/clusterip-slow-server.pcapng
 
 .PHONY: all deps test-deps build demo test lint format fuzz bench lab clean
 
@@ -20,8 +19,11 @@ build: deps
 
 ## demo: install what is missing, build, and trace a bundled lab capture.
 demo: build
-	@if [ -f $(DEMO) ]; then $(BIN) trace $(DEMO) $(if $(wildcard $(DEMO_K8S)),--k8s $(DEMO_K8S)); \
-	else $(BIN) packets captures/*.pcap* | head -40; fi
+	@for capture in $(DEMO); do \
+		k8s=$${capture%.pcapng}.k8s.json; \
+		echo "\$$ hoptrace trace $$capture --k8s $$k8s"; \
+		$(BIN) trace $$capture --k8s $$k8s || exit 1; echo; \
+	done
 
 ## test: install what is missing, build, run every test and the format check.
 test: test-deps
@@ -41,9 +43,10 @@ fuzz: deps
 bench: deps
 	tools/bench/run.sh
 
-## lab: regenerate captures/ (root). The pcapng writer is pinned to dumpcap (one Ethernet IDB per interface)
-## until the pipeline reads `hoptrace capture`'s SLL2-in-pcapng by interface name: make lab LAB_PCAPNG_WRITER=hoptrace
-LAB_PCAPNG_WRITER ?= dumpcap
+## lab: regenerate captures/ (root): each scenario captured at once by `tcpdump -i any` (SLL2) and by
+## `hoptrace capture -i any` (pcapng, one named interface block per interface). LAB_PCAPNG_WRITER=dumpcap uses
+## dumpcap instead (one Ethernet interface block per interface).
+LAB_PCAPNG_WRITER ?= hoptrace
 lab: test-deps
 	$(if $(filter hoptrace,$(LAB_PCAPNG_WRITER)),$(SWIFT) build -c release --product hoptrace)
 	python3 tools/lab/lab.py all --pcapng-writer $(LAB_PCAPNG_WRITER)

@@ -37,7 +37,7 @@ public final class LiveSource: PacketSource {
         /// Options with the defaults of `hoptrace capture`.
         public init(
             snapLength: Int = 262_144,
-            bufferSize: Int = 8 << 20,
+            bufferSize: Int = 32 << 20,
             filter: String? = nil,
             promiscuous: Bool = false,
             immediate: Bool = true

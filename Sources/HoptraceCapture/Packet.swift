@@ -30,6 +30,9 @@ public struct InterfaceDescription: Sendable, Hashable {
     public var snapLength: UInt32
     /// Timestamp units per second on the wire (1_000_000 for µs, 1_000_000_000 for ns).
     public var timestampsPerSecond: UInt64
+    /// Whether `name` names a real interface (a live capture, a pcapng `if_name`) rather than standing in for one
+    /// (a classic pcap file's base name, a pcapng interface without a name).
+    public var isNamed: Bool
 
     /// Creates a value with these fields.
     public init(
@@ -37,13 +40,15 @@ public struct InterfaceDescription: Sendable, Hashable {
         description: String? = nil,
         linkType: LinkType,
         snapLength: UInt32 = 0,
-        timestampsPerSecond: UInt64 = 1_000_000
+        timestampsPerSecond: UInt64 = 1_000_000,
+        isNamed: Bool = true
     ) {
         self.name = name
         self.description = description
         self.linkType = linkType
         self.snapLength = snapLength
         self.timestampsPerSecond = timestampsPerSecond
+        self.isNamed = isNamed
     }
 }
 

@@ -137,7 +137,8 @@ public final class PcapFileReader: PacketSource {
                 name: baseName(name),
                 linkType: LinkType(rawValue: rawLinkType & 0xFFFF),
                 snapLength: snaplen,
-                timestampsPerSecond: perSecond
+                timestampsPerSecond: perSecond,
+                isNamed: false
             )
         ]
         reader.consume(24)

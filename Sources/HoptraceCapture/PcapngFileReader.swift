@@ -287,7 +287,8 @@ public final class PcapngFileReader: PacketSource {
                 description: description,
                 linkType: linkType,
                 snapLength: snaplen,
-                timestampsPerSecond: unitsPerSecond
+                timestampsPerSecond: unitsPerSecond,
+                isNamed: name != nil
             )
         )
         timing.append(

@@ -160,6 +160,11 @@ extension Correlator {
             )
         }
 
+        if !answered, isFirstOnConnection, let syn = clientSide.synTime {
+            // The connection never opened: the time from the first SYN to the rejection, the reset or the last
+            // retransmission was spent connecting.
+            timings.connect = max(0, end - syn)
+        }
         timings.total = max(0, end - start)
         let accounted = [
             timings.dns, timings.connect, timings.request, timings.server, timings.network, timings.response,
@@ -193,7 +198,7 @@ extension Correlator {
             request: request,
             client: clientSide.client,
             service: service,
-            server: server,
+            server: server == service && mode != .direct ? nil : server,
             dns: isFirstOnConnection ? assembly.dns : nil,
             hops: hops,
             timings: timings,

@@ -49,17 +49,24 @@ public final class CapturePointTable {
         }
     }
 
-    /// The id of the capture point of `decoded`: its SLL2 interface index when it has one, else its source interface.
+    /// The id of the capture point of `decoded`: its source interface when that has a real name (other than `any`),
+    /// else its SLL2 interface index when it has one, else the source's stand-in name.
     ///
     /// - Parameters:
     ///   - decoded: the packet.
     ///   - interfaces: the source's interface table (``PacketSource/interfaces``).
     public func id(for decoded: DecodedPacket, interfaces: [InterfaceDescription]) -> Int {
         let key: Key
-        if decoded.link.ifIndex >= 0 {
+        let source =
+            decoded.interfaceID >= 0 && decoded.interfaceID < interfaces.count
+            ? interfaces[decoded.interfaceID] : nil
+        if decoded.link.ifIndex >= 0, source.map({ !$0.isNamed || $0.name == "any" }) ?? true {
+            // `-i any` (SLL2 in a classic pcap, or a pcapng interface named "any"): the packet's own interface.
             key = .ifIndex(decoded.link.ifIndex)
-        } else if decoded.interfaceID >= 0, decoded.interfaceID < interfaces.count {
-            key = .source(name: interfaces[decoded.interfaceID].name)
+        } else if let source {
+            // A named interface (pcapng `if_name`, live): its name, even when its packets are SLL2 (hoptrace
+            // capture -i any writes one named interface block per real interface).
+            key = .source(name: source.name)
         } else {
             key = .source(name: "if\(decoded.interfaceID)")
         }
@@ -67,15 +74,7 @@ public final class CapturePointTable {
         let point: CapturePoint
         switch key {
         case .ifIndex(let index):
-            // A pcapng written by `hoptrace capture -i any` (LiveSource) names each SLL2 interface block after the
-            // real interface and describes it "ifindex N, captured on any": that name holds for index N.
-            var named: String?
-            if decoded.interfaceID >= 0, decoded.interfaceID < interfaces.count,
-                interfaces[decoded.interfaceID].description?.hasPrefix("ifindex \(index),") == true
-            {
-                named = interfaces[decoded.interfaceID].name
-            }
-            point = CapturePoint(name: self.ifIndexNames[index] ?? named ?? "if\(index)", ifIndex: index)
+            point = CapturePoint(name: self.ifIndexNames[index] ?? "if\(index)", ifIndex: index)
         case .source(let name):
             point = CapturePoint(name: name)
         }

@@ -61,6 +61,9 @@ public struct TextReport: Sendable {
             if let host = request.host { title += "  host \(Self.safe(host))" }
             if let status = request.status { title += "  status \(status)" }
             if let id = request.requestID { title += "  x-request-id \(Self.safe(id))" }
+        } else if !trace.hops.isEmpty, let service = trace.service {
+            title += "  TCP connection to \(service)"
+            if let dns = trace.dns { title += " (\(Self.safe(dns.name)))" }
         } else if let dns = trace.dns {
             title += "  DNS \(Self.safe(dns.name))"
         }
@@ -139,7 +142,7 @@ public struct TextReport: Sendable {
         ]
         var offset: Int64 = 0
         for (name, value) in phases {
-            guard let value, value > 0 || name != "client" else { continue }
+            guard let value, value > 0 else { continue }
             let start = Int(Double(offset) / Double(total) * Double(barWidth))
             var length = Int((Double(value) / Double(total) * Double(barWidth)).rounded())
             if value > 0 { length = max(1, length) }

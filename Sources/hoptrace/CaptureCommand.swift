@@ -84,7 +84,7 @@ struct CaptureCommand: ParsableCommand {
         name: .customLong("buffer-size"),
         help: ArgumentHelp("Kernel buffer per interface, in MiB.", valueName: "MiB")
     )
-    var bufferSize: Int = 8
+    var bufferSize: Int = 32
 
     @Flag(name: [.customShort("p"), .customLong("promiscuous")], help: "Put the interfaces in promiscuous mode.")
     var promiscuous = false

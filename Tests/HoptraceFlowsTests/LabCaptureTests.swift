@@ -21,8 +21,8 @@ struct LabCaptureTests {
         let path = LabCaptures.root.appendingPathComponent(file).path
         let records = Corpus.analyzeFile(path)
         #expect(records.error == nil)
-        // The capture points as the decoder names them: the SLL2 interface index ("if<N>") when the packets carry
-        // one, else the pcapng interface's name.
+        // The capture points as the decoder names them: the pcapng interface's name when it has a real one (not
+        // `any`), else the SLL2 interface index ("if<N>") when the packets carry one.
         let keys = try Corpus.tshark(
             arguments: [
                 "-r", path, "-T", "fields", "-e", "sll.ifindex", "-e", "frame.interface_id", "-e",
@@ -31,10 +31,11 @@ struct LabCaptureTests {
         )
         var points: [String: String] = [:]  // tshark filter -> our capture point name
         for row in keys where row.count >= 3 {
-            if !row[0].isEmpty {
+            let named = !row[2].isEmpty && row[2] != "any" && row[2] != "unknown"
+            if !row[0].isEmpty, !named {
                 points["sll.ifindex == \(row[0])"] = "if\(row[0])"
             } else {
-                points["frame.interface_id == \(row[1])"] = row[2].isEmpty ? row[1] : row[2]
+                points["frame.interface_id == \(row[1])"] = named ? row[2] : row[1]
             }
         }
         #expect(!points.isEmpty)

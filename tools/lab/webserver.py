@@ -56,6 +56,10 @@ def main() -> None:
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Served-By", args.name)
+            if self.close_connection:
+                # Say so, so the client does not reuse the connection while it closes (a keep-alive race that
+                # makes curl resend the request on a new connection).
+                self.send_header("Connection", "close")
             self.end_headers()
             answered = time.time()
             self.wfile.write(body)
