@@ -81,7 +81,7 @@ public final class ObservationCollector {
             tcp.append(
                 TCPSighting(
                     capturePoint: pointName(record.capturePoint),
-                    clientDirection: synDirections[key] ?? .unknown,
+                    clientDirection: synDirections[key] ?? record.synDirection ?? .unknown,
                     client: Self.endpoint(record.originator),
                     server: Self.endpoint(record.responder),
                     clientISN: record.synTime != nil ? record.originatorISN : nil,

@@ -112,6 +112,9 @@ struct DNSTransactionTable {
         return true
     }
 
+    /// Every pending transaction (answered ones still lingering and unanswered ones), without removing them.
+    var all: [DNSTransaction] { self.pending.values.flatMap { $0 } }
+
     /// Emits everything (end of input), oldest first.
     mutating func flush(emit: (DNSTransaction) -> Void) {
         var all = self.pending.values.flatMap { $0 }

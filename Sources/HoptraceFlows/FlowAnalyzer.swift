@@ -75,6 +75,23 @@ public final class FlowAnalyzer {
         self.output.dns.flush { self.output.emit(.dns($0)) }
     }
 
+    /// What is still open, as provisional records, without removing or changing anything: a record per tracked
+    /// connection (``ConnectionRecord/endReason`` `.endOfInput`, streams not flushed), the HTTP exchanges begun on
+    /// them and not emitted yet (a request still waiting for its response), and the DNS transactions not emitted
+    /// yet. For a live view of requests in progress; O(open connections + pending transactions).
+    ///
+    /// The events are the ones the sink will see later, when the flows complete, possibly with more in them.
+    public func snapshot() -> [FlowEvent] {
+        var events: [FlowEvent] = []
+        events.reserveCapacity(self.table.count)
+        for connection in self.table.all.sorted(by: { $0.id < $1.id }) {
+            for exchange in connection.pendingExchanges() { events.append(.http(exchange)) }
+            events.append(.connection(connection.record(reason: .endOfInput)))
+        }
+        for transaction in self.output.dns.all { events.append(.dns(transaction)) }
+        return events
+    }
+
     private func handleTCP(_ tcp: TCPHeader, packet: DecodedPacket, network: NetworkHeader, capturePoint: Int) {
         let source = FlowEndpoint(address: network.src, port: tcp.srcPort)
         let destination = FlowEndpoint(address: network.dst, port: tcp.dstPort)

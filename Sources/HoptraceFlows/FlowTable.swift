@@ -36,6 +36,9 @@ struct FlowTable {
         return due.compactMap { self.connections.removeValue(forKey: $0) }.sorted { $0.id < $1.id }
     }
 
+    /// Every connection tracked, in no particular order.
+    var all: Dictionary<ConnectionKey, TCPConnection>.Values { self.connections.values }
+
     /// Removes and returns the `count` least recently active connections.
     mutating func removeLeastRecent(_ count: Int) -> [TCPConnection] {
         let victims = self.connections.sorted { $0.value.lastTime < $1.value.lastTime }.prefix(count)

@@ -360,6 +360,10 @@ struct HTTPSession {
         }
     }
 
+    /// The exchanges begun and not emitted yet, oldest first (a provisional view: a request whose response has
+    /// not completed).
+    var pendingExchanges: [HTTPExchange] { self.pending.map(\.exchange) }
+
     private func index(of serial: Int) -> Int? {
         // Serials are increasing; the list is short.
         self.pending.firstIndex(where: { $0.serial == serial })

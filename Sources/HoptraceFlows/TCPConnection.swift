@@ -347,6 +347,24 @@ final class TCPConnection {
         }
     }
 
+    /// The HTTP exchanges begun on this connection and not emitted yet (requests waiting for their response),
+    /// labelled as ``emitHTTP(_:output:)`` labels them; nothing is changed.
+    func pendingExchanges() -> [HTTPExchange] {
+        guard case .http(let session) = self.application else { return [] }
+        return session.pendingExchanges.map(self.labelled)
+    }
+
+    private func labelled(_ exchange: HTTPExchange) -> HTTPExchange {
+        var exchange = exchange
+        exchange.connectionID = self.id
+        exchange.capturePoint = self.capturePoint
+        exchange.client = self.originator
+        exchange.server = self.responder
+        exchange.clientISN = self.orig.summary.isn
+        exchange.serverISN = self.resp.summary.isn
+        return exchange
+    }
+
     private func emitHTTP(_ exchange: HTTPExchange, output: FlowOutput) {
         var exchange = exchange
         exchange.connectionID = self.id
@@ -376,6 +394,12 @@ final class TCPConnection {
             session.finish(lastServerByte: self.resp.summary.lastData) { self.emitHTTP($0, output: output) }
             self.application = .http(session)
         }
+        return self.record(reason: reason)
+    }
+
+    /// The connection's record as it stands, without flushing anything (for a provisional snapshot of an open
+    /// connection); ``finish(reason:output:)`` flushes first.
+    func record(reason: ConnectionEndReason) -> ConnectionRecord {
         let applicationName: String
         switch self.application {
         case .undecided: applicationName = ""

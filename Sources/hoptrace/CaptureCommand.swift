@@ -159,7 +159,7 @@ struct CaptureCommand: ParsableCommand {
             section: .currentHost(application: "hoptrace \(HoptraceVersion.string)")
         )
         if let user {
-            try dropPrivileges(to: user)
+            try Self.dropPrivileges(to: user)
         }
 
         // SIGINT / SIGTERM: stop cleanly; handled on a dispatch queue, not in signal context.
@@ -221,7 +221,7 @@ struct CaptureCommand: ParsableCommand {
     }
 
     /// Gives up root for `user` (its uid and gid, no supplementary groups), as `tcpdump -Z` does.
-    private func dropPrivileges(to user: String) throws(CaptureError) {
+    static func dropPrivileges(to user: String) throws(CaptureError) {
         guard let entry = getpwnam(user) else {
             throw CaptureError(
                 .permissionDenied,
@@ -329,7 +329,7 @@ private final class StatusLine {
 }
 
 /// Writes one line to standard error.
-private func printError(_ line: String) {
+func printError(_ line: String) {
     writeStandardError(line + "\n")
 }
 

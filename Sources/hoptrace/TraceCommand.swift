@@ -11,11 +11,24 @@ struct TraceCommand: ParsableCommand {
             With no selector, lists the requests found and traces the first failed one, else the slowest.
             Interface names: pcapng files carry them; for `tcpdump -i any` captures (SLL2) pass the node's
             `ip -j link` output with --links, or --ifname INDEX=NAME.
+
+            Live (--live -i any, or -i IF ...): captures, decodes and correlates in one process and prints each \
+            matching request once, as soon as its verdict is final: when it completes, is rejected or reset; a \
+            breakpoint once the SYN (or data) retransmissions have stopped for a quiet period (3 s or more) or the \
+            client gave up; no-response when the client closes, or after 10 s of silence. Ctrl-C, SIGTERM, \
+            --duration or -c stops it; requests still open are then printed as they stand. Needs root or \
+            CAP_NET_RAW; -Z drops to a user once the interfaces are open.
             """
     )
 
-    @Argument(help: "pcap or pcapng files (several are merged by time).")
-    var files: [String]
+    @Argument(help: "pcap or pcapng files (several are merged by time); none with --live.")
+    var files: [String] = []
+
+    @Flag(help: "Capture live (with -i) and print each matching request's trace as soon as it is final.")
+    var live = false
+
+    @OptionGroup(title: "Live capture (with --live)")
+    var capture: LiveTraceOptions
 
     @Option(name: .customLong("request-id"), help: "Trace the request with this X-Request-ID.")
     var requestID: String?
@@ -58,7 +71,13 @@ struct TraceCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if files.isEmpty { throw ValidationError("give at least one capture file") }
+        if live {
+            try capture.validate(files: files, index: index, html: html, all: all)
+        } else if !capture.interfaces.isEmpty {
+            throw ValidationError("-i captures live: add --live (hoptrace trace --live -i any ...)")
+        } else if files.isEmpty {
+            throw ValidationError("give at least one capture file, or trace live with --live -i any")
+        }
         if DurationText.nanoseconds(slow) == nil {
             throw ValidationError("--slow '\(slow)' is not a duration; write e.g. 200ms, 1.5s, 800us")
         }
@@ -68,6 +87,10 @@ struct TraceCommand: ParsableCommand {
     }
 
     func run() throws {
+        if live {
+            try runLive()
+            return
+        }
         let names = try interfaceNames.load()
         let cluster = try kube.load()
 
@@ -122,9 +145,11 @@ struct TraceCommand: ParsableCommand {
         }
     }
 
+    /// Whether a selector (--request-id, --http, --client, --service, --index) was given.
+    var hasSelector: Bool { requestID != nil || http != nil || client != nil || service != nil || index != nil }
+
     /// The traces to print and, without a selector, the list of requests found.
     func select(_ traces: [RequestTrace]) -> (traces: [RequestTrace], listing: String?) {
-        let hasSelector = requestID != nil || http != nil || client != nil || service != nil || index != nil
         if all { return (traces, nil) }
         if hasSelector {
             return (traces.filter(matches), nil)

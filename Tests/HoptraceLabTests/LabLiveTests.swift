@@ -29,7 +29,9 @@ enum LabEnvironment {
     static var available: Bool { unavailableReason == nil }
 }
 
-@Suite("Lab, live")
+// Serialized, with the suites nested in it (LabLiveTraceTests.swift): each test runs the lab, and the check that no
+// hl- namespace survives a run would see another test's lab.
+@Suite("Lab, live", .serialized)
 struct LabLiveTests {
     @Test(
         "lab.py builds the node, captures two scenarios in both formats and writes their truth",

@@ -386,6 +386,7 @@ class Proc:
         self.name = name
         self.argv = argv
         self.lines: list[str] = []
+        self.times: list[float] = []  # arrival time of each line (epoch seconds)
         self._cond = threading.Condition()
         self.popen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
                                       start_new_session=True)
@@ -396,6 +397,7 @@ class Proc:
     def _pump(self, stream) -> None:
         for line in stream:
             with self._cond:
+                self.times.append(time.time())
                 self.lines.append(line.rstrip("\n"))
                 self._cond.notify_all()
         with self._cond:
@@ -909,7 +911,8 @@ def iso(t: float) -> str:
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat(timespec="microseconds")
 
 
-def run_scenario(sc: Scenario, out: Path, writer: str) -> dict:
+def run_scenario(sc: Scenario, out: Path, writer: str, exec_cmd: str | None = None, exec_ready: str | None = None,
+                 linger: float = 2.0) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"hoptrace-lab-{sc.name}-"))
     os.chmod(work, 0o755)
     lab = Lab(work)
@@ -925,6 +928,16 @@ def run_scenario(sc: Scenario, out: Path, writer: str) -> dict:
         t_start = time.time()
         caps.start()
         t_capturing = time.time()
+        exec_proc = None
+        if exec_cmd:
+            # --exec: an operator's command on the node (e.g. `hoptrace trace --live`) around the traffic.
+            exec_proc = lab.start("exec", nsexec(NODE_NS, "sh", "-c", exec_cmd))
+            if exec_ready:
+                if not exec_proc.wait_for(exec_ready, 15):
+                    raise LabError(f"--exec did not print {exec_ready!r}: {' | '.join(exec_proc.lines[-3:])}")
+                time.sleep(0.3)
+            else:
+                time.sleep(1.0)
         argv = curl_argv(sc, work)
         client_ns = PODS["client"].netns if sc.client == "client" else EXT_NS
         log(f"{sc.name}: {' '.join(argv)}")
@@ -937,7 +950,15 @@ def run_scenario(sc: Scenario, out: Path, writer: str) -> dict:
         t_req_end = time.time()
         # FIN/ACK, late retransmissions, and tcpdump's TPACKET_V3 block timeout (1 s): packets still in an
         # unretired block when SIGINT arrives are counted "received by filter" but never written.
-        time.sleep(2.0)
+        time.sleep(linger)
+        if exec_proc is not None:
+            t_exec_stop = time.time()
+            rc = exec_proc.stop(signal.SIGINT)
+            del lab.procs[exec_proc.name]
+            (out / f"{sc.name}.exec.json").write_text(json.dumps({
+                "command": exec_cmd, "requestStart": t_req, "requestEnd": t_req_end, "stopped": t_exec_stop,
+                "exitCode": rc, "lines": [{"t": t, "line": line} for t, line in zip(exec_proc.times, exec_proc.lines)],
+            }, indent=2) + "\n")
         stats = caps.stop()
         t_end = time.time()
         transfers = []
@@ -1240,6 +1261,13 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--pcapng-writer", choices=["hoptrace", "dumpcap"], default=None,
                         help="who writes <scenario>.pcapng (default: hoptrace if its capture command works, "
                         "else dumpcap)")
+    parser.add_argument("--exec", dest="exec_cmd", default=None, metavar="CMD",
+                        help="also run CMD (sh -c) in the node namespace from just before each scenario's traffic "
+                        "until the captures stop (SIGINT); its output lines, timed, go to <scenario>.exec.json")
+    parser.add_argument("--exec-ready", default=None, metavar="REGEX",
+                        help="wait for CMD to print a line matching REGEX before the traffic (default: wait 1 s)")
+    parser.add_argument("--linger", type=float, default=2.0, metavar="SECONDS",
+                        help="how long to keep capturing after the client ends (default: 2)")
     args = parser.parse_args(argv)
     # A parent (e.g. `swift test`) may hand us blocked signals; children inherit the mask, and a capture that
     # never sees its SIGINT never flushes. Unblock everything before starting anything.
@@ -1282,7 +1310,7 @@ def main(argv: list | None = None) -> int:
         failures = []
         for sc in chosen:
             for attempt in range(1, 4):
-                truth = run_scenario(sc, out, writer)
+                truth = run_scenario(sc, out, writer, args.exec_cmd, args.exec_ready, args.linger)
                 if sc.need_both_endpoints and len(truth["observed"]["servedBy"]) < 2 and attempt < 3:
                     log(f"{sc.name}: only {truth['observed']['servedBy']} served (random balancing); again")
                     continue
