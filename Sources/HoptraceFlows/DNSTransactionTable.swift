@@ -94,16 +94,20 @@ struct DNSTransactionTable {
                 expiredKeys.append(key)
             }
         }
+        // Emitted in time order, not in the dictionary's (per-process random) order, so output is reproducible.
+        var expired: [DNSTransaction] = []
         for key in expiredKeys {
             guard var list = self.pending.removeValue(forKey: key) else { continue }
             list.removeAll { transaction in
                 guard Self.isExpired(transaction, now: now, linger: linger, timeout: timeout) else { return false }
-                emit(transaction)
+                expired.append(transaction)
                 self.count -= 1
                 return true
             }
             if !list.isEmpty { self.pending[key] = list }
         }
+        expired.sort { ($0.queryTime ?? $0.responseTime ?? 0) < ($1.queryTime ?? $1.responseTime ?? 0) }
+        for transaction in expired { emit(transaction) }
     }
 
     private static func isExpired(_ transaction: DNSTransaction, now: Int64, linger: Int64, timeout: Int64) -> Bool {
