@@ -9,22 +9,24 @@ struct CLIFailure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// A duration on the command line as people write it: `200ms`, `1.5s`, `800us`, `2m`, `1h`.
-struct DurationArgument: ExpressibleByArgument {
+/// A duration on the command line as people write it: `200ms`, `1.5s`, `800us`, `2m`, `1h`; a bare number is
+/// seconds.
+struct DurationArgument: ExpressibleByArgument, Sendable {
     var nanoseconds: Int64
 
     init?(argument: String) {
         let units: [(String, Double)] = [
             ("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
         ]
-        for (suffix, scale) in units where argument.hasSuffix(suffix) {
-            guard let value = Double(argument.dropLast(suffix.count)), value >= 0, value.isFinite,
-                value * scale < 9.2e18
-            else { return nil }
-            self.nanoseconds = Int64(value * scale)
-            return
+        var number = Substring(argument)
+        var scale = 1e9
+        for (suffix, value) in units where argument.hasSuffix(suffix) {
+            number = argument.dropLast(suffix.count)
+            scale = value
+            break
         }
-        return nil
+        guard let value = Double(number), value >= 0, value.isFinite, value * scale < 9.2e18 else { return nil }
+        self.nanoseconds = Int64(value * scale)
     }
 }
 

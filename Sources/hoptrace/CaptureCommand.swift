@@ -60,7 +60,7 @@ struct CaptureCommand: ParsableCommand {
         name: .customLong("duration"),
         help: ArgumentHelp("Stop after this long: 30s, 5m, 1h, 500ms.", valueName: "time")
     )
-    var duration: CaptureDuration?
+    var duration: DurationArgument?
 
     @Option(
         name: .customLong("rotate-size"),
@@ -110,6 +110,9 @@ struct CaptureCommand: ParsableCommand {
         }
         if let count, count <= 0 {
             throw ValidationError("-c must be a positive number of packets, got \(count)")
+        }
+        if let duration, duration.nanoseconds <= 0 {
+            throw ValidationError("--duration must be longer than 0, e.g. --duration 30s")
         }
         if !(1...4096).contains(bufferSize) {
             throw ValidationError("--buffer-size must be between 1 and 4096 MiB, got \(bufferSize)")
@@ -249,26 +252,6 @@ struct CaptureCommand: ParsableCommand {
                     + (stats.interfaceDropped > 0 ? ", \(stats.interfaceDropped) dropped by interface" : "")
             )
         }
-    }
-}
-
-/// A duration on the command line: `30s`, `5m`, `1h`, `500ms`, or a bare number of seconds.
-struct CaptureDuration: ExpressibleByArgument, Sendable {
-    var nanoseconds: Int64
-
-    init?(argument: String) {
-        let units: [(String, Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
-        var number = Substring(argument)
-        var scale = 1e9
-        for (suffix, value) in units where argument.hasSuffix(suffix) {
-            number = argument.dropLast(suffix.count)
-            scale = value
-            break
-        }
-        guard let value = Double(number), value > 0, value * scale < 1e18 else {
-            return nil
-        }
-        nanoseconds = Int64(value * scale)
     }
 }
 

@@ -28,7 +28,7 @@ struct LiveTraceOptions: ParsableArguments {
         name: .customLong("duration"),
         help: ArgumentHelp("With --live: stop after this long (30s, 5m, 1h).", valueName: "time")
     )
-    var duration: CaptureDuration?
+    var duration: DurationArgument?
 
     @Option(
         name: [.customShort("c"), .customLong("count")],
@@ -92,6 +92,9 @@ struct LiveTraceOptions: ParsableArguments {
         }
         if DurationText.nanoseconds(quiet) == nil {
             throw ValidationError("--quiet '\(quiet)' is not a duration; write e.g. 3s, 1500ms")
+        }
+        if let duration, duration.nanoseconds <= 0 {
+            throw ValidationError("--duration must be longer than 0, e.g. --duration 30s")
         }
     }
 }
