@@ -35,7 +35,11 @@ struct ConnectionKey: Hashable {
         h = mix(h, self.low.address.low)
         h = mix(h, self.high.address.low)
         h = mix(h, self.low.address.high ^ (self.high.address.high &* 31))
-        h = mix(h, UInt64(self.low.port) << 32 | UInt64(self.high.port) << 16 | UInt64(UInt16(truncatingIfNeeded: self.capturePoint)))
+        h = mix(
+            h,
+            UInt64(self.low.port) << 32 | UInt64(self.high.port) << 16
+                | UInt64(UInt16(truncatingIfNeeded: self.capturePoint))
+        )
         return h
     }
 }
