@@ -1,9 +1,10 @@
 // The TCP connections being tracked, keyed per capture point by their addresses and ports as seen there (in a
 // canonical order, so both directions find the same entry).
 //
-// Every packet looks its connection up, so the table is an open-addressing hash index (linear probing,
-// backward-shift deletion, load at most 1/2) over a slot array, with a cheap keyed multiply-xorshift hash instead of
-// SipHash: the lookup was about 10% of `hoptrace requests` with `Dictionary` (issue 7). The hash key is drawn at
+// Every packet looks its connection up, so the table is open addressing (linear probing, backward-shift deletion,
+// load at most 1/2) with the key and the connection side by side in each bucket, and a cheap keyed multiply-xorshift
+// hash instead of SipHash: the lookup was about 10% of `hoptrace requests` with `Dictionary` (issue 7), most of it
+// cache misses. The hash key is drawn at
 // random per table, so a capture crafted to collide cannot be prepared in advance. Nothing the table hands out
 // depends on hash order: bulk removals return connections sorted by id.
 
@@ -45,27 +46,39 @@ struct ConnectionKey: Hashable {
 }
 
 struct FlowTable {
-    /// Connections by slot; nil slots are on the free list.
-    private var slots: [TCPConnection?] = []
-    /// Each slot's key (meaningful while the slot holds a connection).
-    private var slotKeys: [ConnectionKey] = []
-    private var freeSlots: [Int32] = []
-    /// The hash index: slot numbers, -1 for an empty bucket; a power of two long.
-    private var buckets: [Int32] = Array(repeating: -1, count: 64)
+    /// One bucket: the key beside its connection, one cache line, so that a lookup touches the bucket and then the
+    /// connection, nothing else.
+    private struct Entry {
+        var key: ConnectionKey
+        var connection: TCPConnection?
+    }
+
+    private static let emptyKey = ConnectionKey(
+        capturePoint: 0,
+        FlowEndpoint(address: IPAddress(ipv4: 0), port: 0),
+        FlowEndpoint(address: IPAddress(ipv4: 0), port: 0)
+    )
+
+    /// The buckets (a power of two of them, at most half full); an empty bucket has no connection.
+    private var entries = [Entry](repeating: Entry(key: FlowTable.emptyKey, connection: nil), count: 64)
     private let seed: UInt64 = UInt64.random(in: .min ... .max) | 1
     private(set) var count = 0
 
     @inline(__always)
-    private var mask: Int { self.buckets.count - 1 }
+    private var mask: Int { self.entries.count - 1 }
+
+    @inline(__always)
+    private func home(of key: ConnectionKey) -> Int {
+        Int(truncatingIfNeeded: key.hash(seed: self.seed)) & self.mask
+    }
 
     /// The bucket holding `key`, or the empty bucket where it would go.
     @inline(__always)
     private func bucket(for key: ConnectionKey) -> (index: Int, found: Bool) {
-        var index = Int(truncatingIfNeeded: key.hash(seed: self.seed)) & self.mask
+        var index = self.home(of: key)
         while true {
-            let slot = self.buckets[index]
-            if slot < 0 { return (index, false) }
-            if self.slotKeys[Int(slot)] == key { return (index, true) }
+            if self.entries[index].connection == nil { return (index, false) }
+            if self.entries[index].key == key { return (index, true) }
             index = (index + 1) & self.mask
         }
     }
@@ -73,76 +86,59 @@ struct FlowTable {
     subscript(key: ConnectionKey) -> TCPConnection? {
         get {
             let (index, found) = self.bucket(for: key)
-            return found ? self.slots[Int(self.buckets[index])] : nil
+            return found ? self.entries[index].connection : nil
         }
         set {
             let (index, found) = self.bucket(for: key)
             if found {
                 if let newValue {
-                    self.slots[Int(self.buckets[index])] = newValue
+                    self.entries[index].connection = newValue
                 } else {
                     self.removeBucket(index)
                 }
             } else if let newValue {
-                self.insert(newValue, key: key, bucket: index)
+                self.entries[index] = Entry(key: key, connection: newValue)
+                self.count += 1
+                if self.count * 2 > self.entries.count { self.grow() }
             }
         }
     }
 
-    private mutating func insert(_ connection: TCPConnection, key: ConnectionKey, bucket: Int) {
-        let slot: Int32
-        if let free = self.freeSlots.popLast() {
-            slot = free
-            self.slots[Int(slot)] = connection
-            self.slotKeys[Int(slot)] = key
-        } else {
-            slot = Int32(self.slots.count)
-            self.slots.append(connection)
-            self.slotKeys.append(key)
-        }
-        self.buckets[bucket] = slot
-        self.count += 1
-        if self.count * 2 > self.buckets.count { self.grow() }
-    }
-
     private mutating func grow() {
-        let old = self.buckets
-        self.buckets = Array(repeating: -1, count: old.count * 2)
-        for slot in old where slot >= 0 {
-            var index = Int(truncatingIfNeeded: self.slotKeys[Int(slot)].hash(seed: self.seed)) & self.mask
-            while self.buckets[index] >= 0 { index = (index + 1) & self.mask }
-            self.buckets[index] = slot
+        let old = self.entries
+        self.entries = [Entry](
+            repeating: Entry(key: FlowTable.emptyKey, connection: nil),
+            count: old.count * 2
+        )
+        for entry in old where entry.connection != nil {
+            var index = self.home(of: entry.key)
+            while self.entries[index].connection != nil { index = (index + 1) & self.mask }
+            self.entries[index] = entry
         }
     }
 
     /// Empties bucket `index` and shifts later members of its probe run back (no tombstones).
     private mutating func removeBucket(_ index: Int) {
-        let slot = Int(self.buckets[index])
-        self.slots[slot] = nil
-        self.freeSlots.append(Int32(slot))
         self.count -= 1
         var hole = index
         var next = (index + 1) & self.mask
-        while self.buckets[next] >= 0 {
-            let member = self.buckets[next]
-            let home = Int(truncatingIfNeeded: self.slotKeys[Int(member)].hash(seed: self.seed)) & self.mask
+        while self.entries[next].connection != nil {
+            let home = self.home(of: self.entries[next].key)
             // Move the member into the hole unless its home lies cyclically in (hole, next].
-            let distanceToNext = (next - home) & self.mask
-            let distanceToHole = (hole - home) & self.mask
-            if distanceToHole < distanceToNext {
-                self.buckets[hole] = member
+            if (hole - home) & self.mask < (next - home) & self.mask {
+                self.entries[hole] = self.entries[next]
                 hole = next
             }
             next = (next + 1) & self.mask
         }
-        self.buckets[hole] = -1
+        self.entries[hole].connection = nil
     }
 
     /// Removes and returns the connections `isDue` selects, in creation order.
     mutating func remove(where isDue: (TCPConnection) -> Bool) -> [TCPConnection] {
         var due: [ConnectionKey] = []
-        for slot in self.slots.indices {
-            if let connection = self.slots[slot], isDue(connection) { due.append(self.slotKeys[slot]) }
+        for entry in self.entries {
+            if let connection = entry.connection, isDue(connection) { due.append(entry.key) }
         }
         return self.remove(keys: due)
     }
@@ -152,7 +148,7 @@ struct FlowTable {
         removed.reserveCapacity(keys.count)
         for key in keys {
             let (index, found) = self.bucket(for: key)
-            guard found, let connection = self.slots[Int(self.buckets[index])] else { continue }
+            guard found, let connection = self.entries[index].connection else { continue }
             removed.append(connection)
             self.removeBucket(index)
         }
@@ -160,14 +156,14 @@ struct FlowTable {
     }
 
     /// Every connection tracked, in no particular order.
-    var all: [TCPConnection] { self.slots.compactMap { $0 } }
+    var all: [TCPConnection] { self.entries.compactMap(\.connection) }
 
     /// Removes and returns the `count` least recently active connections, in creation order.
     mutating func removeLeastRecent(_ count: Int) -> [TCPConnection] {
         var live: [(lastTime: Int64, key: ConnectionKey)] = []
         live.reserveCapacity(self.count)
-        for slot in self.slots.indices {
-            if let connection = self.slots[slot] { live.append((connection.lastTime, self.slotKeys[slot])) }
+        for entry in self.entries {
+            if let connection = entry.connection { live.append((connection.lastTime, entry.key)) }
         }
         live.sort { $0.lastTime < $1.lastTime }
         return self.remove(keys: live.prefix(count).map(\.key))
