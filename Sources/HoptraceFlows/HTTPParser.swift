@@ -70,14 +70,15 @@ struct HTTPMessageParser {
     /// Longest chunk-size or trailer line.
     static let maxLineLength = 4 * 1024
 
-    let isRequestSide: Bool
+    // Declared largest-payload first with the flags together, so that the parser packs into 32 bytes.
     private(set) var state: State = .idle
+    let isRequestSide: Bool
     /// Whether a message has begun on this stream (decides non-HTTP against resync).
     private(set) var sawMessage = false
+    private var atLineStart = true
     /// Body bytes of the current message (gap bytes included).
     private(set) var bodyLength = 0
     private var buffer: [UInt8] = []
-    private var atLineStart = true
 
     init(isRequestSide: Bool) {
         self.isRequestSide = isRequestSide

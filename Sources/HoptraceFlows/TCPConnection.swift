@@ -56,17 +56,18 @@ final class TCPConnection {
     var synAckTime: Int64?
     var synAckRetransmissions = 0
     var handshakeAckTime: Int64?
-    var synDirection: PacketDirection?
-    var resetBy: ConnectionSide?
-    var closedBy: ConnectionSide?
     /// When the connection closed (FIN both ways, or a RST): it lingers from then.
     @exclusivity(unchecked) var closedAt: Int64?
-    @exclusivity(unchecked) var application: ConnectionApplication = .undecided
     /// The HTTP analyzer, when `application` is `.http`.
     @exclusivity(unchecked) var http: HTTPSession?
     /// The DNS framing, when `application` is `.dns`.
     @exclusivity(unchecked) var dns: DNSStreamPair?
     @exclusivity(unchecked) var httpCount = 0
+    // The one-byte fields together (no padding between them).
+    var synDirection: PacketDirection?
+    var resetBy: ConnectionSide?
+    var closedBy: ConnectionSide?
+    @exclusivity(unchecked) var application: ConnectionApplication = .undecided
 
     init(id: UInt64, capturePoint: Int, originator: FlowEndpoint, responder: FlowEndpoint, flipped: Bool, time: Int64) {
         self.id = id
