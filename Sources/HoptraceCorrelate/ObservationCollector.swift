@@ -118,6 +118,7 @@ public final class ObservationCollector {
                 )
             )
         }
+        tcp.reverse()
         var dnsSightings: [DNSSighting] = []
         for transaction in dns {
             guard let question = transaction.question, let queryTime = transaction.queryTime else { continue }
