@@ -144,6 +144,30 @@ public struct JSONWriter {
         if let value { int(value) } else { null() }
     }
 
+    /// Whether any byte is a control character, DEL, a quote or a backslash; eight bytes at a time (SWAR: a byte
+    /// below 0x20 or equal to c shows as a borrow into its top bit).
+    static func needsEscaping(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZeroByte(_ v: UInt64) -> Bool { (v &- ones) & ~v & high != 0 }
+        var index = 0
+        while index + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if (word &- ones &* 0x20) & ~word & high != 0 || hasZeroByte(word ^ (ones &* 0x22))
+                || hasZeroByte(word ^ (ones &* 0x5C)) || hasZeroByte(word ^ (ones &* 0x7F))
+            {
+                return true
+            }
+            index += 8
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte < 0x20 || byte == 0x7F || byte == 0x22 || byte == 0x5C { return true }
+            index += 1
+        }
+        return false
+    }
+
     /// Appends `value` as a JSON string: quotes, backslashes and control characters escaped; invalid UTF-8 never
     /// arises (Swift strings are valid Unicode).
     private mutating func appendEscaped(_ value: String) {
@@ -151,9 +175,7 @@ public struct JSONWriter {
         // Common case: nothing to escape; the string's bytes go in at once.
         var value = value
         let clean = value.withUTF8 { utf8 in
-            for byte in utf8 where byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == 0x5C {
-                return false
-            }
+            guard !Self.needsEscaping(UnsafeRawBufferPointer(utf8)) else { return false }
             bytes.append(contentsOf: utf8)
             return true
         }

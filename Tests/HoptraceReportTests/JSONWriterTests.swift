@@ -1,6 +1,7 @@
 import Foundation
-import HoptraceReport
 import Testing
+
+@testable import HoptraceReport
 
 /// The JSON writer's output read back by Foundation's parser (an independent implementation): strings with every
 /// kind of escape, integers at the edges of their types, and fixed-point doubles.
@@ -47,5 +48,18 @@ struct JSONWriterTests {
         json.double(3, decimals: 0)
         json.endArray()
         #expect(String(decoding: json.bytes, as: UTF8.self) == "[0.000,1.500,0.000,-2.3,12.345679,null,3]")
+    }
+}
+
+/// The eight-bytes-at-a-time scan against a byte-by-byte definition, for every byte value at every position of a
+/// 19-byte string (two words and a tail).
+@Test func escapeScanMatchesTheByteDefinition() {
+    for position in 0..<19 {
+        for value in 0...255 {
+            var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 19)
+            bytes[position] = UInt8(value)
+            let expected = bytes.contains { $0 < 0x20 || $0 == 0x7F || $0 == 0x22 || $0 == 0x5C }
+            #expect(bytes.withUnsafeBytes { JSONWriter.needsEscaping($0) } == expected)
+        }
     }
 }
