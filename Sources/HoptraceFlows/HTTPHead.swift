@@ -19,12 +19,42 @@ public struct HTTPHead: Hashable, Sendable {
         var userAgent: String?
     }
 
-    /// The shared, immutable box holding the text fields.
+    /// The shared, immutable box holding the text fields (each its own stored property, so that a getter loads one
+    /// string, not a copy of all eight).
     final class Text: Hashable, Sendable {
-        let fields: TextFields
+        let method: String
+        let target: String
+        let reason: String
+        let host: String?
+        let requestID: String?
+        let traceparent: String?
+        let forwardedFor: String?
+        let userAgent: String?
         static let empty = Text(TextFields())
 
-        init(_ fields: TextFields) { self.fields = fields }
+        init(_ fields: TextFields) {
+            self.method = fields.method
+            self.target = fields.target
+            self.reason = fields.reason
+            self.host = fields.host
+            self.requestID = fields.requestID
+            self.traceparent = fields.traceparent
+            self.forwardedFor = fields.forwardedFor
+            self.userAgent = fields.userAgent
+        }
+
+        var fields: TextFields {
+            TextFields(
+                method: self.method,
+                target: self.target,
+                reason: self.reason,
+                host: self.host,
+                requestID: self.requestID,
+                traceparent: self.traceparent,
+                forwardedFor: self.forwardedFor,
+                userAgent: self.userAgent
+            )
+        }
 
         func replacing(_ change: (inout TextFields) -> Void) -> Text {
             var fields = self.fields
@@ -42,46 +72,46 @@ public struct HTTPHead: Hashable, Sendable {
     public var isRequest: Bool
     /// Request method ("GET"); empty for a response.
     public var method: String {
-        get { self.text.fields.method }
+        get { self.text.method }
         set { self.text = self.text.replacing { $0.method = newValue } }
     }
     /// Request target ("/path?query"); empty for a response.
     public var target: String {
-        get { self.text.fields.target }
+        get { self.text.target }
         set { self.text = self.text.replacing { $0.target = newValue } }
     }
     /// Response status code; 0 for a request.
     public var status: Int
     /// Response reason phrase; empty for a request.
     public var reason: String {
-        get { self.text.fields.reason }
+        get { self.text.reason }
         set { self.text = self.text.replacing { $0.reason = newValue } }
     }
     /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     public var minorVersion: Int
     /// The `Host` header.
     public var host: String? {
-        get { self.text.fields.host }
+        get { self.text.host }
         set { self.text = self.text.replacing { $0.host = newValue } }
     }
     /// The `X-Request-ID` header.
     public var requestID: String? {
-        get { self.text.fields.requestID }
+        get { self.text.requestID }
         set { self.text = self.text.replacing { $0.requestID = newValue } }
     }
     /// The `traceparent` header (W3C trace context).
     public var traceparent: String? {
-        get { self.text.fields.traceparent }
+        get { self.text.traceparent }
         set { self.text = self.text.replacing { $0.traceparent = newValue } }
     }
     /// The `X-Forwarded-For` header.
     public var forwardedFor: String? {
-        get { self.text.fields.forwardedFor }
+        get { self.text.forwardedFor }
         set { self.text = self.text.replacing { $0.forwardedFor = newValue } }
     }
     /// The `User-Agent` header.
     public var userAgent: String? {
-        get { self.text.fields.userAgent }
+        get { self.text.userAgent }
         set { self.text = self.text.replacing { $0.userAgent = newValue } }
     }
     /// The `Content-Length` header, when present and a valid number.
