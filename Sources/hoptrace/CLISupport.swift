@@ -177,6 +177,21 @@ final class BufferedOutput {
         self.filled.pointee += count
     }
 
+    /// Appends bytes (UTF-8 text) to the current line.
+    func append(bytes: [UInt8]) {
+        bytes.withUnsafeBytes { self.append(raw: $0) }
+    }
+
+    /// Appends a JSON object line for `event`, with the `names` member when there are names.
+    func jsonLine(_ event: FlowEvent, capturePoints: [String], names: [String: String]) {
+        if names.isEmpty {
+            self.append(bytes: event.jsonBytes(capturePoints: capturePoints))
+            self.endLine()
+        } else {
+            self.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: capturePoints)))
+        }
+    }
+
     /// Appends text to the current line.
     func append(_ text: String) {
         let done: Void? = text.utf8.withContiguousStorageIfAvailable { self.append(raw: UnsafeRawBufferPointer($0)) }

@@ -180,7 +180,7 @@ struct FlowsCommand: ParsableCommand {
                         filter.status == nil, filter.slowerThan == nil
                     else { return }
                     if filter.json {
-                        writer.line(event.jsonLine(capturePoints: points))
+                        writer.jsonLine(event, capturePoints: points, names: [:])
                         return
                     }
                     let point = icmp.capturePoint < points.count ? points[icmp.capturePoint] : "cp\(icmp.capturePoint)"
@@ -203,7 +203,7 @@ struct FlowsCommand: ParsableCommand {
                         (record.responder.address.description, record.responder.port, "TCP"),
                     ]) ?? [:]
                 if filter.json {
-                    writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
+                    writer.jsonLine(event, capturePoints: points, names: names)
                     return
                 }
                 let point =

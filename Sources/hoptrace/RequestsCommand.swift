@@ -53,7 +53,7 @@ struct RequestsCommand: ParsableCommand {
                             (transaction.server.address.description, transaction.server.port, transport),
                         ]) ?? [:]
                     if filter.json {
-                        writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
+                        writer.jsonLine(event, capturePoints: points, names: names)
                         return
                     }
                     Self.write(transaction, point: point(transaction.capturePoint), to: writer)
@@ -75,7 +75,7 @@ struct RequestsCommand: ParsableCommand {
                             (exchange.server.address.description, exchange.server.port, "TCP"),
                         ]) ?? [:]
                     if filter.json {
-                        writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
+                        writer.jsonLine(event, capturePoints: points, names: names)
                         return
                     }
                     Self.write(exchange, point: point(exchange.capturePoint), to: writer)
