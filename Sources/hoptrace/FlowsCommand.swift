@@ -160,9 +160,17 @@ struct FlowsCommand: ParsableCommand {
                     )
                 }
             }
-            // Without filters, names or JSON, a connection goes straight to the writer (no filter closures built).
-            let plain = !filter.json && !filter.isFiltering && kubeNames == nil
+            // Without filters or names, a connection goes straight to the writer (no filter closures built).
+            let plain = !filter.isFiltering && kubeNames == nil
             try options.run(header: header) { event, points in
+                if plain && filter.json {
+                    if case .connection = event {
+                        writer.jsonLine(event, capturePoints: points, names: [:])
+                    } else if case .icmpError = event {
+                        writer.jsonLine(event, capturePoints: points, names: [:])
+                    }
+                    return
+                }
                 if plain, case .connection(let record) = event {
                     let id = record.capturePoint
                     Self.write(record, point: id >= 0 && id < points.count ? points[id] : "cp\(id)", to: writer)

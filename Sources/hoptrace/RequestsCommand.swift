@@ -24,11 +24,17 @@ struct RequestsCommand: ParsableCommand {
             let header = {
                 if !filter.json { writer.line("#ts capture_point client server protocol request status latency") }
             }
-            // Without filters, names or JSON, each record goes straight to the writer (no filter closures built).
-            let plain = !filter.json && !filter.isFiltering && kubeNames == nil
+            // Without filters or names, each record goes straight to the writer (no filter closures built).
+            let plain = !filter.isFiltering && kubeNames == nil
             try options.run(header: header) { event, points in
                 if plain {
-                    Self.write(event, points: points, to: writer)
+                    if !filter.json {
+                        Self.write(event, points: points, to: writer)
+                    } else if case .dns = event {
+                        writer.jsonLine(event, capturePoints: points, names: [:])
+                    } else if case .http = event {
+                        writer.jsonLine(event, capturePoints: points, names: [:])
+                    }
                     return
                 }
                 func point(_ id: Int) -> String { id < points.count ? points[id] : "cp\(id)" }
