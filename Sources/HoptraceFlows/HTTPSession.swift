@@ -350,8 +350,8 @@ struct HTTPSession {
 
     /// Emits, in order, the leading exchanges that are done both ways.
     private mutating func emitReady(emit: (HTTPExchange) -> Void) {
-        while let first = self.pending.first, first.requestDone, first.responseDone {
-            self.pending.removeFirst()
+        while !self.pending.isEmpty, self.pending[0].requestDone, self.pending[0].responseDone {
+            let first = self.pending.removeFirst()
             self.emitted += 1
             emit(first.exchange)
         }
