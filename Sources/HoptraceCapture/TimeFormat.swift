@@ -69,7 +69,8 @@ public enum TimeFormat {
         return decimals == 0 ? "\(sign)\(whole)" : "\(sign)\(whole).\(pad(fraction, decimals))"
     }
 
-    static func splitSeconds(_ nanoseconds: Int64) -> (Int64, Int64) {
+    /// Whole seconds (floored) and the nanoseconds after them (0 ..< 1e9), also for times before 1970.
+    package static func splitSeconds(_ nanoseconds: Int64) -> (Int64, Int64) {
         var seconds = nanoseconds / 1_000_000_000
         var fraction = nanoseconds % 1_000_000_000
         if fraction < 0 {
@@ -96,7 +97,7 @@ public enum TimeFormat {
 
     /// Year, month, day and second of the day for seconds since the epoch (UTC), by Howard Hinnant's
     /// days-to-civil algorithm.
-    static func civilFields(_ seconds: Int64) -> (year: Int64, month: Int64, day: Int64, secondOfDay: Int64) {
+    package static func civilFields(_ seconds: Int64) -> (year: Int64, month: Int64, day: Int64, secondOfDay: Int64) {
         var days = seconds / 86_400
         var rest = seconds % 86_400
         if rest < 0 {

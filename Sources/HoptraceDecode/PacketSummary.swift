@@ -361,26 +361,15 @@ public enum PacketSummary {
 public enum TimestampFormat {
     /// `2024-03-01 12:00:00.123456789` (UTC, nanoseconds) or with `microseconds` six digits.
     public static func utc(_ nanoseconds: Int64, microseconds: Bool = false) -> String {
-        let second = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
-        let fraction = nanoseconds - second * 1_000_000_000
-        var days = second >= 0 ? second / 86_400 : (second - 86_399) / 86_400
-        let secondOfDay = second - days * 86_400
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        days += 719_468
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let dayOfEra = days - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (second, fraction) = TimeFormat.splitSeconds(nanoseconds)
+        let civil = TimeFormat.civilFields(second)
         func pad(_ value: Int64, _ width: Int) -> String {
             let digits = String(value)
             return String(repeating: "0", count: Swift.max(0, width - digits.count)) + digits
         }
         let fractionText = microseconds ? pad(fraction / 1000, 6) : pad(fraction, 9)
-        return
-            "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) \(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(fractionText)"
+        let rest = civil.secondOfDay
+        return "\(pad(civil.year, 4))-\(pad(civil.month, 2))-\(pad(civil.day, 2)) "
+            + "\(pad(rest / 3600, 2)):\(pad(rest / 60 % 60, 2)):\(pad(rest % 60, 2)).\(fractionText)"
     }
 }
