@@ -28,6 +28,15 @@ let package = Package(
             plugins: [
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]
-        )
+        ),
+        // Not a package-benchmark target: a plain timing loop over a big capture file, for tools/bench/readdec.sh.
+        .executableTarget(
+            name: "ReadDecode",
+            dependencies: [
+                .product(name: "HoptraceDecode", package: mainPackage)
+            ],
+            path: "Benchmarks/ReadDecode",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

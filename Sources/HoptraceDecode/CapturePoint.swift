@@ -41,9 +41,28 @@ public final class CapturePointTable {
     /// Whether a source interface's name wins over the SLL2 index (1), or not (0), by interface id (-1: not yet seen).
     private var sourceWins: [Int8] = []
     private var bySourceCount = -1
+    /// A direct-mapped cache of ids given to (interface id, SLL2 interface index) pairs of packets whose interface id
+    /// the source knew; such a pair's id never changes (interfaces only grow, an id once given stays). Keys are
+    /// `cacheSlots` words (`UInt64.max`: empty), ids beside them; `let` pointers, so a hit costs no exclusivity check.
+    @usableFromInline
+    let cacheKeys: UnsafeMutablePointer<UInt64>
+    @usableFromInline
+    let cacheIDs: UnsafeMutablePointer<Int>
+    @usableFromInline
+    static var cacheSlots: Int { 64 }
 
     /// An empty table.
-    public init() {}
+    public init() {
+        self.cacheKeys = .allocate(capacity: Self.cacheSlots)
+        self.cacheKeys.initialize(repeating: .max, count: Self.cacheSlots)
+        self.cacheIDs = .allocate(capacity: Self.cacheSlots)
+        self.cacheIDs.initialize(repeating: 0, count: Self.cacheSlots)
+    }
+
+    deinit {
+        self.cacheKeys.deallocate()
+        self.cacheIDs.deallocate()
+    }
 
     /// The names by id.
     public var names: [String] { self.points.map(\.name) }
@@ -101,6 +120,31 @@ public final class CapturePointTable {
         }
         let id = self.slowID(for: decoded, interfaces: interfaces)
         if ifIndex >= 0 { self.cache(ifIndex: ifIndex, id: id) }
+        return id
+    }
+
+    /// ``id(for:interfaces:)`` for a packet of `source`, reading the source's interface table only the first time a
+    /// pair of (interface id, SLL2 interface index) is met: the per-packet form, without hashing or reference
+    /// counting.
+    ///
+    /// - Parameters:
+    ///   - decoded: the packet.
+    ///   - source: the source it came from.
+    @inlinable
+    public func id<Source: PacketSource>(for decoded: borrowing DecodedPacket, in source: Source) -> Int {
+        let interfaceID = decoded.interfaceID
+        let key =
+            UInt64(UInt32(truncatingIfNeeded: interfaceID)) << 32 | UInt64(UInt32(bitPattern: decoded.link.ifIndex))
+        let slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 58)  // 64 slots.
+        if self.cacheKeys[slot] == key, interfaceID >= 0 {
+            return self.cacheIDs[slot]
+        }
+        let interfaces = source.interfaces
+        let id = self.id(for: decoded, interfaces: interfaces)
+        if interfaceID >= 0, interfaceID < interfaces.count, interfaceID <= Int(UInt32.max) {
+            self.cacheKeys[slot] = key
+            self.cacheIDs[slot] = id
+        }
         return id
     }
 

@@ -28,20 +28,38 @@ public final class PacketDecoder {
     /// - Returns: the decoded packet, or nil when it is an IP fragment taken into reassembly that does not complete
     ///   its datagram (only with ``DecodeOptions/swallowFragments``).
     public func decode(_ packet: Packet) -> DecodedPacket? {
-        self.reassembler.releaseCompleted()
         var decoded = DecodedPacket(packet)
+        return self.decode(packet, into: &decoded) ? decoded : nil
+    }
+
+    /// Decodes one packet into `decoded`, overwriting every field: ``decode(_:)`` without copying the (large)
+    /// decoded packet, for a loop that keeps one ``DecodedPacket`` and lends it out.
+    ///
+    /// - Returns: false when the packet is an IP fragment taken into reassembly that does not complete its datagram
+    ///   (only with ``DecodeOptions/swallowFragments``); `decoded` then holds that fragment.
+    public func decode(_ packet: borrowing Packet, into decoded: inout DecodedPacket) -> Bool {
+        self.reassembler.releaseCompleted()
+        decoded = DecodedPacket(packet)
         if let link = self.decodeLink(packet.linkType, packet.bytes, &decoded) {
             self.decodeEtherPayload(link.etherType, packet.bytes, link.offset, &decoded, depth: 0)
         }
-        self.statistics.packets += 1
-        if decoded.network != nil { self.statistics.ip += 1 }
-        if decoded.tunnel != nil { self.statistics.tunneled += 1 }
+        Self.count(decoded, dropped: self.reassembler.dropped, into: &self.statistics)
+        return !(decoded.swallowed && self.options.swallowFragments)
+    }
+
+    /// Counts one decoded packet into `statistics` (one access to the decoder's counters per packet).
+    private static func count(
+        _ decoded: borrowing DecodedPacket,
+        dropped: Int,
+        into statistics: inout DecodeStatistics
+    ) {
+        statistics.packets &+= 1
+        if decoded.network != nil { statistics.ip &+= 1 }
+        if decoded.tunnel != nil { statistics.tunneled &+= 1 }
         if let warning = decoded.warning {
-            self.statistics.warnings += 1
-            self.statistics.warningsByCode[warning.code, default: 0] += 1
+            statistics.warnings += 1
+            statistics.warningsByCode[warning.code, default: 0] += 1
         }
-        self.statistics.reassemblyDropped = self.reassembler.dropped
-        if decoded.swallowed && self.options.swallowFragments { return nil }
-        return decoded
+        statistics.reassemblyDropped = dropped
     }
 }
