@@ -83,10 +83,14 @@ public final class CapturePointTable {
     ///   - decoded: the packet.
     ///   - interfaces: the source's interface table (``PacketSource/interfaces``).
     public func id(for decoded: DecodedPacket, interfaces: [InterfaceDescription]) -> Int {
+        self.id(interfaceID: decoded.interfaceID, ifIndex: decoded.link.ifIndex, interfaces: interfaces)
+    }
+
+    /// ``id(for:interfaces:)`` from the two fields of the packet it reads.
+    @usableFromInline
+    func id(interfaceID: Int, ifIndex: Int32, interfaces: [InterfaceDescription]) -> Int {
         // Fast paths, no hashing: per source interface id, whether its name wins over the SLL2 index (as in
         // `slowID`) and the id of its name; per small SLL2 interface index, its id.
-        let ifIndex = decoded.link.ifIndex
-        let interfaceID = decoded.interfaceID
         let hasSource = interfaceID >= 0 && interfaceID < interfaces.count
         if hasSource {
             if interfaces.count != self.bySourceCount {
@@ -107,7 +111,7 @@ public final class CapturePointTable {
             if !byName, ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 {
                 return self.byIfIndex[Int(ifIndex)]
             }
-            let id = self.slowID(for: decoded, interfaces: interfaces)
+            let id = self.slowID(interfaceID: interfaceID, ifIndex: ifIndex, interfaces: interfaces)
             if byName {
                 self.bySource[interfaceID] = id
             } else {
@@ -118,7 +122,7 @@ public final class CapturePointTable {
         if ifIndex >= 0, ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 {
             return self.byIfIndex[Int(ifIndex)]
         }
-        let id = self.slowID(for: decoded, interfaces: interfaces)
+        let id = self.slowID(interfaceID: interfaceID, ifIndex: ifIndex, interfaces: interfaces)
         if ifIndex >= 0 { self.cache(ifIndex: ifIndex, id: id) }
         return id
     }
@@ -140,7 +144,7 @@ public final class CapturePointTable {
             return self.cacheIDs[slot]
         }
         let interfaces = source.interfaces
-        let id = self.id(for: decoded, interfaces: interfaces)
+        let id = self.id(interfaceID: interfaceID, ifIndex: decoded.link.ifIndex, interfaces: interfaces)
         if interfaceID >= 0, interfaceID < interfaces.count, interfaceID <= Int(UInt32.max) {
             self.cacheKeys[slot] = key
             self.cacheIDs[slot] = id
@@ -156,20 +160,18 @@ public final class CapturePointTable {
         self.byIfIndex[Int(ifIndex)] = id
     }
 
-    private func slowID(for decoded: DecodedPacket, interfaces: [InterfaceDescription]) -> Int {
+    private func slowID(interfaceID: Int, ifIndex: Int32, interfaces: [InterfaceDescription]) -> Int {
         let key: Key
-        let source =
-            decoded.interfaceID >= 0 && decoded.interfaceID < interfaces.count
-            ? interfaces[decoded.interfaceID] : nil
-        if decoded.link.ifIndex >= 0, source.map({ !$0.isNamed || $0.name == "any" }) ?? true {
+        let source = interfaceID >= 0 && interfaceID < interfaces.count ? interfaces[interfaceID] : nil
+        if ifIndex >= 0, source.map({ !$0.isNamed || $0.name == "any" }) ?? true {
             // `-i any` (SLL2 in a classic pcap, or a pcapng interface named "any"): the packet's own interface.
-            key = .ifIndex(decoded.link.ifIndex)
+            key = .ifIndex(ifIndex)
         } else if let source {
             // A named interface (pcapng `if_name`, live): its name, even when its packets are SLL2 (hoptrace
             // capture -i any writes one named interface block per real interface).
             key = .source(name: source.name)
         } else {
-            key = .source(name: "if\(decoded.interfaceID)")
+            key = .source(name: "if\(interfaceID)")
         }
         if let id = self.ids[key] { return id }
         let point: CapturePoint

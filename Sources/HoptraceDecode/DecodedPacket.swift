@@ -275,6 +275,26 @@ public struct DecodedPacket {
         self.swallowed = false
     }
 
+    /// Sets every field as ``init(_:)`` does, in place (no temporary of this large struct).
+    @inlinable
+    mutating func reset(_ packet: borrowing Packet) {
+        self.timestamp = packet.timestamp
+        self.interfaceID = packet.interfaceID
+        self.direction = packet.direction
+        self.link = LinkInfo(linkType: packet.linkType)
+        self.tunnel = nil
+        self.network = nil
+        self.arp = nil
+        self.transport = .none
+        self.transportBytes = UnsafeRawBufferPointer(start: nil, count: 0)
+        self.payload = UnsafeRawBufferPointer(start: nil, count: 0)
+        self.payloadLength = 0
+        self.originalLength = packet.originalLength
+        self.capturedLength = packet.bytes.count
+        self.warning = nil
+        self.swallowed = false
+    }
+
     /// A packet with no bytes, of no link type: the starting value of a ``DecodedPacket`` that
     /// ``PacketDecoder/decode(_:into:)`` fills.
     @inlinable

@@ -7,8 +7,15 @@ public final class PacketDecoder {
     /// The limits this decoder was made with.
     public let options: DecodeOptions
     /// Counters since creation.
-    public internal(set) var statistics = DecodeStatistics()
+    public internal(set) var statistics: DecodeStatistics {
+        get { self.counters.pointee }
+        set { self.counters.pointee = newValue }
+        _modify { yield &self.counters.pointee }
+    }
     let reassembler: FragmentReassembler
+    /// The counters, behind a `let` pointer: a stored `var` of a class would cost a dynamic exclusivity check at
+    /// every per-packet update. Only this decoder's methods touch them, and a decoder is used by one thread.
+    private let counters: UnsafeMutablePointer<DecodeStatistics>
 
     /// A decoder.
     public init(options: DecodeOptions = .init()) {
@@ -17,6 +24,13 @@ public final class PacketDecoder {
             maxInFlight: options.maxDatagramsInFlight,
             timeout: options.reassemblyTimeout
         )
+        self.counters = .allocate(capacity: 1)
+        self.counters.initialize(to: DecodeStatistics())
+    }
+
+    deinit {
+        self.counters.deinitialize(count: 1)
+        self.counters.deallocate()
     }
 
     /// Decodes one packet.
@@ -39,24 +53,32 @@ public final class PacketDecoder {
     ///   (only with ``DecodeOptions/swallowFragments``); `decoded` then holds that fragment.
     public func decode(_ packet: borrowing Packet, into decoded: inout DecodedPacket) -> Bool {
         self.reassembler.releaseCompleted()
-        decoded = DecodedPacket(packet)
+        decoded.reset(packet)
         if let link = self.decodeLink(packet.linkType, packet.bytes, &decoded) {
             self.decodeEtherPayload(link.etherType, packet.bytes, link.offset, &decoded, depth: 0)
         }
-        Self.count(decoded, dropped: self.reassembler.dropped, into: &self.statistics)
+        Self.count(
+            ip: decoded.network != nil,
+            tunneled: decoded.tunnel != nil,
+            warning: decoded.warning,
+            dropped: self.reassembler.dropped,
+            into: &self.counters.pointee
+        )
         return !(decoded.swallowed && self.options.swallowFragments)
     }
 
     /// Counts one decoded packet into `statistics` (one access to the decoder's counters per packet).
     private static func count(
-        _ decoded: borrowing DecodedPacket,
+        ip: Bool,
+        tunneled: Bool,
+        warning: DecodeWarning?,
         dropped: Int,
         into statistics: inout DecodeStatistics
     ) {
         statistics.packets &+= 1
-        if decoded.network != nil { statistics.ip &+= 1 }
-        if decoded.tunnel != nil { statistics.tunneled &+= 1 }
-        if let warning = decoded.warning {
+        if ip { statistics.ip &+= 1 }
+        if tunneled { statistics.tunneled &+= 1 }
+        if let warning {
             statistics.warnings += 1
             statistics.warningsByCode[warning.code, default: 0] += 1
         }

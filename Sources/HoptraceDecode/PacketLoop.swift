@@ -51,18 +51,23 @@ extension PacketDecoder {
         counts: inout PacketLoopCounts,
         _ body: (borrowing DecodedPacket, Int) -> Void
     ) throws(CaptureError) {
-        var decoded = DecodedPacket.empty
+        // The decoded packet lives behind a pointer so that lending it to `body` passes its address (a local `var`
+        // is copied, 500-odd bytes, to a temporary for each call). It is trivial: no deinitialization needed.
+        let decoded = UnsafeMutablePointer<DecodedPacket>.allocate(capacity: 1)
+        decoded.initialize(to: .empty)
         var packets = counts.packets
         var lastTime = counts.lastTime
         defer {
+            decoded.deallocate()
             counts.packets = packets
             counts.lastTime = lastTime
         }
         while let packet = try source.next() {
             packets &+= 1
             if packet.timestamp > lastTime { lastTime = packet.timestamp }
-            guard self.decode(packet, into: &decoded) else { continue }
-            body(decoded, capturePoints.id(for: decoded, in: source))
+            guard self.decode(packet, into: &decoded.pointee) else { continue }
+            let point = capturePoints.id(for: decoded.pointee, in: source)
+            body(decoded.pointee, point)
         }
     }
 }
