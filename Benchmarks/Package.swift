@@ -29,13 +29,14 @@ let package = Package(
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]
         ),
-        // Not a package-benchmark target: a plain timing loop over a big capture file, for tools/bench/readdec.sh.
+        // Not a package-benchmark target (those live under Benchmarks/, which the plugin runs): a plain timing loop
+        // over a big capture file, for tools/bench/readdec.sh.
         .executableTarget(
             name: "ReadDecode",
             dependencies: [
                 .product(name: "HoptraceDecode", package: mainPackage)
             ],
-            path: "Benchmarks/ReadDecode",
+            path: "Tools/ReadDecode",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]
