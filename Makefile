@@ -41,9 +41,11 @@ fuzz: deps
 	tools/fuzz/run.sh
 
 ## bench: hoptrace against tcpdump and tshark on a generated 2.8 M-packet node capture (median of 5, one core);
-## SCALE=2, FORMAT=pcapng, RUNS, TSHARK_SCALE=0.1 (tshark on a smaller file) as in tools/bench/compare.sh.
+## SCALE=2, FORMAT=pcapng, RUNS, TSHARK_SCALE=0.1 (tshark on a smaller file) as in tools/bench/compare.sh; then the
+## flow stage's peak RSS as the file grows and per concurrent flow (tools/bench/memory.sh).
 bench: test-deps build
 	tools/bench/compare.sh
+	tools/bench/memory.sh
 
 ## bench-micro: the decode micro-benchmarks (ns/packet, 0 mallocs/packet) against Benchmarks/Thresholds.
 bench-micro: deps

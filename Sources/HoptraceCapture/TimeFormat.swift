@@ -3,8 +3,44 @@ public enum TimeFormat {
     /// RFC 3339 UTC with nanoseconds: `2026-11-22T14:02:03.123456789Z`.
     public static func rfc3339(_ nanoseconds: Int64) -> String {
         let (seconds, fraction) = splitSeconds(nanoseconds)
-        let (date, time) = civil(seconds)
-        return "\(date)T\(time).\(pad(fraction, 9))Z"
+        let c = civilFields(seconds)
+        guard (0...9999).contains(c.year) else {
+            let (date, time) = civil(seconds)
+            return "\(date)T\(time).\(pad(fraction, 9))Z"
+        }
+        // Written as bytes in one buffer: trace JSON prints several of these per request.
+        return String(unsafeUninitializedCapacity: 30) { buffer in
+            var index = 0
+            func put(_ value: Int64, _ width: Int) {
+                var value = value
+                var at = index + width - 1
+                while at >= index {
+                    buffer[at] = UInt8(truncatingIfNeeded: 0x30 + value % 10)
+                    value /= 10
+                    at -= 1
+                }
+                index += width
+            }
+            func put(_ byte: UInt8) {
+                buffer[index] = byte
+                index += 1
+            }
+            put(c.year, 4)
+            put(UInt8(ascii: "-"))
+            put(c.month, 2)
+            put(UInt8(ascii: "-"))
+            put(c.day, 2)
+            put(UInt8(ascii: "T"))
+            put(c.secondOfDay / 3600, 2)
+            put(UInt8(ascii: ":"))
+            put(c.secondOfDay / 60 % 60, 2)
+            put(UInt8(ascii: ":"))
+            put(c.secondOfDay % 60, 2)
+            put(UInt8(ascii: "."))
+            put(fraction, 9)
+            put(UInt8(ascii: "Z"))
+            return index
+        }
     }
 
     /// Time of day with microseconds, as tcpdump prints it: `14:02:03.123456`.
@@ -44,12 +80,23 @@ public enum TimeFormat {
     }
 
     static func pad<T: BinaryInteger>(_ value: T, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        let digits = value.description
+        return digits.utf8.count >= width
+            ? digits : String(repeating: "0", count: width - digits.utf8.count) + digits
     }
 
     /// Calendar date and time of day for seconds since the epoch (UTC), by Howard Hinnant's days-to-civil algorithm.
     static func civil(_ seconds: Int64) -> (date: String, time: String) {
+        let c = civilFields(seconds)
+        let rest = c.secondOfDay
+        let date = "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))"
+        let time = "\(pad(rest / 3600, 2)):\(pad(rest / 60 % 60, 2)):\(pad(rest % 60, 2))"
+        return (date, time)
+    }
+
+    /// Year, month, day and second of the day for seconds since the epoch (UTC), by Howard Hinnant's
+    /// days-to-civil algorithm.
+    static func civilFields(_ seconds: Int64) -> (year: Int64, month: Int64, day: Int64, secondOfDay: Int64) {
         var days = seconds / 86_400
         var rest = seconds % 86_400
         if rest < 0 {
@@ -65,8 +112,6 @@ public enum TimeFormat {
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        let date = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
-        let time = "\(pad(rest / 3600, 2)):\(pad(rest / 60 % 60, 2)):\(pad(rest % 60, 2))"
-        return (date, time)
+        return (year, month, day, rest)
     }
 }

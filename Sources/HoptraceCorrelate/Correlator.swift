@@ -168,9 +168,13 @@ public struct Correlator: Sendable {
 
         var assemblies: [Assembly] = []
         var usedResolutions = Set<Int>()
-        // Resolutions by client, in order: a connection looks only at its own client's.
+        // Resolutions by client, sorted by end time: a connection looks only at its own client's that ended in its
+        // window (a binary search, not a scan of every lookup the client made: linear in the capture, not quadratic).
         var resolutionsOf: [String: [Int]] = [:]
         for (ri, entry) in resolutions.enumerated() { resolutionsOf[entry.client, default: []].append(ri) }
+        for client in resolutionsOf.keys {
+            resolutionsOf[client]?.sort { (resolutions[$0].resolution.end, $0) < (resolutions[$1].resolution.end, $1) }
+        }
         for (ci, connection) in connections.enumerated() {
             // DNS over TCP is a transport of the DNS transactions already traced, not a request of its own.
             if connection.clientSide.server.port == 53 { continue }
@@ -195,13 +199,28 @@ public struct Correlator: Sendable {
                 if ei == nil || ei == 0 {
                     let client = connection.clientSide.client.host
                     let target = connection.clientSide.server.host
+                    // The last in capture order of the unused lookups that ended from `dnsToConnectWindow` before
+                    // the connection to 1 ms after it and returned its server's address.
                     var chosen: Int?
-                    for ri in resolutionsOf[client] ?? [] where !usedResolutions.contains(ri) {
-                        let entry = resolutions[ri]
-                        let r = entry.resolution
-                        guard entry.client == client, r.queries.contains(where: { $0.addresses.contains(target) }),
-                            r.end <= connection.start + 1_000_000,
-                            connection.start - r.end <= options.dnsToConnectWindow
+                    let candidates = resolutionsOf[client] ?? []
+                    let (difference, overflow) = connection.start.subtractingReportingOverflow(
+                        options.dnsToConnectWindow
+                    )
+                    let earliest = overflow ? Int64.min : difference
+                    var low = 0
+                    var high = candidates.count
+                    while low < high {
+                        let middle = (low + high) / 2
+                        if resolutions[candidates[middle]].resolution.end < earliest {
+                            low = middle + 1
+                        } else {
+                            high = middle
+                        }
+                    }
+                    for ri in candidates[low...] {
+                        if resolutions[ri].resolution.end > connection.start + 1_000_000 { break }
+                        guard !usedResolutions.contains(ri), ri > (chosen ?? -1),
+                            resolutions[ri].resolution.queries.contains(where: { $0.addresses.contains(target) })
                         else { continue }
                         chosen = ri
                     }

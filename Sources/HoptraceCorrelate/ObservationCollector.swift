@@ -60,10 +60,18 @@ public final class ObservationCollector {
     static func endpoint(_ e: FlowEndpoint) -> Endpoint { Endpoint(e.address.description, e.port) }
 
     /// The observations, with capture point ids turned into names.
+    ///
+    /// Hands over the connections and exchanges collected (the collector keeps none of them afterwards, so that a
+    /// large capture is not held twice): call it once, after the last ``collect(_:)``.
     public func observations(capturePoints: [String], captureEnd: Int64) -> Observations {
         func pointName(_ id: Int) -> String { id >= 0 && id < capturePoints.count ? capturePoints[id] : "if?\(id)" }
         var tcp: [TCPSighting] = []
-        for record in connections {
+        tcp.reserveCapacity(connections.count)
+        // Records and exchanges are released as their sightings are made (popped from the end, then the sightings
+        // reversed back into record order), so that both forms of a large capture are never held at once.
+        var records = connections
+        connections = []
+        while let record = records.popLast() {
             let o = record.originatorSummary
             let r = record.responderSummary
             var reset: ResetSighting?
@@ -102,12 +110,15 @@ public final class ObservationCollector {
                     clientFinTime: o.fin?.time,
                     serverFinTime: r.fin?.time,
                     reset: reset,
-                    exchanges: exchanges[record.id, default: []].sorted { $0.requestFirst < $1.requestFirst },
+                    exchanges: (exchanges.removeValue(forKey: record.id) ?? []).sorted {
+                        $0.requestFirst < $1.requestFirst
+                    },
                     firstTime: record.startTime,
                     lastTime: record.endTime
                 )
             )
         }
+        tcp.reverse()
         var dnsSightings: [DNSSighting] = []
         for transaction in dns {
             guard let question = transaction.question, let queryTime = transaction.queryTime else { continue }

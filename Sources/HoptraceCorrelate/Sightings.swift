@@ -13,7 +13,14 @@ public struct Endpoint: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     public var description: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let isIPv6 = host.utf8.contains(UInt8(ascii: ":"))
+        var text = ""
+        text.reserveCapacity(host.utf8.count + 8)
+        if isIPv6 { text += "[" }
+        text += host
+        text += isIPv6 ? "]:" : ":"
+        text += String(port)
+        return text
     }
 
     public static func < (lhs: Endpoint, rhs: Endpoint) -> Bool {

@@ -62,11 +62,11 @@ public enum ConnectionEndReason: String, Hashable, Sendable {
 }
 
 /// What one side of a TCP connection sent, as seen at the capture point.
+///
+/// Every tracked connection holds two of these, and every record too, so the storage is compact (issue 7: memory
+/// per concurrent flow): event counters are 32-bit and saturate, optional marks and numbers use a sentinel or a flag
+/// bit instead of an optional's padding. The public properties are the plain types.
 public struct TCPDirectionSummary: Hashable, Sendable {
-    /// Initial sequence number, when this side's SYN (or SYN-ACK) was seen.
-    public var isn: UInt32?
-    /// Packets sent.
-    public var packets: Int = 0
     /// Payload bytes in sequence space (highest sequence number reached minus the first one, SYN/FIN excluded):
     /// Zeek's `orig_bytes`/`resp_bytes`.
     public var bytes: UInt64 = 0
@@ -74,39 +74,132 @@ public struct TCPDirectionSummary: Hashable, Sendable {
     public var capturedPayloadBytes: UInt64 = 0
     /// IP bytes sent (sum of IP total lengths).
     public var ipBytes: UInt64 = 0
-    /// Retransmitted data segments (SYN retransmissions counted apart).
-    public var retransmissions: Int = 0
     /// Bytes in retransmitted segments.
     public var retransmittedBytes: UInt64 = 0
-    /// Segments that filled a hole in this side's stream (arrived after later data).
-    public var outOfOrder: Int = 0
-    /// Duplicate ACKs sent.
-    public var duplicateAcks: Int = 0
-    /// Segments advertising a zero window.
-    public var zeroWindows: Int = 0
-    /// Keep-alive probes sent.
-    public var keepAlives: Int = 0
-    /// Holes in this side's stream (bytes never captured).
-    public var gaps: Int = 0
-    /// Bytes in those holes.
+    /// Bytes in holes of this side's stream.
     public var gapBytes: UInt64 = 0
+    private var packetCount: UInt64 = 0
+    private var firstDataMark = StreamMark.none
+    private var lastDataMark = StreamMark.none
+    private var finMark = StreamMark.none
+    private var rstTimeValue = Int64.min
+    private var isnValue: UInt32 = 0
+    private var rstSeqValue: UInt32 = 0
+    private var rstAckValue: UInt32 = 0
+    private var retransmissionCount: UInt32 = 0
+    private var outOfOrderCount: UInt32 = 0
+    private var duplicateAckCount: UInt32 = 0
+    private var zeroWindowCount: UInt32 = 0
+    private var keepAliveCount: UInt32 = 0
+    private var gapCount: UInt32 = 0
+    private var rstCount: UInt32 = 0
+    private var present: UInt8 = 0
+
+    private static let hasISN: UInt8 = 1
+    private static let hasRSTSeq: UInt8 = 2
+    private static let hasRSTAck: UInt8 = 4
+
+    private func optional(_ value: UInt32, _ flag: UInt8) -> UInt32? { self.present & flag != 0 ? value : nil }
+
+    private mutating func set(_ flag: UInt8, _ isSet: Bool) {
+        if isSet { self.present |= flag } else { self.present &= ~flag }
+    }
+
+    /// Initial sequence number, when this side's SYN (or SYN-ACK) was seen.
+    public var isn: UInt32? {
+        get { self.optional(self.isnValue, Self.hasISN) }
+        set {
+            self.isnValue = newValue ?? 0
+            self.set(Self.hasISN, newValue != nil)
+        }
+    }
+    /// Packets sent.
+    public var packets: Int {
+        get { Int(truncatingIfNeeded: self.packetCount) }
+        set { self.packetCount = UInt64(clamping: newValue) }
+    }
+    /// Retransmitted data segments (SYN retransmissions counted apart).
+    public var retransmissions: Int {
+        get { Int(self.retransmissionCount) }
+        set { self.retransmissionCount = UInt32(clamping: newValue) }
+    }
+    /// Segments that filled a hole in this side's stream (arrived after later data).
+    public var outOfOrder: Int {
+        get { Int(self.outOfOrderCount) }
+        set { self.outOfOrderCount = UInt32(clamping: newValue) }
+    }
+    /// Duplicate ACKs sent.
+    public var duplicateAcks: Int {
+        get { Int(self.duplicateAckCount) }
+        set { self.duplicateAckCount = UInt32(clamping: newValue) }
+    }
+    /// Segments advertising a zero window.
+    public var zeroWindows: Int {
+        get { Int(self.zeroWindowCount) }
+        set { self.zeroWindowCount = UInt32(clamping: newValue) }
+    }
+    /// Keep-alive probes sent.
+    public var keepAlives: Int {
+        get { Int(self.keepAliveCount) }
+        set { self.keepAliveCount = UInt32(clamping: newValue) }
+    }
+    /// Holes in this side's stream (bytes never captured).
+    public var gaps: Int {
+        get { Int(self.gapCount) }
+        set { self.gapCount = UInt32(clamping: newValue) }
+    }
     /// First payload byte.
-    public var firstData: StreamMark?
+    public var firstData: StreamMark? {
+        get { self.firstDataMark.orNil }
+        set { self.firstDataMark = newValue ?? .none }
+    }
     /// Last payload byte (highest in sequence).
-    public var lastData: StreamMark?
+    public var lastData: StreamMark? {
+        get { self.lastDataMark.orNil }
+        set { self.lastDataMark = newValue ?? .none }
+    }
     /// First FIN: its time and relative sequence number.
-    public var fin: StreamMark?
+    public var fin: StreamMark? {
+        get { self.finMark.orNil }
+        set { self.finMark = newValue ?? .none }
+    }
     /// First RST's time.
-    public var rstTime: Int64?
+    public var rstTime: Int64? {
+        get { self.rstTimeValue == .min ? nil : self.rstTimeValue }
+        set { self.rstTimeValue = newValue ?? .min }
+    }
     /// First RST's raw sequence number.
-    public var rstSeq: UInt32?
+    public var rstSeq: UInt32? {
+        get { self.optional(self.rstSeqValue, Self.hasRSTSeq) }
+        set {
+            self.rstSeqValue = newValue ?? 0
+            self.set(Self.hasRSTSeq, newValue != nil)
+        }
+    }
     /// First RST's raw acknowledgment number (with ACK set; an RST answering a SYN has clientISN + 1), else nil.
-    public var rstAck: UInt32?
+    public var rstAck: UInt32? {
+        get { self.optional(self.rstAckValue, Self.hasRSTAck) }
+        set {
+            self.rstAckValue = newValue ?? 0
+            self.set(Self.hasRSTAck, newValue != nil)
+        }
+    }
     /// RSTs sent.
-    public var rsts: Int = 0
+    public var rsts: Int {
+        get { Int(self.rstCount) }
+        set { self.rstCount = UInt32(clamping: newValue) }
+    }
 
     /// An empty summary.
     public init() {}
+}
+
+extension StreamMark {
+    /// The sentinel for "no mark" in compact storage (no packet is captured at `Int64.min`).
+    static let none = StreamMark(offset: 0, time: .min)
+
+    /// nil for the sentinel.
+    var orNil: StreamMark? { self.time == .min ? nil : self }
 }
 
 /// One TCP connection at one capture point, in the spirit of a Zeek conn.log line, with what correlation needs to

@@ -77,9 +77,13 @@ public struct DNSMessage: Hashable, Sendable {
         self.answers = []
         self.isMalformed = false
 
+        // Names already read, by the offset they start at: a compression pointer to one of them (an answer's owner
+        // pointing at the question, most often) reuses its String instead of building another.
+        var names = NameMemo()
+
         // Questions: keep the first, skip the rest.
         for index in 0..<Int(qd) {
-            guard let (name, end) = DNSMessage.readName(bytes, at: cursor.offset) else {
+            guard let (name, end) = DNSMessage.readName(bytes, at: cursor.offset, memo: &names) else {
                 self.isMalformed = true
                 return
             }
@@ -92,8 +96,9 @@ public struct DNSMessage: Hashable, Sendable {
                 self.question = DNSQuestion(name: name, type: DNSRecordType(rawValue: type), questionClass: qclass)
             }
         }
+        if an > 0 { self.answers.reserveCapacity(min(Int(an), DNSMessage.maxAnswers)) }
         for _ in 0..<Int(an) {
-            guard let (name, end) = DNSMessage.readName(bytes, at: cursor.offset) else {
+            guard let (name, end) = DNSMessage.readName(bytes, at: cursor.offset, memo: &names) else {
                 self.isMalformed = true
                 return
             }
@@ -110,7 +115,13 @@ public struct DNSMessage: Hashable, Sendable {
                 return
             }
             let recordType = DNSRecordType(rawValue: type)
-            let data = DNSMessage.readData(bytes, type: recordType, start: dataStart, length: Int(length))
+            let data = DNSMessage.readData(
+                bytes,
+                type: recordType,
+                start: dataStart,
+                length: Int(length),
+                memo: &names
+            )
             if self.answers.count < DNSMessage.maxAnswers {
                 self.answers.append(
                     DNSResourceRecord(name: name, type: recordType, recordClass: rclass, ttl: ttl, data: data)
@@ -128,6 +139,20 @@ public struct DNSMessage: Hashable, Sendable {
     )
         -> DNSRecordData
     {
+        var memo = NameMemo()
+        return readData(bytes, type: type, start: start, length: length, memo: &memo)
+    }
+
+    /// ``readData(_:type:start:length:)`` reusing and noting names in `memo`.
+    private static func readData(
+        _ bytes: UnsafeRawBufferPointer,
+        type: DNSRecordType,
+        start: Int,
+        length: Int,
+        memo: inout NameMemo
+    )
+        -> DNSRecordData
+    {
         var cursor = ByteCursor(bytes, offset: start)
         switch type {
         case .a where length == 4:
@@ -137,10 +162,10 @@ public struct DNSMessage: Hashable, Sendable {
                 return .address(IPAddress(ipv6High: high, low: low))
             }
         case .cname, .ns, .ptr:
-            if let (name, end) = readName(bytes, at: start), end <= start + length { return .name(name) }
+            if let (name, end) = readName(bytes, at: start, memo: &memo), end <= start + length { return .name(name) }
         case .srv where length >= 7:
             if let priority = cursor.readUInt16(), let weight = cursor.readUInt16(), let port = cursor.readUInt16(),
-                let (target, end) = readName(bytes, at: cursor.offset), end <= start + length
+                let (target, end) = readName(bytes, at: cursor.offset, memo: &memo), end <= start + length
             {
                 return .service(priority: priority, weight: weight, port: port, target: target)
             }
@@ -157,25 +182,55 @@ public struct DNSMessage: Hashable, Sendable {
     ///   started (after its first pointer, if any); nil on a bad label type, a name over 255 bytes, a pointer that
     ///   does not go strictly backwards, too many pointers, or bytes running out.
     public static func readName(_ bytes: UnsafeRawBufferPointer, at start: Int) -> (name: String, end: Int)? {
+        var hops = 0
+        return readName(bytes, at: start, hops: &hops)
+    }
+
+    /// ``readName(_:at:)``, also giving the number of pointers followed.
+    private static func readName(
+        _ bytes: UnsafeRawBufferPointer,
+        at start: Int,
+        hops: inout Int
+    ) -> (name: String, end: Int)? {
         // The text is built in a stack buffer and made a String once: a name has at most 255 wire bytes, each
         // escaped to at most 4 bytes.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4 * maxNameLength + 8) { text in
             var count = 0
-            guard let end = readName(bytes, at: start, into: text, count: &count) else { return nil }
+            guard let end = readName(bytes, at: start, into: text, count: &count, hops: &hops) else { return nil }
             return (String(decoding: UnsafeBufferPointer(rebasing: text[0..<count]), as: UTF8.self), end)
         }
+    }
+
+    /// ``readName(_:at:)``, reusing the String of a name in `memo` when the name is only a pointer to where that
+    /// one starts (and following it stays within the pointer limit), and noting the name read in `memo` otherwise.
+    static func readName(
+        _ bytes: UnsafeRawBufferPointer,
+        at start: Int,
+        memo: inout NameMemo
+    ) -> (name: String, end: Int)? {
+        if start >= 0, start + 1 < bytes.count, bytes[start] & 0xc0 == 0xc0 {
+            let target = Int(bytes[start] & 0x3f) << 8 | Int(bytes[start + 1])
+            // The checks of a full read: the pointer goes backwards, and one more hop stays within the limit.
+            if target < start, let (name, hops) = memo.name(at: target), hops < maxPointerHops {
+                return (name, start + 2)
+            }
+        }
+        var hops = 0
+        guard let (name, end) = readName(bytes, at: start, hops: &hops) else { return nil }
+        memo.note(name, hops: hops, at: start)
+        return (name, end)
     }
 
     private static func readName(
         _ bytes: UnsafeRawBufferPointer,
         at start: Int,
         into text: UnsafeMutableBufferPointer<UInt8>,
-        count: inout Int
+        count: inout Int,
+        hops: inout Int
     ) -> Int? {
         var offset = start
         var lowestVisited = start
         var end: Int? = nil
-        var hops = 0
         var wireLength = 1  // the final zero-length label
         while true {
             guard offset >= 0, offset < bytes.count else { return nil }
@@ -233,5 +288,38 @@ public struct DNSMessage: Hashable, Sendable {
                 count += 4
             }
         }
+    }
+}
+
+/// The last few names of a message by the offset they start at (a fixed handful: no allocation of its own).
+struct NameMemo {
+    private var entries: (Entry?, Entry?, Entry?, Entry?) = (nil, nil, nil, nil)
+    private var nextEntry = 0
+
+    private struct Entry {
+        var offset: Int
+        var name: String
+        var hops: Int
+    }
+
+    /// The name read starting at `offset` and the pointers its read followed, if it is remembered.
+    func name(at offset: Int) -> (name: String, hops: Int)? {
+        if let entry = self.entries.0, entry.offset == offset { return (entry.name, entry.hops) }
+        if let entry = self.entries.1, entry.offset == offset { return (entry.name, entry.hops) }
+        if let entry = self.entries.2, entry.offset == offset { return (entry.name, entry.hops) }
+        if let entry = self.entries.3, entry.offset == offset { return (entry.name, entry.hops) }
+        return nil
+    }
+
+    /// Remembers the name read starting at `offset` (following `hops` pointers), forgetting the oldest of four.
+    mutating func note(_ name: String, hops: Int, at offset: Int) {
+        let entry = Entry(offset: offset, name: name, hops: hops)
+        switch self.nextEntry {
+        case 0: self.entries.0 = entry
+        case 1: self.entries.1 = entry
+        case 2: self.entries.2 = entry
+        default: self.entries.3 = entry
+        }
+        self.nextEntry = (self.nextEntry + 1) % 4
     }
 }

@@ -11,10 +11,12 @@ public final class FlowAnalyzer {
     /// The limits in use.
     public let configuration: FlowConfiguration
     private let output: FlowOutput
-    private var table = FlowTable()
-    private var nextID: UInt64 = 1
-    private var now: Int64 = 0
-    private var nextSweep: Int64 = .min
+    // Unchecked exclusivity (see TCPConnection): single-threaded, and no callback reaches the table while it is
+    // being modified (records go to the sink after the table operation returns).
+    @exclusivity(unchecked) private var table = FlowTable()
+    @exclusivity(unchecked) private var nextID: UInt64 = 1
+    @exclusivity(unchecked) private var now: Int64 = 0
+    @exclusivity(unchecked) private var nextSweep: Int64 = .min
 
     /// An analyzer sending its records to `sink`.
     public init(configuration: FlowConfiguration = .init(), sink: @escaping (FlowEvent) -> Void) {

@@ -1,8 +1,9 @@
 /// The shared side of the flow stage that connections report into: the sink, the DNS table and the counters.
 final class FlowOutput {
     let sink: (FlowEvent) -> Void
+    // Unchecked exclusivity (see TCPConnection): the counters are bumped on every packet; single-threaded.
     var dns = DNSTransactionTable()
-    var statistics = FlowStatistics()
+    @exclusivity(unchecked) var statistics = FlowStatistics()
 
     init(sink: @escaping (FlowEvent) -> Void) {
         self.sink = sink

@@ -7,65 +7,119 @@
 // Bare LF line ends are accepted. Only the fields hoptrace keeps are looked at; every kept value is bounded and
 // sanitized.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension HTTPMessageParser {
     /// Parses a head (start line through the blank line); nil when the start line is not HTTP/1.x.
     static func parseHead(_ bytes: UnsafeRawBufferPointer, request: Bool) -> HTTPHead? {
         var head = HTTPHead(isRequest: request)
+        var text = HTTPHead.TextFields()
         head.headLength = bytes.count
         var lineStart = 0
         var isFirst = true
         var connectionTokens: (close: Bool, keepAlive: Bool, upgrade: Bool) = (false, false, false)
         var hasUpgradeHeader = false
         while lineStart < bytes.count {
-            var lineEnd = lineStart
-            while lineEnd < bytes.count, bytes[lineEnd] != 0x0a { lineEnd += 1 }
+            let lineEnd = lineFeed(in: bytes, from: lineStart) ?? bytes.count
             var contentEnd = lineEnd
             if contentEnd > lineStart, bytes[contentEnd - 1] == 0x0d { contentEnd -= 1 }
             let line = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<contentEnd])
             lineStart = lineEnd + 1
             if isFirst {
                 isFirst = false
-                guard parseStartLine(line, into: &head) else { return nil }
+                guard parseStartLine(line, into: &head, text: &text) else { return nil }
                 continue
             }
             if line.isEmpty { break }
             if line[0] == 0x20 || line[0] == 0x09 { continue }  // obsolete line folding: ignored
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { continue }
+            guard let colon = firstIndex(of: UInt8(ascii: ":"), in: line), colon > 0 else { continue }
             let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
-            let value = trimmed(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
-            if equalsIgnoringCase(name, "host") {
-                head.host = sanitizedString(value, limit: HTTPHead.maxFieldLength)
-            } else if equalsIgnoringCase(name, "x-request-id") {
-                head.requestID = sanitizedString(value, limit: HTTPHead.maxFieldLength)
-            } else if equalsIgnoringCase(name, "traceparent") {
-                head.traceparent = sanitizedString(value, limit: HTTPHead.maxFieldLength)
-            } else if equalsIgnoringCase(name, "x-forwarded-for") {
-                head.forwardedFor = sanitizedString(value, limit: HTTPHead.maxFieldLength)
-            } else if equalsIgnoringCase(name, "user-agent") {
-                head.userAgent = sanitizedString(value, limit: HTTPHead.maxFieldLength)
-            } else if equalsIgnoringCase(name, "content-length") {
-                if head.contentLength == nil, let length = parseDecimal(value) { head.contentLength = length }
-            } else if equalsIgnoringCase(name, "transfer-encoding") {
-                head.isChunked = lastToken(value, is: "chunked")
-            } else if equalsIgnoringCase(name, "connection") {
-                forEachToken(value) { token in
-                    if equalsIgnoringCase(token, "close") { connectionTokens.close = true }
-                    if equalsIgnoringCase(token, "keep-alive") { connectionTokens.keepAlive = true }
-                    if equalsIgnoringCase(token, "upgrade") { connectionTokens.upgrade = true }
+            // Only the fields kept are compared in full; the name's length picks the candidates.
+            switch name.count {
+            case 4:
+                if equalsIgnoringCase(name, "host") {
+                    text.host = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
                 }
-            } else if equalsIgnoringCase(name, "expect") {
-                head.expectsContinue = equalsIgnoringCase(value, "100-continue")
-            } else if equalsIgnoringCase(name, "upgrade") {
-                hasUpgradeHeader = true
+            case 6:
+                if equalsIgnoringCase(name, "expect") {
+                    head.expectsContinue = equalsIgnoringCase(value(of: line, colon), "100-continue")
+                }
+            case 7:
+                if equalsIgnoringCase(name, "upgrade") { hasUpgradeHeader = true }
+            case 10:
+                if equalsIgnoringCase(name, "user-agent") {
+                    text.userAgent = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
+                } else if equalsIgnoringCase(name, "connection") {
+                    forEachToken(value(of: line, colon)) { token in
+                        if equalsIgnoringCase(token, "close") { connectionTokens.close = true }
+                        if equalsIgnoringCase(token, "keep-alive") { connectionTokens.keepAlive = true }
+                        if equalsIgnoringCase(token, "upgrade") { connectionTokens.upgrade = true }
+                    }
+                }
+            case 11:
+                if equalsIgnoringCase(name, "traceparent") {
+                    text.traceparent = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
+                }
+            case 12:
+                if equalsIgnoringCase(name, "x-request-id") {
+                    text.requestID = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
+                }
+            case 14:
+                if equalsIgnoringCase(name, "content-length") {
+                    if head.contentLength == nil, let length = parseDecimal(value(of: line, colon)) {
+                        head.contentLength = length
+                    }
+                }
+            case 15:
+                if equalsIgnoringCase(name, "x-forwarded-for") {
+                    text.forwardedFor = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
+                }
+            case 17:
+                if equalsIgnoringCase(name, "transfer-encoding") {
+                    head.isChunked = lastToken(value(of: line, colon), is: "chunked")
+                }
+            default:
+                break
             }
         }
         head.connectionClose = connectionTokens.close || (head.minorVersion == 0 && !connectionTokens.keepAlive)
         head.isUpgrade = hasUpgradeHeader && connectionTokens.upgrade
+        head.text = HTTPHead.Text(text)
         return head
     }
 
-    private static func parseStartLine(_ line: UnsafeRawBufferPointer, into head: inout HTTPHead) -> Bool {
-        guard let firstSpace = line.firstIndex(of: 0x20) else { return false }
+    /// The trimmed value of a field line whose colon is at `colon`.
+    @inline(__always)
+    private static func value(of line: UnsafeRawBufferPointer, _ colon: Int) -> UnsafeRawBufferPointer {
+        trimmed(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
+    }
+
+    /// The index of the next line feed at or after `from` (memchr: heads are scanned a line at a time).
+    @inline(__always)
+    static func lineFeed(in bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+        firstIndex(of: 0x0a, in: bytes, from: from)
+    }
+
+    /// The index of the first `byte` at or after `from` (memchr).
+    @inline(__always)
+    static func firstIndex(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from: Int = 0) -> Int? {
+        guard from < bytes.count, let base = bytes.baseAddress else { return nil }
+        guard let found = memchr(base + from, Int32(byte), bytes.count - from) else { return nil }
+        return UnsafeRawPointer(found) - base
+    }
+
+    private static func parseStartLine(
+        _ line: UnsafeRawBufferPointer,
+        into head: inout HTTPHead,
+        text: inout HTTPHead.TextFields
+    ) -> Bool {
+        guard let firstSpace = firstIndex(of: 0x20, in: line) else { return false }
         let first = UnsafeRawBufferPointer(rebasing: line[0..<firstSpace])
         var restStart = firstSpace + 1
         while restStart < line.count, line[restStart] == 0x20 { restStart += 1 }
@@ -75,8 +129,8 @@ extension HTTPMessageParser {
             guard let minor = parseVersion(UnsafeRawBufferPointer(rebasing: rest[(lastSpace + 1)...])) else {
                 return false
             }
-            head.method = sanitizedString(first, limit: HTTPHead.maxFieldLength)
-            head.target = sanitizedString(
+            text.method = sanitizedString(first, limit: HTTPHead.maxFieldLength)
+            text.target = sanitizedString(
                 UnsafeRawBufferPointer(rebasing: rest[0..<lastSpace]),
                 limit: HTTPHead.maxFieldLength
             )
@@ -94,7 +148,7 @@ extension HTTPMessageParser {
         head.minorVersion = minor
         head.status = status
         if rest.count > 4 {
-            head.reason = sanitizedString(UnsafeRawBufferPointer(rebasing: rest[4...]), limit: HTTPHead.maxFieldLength)
+            text.reason = sanitizedString(UnsafeRawBufferPointer(rebasing: rest[4...]), limit: HTTPHead.maxFieldLength)
         }
         return true
     }

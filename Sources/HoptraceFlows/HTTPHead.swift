@@ -2,29 +2,118 @@
 ///
 /// Every string is packet-derived: bounded to ``HTTPHead/maxFieldLength`` bytes and sanitized (printable ASCII;
 /// anything else as `\xNN`).
+///
+/// The text fields live together in one immutable shared box: an exchange is copied several times on its way to the
+/// output (parser event, pending queue, record), and each copy of eight separate strings cost eight reference-count
+/// operations and a few hundred bytes of copying (issue 7). Setting a text field replaces the box.
 public struct HTTPHead: Hashable, Sendable {
+    /// The text fields.
+    struct TextFields: Hashable, Sendable {
+        var method = ""
+        var target = ""
+        var reason = ""
+        var host: String?
+        var requestID: String?
+        var traceparent: String?
+        var forwardedFor: String?
+        var userAgent: String?
+    }
+
+    /// The shared, immutable box holding the text fields (each its own stored property, so that a getter loads one
+    /// string, not a copy of all eight).
+    final class Text: Hashable, Sendable {
+        let method: String
+        let target: String
+        let reason: String
+        let host: String?
+        let requestID: String?
+        let traceparent: String?
+        let forwardedFor: String?
+        let userAgent: String?
+        static let empty = Text(TextFields())
+
+        init(_ fields: TextFields) {
+            self.method = fields.method
+            self.target = fields.target
+            self.reason = fields.reason
+            self.host = fields.host
+            self.requestID = fields.requestID
+            self.traceparent = fields.traceparent
+            self.forwardedFor = fields.forwardedFor
+            self.userAgent = fields.userAgent
+        }
+
+        var fields: TextFields {
+            TextFields(
+                method: self.method,
+                target: self.target,
+                reason: self.reason,
+                host: self.host,
+                requestID: self.requestID,
+                traceparent: self.traceparent,
+                forwardedFor: self.forwardedFor,
+                userAgent: self.userAgent
+            )
+        }
+
+        func replacing(_ change: (inout TextFields) -> Void) -> Text {
+            var fields = self.fields
+            change(&fields)
+            return Text(fields)
+        }
+
+        static func == (lhs: Text, rhs: Text) -> Bool { lhs === rhs || lhs.fields == rhs.fields }
+        func hash(into hasher: inout Hasher) { hasher.combine(self.fields) }
+    }
+
+    /// The text fields (see the type's comment).
+    var text: Text
     /// Whether this is a request (else a response).
     public var isRequest: Bool
     /// Request method ("GET"); empty for a response.
-    public var method: String
+    public var method: String {
+        get { self.text.method }
+        set { self.text = self.text.replacing { $0.method = newValue } }
+    }
     /// Request target ("/path?query"); empty for a response.
-    public var target: String
+    public var target: String {
+        get { self.text.target }
+        set { self.text = self.text.replacing { $0.target = newValue } }
+    }
     /// Response status code; 0 for a request.
     public var status: Int
     /// Response reason phrase; empty for a request.
-    public var reason: String
+    public var reason: String {
+        get { self.text.reason }
+        set { self.text = self.text.replacing { $0.reason = newValue } }
+    }
     /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     public var minorVersion: Int
     /// The `Host` header.
-    public var host: String?
+    public var host: String? {
+        get { self.text.host }
+        set { self.text = self.text.replacing { $0.host = newValue } }
+    }
     /// The `X-Request-ID` header.
-    public var requestID: String?
+    public var requestID: String? {
+        get { self.text.requestID }
+        set { self.text = self.text.replacing { $0.requestID = newValue } }
+    }
     /// The `traceparent` header (W3C trace context).
-    public var traceparent: String?
+    public var traceparent: String? {
+        get { self.text.traceparent }
+        set { self.text = self.text.replacing { $0.traceparent = newValue } }
+    }
     /// The `X-Forwarded-For` header.
-    public var forwardedFor: String?
+    public var forwardedFor: String? {
+        get { self.text.forwardedFor }
+        set { self.text = self.text.replacing { $0.forwardedFor = newValue } }
+    }
     /// The `User-Agent` header.
-    public var userAgent: String?
+    public var userAgent: String? {
+        get { self.text.userAgent }
+        set { self.text = self.text.replacing { $0.userAgent = newValue } }
+    }
     /// The `Content-Length` header, when present and a valid number.
     public var contentLength: Int?
     /// Whether `Transfer-Encoding` ends in `chunked`.
@@ -44,16 +133,9 @@ public struct HTTPHead: Hashable, Sendable {
     /// An empty head.
     public init(isRequest: Bool) {
         self.isRequest = isRequest
-        self.method = ""
-        self.target = ""
+        self.text = Text.empty
         self.status = 0
-        self.reason = ""
         self.minorVersion = 1
-        self.host = nil
-        self.requestID = nil
-        self.traceparent = nil
-        self.forwardedFor = nil
-        self.userAgent = nil
         self.contentLength = nil
         self.isChunked = false
         self.connectionClose = false

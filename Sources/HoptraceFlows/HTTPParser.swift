@@ -70,14 +70,15 @@ struct HTTPMessageParser {
     /// Longest chunk-size or trailer line.
     static let maxLineLength = 4 * 1024
 
-    let isRequestSide: Bool
+    // Declared largest-payload first with the flags together, so that the parser packs into 32 bytes.
     private(set) var state: State = .idle
+    let isRequestSide: Bool
     /// Whether a message has begun on this stream (decides non-HTTP against resync).
     private(set) var sawMessage = false
+    private var atLineStart = true
     /// Body bytes of the current message (gap bytes included).
     private(set) var bodyLength = 0
     private var buffer: [UInt8] = []
-    private var atLineStart = true
 
     init(isRequestSide: Bool) {
         self.isRequestSide = isRequestSide
@@ -376,12 +377,10 @@ struct HTTPMessageParser {
     /// One past the blank line ending a head that starts at `bytes[0]` (CRLF CRLF or LF LF), if it is there.
     static func headEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {
         var index = 1
-        while index < bytes.count {
-            if bytes[index] == 0x0a {
-                if bytes[index - 1] == 0x0a { return index + 1 }
-                if index >= 2, bytes[index - 1] == 0x0d, bytes[index - 2] == 0x0a { return index + 1 }
-            }
-            index += 1
+        while let lineFeed = lineFeed(in: bytes, from: index) {
+            if lineFeed >= 1, bytes[lineFeed - 1] == 0x0a { return lineFeed + 1 }
+            if lineFeed >= 2, bytes[lineFeed - 1] == 0x0d, bytes[lineFeed - 2] == 0x0a { return lineFeed + 1 }
+            index = lineFeed + 1
         }
         return nil
     }

@@ -17,12 +17,25 @@ struct HTTPSession {
     private var responseParser = HTTPMessageParser(isRequestSide: false)
     /// Exchanges begun and not yet emitted, oldest first.
     private var pending: [PendingExchange] = []
+    // Optionals stored with a sentinel (-1, StreamMark.none): every tracked HTTP connection holds a session.
+    private var requestSerialValue = -1
+    private var responseSerialValue = -1
+    private var responseStartMark = StreamMark.none
     /// The exchange the request parser is filling (index into `pending` is found by serial).
-    private var requestSerial: Int?
+    private var requestSerial: Int? {
+        get { self.requestSerialValue < 0 ? nil : self.requestSerialValue }
+        set { self.requestSerialValue = newValue ?? -1 }
+    }
     /// The exchange the response parser is filling.
-    private var responseSerial: Int?
+    private var responseSerial: Int? {
+        get { self.responseSerialValue < 0 ? nil : self.responseSerialValue }
+        set { self.responseSerialValue = newValue ?? -1 }
+    }
     /// Where the response in progress began, until its head says whether it is interim.
-    private var responseStart: StreamMark?
+    private var responseStart: StreamMark? {
+        get { self.responseStartMark.orNil }
+        set { self.responseStartMark = newValue ?? .none }
+    }
     private var nextSerial = 0
     /// Exchanges emitted so far.
     private(set) var emitted = 0
@@ -350,8 +363,8 @@ struct HTTPSession {
 
     /// Emits, in order, the leading exchanges that are done both ways.
     private mutating func emitReady(emit: (HTTPExchange) -> Void) {
-        while let first = self.pending.first, first.requestDone, first.responseDone {
-            self.pending.removeFirst()
+        while !self.pending.isEmpty, self.pending[0].requestDone, self.pending[0].responseDone {
+            let first = self.pending.removeFirst()
             self.emitted += 1
             emit(first.exchange)
         }

@@ -1,23 +1,28 @@
 // One TCP connection at one capture point: both directions' reassembly, the handshake, Zeek's states and history,
 // counters, and the application analyzer (HTTP/1.x or DNS over TCP) fed with the reassembled streams.
 
-/// The application analyzer on a connection.
-enum ConnectionApplication {
+/// Which application analyzer a connection runs (its state lives in the connection's `http` or `dns`).
+enum ConnectionApplication: UInt8 {
     /// Nothing decided yet (no payload seen).
     case undecided
-    /// HTTP/1.x.
-    case http(HTTPSession)
-    /// DNS over TCP (port 53).
-    case dns(DNSStreamDecoder, DNSStreamDecoder)
-    /// Not a protocol hoptrace parses.
-    case none(String)
+    /// HTTP/1.x (`TCPConnection.http`).
+    case http
+    /// DNS over TCP, port 53 (`TCPConnection.dns`).
+    case dns
+    /// The client's stream is not HTTP.
+    case notHTTP
+}
+
+/// The two directions' DNS-over-TCP framing.
+struct DNSStreamPair {
+    var fromClient = DNSStreamDecoder()
+    var fromServer = DNSStreamDecoder()
 }
 
 /// What one side of a connection sent and where its stream is.
 struct TCPEndpoint {
     var state: TCPEndpointState = .inactive
     var summary = TCPDirectionSummary()
-    var stream = TCPStreamReassembler()
     var lastAck: UInt32 = 0
     var lastWindow: UInt16 = 0
     var hasAcked = false
@@ -26,29 +31,43 @@ struct TCPEndpoint {
     var lastRSTSeq: UInt32?
 }
 
+// Exclusivity: the mutable state below is `@exclusivity(unchecked)`. The per-packet path is single-threaded (one
+// analyzer per stream, not Sendable) and is written so that no property is reached again while it is being modified:
+// a stream's consumer (`consume`) touches the application state, the history and the summaries, never the
+// reassembler delivering to it; the HTTP session's `emit` touches the summaries and counters, never the session.
+// Dynamic checks on these accesses were about 15% of the instructions of `hoptrace requests` (issue 7).
 final class TCPConnection {
     let id: UInt64
     let capturePoint: Int
     let originator: FlowEndpoint
     let responder: FlowEndpoint
-    var orig = TCPEndpoint()
-    var resp = TCPEndpoint()
-    var history = ConnectionHistory()
+    @exclusivity(unchecked) var orig = TCPEndpoint()
+    @exclusivity(unchecked) var resp = TCPEndpoint()
+    /// The originator's stream (kept apart from `orig` so that its consumer may update `orig` while it delivers).
+    @exclusivity(unchecked) var origStream = TCPStreamReassembler()
+    /// The responder's stream.
+    @exclusivity(unchecked) var respStream = TCPStreamReassembler()
+    @exclusivity(unchecked) var history = ConnectionHistory()
     let startTime: Int64
-    var lastTime: Int64
+    @exclusivity(unchecked) var lastTime: Int64
     var synTime: Int64?
     var synRetransmissions = 0
     var synRetransmissionTimes: [Int64] = []
     var synAckTime: Int64?
     var synAckRetransmissions = 0
     var handshakeAckTime: Int64?
+    /// When the connection closed (FIN both ways, or a RST): it lingers from then.
+    @exclusivity(unchecked) var closedAt: Int64?
+    /// The HTTP analyzer, when `application` is `.http`.
+    @exclusivity(unchecked) var http: HTTPSession?
+    /// The DNS framing, when `application` is `.dns`.
+    @exclusivity(unchecked) var dns: DNSStreamPair?
+    @exclusivity(unchecked) var httpCount = 0
+    // The one-byte fields together (no padding between them).
     var synDirection: PacketDirection?
     var resetBy: ConnectionSide?
     var closedBy: ConnectionSide?
-    /// When the connection closed (FIN both ways, or a RST): it lingers from then.
-    var closedAt: Int64?
-    var application: ConnectionApplication = .undecided
-    var httpCount = 0
+    @exclusivity(unchecked) var application: ConnectionApplication = .undecided
 
     init(id: UInt64, capturePoint: Int, originator: FlowEndpoint, responder: FlowEndpoint, flipped: Bool, time: Int64) {
         self.id = id
@@ -98,7 +117,7 @@ final class TCPConnection {
             self.withEndpoints(fromOriginator) { sender, _ in
                 if sender.summary.isn == nil {
                     sender.summary.isn = tcp.seq
-                    sender.stream.anchor(isn: tcp.seq)
+                    self.withStream(fromOriginator) { $0.anchor(isn: tcp.seq) }
                     if isACK {
                         if self.synAckTime == nil { self.synAckTime = time }
                     } else if self.synTime == nil {
@@ -116,9 +135,7 @@ final class TCPConnection {
                 }
             }
         } else {
-            self.withEndpoints(fromOriginator) { sender, _ in
-                sender.stream.anchorMidstream(seq: tcp.seq)
-            }
+            self.withStream(fromOriginator) { $0.anchorMidstream(seq: tcp.seq) }
         }
 
         self.updateStates(flags, fromOriginator: fromOriginator, payloadLength: payloadLength)
@@ -143,7 +160,7 @@ final class TCPConnection {
         var kind = SegmentKind.empty
         if payloadLength == 0 && !isFIN && !isSYN {
             // A zero-length keep-alive sits one below the next expected byte.
-            let stream = fromOriginator ? self.orig.stream : self.resp.stream
+            let stream = self.stream(ofOriginator: fromOriginator)
             if stream.isAnchored && stream.relative(tcp.seq) + 1 == stream.next && !stream.isFinished {
                 kind = .keepAlive
             }
@@ -159,6 +176,7 @@ final class TCPConnection {
                 output: output
             )
         }
+        let senderStream = self.stream(ofOriginator: fromOriginator)
         self.withEndpoints(fromOriginator) { sender, _ in
             switch kind {
             case .retransmission:
@@ -173,7 +191,7 @@ final class TCPConnection {
                 break
             }
             if payloadLength > 0 && kind != .keepAlive {
-                let start = sender.stream.relative(dataSeq)
+                let start = senderStream.relative(dataSeq)
                 if sender.summary.firstData == nil {
                     sender.summary.firstData = StreamMark(offset: start, time: time)
                 }
@@ -184,18 +202,17 @@ final class TCPConnection {
             }
             if isFIN, sender.summary.fin == nil {
                 sender.summary.fin = StreamMark(
-                    offset: sender.stream.relative(dataSeq) + UInt64(payloadLength),
+                    offset: senderStream.relative(dataSeq) + UInt64(payloadLength),
                     time: time
                 )
             }
-            let highest = sender.stream.highest
+            let highest = senderStream.highest
             sender.summary.bytes = highest > 1 ? highest - 1 : 0
         }
-        if isFIN, !fromOriginator, self.resp.stream.isFinished, case .http(var session) = self.application {
+        if isFIN, !fromOriginator, self.respStream.isFinished, self.http != nil {
             // The server closed: a response delimited by the close is complete now, not at the record.
-            self.application = .undecided
-            session.serverFinished(lastServerByte: self.resp.summary.lastData) { self.emitHTTP($0, output: output) }
-            self.application = .http(session)
+            let lastServerByte = self.resp.summary.lastData
+            self.http?.serverFinished(lastServerByte: lastServerByte) { self.emitHTTP($0, output: output) }
         }
         if isFIN {
             if self.closedBy == nil && self.resetBy == nil { self.closedBy = side }
@@ -213,9 +230,10 @@ final class TCPConnection {
             }
             self.acknowledge(tcp.ack, fromOriginator: fromOriginator, time: time, output: output)
             let isPureAck = payloadLength == 0 && !isSYN && !isFIN && kind != .keepAlive
+            let peerStream = self.stream(ofOriginator: !fromOriginator)
             self.withEndpoints(fromOriginator) { sender, peer in
                 if isPureAck, sender.hasAcked, tcp.ack == sender.lastAck, tcp.window == sender.lastWindow,
-                    peer.stream.isAnchored, peer.stream.highest > peer.stream.relative(tcp.ack)
+                    peerStream.isAnchored, peerStream.highest > peerStream.relative(tcp.ack)
                 {
                     sender.summary.duplicateAcks += 1
                 }
@@ -234,8 +252,8 @@ final class TCPConnection {
     /// `seq` of a segment from one side, relative to that side's ISN (0 for the SYN), and `ack` relative to the
     /// other side's (nil when that side's stream has not been seen).
     func relative(seq: UInt32, ack: UInt32?, fromOriginator: Bool) -> (seq: UInt64, ack: UInt64?) {
-        let sender = fromOriginator ? self.orig.stream : self.resp.stream
-        let peer = fromOriginator ? self.resp.stream : self.orig.stream
+        let sender = self.stream(ofOriginator: fromOriginator)
+        let peer = self.stream(ofOriginator: !fromOriginator)
         return (sender.relative(seq), ack.flatMap { peer.isAnchored ? peer.relative($0) : nil })
     }
 
@@ -246,6 +264,12 @@ final class TCPConnection {
             return body(&self.orig, &self.resp)
         }
         return body(&self.resp, &self.orig)
+    }
+
+    /// Where one direction's stream stands.
+    @inline(__always)
+    func stream(ofOriginator: Bool) -> StreamPosition {
+        ofOriginator ? self.origStream.position : self.respStream.position
     }
 
     private func deliver(
@@ -260,8 +284,8 @@ final class TCPConnection {
     ) -> SegmentKind {
         // The sender's acknowledgment of the peer's stream, relative, for pairing HTTP responses.
         var peerAck: UInt64 = 0
-        if let ack, fromOriginator, self.resp.stream.isAnchored {
-            peerAck = self.resp.stream.relative(ack)
+        if let ack, fromOriginator, self.respStream.isAnchored {
+            peerAck = self.respStream.relative(ack)
         }
         return self.withStream(fromOriginator) { stream in
             stream.segment(seq: seq, payload: payload, wireLength: wireLength, fin: fin, time: time) {
@@ -270,22 +294,12 @@ final class TCPConnection {
         }
     }
 
-    /// Runs `body` on one direction's reassembler, moved out of `self` for the call so that the consumer may use
-    /// `self` (exclusive access) and the reassembler's buffers stay uniquely referenced (no copy on write).
+    /// Runs `body` on one direction's reassembler, in place (its consumer never touches the streams; see the
+    /// exclusivity note on the class).
     @inline(__always)
     private func withStream<R>(_ ofOriginator: Bool, _ body: (inout TCPStreamReassembler) -> R) -> R {
-        var stream: TCPStreamReassembler
-        if ofOriginator {
-            stream = self.orig.stream
-            self.orig.stream = TCPStreamReassembler()
-        } else {
-            stream = self.resp.stream
-            self.resp.stream = TCPStreamReassembler()
-        }
-        defer {
-            if ofOriginator { self.orig.stream = stream } else { self.resp.stream = stream }
-        }
-        return body(&stream)
+        if ofOriginator { return body(&self.origStream) }
+        return body(&self.respStream)
     }
 
     private func acknowledge(_ ack: UInt32, fromOriginator: Bool, time: Int64, output: FlowOutput) {
@@ -302,20 +316,21 @@ final class TCPConnection {
         if case .gap = chunk {
             self.history.scaled(UInt8(ascii: "G"), originator: fromOriginator)
         }
-        if case .undecided = self.application {
+        if self.application == .undecided {
             if self.originator.port == 53 || self.responder.port == 53 {
-                self.application = .dns(DNSStreamDecoder(), DNSStreamDecoder())
+                self.application = .dns
+                self.dns = DNSStreamPair()
             } else {
-                self.application = .http(HTTPSession())
+                self.application = .http
+                self.http = HTTPSession()
             }
         }
         switch self.application {
-        case .http(var session):
-            self.application = .undecided  // keeps `session` uniquely referenced while it is mutated
+        case .http:
             let emit: (HTTPExchange) -> Void = { exchange in self.emitHTTP(exchange, output: output) }
             switch chunk {
             case .data(let bytes, let offset, let time):
-                session.data(
+                self.http?.data(
                     bytes,
                     fromClient: fromOriginator,
                     offset: offset,
@@ -324,25 +339,28 @@ final class TCPConnection {
                     emit: emit
                 )
             case .gap(let offset, let length, let time):
-                session.gap(fromClient: fromOriginator, length: length, offset: offset, time: time, emit: emit)
+                self.http?.gap(fromClient: fromOriginator, length: length, offset: offset, time: time, emit: emit)
             }
-            self.application = session.isNotHTTP && !session.sawHTTP ? .none("not-http") : .http(session)
-        case .dns(var fromClient, var fromServer):
-            self.application = .undecided
+            if let session = self.http, session.isNotHTTP, !session.sawHTTP {
+                self.application = .notHTTP
+                self.http = nil
+            }
+        case .dns:
             switch chunk {
             case .data(let bytes, _, let time):
                 if fromOriginator {
-                    fromClient.feed(bytes) { output.dnsMessage($0, time: time, connection: self, fromOriginator: true) }
+                    self.dns?.fromClient.feed(bytes) {
+                        output.dnsMessage($0, time: time, connection: self, fromOriginator: true)
+                    }
                 } else {
-                    fromServer.feed(bytes) {
+                    self.dns?.fromServer.feed(bytes) {
                         output.dnsMessage($0, time: time, connection: self, fromOriginator: false)
                     }
                 }
             case .gap:
-                if fromOriginator { fromClient.reset() } else { fromServer.reset() }
+                if fromOriginator { self.dns?.fromClient.reset() } else { self.dns?.fromServer.reset() }
             }
-            self.application = .dns(fromClient, fromServer)
-        case .none, .undecided:
+        case .notHTTP, .undecided:
             break
         }
     }
@@ -350,7 +368,7 @@ final class TCPConnection {
     /// The HTTP exchanges begun on this connection and not emitted yet (requests waiting for their response),
     /// labelled as ``emitHTTP(_:output:)`` labels them; nothing is changed.
     func pendingExchanges() -> [HTTPExchange] {
-        guard case .http(let session) = self.application else { return [] }
+        guard let session = self.http else { return [] }
         return session.pendingExchanges.map(self.labelled)
     }
 
@@ -385,14 +403,13 @@ final class TCPConnection {
                 stream.flush(time: time) { self.consume($0, fromOriginator: ofOriginator, peerAck: 0, output: output) }
             }
         }
-        self.orig.summary.gaps = self.orig.stream.gapCount
-        self.orig.summary.gapBytes = self.orig.stream.gapBytes
-        self.resp.summary.gaps = self.resp.stream.gapCount
-        self.resp.summary.gapBytes = self.resp.stream.gapBytes
-        if case .http(var session) = self.application {
-            self.application = .undecided
-            session.finish(lastServerByte: self.resp.summary.lastData) { self.emitHTTP($0, output: output) }
-            self.application = .http(session)
+        self.orig.summary.gaps = self.origStream.gapCount
+        self.orig.summary.gapBytes = self.origStream.gapBytes
+        self.resp.summary.gaps = self.respStream.gapCount
+        self.resp.summary.gapBytes = self.respStream.gapBytes
+        if self.http != nil {
+            let lastServerByte = self.resp.summary.lastData
+            self.http?.finish(lastServerByte: lastServerByte) { self.emitHTTP($0, output: output) }
         }
         return self.record(reason: reason)
     }
@@ -403,9 +420,11 @@ final class TCPConnection {
         let applicationName: String
         switch self.application {
         case .undecided: applicationName = ""
-        case .http(let session): applicationName = session.sawHTTP ? "http" : (session.isNotHTTP ? "not-http" : "")
+        case .http:
+            let session = self.http
+            applicationName = session?.sawHTTP == true ? "http" : (session?.isNotHTTP == true ? "not-http" : "")
         case .dns: applicationName = "dns"
-        case .none(let name): applicationName = name
+        case .notHTTP: applicationName = "not-http"
         }
         return ConnectionRecord(
             id: self.id,
@@ -487,7 +506,7 @@ final class TCPConnection {
                 }
                 sender.lastSYNSeq = tcp.seq
             } else if isFIN {
-                let end = sender.stream.relative(tcp.seq) + UInt64(payloadLength)
+                let end = self.stream(ofOriginator: fromOriginator).relative(tcp.seq) + UInt64(payloadLength)
                 if self.history.check(UInt8(ascii: "F"), originator: fromOriginator), sender.lastFINEnd != end {
                     self.history.append(UInt8(ascii: "F"), originator: fromOriginator)
                 }

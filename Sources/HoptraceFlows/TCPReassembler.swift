@@ -32,6 +32,24 @@ public enum SegmentKind: Hashable, Sendable {
     case keepAlive
 }
 
+/// Where one direction's stream stands: plain values, cheap to copy (no buffers).
+struct StreamPosition {
+    var base: UInt32
+    var isAnchored: Bool
+    var next: UInt64
+    var highest: UInt64
+    var isFinished: Bool
+
+    /// The relative offset of `seq`, unwrapped near the next expected byte.
+    @inline(__always)
+    func relative(_ seq: UInt32) -> UInt64 {
+        let reference = self.base &+ UInt32(truncatingIfNeeded: self.next)
+        let delta = Int64(Int32(bitPattern: seq &- reference))
+        let value = Int64(bitPattern: self.next) &+ delta
+        return value < 0 ? 0 : UInt64(value)
+    }
+}
+
 struct TCPStreamReassembler {
     /// Most bytes held ahead of a hole per direction.
     static let maxBufferedBytes = 256 * 1024
@@ -82,11 +100,18 @@ struct TCPStreamReassembler {
 
     /// The relative offset of `seq`, unwrapped near the next expected byte.
     @inline(__always)
-    func relative(_ seq: UInt32) -> UInt64 {
-        let reference = self.base &+ UInt32(truncatingIfNeeded: self.next)
-        let delta = Int64(Int32(bitPattern: seq &- reference))
-        let value = Int64(bitPattern: self.next) &+ delta
-        return value < 0 ? 0 : UInt64(value)
+    func relative(_ seq: UInt32) -> UInt64 { self.position.relative(seq) }
+
+    /// The scalar state, without the held bytes.
+    @inline(__always)
+    var position: StreamPosition {
+        StreamPosition(
+            base: self.base,
+            isAnchored: self.isAnchored,
+            next: self.next,
+            highest: self.highest,
+            isFinished: self.isFinished
+        )
     }
 
     /// Whether bytes are held ahead of a hole.

@@ -70,7 +70,35 @@ public struct JSONWriter {
 
     public mutating func int<T: BinaryInteger>(_ value: T) {
         separate()
-        bytes.append(contentsOf: String(value).utf8)
+        if let small = Int64(exactly: value) {
+            if small < 0 {
+                bytes.append(UInt8(ascii: "-"))
+                appendDecimal(small.magnitude, minimumDigits: 1)
+            } else {
+                appendDecimal(UInt64(small), minimumDigits: 1)
+            }
+        } else {
+            bytes.append(contentsOf: String(value).utf8)
+        }
+    }
+
+    /// The decimal digits of `value`, zero-padded to `minimumDigits`, without building a String.
+    private mutating func appendDecimal(_ value: UInt64, minimumDigits: Int) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, enough for 20 digits
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            var end = scratch.count
+            var rest = value
+            repeat {
+                end -= 1
+                scratch[end] = UInt8(truncatingIfNeeded: 0x30 &+ rest % 10)
+                rest /= 10
+            } while rest > 0
+            while scratch.count - end < minimumDigits, end > 0 {
+                end -= 1
+                scratch[end] = 0x30
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[end...]))
+        }
     }
 
     /// A number with at most `decimals` digits after the point, trailing zeros kept for alignment-free parsing.
@@ -88,12 +116,10 @@ public struct JSONWriter {
         let whole = magnitude / UInt64(scale)
         let fraction = magnitude % UInt64(scale)
         if negative { bytes.append(UInt8(ascii: "-")) }
-        bytes.append(contentsOf: String(whole).utf8)
+        appendDecimal(whole, minimumDigits: 1)
         if decimals > 0 {
             bytes.append(UInt8(ascii: "."))
-            let digits = String(fraction)
-            for _ in digits.count..<decimals { bytes.append(UInt8(ascii: "0")) }
-            bytes.append(contentsOf: digits.utf8)
+            appendDecimal(fraction, minimumDigits: decimals)
         }
     }
 
@@ -118,10 +144,45 @@ public struct JSONWriter {
         if let value { int(value) } else { null() }
     }
 
+    /// Whether any byte is a control character, DEL, a quote or a backslash; eight bytes at a time (SWAR: a byte
+    /// below 0x20 or equal to c shows as a borrow into its top bit).
+    static func needsEscaping(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZeroByte(_ v: UInt64) -> Bool { (v &- ones) & ~v & high != 0 }
+        var index = 0
+        while index + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if (word &- ones &* 0x20) & ~word & high != 0 || hasZeroByte(word ^ (ones &* 0x22))
+                || hasZeroByte(word ^ (ones &* 0x5C)) || hasZeroByte(word ^ (ones &* 0x7F))
+            {
+                return true
+            }
+            index += 8
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte < 0x20 || byte == 0x7F || byte == 0x22 || byte == 0x5C { return true }
+            index += 1
+        }
+        return false
+    }
+
     /// Appends `value` as a JSON string: quotes, backslashes and control characters escaped; invalid UTF-8 never
     /// arises (Swift strings are valid Unicode).
     private mutating func appendEscaped(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Common case: nothing to escape; the string's bytes go in at once.
+        var value = value
+        let clean = value.withUTF8 { utf8 in
+            guard !Self.needsEscaping(UnsafeRawBufferPointer(utf8)) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if clean {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])

@@ -93,6 +93,9 @@ struct FlowFilter {
     var status: String?
     var slowerThan: DurationArgument?
 
+    /// Whether any of `--host`, `--port`, `--status` or `--slower-than` is set.
+    var isFiltering: Bool { self.host != nil || self.port != nil || self.status != nil || self.slowerThan != nil }
+
     /// Whether `status` (as given) matches a record's status text.
     func statusMatches(_ value: @autoclosure () -> String?) -> Bool {
         guard let wanted = self.status else { return true }
@@ -157,7 +160,23 @@ struct FlowsCommand: ParsableCommand {
                     )
                 }
             }
+            // Without filters or names, a connection goes straight to the writer (no filter closures built).
+            let plain = !filter.isFiltering && kubeNames == nil
             try options.run(header: header) { event, points in
+                if plain && filter.json {
+                    if case .connection = event {
+                        writer.jsonLine(event, capturePoints: points, names: [:])
+                    } else if case .icmpError = event {
+                        writer.jsonLine(event, capturePoints: points, names: [:])
+                    }
+                    return
+                }
+                if plain, case .connection(let record) = event {
+                    let id = record.capturePoint
+                    Self.write(record, point: id >= 0 && id < points.count ? points[id] : "cp\(id)", to: writer)
+                    writer.endLine()
+                    return
+                }
                 if case .icmpError(let icmp) = event {
                     // ICMP errors quoting a connection's packet (a rejected SYN, TTL exceeded) go with the flows.
                     guard
@@ -169,7 +188,7 @@ struct FlowsCommand: ParsableCommand {
                         filter.status == nil, filter.slowerThan == nil
                     else { return }
                     if filter.json {
-                        writer.line(event.jsonLine(capturePoints: points))
+                        writer.jsonLine(event, capturePoints: points, names: [:])
                         return
                     }
                     let point = icmp.capturePoint < points.count ? points[icmp.capturePoint] : "cp\(icmp.capturePoint)"
@@ -192,38 +211,51 @@ struct FlowsCommand: ParsableCommand {
                         (record.responder.address.description, record.responder.port, "TCP"),
                     ]) ?? [:]
                 if filter.json {
-                    writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
+                    writer.jsonLine(event, capturePoints: points, names: names)
                     return
                 }
                 let point =
                     record.capturePoint < points.count ? points[record.capturePoint] : "cp\(record.capturePoint)"
-                // Appended piece by piece to the writer's bytes: this runs once per connection.
-                writer.appendTimestamp(record.startTime)
-                writer.append(" ")
-                writer.append(point)
-                writer.append(" ")
-                writer.append(record.originator)
-                writer.append(" ")
-                writer.append(record.responder)
-                writer.append(" ")
-                writer.appendTimestamp(record.duration)
-                writer.append(" ")
-                writer.append(unsigned: record.originatorSummary.bytes)
-                writer.append(" ")
-                writer.append(unsigned: record.responderSummary.bytes)
-                writer.append(" ")
-                writer.append(record.state.rawValue)
-                writer.append(" ")
-                writer.append(record.history.isEmpty ? "-" : record.history)
-                writer.append(" ")
-                writer.append(record.handshakeRTT.map(FlowTime.human) ?? "-")
-                writer.append(" ")
-                writer.append(decimal: record.originatorSummary.retransmissions)
-                writer.append("/")
-                writer.append(decimal: record.responderSummary.retransmissions)
-                writer.append(AddressNames.comment(names))
+                Self.write(record, point: point, to: writer)
+                if !names.isEmpty { writer.append(AddressNames.comment(names)) }
                 writer.endLine()
             }
         }
+    }
+
+    /// A connection's line up to its retransmissions (no names comment, no newline), piece by piece into the
+    /// writer's bytes: this runs once per connection.
+    private static func write(_ record: ConnectionRecord, point: String, to writer: BufferedOutput) {
+        writer.appendTimestamp(record.startTime)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(point)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(record.originator)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(record.responder)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.appendTimestamp(record.duration)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(unsigned: record.originatorSummary.bytes)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(unsigned: record.responderSummary.bytes)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(record.state.rawValue)
+        writer.append(byte: UInt8(ascii: " "))
+        if record.history.isEmpty {
+            writer.append(byte: UInt8(ascii: "-"))
+        } else {
+            writer.append(record.history)
+        }
+        writer.append(byte: UInt8(ascii: " "))
+        if let rtt = record.handshakeRTT {
+            writer.appendHuman(rtt)
+        } else {
+            writer.append(byte: UInt8(ascii: "-"))
+        }
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(decimal: record.originatorSummary.retransmissions)
+        writer.append(byte: UInt8(ascii: "/"))
+        writer.append(decimal: record.responderSummary.retransmissions)
     }
 }

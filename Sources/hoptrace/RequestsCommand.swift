@@ -24,7 +24,19 @@ struct RequestsCommand: ParsableCommand {
             let header = {
                 if !filter.json { writer.line("#ts capture_point client server protocol request status latency") }
             }
+            // Without filters or names, each record goes straight to the writer (no filter closures built).
+            let plain = !filter.isFiltering && kubeNames == nil
             try options.run(header: header) { event, points in
+                if plain {
+                    if !filter.json {
+                        Self.write(event, points: points, to: writer)
+                    } else if case .dns = event {
+                        writer.jsonLine(event, capturePoints: points, names: [:])
+                    } else if case .http = event {
+                        writer.jsonLine(event, capturePoints: points, names: [:])
+                    }
+                    return
+                }
                 func point(_ id: Int) -> String { id < points.count ? points[id] : "cp\(id)" }
                 switch event {
                 case .dns(let transaction):
@@ -47,27 +59,11 @@ struct RequestsCommand: ParsableCommand {
                             (transaction.server.address.description, transaction.server.port, transport),
                         ]) ?? [:]
                     if filter.json {
-                        writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
+                        writer.jsonLine(event, capturePoints: points, names: names)
                         return
                     }
-                    let question = transaction.question.map { "\($0.type) \($0.name.isEmpty ? "." : $0.name)" } ?? "?"
-                    var status = transaction.rcode?.description ?? "-"
-                    if transaction.isTruncated { status += ",TC" }
-                    if transaction.queryRetransmissions > 0 { status += ",retx=\(transaction.queryRetransmissions)" }
-                    writer.appendTimestamp(transaction.queryTime ?? transaction.responseTime ?? 0)
-                    writer.append(" ")
-                    writer.append(point(transaction.capturePoint))
-                    writer.append(" ")
-                    writer.append(transaction.client)
-                    writer.append(" ")
-                    writer.append(transaction.server)
-                    writer.append(" DNS ")
-                    writer.append(question)
-                    writer.append(" ")
-                    writer.append(status)
-                    writer.append(" ")
-                    writer.append(transaction.latency.map(FlowTime.human) ?? "-")
-                    writer.append(AddressNames.comment(names))
+                    Self.write(transaction, point: point(transaction.capturePoint), to: writer)
+                    if !names.isEmpty { writer.append(AddressNames.comment(names)) }
                     writer.endLine()
                 case .http(let exchange):
                     guard
@@ -85,41 +81,106 @@ struct RequestsCommand: ParsableCommand {
                             (exchange.server.address.description, exchange.server.port, "TCP"),
                         ]) ?? [:]
                     if filter.json {
-                        writer.line(AddressNames.addNames(names, toJSONObject: event.jsonLine(capturePoints: points)))
+                        writer.jsonLine(event, capturePoints: points, names: names)
                         return
                     }
-                    // Appended piece by piece to the writer's bytes: this runs once per request.
-                    writer.appendTimestamp(exchange.requestFirstByte?.time ?? exchange.responseFirstByte?.time ?? 0)
-                    writer.append(" ")
-                    writer.append(point(exchange.capturePoint))
-                    writer.append(" ")
-                    writer.append(exchange.client)
-                    writer.append(" ")
-                    writer.append(exchange.server)
-                    writer.append(" HTTP ")
-                    if let request = exchange.request {
-                        writer.append(request.method)
-                        writer.append(" ")
-                        writer.append(request.host ?? "")
-                        writer.append(request.target)
-                    } else {
-                        writer.append("? (request not seen)")
-                    }
-                    writer.append(" ")
-                    if let response = exchange.response {
-                        writer.append(decimal: response.status)
-                    } else {
-                        writer.append("-")
-                    }
-                    if exchange.requestHasGap || exchange.responseHasGap { writer.append(",gap") }
-                    writer.append(" ")
-                    writer.append(exchange.latency.map(FlowTime.human) ?? "-")
-                    writer.append(AddressNames.comment(names))
+                    Self.write(exchange, point: point(exchange.capturePoint), to: writer)
+                    if !names.isEmpty { writer.append(AddressNames.comment(names)) }
                     writer.endLine()
                 case .connection, .icmpError, .segment:
                     return
                 }
             }
+        }
+    }
+
+    /// A record's text line, when no filter or names apply.
+    private static func write(_ event: FlowEvent, points: [String], to writer: BufferedOutput) {
+        switch event {
+        case .dns(let transaction):
+            let id = transaction.capturePoint
+            Self.write(transaction, point: id >= 0 && id < points.count ? points[id] : "cp\(id)", to: writer)
+        case .http(let exchange):
+            let id = exchange.capturePoint
+            Self.write(exchange, point: id >= 0 && id < points.count ? points[id] : "cp\(id)", to: writer)
+        case .connection, .icmpError, .segment:
+            return
+        }
+        writer.endLine()
+    }
+
+    /// A DNS line up to its latency (no names comment, no newline), piece by piece into the writer's bytes: this
+    /// runs once per query.
+    private static func write(_ transaction: DNSTransaction, point: String, to writer: BufferedOutput) {
+        writer.appendTimestamp(transaction.queryTime ?? transaction.responseTime ?? 0)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(point)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(transaction.client)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(transaction.server)
+        writer.append(" DNS ")
+        if let question = transaction.question {
+            writer.append(question.type.description)
+            writer.append(byte: UInt8(ascii: " "))
+            if question.name.isEmpty {
+                writer.append(byte: UInt8(ascii: "."))
+            } else {
+                writer.append(question.name)
+            }
+        } else {
+            writer.append(byte: UInt8(ascii: "?"))
+        }
+        writer.append(byte: UInt8(ascii: " "))
+        if let rcode = transaction.rcode {
+            writer.append(rcode.description)
+        } else {
+            writer.append(byte: UInt8(ascii: "-"))
+        }
+        if transaction.isTruncated { writer.append(",TC") }
+        if transaction.queryRetransmissions > 0 {
+            writer.append(",retx=")
+            writer.append(decimal: transaction.queryRetransmissions)
+        }
+        writer.append(byte: UInt8(ascii: " "))
+        if let latency = transaction.latency {
+            writer.appendHuman(latency)
+        } else {
+            writer.append(byte: UInt8(ascii: "-"))
+        }
+    }
+
+    /// An HTTP line up to its latency (no names comment, no newline), piece by piece into the writer's bytes: this
+    /// runs once per request.
+    private static func write(_ exchange: HTTPExchange, point: String, to writer: BufferedOutput) {
+        writer.appendTimestamp(exchange.requestFirstByte?.time ?? exchange.responseFirstByte?.time ?? 0)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(point)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(exchange.client)
+        writer.append(byte: UInt8(ascii: " "))
+        writer.append(exchange.server)
+        writer.append(" HTTP ")
+        if let request = exchange.request {
+            writer.append(request.method)
+            writer.append(byte: UInt8(ascii: " "))
+            if let host = request.host { writer.append(host) }
+            writer.append(request.target)
+        } else {
+            writer.append("? (request not seen)")
+        }
+        writer.append(byte: UInt8(ascii: " "))
+        if let response = exchange.response {
+            writer.append(decimal: response.status)
+        } else {
+            writer.append(byte: UInt8(ascii: "-"))
+        }
+        if exchange.requestHasGap || exchange.responseHasGap { writer.append(",gap") }
+        writer.append(byte: UInt8(ascii: " "))
+        if let latency = exchange.latency {
+            writer.appendHuman(latency)
+        } else {
+            writer.append(byte: UInt8(ascii: "-"))
         }
     }
 }

@@ -371,3 +371,38 @@ func clusterIPSightings(serverTime: Double = 2) -> [TCPSighting] {
     #expect(traces[0].hops.map(\.translation).contains(.l7Proxy))
     #expect(traces[0].timings.server == 7_000_000)
 }
+
+/// A client that looked a name up several times: the connection takes the last lookup (in capture order) that
+/// returned its server's address within `dnsToConnectWindow` before it, not one outside the window, and not one that
+/// returned another address.
+@Test func connectionTakesTheLastMatchingLookupInItsWindow() {
+    func lookup(_ name: String, port: UInt16, query: Double, response: Double, address: String) -> DNSSighting {
+        DNSSighting(
+            capturePoint: "vethclient0",
+            client: Endpoint("10.244.0.2", port),
+            server: Endpoint("10.96.0.10", 53),
+            id: port,
+            name: name,
+            type: "A",
+            queryTime: ms(query),
+            responseTime: ms(response),
+            rcode: "NOERROR",
+            addresses: [address]
+        )
+    }
+    let dns = [
+        lookup("old.default.svc.cluster.local", port: 5001, query: -12_001, response: -12_000, address: "10.96.0.20"),
+        lookup("early.default.svc.cluster.local", port: 5002, query: -6, response: -5, address: "10.96.0.20"),
+        lookup("late.default.svc.cluster.local", port: 5003, query: -3, response: -2, address: "10.96.0.20"),
+        lookup("other.default.svc.cluster.local", port: 5004, query: -1.5, response: -1, address: "10.96.0.99"),
+    ]
+    let traces = Correlator().trace(Observations(tcp: clusterIPSightings(), dns: dns, captureEnd: ms(30)))
+    let withConnection = traces.filter { $0.server != nil }
+    #expect(withConnection.count == 1)
+    #expect(withConnection.first?.dns?.name == "late.default.svc.cluster.local")
+    #expect(withConnection.first?.dns?.start == ms(-3))
+
+    // Only the lookup 12 s before: outside the default 10 s window, the connection has no DNS phase.
+    let alone = Correlator().trace(Observations(tcp: clusterIPSightings(), dns: [dns[0]], captureEnd: ms(30)))
+    #expect(alone.filter { $0.server != nil }.first?.dns == nil)
+}

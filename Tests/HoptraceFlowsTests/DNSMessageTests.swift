@@ -122,4 +122,40 @@ struct DNSMessageTests {
         let message = try #require(Self.parse(bytes))
         #expect(message.question?.name == "a\\.\\007")
     }
+
+    /// A name that is only a pointer to an earlier name gets that name's text, and the pointer limit still holds
+    /// when the earlier name already used it up: owner names of answers pointing at the question, at a CNAME's
+    /// target, and at a name that took 32 pointers (one more is refused, as when read in full).
+    @Test func pointersToEarlierNamesKeepTheLimits() throws {
+        // Question "a.example" A at 12; answer 1: owner -> question, CNAME "b" + pointer to "example" (offset 14).
+        var bytes = Self.header(id: 5, flags: 0x8180, qd: 1, an: 6) + Self.name(["a", "example"]) + [0, 1, 0, 1]
+        bytes += [0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 4]
+        let cnameTarget = bytes.count
+        bytes += [1, UInt8(ascii: "b"), 0xc0, 14]
+        // Answer 2: owner -> the CNAME target, A 10.0.0.2.
+        bytes += [0xc0, UInt8(cnameTarget), 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 2]
+        // Answer 3: owner -> question, TXT whose data holds a root name and 31 pointers, each to the one before.
+        bytes += [0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 63]
+        let root = bytes.count
+        bytes.append(0)
+        var previous = root
+        for _ in 0..<31 {
+            let here = bytes.count
+            bytes += [0xc0 | UInt8(previous >> 8), UInt8(previous & 0xff)]
+            previous = here
+        }
+        // Answer 4: owner -> the last pointer (1 + 31 = 32 pointers: the limit), A 10.0.0.4.
+        let fourth = bytes.count
+        bytes += [0xc0 | UInt8(previous >> 8), UInt8(previous & 0xff), 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 4]
+        // Answer 5: owner -> answer 4's owner: 33 pointers, refused.
+        bytes += [0xc0 | UInt8(fourth >> 8), UInt8(fourth & 0xff), 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 5]
+        let message = try #require(Self.parse(bytes))
+        #expect(message.answers.map(\.name) == ["a.example", "b.example", "a.example", ""])
+        #expect(message.answers[1].data == .address(IPAddress(10, 0, 0, 2)))
+        #expect(message.answers[3].data == .address(IPAddress(10, 0, 0, 4)))
+        #expect(message.isMalformed)
+        // Read on its own, answer 5's owner is refused the same way.
+        #expect(bytes.withUnsafeBytes { DNSMessage.readName($0, at: fourth + 16) } == nil)
+        #expect(bytes.withUnsafeBytes { DNSMessage.readName($0, at: fourth) }?.name == "")
+    }
 }
