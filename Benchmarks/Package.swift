@@ -28,6 +28,16 @@ let package = Package(
             plugins: [
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]
-        )
+        ),
+        // Not a package-benchmark target (those live under Benchmarks/, which the plugin runs): a plain timing loop
+        // over a big capture file, for tools/bench/readdec.sh.
+        .executableTarget(
+            name: "ReadDecode",
+            dependencies: [
+                .product(name: "HoptraceDecode", package: mainPackage)
+            ],
+            path: "Tools/ReadDecode",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

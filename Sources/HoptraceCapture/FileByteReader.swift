@@ -12,7 +12,6 @@ import Darwin
 /// however large the file is; it grows only when one record is larger than the buffer (up to ``maximumRecord``).
 /// Bytes handed out by ``bytes(_:)`` point into the buffer and stay valid until the next ``fill(_:)`` or
 /// ``skip(_:)``: a reader built on it returns packets whose bytes are valid until its next `next()`.
-@usableFromInline
 final class FileByteReader {
     /// The largest single record (pcap record or pcapng block) the buffer grows to hold.
     static let maximumRecord = 64 << 20
@@ -29,10 +28,12 @@ final class FileByteReader {
     private var memoryPosition = 0
     private var memoryChunk = 0
     private let ownsDescriptor: Bool
-    @usableFromInline var storage: UnsafeMutableRawPointer
-    @usableFromInline var capacity: Int
-    @usableFromInline var start = 0
-    @usableFromInline var end = 0
+    // Internal, not `@usableFromInline`: every access is visible to the optimizer, which can then drop the dynamic
+    // exclusivity checks the per-packet cursor moves would otherwise cost.
+    private(set) var storage: UnsafeMutableRawPointer
+    private var capacity: Int
+    private(set) var start = 0
+    private(set) var end = 0
     private var atEOF = false
     /// The file offset of `storage[0]`.
     private var baseOffset: UInt64 = 0
@@ -96,7 +97,6 @@ final class FileByteReader {
     }
 
     /// The number of buffered bytes at the cursor.
-    @inlinable
     var available: Int { end - start }
 
     /// The file offset of the cursor.
@@ -105,7 +105,7 @@ final class FileByteReader {
     /// Makes at least `count` bytes available at the cursor, reading as needed.
     ///
     /// - Returns: `false` when the input ends first (``available`` then tells how many bytes there were).
-    @inlinable
+    @inline(__always)
     func fill(_ count: Int) throws(CaptureError) -> Bool {
         if end - start >= count {
             return true
@@ -113,7 +113,6 @@ final class FileByteReader {
         return try refill(count)
     }
 
-    @usableFromInline
     func refill(_ count: Int) throws(CaptureError) -> Bool {
         if atEOF {
             return false
@@ -174,13 +173,13 @@ final class FileByteReader {
     }
 
     /// The `count` bytes at the cursor; ``fill(_:)`` must have returned `true` for at least `count`.
-    @inlinable
+    @inline(__always)
     func bytes(_ count: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: storage + start, count: count)
     }
 
     /// Moves the cursor past `count` bytes that are already buffered.
-    @inlinable
+    @inline(__always)
     func consume(_ count: Int) {
         start += count
     }

@@ -41,9 +41,28 @@ public final class CapturePointTable {
     /// Whether a source interface's name wins over the SLL2 index (1), or not (0), by interface id (-1: not yet seen).
     private var sourceWins: [Int8] = []
     private var bySourceCount = -1
+    /// A direct-mapped cache of ids given to (interface id, SLL2 interface index) pairs of packets whose interface id
+    /// the source knew; such a pair's id never changes (interfaces only grow, an id once given stays). Keys are
+    /// `cacheSlots` words (`UInt64.max`: empty), ids beside them; `let` pointers, so a hit costs no exclusivity check.
+    @usableFromInline
+    let cacheKeys: UnsafeMutablePointer<UInt64>
+    @usableFromInline
+    let cacheIDs: UnsafeMutablePointer<Int>
+    @usableFromInline
+    static var cacheSlots: Int { 64 }
 
     /// An empty table.
-    public init() {}
+    public init() {
+        self.cacheKeys = .allocate(capacity: Self.cacheSlots)
+        self.cacheKeys.initialize(repeating: .max, count: Self.cacheSlots)
+        self.cacheIDs = .allocate(capacity: Self.cacheSlots)
+        self.cacheIDs.initialize(repeating: 0, count: Self.cacheSlots)
+    }
+
+    deinit {
+        self.cacheKeys.deallocate()
+        self.cacheIDs.deallocate()
+    }
 
     /// The names by id.
     public var names: [String] { self.points.map(\.name) }
@@ -64,10 +83,14 @@ public final class CapturePointTable {
     ///   - decoded: the packet.
     ///   - interfaces: the source's interface table (``PacketSource/interfaces``).
     public func id(for decoded: DecodedPacket, interfaces: [InterfaceDescription]) -> Int {
+        self.id(interfaceID: decoded.interfaceID, ifIndex: decoded.link.ifIndex, interfaces: interfaces)
+    }
+
+    /// ``id(for:interfaces:)`` from the two fields of the packet it reads.
+    @usableFromInline
+    func id(interfaceID: Int, ifIndex: Int32, interfaces: [InterfaceDescription]) -> Int {
         // Fast paths, no hashing: per source interface id, whether its name wins over the SLL2 index (as in
         // `slowID`) and the id of its name; per small SLL2 interface index, its id.
-        let ifIndex = decoded.link.ifIndex
-        let interfaceID = decoded.interfaceID
         let hasSource = interfaceID >= 0 && interfaceID < interfaces.count
         if hasSource {
             if interfaces.count != self.bySourceCount {
@@ -88,7 +111,7 @@ public final class CapturePointTable {
             if !byName, ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 {
                 return self.byIfIndex[Int(ifIndex)]
             }
-            let id = self.slowID(for: decoded, interfaces: interfaces)
+            let id = self.slowID(interfaceID: interfaceID, ifIndex: ifIndex, interfaces: interfaces)
             if byName {
                 self.bySource[interfaceID] = id
             } else {
@@ -99,8 +122,33 @@ public final class CapturePointTable {
         if ifIndex >= 0, ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 {
             return self.byIfIndex[Int(ifIndex)]
         }
-        let id = self.slowID(for: decoded, interfaces: interfaces)
+        let id = self.slowID(interfaceID: interfaceID, ifIndex: ifIndex, interfaces: interfaces)
         if ifIndex >= 0 { self.cache(ifIndex: ifIndex, id: id) }
+        return id
+    }
+
+    /// ``id(for:interfaces:)`` for a packet of `source`, reading the source's interface table only the first time a
+    /// pair of (interface id, SLL2 interface index) is met: the per-packet form, without hashing or reference
+    /// counting.
+    ///
+    /// - Parameters:
+    ///   - decoded: the packet.
+    ///   - source: the source it came from.
+    @inlinable
+    public func id<Source: PacketSource>(for decoded: borrowing DecodedPacket, in source: Source) -> Int {
+        let interfaceID = decoded.interfaceID
+        let key =
+            UInt64(UInt32(truncatingIfNeeded: interfaceID)) << 32 | UInt64(UInt32(bitPattern: decoded.link.ifIndex))
+        let slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 58)  // 64 slots.
+        if self.cacheKeys[slot] == key, interfaceID >= 0 {
+            return self.cacheIDs[slot]
+        }
+        let interfaces = source.interfaces
+        let id = self.id(interfaceID: interfaceID, ifIndex: decoded.link.ifIndex, interfaces: interfaces)
+        if interfaceID >= 0, interfaceID < interfaces.count, interfaceID <= Int(UInt32.max) {
+            self.cacheKeys[slot] = key
+            self.cacheIDs[slot] = id
+        }
         return id
     }
 
@@ -112,20 +160,18 @@ public final class CapturePointTable {
         self.byIfIndex[Int(ifIndex)] = id
     }
 
-    private func slowID(for decoded: DecodedPacket, interfaces: [InterfaceDescription]) -> Int {
+    private func slowID(interfaceID: Int, ifIndex: Int32, interfaces: [InterfaceDescription]) -> Int {
         let key: Key
-        let source =
-            decoded.interfaceID >= 0 && decoded.interfaceID < interfaces.count
-            ? interfaces[decoded.interfaceID] : nil
-        if decoded.link.ifIndex >= 0, source.map({ !$0.isNamed || $0.name == "any" }) ?? true {
+        let source = interfaceID >= 0 && interfaceID < interfaces.count ? interfaces[interfaceID] : nil
+        if ifIndex >= 0, source.map({ !$0.isNamed || $0.name == "any" }) ?? true {
             // `-i any` (SLL2 in a classic pcap, or a pcapng interface named "any"): the packet's own interface.
-            key = .ifIndex(decoded.link.ifIndex)
+            key = .ifIndex(ifIndex)
         } else if let source {
             // A named interface (pcapng `if_name`, live): its name, even when its packets are SLL2 (hoptrace
             // capture -i any writes one named interface block per real interface).
             key = .source(name: source.name)
         } else {
-            key = .source(name: "if\(decoded.interfaceID)")
+            key = .source(name: "if\(interfaceID)")
         }
         if let id = self.ids[key] { return id }
         let point: CapturePoint

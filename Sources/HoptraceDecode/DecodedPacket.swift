@@ -112,31 +112,49 @@ public struct TunnelInfo: Hashable, Sendable {
 /// A problem met while decoding one packet. Decoding stops at that layer; the layers before stay valid.
 public struct DecodeWarning: Hashable, Sendable, CustomStringConvertible {
     /// What went wrong.
+    ///
+    /// A one-byte value (so that ``DecodedPacket`` stays a trivial type, copied without reference counting); its
+    /// ``rawValue`` is the short kebab-case name.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        /// A short kebab-case name.
-        public var rawValue: String
+        @usableFromInline
+        let index: UInt8
 
-        /// The code with this name.
-        public init(rawValue: String) { self.rawValue = rawValue }
+        @inlinable
+        init(_ index: UInt8) { self.index = index }
+
+        /// The names, in index order.
+        private static let names: [String] = [
+            "truncated", "bad-length", "bad-version", "bad-option", "unsupported-link-type", "fragment-overlap",
+            "bad-fragment", "tunnel-too-deep", "bad-tunnel",
+        ]
+
+        /// A short kebab-case name.
+        public var rawValue: String { Self.names[Int(self.index)] }
+
+        /// The code with this name, or nil when no code has it.
+        public init?(rawValue: String) {
+            guard let index = Self.names.firstIndex(of: rawValue) else { return nil }
+            self.index = UInt8(index)
+        }
 
         /// The captured bytes end inside a header.
-        public static let truncated = Code(rawValue: "truncated")
+        public static let truncated = Code(0)
         /// A length field contradicts the header or the bytes around it.
-        public static let badLength = Code(rawValue: "bad-length")
+        public static let badLength = Code(1)
         /// An IP version nibble that does not match the header type.
-        public static let badVersion = Code(rawValue: "bad-version")
+        public static let badVersion = Code(2)
         /// A TCP option whose length does not fit.
-        public static let badOption = Code(rawValue: "bad-option")
+        public static let badOption = Code(3)
         /// A link-layer type hoptrace does not decode.
-        public static let unsupportedLinkType = Code(rawValue: "unsupported-link-type")
+        public static let unsupportedLinkType = Code(4)
         /// Overlapping IP fragments with different bytes: the datagram was dropped.
-        public static let fragmentOverlap = Code(rawValue: "fragment-overlap")
+        public static let fragmentOverlap = Code(5)
         /// A fragment past 65535 bytes, or not a multiple of 8 before the last.
-        public static let badFragment = Code(rawValue: "bad-fragment")
+        public static let badFragment = Code(6)
         /// Tunnels nested deeper than the decoder follows.
-        public static let tunnelTooDeep = Code(rawValue: "tunnel-too-deep")
+        public static let tunnelTooDeep = Code(7)
         /// A tunnel header that is not what its port or protocol promised.
-        public static let badTunnel = Code(rawValue: "bad-tunnel")
+        public static let badTunnel = Code(8)
 
         /// The name.
         public var description: String { self.rawValue }
@@ -255,6 +273,42 @@ public struct DecodedPacket {
         self.capturedLength = packet.bytes.count
         self.warning = nil
         self.swallowed = false
+    }
+
+    /// Sets every field as ``init(_:)`` does, in place (no temporary of this large struct).
+    @inlinable
+    mutating func reset(_ packet: borrowing Packet) {
+        self.timestamp = packet.timestamp
+        self.interfaceID = packet.interfaceID
+        self.direction = packet.direction
+        self.link = LinkInfo(linkType: packet.linkType)
+        self.tunnel = nil
+        self.network = nil
+        self.arp = nil
+        self.transport = .none
+        self.transportBytes = UnsafeRawBufferPointer(start: nil, count: 0)
+        self.payload = UnsafeRawBufferPointer(start: nil, count: 0)
+        self.payloadLength = 0
+        self.originalLength = packet.originalLength
+        self.capturedLength = packet.bytes.count
+        self.warning = nil
+        self.swallowed = false
+    }
+
+    /// A packet with no bytes, of no link type: the starting value of a ``DecodedPacket`` that
+    /// ``PacketDecoder/decode(_:into:)`` fills.
+    @inlinable
+    public static var empty: DecodedPacket {
+        DecodedPacket(
+            Packet(
+                timestamp: 0,
+                interfaceID: -1,
+                direction: .unknown,
+                linkType: LinkType(rawValue: 0),
+                originalLength: 0,
+                bytes: UnsafeRawBufferPointer(start: nil, count: 0)
+            )
+        )
     }
 
     /// The TCP header, if the transport is TCP.

@@ -7,8 +7,15 @@ public final class PacketDecoder {
     /// The limits this decoder was made with.
     public let options: DecodeOptions
     /// Counters since creation.
-    public internal(set) var statistics = DecodeStatistics()
+    public internal(set) var statistics: DecodeStatistics {
+        get { self.counters.pointee }
+        set { self.counters.pointee = newValue }
+        _modify { yield &self.counters.pointee }
+    }
     let reassembler: FragmentReassembler
+    /// The counters, behind a `let` pointer: a stored `var` of a class would cost a dynamic exclusivity check at
+    /// every per-packet update. Only this decoder's methods touch them, and a decoder is used by one thread.
+    private let counters: UnsafeMutablePointer<DecodeStatistics>
 
     /// A decoder.
     public init(options: DecodeOptions = .init()) {
@@ -17,6 +24,13 @@ public final class PacketDecoder {
             maxInFlight: options.maxDatagramsInFlight,
             timeout: options.reassemblyTimeout
         )
+        self.counters = .allocate(capacity: 1)
+        self.counters.initialize(to: DecodeStatistics())
+    }
+
+    deinit {
+        self.counters.deinitialize(count: 1)
+        self.counters.deallocate()
     }
 
     /// Decodes one packet.
@@ -28,20 +42,46 @@ public final class PacketDecoder {
     /// - Returns: the decoded packet, or nil when it is an IP fragment taken into reassembly that does not complete
     ///   its datagram (only with ``DecodeOptions/swallowFragments``).
     public func decode(_ packet: Packet) -> DecodedPacket? {
-        self.reassembler.releaseCompleted()
         var decoded = DecodedPacket(packet)
+        return self.decode(packet, into: &decoded) ? decoded : nil
+    }
+
+    /// Decodes one packet into `decoded`, overwriting every field: ``decode(_:)`` without copying the (large)
+    /// decoded packet, for a loop that keeps one ``DecodedPacket`` and lends it out.
+    ///
+    /// - Returns: false when the packet is an IP fragment taken into reassembly that does not complete its datagram
+    ///   (only with ``DecodeOptions/swallowFragments``); `decoded` then holds that fragment.
+    public func decode(_ packet: borrowing Packet, into decoded: inout DecodedPacket) -> Bool {
+        self.reassembler.releaseCompleted()
+        decoded.reset(packet)
         if let link = self.decodeLink(packet.linkType, packet.bytes, &decoded) {
             self.decodeEtherPayload(link.etherType, packet.bytes, link.offset, &decoded, depth: 0)
         }
-        self.statistics.packets += 1
-        if decoded.network != nil { self.statistics.ip += 1 }
-        if decoded.tunnel != nil { self.statistics.tunneled += 1 }
-        if let warning = decoded.warning {
-            self.statistics.warnings += 1
-            self.statistics.warningsByCode[warning.code, default: 0] += 1
+        Self.count(
+            ip: decoded.network != nil,
+            tunneled: decoded.tunnel != nil,
+            warning: decoded.warning,
+            dropped: self.reassembler.dropped,
+            into: &self.counters.pointee
+        )
+        return !(decoded.swallowed && self.options.swallowFragments)
+    }
+
+    /// Counts one decoded packet into `statistics` (one access to the decoder's counters per packet).
+    private static func count(
+        ip: Bool,
+        tunneled: Bool,
+        warning: DecodeWarning?,
+        dropped: Int,
+        into statistics: inout DecodeStatistics
+    ) {
+        statistics.packets &+= 1
+        if ip { statistics.ip &+= 1 }
+        if tunneled { statistics.tunneled &+= 1 }
+        if let warning {
+            statistics.warnings += 1
+            statistics.warningsByCode[warning.code, default: 0] += 1
         }
-        self.statistics.reassemblyDropped = self.reassembler.dropped
-        if decoded.swallowed && self.options.swallowFragments { return nil }
-        return decoded
+        statistics.reassemblyDropped = dropped
     }
 }

@@ -56,21 +56,24 @@ public struct FlowPipeline {
         let points = capturePoints
         if !ifIndexNames.isEmpty { points.setIfIndexNames(ifIndexNames) }
         let analyzer = FlowAnalyzer(configuration: configuration, sink: sink)
-        var packets = 0
-        var lastTime: Int64 = 0
+        var counts = PacketLoopCounts()
         var failure: CaptureError?
         do {
-            while let packet = try source.next() {
-                packets += 1
-                lastTime = max(lastTime, packet.timestamp)
-                guard let decoded = decoder.decode(packet) else { continue }
-                let point = points.id(for: decoded, interfaces: source.interfaces)
-                tap?(decoded, point)
-                analyzer.process(decoded, capturePoint: point)
+            if let tap {
+                try decoder.decodePackets(from: source, capturePoints: points, counts: &counts) { decoded, point in
+                    tap(decoded, point)
+                    analyzer.process(decoded, capturePoint: point)
+                }
+            } else {
+                try decoder.decodePackets(from: source, capturePoints: points, counts: &counts) { decoded, point in
+                    analyzer.process(decoded, capturePoint: point)
+                }
             }
         } catch {
             failure = error
         }
+        let packets = counts.packets
+        let lastTime = counts.lastTime
         analyzer.finish()
         return Result(
             capturePoints: points.names,

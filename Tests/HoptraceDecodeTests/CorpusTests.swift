@@ -161,16 +161,13 @@ struct CorpusTests {
         )
         let points = CapturePointTable()
         var ours: [Facts] = []
-        while true {
-            let packet: Packet?
-            do { packet = try source.next() } catch { break }
-            guard let packet else { break }
-            guard let decoded = decoder.decode(packet) else {
-                Issue.record("\(relative): a packet was swallowed with swallowFragments off")
-                continue
-            }
-            let id = points.id(for: decoded, interfaces: source.interfaces)
+        // The loop the flow stage runs (PacketDecoder.decodePackets); a read error ends it after the packets before.
+        var counts = PacketLoopCounts()
+        try? decoder.decodePackets(from: source, capturePoints: points, counts: &counts) { decoded, id in
             ours.append(Self.facts(decoded, point: points[id].name))
+        }
+        if counts.packets != ours.count {
+            Issue.record("\(relative): \(counts.packets - ours.count) packets swallowed with swallowFragments off")
         }
         // pcapng blocks that are not packets (custom blocks) show up in tshark as "data" frames without an interface.
         let interfaceColumn = Self.fields.firstIndex(of: "frame.interface_id") ?? 0

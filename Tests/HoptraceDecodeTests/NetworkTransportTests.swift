@@ -49,6 +49,19 @@ struct NetworkTransportTests {
         }
     }
 
+    @Test("TCP options NOP, NOP, timestamps (the common 12 bytes) and a 12-byte look-alike with a bad length")
+    func timestampOptions() {
+        let good: [UInt8] = [1, 1, 8, 10, 0x11, 0x22, 0x33, 0x44, 0, 0, 0, 7]
+        let options = good.withUnsafeBytes { TCPOptions(parsing: $0) }
+        #expect(options.timestamp == TCPTimestampOption(val: 0x1122_3344, ecr: 7))
+        #expect(options.mss == nil && options.windowScale == nil && options.sackPermitted == false)
+        #expect(options.sackBlocks.isEmpty && options.unknownCount == 0 && options.malformed == false)
+        // Kind 8 with length 11 runs past the 12 option bytes: malformed, no timestamp.
+        let bad: [UInt8] = [1, 1, 8, 11, 0x11, 0x22, 0x33, 0x44, 0, 0, 0, 7]
+        let parsed = bad.withUnsafeBytes { TCPOptions(parsing: $0) }
+        #expect(parsed.malformed && parsed.timestamp == nil)
+    }
+
     @Test("TCP SACK with four blocks, timestamps, and the tcpdump option list")
     func sackFourBlocks() throws {
         var options = Bytes([1, 1, 5, 34])
