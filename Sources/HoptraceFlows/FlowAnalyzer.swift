@@ -32,7 +32,7 @@ public final class FlowAnalyzer {
     }
 
     /// One decoded packet seen at `capturePoint` (an id from the caller's ``CapturePointTable``).
-    public func process(_ packet: DecodedPacket, capturePoint: Int) {
+    public func process(_ packet: borrowing DecodedPacket, capturePoint: Int) {
         self.output.statistics.packets += 1
         let time = packet.timestamp
         if time > self.now { self.now = time }
@@ -94,7 +94,12 @@ public final class FlowAnalyzer {
         return events
     }
 
-    private func handleTCP(_ tcp: TCPHeader, packet: DecodedPacket, network: NetworkHeader, capturePoint: Int) {
+    private func handleTCP(
+        _ tcp: TCPHeader,
+        packet: borrowing DecodedPacket,
+        network: NetworkHeader,
+        capturePoint: Int
+    ) {
         let source = FlowEndpoint(address: network.src, port: tcp.srcPort)
         let destination = FlowEndpoint(address: network.dst, port: tcp.dstPort)
         let key = ConnectionKey(capturePoint: capturePoint, source, destination)
