@@ -19,7 +19,15 @@ extension HTTPMessageParser {
     /// Parses a head (start line through the blank line); nil when the start line is not HTTP/1.x.
     static func parseHead(_ bytes: UnsafeRawBufferPointer, request: Bool) -> HTTPHead? {
         var head = HTTPHead(isRequest: request)
-        var text = HTTPHead.TextFields()
+        // The text fields as locals, moved into the head's box at the end.
+        var method = ""
+        var target = ""
+        var reason = ""
+        var host: String?
+        var requestID: String?
+        var traceparent: String?
+        var forwardedFor: String?
+        var userAgent: String?
         head.headLength = bytes.count
         var lineStart = 0
         var isFirst = true
@@ -33,7 +41,9 @@ extension HTTPMessageParser {
             lineStart = lineEnd + 1
             if isFirst {
                 isFirst = false
-                guard parseStartLine(line, into: &head, text: &text) else { return nil }
+                guard parseStartLine(line, into: &head, method: &method, target: &target, reason: &reason) else {
+                    return nil
+                }
                 continue
             }
             if line.isEmpty { break }
@@ -44,7 +54,7 @@ extension HTTPMessageParser {
             switch name.count {
             case 4:
                 if equalsIgnoringCase(name, "host") {
-                    text.host = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
+                    host = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
                 }
             case 6:
                 if equalsIgnoringCase(name, "expect") {
@@ -54,7 +64,7 @@ extension HTTPMessageParser {
                 if equalsIgnoringCase(name, "upgrade") { hasUpgradeHeader = true }
             case 10:
                 if equalsIgnoringCase(name, "user-agent") {
-                    text.userAgent = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
+                    userAgent = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
                 } else if equalsIgnoringCase(name, "connection") {
                     forEachToken(value(of: line, colon)) { token in
                         if equalsIgnoringCase(token, "close") { connectionTokens.close = true }
@@ -64,11 +74,11 @@ extension HTTPMessageParser {
                 }
             case 11:
                 if equalsIgnoringCase(name, "traceparent") {
-                    text.traceparent = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
+                    traceparent = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
                 }
             case 12:
                 if equalsIgnoringCase(name, "x-request-id") {
-                    text.requestID = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
+                    requestID = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
                 }
             case 14:
                 if equalsIgnoringCase(name, "content-length") {
@@ -78,7 +88,7 @@ extension HTTPMessageParser {
                 }
             case 15:
                 if equalsIgnoringCase(name, "x-forwarded-for") {
-                    text.forwardedFor = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
+                    forwardedFor = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
                 }
             case 17:
                 if equalsIgnoringCase(name, "transfer-encoding") {
@@ -90,7 +100,16 @@ extension HTTPMessageParser {
         }
         head.connectionClose = connectionTokens.close || (head.minorVersion == 0 && !connectionTokens.keepAlive)
         head.isUpgrade = hasUpgradeHeader && connectionTokens.upgrade
-        head.text = HTTPHead.Text(text)
+        head.text = HTTPHead.Text(
+            method: method,
+            target: target,
+            reason: reason,
+            host: host,
+            requestID: requestID,
+            traceparent: traceparent,
+            forwardedFor: forwardedFor,
+            userAgent: userAgent
+        )
         return head
     }
 
@@ -117,7 +136,9 @@ extension HTTPMessageParser {
     private static func parseStartLine(
         _ line: UnsafeRawBufferPointer,
         into head: inout HTTPHead,
-        text: inout HTTPHead.TextFields
+        method: inout String,
+        target: inout String,
+        reason: inout String
     ) -> Bool {
         guard let firstSpace = firstIndex(of: 0x20, in: line) else { return false }
         let first = UnsafeRawBufferPointer(rebasing: line[0..<firstSpace])
@@ -129,8 +150,8 @@ extension HTTPMessageParser {
             guard let minor = parseVersion(UnsafeRawBufferPointer(rebasing: rest[(lastSpace + 1)...])) else {
                 return false
             }
-            text.method = sanitizedString(first, limit: HTTPHead.maxFieldLength)
-            text.target = sanitizedString(
+            method = sanitizedString(first, limit: HTTPHead.maxFieldLength)
+            target = sanitizedString(
                 UnsafeRawBufferPointer(rebasing: rest[0..<lastSpace]),
                 limit: HTTPHead.maxFieldLength
             )
@@ -148,7 +169,7 @@ extension HTTPMessageParser {
         head.minorVersion = minor
         head.status = status
         if rest.count > 4 {
-            text.reason = sanitizedString(UnsafeRawBufferPointer(rebasing: rest[4...]), limit: HTTPHead.maxFieldLength)
+            reason = sanitizedString(UnsafeRawBufferPointer(rebasing: rest[4...]), limit: HTTPHead.maxFieldLength)
         }
         return true
     }

@@ -32,15 +32,38 @@ public struct HTTPHead: Hashable, Sendable {
         let userAgent: String?
         static let empty = Text(TextFields())
 
-        init(_ fields: TextFields) {
-            self.method = fields.method
-            self.target = fields.target
-            self.reason = fields.reason
-            self.host = fields.host
-            self.requestID = fields.requestID
-            self.traceparent = fields.traceparent
-            self.forwardedFor = fields.forwardedFor
-            self.userAgent = fields.userAgent
+        convenience init(_ fields: TextFields) {
+            self.init(
+                method: fields.method,
+                target: fields.target,
+                reason: fields.reason,
+                host: fields.host,
+                requestID: fields.requestID,
+                traceparent: fields.traceparent,
+                forwardedFor: fields.forwardedFor,
+                userAgent: fields.userAgent
+            )
+        }
+
+        /// Takes each string as given (owned: the parser's locals move in, no copy).
+        init(
+            method: String,
+            target: String,
+            reason: String,
+            host: String?,
+            requestID: String?,
+            traceparent: String?,
+            forwardedFor: String?,
+            userAgent: String?
+        ) {
+            self.method = method
+            self.target = target
+            self.reason = reason
+            self.host = host
+            self.requestID = requestID
+            self.traceparent = traceparent
+            self.forwardedFor = forwardedFor
+            self.userAgent = userAgent
         }
 
         var fields: TextFields {
