@@ -201,6 +201,18 @@ final class BufferedOutput {
         }
     }
 
+    /// Appends the start every flow record line shares: `time point first second` (time as
+    /// ``FlowTime/timestamp(_:)``, endpoints as ``FlowEndpoint/description``), space-separated.
+    func appendRecordStart(_ nanoseconds: Int64, point: String, _ first: FlowEndpoint, _ second: FlowEndpoint) {
+        self.appendTimestamp(nanoseconds)
+        self.append(byte: UInt8(ascii: " "))
+        self.append(point)
+        self.append(byte: UInt8(ascii: " "))
+        self.append(first)
+        self.append(byte: UInt8(ascii: " "))
+        self.append(second)
+    }
+
     /// Appends a time as ``FlowTime/timestamp(_:)`` writes it.
     func appendTimestamp(_ nanoseconds: Int64) {
         self.filled.pointee += FlowTime.writeSeconds(nanoseconds, to: self.reserve(FlowTime.maxWrittenBytes))

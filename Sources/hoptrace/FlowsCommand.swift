@@ -226,13 +226,7 @@ struct FlowsCommand: ParsableCommand {
     /// A connection's line up to its retransmissions (no names comment, no newline), piece by piece into the
     /// writer's bytes: this runs once per connection.
     private static func write(_ record: ConnectionRecord, point: String, to writer: BufferedOutput) {
-        writer.appendTimestamp(record.startTime)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(point)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(record.originator)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(record.responder)
+        writer.appendRecordStart(record.startTime, point: point, record.originator, record.responder)
         writer.append(byte: UInt8(ascii: " "))
         writer.appendTimestamp(record.duration)
         writer.append(byte: UInt8(ascii: " "))

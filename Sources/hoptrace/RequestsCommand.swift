@@ -112,13 +112,12 @@ struct RequestsCommand: ParsableCommand {
     /// A DNS line up to its latency (no names comment, no newline), piece by piece into the writer's bytes: this
     /// runs once per query.
     private static func write(_ transaction: DNSTransaction, point: String, to writer: BufferedOutput) {
-        writer.appendTimestamp(transaction.queryTime ?? transaction.responseTime ?? 0)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(point)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(transaction.client)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(transaction.server)
+        writer.appendRecordStart(
+            transaction.queryTime ?? transaction.responseTime ?? 0,
+            point: point,
+            transaction.client,
+            transaction.server
+        )
         writer.append(" DNS ")
         if let question = transaction.question {
             writer.append(question.type.description)
@@ -153,13 +152,12 @@ struct RequestsCommand: ParsableCommand {
     /// An HTTP line up to its latency (no names comment, no newline), piece by piece into the writer's bytes: this
     /// runs once per request.
     private static func write(_ exchange: HTTPExchange, point: String, to writer: BufferedOutput) {
-        writer.appendTimestamp(exchange.requestFirstByte?.time ?? exchange.responseFirstByte?.time ?? 0)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(point)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(exchange.client)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(exchange.server)
+        writer.appendRecordStart(
+            exchange.requestFirstByte?.time ?? exchange.responseFirstByte?.time ?? 0,
+            point: point,
+            exchange.client,
+            exchange.server
+        )
         writer.append(" HTTP ")
         if let request = exchange.request {
             writer.append(request.method)
