@@ -384,15 +384,8 @@ final class TCPConnection {
     }
 
     private func emitHTTP(_ exchange: HTTPExchange, output: FlowOutput) {
-        var exchange = exchange
-        exchange.connectionID = self.id
-        exchange.capturePoint = self.capturePoint
-        exchange.client = self.originator
-        exchange.server = self.responder
-        exchange.clientISN = self.orig.summary.isn
-        exchange.serverISN = self.resp.summary.isn
         self.httpCount += 1
-        output.emit(.http(exchange))
+        output.emit(.http(self.labelled(exchange)))
     }
 
     /// Flushes both streams and the application analyzer, and makes the record.

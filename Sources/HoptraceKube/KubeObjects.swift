@@ -104,7 +104,8 @@ public enum ServiceType: String, Sendable, Hashable, CaseIterable {
     case externalName = "ExternalName"
 }
 
-/// A Service's `targetPort`: a number, or the name of a container port.
+/// A port given by number or by name (Kubernetes' int-or-string): a Service's `targetPort` (a container port) and an
+/// Ingress backend's `service.port` (a Service port).
 public enum TargetPort: Hashable, Sendable, CustomStringConvertible {
     case number(Int)
     case name(String)
@@ -316,19 +317,9 @@ public enum IngressPathType: String, Sendable, Hashable, CaseIterable {
     case implementationSpecific = "ImplementationSpecific"
 }
 
-/// The port of an Ingress backend Service: a number or the name of a Service port.
-public enum IngressServicePort: Hashable, Sendable, CustomStringConvertible {
-    case number(Int)
-    case name(String)
-
-    /// The number or name.
-    public var description: String {
-        switch self {
-        case .number(let number): return String(number)
-        case .name(let name): return name
-        }
-    }
-}
+/// The port of an Ingress backend Service: a number or the name of a Service port (Kubernetes' int-or-string, as
+/// a Service's `targetPort`).
+public typealias IngressServicePort = TargetPort
 
 /// An Ingress backend: a Service and port (or a resource, which has no address).
 public struct IngressBackend: Hashable, Sendable {

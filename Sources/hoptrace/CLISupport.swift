@@ -201,6 +201,24 @@ final class BufferedOutput {
         }
     }
 
+    /// One record line of `flows` or `requests`: the JSON object (with a `names` member when there are names), or
+    /// the text `writeText` puts on the line followed by the names comment.
+    func recordLine(
+        _ event: FlowEvent,
+        json: Bool,
+        capturePoints: [String],
+        names: [String: String],
+        text writeText: () -> Void
+    ) {
+        if json {
+            self.jsonLine(event, capturePoints: capturePoints, names: names)
+            return
+        }
+        writeText()
+        if !names.isEmpty { self.append(AddressNames.comment(names)) }
+        self.endLine()
+    }
+
     /// Appends the start every flow record line shares: `time point first second` (time as
     /// ``FlowTime/timestamp(_:)``, endpoints as ``FlowEndpoint/description``), space-separated.
     func appendRecordStart(_ nanoseconds: Int64, point: String, _ first: FlowEndpoint, _ second: FlowEndpoint) {

@@ -93,9 +93,6 @@ struct FlowFilter {
     var status: String?
     var slowerThan: DurationArgument?
 
-    /// Whether any of `--host`, `--port`, `--status` or `--slower-than` is set.
-    var isFiltering: Bool { self.host != nil || self.port != nil || self.status != nil || self.slowerThan != nil }
-
     /// Whether `status` (as given) matches a record's status text.
     func statusMatches(_ value: @autoclosure () -> String?) -> Bool {
         guard let wanted = self.status else { return true }
@@ -130,6 +127,37 @@ struct FlowFilter {
         guard let nanoseconds else { return false }
         return nanoseconds > limit.nanoseconds
     }
+
+    /// Whether a record between `first` and `second` passes every filter: `--host` also tries `addresses` (a DNS
+    /// answer) and `names` (an HTTP Host, a DNS name); `--status` the record's `status`; `--slower-than` its `latency`.
+    /// Nothing is built for a filter that is not set.
+    func matches(
+        _ first: FlowEndpoint,
+        _ second: FlowEndpoint,
+        addresses: @autoclosure () -> [IPAddress] = [],
+        names: @autoclosure () -> [String?] = [],
+        status: @autoclosure () -> String?,
+        latency: Int64?
+    ) -> Bool {
+        self.hostMatches(addresses: [first.address, second.address] + addresses(), names: names())
+            && self.portMatches([first.port, second.port]) && self.statusMatches(status())
+            && self.slowMatches(latency)
+    }
+}
+
+extension AddressNames {
+    /// The names of a record's two endpoints (for the names comment or JSON member).
+    mutating func names(of first: FlowEndpoint, _ second: FlowEndpoint, transport: String) -> [String: String] {
+        self.names(of: [
+            (first.address.description, first.port, transport),
+            (second.address.description, second.port, transport),
+        ])
+    }
+}
+
+/// The name of capture point `id` (`cp<id>` for an id the table does not have).
+func capturePointName(_ id: Int, in points: [String]) -> String {
+    id >= 0 && id < points.count ? points[id] : "cp\(id)"
 }
 
 /// `hoptrace flows`: one line per TCP connection, in the spirit of Zeek's conn.log.
@@ -160,24 +188,22 @@ struct FlowsCommand: ParsableCommand {
                     )
                 }
             }
-            // Without filters or names, a connection goes straight to the writer (no filter closures built).
-            let plain = !filter.isFiltering && kubeNames == nil
             try options.run(header: header) { event, points in
-                if plain && filter.json {
-                    if case .connection = event {
-                        writer.jsonLine(event, capturePoints: points, names: [:])
-                    } else if case .icmpError = event {
-                        writer.jsonLine(event, capturePoints: points, names: [:])
+                switch event {
+                case .connection(let record):
+                    guard
+                        filter.matches(
+                            record.originator,
+                            record.responder,
+                            status: record.state.rawValue,
+                            latency: record.duration
+                        )
+                    else { return }
+                    let names = kubeNames?.names(of: record.originator, record.responder, transport: "TCP") ?? [:]
+                    writer.recordLine(event, json: filter.json, capturePoints: points, names: names) {
+                        Self.write(record, point: capturePointName(record.capturePoint, in: points), to: writer)
                     }
-                    return
-                }
-                if plain, case .connection(let record) = event {
-                    let id = record.capturePoint
-                    Self.write(record, point: id >= 0 && id < points.count ? points[id] : "cp\(id)", to: writer)
-                    writer.endLine()
-                    return
-                }
-                if case .icmpError(let icmp) = event {
+                case .icmpError(let icmp):
                     // ICMP errors quoting a connection's packet (a rejected SYN, TTL exceeded) go with the flows.
                     guard
                         filter.hostMatches(
@@ -187,38 +213,17 @@ struct FlowsCommand: ParsableCommand {
                         filter.portMatches([icmp.quotedSource.port, icmp.quotedDestination.port]),
                         filter.status == nil, filter.slowerThan == nil
                     else { return }
-                    if filter.json {
-                        writer.jsonLine(event, capturePoints: points, names: [:])
-                        return
+                    writer.recordLine(event, json: filter.json, capturePoints: points, names: [:]) {
+                        let seq = icmp.quotedTCPSequence.map { " seq \($0)" } ?? ""
+                        writer.append(
+                            "\(FlowTime.timestamp(icmp.time)) \(capturePointName(icmp.capturePoint, in: points)) ICMP "
+                                + "\(icmp.kind) from \(icmp.sender) quoting \(icmp.quotedSource) > "
+                                + "\(icmp.quotedDestination)\(seq)"
+                        )
                     }
-                    let point = icmp.capturePoint < points.count ? points[icmp.capturePoint] : "cp\(icmp.capturePoint)"
-                    let seq = icmp.quotedTCPSequence.map { " seq \($0)" } ?? ""
-                    writer.line(
-                        "\(FlowTime.timestamp(icmp.time)) \(point) ICMP \(icmp.kind) from \(icmp.sender) quoting "
-                            + "\(icmp.quotedSource) > \(icmp.quotedDestination)\(seq)"
-                    )
+                case .http, .dns, .segment:
                     return
                 }
-                guard case .connection(let record) = event else { return }
-                guard filter.hostMatches(addresses: [record.originator.address, record.responder.address], names: []),
-                    filter.portMatches([record.originator.port, record.responder.port]),
-                    filter.statusMatches(record.state.rawValue),
-                    filter.slowMatches(record.duration)
-                else { return }
-                let names =
-                    kubeNames?.names(of: [
-                        (record.originator.address.description, record.originator.port, "TCP"),
-                        (record.responder.address.description, record.responder.port, "TCP"),
-                    ]) ?? [:]
-                if filter.json {
-                    writer.jsonLine(event, capturePoints: points, names: names)
-                    return
-                }
-                let point =
-                    record.capturePoint < points.count ? points[record.capturePoint] : "cp\(record.capturePoint)"
-                Self.write(record, point: point, to: writer)
-                if !names.isEmpty { writer.append(AddressNames.comment(names)) }
-                writer.endLine()
             }
         }
     }

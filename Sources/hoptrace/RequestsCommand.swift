@@ -24,89 +24,50 @@ struct RequestsCommand: ParsableCommand {
             let header = {
                 if !filter.json { writer.line("#ts capture_point client server protocol request status latency") }
             }
-            // Without filters or names, each record goes straight to the writer (no filter closures built).
-            let plain = !filter.isFiltering && kubeNames == nil
             try options.run(header: header) { event, points in
-                if plain {
-                    if !filter.json {
-                        Self.write(event, points: points, to: writer)
-                    } else if case .dns = event {
-                        writer.jsonLine(event, capturePoints: points, names: [:])
-                    } else if case .http = event {
-                        writer.jsonLine(event, capturePoints: points, names: [:])
-                    }
-                    return
-                }
-                func point(_ id: Int) -> String { id < points.count ? points[id] : "cp\(id)" }
                 switch event {
                 case .dns(let transaction):
                     guard
-                        filter.hostMatches(
-                            addresses: [transaction.client.address, transaction.server.address]
-                                + transaction.answers.compactMap {
-                                    if case .address(let address) = $0.data { return address } else { return nil }
-                                },
-                            names: [transaction.question?.name]
-                        ),
-                        filter.portMatches([transaction.client.port, transaction.server.port]),
-                        filter.statusMatches(transaction.rcode?.description),
-                        filter.slowMatches(transaction.latency)
+                        filter.matches(
+                            transaction.client,
+                            transaction.server,
+                            addresses: transaction.answers.compactMap {
+                                if case .address(let address) = $0.data { return address } else { return nil }
+                            },
+                            names: [transaction.question?.name],
+                            status: transaction.rcode?.description,
+                            latency: transaction.latency
+                        )
                     else { return }
                     let transport = transaction.transport == .tcp ? "TCP" : "UDP"
                     let names =
-                        kubeNames?.names(of: [
-                            (transaction.client.address.description, transaction.client.port, transport),
-                            (transaction.server.address.description, transaction.server.port, transport),
-                        ]) ?? [:]
-                    if filter.json {
-                        writer.jsonLine(event, capturePoints: points, names: names)
-                        return
+                        kubeNames?.names(of: transaction.client, transaction.server, transport: transport) ?? [:]
+                    writer.recordLine(event, json: filter.json, capturePoints: points, names: names) {
+                        Self.write(
+                            transaction,
+                            point: capturePointName(transaction.capturePoint, in: points),
+                            to: writer
+                        )
                     }
-                    Self.write(transaction, point: point(transaction.capturePoint), to: writer)
-                    if !names.isEmpty { writer.append(AddressNames.comment(names)) }
-                    writer.endLine()
                 case .http(let exchange):
                     guard
-                        filter.hostMatches(
-                            addresses: [exchange.client.address, exchange.server.address],
-                            names: [exchange.request?.host]
-                        ),
-                        filter.portMatches([exchange.client.port, exchange.server.port]),
-                        filter.statusMatches(exchange.response.map { String($0.status) }),
-                        filter.slowMatches(exchange.latency)
+                        filter.matches(
+                            exchange.client,
+                            exchange.server,
+                            names: [exchange.request?.host],
+                            status: exchange.response.map { String($0.status) },
+                            latency: exchange.latency
+                        )
                     else { return }
-                    let names =
-                        kubeNames?.names(of: [
-                            (exchange.client.address.description, exchange.client.port, "TCP"),
-                            (exchange.server.address.description, exchange.server.port, "TCP"),
-                        ]) ?? [:]
-                    if filter.json {
-                        writer.jsonLine(event, capturePoints: points, names: names)
-                        return
+                    let names = kubeNames?.names(of: exchange.client, exchange.server, transport: "TCP") ?? [:]
+                    writer.recordLine(event, json: filter.json, capturePoints: points, names: names) {
+                        Self.write(exchange, point: capturePointName(exchange.capturePoint, in: points), to: writer)
                     }
-                    Self.write(exchange, point: point(exchange.capturePoint), to: writer)
-                    if !names.isEmpty { writer.append(AddressNames.comment(names)) }
-                    writer.endLine()
                 case .connection, .icmpError, .segment:
                     return
                 }
             }
         }
-    }
-
-    /// A record's text line, when no filter or names apply.
-    private static func write(_ event: FlowEvent, points: [String], to writer: BufferedOutput) {
-        switch event {
-        case .dns(let transaction):
-            let id = transaction.capturePoint
-            Self.write(transaction, point: id >= 0 && id < points.count ? points[id] : "cp\(id)", to: writer)
-        case .http(let exchange):
-            let id = exchange.capturePoint
-            Self.write(exchange, point: id >= 0 && id < points.count ? points[id] : "cp\(id)", to: writer)
-        case .connection, .icmpError, .segment:
-            return
-        }
-        writer.endLine()
     }
 
     /// A DNS line up to its latency (no names comment, no newline), piece by piece into the writer's bytes: this

@@ -58,25 +58,8 @@ enum NamedTrace {
     )
     #expect((empty["names"] as? [String: String])?.isEmpty == true)
 
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    let schema = root.appendingPathComponent("docs/trace.schema.json").path
-    let instance = FileManager.default.temporaryDirectory.appendingPathComponent("trace-names-\(getpid()).json")
-    try Data(line.utf8).write(to: instance)
-    defer { try? FileManager.default.removeItem(at: instance) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [
-        "python3", "-c",
-        "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
-        schema, instance.path,
-    ]
-    let errors = Pipe()
-    process.standardError = errors
-    try process.run()
-    process.waitUntilExit()
-    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    #expect(process.terminationStatus == 0, "schema validation failed: \(message)")
+    let (status, message) = try validateAgainstTraceSchema(line)
+    #expect(status == 0, "schema validation failed: \(message)")
 }
 
 @Test func htmlShowsNamesEscaped() throws {

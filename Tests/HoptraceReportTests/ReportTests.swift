@@ -102,11 +102,18 @@ func hostileTrace() -> RequestTrace {
     #expect((timings["request"] as? Double) == 0.0)
 
     // The committed schema, checked by an independent validator (python-jsonschema).
+    let (status, message) = try validateAgainstTraceSchema(line)
+    #expect(status == 0, "schema validation failed: \(message)")
+}
+
+/// Validates one JSON document against the committed `docs/trace.schema.json` with python-jsonschema (an independent
+/// validator); returns its exit status and what it printed on standard error.
+func validateAgainstTraceSchema(_ json: String) throws -> (status: Int32, message: String) {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     let schema = root.appendingPathComponent("docs/trace.schema.json").path
-    let instance = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(getpid()).json")
-    try Data(line.utf8).write(to: instance)
+    let instance = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(getpid())-\(UUID()).json")
+    try Data(json.utf8).write(to: instance)
     defer { try? FileManager.default.removeItem(at: instance) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -119,8 +126,9 @@ func hostileTrace() -> RequestTrace {
     process.standardError = errors
     try process.run()
     process.waitUntilExit()
-    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    #expect(process.terminationStatus == 0, "schema validation failed: \(message)")
+    return (
+        process.terminationStatus, String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    )
 }
 
 @Test func terminalOutputCarriesNoEscapeFromThePacket() {
