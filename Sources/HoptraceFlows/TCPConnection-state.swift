@@ -54,26 +54,11 @@ struct ConnectionHistory {
         case UInt8(ascii: "W"): slot = 1
         default: slot = 2
         }
-        var count: UInt32
-        switch slot + (originator ? 0 : 3) {
-        case 0:
-            count = self.counts.0 &+ 1
-            self.counts.0 = count
-        case 1:
-            count = self.counts.1 &+ 1
-            self.counts.1 = count
-        case 2:
-            count = self.counts.2 &+ 1
-            self.counts.2 = count
-        case 3:
-            count = self.counts.3 &+ 1
-            self.counts.3 = count
-        case 4:
-            count = self.counts.4 &+ 1
-            self.counts.4 = count
-        default:
-            count = self.counts.5 &+ 1
-            self.counts.5 = count
+        let index = slot + (originator ? 0 : 3)
+        let count = withUnsafeMutableBytes(of: &self.counts) { counts in
+            let count = counts.load(fromByteOffset: index * 4, as: UInt32.self) &+ 1
+            counts.storeBytes(of: count, toByteOffset: index * 4, as: UInt32.self)
+            return count
         }
         var threshold: UInt32 = 1
         while threshold < count, threshold < 1_000_000_000 { threshold *= 10 }
