@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
+        // What every test target shares: where the repository's corpus, captures and built binary are.
+        .target(name: "HoptraceTestSupport", path: "Tests/HoptraceTestSupport", swiftSettings: strict),
         // libpcap, for live capture only (files are read by our own readers).
         .systemLibrary(
             name: "CPcap",
@@ -62,43 +64,44 @@ let package = Package(
         ),
         .testTarget(
             name: "HoptraceCaptureTests",
-            dependencies: ["HoptraceCapture"],
+            dependencies: ["HoptraceTestSupport", "HoptraceCapture"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "HoptraceDecodeTests",
-            dependencies: ["HoptraceDecode"],
+            dependencies: ["HoptraceTestSupport", "HoptraceDecode"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "HoptraceFlowsTests",
-            dependencies: ["HoptraceFlows"],
+            dependencies: ["HoptraceTestSupport", "HoptraceFlows"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "HoptraceCorrelateTests",
-            dependencies: ["HoptraceCorrelate"],
+            dependencies: ["HoptraceTestSupport", "HoptraceCorrelate"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "HoptraceKubeTests",
-            dependencies: ["HoptraceKube"],
+            dependencies: ["HoptraceTestSupport", "HoptraceKube"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "HoptraceReportTests",
-            dependencies: ["HoptraceReport"],
+            dependencies: ["HoptraceTestSupport", "HoptraceReport"],
             swiftSettings: strict
         ),
         // The lab's bundled captures checked against their truth files, with tshark as the oracle.
         .testTarget(
             name: "HoptraceLabTests",
+            dependencies: ["HoptraceTestSupport"],
             swiftSettings: strict
         ),
         // Runs the built `hoptrace` binary: help text, exit codes, one-line errors.
         .testTarget(
             name: "HoptraceCLITests",
-            dependencies: ["hoptrace"],
+            dependencies: ["HoptraceTestSupport", "hoptrace"],
             swiftSettings: strict
         ),
     ]

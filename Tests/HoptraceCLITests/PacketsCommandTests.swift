@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceTestSupport
 import Testing
 
 /// `hoptrace packets`, run as the built binary: its lines against tcpdump, its JSON against Foundation's parser,
@@ -15,10 +16,7 @@ struct PacketsCommandTests {
     }
 
     static var corpus: URL {
-        if let override = ProcessInfo.processInfo.environment["HOPTRACE_CORPUS"] {
-            return URL(fileURLWithPath: override)
-        }
-        return packageRoot.appendingPathComponent("../shared/corpus").standardizedFileURL
+        Repository.corpus
     }
 
     /// The built `hoptrace` next to this test bundle (debug or release), else under .build/debug.

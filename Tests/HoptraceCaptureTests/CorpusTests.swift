@@ -1,9 +1,10 @@
 import Foundation
+import HoptraceTestSupport
 import Testing
 
 @testable import HoptraceCapture
 
-/// Every capture of the shared corpus, read by hoptrace and by tshark (the oracle), must agree packet by packet.
+/// Every capture of the public corpus (Tests/Corpus), read by hoptrace and by tshark (the oracle), must agree packet by packet.
 @Suite("Corpus agrees with tshark")
 struct CorpusTests {
     /// Files where hoptrace deliberately differs from tshark, with the reason; they are covered by `BadInputTests`.
@@ -15,7 +16,7 @@ struct CorpusTests {
 
     @Test("the corpus is there")
     func corpusIsThere() {
-        #expect(corpusFiles.count >= 80, "corpus not found at \(corpusRoot.path); set HOPTRACE_CORPUS")
+        #expect(corpusFiles.count >= 80, "corpus not found at \(corpusRoot.path)")
     }
 
     /// Files with several sections. tshark 4.0 does not restart interface numbering at a Section Header Block (it

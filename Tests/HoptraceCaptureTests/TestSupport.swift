@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceTestSupport
 import Testing
 
 @testable import HoptraceCapture
@@ -15,12 +16,9 @@ let packageRoot: URL = {
     return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
 }()
 
-/// The shared public capture corpus: `$HOPTRACE_CORPUS`, else `<package root>/../shared/corpus`.
+/// The public capture corpus in the repository (`Tests/Corpus`).
 let corpusRoot: URL = {
-    if let env = ProcessInfo.processInfo.environment["HOPTRACE_CORPUS"], !env.isEmpty {
-        return URL(fileURLWithPath: env)
-    }
-    return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus")
+    Repository.corpus
 }()
 
 /// Every capture under the corpus, as paths relative to it, sorted.

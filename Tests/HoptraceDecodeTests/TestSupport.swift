@@ -1,9 +1,10 @@
 import Foundation
+import HoptraceTestSupport
 import Testing
 
 @testable import HoptraceDecode
 
-/// Where the shared corpus is: `HOPTRACE_CORPUS`, else `../shared/corpus` beside the package root.
+/// The public capture corpus in the repository (`Tests/Corpus`).
 enum Corpus {
     static var packageRoot: URL {
         var url = URL(fileURLWithPath: #filePath)
@@ -15,10 +16,7 @@ enum Corpus {
     }
 
     static var directory: URL {
-        if let override = ProcessInfo.processInfo.environment["HOPTRACE_CORPUS"] {
-            return URL(fileURLWithPath: override)
-        }
-        return packageRoot.appendingPathComponent("../shared/corpus").standardizedFileURL
+        Repository.corpus
     }
 
     static func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }

@@ -1,5 +1,6 @@
 import Foundation
 import HoptraceFlows
+import HoptraceTestSupport
 
 /// The public capture corpus and the tshark oracle.
 enum Corpus {
@@ -15,12 +16,9 @@ enum Corpus {
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     }()
 
-    /// `../shared/corpus` from the package root, or `$HOPTRACE_CORPUS`.
+    /// `Tests/Corpus` in the repository.
     static let root: URL = {
-        if let path = ProcessInfo.processInfo.environment["HOPTRACE_CORPUS"] {
-            return URL(fileURLWithPath: path)
-        }
-        return packageRoot.appendingPathComponent("../shared/corpus").standardizedFileURL
+        Repository.corpus
     }()
 
     /// Every pcap and pcapng file of the corpus, relative to its root, sorted.

@@ -5,7 +5,7 @@
 #   tools/bench/readers.sh [PACKETS]      default 1000000 packets
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CORPUS=${HOPTRACE_CORPUS:-$ROOT/../shared/corpus}
+CORPUS=$ROOT/Tests/Corpus
 OUT=$ROOT/.build/bench-readers
 PACKETS=${1:-1000000}
 mkdir -p "$OUT"

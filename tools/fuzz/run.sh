@@ -7,8 +7,8 @@
 #
 # A target is tools/fuzz/targets/<name>.swift: it defines `func fuzzOne(_ data: [UInt8])` and says which package
 # modules it needs, in dependency order, on a line `// fuzz-modules: HoptraceCapture HoptraceDecode`, and where its
-# seeds come from on a line `// fuzz-seeds: *.pcap *.pcapng` (globs under the corpus, ../shared/corpus or
-# $HOPTRACE_CORPUS). Each module is compiled with swiftc (-sanitize=fuzzer,address, -enable-testing so the target
+# seeds come from on a line `// fuzz-seeds: *.pcap *.pcapng` (globs under the repository's
+# corpus, Tests/Corpus). Each module is compiled with swiftc (-sanitize=fuzzer,address, -enable-testing so the target
 # may `@testable import` it) into a static library; the target and tools/fuzz/Driver.swift (LLVMFuzzerTestOneInput)
 # are linked against them. Crashing inputs land in tools/fuzz/artifacts/; turn each into a regression test
 # (Tests/HoptraceCaptureTests/Fixtures/) and delete it.
@@ -16,7 +16,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 FUZZ=$ROOT/tools/fuzz
-CORPUS=${HOPTRACE_CORPUS:-$ROOT/../shared/corpus}
+CORPUS=$ROOT/Tests/Corpus
 BUILD=$ROOT/.build/fuzz
 SWIFTC=${SWIFTC:-swiftc}
 
