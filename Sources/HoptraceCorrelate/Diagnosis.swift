@@ -108,6 +108,23 @@ extension Correlator {
                 hop: last.capturePoint
             )
             end = max(rejection.time, clientSide.synTime ?? rejection.time)
+        } else if !connection.path.contains(where: { $0.synTime != nil || $0.synAckTime != nil }) {
+            // The capture began after the handshake: say what was seen, never claim a SYN.
+            let reset = connection.path.compactMap(\.reset).min { $0.time < $1.time }
+            let sent = connection.path.map(\.clientBytes).max() ?? 0
+            let received = connection.path.map(\.serverBytes).max() ?? 0
+            var detail =
+                "the connection to \(service) was already open when the capture began (its handshake was not "
+                + "captured); \(sent) bytes from the client and \(received) from the server were seen"
+            if let reset {
+                detail += ", then a reset from the \(reset.fromClient ? "client" : "server")"
+                end = max(end, reset.time)
+            }
+            verdict = Verdict(
+                kind: reset == nil ? .ok : .reset,
+                detail: detail,
+                hop: reset == nil ? nil : clientSide.capturePoint
+            )
         } else if !answered {
             if let origin = Self.resetOrigin(connection, homes: homes) {
                 verdict = Verdict(

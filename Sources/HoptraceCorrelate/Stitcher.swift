@@ -57,9 +57,12 @@ public enum Stitcher {
             let main = group.filter { !isStrayReset($0) && !isReplyOnly($0) }
             let stray = group.filter { isStrayReset($0) }
             guard !main.isEmpty else {
-                // Only resets: the connection itself was not seen; keep the resets as the path.
+                // No sighting of the client's packets: the connection itself was not seen (only resets answering
+                // it), or the capture began mid-connection and only the server spoke. Keep what there is as the path;
+                // a connection's path is never empty.
+                let rest = stray.isEmpty ? group : stray
                 connections.append(
-                    StitchedConnection(path: order(stray, resolvedAddresses: resolvedAddresses), strayResets: [])
+                    StitchedConnection(path: order(rest, resolvedAddresses: resolvedAddresses), strayResets: [])
                 )
                 continue
             }
