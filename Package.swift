@@ -4,8 +4,8 @@
 //
 // The pipeline, one target per stage, each importing only the stages to its left:
 //
-//     CPcap -> HoptraceCapture -> HoptraceDecode -> HoptraceFlows -> HoptraceCorrelate -> HoptraceKube
-//           -> HoptraceReport -> hoptrace
+//     CPcap -> HoptraceCapture -> HoptraceDecode -> HoptraceFlows -> HoptraceCorrelate -> HoptraceReport -> hoptrace
+//                                              `-> HoptraceKube (cluster state) ---^
 //
 import PackageDescription
 
@@ -43,16 +43,16 @@ let package = Package(
         .target(name: "HoptraceDecode", dependencies: ["HoptraceCapture"], swiftSettings: strict),
         // Stage 3: TCP reassembly and analysis, DNS transactions, HTTP/1.x exchanges.
         .target(name: "HoptraceFlows", dependencies: ["HoptraceDecode"], swiftSettings: strict),
-        // Stage 4: stitching observations across capture points and NAT, verdicts, latency breakdown.
-        .target(name: "HoptraceCorrelate", dependencies: ["HoptraceFlows"], swiftSettings: strict),
-        // Stage 5: Kubernetes names for addresses (pods, Services, nodes, Ingresses), mode and cluster findings.
+        // Cluster state (kubectl JSON/YAML): the declared names of addresses. Depends on Decode only.
         .target(
             name: "HoptraceKube",
-            dependencies: ["HoptraceCorrelate", .product(name: "Yams", package: "Yams")],
+            dependencies: ["HoptraceDecode", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
+        // Stage 4: stitching observations across capture points and NAT, verdicts, latency breakdown.
+        .target(name: "HoptraceCorrelate", dependencies: ["HoptraceFlows", "HoptraceKube"], swiftSettings: strict),
         // Stage 6: terminal, JSON and HTML renderings.
-        .target(name: "HoptraceReport", dependencies: ["HoptraceKube"], swiftSettings: strict),
+        .target(name: "HoptraceReport", dependencies: ["HoptraceCorrelate"], swiftSettings: strict),
         // The thin command-line front end.
         .executableTarget(
             name: "hoptrace",

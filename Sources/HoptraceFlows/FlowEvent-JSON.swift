@@ -201,7 +201,7 @@ extension FlowEvent {
         var writer = FlowJSONWriter()
         func point(_ id: Int) -> String { id >= 0 && id < capturePoints.count ? capturePoints[id] : "cp\(id)" }
         switch self {
-        case .connection(let record):
+        case .opened(let record), .connection(let record):
             writer.string("type", "conn")
             writer.int("id", record.id)
             writer.string("capturePoint", point(record.capturePoint))

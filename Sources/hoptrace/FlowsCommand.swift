@@ -1,5 +1,10 @@
 import ArgumentParser
 import Foundation
+import HoptraceCapture
+import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
+import HoptraceKube
 import HoptraceReport
 
 /// Options shared by `hoptrace flows` and `hoptrace requests`.
@@ -221,7 +226,7 @@ struct FlowsCommand: ParsableCommand {
                                 + "\(icmp.quotedDestination)\(seq)"
                         )
                     }
-                case .http, .dns, .segment:
+                case .http, .dns, .segment, .opened:
                     return
                 }
             }

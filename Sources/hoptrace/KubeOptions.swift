@@ -1,5 +1,10 @@
 import ArgumentParser
 import Foundation
+import HoptraceCapture
+import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
+import HoptraceKube
 import HoptraceReport
 
 /// `--k8s FILE` and `--kubectl`: where Kubernetes names for addresses come from. Shared by `trace`, `packets`,

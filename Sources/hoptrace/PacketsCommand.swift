@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
+import HoptraceCapture
+import HoptraceCorrelate
 import HoptraceDecode
+import HoptraceFlows
+import HoptraceKube
 import HoptraceReport
 
 /// `hoptrace packets FILE...`: one line per packet, in the spirit of `tcpdump -nn`, or JSON lines.

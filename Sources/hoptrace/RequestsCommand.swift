@@ -1,4 +1,9 @@
 import ArgumentParser
+import HoptraceCapture
+import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
+import HoptraceKube
 import HoptraceReport
 
 /// `hoptrace requests`: one line per DNS query and per HTTP request.
@@ -63,7 +68,7 @@ struct RequestsCommand: ParsableCommand {
                     writer.recordLine(event, json: filter.json, capturePoints: points, names: names) {
                         Self.write(exchange, point: capturePointName(exchange.capturePoint, in: points), to: writer)
                     }
-                case .connection, .icmpError, .segment:
+                case .connection, .icmpError, .segment, .opened:
                     return
                 }
             }

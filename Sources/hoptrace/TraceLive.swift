@@ -2,6 +2,10 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import HoptraceCapture
+import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
+import HoptraceKube
 import HoptraceReport
 
 #if canImport(Glibc)
@@ -159,7 +163,11 @@ extension TraceCommand {
         options.correlate.slowThreshold = DurationText.nanoseconds(slow) ?? options.correlate.slowThreshold
         options.quietPeriod = DurationText.nanoseconds(capture.quiet) ?? options.quietPeriod
         options.maxQuietPeriod = max(options.maxQuietPeriod, options.quietPeriod)
-        let tracer = LiveTracer(options: options, interfaceName: Self.interfaceName)
+        let tracer = LiveTracer(
+            options: options,
+            directory: ClusterDirectory(state: cluster),
+            interfaceName: Self.interfaceName
+        )
         let printer = LivePrinter(command: self, cluster: cluster)
 
         let names = capture.interfaces.joined(separator: ", ")
@@ -241,8 +249,6 @@ final class LivePrinter {
 
     func print(_ traces: [RequestTrace]) {
         guard !traces.isEmpty else { return }
-        var traces = traces
-        if let cluster { KubeAnnotator.annotate(&traces, state: cluster) }
         let all = command.all || !command.hasSelector
         let out = BufferedOutput()
         defer { out.flush() }
