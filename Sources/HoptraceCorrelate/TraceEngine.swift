@@ -48,12 +48,10 @@ public final class TraceEngine {
         self.capturePoint = capturePoint
     }
 
-    /// Clock corrections per node (subtracted from that node's times), when captures of several nodes are read.
-    public var clockOffsets: [ClockOffset] = [] {
-        didSet {
-            topology.offsets = Dictionary(clockOffsets.map { ($0.node, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        }
-    }
+    /// Clock corrections per node (subtracted from that node's times), estimated from the packets seen on two nodes
+    /// as the capture goes (``ClockOffsetEstimator``); empty for one node.
+    public private(set) var clockOffsets: [ClockOffset] = []
+    private var clocks = ClockOffsetEstimator()
 
     /// Kinds of capture points declared by `ip -j link` (master, kind), by interface name.
     public func declareKinds(_ kinds: [String: PointKind]) {
@@ -308,7 +306,8 @@ public final class TraceEngine {
             raw: sighting.clientRaw(first.offset),
             index: exchange.index,
             requestID: request.requestID,
-            host: request.host
+            host: request.host,
+            sender: sighting.client.address
         )
         onward.insert(entry, client: OnwardIndex.anyClient, method: request.method, path: request.target)
         onward.insert(
@@ -319,7 +318,8 @@ public final class TraceEngine {
                 raw: sighting.clientRaw(first.offset),
                 index: exchange.index,
                 requestID: request.requestID,
-                host: request.host
+                host: request.host,
+                sender: sighting.client.address
             ),
             client: sighting.client.address,
             method: request.method,
@@ -436,7 +436,20 @@ public final class TraceEngine {
         let chosen = rest.isEmpty ? group.sightings : rest
         let original = originalVariant(chosen)
         learnTranslations(chosen, original: original)
-        return PathOrder(delayTolerance: options.delayTolerance, topology: topology).order(chosen, original: original)
+        let order = PathOrder(delayTolerance: options.delayTolerance, topology: topology)
+        var path = order.order(chosen, original: original)
+        if Set(chosen.map { $0.point.node ?? "" }).count > 1 {
+            // Packets seen on two nodes bound the offset between their clocks; then the path is ordered again on the
+            // corrected clocks (only the last rule, time, reads them).
+            clocks.take(path.map(\.0))
+            let offsets = clocks.offsets()
+            if offsets != clockOffsets {
+                clockOffsets = offsets
+                topology.offsets = Dictionary(offsets.map { ($0.node, $0.offset) }, uniquingKeysWith: { a, _ in a })
+                path = order.order(chosen, original: original)
+            }
+        }
+        return path
     }
 
     /// The client's own view of a connection's addresses: the variant whose destination is a Service address, a
@@ -535,7 +548,8 @@ public final class TraceEngine {
                     host: nil,
                     from: window.0,
                     to: window.1,
-                    excluding: group.id
+                    excluding: group.id,
+                    notFrom: client.client.address
                 )
                 ?? onward.claim(
                     hosts: [OnwardIndex.anyClient],
@@ -545,7 +559,8 @@ public final class TraceEngine {
                     host: request.host,
                     from: window.0,
                     to: window.1,
-                    excluding: group.id
+                    excluding: group.id,
+                    notFrom: client.client.address
                 )
             if let match, let upstream = groups[match.group] {
                 let upstreamPath = ordered(upstream)
@@ -755,6 +770,8 @@ struct OnwardIndex {
         var index: Int
         var requestID: String?
         var host: String?
+        /// The onward request's sender as seen where it was indexed.
+        var sender: IPAddress
         var consumed = false
     }
 
@@ -800,7 +817,8 @@ struct OnwardIndex {
         host hostHeader: String?,
         from: Int64,
         to: Int64,
-        excluding group: Int
+        excluding group: Int,
+        notFrom client: IPAddress
     ) -> Match? {
         var best: (key: Key, position: Int, byID: Bool)?
         for host in Set(hosts) {
@@ -820,7 +838,8 @@ struct OnwardIndex {
                     position += 1
                     scanned += 1
                 }
-                guard !entry.consumed, entry.group != group else { continue }
+                // A proxy's onward request comes from the proxy, never from the inbound request's own client.
+                guard !entry.consumed, entry.group != group, entry.sender != client else { continue }
                 if let requestID, let theirs = entry.requestID, requestID != theirs { continue }
                 if let hostHeader, entry.host != hostHeader { continue }
                 let byID = requestID != nil && requestID == entry.requestID

@@ -181,3 +181,101 @@ struct PathOrderTests {
         #expect(traces.count == 2)
     }
 }
+
+/// Two nodes whose clocks disagree: the capture points' order and the offset come from packets seen on both.
+@Suite("clocks of two nodes")
+struct TwoNodeClockTests {
+    /// A client pod on node-a, its server on node-b, the overlay between them; node-b's clock is `skew` ahead.
+    static func relay(skew: Int64) -> Relay {
+        let client = "10.244.0.10:41000"
+        let vip = "10.96.0.100:80"
+        let pod = "10.244.1.11:8080"
+        return Relay([
+            .init(
+                name: "node-a/vethclient0",
+                client: client,
+                server: vip,
+                ttlToClient: 62,
+                delay: 5_000,
+                delayBack: 5_000
+            ),
+            .init(name: "node-a/cni0", client: client, server: pod, ttlToServer: 63, ttlToClient: 62, delay: 8_000),
+            .init(name: "node-a/eth0", client: client, server: pod, ttlToServer: 63, ttlToClient: 63, delay: 9_000),
+            .init(
+                name: "node-b/eth0",
+                client: client,
+                server: pod,
+                ttlToServer: 63,
+                ttlToClient: 63,
+                delay: 120_000,
+                delayBack: 120_000,
+                late: skew
+            ),
+            .init(
+                name: "node-b/vethweb1",
+                client: client,
+                server: pod,
+                ttlToServer: 62,
+                delay: 9_000,
+                delayBack: 0,
+                late: skew
+            ),
+        ])
+    }
+
+    /// The flow stage's records of the capture, its capture points given their nodes (`node/interface` names).
+    static func traces(_ relay: Relay, name: String) throws -> (traces: [RequestTrace], offsets: [ClockOffset]) {
+        let path = try relay.capture.write(name: name)
+        var events: [FlowEvent] = []
+        let table = CapturePointTable()
+        _ = try FlowPipeline(configuration: Correlator.flowConfiguration()).run(
+            paths: [path],
+            capturePoints: table,
+            sink: { events.append($0) }
+        )
+        let points = table.points.map { point -> CapturePoint in
+            let parts = point.name.split(separator: "/", maxSplits: 1).map(String.init)
+            return parts.count == 2 ? CapturePoint(name: parts[1], node: parts[0]) : point
+        }
+        let engine = TraceEngine { points[$0] }
+        for event in events { engine.take(event) }
+        let traces = engine.finish()
+        return (traces, engine.clockOffsets)
+    }
+
+    @Test(
+        "the path is in causal order and the offset is recovered within 0.5 ms",
+        arguments: [40_000_000, -25_000_000, 0]
+    )
+    func skewed(skew: Int64) throws {
+        var relay = Self.relay(skew: skew)
+        for n in 0..<5 {
+            relay.exchange(
+                start: ms(Double(n) * 50),
+                isn: UInt32(1000 + n * 7919),
+                serverTime: 30_000_000,
+                ipID: UInt16(100 + n * 10)
+            )
+        }
+        let (traces, offsets) = try Self.traces(relay, name: "two-node-\(skew).pcapng")
+        #expect(traces.count == 5)
+        for trace in traces {
+            #expect(
+                trace.hops.map(\.point.description) == [
+                    "node-a/vethclient0", "node-a/cni0", "node-a/eth0", "node-b/eth0", "node-b/vethweb1",
+                ]
+            )
+            #expect(trace.verdict.kind == .ok)
+            // The server's time at its own veth: on one clock, whatever the offset.
+            #expect(trace.timings.server == 30_000_000)
+            #expect(trace.hops.allSatisfy { ($0.synDelay ?? 0) >= 0 })
+        }
+        let offset = try #require(offsets.first { $0.node == "node-b" })
+        #expect(offset.reference == "node-a")
+        #expect(abs(offset.offset - skew) <= 500_000, "estimated \(offset.offset), built \(skew)")
+        #expect(offset.uncertainty <= 500_000)
+        // The underlay leg's one-way delay on corrected clocks: the built 120 µs, within the uncertainty.
+        let underlay = try #require(traces[0].hops[3].synDelay)
+        #expect(abs(underlay - 120_000) <= offset.uncertainty + 1_000, "underlay \(underlay)")
+    }
+}
