@@ -9,9 +9,15 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// How long after its last packet a request waits for sightings at other capture points and for the DNS
     /// transactions the flow stage holds back (2 s) before it is traced.
     public var settle: Int64 = 3_000_000_000
+    /// A DNS query's transactions are all in this long after it was sent: the flow stage emits an unanswered one
+    /// after the resolver's timeout (5 s, see ``Correlator/flowConfiguration(_:)``) and an answered one 2 s after
+    /// its response.
+    public var dnsStableDelay: Int64 = 7_000_000_000
+    /// A connection is tied to its lookup this long after its SYN, when every query sent before it is stable.
+    public var lookupSettle: Int64 = 7_500_000_000
     /// Traces are written in start order: a finished trace waits this long (capture time) for requests that started
     /// before it and are still in progress. Requests longer than this come out when they end.
-    public var reorderWindow: Int64 = 30_000_000_000
+    public var reorderWindow: Int64 = 15_000_000_000
     /// A connection whose capture points have not all closed is traced anyway this long after its last packet.
     public var openGroupTimeout: Int64 = 120_000_000_000
     /// How long an exchange forwarded by a known L7 proxy waits for the inbound request that caused it.

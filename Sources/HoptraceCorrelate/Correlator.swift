@@ -12,11 +12,14 @@ public enum Correlator {
         public var statistics: CorrelateStatistics
     }
 
-    /// The flow stage's settings correlation needs: open connections announced, and a connection that never got
-    /// an answer given up after its SYN retransmissions (a minute), not after the five-minute idle timeout.
+    /// The flow stage's settings correlation needs: open connections announced, unanswered DNS queries given up
+    /// after the resolver's timeout.
     public static func flowConfiguration(_ base: FlowConfiguration = .init()) -> FlowConfiguration {
         var configuration = base
         configuration.emitOpened = true
+        // An unanswered query is given up after the resolver's own timeout (glibc's default 5 s), so that a lookup's
+        // queries are all in when the connection it led to is tied to it.
+        configuration.dnsTimeout = min(configuration.dnsTimeout, 5_000_000_000)
         return configuration
     }
 

@@ -19,8 +19,6 @@ struct DNSLookupBuilder {
     static let continuationGap: Int64 = 250_000_000
     /// How long a resolver waits for an answer before it retries or gives up (glibc's `timeout:5`).
     static let resolverTimeout: Int64 = 5_000_000_000
-    /// A lookup with no query for this long is over.
-    static let idleGap: Int64 = 12_000_000_000
 
     /// A lookup being built.
     struct Open {
@@ -31,89 +29,127 @@ struct DNSLookupBuilder {
         var succeededAt: Int64?
         /// The latest response time (or query time) so far.
         var lastActivity: Int64
+
+        /// After this no query can continue the lookup.
+        var deadline: Int64 {
+            let waiting = queries.contains { $0.responseTime == nil }
+            if !waiting { return Clock.plus(lastActivity, continuationGap) }
+            let lastSend =
+                queries.map { Clock.plus($0.queryTime, Int64($0.sent - 1) * resolverTimeout) }.max() ?? lastActivity
+            return Clock.plus(lastSend, 2 * resolverTimeout + 1_000_000_000)
+        }
+    }
+
+    /// The lookups being built (queries can still join them).
+    private(set) var open: [Open] = []
+
+    /// Adds the next query (in query-time order) and returns the lookups it showed to be over (their deadline passed
+    /// before it was sent).
+    mutating func add(_ query: DNSQuery) -> [DNSLookup] {
+        let stem = Self.stem(query.name)
+        var finished: [DNSLookup] = []
+        // Lookups no query can continue any more are over: nothing waiting and quiet for longer than the resolver
+        // moves on after, or waiting longer than its timeouts allow. Busy pods keep few lookups open.
+        var index = 0
+        while index < open.count {
+            if open[index].deadline < query.queryTime {
+                finished.append(Self.lookup(open.remove(at: index)))
+            } else {
+                index += 1
+            }
+        }
+        var best: (index: Int, sameSocket: Bool)?
+        for i in open.indices where open[i].stem == stem {
+            let continuation = Self.continues(open[i], with: query)
+            guard continuation.continues else { continue }
+            if best == nil || (continuation.sameSocket && !best!.sameSocket)
+                || continuation.sameSocket == best!.sameSocket
+            {
+                best = (i, continuation.sameSocket)
+            }
+        }
+        if let best {
+            open[best.index].queries.append(query)
+            open[best.index].ports.insert(query.client.port)
+            open[best.index].lastActivity = max(open[best.index].lastActivity, query.responseTime ?? query.queryTime)
+            if query.succeeded, let response = query.responseTime {
+                open[best.index].succeededAt = min(open[best.index].succeededAt ?? response, response)
+            }
+        } else {
+            open.append(
+                Open(
+                    queries: [query],
+                    ports: [query.client.port],
+                    stem: stem,
+                    succeededAt: query.succeeded ? query.responseTime : nil,
+                    lastActivity: query.responseTime ?? query.queryTime
+                )
+            )
+        }
+        return finished
+    }
+
+    /// Closes the lookups that no query sent from `time` on can continue, and returns them.
+    mutating func close(before time: Int64) -> [DNSLookup] {
+        var finished: [DNSLookup] = []
+        open.removeAll { lookup in
+            guard lookup.deadline < time else { return false }
+            finished.append(Self.lookup(lookup))
+            return true
+        }
+        return finished
+    }
+
+    /// The lookups still open, as they stand.
+    var provisional: [DNSLookup] { open.map(Self.lookup) }
+
+    /// Whether `query` continues the open `lookup`, and whether it came from the lookup's own socket.
+    static func continues(_ lookup: Open, with query: DNSQuery) -> (continues: Bool, sameSocket: Bool) {
+        let asked = lookup.queries.contains { $0.name == query.name && $0.type == query.type }
+        // After a success only the other type of the same name, sent with it, still belongs to the lookup.
+        if let succeeded = lookup.succeededAt, succeeded <= query.queryTime {
+            let sibling = lookup.queries.contains {
+                $0.name == query.name && $0.type != query.type && $0.client.port == query.client.port
+            }
+            guard sibling, !asked, Clock.since(query.queryTime, succeeded) <= continuationGap else {
+                return (false, false)
+            }
+        }
+        let sameSocket = lookup.ports.contains(query.client.port)
+        let gap = Clock.since(query.queryTime, lookup.lastActivity)
+        let waiting = lookup.queries.contains { $0.responseTime == nil }
+        if sameSocket, gap <= continuationGap || (waiting && gap <= 2 * resolverTimeout) {
+            // The same socket, at once (the next name, the other type) or after a timeout (a retry).
+            return (true, true)
+        }
+        if !sameSocket, !waiting, !asked, gap >= 0, gap <= continuationGap {
+            // The next name of the walk from a new socket (musl opens one per name), right after the previous name's
+            // answers. Never a query of a name already asked: two threads looking up the same name at once are two
+            // lookups.
+            return (true, false)
+        }
+        if !sameSocket, waiting, !asked {
+            // The next name after the last one timed out: a resolver timeout after its last (re)send.
+            let lastSend =
+                lookup.queries.map { Clock.plus($0.queryTime, Int64($0.sent - 1) * resolverTimeout) }.max()
+                ?? lookup.lastActivity
+            let sinceSend = Clock.since(query.queryTime, lastSend)
+            return (sinceSend >= 0 && sinceSend <= resolverTimeout + 1_000_000_000, false)
+        }
+        return (false, sameSocket)
     }
 
     /// The lookups of one client's queries (deduplicated, any order), in start order.
     static func lookups(_ queries: [DNSQuery]) -> [DNSLookup] {
-        var open: [Open] = []
-        var closed: [Open] = []
+        var builder = DNSLookupBuilder()
+        var result: [DNSLookup] = []
         for query in queries.sorted(by: {
             ($0.queryTime, $0.name, $0.type.rawValue) < ($1.queryTime, $1.name, $1.type.rawValue)
         }) {
-            let stem = stem(query.name)
-            // Lookups long idle are over.
-            var index = 0
-            while index < open.count {
-                if Clock.since(query.queryTime, open[index].lastActivity) > idleGap {
-                    closed.append(open.remove(at: index))
-                } else {
-                    index += 1
-                }
-            }
-            var best: (index: Int, sameSocket: Bool)?
-            for (i, lookup) in open.enumerated() {
-                guard lookup.stem == stem else { continue }
-                // After a success only the other type of the same name, sent with it, still belongs to the lookup.
-                if let succeeded = lookup.succeededAt, succeeded <= query.queryTime {
-                    let sibling = lookup.queries.contains {
-                        $0.name == query.name && $0.type != query.type && $0.client.port == query.client.port
-                    }
-                    guard sibling, !lookup.queries.contains(where: { $0.name == query.name && $0.type == query.type }),
-                        Clock.since(query.queryTime, succeeded) <= continuationGap
-                    else { continue }
-                }
-                let sameSocket = lookup.ports.contains(query.client.port)
-                let gap = Clock.since(query.queryTime, lookup.lastActivity)
-                let waiting = lookup.queries.contains { $0.responseTime == nil }
-                let asked = lookup.queries.contains { $0.name == query.name && $0.type == query.type }
-                let continues: Bool
-                if sameSocket, gap <= continuationGap || (waiting && gap <= 2 * resolverTimeout) {
-                    // The same socket, at once (the next name, the other type) or after a timeout (a retry).
-                    continues = true
-                } else if !sameSocket, !waiting, !asked, gap >= 0, gap <= continuationGap {
-                    // The next name of the walk from a new socket (musl opens one per name), right after the
-                    // previous name's answers. Never a query of a name already asked: two threads looking up the same
-                    // name at once are two lookups.
-                    continues = true
-                } else if !sameSocket, waiting, !asked {
-                    // The next name after the last one timed out: a resolver timeout after its last (re)send.
-                    let lastSend =
-                        lookup.queries.map { Clock.plus($0.queryTime, Int64($0.sent - 1) * resolverTimeout) }.max()
-                        ?? lookup.lastActivity
-                    let sinceSend = Clock.since(query.queryTime, lastSend)
-                    continues = sinceSend >= 0 && sinceSend <= resolverTimeout + 1_000_000_000
-                } else {
-                    continues = false
-                }
-                guard continues else { continue }
-                if best == nil || (sameSocket && !best!.sameSocket) || (sameSocket == best!.sameSocket) {
-                    best = (i, sameSocket)
-                }
-            }
-            if let best {
-                open[best.index].queries.append(query)
-                open[best.index].ports.insert(query.client.port)
-                open[best.index].lastActivity = max(
-                    open[best.index].lastActivity,
-                    query.responseTime ?? query.queryTime
-                )
-                if query.succeeded, let response = query.responseTime {
-                    open[best.index].succeededAt = min(open[best.index].succeededAt ?? response, response)
-                }
-            } else {
-                open.append(
-                    Open(
-                        queries: [query],
-                        ports: [query.client.port],
-                        stem: stem,
-                        succeededAt: query.succeeded ? query.responseTime : nil,
-                        lastActivity: query.responseTime ?? query.queryTime
-                    )
-                )
-            }
+            result += builder.add(query)
         }
-        closed += open
-        return closed.map(lookup).sorted { ($0.start, $0.name) < ($1.start, $1.name) }
+        result += builder.close(before: .max)
+        return result.sorted { ($0.start, $0.name) < ($1.start, $1.name) }
     }
 
     /// The first label of a name: what a search-list walk keeps.

@@ -1,10 +1,15 @@
 import HoptraceDecode
 import HoptraceFlows
 
-/// The DNS transactions of the last seconds, by client: deduplicated across capture points, built into lookups,
-/// claimed by the connections they led to, and given up as failed lookups once no connection can claim them.
+/// The DNS transactions of the last seconds, by client: deduplicated across capture points, built into lookups as
+/// their queries become stable, claimed by the connections they led to, and given up as failed lookups once over.
+///
+/// A query is stable once every transaction of it has arrived (the flow stage emits an answered transaction its
+/// linger after the response, an unanswered one after its timeout): ``stableDelay`` after it was sent. Lookups are
+/// built from stable queries in the order they were sent, once each (``DNSLookupBuilder`` keeps the open ones), so
+/// the cost is in the queries, not in how long they are kept.
 struct DNSStore {
-    /// One query's identity across capture points.
+    /// A query's identity across capture points.
     struct QueryKey: Hashable {
         var client: FlowEndpoint
         var id: UInt16
@@ -12,12 +17,14 @@ struct DNSStore {
         var type: DNSRecordType
     }
 
-    /// One client's queries.
+    /// One client's queries and lookups.
     struct Client {
-        var sightings: [QueryKey: [(DNSTransaction, CapturePoint)]] = [:]
-        var order: [QueryKey] = []
+        /// Transactions of queries not stable yet, by query.
+        var pending: [QueryKey: [(DNSTransaction, CapturePoint)]] = [:]
+        var builder = DNSLookupBuilder()
+        /// Lookups over, in the order they closed.
+        var closed: [DNSLookup] = []
         var claimed = Set<LookupKey>()
-        var cache: [DNSLookup]?
     }
 
     /// A lookup's identity.
@@ -26,9 +33,15 @@ struct DNSStore {
         var name: String
     }
 
+    /// How long after a query all its transactions are in.
+    let stableDelay: Int64
     private var clients: [IPAddress: Client] = [:]
-    /// Queries held.
+    /// Queries held (pending and in open or closed lookups).
     private(set) var count = 0
+
+    init(stableDelay: Int64) {
+        self.stableDelay = stableDelay
+    }
 
     /// Takes one transaction; returns how many queries were dropped to stay under the per-client cap.
     mutating func take(_ transaction: DNSTransaction, point: CapturePoint, cap: Int) -> Int {
@@ -36,99 +49,115 @@ struct DNSStore {
         var name = question.name.lowercased()
         if name.hasSuffix(".") { name.removeLast() }
         let key = QueryKey(client: transaction.client, id: transaction.id, name: name, type: question.type)
-        var client = clients[transaction.client.address] ?? Client()
         var dropped = 0
-        if client.sightings[key] == nil {
-            if client.order.count >= cap {
-                let oldest = client.order.removeFirst()
-                client.sightings[oldest] = nil
-                count -= 1
-                dropped = 1
+        var added = 0
+        modify(transaction.client.address) { client in
+            if client.pending[key] == nil {
+                if client.pending.count >= cap {
+                    // The oldest pending query goes.
+                    if let oldest = client.pending.min(by: {
+                        ($0.value.first?.0.queryTime ?? 0) < ($1.value.first?.0.queryTime ?? 0)
+                    }) {
+                        client.pending[oldest.key] = nil
+                        dropped = 1
+                    }
+                }
+                added = 1 - dropped
             }
-            client.order.append(key)
-            count += 1
+            client.pending[key, default: []].append((transaction, point))
         }
-        client.sightings[key, default: []].append((transaction, point))
-        client.cache = nil
-        clients[transaction.client.address] = client
+        count += added
         return dropped
     }
 
-    /// The lookups of one client, built from its queries held.
-    private mutating func lookups(of address: IPAddress) -> [DNSLookup] {
-        guard var client = clients[address] else { return [] }
-        if let cache = client.cache { return cache }
-        let queries = client.order.compactMap { key in client.sightings[key].flatMap(DNSLookupBuilder.query(from:)) }
-        let built = DNSLookupBuilder.lookups(queries)
-        client.cache = built
-        clients[address] = client
-        return built
+    private mutating func modify(_ address: IPAddress, _ body: (inout Client) -> Void) {
+        body(&clients[address, default: Client()])
+    }
+
+    /// Builds the lookups of every query stable by `now` and returns the failed lookups that closed (a failed lookup
+    /// is never claimed: it resolved nothing). Resolved lookups are kept `retention` for claims, then forgotten.
+    mutating func advance(to now: Int64, retention: Int64) -> [DNSLookup] {
+        var failed: [DNSLookup] = []
+        var forgotten = 0
+        let stable = now == .max ? Int64.max : Clock.since(now, stableDelay)
+        for address in Array(clients.keys) {
+            modify(address) { client in
+                var ready: [DNSQuery] = []
+                var readyKeys: [QueryKey] = []
+                for (key, transactions) in client.pending {
+                    let sent = transactions.compactMap(\.0.queryTime).min() ?? .max
+                    guard sent < stable, let query = DNSLookupBuilder.query(from: transactions) else { continue }
+                    ready.append(query)
+                    readyKeys.append(key)
+                }
+                for key in readyKeys { client.pending[key] = nil }
+                ready.sort { ($0.queryTime, $0.name, $0.type.rawValue) < ($1.queryTime, $1.name, $1.type.rawValue) }
+                var finished: [DNSLookup] = []
+                for query in ready { finished += client.builder.add(query) }
+                finished += client.builder.close(before: stable)
+                for lookup in finished {
+                    if lookup.outcome == .resolved {
+                        client.closed.append(lookup)
+                    } else {
+                        failed.append(lookup)
+                        forgotten += lookup.queries.count
+                    }
+                }
+                // Resolved lookups no connection can claim any more.
+                let horizon = Clock.since(now, retention)
+                if now != .max, let first = client.closed.first, first.end < horizon {
+                    let before = client.closed.count
+                    let gone = client.closed.filter { $0.end < horizon }
+                    client.closed.removeAll { $0.end < horizon }
+                    for lookup in gone { client.claimed.remove(LookupKey(start: lookup.start, name: lookup.name)) }
+                    forgotten += gone.map(\.queries.count).reduce(0, +)
+                    _ = before
+                }
+            }
+            if let client = clients[address], client.pending.isEmpty, client.builder.open.isEmpty,
+                client.closed.isEmpty
+            {
+                clients[address] = nil
+            }
+        }
+        count -= forgotten
+        return failed.sorted { $0.start < $1.start }
     }
 
     /// Whether some query of `client` was answered with `address`.
     func answered(_ address: IPAddress, for client: IPAddress) -> Bool {
         guard let entry = clients[client] else { return false }
-        return entry.sightings.values.contains { list in
-            list.contains { transaction, _ in
-                transaction.answers.contains { answer in
-                    if case .address(let answered) = answer.data { return answered == address }
-                    return false
+        let lookups = entry.closed + entry.builder.provisional
+        return lookups.contains { lookup in lookup.queries.contains { $0.addresses.contains(address) } }
+            || entry.pending.values.contains { list in
+                list.contains { transaction, _ in
+                    transaction.answers.contains { answer in
+                        if case .address(let answered) = answer.data { return answered == address }
+                        return false
+                    }
                 }
             }
-        }
     }
 
     /// The lookup that gave `client` the address `answering` it connected to at `before`: the latest one, not claimed
     /// yet, that resolved it and ended from `window` before the connection to 1 ms after.
     mutating func claim(client: IPAddress, answering: IPAddress, before: Int64, window: Int64) -> DNSLookup? {
-        let candidates = lookups(of: client)
+        guard let entry = clients[client] else { return nil }
         let earliest = Clock.since(before, window)
         let latest = Clock.plus(before, 1_000_000)
         var chosen: DNSLookup?
-        let claimed = clients[client]?.claimed ?? []
-        for lookup in candidates where lookup.end >= earliest && lookup.end <= latest && lookup.outcome == .resolved {
-            guard lookup.queries.contains(where: { $0.addresses.contains(answering) }),
-                !claimed.contains(LookupKey(start: lookup.start, name: lookup.name))
+        let provisional = entry.builder.provisional.filter { $0.outcome == .resolved }
+        for lookup in entry.closed.reversed() + provisional {
+            guard lookup.end >= earliest, lookup.end <= latest,
+                chosen.map({ lookup.end > $0.end }) ?? true,
+                lookup.queries.contains(where: { $0.addresses.contains(answering) }),
+                !entry.claimed.contains(LookupKey(start: lookup.start, name: lookup.name))
             else { continue }
-            if chosen == nil || lookup.end >= chosen!.end { chosen = lookup }
+            chosen = lookup
         }
         if let chosen {
             clients[client]?.claimed.insert(LookupKey(start: chosen.start, name: chosen.name))
         }
         return chosen
-    }
-
-    /// The failed lookups that ended before `horizon` and that no connection claimed; every query of a lookup over
-    /// by then is forgotten.
-    mutating func failedLookups(before horizon: Int64) -> [DNSLookup] {
-        var failed: [DNSLookup] = []
-        for address in Array(clients.keys) {
-            let built = lookups(of: address)
-            guard var client = clients[address] else { continue }
-            var done: [DNSLookup] = []
-            for lookup in built {
-                let last = lookup.queries.map { $0.responseTime ?? $0.queryTime }.max() ?? lookup.end
-                if Clock.plus(last, DNSLookupBuilder.idleGap) < horizon || horizon == .max { done.append(lookup) }
-            }
-            guard !done.isEmpty else { continue }
-            for lookup in done {
-                if lookup.outcome != .resolved,
-                    !client.claimed.contains(LookupKey(start: lookup.start, name: lookup.name))
-                {
-                    failed.append(lookup)
-                }
-                client.claimed.remove(LookupKey(start: lookup.start, name: lookup.name))
-                for query in lookup.queries {
-                    client.sightings[QueryKey(client: query.client, id: query.id, name: query.name, type: query.type)] =
-                        nil
-                }
-            }
-            let before = client.order.count
-            client.order.removeAll { client.sightings[$0] == nil }
-            count -= before - client.order.count
-            client.cache = nil
-            clients[address] = client.order.isEmpty && client.claimed.isEmpty ? nil : client
-        }
-        return failed.sorted { $0.start < $1.start }
     }
 }

@@ -211,7 +211,7 @@ struct Diagnosis {
         let verdict: Verdict
         if let rejection = rejection(assembly, facts: facts) {
             verdict = rejected(rejection, facts: facts, mode: mode, service: service, state: &state)
-        } else if !facts.answered, facts.synSeen {
+        } else if !facts.answered, facts.synSeen, exchange?.request == nil {
             verdict = unanswered(facts, assembly: assembly, service: service, server: server, state: &state)
         } else if let exchange, exchange.request != nil {
             verdict = http(

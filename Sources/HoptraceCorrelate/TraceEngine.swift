@@ -28,10 +28,12 @@ public final class TraceEngine {
     private var byServerISN: [UInt32: [Int]] = [:]
     private var byMidstream: [MidstreamKey: [Int]] = [:]
     private var orphanExchanges: [UInt64: [HTTPExchange]] = [:]
-    private var dns = DNSStore()
+    private var dns: DNSStore
     private var icmp: [ICMPRecord] = []
     private var onward = OnwardIndex()
     private var pending: [Pending] = []
+    private var wheel = DueWheel()
+    private var lastExpiry: Int64 = .min
     private var pendingSorted = true
     private var nextIndex = 0
     private var watermark: Int64 = .min
@@ -46,6 +48,7 @@ public final class TraceEngine {
         self.options = options
         self.directory = directory
         self.capturePoint = capturePoint
+        self.dns = DNSStore(stableDelay: options.dnsStableDelay)
     }
 
     /// Clock corrections per node (subtracted from that node's times), estimated from the packets seen on two nodes
@@ -65,7 +68,20 @@ public final class TraceEngine {
         statistics.records += 1
         switch event {
         case .opened(let record):
-            attach(record, isFinal: false)
+            if let id = sightingOf[record.id], let group = groups[id],
+                let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
+            {
+                // A newer provisional record of a connection still open there.
+                group.sightings[index].record = record
+                group.lastActivity = max(group.lastActivity, record.endTime)
+                if group.serverISN == nil, let isn = group.sightings[index].serverISN {
+                    group.serverISN = isn
+                    byServerISN[isn, default: []].append(group.id)
+                    adoptReplies(into: group, serverISN: isn)
+                }
+            } else {
+                attach(record, isFinal: false)
+            }
         case .connection(let record):
             if let id = sightingOf[record.id], let group = groups[id],
                 let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
@@ -74,6 +90,7 @@ public final class TraceEngine {
                 group.sightings[index].record = record
                 group.sightings[index].isFinal = true
                 group.lastActivity = max(group.lastActivity, record.endTime)
+                schedule(group)
                 if group.serverISN == nil, let isn = group.sightings[index].serverISN {
                     group.serverISN = isn
                     byServerISN[isn, default: []].append(group.id)
@@ -89,6 +106,11 @@ public final class TraceEngine {
             {
                 group.sightings[position].exchanges.append(exchange)
                 group.lastActivity = max(group.lastActivity, Self.end(of: exchange))
+                if exchange.isResponseComplete {
+                    let due = Clock.plus(Self.end(of: exchange), options.settle)
+                    group.nextExchangeDue = min(group.nextExchangeDue ?? due, due)
+                }
+                schedule(group)
                 index(exchange, group: group, sighting: group.sightings[position])
             } else {
                 orphanExchanges[exchange.connectionID, default: []].append(exchange)
@@ -155,6 +177,7 @@ public final class TraceEngine {
         if !isFinal { group.open += 1 }
         group.lastActivity = max(group.lastActivity, record.endTime)
         group.firstTime = min(group.firstTime, sighting.start)
+        schedule(group)
         sightingOf[record.id] = group.id
         if group.clientISN == nil, let isn = sighting.clientISN {
             group.clientISN = isn
@@ -334,33 +357,81 @@ public final class TraceEngine {
 
     // MARK: Finalizing
 
+    /// When a group should be looked at next: `settle` after its last packet once every point closed it, else when
+    /// its next exchange is due or it has been open too long.
+    private func schedule(_ group: ConnectionGroup) {
+        var due =
+            group.open == 0
+            ? Clock.plus(group.lastActivity, options.settle)
+            : Clock.plus(group.lastActivity, options.openGroupTimeout)
+        if let exchange = group.nextExchangeDue { due = min(due, exchange) }
+        if !group.dnsChecked { due = min(due, Clock.plus(group.firstTime, options.lookupSettle)) }
+        let second = due / 1_000_000_000 + 1
+        guard group.scheduled != second else { return }
+        group.scheduled = second
+        wheel.insert(second, group.id)
+    }
+
     private func finalizeDue(final: Bool) {
         let now = watermark
-        for group in groups.values.sorted(by: { $0.firstTime < $1.firstTime }) {
-            if final {
-                finalize(group, final: true)
-                continue
-            }
-            let quiet = Clock.since(now, group.lastActivity)
-            if group.open == 0, quiet > options.settle {
-                finalize(group, final: false)
-            } else if quiet > options.openGroupTimeout {
-                statistics.timedOutConnections += 1
-                finalize(group, final: false)
-            } else {
-                finalizeExchanges(of: group, now: now)
+        if final {
+            for group in groups.values.sorted(by: { $0.firstTime < $1.firstTime }) { finalize(group, final: true) }
+        } else {
+            // Only the groups whose time came (a wheel of capture seconds): the cost is in what is due, not in what
+            // is open.
+            let second = now / 1_000_000_000
+            while let (bucket, ids) = wheel.popDue(through: second) {
+                for id in ids {
+                    guard let group = groups[id], group.scheduled == bucket else { continue }
+                    group.scheduled = nil
+                    if !group.dnsChecked, Clock.since(now, group.firstTime) > options.lookupSettle {
+                        claimLookup(group)
+                    }
+                    let quiet = Clock.since(now, group.lastActivity)
+                    if group.open == 0, quiet > options.settle, group.dnsChecked {
+                        finalize(group, final: false)
+                    } else if quiet > options.openGroupTimeout {
+                        statistics.timedOutConnections += 1
+                        finalize(group, final: false)
+                    } else {
+                        group.nextExchangeDue = nil
+                        finalizeExchanges(of: group, now: now)
+                        schedule(group)
+                    }
+                }
             }
         }
-        if final || dns.count > 0 {
-            for lookup in dns.failedLookups(before: final ? .max : Clock.since(now, 20_000_000_000)) {
-                queue(Assembly(lookup: lookup))
-            }
+        for lookup in dns.advance(
+            to: final ? .max : now,
+            retention: Clock.plus(options.dnsToConnectWindow, options.openGroupTimeout)
+        ) {
+            queue(Assembly(lookup: lookup))
         }
         if !final {
             let horizon = Clock.since(now, 60_000_000_000)
-            icmp.removeAll { $0.event.time < horizon }
-            onward.expire(before: Clock.since(now, 120_000_000_000))
+            if let first = icmp.first, first.event.time < horizon { icmp.removeAll { $0.event.time < horizon } }
+            if Clock.since(now, lastExpiry) >= 10_000_000_000 {
+                lastExpiry = now
+                onward.expire(before: Clock.since(now, 120_000_000_000))
+            }
         }
+    }
+
+    /// Ties a connection to the lookup that gave its client the destination, once, `settle` after its SYN (the DNS
+    /// transactions are in by then, and the lookup need not be kept for as long as the connection lasts).
+    private func claimLookup(_ group: ConnectionGroup) {
+        guard !group.dnsChecked else { return }
+        group.dnsChecked = true
+        let sightings = group.sightings.filter { !$0.isReplyOnly && !$0.isStrayReset && $0.record.synTime != nil }
+        guard !sightings.isEmpty else { return }
+        let original = originalVariant(sightings)
+        let client = sightings.first { $0.client == original.client && $0.server == original.server } ?? sightings[0]
+        group.lookup = dns.claim(
+            client: original.client.address,
+            answering: original.server.address,
+            before: topology.corrected(client.start, node: client.point.node),
+            window: options.dnsToConnectWindow
+        )
     }
 
     /// Traces the completed exchanges of a connection still open (a long keep-alive connection).
@@ -377,6 +448,22 @@ public final class TraceEngine {
             if waitsForInbound(exchange, client: client, now: now, end: end) { continue }
             group.emitted.insert(key)
             queue(assemble(group: group, path: path, exchange: exchange))
+            forget(exchange, in: group, client: client)
+        }
+    }
+
+    /// Drops a traced exchange's views from a connection still open, so that a long keep-alive connection holds only
+    /// the exchanges in progress.
+    private func forget(_ exchange: HTTPExchange, in group: ConnectionGroup, client: Sighting) {
+        let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
+        for index in group.sightings.indices {
+            let sighting = group.sightings[index]
+            group.sightings[index].exchanges.removeAll { candidate in
+                if let raw, sighting.record.originatorBase != nil {
+                    return candidate.requestFirstByte.flatMap { sighting.clientRaw($0.offset) } == raw
+                }
+                return candidate.index == exchange.index
+            }
         }
     }
 
@@ -406,7 +493,7 @@ public final class TraceEngine {
         guard let client = path.first?.0 else { return }
         // DNS over TCP that opened is a transport of DNS transactions, not a request of its own.
         if client.server.port == 53, path.contains(where: { $0.0.record.synAckTime != nil }) { return }
-        var any = false
+        var any = !group.emitted.isEmpty
         for exchange in client.exchanges {
             any = true
             let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
@@ -507,12 +594,8 @@ public final class TraceEngine {
             : topology.corrected(exchange?.requestFirstByte?.time ?? client.start, node: client.point.node)
         // The lookup that gave the client its destination.
         if isFirst, client.record.synTime != nil {
-            if let lookup = dns.claim(
-                client: client.client.address,
-                answering: client.server.address,
-                before: connectionStart,
-                window: options.dnsToConnectWindow
-            ) {
+            claimLookup(group)
+            if let lookup = group.lookup {
                 assembly.dns = lookup
                 assembly.start = min(assembly.start, lookup.start)
             }
@@ -586,8 +669,11 @@ public final class TraceEngine {
         return assembly
     }
 
+    /// Judges an assembled request now (with what the directory knows now) and keeps the trace for its turn.
     private func queue(_ assembly: Assembly) {
-        pending.append(Pending(start: assembly.start, assembly: assembly))
+        let diagnosis = Diagnosis(options: options, directory: directory, topology: topology, captureEnd: watermark)
+        let trace = diagnosis.trace(assembly)
+        pending.append(Pending(start: trace.start, trace: trace))
         pendingSorted = false
     }
 
@@ -608,10 +694,8 @@ public final class TraceEngine {
             count += extra
         }
         guard count > 0 else { return [] }
-        let ready = Array(pending[0..<count])
+        var traces = pending[0..<count].map(\.trace)
         pending.removeFirst(count)
-        let diagnosis = Diagnosis(options: options, directory: directory, topology: topology, captureEnd: watermark)
-        var traces = ready.map { diagnosis.trace($0.assembly) }
         traces = Self.foldRetries(traces)
         for index in traces.indices {
             traces[index].index = nextIndex
@@ -625,36 +709,47 @@ public final class TraceEngine {
     /// A client that sends a request on a keep-alive connection the server is closing gets no answer and sends it
     /// again on a new connection (curl, browsers and most HTTP libraries do). When the retry (same client, method,
     /// target and request id) follows within a second and completes, the failed attempt is a finding of the retry.
+    /// Linear: failed attempts are looked up by what a retry repeats.
     static func foldRetries(_ traces: [RequestTrace]) -> [RequestTrace] {
-        var result: [RequestTrace] = []
-        var removed = Set<Int>()
-        for (i, failed) in traces.enumerated() where failed.verdict.kind.isFailure && failed.request != nil {
-            guard let request = failed.request else { continue }
-            if let j = traces.indices.first(where: { j in
-                let retry = traces[j]
-                return j > i && !removed.contains(j) && !retry.verdict.kind.isFailure
-                    && retry.request?.method == request.method && retry.request?.path == request.path
-                    && retry.request?.requestID == request.requestID
-                    && retry.client?.address == failed.client?.address
-                    && retry.start >= failed.start && Clock.since(retry.start, failed.start) < 1_000_000_000
-            }) {
-                removed.insert(i)
-                var retry = traces[j]
-                retry.findings.append(
-                    Finding(
-                        .retried,
-                        "a first attempt from \(failed.client.map(\.description) ?? "?") got no answer "
-                            + "(\(failed.verdict.kind.rawValue): \(failed.verdict.sentence)); the client sent it again "
-                            + "on a new connection"
-                    )
-                )
-                var copy = traces
-                copy[j] = retry
-                return foldRetries(copy.enumerated().filter { $0.offset != i }.map(\.element))
-            }
+        struct Key: Hashable {
+            var client: IPAddress?
+            var method: String
+            var path: String
+            var requestID: String?
         }
-        result = traces
-        return result
+        var failed: [Key: [Int]] = [:]
+        var folded = Set<Int>()
+        var result = traces
+        for (index, trace) in traces.enumerated() {
+            guard let request = trace.request else { continue }
+            let key = Key(
+                client: trace.client?.address,
+                method: request.method,
+                path: request.path,
+                requestID: request.requestID
+            )
+            if trace.verdict.kind.isFailure {
+                failed[key, default: []].append(index)
+                continue
+            }
+            guard let candidates = failed[key],
+                let attempt = candidates.last(where: { i in
+                    !folded.contains(i) && trace.start >= traces[i].start
+                        && Clock.since(trace.start, traces[i].start) < 1_000_000_000
+                })
+            else { continue }
+            folded.insert(attempt)
+            let first = traces[attempt]
+            result[index].findings.append(
+                Finding(
+                    .retried,
+                    "a first attempt from \(first.client.map(\.description) ?? "?") got no answer "
+                        + "(\(first.verdict.kind.rawValue): \(first.verdict.sentence)); the client sent it again on a "
+                        + "new connection"
+                )
+            )
+        }
+        return result.enumerated().filter { !folded.contains($0.offset) }.map(\.element)
     }
 }
 
@@ -670,10 +765,60 @@ final class ConnectionGroup {
     var firstTime: Int64
     /// Exchanges already traced.
     var emitted = Set<ExchangeKey>()
+    /// The capture second the group is scheduled to be looked at (its bucket in the engine's wheel).
+    var scheduled: Int64?
+    /// Whether the lookup that led to the connection was looked for, and the lookup found.
+    var dnsChecked = false
+    var lookup: DNSLookup?
+    /// When the earliest completed exchange not traced yet is due.
+    var nextExchangeDue: Int64?
 
     init(id: Int, firstTime: Int64) {
         self.id = id
         self.firstTime = firstTime
+    }
+}
+
+/// Groups by the capture second they are due in: buckets, and a min-heap of the buckets' seconds.
+struct DueWheel {
+    private var buckets: [Int64: [Int]] = [:]
+    private var seconds: [Int64] = []
+
+    mutating func insert(_ second: Int64, _ id: Int) {
+        if buckets[second] == nil {
+            buckets[second] = [id]
+            seconds.append(second)
+            var child = seconds.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard seconds[child] < seconds[parent] else { break }
+                seconds.swapAt(child, parent)
+                child = parent
+            }
+        } else {
+            buckets[second]?.append(id)
+        }
+    }
+
+    /// The earliest bucket due by `second`, removed.
+    mutating func popDue(through second: Int64) -> (Int64, [Int])? {
+        guard let first = seconds.first, first <= second else { return nil }
+        let last = seconds.removeLast()
+        if !seconds.isEmpty {
+            seconds[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1
+                let right = left + 1
+                var smallest = parent
+                if left < seconds.count, seconds[left] < seconds[smallest] { smallest = left }
+                if right < seconds.count, seconds[right] < seconds[smallest] { smallest = right }
+                if smallest == parent { break }
+                seconds.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+        return (first, buckets.removeValue(forKey: first) ?? [])
     }
 }
 
@@ -749,7 +894,7 @@ struct Assembly {
 /// A traced request waiting for its turn.
 struct Pending {
     var start: Int64
-    var assembly: Assembly
+    var trace: RequestTrace
 }
 
 /// Exchanges by the sender's address, method and target, in time order: where an L7 proxy's onward request is found

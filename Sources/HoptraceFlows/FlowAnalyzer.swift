@@ -150,6 +150,8 @@ public final class FlowAnalyzer {
             if fromOriginator { connection.originatorFirst = evidence } else { connection.responderFirst = evidence }
         }
         let isNew = connection.orig.summary.packets + connection.resp.summary.packets == 0
+        let wasAnswered = connection.resp.summary.packets > 0
+        let wasEstablished = connection.handshakeAckTime != nil
         let wireLength = max(packet.payloadLength, packet.payload.count, 0)
         let kind = connection.process(
             tcp,
@@ -160,7 +162,12 @@ public final class FlowAnalyzer {
             time: packet.timestamp,
             output: self.output
         )
-        if isNew, self.configuration.emitOpened {
+        if self.configuration.emitOpened,
+            isNew || (!wasAnswered && connection.resp.summary.packets > 0)
+                || (!wasEstablished && connection.handshakeAckTime != nil)
+        {
+            // The provisional record again when the other side first answers and when the handshake completes: what
+            // correlation knows of a long connection before it closes.
             self.output.emit(.opened(connection.record(reason: .endOfInput)))
         }
         if self.configuration.emitSegments {

@@ -1,7 +1,9 @@
 /// A record the flow stage emits.
 public enum FlowEvent: Hashable, Sendable {
-    /// A TCP connection's first packet at a capture point, as a provisional record (only with
-    /// ``FlowConfiguration/emitOpened``): correlation learns from it which capture points hold a connection still open.
+    /// A TCP connection still open at a capture point, as a provisional record (only with
+    /// ``FlowConfiguration/emitOpened``): at its first packet, when the other side first answers, and when the
+    /// handshake completes. Correlation learns from it which capture points hold a connection still open, and what
+    /// it looked like so far; a later record of the same ``ConnectionRecord/id`` replaces an earlier one.
     case opened(ConnectionRecord)
     /// A TCP connection, when it closed (plus linger), went idle, was evicted, or the input ended.
     case connection(ConnectionRecord)
