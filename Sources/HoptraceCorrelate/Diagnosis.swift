@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 extension Correlator {
     /// The exchange on `sighting` that is the same request as `exchange` (same method and target, nearest in time).
     static func matching(_ exchange: HTTPSighting, in sighting: TCPSighting) -> HTTPSighting? {

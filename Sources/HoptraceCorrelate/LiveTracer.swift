@@ -1,3 +1,7 @@
+import HoptraceCapture
+import HoptraceDecode
+import HoptraceFlows
+
 /// Traces requests while they happen: packets in, each request's trace out once, as soon as its verdict is final.
 ///
 /// Feed packets in capture order with ``process(_:interfaces:)`` and call ``poll(now:)`` often (after each packet

@@ -1,3 +1,7 @@
+import HoptraceCapture
+import HoptraceDecode
+import HoptraceFlows
+
 /// Builds the correlator's input from the flow stage's records.
 ///
 /// The flow stage keys connections per capture point and does not keep packet directions; the collector notes the

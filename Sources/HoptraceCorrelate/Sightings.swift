@@ -1,4 +1,5 @@
-@_exported import HoptraceFlows
+import HoptraceCapture
+import HoptraceFlows
 
 /// An address and port as seen at one capture point.
 public struct Endpoint: Hashable, Sendable, Comparable, CustomStringConvertible {

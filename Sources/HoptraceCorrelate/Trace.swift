@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 /// How the request reached its server.
 public enum TraceMode: String, Sendable, Hashable, CaseIterable {
     /// To a Service's ClusterIP, DNATed by kube-proxy to a pod.

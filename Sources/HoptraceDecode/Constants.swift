@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 /// An EtherType (the protocol field of Ethernet, 802.1Q, SLL and SLL2 headers, and of GRE and Geneve).
 public struct EtherType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The 16-bit value.

@@ -1,4 +1,4 @@
-@_exported import HoptraceCapture
+import HoptraceCapture
 
 /// An IPv4 or IPv6 header, with IPv6 extension headers walked.
 public struct NetworkHeader: Hashable, Sendable {

@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 /// A 48-bit MAC address, inline.
 public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     /// The six bytes in the low 48 bits, first byte most significant.

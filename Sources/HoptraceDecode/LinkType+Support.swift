@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 extension LinkType {
     /// The link types ``PacketDecoder`` decodes.
     public var isDecodable: Bool {

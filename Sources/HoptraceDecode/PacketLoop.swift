@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 /// What ``PacketDecoder/decodePackets(from:capturePoints:counts:_:)`` has read so far.
 public struct PacketLoopCounts: Sendable, Equatable {
     /// Packets read from the source (fragments swallowed by reassembly included).

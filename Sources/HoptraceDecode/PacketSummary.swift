@@ -2,6 +2,8 @@
 //
 // Packet-derived text (DNS names) is untrusted: bounded in length and escaped before it is printed.
 
+import HoptraceCapture
+
 /// Formats decoded packets as one-line text summaries.
 public enum PacketSummary {
     /// The summary of `decoded`: `IP 10.0.0.1.1234 > 10.0.0.2.80: Flags [S], seq 1, win 64240, options [...],

@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 /// A TCP connection's summary state in Zeek's `conn_state` vocabulary.
 public struct ConnectionState: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The Zeek spelling ("SF", "REJ", ...).

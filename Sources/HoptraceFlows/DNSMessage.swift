@@ -14,6 +14,8 @@
 // message. Untrusted input: a name is at most 255 bytes on the wire, pointers must go strictly backwards (so a chain
 // always terminates) and at most `maxPointerHops` of them are followed.
 
+import HoptraceDecode
+
 /// A parsed DNS message: the header, the first question and the answer section.
 public struct DNSMessage: Hashable, Sendable {
     /// The transaction id.

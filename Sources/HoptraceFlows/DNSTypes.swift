@@ -1,3 +1,5 @@
+import HoptraceDecode
+
 /// A DNS resource record type (RFC 1035 TYPE), as a named constant.
 public struct DNSRecordType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The 16-bit TYPE value.

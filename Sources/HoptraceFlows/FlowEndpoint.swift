@@ -1,3 +1,5 @@
+import HoptraceDecode
+
 /// One end of a transport connection as seen at a capture point: address and port.
 public struct FlowEndpoint: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The IP address.

@@ -1,3 +1,6 @@
+import HoptraceCapture
+import HoptraceDecode
+
 /// Reads capture files through decode into a ``FlowAnalyzer``: the loop `flows`, `requests` and `trace` share.
 public struct FlowPipeline {
     /// What a run read and where it stopped.

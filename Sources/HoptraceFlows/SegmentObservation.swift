@@ -1,3 +1,6 @@
+import HoptraceCapture
+import HoptraceDecode
+
 /// One TCP segment as seen at one capture point, with its sequence numbers made relative to the connection's ISNs:
 /// what correlation groups across capture points, since NAT rewrites addresses and ports but never sequence numbers.
 ///

@@ -1,3 +1,5 @@
+import HoptraceCorrelate
+
 /// Kubernetes names for the addresses of a stream of records (packets, connections, requests), looked up once per
 /// address and remembered: the per-record cost is a dictionary probe.
 public struct AddressNames: Sendable {

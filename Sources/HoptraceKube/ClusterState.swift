@@ -1,4 +1,6 @@
 import Foundation
+import HoptraceCorrelate
+import HoptraceDecode
 import Yams
 
 /// A cluster-state file that could not be used: one line naming the file, what is wrong and the fix.

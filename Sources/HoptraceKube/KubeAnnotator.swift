@@ -1,3 +1,5 @@
+import HoptraceCorrelate
+
 /// Puts Kubernetes names on traces and checks them against the cluster state.
 ///
 /// For each trace it fills ``RequestTrace/names`` (client, service, server, each hop's source and destination, the

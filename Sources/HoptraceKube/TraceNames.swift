@@ -1,3 +1,5 @@
+import HoptraceCorrelate
+
 extension RequestTrace {
     /// The Kubernetes name of an endpoint of this trace: its address and port's (`service default/web:80`), else its
     /// address's (`pod default/web-7d4b9`); nil without one.

@@ -1,3 +1,6 @@
+import HoptraceCapture
+import HoptraceCorrelate
+
 /// `hoptrace trace --html FILE`: one self-contained page (inline CSS and SVG, no script, nothing fetched) with each
 /// request's verdict, an SVG waterfall of its phases and its hops. Every packet-derived string is escaped.
 public enum HTMLReport {

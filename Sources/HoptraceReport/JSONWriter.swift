@@ -1,6 +1,3 @@
-@_exported import HoptraceCorrelate
-@_exported import HoptraceKube
-
 /// A streaming JSON writer into a reusable byte buffer: commas and string escaping handled, keys in the order
 /// written. Used for JSON lines (`--json`) and for whole documents.
 public struct JSONWriter {

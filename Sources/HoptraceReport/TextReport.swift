@@ -1,3 +1,7 @@
+import HoptraceCapture
+import HoptraceCorrelate
+import HoptraceKube
+
 /// `hoptrace trace`'s terminal output: the verdict in one sentence, then a waterfall of phases and the hops.
 public struct TextReport: Sendable {
     /// Whether to use ANSI colours (only on a terminal).

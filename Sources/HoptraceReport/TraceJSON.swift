@@ -1,3 +1,6 @@
+import HoptraceCapture
+import HoptraceCorrelate
+
 /// `hoptrace trace --json`: one JSON document per request, following `docs/trace.schema.json`.
 ///
 /// Durations are milliseconds (numbers with microsecond precision); instants are RFC 3339 UTC strings with

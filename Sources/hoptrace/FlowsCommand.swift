@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import HoptraceDecode
+import HoptraceFlows
+import HoptraceKube
 import HoptraceReport
 
 /// Options shared by `hoptrace flows` and `hoptrace requests`.

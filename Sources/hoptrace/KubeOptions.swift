@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HoptraceKube
 import HoptraceReport
 
 /// `--k8s FILE` and `--kubectl`: where Kubernetes names for addresses come from. Shared by `trace`, `packets`,

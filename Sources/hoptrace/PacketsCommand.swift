@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import HoptraceCapture
 import HoptraceDecode
+import HoptraceKube
 import HoptraceReport
 
 /// `hoptrace packets FILE...`: one line per packet, in the spirit of `tcpdump -nn`, or JSON lines.

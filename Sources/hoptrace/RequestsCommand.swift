@@ -1,4 +1,5 @@
 import ArgumentParser
+import HoptraceFlows
 import HoptraceReport
 
 /// `hoptrace requests`: one line per DNS query and per HTTP request.

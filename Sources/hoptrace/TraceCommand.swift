@@ -1,5 +1,9 @@
 import ArgumentParser
 import Foundation
+import HoptraceCapture
+import HoptraceCorrelate
+import HoptraceFlows
+import HoptraceKube
 import HoptraceReport
 
 /// `hoptrace trace`: one request's path through the node, its verdict and where its time went.

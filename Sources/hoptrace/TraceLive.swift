@@ -2,6 +2,8 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import HoptraceCapture
+import HoptraceCorrelate
+import HoptraceKube
 import HoptraceReport
 
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceFlows
 import Testing
 
 @testable import HoptraceCorrelate

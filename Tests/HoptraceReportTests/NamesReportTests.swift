@@ -1,4 +1,6 @@
 import Foundation
+import HoptraceCorrelate
+import HoptraceKube
 import Testing
 
 @testable import HoptraceReport

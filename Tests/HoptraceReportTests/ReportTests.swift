@@ -1,4 +1,6 @@
 import Foundation
+import HoptraceCapture
+import HoptraceCorrelate
 import Testing
 
 @testable import HoptraceReport
