@@ -54,27 +54,3 @@ extension LinkType {
             + "NULL/LOOP, NFLOG"
     }
 }
-
-extension PacketSummary {
-    /// `text` made safe for one terminal line: control characters become `?`, and at most `maxLength` characters
-    /// are kept (`…` marks a cut). For packet- and file-derived names.
-    public static func printable(_ text: String, maxLength: Int = 64) -> String {
-        var result = ""
-        var count = 0
-        for scalar in text.unicodeScalars {
-            if count == maxLength {
-                result += "…"
-                break
-            }
-            if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar == "\u{2028}"
-                || scalar == "\u{2029}"
-            {
-                result += "?"
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-            count += 1
-        }
-        return result
-    }
-}

@@ -28,6 +28,15 @@ struct TraceCommand: ParsableCommand {
     @Argument(help: "pcap or pcapng files (several are merged by time); none with --live.")
     var files: [String] = []
 
+    @Option(
+        name: .customShort("r"),
+        help: ArgumentHelp(
+            "Read this capture file (repeat for several); the words after it are then a BPF filter, as for tcpdump.",
+            valueName: "file"
+        )
+    )
+    var readFiles: [String] = []
+
     @Flag(help: "Capture live (with -i) and print each matching request's trace as soon as it is final.")
     var live = false
 
@@ -79,8 +88,16 @@ struct TraceCommand: ParsableCommand {
             try capture.validate(files: files, index: index, html: html, all: all)
         } else if !capture.interfaces.isEmpty {
             throw ValidationError("-i captures live: add --live (hoptrace trace --live -i any ...)")
-        } else if files.isEmpty {
+        } else if files.isEmpty && readFiles.isEmpty {
             throw ValidationError("give at least one capture file, or trace live with --live -i any")
+        } else {
+            try CaptureInput.validate(arguments: files, readFiles: readFiles, filter: capture.filter)
+        }
+        if !kube.isEnabled, let selector = [client, service].compactMap({ $0 }).first(where: { $0.contains("/") }) {
+            throw ValidationError(
+                "'\(selector)' is a Kubernetes name: add --k8s FILE (kubectl get ... -o json) or --kubectl, "
+                    + "or select by address (IP or IP:PORT)"
+            )
         }
         if DurationText.nanoseconds(slow) == nil {
             throw ValidationError("--slow '\(slow)' is not a duration; write e.g. 200ms, 1.5s, 800us")
@@ -98,11 +115,14 @@ struct TraceCommand: ParsableCommand {
         let names = try interfaceNames.load()
         let cluster = try kube.load()
 
+        let filter = try CaptureInput.packetFilter(
+            CaptureInput.expression(arguments: files, readFiles: readFiles, filter: capture.filter)
+        )
         let collector = ObservationCollector()
         let result: FlowPipeline.Result
         do {
-            result = try FlowPipeline(ifIndexNames: names).run(
-                paths: files,
+            result = try FlowPipeline(ifIndexNames: names, filter: filter).run(
+                paths: inputFiles,
                 tap: { packet, point in collector.tap(packet, capturePoint: point) },
                 sink: collector.collect
             )
@@ -116,7 +136,7 @@ struct TraceCommand: ParsableCommand {
         if let cluster { KubeAnnotator.annotate(&traces, state: cluster) }
 
         let selected = select(traces)
-        let useColor = color == .always || (color == .auto && isatty(STDOUT_FILENO) != 0 && !json)
+        let useColor = color == .always || (color == .auto && Terminal.coloursByDefault && !json)
         let out = BufferedOutput()
         defer { out.flush() }
         if json {
@@ -131,7 +151,7 @@ struct TraceCommand: ParsableCommand {
         if let html {
             let page = HTMLReport.render(
                 selected.traces,
-                title: files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
+                title: inputFiles.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
             )
             do {
                 try page.write(toFile: html, atomically: true, encoding: .utf8)
@@ -144,10 +164,13 @@ struct TraceCommand: ParsableCommand {
         }
         if selected.traces.isEmpty, selected.listing == nil {
             throw CLIFailure(
-                "no request matches the selector; run `hoptrace trace \(files.joined(separator: " "))` to list them"
+                "no request matches the selector; run `hoptrace trace \(inputFiles.joined(separator: " "))` to list them"
             )
         }
     }
+
+    /// The files read: `-r` files, else the arguments.
+    var inputFiles: [String] { CaptureInput.files(arguments: files, readFiles: readFiles) }
 
     /// Whether a selector (--request-id, --http, --client, --service, --index) was given.
     var hasSelector: Bool { requestID != nil || http != nil || client != nil || service != nil || index != nil }
