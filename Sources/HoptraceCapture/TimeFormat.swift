@@ -86,23 +86,40 @@ package enum TimeFormat {
     /// Writes `value` in decimal with at least `width` digits (zero-padded) at `out`; returns the bytes written.
     @inlinable
     package static func writePadded(_ value: UInt64, width: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
-        var count = 0
-        var bound: UInt64 = 1
-        var digits = 1
-        while digits < width {
-            bound = bound &* 10
+        // The common case, a value that fits the width: the digits from the right, no counting.
+        var limit: UInt64 = 1
+        var digits = 0
+        while digits < width && digits < 19 {
+            limit &*= 10
             digits += 1
-            if value < bound {
-                out[count] = UInt8(ascii: "0")
-                count += 1
-            }
         }
-        return count + self.writeDecimal(value, to: out + count)
+        guard width > 0, width <= 19, value < limit else {
+            var count = 0
+            var bound: UInt64 = 1
+            var places = 1
+            while places < width {
+                bound = bound &* 10
+                places += 1
+                if value < bound {
+                    out[count] = UInt8(ascii: "0")
+                    count += 1
+                }
+            }
+            return count + self.writeDecimal(value, to: out + count)
+        }
+        var rest = value
+        var at = width
+        while at > 0 {
+            at -= 1
+            out[at] = UInt8(truncatingIfNeeded: 0x30 &+ rest % 10)
+            rest /= 10
+        }
+        return width
     }
 
-    /// Writes ``rfc3339(_:)``'s 30 bytes at `out`; returns 30.
-    package static func writeRFC3339(_ nanoseconds: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
-        let (seconds, fraction) = self.splitSeconds(nanoseconds)
+    /// Writes the first 20 bytes of ``rfc3339(_:)`` for whole `seconds` since the epoch (`2026-11-22T14:02:03.`);
+    /// returns 20. With ``writeRFC3339Fraction(_:to:)``, for writers that keep the date of the last second.
+    package static func writeRFC3339Second(_ seconds: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
         let civil = self.civilFields(seconds)
         // Int64 nanoseconds reach the years 1677...2262: four digits, never negative.
         var at = self.writePadded(UInt64(clamping: civil.year), width: 4, to: out)
@@ -116,10 +133,21 @@ package enum TimeFormat {
         at += 1
         at += self.writeClock(civil.secondOfDay, to: out + at)
         out[at] = UInt8(ascii: ".")
-        at += 1
-        at += self.writePadded(UInt64(clamping: fraction), width: 9, to: out + at)
+        return at + 1
+    }
+
+    /// Writes the last 10 bytes of ``rfc3339(_:)``: nine digits of `fraction` (0 ..< 1e9) and `Z`; returns 10.
+    package static func writeRFC3339Fraction(_ fraction: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        let at = self.writePadded(UInt64(clamping: fraction), width: 9, to: out)
         out[at] = UInt8(ascii: "Z")
         return at + 1
+    }
+
+    /// Writes ``rfc3339(_:)``'s 30 bytes at `out`; returns 30.
+    package static func writeRFC3339(_ nanoseconds: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        let (seconds, fraction) = self.splitSeconds(nanoseconds)
+        let at = self.writeRFC3339Second(seconds, to: out)
+        return at + self.writeRFC3339Fraction(fraction, to: out + at)
     }
 
     /// Writes ``timeOfDay(_:)``'s 15 bytes at `out`; returns 15.

@@ -24,73 +24,71 @@ public struct FlowTextWriter: RecordWriter {
     }
 
     /// The column line.
-    public mutating func writeHeader(to bytes: inout [UInt8]) {
-        bytes.append(
-            contentsOf:
-                "#time capturePoint orig resp duration origBytes respBytes connState history handshakeRTT retransmissions\n"
-                .utf8
+    public mutating func writeHeader(to out: BufferedOutput) {
+        out.append(
+            "#time capturePoint orig resp duration origBytes respBytes connState history handshakeRTT retransmissions\n"
+                as StaticString
         )
     }
 
     /// One line.
-    public mutating func write(_ record: FlowRecord, context: RecordContext, to bytes: inout [UInt8]) {
+    public mutating func write(_ record: FlowRecord, context: RecordContext, to out: BufferedOutput) {
         switch record {
         case .connection(let connection):
-            TextLine.appendStart(
-                connection.startTime,
-                context.capturePoint,
-                connection.originator,
-                connection.responder,
-                to: &bytes
-            )
-            bytes.append(UInt8(ascii: " "))
-            TimeFormat.append(to: &bytes) { TimeFormat.writeDuration(connection.duration, to: $0) }
-            bytes.append(UInt8(ascii: " "))
-            TextLine.appendNumber(connection.originatorSummary.bytes, to: &bytes)
-            bytes.append(UInt8(ascii: " "))
-            TextLine.appendNumber(connection.responderSummary.bytes, to: &bytes)
-            bytes.append(UInt8(ascii: " "))
-            let failed = Self.isFailure(connection.state)
-            if self.style.color { TerminalText.beginColor(failed ? .red : .green, to: &bytes) }
-            bytes.append(contentsOf: connection.state.rawValue.utf8)
-            if self.style.color { TerminalText.endColor(to: &bytes) }
-            bytes.append(UInt8(ascii: " "))
+            out.appendRFC3339(connection.startTime)
+            out.append(UInt8(ascii: " "))
+            out.appendTerminal(context.capturePoint, limit: 64)
+            out.append(UInt8(ascii: " "))
+            out.appendEndpoint(connection.originator)
+            out.append(UInt8(ascii: " "))
+            out.appendEndpoint(connection.responder)
+            out.append(UInt8(ascii: " "))
+            out.appendDuration(connection.duration)
+            out.append(UInt8(ascii: " "))
+            out.appendNumber(connection.originatorSummary.bytes)
+            out.append(UInt8(ascii: " "))
+            out.appendNumber(connection.responderSummary.bytes)
+            out.append(UInt8(ascii: " "))
+            if self.style.color { TerminalText.beginColor(Self.isFailure(connection.state) ? .red : .green, to: out) }
+            out.append(connection.state.rawValue)
+            if self.style.color { TerminalText.endColor(to: out) }
+            out.append(UInt8(ascii: " "))
             if connection.history.isEmpty {
-                bytes.append(UInt8(ascii: "-"))
+                out.append(UInt8(ascii: "-"))
             } else {
-                TerminalText.append(connection.history, limit: 64, to: &bytes)
+                out.appendTerminal(connection.history, limit: 64)
             }
-            bytes.append(UInt8(ascii: " "))
+            out.append(UInt8(ascii: " "))
             if let rtt = connection.handshakeRTT {
-                TimeFormat.append(to: &bytes) { TimeFormat.writeDuration(rtt, to: $0) }
+                out.appendDuration(rtt)
             } else {
-                bytes.append(UInt8(ascii: "-"))
+                out.append(UInt8(ascii: "-"))
             }
-            bytes.append(UInt8(ascii: " "))
-            TextLine.appendNumber(connection.originatorSummary.retransmissions, to: &bytes)
-            bytes.append(UInt8(ascii: "/"))
-            TextLine.appendNumber(connection.responderSummary.retransmissions, to: &bytes)
+            out.append(UInt8(ascii: " "))
+            out.appendNumber(connection.originatorSummary.retransmissions)
+            out.append(UInt8(ascii: "/"))
+            out.appendNumber(connection.responderSummary.retransmissions)
         case .icmpError(let icmp):
-            TimeFormat.append(to: &bytes) { TimeFormat.writeRFC3339(icmp.time, to: $0) }
-            bytes.append(UInt8(ascii: " "))
-            TerminalText.append(context.capturePoint, limit: 64, to: &bytes)
-            bytes.append(contentsOf: " ICMP ".utf8)
-            if self.style.color { TerminalText.beginColor(.red, to: &bytes) }
-            bytes.append(contentsOf: icmp.kind.utf8)
-            if self.style.color { TerminalText.endColor(to: &bytes) }
-            bytes.append(contentsOf: " from ".utf8)
-            icmp.sender.appendDescription(to: &bytes)
-            bytes.append(contentsOf: " quoting ".utf8)
-            JSONWriter.appendEndpoint(icmp.quotedSource, to: &bytes)
-            bytes.append(contentsOf: " > ".utf8)
-            JSONWriter.appendEndpoint(icmp.quotedDestination, to: &bytes)
+            out.appendRFC3339(icmp.time)
+            out.append(UInt8(ascii: " "))
+            out.appendTerminal(context.capturePoint, limit: 64)
+            out.append(" ICMP " as StaticString)
+            if self.style.color { TerminalText.beginColor(.red, to: out) }
+            out.append(icmp.kind)
+            if self.style.color { TerminalText.endColor(to: out) }
+            out.append(" from " as StaticString)
+            out.appendAddress(icmp.sender)
+            out.append(" quoting " as StaticString)
+            out.appendEndpoint(icmp.quotedSource)
+            out.append(" > " as StaticString)
+            out.appendEndpoint(icmp.quotedDestination)
             if let seq = icmp.quotedTCPSequence {
-                bytes.append(contentsOf: " seq ".utf8)
-                TextLine.appendNumber(seq, to: &bytes)
+                out.append(" seq " as StaticString)
+                out.appendNumber(seq)
             }
         }
-        NamesComment.append(context.names, to: &bytes)
-        bytes.append(0x0A)
+        NamesComment.append(context.names, to: out)
+        out.append(0x0A)
     }
 
     /// Whether a state means the connection did not work: no answer, refused, reset before completing.
@@ -104,12 +102,22 @@ public struct FlowTextWriter: RecordWriter {
 
 /// `hoptrace flows --format json` (docs/connection.schema.json).
 public struct FlowJSONWriter: RecordWriter {
+    /// The line being written, reused.
+    private var json = JSONWriter()
+
     /// A writer.
     public init() {}
 
     /// One JSON line.
-    public mutating func write(_ record: FlowRecord, context: RecordContext, to bytes: inout [UInt8]) {
-        var json = JSONWriter(appendingTo: &bytes)
+    public mutating func write(_ record: FlowRecord, context: RecordContext, to out: BufferedOutput) {
+        self.json.reset()
+        Self.write(record, context: context, into: &self.json)
+        out.append(contentsOf: self.json.bytes)
+        out.append(0x0A)
+    }
+
+    /// The record's object.
+    static func write(_ record: FlowRecord, context: RecordContext, into json: inout JSONWriter) {
         json.beginObject()
         switch record {
         case .connection(let connection):
@@ -162,8 +170,6 @@ public struct FlowJSONWriter: RecordWriter {
         }
         json.names(context.names)
         json.endObject()
-        json.finish(into: &bytes)
-        bytes.append(0x0A)
     }
 
     /// One direction's counters and marks.
@@ -193,6 +199,8 @@ public struct FlowJSONWriter: RecordWriter {
 public struct FlowTSVWriter: RecordWriter {
     /// Whether the log has a `names` column (cluster state given).
     public var names: Bool
+    /// The line being written, reused.
+    private var line: [UInt8] = []
 
     /// A writer; `names` adds the `names` column.
     public init(names: Bool = false) {
@@ -216,13 +224,13 @@ public struct FlowTSVWriter: RecordWriter {
     }
 
     /// The `#` block.
-    public mutating func writeHeader(to bytes: inout [UInt8]) {
-        ZeekTSV.appendHeader(path: "flows", fields: self.fields, to: &bytes)
+    public mutating func writeHeader(to out: BufferedOutput) {
+        ZeekTSV.appendHeader(path: "flows", fields: self.fields, to: out)
     }
 
     /// One line.
-    public mutating func write(_ record: FlowRecord, context: RecordContext, to bytes: inout [UInt8]) {
-        var row = TSVRow(appendingTo: &bytes)
+    public mutating func write(_ record: FlowRecord, context: RecordContext, to out: BufferedOutput) {
+        var row = TSVRow(appendingTo: &self.line)
         switch record {
         case .connection(let connection):
             row.string("conn")
@@ -259,11 +267,13 @@ public struct FlowTSVWriter: RecordWriter {
             row.integer(icmp.quotedTCPSequence)
         }
         if self.names { row.strings(NamesComment.entries(context.names)) }
-        row.finish(into: &bytes)
+        row.finish(into: &self.line)
+        out.append(contentsOf: self.line)
+        self.line.removeAll(keepingCapacity: true)
     }
 
     /// `#close`.
-    public mutating func writeFooter(to bytes: inout [UInt8]) {
-        ZeekTSV.appendClose(to: &bytes)
+    public mutating func writeFooter(to out: BufferedOutput) {
+        ZeekTSV.appendClose(to: out)
     }
 }

@@ -28,37 +28,40 @@ public struct PacketTextWriter: RecordWriter {
     }
 
     /// Appends one line.
-    public mutating func write(_ record: PacketRecord, context: RecordContext, to bytes: inout [UInt8]) {
+    public mutating func write(_ record: PacketRecord, context: RecordContext, to out: BufferedOutput) {
         let decoded = record.decoded
-        TimeFormat.append(to: &bytes) { TimeFormat.writeRFC3339(decoded.timestamp, to: $0) }
-        bytes.append(UInt8(ascii: " "))
-        TerminalText.append(context.capturePoint, limit: 64, to: &bytes)
-        bytes.append(UInt8(ascii: " "))
-        bytes.append(contentsOf: decoded.direction.description.utf8)
-        bytes.append(UInt8(ascii: " "))
-        TerminalText.append(PacketSummary.describe(decoded, warning: false), limit: 4096, to: &bytes)
+        out.appendRFC3339(decoded.timestamp)
+        out.append(UInt8(ascii: " "))
+        out.appendTerminal(context.capturePoint, limit: 64)
+        out.append(UInt8(ascii: " "))
+        out.append(decoded.direction.description)
+        out.append(UInt8(ascii: " "))
+        out.appendTerminal(PacketSummary.describe(decoded, warning: false), limit: 4096)
         if let warning = decoded.warning {
-            bytes.append(UInt8(ascii: " "))
-            if self.style.color { TerminalText.beginColor(.yellow, to: &bytes) }
-            TerminalText.append("[warning: \(warning)]", limit: 512, to: &bytes)
-            if self.style.color { TerminalText.endColor(to: &bytes) }
+            out.append(UInt8(ascii: " "))
+            if self.style.color { TerminalText.beginColor(.yellow, to: out) }
+            out.appendTerminal("[warning: \(warning)]", limit: 512)
+            if self.style.color { TerminalText.endColor(to: out) }
         }
-        NamesComment.append(context.names, to: &bytes)
-        bytes.append(0x0A)
+        NamesComment.append(context.names, to: out)
+        out.append(0x0A)
     }
 }
 
 /// `hoptrace packets --format json`: one object per packet, layer by layer (docs/packet.schema.json).
 public struct PacketJSONWriter: RecordWriter {
+    /// The line being written, reused.
+    private var json = JSONWriter()
+
     /// A writer.
     public init() {}
 
     /// Appends one JSON line.
-    public mutating func write(_ record: PacketRecord, context: RecordContext, to bytes: inout [UInt8]) {
-        var json = JSONWriter(appendingTo: &bytes)
-        Self.write(record.decoded, context: context, into: &json)
-        json.finish(into: &bytes)
-        bytes.append(0x0A)
+    public mutating func write(_ record: PacketRecord, context: RecordContext, to out: BufferedOutput) {
+        self.json.reset()
+        Self.write(record.decoded, context: context, into: &self.json)
+        out.append(contentsOf: self.json.bytes)
+        out.append(0x0A)
     }
 
     /// Writes the packet's object.
@@ -183,6 +186,8 @@ public struct PacketJSONWriter: RecordWriter {
 public struct PacketTSVWriter: RecordWriter {
     /// Whether the log has a `names` column (cluster state given).
     public var names: Bool
+    /// The line being written, reused.
+    private var line: [UInt8] = []
 
     /// A writer; `names` adds the `names` column.
     public init(names: Bool = false) {
@@ -204,14 +209,14 @@ public struct PacketTSVWriter: RecordWriter {
     }
 
     /// The `#` block.
-    public mutating func writeHeader(to bytes: inout [UInt8]) {
-        ZeekTSV.appendHeader(path: "packets", fields: self.fields, to: &bytes)
+    public mutating func writeHeader(to out: BufferedOutput) {
+        ZeekTSV.appendHeader(path: "packets", fields: self.fields, to: out)
     }
 
     /// One line.
-    public mutating func write(_ record: PacketRecord, context: RecordContext, to bytes: inout [UInt8]) {
+    public mutating func write(_ record: PacketRecord, context: RecordContext, to out: BufferedOutput) {
         let decoded = record.decoded
-        var row = TSVRow(appendingTo: &bytes)
+        var row = TSVRow(appendingTo: &self.line)
         row.seconds(decoded.timestamp)
         row.string(context.capturePoint, limit: 256)
         row.string(decoded.direction.description)
@@ -240,11 +245,13 @@ public struct PacketTSVWriter: RecordWriter {
         row.string(PacketSummary.describe(decoded, warning: false), limit: 4096)
         row.string(decoded.warning?.description, limit: 512)
         if self.names { row.strings(NamesComment.entries(context.names)) }
-        row.finish(into: &bytes)
+        row.finish(into: &self.line)
+        out.append(contentsOf: self.line)
+        self.line.removeAll(keepingCapacity: true)
     }
 
     /// `#close`.
-    public mutating func writeFooter(to bytes: inout [UInt8]) {
-        ZeekTSV.appendClose(to: &bytes)
+    public mutating func writeFooter(to out: BufferedOutput) {
+        ZeekTSV.appendClose(to: out)
     }
 }

@@ -9,11 +9,11 @@
 /// | ``FlowRecord``     | `hoptrace flows`   | ``FlowTextWriter``    | ``FlowJSONWriter``    | ``FlowTSVWriter``    |
 /// | ``RequestRecord``  | `hoptrace requests`| ``RequestTextWriter`` | ``RequestJSONWriter`` | ``RequestTSVWriter`` |
 ///
-/// A writer appends bytes to the caller's buffer (``BufferedOutput/bytes``): ``writeHeader(to:)`` once before the
-/// first record (TSV's `#` block, text's column line), ``write(_:context:to:)`` per record (one line, newline
-/// included), ``writeFooter(to:)`` once at the end (TSV's `#close`). Writers keep no per-record state that
-/// allocates: every piece is appended as bytes (numbers digit by digit, times by ``TimeFormat``, strings escaped for
-/// the format: ``TerminalText``, ``JSONWriter``, ``ZeekTSV``). The JSON of every kind follows one dialect (see
+/// A writer appends bytes to the caller's ``BufferedOutput``: ``writeHeader(to:)`` once before the first record
+/// (TSV's `#` block, text's column line), ``write(_:context:to:)`` per record (one line, newline included),
+/// ``writeFooter(to:)`` once at the end (TSV's `#close`). Nothing is allocated per record: text goes piece by piece
+/// into the output (numbers digit by digit, times by ``TimeFormat``, packet text through ``TerminalText``); JSON and
+/// TSV lines are built in a buffer the writer keeps and reuses (``JSONWriter``, ``TSVRow``), then copied out once. The JSON of every kind follows one dialect (see
 /// ``JSONWriter``) and its schema in `docs/`; TSV columns are named by the JSON keys.
 ///
 /// The `hoptrace trace` record plugs in the same way: a `TraceTextWriter`, `TraceJSONWriter` and `TraceHTMLWriter`
@@ -25,21 +25,21 @@ public protocol RecordWriter<Record> {
     associatedtype Record
 
     /// Appends what goes before the first record (nothing for JSON lines).
-    mutating func writeHeader(to bytes: inout [UInt8])
+    mutating func writeHeader(to out: BufferedOutput)
 
     /// Appends one record, as one line.
-    mutating func write(_ record: Record, context: RecordContext, to bytes: inout [UInt8])
+    mutating func write(_ record: Record, context: RecordContext, to out: BufferedOutput)
 
     /// Appends what goes after the last record (nothing but for TSV).
-    mutating func writeFooter(to bytes: inout [UInt8])
+    mutating func writeFooter(to out: BufferedOutput)
 }
 
 extension RecordWriter {
     /// Nothing.
-    public mutating func writeHeader(to bytes: inout [UInt8]) {}
+    public mutating func writeHeader(to out: BufferedOutput) {}
 
     /// Nothing.
-    public mutating func writeFooter(to bytes: inout [UInt8]) {}
+    public mutating func writeFooter(to out: BufferedOutput) {}
 }
 
 /// What a record is written with besides itself: the name of its capture point and the cluster's names for its

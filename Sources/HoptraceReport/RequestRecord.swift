@@ -33,94 +33,122 @@ public struct RequestTextWriter: RecordWriter {
     }
 
     /// The column line.
-    public mutating func writeHeader(to bytes: inout [UInt8]) {
-        bytes.append(contentsOf: "#time capturePoint client server protocol request status latency\n".utf8)
+    public mutating func writeHeader(to out: BufferedOutput) {
+        out.append("#time capturePoint client server protocol request status latency\n" as StaticString)
     }
 
     /// One line.
-    public mutating func write(_ record: RequestRecord, context: RecordContext, to bytes: inout [UInt8]) {
+    public mutating func write(_ record: RequestRecord, context: RecordContext, to out: BufferedOutput) {
         switch record {
         case .dns(let transaction):
-            TextLine.appendStart(record.time, context.capturePoint, transaction.client, transaction.server, to: &bytes)
-            bytes.append(contentsOf: " DNS ".utf8)
+            Self.appendStart(record.time, context, transaction.client, transaction.server, to: out)
+            out.append(" DNS " as StaticString)
             if let question = transaction.question {
-                bytes.append(contentsOf: question.type.description.utf8)
-                bytes.append(UInt8(ascii: " "))
+                out.append(question.type.description)
+                out.append(UInt8(ascii: " "))
                 if question.name.isEmpty {
-                    bytes.append(UInt8(ascii: "."))
+                    out.append(UInt8(ascii: "."))
                 } else {
-                    TerminalText.append(question.name, limit: 512, to: &bytes)
+                    out.appendTerminal(question.name, limit: 512)
                 }
             } else {
-                bytes.append(UInt8(ascii: "?"))
+                out.append(UInt8(ascii: "?"))
             }
-            bytes.append(UInt8(ascii: " "))
-            let color: TerminalText.Color = transaction.rcode == .noError ? .green : .red
-            if self.style.color { TerminalText.beginColor(color, to: &bytes) }
+            out.append(UInt8(ascii: " "))
+            if self.style.color { TerminalText.beginColor(transaction.rcode == .noError ? .green : .red, to: out) }
             if let rcode = transaction.rcode {
-                bytes.append(contentsOf: rcode.description.utf8)
+                out.append(rcode.description)
             } else {
-                bytes.append(UInt8(ascii: "-"))
+                out.append(UInt8(ascii: "-"))
             }
-            if self.style.color { TerminalText.endColor(to: &bytes) }
-            if transaction.isTruncated { bytes.append(contentsOf: ",TC".utf8) }
+            if self.style.color { TerminalText.endColor(to: out) }
+            if transaction.isTruncated { out.append(",TC" as StaticString) }
             if transaction.queryRetransmissions > 0 {
-                bytes.append(contentsOf: ",retx=".utf8)
-                TextLine.appendNumber(transaction.queryRetransmissions, to: &bytes)
+                out.append(",retx=" as StaticString)
+                out.appendNumber(transaction.queryRetransmissions)
             }
-            Self.appendLatency(transaction.latency, to: &bytes)
+            Self.appendLatency(transaction.latency, to: out)
         case .http(let exchange):
-            TextLine.appendStart(record.time, context.capturePoint, exchange.client, exchange.server, to: &bytes)
-            bytes.append(contentsOf: " HTTP ".utf8)
+            Self.appendStart(record.time, context, exchange.client, exchange.server, to: out)
+            out.append(" HTTP " as StaticString)
             if let request = exchange.request {
-                TerminalText.append(request.method, limit: 32, to: &bytes)
-                bytes.append(UInt8(ascii: " "))
-                if let host = request.host { TerminalText.append(host, limit: 256, to: &bytes) }
-                TerminalText.append(request.target, limit: 1024, to: &bytes)
+                out.appendTerminal(request.method, limit: 32)
+                out.append(UInt8(ascii: " "))
+                if let host = request.host { out.appendTerminal(host, limit: 256) }
+                out.appendTerminal(request.target, limit: 1024)
             } else {
-                bytes.append(contentsOf: "? (request not seen)".utf8)
+                out.append("? (request not seen)" as StaticString)
             }
-            bytes.append(UInt8(ascii: " "))
+            out.append(UInt8(ascii: " "))
             let status = exchange.response?.status
-            let color: TerminalText.Color =
-                switch status {
-                case .some(500...): .red
-                case .some(400..<500): .yellow
-                case .some: .green
-                case nil: .red
-                }
-            if self.style.color { TerminalText.beginColor(color, to: &bytes) }
-            if let status {
-                TextLine.appendNumber(status, to: &bytes)
-            } else {
-                bytes.append(UInt8(ascii: "-"))
+            if self.style.color {
+                let color: TerminalText.Color =
+                    switch status {
+                    case .some(500...): .red
+                    case .some(400..<500): .yellow
+                    case .some: .green
+                    case nil: .red
+                    }
+                TerminalText.beginColor(color, to: out)
             }
-            if self.style.color { TerminalText.endColor(to: &bytes) }
-            if exchange.requestHasGap || exchange.responseHasGap { bytes.append(contentsOf: ",gap".utf8) }
-            Self.appendLatency(exchange.latency, to: &bytes)
+            if let status {
+                out.appendNumber(status)
+            } else {
+                out.append(UInt8(ascii: "-"))
+            }
+            if self.style.color { TerminalText.endColor(to: out) }
+            if exchange.requestHasGap || exchange.responseHasGap { out.append(",gap" as StaticString) }
+            Self.appendLatency(exchange.latency, to: out)
         }
-        NamesComment.append(context.names, to: &bytes)
-        bytes.append(0x0A)
+        NamesComment.append(context.names, to: out)
+        out.append(0x0A)
     }
 
-    private static func appendLatency(_ latency: Int64?, to bytes: inout [UInt8]) {
-        bytes.append(UInt8(ascii: " "))
+    /// `TIME POINT CLIENT SERVER`.
+    private static func appendStart(
+        _ time: Int64,
+        _ context: RecordContext,
+        _ client: FlowEndpoint,
+        _ server: FlowEndpoint,
+        to out: BufferedOutput
+    ) {
+        out.appendRFC3339(time)
+        out.append(UInt8(ascii: " "))
+        out.appendTerminal(context.capturePoint, limit: 64)
+        out.append(UInt8(ascii: " "))
+        out.appendEndpoint(client)
+        out.append(UInt8(ascii: " "))
+        out.appendEndpoint(server)
+    }
+
+    private static func appendLatency(_ latency: Int64?, to out: BufferedOutput) {
+        out.append(UInt8(ascii: " "))
         if let latency {
-            TimeFormat.append(to: &bytes) { TimeFormat.writeDuration(latency, to: $0) }
+            out.appendDuration(latency)
         } else {
-            bytes.append(UInt8(ascii: "-"))
+            out.append(UInt8(ascii: "-"))
         }
     }
 }
 
 /// `hoptrace requests --format json` (docs/request.schema.json).
 public struct RequestJSONWriter: RecordWriter {
+    /// The line being written, reused.
+    private var json = JSONWriter()
+
     /// A writer.
     public init() {}
 
     /// One JSON line.
-    public mutating func write(_ record: RequestRecord, context: RecordContext, to bytes: inout [UInt8]) {
-        var json = JSONWriter(appendingTo: &bytes)
+    public mutating func write(_ record: RequestRecord, context: RecordContext, to out: BufferedOutput) {
+        self.json.reset()
+        Self.write(record, context: context, into: &self.json)
+        out.append(contentsOf: self.json.bytes)
+        out.append(0x0A)
+    }
+
+    /// The record's object.
+    static func write(_ record: RequestRecord, context: RecordContext, into json: inout JSONWriter) {
         json.beginObject()
         switch record {
         case .dns(let transaction):
@@ -188,8 +216,6 @@ public struct RequestJSONWriter: RecordWriter {
         }
         json.names(context.names)
         json.endObject()
-        json.finish(into: &bytes)
-        bytes.append(0x0A)
     }
 
     /// `"key":{"offset":n,"time":"…","timeNs":n}`, left out when nil.
@@ -207,6 +233,8 @@ public struct RequestJSONWriter: RecordWriter {
 public struct RequestTSVWriter: RecordWriter {
     /// Whether the log has a `names` column (cluster state given).
     public var names: Bool
+    /// The line being written, reused.
+    private var line: [UInt8] = []
 
     /// A writer; `names` adds the `names` column.
     public init(names: Bool = false) {
@@ -228,13 +256,13 @@ public struct RequestTSVWriter: RecordWriter {
     }
 
     /// The `#` block.
-    public mutating func writeHeader(to bytes: inout [UInt8]) {
-        ZeekTSV.appendHeader(path: "requests", fields: self.fields, to: &bytes)
+    public mutating func writeHeader(to out: BufferedOutput) {
+        ZeekTSV.appendHeader(path: "requests", fields: self.fields, to: out)
     }
 
     /// One line.
-    public mutating func write(_ record: RequestRecord, context: RecordContext, to bytes: inout [UInt8]) {
-        var row = TSVRow(appendingTo: &bytes)
+    public mutating func write(_ record: RequestRecord, context: RecordContext, to out: BufferedOutput) {
+        var row = TSVRow(appendingTo: &self.line)
         switch record {
         case .dns(let transaction):
             row.string("dns")
@@ -273,11 +301,13 @@ public struct RequestTSVWriter: RecordWriter {
             row.bool(exchange.responseHasGap)
         }
         if self.names { row.strings(NamesComment.entries(context.names)) }
-        row.finish(into: &bytes)
+        row.finish(into: &self.line)
+        out.append(contentsOf: self.line)
+        self.line.removeAll(keepingCapacity: true)
     }
 
     /// `#close`.
-    public mutating func writeFooter(to bytes: inout [UInt8]) {
-        ZeekTSV.appendClose(to: &bytes)
+    public mutating func writeFooter(to out: BufferedOutput) {
+        ZeekTSV.appendClose(to: out)
     }
 }

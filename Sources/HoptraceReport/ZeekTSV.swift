@@ -70,6 +70,20 @@ public enum ZeekTSV {
         bytes.append(0x0A)
     }
 
+    /// Appends the header block to `out`.
+    public static func appendHeader(path: String, fields: [Field], open: Int = Self.now(), to out: BufferedOutput) {
+        var bytes: [UInt8] = []
+        self.appendHeader(path: path, fields: fields, open: open, to: &bytes)
+        out.append(contentsOf: bytes)
+    }
+
+    /// Appends `#close` and the wall-clock time to `out`.
+    public static func appendClose(at time: Int = Self.now(), to out: BufferedOutput) {
+        var bytes: [UInt8] = []
+        self.appendClose(at: time, to: &bytes)
+        out.append(contentsOf: bytes)
+    }
+
     /// Appends `#close` and the wall-clock time.
     public static func appendClose(at time: Int = Self.now(), to bytes: inout [UInt8]) {
         bytes.append(contentsOf: "#close\t".utf8)

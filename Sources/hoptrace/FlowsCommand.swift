@@ -30,57 +30,138 @@ struct FlowCommandOptions: ParsableArguments {
     @OptionGroup(title: "Kubernetes names")
     var kube: KubeOptions
 
-    /// Runs the flow stage over the files and writes the records `select` takes from its events (with their capture
-    /// point id) and `filter` keeps, through `writer`, at most `count` of them.
+    /// Runs the flow stage over the files and writes the records of kind `Kind` that `filter` keeps through
+    /// `writer`, at most `count` of them.
     ///
     /// Errors are one line on standard error and exit status 1 (2 for a filter libpcap cannot compile for a file's
     /// link type); records completed before a fault are printed first.
-    func run<Writer: RecordWriter>(
+    func run<Kind: FlowRecordKind, Writer: RecordWriter>(
+        _ kind: Kind.Type,
         _ writer: Writer,
-        count: Int?,
-        select: @escaping (FlowEvent) -> (Writer.Record, Int)?,
-        filter: @escaping (Writer.Record) -> Bool,
-        names: @escaping (inout AddressNames, Writer.Record) -> [String: String]
-    ) throws {
-        var writer = writer
-        var kubeNames = try kube.load().map(AddressNames.init)
+        filter: RecordFilter,
+        count: Int?
+    ) throws where Writer.Record == Kind.Record {
+        let printer = RecordPrinter<Kind, Writer>(
+            writer: writer,
+            filter: filter,
+            count: count,
+            names: try kube.load().map(AddressNames.init)
+        )
         let ifIndexNames = try interfaceNames.load()
-        let output = BufferedOutput()
-        defer { output.flush() }
-        let capturePoints = CapturePointTable()
         var pipeline = FlowPipeline(ifIndexNames: ifIndexNames, filter: try input.packetFilter())
-        var printed = 0
-        if let count { pipeline.shouldStop = { printed >= count } }
-        // The header goes out once the files are open: before the first record, or at the end if there is none.
-        var headerWritten = false
-        var pointNames: [String] = []
+        if count != nil { pipeline.shouldStop = { printer.isDone } }
         let result: FlowPipeline.Result
         do {
-            result = try pipeline.run(paths: input.files, capturePoints: capturePoints) { event in
-                guard let (record, point) = select(event), filter(record) else { return }
-                if let count, printed >= count { return }
-                if !headerWritten {
-                    headerWritten = true
-                    writer.writeHeader(to: &output.bytes)
-                }
-                // The names array is rebuilt only when a capture point was added, not per record.
-                if capturePoints.points.count != pointNames.count { pointNames = capturePoints.names }
-                let context = RecordContext(
-                    capturePoint: point >= 0 && point < pointNames.count ? pointNames[point] : "cp\(point)",
-                    names: kubeNames == nil ? [:] : names(&kubeNames!, record)
-                )
-                writer.write(record, context: context, to: &output.bytes)
-                output.endRecord()
-                printed += 1
-            }
+            result = try pipeline.run(paths: input.files, capturePoints: printer.capturePoints) { printer.take($0) }
         } catch {
             throw error.code == .pcap ? UsageFailure(error.reason) as any Error : CLIFailure(error.description)
         }
-        if !headerWritten { writer.writeHeader(to: &output.bytes) }
-        writer.writeFooter(to: &output.bytes)
+        printer.finish()
         if let failure = result.error {
             throw failure.code == .pcap ? UsageFailure(failure.reason) as any Error : CLIFailure(failure.description)
         }
+    }
+}
+
+/// How a command takes its records from the flow stage's events.
+protocol FlowRecordKind {
+    /// The record kind.
+    associatedtype Record
+    /// Calls `body` with the record in `event` and its capture point id, when the event is of this kind.
+    static func take(_ event: FlowEvent, _ body: (Record, Int) -> Void)
+    /// Whether `record` passes `filter`.
+    static func matches(_ record: Record, _ filter: RecordFilter) -> Bool
+    /// The cluster's names for the record's addresses.
+    static func names(of record: Record, in names: inout AddressNames) -> [String: String]
+}
+
+/// `flows`: connections and ICMP errors.
+enum ConnectionRecords: FlowRecordKind {
+    static func take(_ event: FlowEvent, _ body: (FlowRecord, Int) -> Void) {
+        switch event {
+        case .connection(let connection): body(.connection(connection), connection.capturePoint)
+        case .icmpError(let icmp): body(.icmpError(icmp), icmp.capturePoint)
+        case .http, .dns, .segment: return
+        }
+    }
+
+    static func matches(_ record: FlowRecord, _ filter: RecordFilter) -> Bool { filter.matches(record) }
+
+    static func names(of record: FlowRecord, in names: inout AddressNames) -> [String: String] {
+        names.names(of: record)
+    }
+}
+
+/// `requests`: DNS transactions and HTTP exchanges.
+enum RequestRecords: FlowRecordKind {
+    static func take(_ event: FlowEvent, _ body: (RequestRecord, Int) -> Void) {
+        switch event {
+        case .dns(let transaction): body(.dns(transaction), transaction.capturePoint)
+        case .http(let exchange): body(.http(exchange), exchange.capturePoint)
+        case .connection, .icmpError, .segment: return
+        }
+    }
+
+    static func matches(_ record: RequestRecord, _ filter: RecordFilter) -> Bool { filter.matches(record) }
+
+    static func names(of record: RequestRecord, in names: inout AddressNames) -> [String: String] {
+        names.names(of: record)
+    }
+}
+
+/// Writes the records of one kind as the flow stage emits them: filter, header before the first, capture point
+/// names, cluster names, the count.
+///
+/// Its state is touched by the one thread running the pipeline, once per record: `@exclusivity(unchecked)` spares
+/// a dynamic exclusivity check on each access.
+final class RecordPrinter<Kind: FlowRecordKind, Writer: RecordWriter> where Writer.Record == Kind.Record {
+    let output = BufferedOutput()
+    let capturePoints = CapturePointTable()
+    let filter: RecordFilter
+    let count: Int?
+    @exclusivity(unchecked) var writer: Writer
+    @exclusivity(unchecked) var names: AddressNames?
+    @exclusivity(unchecked) var printed = 0
+    @exclusivity(unchecked) var headerWritten = false
+    /// Capture point names by id, rebuilt only when a capture point was added.
+    @exclusivity(unchecked) var pointNames: [String] = []
+
+    init(writer: Writer, filter: RecordFilter, count: Int?, names: AddressNames?) {
+        self.writer = writer
+        self.filter = filter
+        self.count = count
+        self.names = names
+    }
+
+    /// Whether `count` records were printed.
+    var isDone: Bool { self.count.map { self.printed >= $0 } ?? false }
+
+    /// Writes the event's record, if it is one of this kind and passes the filter.
+    func take(_ event: FlowEvent) {
+        Kind.take(event) { record, point in self.write(record, capturePoint: point) }
+    }
+
+    private func write(_ record: Kind.Record, capturePoint point: Int) {
+        guard Kind.matches(record, self.filter), !self.isDone else { return }
+        if !self.headerWritten {
+            self.headerWritten = true
+            self.writer.writeHeader(to: self.output)
+        }
+        if self.capturePoints.points.count != self.pointNames.count { self.pointNames = self.capturePoints.names }
+        let context = RecordContext(
+            capturePoint: point >= 0 && point < self.pointNames.count ? self.pointNames[point] : "cp\(point)",
+            names: self.names == nil ? [:] : Kind.names(of: record, in: &self.names!)
+        )
+        self.writer.write(record, context: context, to: self.output)
+        self.output.endRecord()
+        self.printed += 1
+    }
+
+    /// The header (when no record came), the footer, and everything out.
+    func finish() {
+        if !self.headerWritten { self.writer.writeHeader(to: self.output) }
+        self.writer.writeFooter(to: self.output)
+        self.output.flush()
     }
 }
 
@@ -148,18 +229,6 @@ struct FlowsCommand: ParsableCommand {
 
     private func run<Writer: RecordWriter>(_ writer: Writer, _ filter: RecordFilter) throws
     where Writer.Record == FlowRecord {
-        try options.run(
-            writer,
-            count: count,
-            select: { event in
-                switch event {
-                case .connection(let connection): return (.connection(connection), connection.capturePoint)
-                case .icmpError(let icmp): return (.icmpError(icmp), icmp.capturePoint)
-                case .http, .dns, .segment: return nil
-                }
-            },
-            filter: { filter.matches($0) },
-            names: { $0.names(of: $1) }
-        )
+        try options.run(ConnectionRecords.self, writer, filter: filter, count: count)
     }
 }

@@ -76,7 +76,7 @@ struct PacketsCommand: ParsableCommand {
         points.setIfIndexNames(ifIndexNames)
         let out = BufferedOutput()
         defer { out.flush() }
-        writer.writeHeader(to: &out.bytes)
+        writer.writeHeader(to: out)
         var printed = 0
         var decoded = DecodedPacket.empty
         while count.map({ printed < $0 }) ?? true {
@@ -85,13 +85,13 @@ struct PacketsCommand: ParsableCommand {
                 next = try source.next()
                 if let packet = next, let filter, try !filter.matches(packet) { continue }
             } catch {
-                writer.writeFooter(to: &out.bytes)
+                writer.writeFooter(to: out)
                 out.flush()
                 throw error.code == .pcap ? UsageFailure(error.reason) as any Error : CLIFailure(error.description)
             }
             guard let packet = next else { break }
             guard packet.linkType.isDecodable else {
-                writer.writeFooter(to: &out.bytes)
+                writer.writeFooter(to: out)
                 out.flush()
                 let interfaces = source.interfaces
                 let origin =
@@ -104,10 +104,10 @@ struct PacketsCommand: ParsableCommand {
             guard decoder.decode(packet, into: &decoded) else { continue }
             let point = points[points.id(for: decoded, interfaces: source.interfaces)].name
             let context = RecordContext(capturePoint: point, names: kubeNames?.names(of: decoded) ?? [:])
-            writer.write(PacketRecord(decoded), context: context, to: &out.bytes)
+            writer.write(PacketRecord(decoded), context: context, to: out)
             out.endRecord()
             printed += 1
         }
-        writer.writeFooter(to: &out.bytes)
+        writer.writeFooter(to: out)
     }
 }

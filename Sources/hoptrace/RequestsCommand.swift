@@ -65,18 +65,6 @@ struct RequestsCommand: ParsableCommand {
 
     private func run<Writer: RecordWriter>(_ writer: Writer, _ filter: RecordFilter) throws
     where Writer.Record == RequestRecord {
-        try options.run(
-            writer,
-            count: count,
-            select: { event in
-                switch event {
-                case .dns(let transaction): return (.dns(transaction), transaction.capturePoint)
-                case .http(let exchange): return (.http(exchange), exchange.capturePoint)
-                case .connection, .icmpError, .segment: return nil
-                }
-            },
-            filter: { filter.matches($0) },
-            names: { $0.names(of: $1) }
-        )
+        try options.run(RequestRecords.self, writer, filter: filter, count: count)
     }
 }
