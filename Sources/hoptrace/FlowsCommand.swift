@@ -172,7 +172,7 @@ struct FlowsCommand: ParsableCommand {
         abstract: "List TCP connections per capture point, like Zeek's conn.log.",
         usage: """
             hoptrace flows [<options>] <file> ...
-              hoptrace flows [<options>] -r <file> [-r <file> ...] [<filter words> ...]
+            hoptrace flows [<options>] -r <file> ... [<filter words> ...]
             """,
         discussion: """
             One line per connection and capture point: start time, capture point, originator and responder as \

@@ -12,7 +12,7 @@ struct PacketsCommand: ParsableCommand {
         abstract: "Print one line per packet of capture files: time, capture point, direction, summary.",
         usage: """
             hoptrace packets [<options>] <file> ...
-              hoptrace packets [<options>] -r <file> [-r <file> ...] [<filter words> ...]
+            hoptrace packets [<options>] -r <file> ... [<filter words> ...]
             """,
         discussion: """
             Several files are merged by timestamp. Each line: the time (RFC 3339, UTC, nanoseconds), the capture \

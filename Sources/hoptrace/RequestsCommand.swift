@@ -9,7 +9,7 @@ struct RequestsCommand: ParsableCommand {
         abstract: "List DNS queries and HTTP requests per capture point, with status and latency.",
         usage: """
             hoptrace requests [<options>] <file> ...
-              hoptrace requests [<options>] -r <file> [-r <file> ...] [<filter words> ...]
+            hoptrace requests [<options>] -r <file> ... [<filter words> ...]
             """,
         discussion: """
             One line per DNS transaction and per HTTP exchange: time, capture point, client and server as seen \

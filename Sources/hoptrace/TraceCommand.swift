@@ -12,8 +12,8 @@ struct TraceCommand: ParsableCommand {
         commandName: "trace",
         abstract: "Trace a request through the node: verdict, hops, and where the time went.",
         discussion: """
-            With no selector, lists the requests found and traces the first failed one, else the slowest.
-            Interface names: pcapng files carry them; for `tcpdump -i any` captures (SLL2) pass the node's
+            With no selector, lists the requests found and traces the first failed one, else the slowest. \
+            Interface names: pcapng files carry them; for `tcpdump -i any` captures (SLL2) pass the node's \
             `ip -j link` output with --links, or --ifname INDEX=NAME.
 
             Live (--live -i any, or -i IF ...): captures, decodes and correlates in one process and prints each \
