@@ -95,10 +95,12 @@ public struct DecodeWarning: Hashable, Sendable, CustomStringConvertible {
     /// `truncated TCP header`.
     public var description: String { "\(self.code) \(self.detail)" }
 
+    /// Equal code, layer and detail.
     public static func == (lhs: DecodeWarning, rhs: DecodeWarning) -> Bool {
         lhs.code == rhs.code && lhs.layer == rhs.layer && lhs.detail.description == rhs.detail.description
     }
 
+    /// Hashes what ``==`` compares.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(self.code)
         hasher.combine(self.layer)

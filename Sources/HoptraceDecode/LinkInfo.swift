@@ -44,10 +44,12 @@ public struct VLANTags: Hashable, Sendable, RandomAccessCollection {
         self._tagCount += 1
     }
 
+    /// The same tags in the same order.
     public static func == (lhs: VLANTags, rhs: VLANTags) -> Bool {
         lhs.elementsEqual(rhs) && lhs.tagCount == rhs.tagCount
     }
 
+    /// Hashes the tags in order.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(self.tagCount)
         for id in self { hasher.combine(id) }

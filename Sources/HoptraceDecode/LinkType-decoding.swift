@@ -14,7 +14,7 @@ extension LinkType {
     }
 
     /// The name in the tcpdump group's LINKTYPE_ registry (`USER0`, `IEEE802_11_RADIOTAP`), or nil if unknown here.
-    public var registryName: String? {
+    package var registryName: String? {
         switch self.rawValue {
         case 0: return "NULL"
         case 1: return "ETHERNET"
@@ -48,7 +48,7 @@ extension LinkType {
 
     /// The one-line explanation for a link type hoptrace does not decode:
     /// `LINKTYPE 147 (USER0) is not supported; hoptrace decodes Ethernet, SLL, SLL2, raw IP, NULL/LOOP, NFLOG`.
-    public var unsupportedReason: String {
+    package var unsupportedReason: String {
         let name = self.registryName.map { " (\($0))" } ?? ""
         return "LINKTYPE \(self.rawValue)\(name) is not supported; hoptrace decodes Ethernet, SLL, SLL2, raw IP, "
             + "NULL/LOOP, NFLOG"

@@ -113,7 +113,7 @@ public enum PacketSummary {
     /// - Parameters:
     ///   - bytes: the option bytes as captured.
     ///   - truncated: whether the snapshot length cut them (the walk's end is then shown as `[|tcp]`).
-    public static func describeOptions(_ bytes: UnsafeRawBufferPointer, truncated: Bool = false) -> String {
+    package static func describeOptions(_ bytes: UnsafeRawBufferPointer, truncated: Bool = false) -> String {
         var parts: [String] = []
         var iterator = TCPOptionIterator(bytes)
         while let option = iterator.next() {
@@ -215,7 +215,7 @@ public enum PacketSummary {
     /// A DNS message in tcpdump's manner: `4660+ A? example.com.` for a query; `4660 2/0/0 CNAME web., A 10.96.0.10`
     /// for a response (answer/authority/additional counts, then the answers: A, AAAA and CNAME with their data, others by type), errors named
     /// (`NXDomain`, `ServFail`). Nil when not DNS-shaped.
-    public static func describeDNS(_ message: UnsafeRawBufferPointer) -> String? {
+    package static func describeDNS(_ message: UnsafeRawBufferPointer) -> String? {
         guard message.has(12, at: 0) else { return nil }
         let id = message.be16(0)
         let flags = message.be16(2)

@@ -59,8 +59,10 @@ public struct SACKBlocks: Hashable, Sendable, RandomAccessCollection {
         self._count += 1
     }
 
+    /// The same blocks in the same order.
     public static func == (lhs: SACKBlocks, rhs: SACKBlocks) -> Bool { lhs.elementsEqual(rhs) }
 
+    /// Hashes the blocks in order.
     public func hash(into hasher: inout Hasher) {
         for block in self { hasher.combine(block) }
     }
