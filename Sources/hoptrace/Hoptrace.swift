@@ -63,6 +63,9 @@ struct Hoptrace: ParsableCommand {
             word = arguments[1]
         }
         guard !names.contains(word) else { return nil }
+        if word.contains(".") || word.contains("/") {
+            return "unknown command '\(word)'; name a command before the file, e.g. hoptrace trace \(word)"
+        }
         let nearest = names.map { (name: $0, distance: editDistance(word.lowercased(), $0)) }.min {
             $0.distance < $1.distance
         }

@@ -85,7 +85,7 @@ struct TraceCommand: ParsableCommand {
 
     func validate() throws {
         if live {
-            try capture.validate(files: files, index: index, html: html, all: all)
+            try capture.validate(files: files + readFiles, index: index, html: html, all: all)
         } else if !capture.interfaces.isEmpty {
             throw ValidationError("-i captures live: add --live (hoptrace trace --live -i any ...)")
         } else if files.isEmpty && readFiles.isEmpty {

@@ -96,7 +96,7 @@ struct RecordFormatTests {
     @Test("TSV follows Zeek's format; zeek-cut's selection by #fields names works", arguments: Self.kinds)
     func tsvFollowsZeeksFormat(command: String, schema: String) throws {
         var rows = 0
-        for capture in Self.captures {
+        for (index, capture) in Self.captures.enumerated() {
             let run = try Command.hoptrace([command, "--format", "tsv", capture])
             if run.stdout.isEmpty { continue }
             let log = try ZeekLog(run.stdout)
@@ -119,10 +119,12 @@ struct RecordFormatTests {
                     }
                 }
             }
-            // One row per record the text output has.
-            let text = try Command.hoptrace([command, capture])
-            let records = text.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
-            #expect(log.rows.count == records, "\(capture)")
+            // One row per record the text output has (every fourth capture: each run is a process).
+            if index % 4 == 0 {
+                let text = try Command.hoptrace([command, capture])
+                let records = text.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
+                #expect(log.rows.count == records, "\(capture)")
+            }
         }
         #expect(rows > 50)
     }
