@@ -222,6 +222,15 @@ package enum TimeFormat {
         }
     }
 
+    /// `end - start` in nanoseconds, saturated at `Int64`'s ends instead of trapping: times from the wire are
+    /// untrusted, and a duration computed from two of them must never stop the program.
+    @inlinable
+    package static func difference(_ end: Int64, _ start: Int64) -> Int64 {
+        let (value, overflow) = end.subtractingReportingOverflow(start)
+        guard overflow else { return value }
+        return end < start ? .min : .max
+    }
+
     // MARK: - Calendar
 
     /// Whole seconds (floored) and the nanoseconds after them (0 ..< 1e9), also for times before 1970.

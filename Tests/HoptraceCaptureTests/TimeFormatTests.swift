@@ -126,3 +126,11 @@ struct TimeFormatTests {
         #expect(TimeFormat.duration(999_600) == "1.00 ms")
     }
 }
+
+/// Durations from untrusted times saturate instead of trapping.
+@Test func differencesSaturate() {
+    #expect(TimeFormat.difference(5, 3) == 2)
+    #expect(TimeFormat.difference(Int64.max, Int64.min) == Int64.max)
+    #expect(TimeFormat.difference(Int64.min, 1) == Int64.min)
+    #expect(TimeFormat.duration(TimeFormat.difference(Int64.max, -1)).hasSuffix(" s"))
+}
