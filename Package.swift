@@ -4,8 +4,8 @@
 //
 // The pipeline, one target per stage, each importing only the stages to its left:
 //
-//     CPcap -> HoptraceCapture -> HoptraceDecode -> HoptraceFlows -> HoptraceCorrelate -> HoptraceKube
-//           -> HoptraceReport -> hoptrace
+//     CPcap -> HoptraceCapture -> HoptraceDecode -> HoptraceFlows -> HoptraceCorrelate -> HoptraceReport -> hoptrace
+//                                              `-> HoptraceKube (cluster state) ---^
 //
 import PackageDescription
 
@@ -43,16 +43,16 @@ let package = Package(
         .target(name: "HoptraceDecode", dependencies: ["HoptraceCapture"], swiftSettings: strict),
         // Stage 3: TCP reassembly and analysis, DNS transactions, HTTP/1.x exchanges.
         .target(name: "HoptraceFlows", dependencies: ["HoptraceCapture", "HoptraceDecode"], swiftSettings: strict),
+        // Cluster state (kubectl JSON/YAML): the declared names of addresses. Depends on Decode only.
+        .target(
+            name: "HoptraceKube",
+            dependencies: ["HoptraceDecode", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
         // Stage 4: stitching observations across capture points and NAT, verdicts, latency breakdown.
         .target(
             name: "HoptraceCorrelate",
-            dependencies: ["HoptraceCapture", "HoptraceDecode", "HoptraceFlows"],
-            swiftSettings: strict
-        ),
-        // Stage 5: Kubernetes names for addresses (pods, Services, nodes, Ingresses), mode and cluster findings.
-        .target(
-            name: "HoptraceKube",
-            dependencies: ["HoptraceCorrelate", .product(name: "Yams", package: "Yams")],
+            dependencies: ["HoptraceCapture", "HoptraceDecode", "HoptraceFlows", "HoptraceKube"],
             swiftSettings: strict
         ),
         // Stage 6: terminal, JSON and HTML renderings.

@@ -1,475 +1,932 @@
 import HoptraceCapture
+import HoptraceDecode
+import HoptraceFlows
+import HoptraceKube
 
-extension Correlator {
-    /// The exchange on `sighting` that is the same request as `exchange` (same method and target, nearest in time).
-    static func matching(_ exchange: HTTPSighting, in sighting: TCPSighting) -> HTTPSighting? {
-        sighting.exchanges
-            .filter { $0.method == exchange.method && $0.path == exchange.path }
-            .min { abs($0.requestFirst - exchange.requestFirst) < abs($1.requestFirst - exchange.requestFirst) }
-    }
+/// Judges one assembled request: its hops, timings, verdict, sentence, mode, names and findings, decided once.
+///
+/// Every number a sentence states is one of the trace's own numbers, formatted by ``TimeFormat/duration(_:)``:
+/// the sentence is written from the timings and hops, never from other arithmetic.
+struct Diagnosis {
+    let options: CorrelateOptions
+    let directory: ClusterDirectory
+    let topology: Topology
+    /// The last capture time reached (for requests cut by the end of the capture).
+    let captureEnd: Int64
 
-    /// Formats nanoseconds for a sentence.
     static func human(_ ns: Int64) -> String { TimeFormat.duration(ns) }
 
-    /// Where a server-to-client RST came from: the furthest capture point along the path that saw it.
-    static func resetOrigin(
-        _ connection: StitchedConnection,
-        homes: [String: String]
-    ) -> (sighting: TCPSighting, byServer: Bool, hop: String)? {
-        var best: (Int, TCPSighting)?
-        for (index, sighting) in connection.path.enumerated() {
-            guard let reset = sighting.reset, !reset.fromClient else { continue }
-            if best == nil || index > best!.0 { best = (index, sighting) }
-        }
-        if best == nil {
-            for stray in connection.strayResets {
-                let index = connection.path.firstIndex { $0.capturePoint == stray.capturePoint } ?? 0
-                if best == nil || index > best!.0 { best = (index, stray) }
-            }
-        }
-        guard let (index, sighting) = best else { return nil }
-        let serverSide = connection.serverSide
-        let atServer = index == connection.path.count - 1
-        let serverHome = homes[serverSide.server.host]
-        let byServer = atServer && (serverHome == nil || serverHome == serverSide.capturePoint)
-        return (sighting, byServer, sighting.capturePoint)
+    func corrected(_ time: Int64, _ sighting: Sighting) -> Int64 {
+        topology.corrected(time, node: sighting.point.node)
     }
 
-    func diagnose(
-        _ assembly: Assembly,
-        index: Int,
-        observations: Observations,
-        homes: [String: String]
-    ) -> RequestTrace {
-        guard let connection = assembly.connection else {
-            return diagnoseDNSOnly(assembly, index: index)
+    // MARK: Entry
+
+    func trace(_ assembly: Assembly) -> RequestTrace {
+        var trace: RequestTrace
+        switch assembly.kind {
+        case .dns:
+            trace = lookupTrace(assembly)
+        case .http, .connection:
+            trace = connectionTrace(assembly)
         }
+        trace.names = names(of: trace)
+        clusterFindings(&trace)
+        return trace
+    }
+
+    /// Decides a trace's mode, names and cluster findings from its hops, as ``trace(_:)`` does for the traces it
+    /// builds (the mode from ``ClusterDirectory/mode(target:proxied:translated:request:)``).
+    func annotate(_ trace: inout RequestTrace) {
+        if let target = trace.hops.first?.destination {
+            trace.mode = directory.mode(
+                target: target,
+                proxied: trace.hops.contains { $0.connection > 0 },
+                translated: trace.hops.contains { $0.connection == 0 && [.dnat, .dnatSnat].contains($0.translation) },
+                request: trace.request
+            )
+        }
+        trace.names = names(of: trace)
+        clusterFindings(&trace)
+    }
+
+    // MARK: A lookup that led nowhere
+
+    func lookupTrace(_ assembly: Assembly) -> RequestTrace {
+        let lookup = assembly.dns!
+        var names: [String] = []
+        for query in lookup.queries where !names.contains(query.name) { names.append(query.name) }
+        let sent = lookup.queries.map(\.sent).reduce(0, +)
+        let server = lookup.queries.first?.server
+        let sentence: String
+        switch lookup.outcome {
+        case .timeout:
+            sentence =
+                "no answer from \(server.map(\.description) ?? "the DNS server") for \(names.joined(separator: ", ")) "
+                + "after \(sent) quer\(sent == 1 ? "y" : "ies") over \(Self.human(lookup.duration)) (DNS timeout)"
+        case .nxdomain:
+            let stem = DNSLookupBuilder.stem(lookup.name)
+            sentence =
+                "\(stem) did not resolve: NXDOMAIN for each of the \(names.count) name\(names.count == 1 ? "" : "s") "
+                + "tried (\(names.joined(separator: ", "))), \(Self.human(lookup.duration))"
+        case .noData:
+            sentence =
+                "\(lookup.name) exists but has no \(Set(lookup.queries.map(\.type.description)).sorted().joined(separator: "/")) "
+                + "record (NOERROR without answers), \(Self.human(lookup.duration))"
+        case .servfail, .refused, .failed:
+            let code = lookup.queries.last(where: { $0.rcode != nil })?.rcode?.description ?? "an error"
+            sentence =
+                "\(server.map(\.description) ?? "the DNS server") answered \(code) for \(lookup.name) after "
+                + Self.human(lookup.duration)
+        case .resolved:
+            sentence = "\(lookup.name) resolved in \(Self.human(lookup.duration))"
+        }
+        let location = lookup.queries.last?.seenAt.last
+        let mode: TraceMode = names.contains { ClusterDirectory.serviceRef(dnsName: $0) != nil } ? .clusterip : .direct
+        return RequestTrace(
+            kind: .dns,
+            mode: mode,
+            verdict: Verdict(kind: .dnsFailure, sentence: sentence, location: location, phase: .dns),
+            findings: [],
+            client: lookup.queries.first?.client,
+            service: server,
+            dns: lookup,
+            timings: Timings(dns: lookup.duration, total: lookup.duration),
+            start: lookup.start,
+            end: lookup.end
+        )
+    }
+
+    // MARK: A connection and its request
+
+    /// The facts of one connection's path, read once.
+    struct PathFacts {
+        var sightings: [Sighting]
+        var evidence: [OrderEvidence]
+        var synSeen: Bool { sightings.contains { $0.record.synTime != nil } }
+        var synAckSeen: Bool { sightings.contains { $0.record.synAckTime != nil } }
+        var answered: Bool {
+            sightings.contains {
+                $0.record.synAckTime != nil || $0.record.responderSummary.firstData != nil
+            }
+        }
+        var maxSYN: Int { sightings.map { $0.record.synTime == nil ? 0 : 1 + $0.record.synRetransmissions }.max() ?? 0 }
+        var client: Sighting { sightings[0] }
+        var server: Sighting { sightings[sightings.count - 1] }
+    }
+
+    func connectionTrace(_ assembly: Assembly) -> RequestTrace {
+        let facts = PathFacts(sightings: assembly.path.map(\.0), evidence: assembly.path.map(\.1))
+        let client = facts.client
         var findings: [Finding] = []
-        let clientSide = connection.clientSide
-        var hops = Stitcher.hops(of: connection, index: 0)
-        if let upstream = assembly.upstream {
-            var onward = Stitcher.hops(of: upstream, index: 1)
+        let exchange = assembly.exchange
+        let clientView = exchange
+        let upstreamFacts = assembly.upstream.map {
+            PathFacts(sightings: $0.path.map(\.0), evidence: $0.path.map(\.1))
+        }
+        let serverFacts = upstreamFacts ?? facts
+        let service = client.server
+        let server = serverFacts.server.server
+        let summary = clientView.flatMap { view -> RequestSummary? in
+            guard let request = view.request else { return nil }
+            return RequestSummary(
+                method: request.method,
+                path: request.target,
+                host: request.host,
+                requestID: request.requestID ?? assembly.upstream?.exchange.request?.requestID,
+                status: view.response?.status,
+                headTruncated: false
+            )
+        }
+        let translated = facts.sightings.contains { $0.server != client.server }
+        let mode = directory.mode(
+            target: service,
+            proxied: assembly.upstream != nil,
+            translated: translated,
+            answered: facts.answered,
+            request: summary
+        )
+
+        // Hops.
+        var hops = makeHops(facts, connection: 0, exchange: exchange)
+        if let upstream = assembly.upstream, let upstreamFacts {
+            var onward = makeHops(upstreamFacts, connection: 1, exchange: upstream.exchange)
             if !onward.isEmpty { onward[0].translation = .l7Proxy }
             hops += onward
         }
-        let serverConnection = assembly.upstream ?? connection
-        let mode = Self.mode(assembly, hops: hops, serverAddresses: Set(homes.keys))
-        let exchange = assembly.exchange.map { clientSide.exchanges[$0] }
-        let isFirstOnConnection = (assembly.exchange ?? 0) == 0
-        let start = isFirstOnConnection ? assembly.start : exchange?.requestFirst ?? assembly.start
 
-        for stray in connection.strayResets where stray.server.host != clientSide.server.host {
+        // Findings every connection may have.
+        for stray in assembly.strays where stray.server.address != client.server.address {
             findings.append(
                 Finding(
-                    kind: "unnatted-reply",
-                    detail: "an RST from \(stray.server) reached \(stray.client) un-NATed at \(stray.capturePoint) "
-                        + "(conntrack INVALID): the client connected to \(clientSide.server)"
+                    .unnattedReply,
+                    "an RST from \(stray.server) reached \(stray.client) un-NATed at \(stray.point) (conntrack "
+                        + "INVALID): the client connected to \(client.server)"
                 )
             )
         }
-        let maxSYN = connection.path.map(\.synCount).max() ?? 0
-        if maxSYN > 1 {
-            findings.append(Finding(kind: "syn-retransmitted", detail: "the SYN was sent \(maxSYN) times"))
+        if facts.maxSYN > 1 {
+            findings.append(Finding(.synRetransmitted, "the SYN was sent \(facts.maxSYN) times"))
         }
-        if let dns = assembly.dns, dns.queries.count > 2 {
-            let names = Array(Set(dns.queries.map(\.name))).sorted()
-            findings.append(
-                Finding(
-                    kind: "dns-search-walk",
-                    detail: "\(dns.queries.count) DNS queries (\(names.count) names) before the answer: "
-                        + names.joined(separator: ", ")
-                )
-            )
-        }
-
-        var timings = Timings(total: 0)
-        timings.dns = isFirstOnConnection ? assembly.dns?.duration : nil
-        if isFirstOnConnection, let syn = clientSide.synTime, let synAck = clientSide.synAckTime {
-            timings.connect = max(0, synAck - syn)
-        }
-        var end = clientSide.lastTime
-        var verdict: Verdict
-
-        let service = clientSide.server
-        let server = serverConnection.serverSide.server
-        let icmp = observations.icmp.filter { icmp in
-            icmp.quotedProtocol == 6
-                && ((clientSide.clientISN != nil && icmp.quotedSeq == clientSide.clientISN)
-                    || connection.path.contains {
-                        $0.client == icmp.quotedSource && $0.server == icmp.quotedDestination
-                    })
-        }.sorted { $0.time < $1.time }
-        let answered = connection.path.contains { $0.synAckTime != nil || $0.serverBytes > 0 }
-
-        if let rejection = icmp.first, !answered {
-            let last = connection.path[connection.path.count - 1]
-            verdict = Verdict(
-                kind: .rejected,
-                detail: "\(rejection.sender) rejected the connection to \(service) with ICMP \(rejection.name)"
-                    + (mode == .clusterip ? " (a Service without endpoints is rejected this way)" : ""),
-                hop: last.capturePoint
-            )
-            end = max(rejection.time, clientSide.synTime ?? rejection.time)
-        } else if !connection.path.contains(where: { $0.synTime != nil || $0.synAckTime != nil }) {
-            // The capture began after the handshake: say what was seen, never claim a SYN.
-            let reset = connection.path.compactMap(\.reset).min { $0.time < $1.time }
-            let sent = connection.path.map(\.clientBytes).max() ?? 0
-            let received = connection.path.map(\.serverBytes).max() ?? 0
-            var detail =
-                "the connection to \(service) was already open when the capture began (its handshake was not "
-                + "captured); \(sent) bytes from the client and \(received) from the server were seen"
-            if let reset {
-                detail += ", then a reset from the \(reset.fromClient ? "client" : "server")"
-                end = max(end, reset.time)
-            }
-            verdict = Verdict(
-                kind: reset == nil ? .ok : .reset,
-                detail: detail,
-                hop: reset == nil ? nil : clientSide.capturePoint
-            )
-        } else if !answered {
-            if let origin = Self.resetOrigin(connection, homes: homes) {
-                verdict = Verdict(
-                    kind: .reset,
-                    detail: (origin.byServer
-                        ? "the server \(server) answered the SYN with a reset (nothing listens on that port)"
-                        : "a reset answering the SYN appeared at \(origin.hop), not sent by the server")
-                        + " while connecting",
-                    hop: origin.hop
-                )
-                end = origin.sighting.reset?.time ?? end
-            } else {
-                let last = connection.path[connection.path.count - 1]
-                let next = homes[last.server.host].flatMap { $0 == last.capturePoint ? nil : $0 }
-                let lastSYN = connection.path.compactMap(\.synTime).max() ?? last.firstTime
-                _ = lastSYN
-                verdict = Verdict(
-                    kind: .breakpoint,
-                    detail: "the SYN to \(service) was last seen at \(last.capturePoint) (as \(last.client) > "
-                        + "\(last.server)), sent \(max(maxSYN, 1)) time\(maxSYN == 1 ? "" : "s"), and never reached "
-                        + (next ?? last.server.host) + "; no answer came back",
-                    hop: last.capturePoint,
-                    nextHop: next
-                )
-            }
-        } else if let exchange {
-            verdict = diagnoseExchange(
-                exchange,
-                assembly: assembly,
-                connection: connection,
-                serverConnection: serverConnection,
-                homes: homes,
-                observations: observations,
-                timings: &timings,
-                end: &end,
-                findings: &findings
-            )
-        } else if let origin = Self.resetOrigin(connection, homes: homes) {
-            verdict = Verdict(
-                kind: .reset,
-                detail: "the connection to \(service) was reset before any request was sent"
-                    + (origin.byServer ? " by the server \(server)" : ", at \(origin.hop)"),
-                hop: origin.hop
-            )
-        } else {
-            verdict = Verdict(
-                kind: .ok,
-                detail: "the connection to \(service) opened and closed; no HTTP request was recognised on it",
-                hop: nil
-            )
-        }
-
-        if !answered, isFirstOnConnection, let syn = clientSide.synTime {
-            // The connection never opened: the time from the first SYN to the rejection, the reset or the last
-            // retransmission was spent connecting.
-            timings.connect = max(0, end - syn)
-        }
-        timings.total = max(0, end - start)
-        let accounted = [
-            timings.dns, timings.connect, timings.request, timings.server, timings.network, timings.response,
-        ].compactMap { $0 }.reduce(0, +)
-        timings.client = max(0, timings.total - accounted)
-        if verdict.kind == .ok {
-            verdict = slowVerdict(
-                verdict,
-                timings: timings,
-                hops: hops,
-                serverConnection: serverConnection,
-                connection: connection
-            )
-        }
-
-        let request = exchange.map {
-            RequestSummary(
-                method: $0.method,
-                path: $0.path,
-                host: $0.host,
-                requestID: $0.requestID
-                    ?? assembly.upstreamExchange.flatMap { assembly.upstream?.clientSide.exchanges[$0].requestID },
-                status: $0.status
-            )
-        }
-        return RequestTrace(
-            index: index,
-            mode: mode,
-            verdict: verdict,
-            findings: findings,
-            request: request,
-            client: clientSide.client,
-            service: service,
-            server: server == service && mode != .direct ? nil : server,
-            dns: isFirstOnConnection ? assembly.dns : nil,
-            hops: hops,
-            timings: timings,
-            start: start,
-            end: end
-        )
-    }
-
-    /// The verdict of a request whose connection opened: was the request delivered, answered, reset?
-    func diagnoseExchange(
-        _ exchange: HTTPSighting,
-        assembly: Assembly,
-        connection: StitchedConnection,
-        serverConnection: StitchedConnection,
-        homes: [String: String],
-        observations: Observations,
-        timings: inout Timings,
-        end: inout Int64,
-        findings: inout [Finding]
-    ) -> Verdict {
-        let clientSide = connection.clientSide
-        timings.request = max(0, exchange.requestLast - exchange.requestFirst)
-
-        // How far did the request get? Along the client's connection, then (behind a proxy) the onward one.
-        let onward: HTTPSighting? = assembly.upstreamExchange.map { serverConnection.clientSide.exchanges[$0] }
-        let path = connection.path + (assembly.upstream?.path ?? [])
-        var furthest: (Int, HTTPSighting)?
-        for (index, sighting) in path.enumerated() {
-            let reference = index < connection.path.count ? exchange : (onward ?? exchange)
-            if let seen = Self.matching(reference, in: sighting) { furthest = (index, seen) }
-        }
-        let serverSide = serverConnection.serverSide
-        let atServer = Self.matching(onward ?? exchange, in: serverSide)
-        if assembly.upstream == nil, atServer == nil, let (index, _) = furthest, index < path.count - 1 {
-            let last = path[index]
-            let retransmissions = path.map(\.clientRetransmissions).max() ?? 0
-            end = max(end, clientSide.lastTime)
-            return Verdict(
-                kind: .breakpoint,
-                detail: "the request \(exchange.method) \(exchange.path) was last seen at \(last.capturePoint) and "
-                    + "never reached \(path[index + 1].capturePoint)"
-                    + (retransmissions > 0 ? " (retransmitted \(retransmissions) times)" : ""),
-                hop: last.capturePoint,
-                nextHop: path[index + 1].capturePoint
-            )
-        }
-
-        let complete = exchange.responseComplete || (exchange.status != nil && exchange.responseLast != nil)
-        if let responseFirst = exchange.responseFirst {
-            let wait = max(0, responseFirst - exchange.requestLast)
-            if let atServer, let serverFirst = atServer.responseFirst {
-                timings.server = min(wait, max(0, serverFirst - atServer.requestLast))
-                timings.network = wait - (timings.server ?? 0)
-            } else {
-                timings.network = wait
-            }
-            if let responseLast = exchange.responseLast {
-                timings.response = max(0, responseLast - responseFirst)
-                end = responseLast
-            }
-        }
-        if complete {
-            if let reset = clientSide.reset ?? serverSide.reset, reset.time >= (exchange.responseLast ?? 0) {
+        if let dns = assembly.isFirstOnConnection ? assembly.dns : nil {
+            let names = Set(dns.queries.map(\.name))
+            if names.count > 1 {
                 findings.append(
                     Finding(
-                        kind: "reset-after-response",
-                        detail: "a reset from the \(reset.fromClient ? "client" : "server") closed the connection "
-                            + "after the response completed: not a failure"
+                        .dnsSearchWalk,
+                        "\(dns.queries.count) DNS queries (\(names.count) names) before the answer: "
+                            + names.sorted().joined(separator: ", ")
                     )
                 )
             }
-            let status = exchange.status.map { " \($0)" } ?? ""
-            return Verdict(
-                kind: .ok,
-                detail: "\(exchange.method) \(exchange.path) completed\(status) in "
-                    + Self.human(max(0, end - (assembly.dns?.start ?? clientSide.synTime ?? exchange.requestFirst))),
-                hop: serverSide.capturePoint
+        }
+        if !facts.synSeen, !facts.synAckSeen {
+            findings.append(
+                Finding(
+                    .handshakeNotCaptured,
+                    "the capture began after this connection opened: its handshake was not captured"
+                )
             )
+        }
+        if summary == nil, exchange == nil, isHeadersOnly(facts) {
+            findings.append(
+                Finding(
+                    .httpNotVisible,
+                    "the capture holds only the first bytes of each packet (snap length): HTTP was not visible, so the "
+                        + "request was judged from TCP alone"
+                )
+            )
+        }
+        if let exchange, exchange.request != nil, Self.headTruncated(exchange) {
+            findings.append(Finding(.headTruncated, "a head was longer than hoptrace keeps; what was kept is shown"))
         }
 
-        let server = serverSide.server
-        if let origin = Self.resetOrigin(serverConnection, homes: homes) ?? Self.resetOrigin(connection, homes: homes) {
-            let phase = exchange.responseFirst == nil ? "while the client waited for the response" : "mid-response"
-            end = max(end, origin.sighting.reset?.time ?? end)
-            return Verdict(
-                kind: .reset,
-                detail: (origin.byServer
-                    ? "the server \(server) reset the connection" : "a reset appeared at \(origin.hop)")
-                    + " \(phase)",
-                hop: origin.hop
-            )
+        let start = assembly.start
+        var state = Outcome(start: start, end: start)
+        state.timings.dns = assembly.isFirstOnConnection ? assembly.dns?.duration : nil
+        if assembly.isFirstOnConnection, let syn = client.record.synTime, let synAck = client.record.synAckTime {
+            state.timings.connect = Clock.elapsed(synAck, syn)
         }
-        let serverHop = serverSide.capturePoint
-        let delivered = atServer?.requestLast ?? exchange.requestLast
-        if let serverFin = serverSide.serverFinTime ?? clientSide.serverFinTime,
-            serverFin <= delivered + 1_000_000, exchange.responseFirst == nil
-        {
-            end = max(end, clientSide.clientFinTime ?? clientSide.reset?.time ?? serverFin)
-            return Verdict(
-                kind: .noResponse,
-                detail: "\(server) had closed the keep-alive connection (FIN at \(serverHop)) as the request "
-                    + "arrived; it was never answered on this connection",
-                hop: serverHop
+
+        let verdict: Verdict
+        if let rejection = rejection(assembly, facts: facts) {
+            verdict = rejected(rejection, facts: facts, mode: mode, service: service, state: &state)
+        } else if !facts.answered, facts.synSeen {
+            verdict = unanswered(facts, assembly: assembly, service: service, server: server, state: &state)
+        } else if let exchange, exchange.request != nil {
+            verdict = http(
+                exchange,
+                assembly: assembly,
+                facts: facts,
+                serverFacts: serverFacts,
+                hops: hops,
+                state: &state,
+                findings: &findings
             )
+        } else if isHeadersOnly(facts), client.hasClientData {
+            verdict = tcpOnly(facts, assembly: assembly, hops: hops, state: &state)
+        } else {
+            verdict = bareConnection(facts, assembly: assembly, service: service, server: server, state: &state)
         }
-        if let clientReset = clientSide.reset, clientReset.fromClient {
-            end = clientReset.time
-            return Verdict(
-                kind: .noResponse,
-                detail: "\(server) received the request at \(serverHop) and had not answered when the client gave up "
-                    + Self.human(max(0, clientReset.time - delivered)) + " later",
-                hop: serverHop
-            )
+
+        // The phases add up to the total by construction: the client's share is what the others leave.
+        var timings = state.timings
+        let measured = [
+            timings.dns, timings.connect, timings.request, timings.server, timings.network, timings.response,
+        ]
+        .compactMap { $0 }.reduce(Int64(0)) { Clock.plus($0, $1) }
+        let span = Clock.elapsed(state.end, start)
+        timings.client = max(0, Clock.since(span, measured))
+        timings.total = Clock.plus(measured, timings.client ?? 0)
+        var final = verdict
+        if final.kind == .ok {
+            final = slowVerdict(final, timings: timings, hops: hops, serverFacts: serverFacts, facts: facts)
         }
-        if let fin = clientSide.clientFinTime {
-            end = fin
-            return Verdict(
-                kind: .noResponse,
-                detail: "\(server) received the request at \(serverHop) and had not answered when the client closed "
-                    + Self.human(max(0, fin - delivered)) + " later",
-                hop: serverHop
-            )
-        }
-        end = max(end, observations.captureEnd)
-        return Verdict(
-            kind: .noResponse,
-            detail: "\(server) received the request at \(serverHop) and had not answered by the end of the capture, "
-                + Self.human(max(0, observations.captureEnd - delivered)) + " later",
-            hop: serverHop
+        return RequestTrace(
+            kind: assembly.kind,
+            mode: mode,
+            verdict: final,
+            findings: findings + state.findings,
+            request: summary,
+            client: client.client,
+            service: service,
+            server: server == service && mode != .direct ? nil : server,
+            dns: assembly.isFirstOnConnection ? assembly.dns : nil,
+            hops: hops,
+            timings: timings,
+            start: start,
+            end: Clock.plus(start, timings.total)
         )
     }
 
-    /// A completed request's verdict stays ok unless it was slow and one part holds most of its time.
+    /// What the verdict functions work out beside the verdict.
+    struct Outcome {
+        var timings = Timings(total: 0)
+        var start: Int64
+        var end: Int64
+        var findings: [Finding] = []
+
+        init(start: Int64, end: Int64) {
+            self.start = start
+            self.end = end
+        }
+    }
+
+    static func headTruncated(_ exchange: HTTPExchange) -> Bool { false }
+
+    /// Whether the capture's snap length cut the payload (headers-only): far fewer bytes captured than sent.
+    func isHeadersOnly(_ facts: PathFacts) -> Bool {
+        let o = facts.client.record.originatorSummary
+        let r = facts.client.record.responderSummary
+        let wire = o.bytes + r.bytes
+        let captured = o.capturedPayloadBytes + r.capturedPayloadBytes
+        return wire > 0 && captured * 2 < wire
+    }
+
+    // MARK: Rejected
+
+    func rejection(_ assembly: Assembly, facts: PathFacts) -> ICMPRecord? {
+        guard !facts.answered else { return nil }
+        return assembly.icmp.min { $0.event.time < $1.event.time }
+    }
+
+    func rejected(
+        _ record: ICMPRecord,
+        facts: PathFacts,
+        mode: TraceMode,
+        service: FlowEndpoint,
+        state: inout Outcome
+    ) -> Verdict {
+        let event = record.event
+        let kind = event.kind
+        // Located where the sender's message was first seen: the capture point nearest the sender that saw it.
+        let positions = facts.sightings.map(\.point)
+        let location = positions.last { $0 == record.point } ?? facts.server.point
+        state.end = max(topology.corrected(event.time, node: record.point.node), state.start)
+        if let syn = facts.client.record.synTime {
+            state.timings.connect = Clock.elapsed(state.end, corrected(syn, facts.client))
+        }
+        let why =
+            directory.isServiceAddress(service.address) ? " (a Service without endpoints is rejected this way)" : ""
+        return Verdict(
+            kind: .rejected,
+            sentence: "\(event.sender) rejected the connection to \(service) with ICMP \(kind)\(why)",
+            location: location,
+            phase: .connect
+        )
+    }
+
+    // MARK: The SYN went unanswered
+
+    func unanswered(
+        _ facts: PathFacts,
+        assembly: Assembly,
+        service: FlowEndpoint,
+        server: FlowEndpoint,
+        state: inout Outcome
+    ) -> Verdict {
+        let client = facts.client
+        let syn = corrected(client.record.synTime ?? client.start, client)
+        if let origin = resetOrigin(facts.sightings + assembly.strays, facts: facts) {
+            let time = corrected(origin.time, origin.sighting)
+            state.end = max(time, state.start)
+            state.timings.connect = Clock.elapsed(state.end, syn)
+            let byServer = origin.byServer
+            return Verdict(
+                kind: .reset,
+                sentence: byServer
+                    ? "the server \(server) answered the SYN with a reset (nothing listens on that port) after "
+                        + Self.human(state.timings.connect ?? 0)
+                    : "a reset answering the SYN appeared at \(origin.sighting.point), not sent by the server, after "
+                        + Self.human(state.timings.connect ?? 0),
+                location: origin.sighting.point,
+                phase: .connect
+            )
+        }
+        let last = facts.server
+        let lastSYN = facts.sightings.flatMap { s in s.synTimes.map { corrected($0, s) } }.max() ?? syn
+        state.end = max(lastSYN, state.start)
+        state.timings.connect = Clock.elapsed(state.end, syn)
+        let next = nextExpected(after: last, facts: facts)
+        let sent = facts.maxSYN
+        return Verdict(
+            kind: .breakpoint,
+            sentence: "the SYN to \(service) was last seen at \(last.point) (as \(last.client) > \(last.server)), "
+                + "sent \(sent) time\(sent == 1 ? "" : "s") over \(Self.human(state.timings.connect ?? 0)), and never "
+                + "reached " + (next.map(\.description) ?? last.server.address.description) + "; no answer came back",
+            location: last.point,
+            next: next,
+            phase: .connect
+        )
+    }
+
+    /// Where a packet that was last seen at `last` should have appeared next: the capture point that the
+    /// destination address lives behind, when the capture showed one.
+    func nextExpected(after last: Sighting, facts: PathFacts) -> CapturePoint? {
+        for pointID in topology.homes(of: last.server.address) where pointID != last.pointID {
+            if let point = topology.point(pointID) { return point }
+        }
+        return nil
+    }
+
+    /// Where a reset from the server's side was first seen in causal order from its sender: the capture point
+    /// nearest the server that saw it.
+    func resetOrigin(_ sightings: [Sighting], facts: PathFacts) -> (sighting: Sighting, time: Int64, byServer: Bool)? {
+        let positions = facts.sightings.map(\.pointID)
+        var best: (position: Int, sighting: Sighting, time: Int64)?
+        for sighting in sightings {
+            guard let time = sighting.record.responderSummary.rstTime else { continue }
+            let position = positions.lastIndex(of: sighting.pointID) ?? 0
+            if best == nil || position > best!.position { best = (position, sighting, time) }
+        }
+        guard let best else { return nil }
+        // Sent by the server itself when seen at the server's own point (or the nearest there is).
+        let serverHome = topology.home(of: best.sighting.pointID)
+        let byServer =
+            best.position == positions.count - 1
+            && (serverHome == nil || serverHome == facts.server.server.address)
+        return (best.sighting, best.time, byServer)
+    }
+
+    // MARK: An HTTP exchange
+
+    func http(
+        _ exchange: HTTPExchange,
+        assembly: Assembly,
+        facts: PathFacts,
+        serverFacts: PathFacts,
+        hops: [Hop],
+        state: inout Outcome,
+        findings: inout [Finding]
+    ) -> Verdict {
+        let client = facts.client
+        let request = exchange.request!
+        let what = "\(request.method) \(request.target)"
+        let requestFirst = corrected(exchange.requestFirstByte?.time ?? client.start, client)
+        let requestLast = corrected(exchange.requestLastByte?.time ?? requestFirst, client)
+        state.timings.request = Clock.elapsed(requestLast, requestFirst)
+        state.end = max(state.end, requestLast)
+
+        // How far did the request get? Along the client's connection, then (behind a proxy) the onward one.
+        let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
+        var views: [(Sighting, HTTPExchange?)] = facts.sightings.map {
+            ($0, $0.exchange(startingAt: raw, index: exchange.index))
+        }
+        if let upstream = assembly.upstream {
+            let onwardClient = upstream.path[0].0
+            let onwardRaw = upstream.exchange.requestFirstByte.flatMap { onwardClient.clientRaw($0.offset) }
+            views += upstream.path.map { ($0.0, $0.0.exchange(startingAt: onwardRaw, index: upstream.exchange.index)) }
+        }
+        let lastSeen = views.lastIndex { $0.1 != nil } ?? 0
+        if lastSeen < views.count - 1, assembly.upstream == nil {
+            let last = views[lastSeen].0
+            let next = views[lastSeen + 1].0
+            let retransmissions = facts.sightings.map(\.record.originatorSummary.retransmissions).max() ?? 0
+            state.end = max(state.end, corrected(client.record.endTime, client))
+            return Verdict(
+                kind: .breakpoint,
+                sentence: "the request \(what) was last seen at \(last.point) and never reached \(next.point)"
+                    + (retransmissions > 0
+                        ? " (retransmitted \(retransmissions) time\(retransmissions == 1 ? "" : "s"))" : ""),
+                location: last.point,
+                next: next.point,
+                phase: .request
+            )
+        }
+        // The server's nearest view of this request.
+        let serverView = views.last { $0.1 != nil }
+        let serverSide = serverFacts.server
+
+        let complete =
+            exchange.isResponseComplete
+            || (exchange.response != nil && exchange.responseLastByte != nil && !exchange.responseHasGap)
+        if let responseFirstMark = exchange.responseFirstByte {
+            let responseFirst = corrected(responseFirstMark.time, client)
+            let wait = Clock.elapsed(responseFirst, requestLast)
+            if let (sighting, view) = serverView, let view, let serverLast = view.requestLastByte,
+                let serverFirst = view.responseFirstByte
+            {
+                let atServer = Clock.elapsed(
+                    corrected(serverFirst.time, sighting),
+                    corrected(serverLast.time, sighting)
+                )
+                state.timings.server = min(wait, atServer)
+                state.timings.network = Clock.since(wait, state.timings.server ?? 0)
+            } else {
+                state.timings.network = wait
+            }
+            if let responseLast = exchange.responseLastByte {
+                let last = corrected(responseLast.time, client)
+                state.timings.response = Clock.elapsed(last, responseFirst)
+                state.end = max(state.end, last)
+            } else {
+                state.end = max(state.end, responseFirst)
+            }
+        }
+        let serverPoint = serverView?.0.point ?? serverSide.point
+        let serverName = serverFacts.server.server
+        if complete {
+            if let reset = [client.record.responderSummary.rstTime, client.record.originatorSummary.rstTime]
+                .compactMap({ $0 }).min(), let responseLast = exchange.responseLastByte, reset >= responseLast.time
+            {
+                let fromClient = client.record.originatorSummary.rstTime == reset
+                state.findings.append(
+                    Finding(
+                        .resetAfterResponse,
+                        "a reset from the \(fromClient ? "client" : "server") closed the connection after the response "
+                            + "completed: not a failure"
+                    )
+                )
+            }
+            let status = exchange.response.map { " \($0.status)" } ?? ""
+            let total = Clock.elapsed(state.end, state.start)
+            return Verdict(
+                kind: .ok,
+                sentence: "\(what) completed\(status) in \(Self.human(total))",
+                location: serverPoint
+            )
+        }
+
+        // A response began but did not complete.
+        if exchange.responseFirstByte != nil {
+            if let breakpoint = responseBreakpoint(
+                exchange,
+                views: views,
+                facts: facts,
+                state: &state,
+                findings: &findings
+            ) {
+                return breakpoint
+            }
+        }
+        if let origin = resetOrigin(serverFacts.sightings, facts: serverFacts)
+            ?? resetOrigin(facts.sightings, facts: facts)
+        {
+            let time = corrected(origin.time, origin.sighting)
+            state.end = max(state.end, time)
+            let midResponse = exchange.responseFirstByte != nil
+            let phase: Phase = midResponse ? .response : .request
+            let acceptQueue = acceptQueueFull(facts)
+            if acceptQueue {
+                state.findings.append(
+                    Finding(
+                        .acceptQueueFull,
+                        "the server's SYN-ACK was sent \(facts.sightings.map(\.record.synAckRetransmissions).max().map { $0 + 1 } ?? 1) "
+                            + "times and the request was never acknowledged: its listen queue was full (nothing "
+                            + "accepted the connection)"
+                    )
+                )
+            }
+            let who =
+                origin.byServer
+                ? "the server \(serverName) reset the connection" : "a reset appeared at \(origin.sighting.point)"
+            let when: String
+            if midResponse {
+                when = "mid-response, after \(Self.human(state.timings.response ?? 0)) of response"
+            } else if acceptQueue {
+                when = "before accepting it; the request \(what) had been sent"
+            } else {
+                when = "while the client waited for the response to \(what)"
+            }
+            return Verdict(kind: .reset, sentence: "\(who) \(when)", location: origin.sighting.point, phase: phase)
+        }
+        if exchange.response != nil, assembly.atEnd {
+            return Verdict(
+                kind: .incomplete,
+                sentence: "\(what) was answered \(exchange.response!.status) and the response was still arriving when "
+                    + "the capture ended",
+                location: serverPoint,
+                phase: .response
+            )
+        }
+        let delivered =
+            serverView.flatMap { sighting, view in view?.requestLastByte.map { corrected($0.time, sighting) } }
+            ?? requestLast
+        if let serverFin = serverSide.record.responderSummary.fin ?? client.record.responderSummary.fin,
+            corrected(serverFin.time, serverSide) <= Clock.plus(delivered, 1_000_000), exchange.responseFirstByte == nil
+        {
+            state.end = max(state.end, corrected(client.record.originatorSummary.fin?.time ?? serverFin.time, client))
+            return Verdict(
+                kind: .noResponse,
+                sentence: "\(serverName) had closed the keep-alive connection (FIN at \(serverPoint)) as the request "
+                    + "arrived; it was never answered on this connection",
+                location: serverPoint,
+                phase: .response
+            )
+        }
+        let gaveUp =
+            client.record.originatorSummary.rstTime.map { ($0, "gave up") }
+            ?? client.record.originatorSummary.fin.map { ($0.time, "closed") }
+        if let (time, how) = gaveUp {
+            let end = corrected(time, client)
+            state.end = max(state.end, end)
+            return Verdict(
+                kind: .noResponse,
+                sentence: "\(serverName) received the request at \(serverPoint) and had not answered when the client "
+                    + "\(how) \(Self.human(Clock.elapsed(end, delivered))) later",
+                location: serverPoint,
+                phase: .response
+            )
+        }
+        state.end = max(state.end, captureEnd)
+        return Verdict(
+            kind: .noResponse,
+            sentence: "\(serverName) received the request at \(serverPoint) and had not answered by the end of the "
+                + "capture, \(Self.human(Clock.elapsed(captureEnd, delivered))) later",
+            location: serverPoint,
+            phase: .response
+        )
+    }
+
+    /// The server's listen queue overflowed: its SYN-ACK retransmitted, the client's data retransmitted (never
+    /// acknowledged), and nothing of the server's beyond the handshake.
+    func acceptQueueFull(_ facts: PathFacts) -> Bool {
+        let serverSide = facts.server.record
+        return serverSide.synAckRetransmissions > 0 && serverSide.originatorSummary.retransmissions > 0
+            && serverSide.responderSummary.firstData == nil
+    }
+
+    /// The response stopped crossing a hop: the capture point nearest the client that saw all of it, and the next
+    /// one toward the client, which saw less. With the largest segments each saw (an MTU black hole passes small
+    /// segments and drops full-size ones).
+    func responseBreakpoint(
+        _ exchange: HTTPExchange,
+        views: [(Sighting, HTTPExchange?)],
+        facts: PathFacts,
+        state: inout Outcome,
+        findings: inout [Finding]
+    ) -> Verdict? {
+        // Bytes of the response each point saw, by the highest server offset reached.
+        let reached = views.map { sighting, _ in sighting.record.responderSummary.lastData?.offset ?? 0 }
+        guard let most = reached.max(), most > 0 else { return nil }
+        // From the server toward the client: the first point that saw less than the server's side.
+        guard let full = reached.lastIndex(of: most), full > 0, reached[full - 1] < most else { return nil }
+        let last = views[full].0
+        let next = views[full - 1].0
+        let passed = last.record.responderSummary.largestSegment
+        let beyond = next.record.responderSummary.largestSegment
+        if passed > beyond, beyond > 0 {
+            let icmp = ""
+            findings.append(
+                Finding(
+                    .mtuBlackHole,
+                    "segments of up to \(beyond) bytes reached \(next.point) but those of \(passed) bytes seen at "
+                        + "\(last.point) never did: a path MTU smaller than full-size packets, with the ICMP "
+                        + "fragmentation-needed lost or filtered\(icmp)"
+                )
+            )
+        }
+        state.end = max(state.end, corrected(facts.client.record.endTime, facts.client))
+        let missing = most - reached[full - 1]
+        return Verdict(
+            kind: .breakpoint,
+            sentence: "the response to \(exchange.request!.method) \(exchange.request!.target) was last seen whole at "
+                + "\(last.point); \(missing) byte\(missing == 1 ? "" : "s") of it never reached \(next.point)",
+            location: last.point,
+            next: next.point,
+            phase: .response
+        )
+    }
+
+    // MARK: Without HTTP
+
+    /// A headers-only capture: the request and response judged from TCP alone.
+    func tcpOnly(_ facts: PathFacts, assembly: Assembly, hops: [Hop], state: inout Outcome) -> Verdict {
+        let client = facts.client
+        let o = client.record.originatorSummary
+        let r = client.record.responderSummary
+        guard let requestFirst = o.firstData, let requestLast = o.lastData else {
+            return bareConnection(
+                facts,
+                assembly: assembly,
+                service: client.server,
+                server: facts.server.server,
+                state: &state
+            )
+        }
+        let first = corrected(requestFirst.time, client)
+        let last = corrected(requestLast.time, client)
+        state.timings.request = Clock.elapsed(last, first)
+        state.end = max(state.end, last)
+        guard let responseFirst = r.firstData, let responseLast = r.lastData else {
+            return Verdict(
+                kind: .noResponse,
+                sentence: "\(facts.server.server) received \(o.bytes) bytes from the client and sent nothing back "
+                    + "(HTTP not visible)",
+                location: facts.server.point,
+                phase: .response
+            )
+        }
+        let respFirst = corrected(responseFirst.time, client)
+        let respLast = corrected(responseLast.time, client)
+        let wait = Clock.elapsed(respFirst, last)
+        let serverSide = facts.server
+        if let sFirst = serverSide.record.responderSummary.firstData,
+            let sLast = serverSide.record.originatorSummary.lastData
+        {
+            let atServer = Clock.elapsed(corrected(sFirst.time, serverSide), corrected(sLast.time, serverSide))
+            state.timings.server = min(wait, atServer)
+            state.timings.network = Clock.since(wait, state.timings.server ?? 0)
+        } else {
+            state.timings.network = wait
+        }
+        state.timings.response = Clock.elapsed(respLast, respFirst)
+        state.end = max(state.end, respLast)
+        return Verdict(
+            kind: .ok,
+            sentence: "the client sent \(o.bytes) bytes and the server answered \(r.bytes) bytes in "
+                + Self.human(Clock.elapsed(state.end, state.start)) + " (HTTP not visible in this capture)",
+            location: serverSide.point
+        )
+    }
+
+    /// A connection that carried no request hoptrace recognised.
+    func bareConnection(
+        _ facts: PathFacts,
+        assembly: Assembly,
+        service: FlowEndpoint,
+        server: FlowEndpoint,
+        state: inout Outcome
+    ) -> Verdict {
+        let client = facts.client
+        let o = client.record.originatorSummary
+        let r = client.record.responderSummary
+        let handshake = facts.synSeen || facts.synAckSeen
+        let reset = resetOrigin(facts.sightings + assembly.strays, facts: facts)
+        let clientReset = facts.sightings.compactMap(\.record.originatorSummary.rstTime).min()
+        state.end = max(state.end, corrected(client.record.endTime, client))
+        if !handshake {
+            var sentence =
+                "the connection to \(service) was already open when the capture began (its handshake was not "
+                + "captured); \(o.bytes) bytes from the client and \(r.bytes) from the server were seen"
+            if let reset {
+                sentence += ", then a reset from the server"
+                return Verdict(kind: .reset, sentence: sentence, location: reset.sighting.point, phase: .response)
+            }
+            if clientReset != nil { sentence += ", then a reset from the client" }
+            return Verdict(kind: .ok, sentence: sentence)
+        }
+        if let reset, o.firstData == nil {
+            state.end = max(state.end, corrected(reset.time, reset.sighting))
+            return Verdict(
+                kind: .reset,
+                sentence: "the connection to \(service) was reset before any request was sent"
+                    + (reset.byServer ? " by the server \(server)" : ", at \(reset.sighting.point)"),
+                location: reset.sighting.point,
+                phase: .request
+            )
+        }
+        let closed = o.fin != nil || r.fin != nil || clientReset != nil || reset != nil
+        let what = o.firstData == nil ? "no data was sent" : "\(o.bytes) bytes were sent and \(r.bytes) received"
+        if closed {
+            return Verdict(
+                kind: .ok,
+                sentence: "the connection to \(service) opened and closed; \(what), no HTTP request was recognised"
+            )
+        }
+        return Verdict(
+            kind: .ok,
+            sentence: "the connection to \(service) opened and was still open when the capture ended; \(what)"
+        )
+    }
+
+    // MARK: Slow
+
+    /// A completed request stays ok unless it was slow and one part holds most of its time.
     func slowVerdict(
         _ verdict: Verdict,
         timings: Timings,
         hops: [Hop],
-        serverConnection: StitchedConnection,
-        connection: StitchedConnection
+        serverFacts: PathFacts,
+        facts: PathFacts
     ) -> Verdict {
         guard timings.total >= options.slowThreshold, timings.total > 0 else { return verdict }
-        let parts: [(String, Int64)] = [
-            ("dns", timings.dns ?? 0), ("connect", timings.connect ?? 0), ("request", timings.request ?? 0),
-            ("server", timings.server ?? 0), ("network", timings.network ?? 0), ("response", timings.response ?? 0),
+        let parts: [(SlowPart, Int64)] = [
+            (.dns, timings.dns ?? 0), (.connect, timings.connect ?? 0), (.request, timings.request ?? 0),
+            (.server, timings.server ?? 0), (.network, timings.network ?? 0), (.response, timings.response ?? 0),
         ]
         guard let (part, value) = parts.max(by: { $0.1 < $1.1 }),
             Double(value) >= options.slowShare * Double(timings.total)
         else { return verdict }
         let share = Int((Double(value) / Double(timings.total) * 100).rounded())
+        let ofTotal = "\(share)% of \(Self.human(timings.total))"
         switch part {
-        case "dns":
+        case .dns:
             return Verdict(
                 kind: .slow,
-                detail: "DNS took \(Self.human(value)) of \(Self.human(timings.total)) (\(share)%)",
-                hop: "dns"
+                sentence: "DNS took \(Self.human(value)) of \(Self.human(timings.total)) (\(share)%)",
+                slowPart: .dns
             )
-        case "server":
-            let serverSide = serverConnection.serverSide
+        case .server:
+            let serverSide = serverFacts.server
             return Verdict(
                 kind: .slow,
-                detail: "the server \(serverSide.server) took \(Self.human(value)) to answer "
-                    + "(\(share)% of \(Self.human(timings.total))); the request was fully delivered at "
-                    + serverSide.capturePoint,
-                hop: serverSide.capturePoint
+                sentence: "the server \(serverSide.server) took \(Self.human(value)) to answer (\(ofTotal)); the "
+                    + "request was fully delivered at \(verdict.location ?? serverSide.point)",
+                location: verdict.location ?? serverSide.point,
+                slowPart: .server
             )
         default:
-            // A part of the path: name the hop with the largest forwarding delay when it explains the part.
-            let worst = hops.max { max($0.synDelay ?? 0, $0.dataDelay ?? 0) < max($1.synDelay ?? 0, $1.dataDelay ?? 0) }
-            let worstDelay = worst.map { max($0.synDelay ?? 0, $0.dataDelay ?? 0) } ?? 0
-            if let worst, Double(worstDelay) >= 0.5 * Double(value) {
-                let before = hops.firstIndex(of: worst).flatMap { $0 > 0 ? hops[$0 - 1].capturePoint : nil } ?? "?"
+            // A segment of the path: the hop-to-hop crossing that holds the part's time.
+            var worst: (index: Int, delay: Int64, direction: String)?
+            for (index, hop) in hops.enumerated() where index > 0 && hops[index - 1].connection == hop.connection {
+                let delay: Int64
+                let direction: String
+                switch part {
+                case .request, .connect:
+                    delay = hop.requestDelay ?? hop.synDelay ?? 0
+                    direction = "request"
+                case .response:
+                    delay = hop.responseDelay ?? 0
+                    direction = "response"
+                default:
+                    delay = max(hop.requestDelay ?? 0, hop.responseDelay ?? 0)
+                    direction = (hop.responseDelay ?? 0) > (hop.requestDelay ?? 0) ? "response" : "request"
+                }
+                if worst == nil || delay > worst!.delay { worst = (index, delay, direction) }
+            }
+            if let worst, Double(worst.delay) >= 0.5 * Double(value) {
+                let near = hops[worst.index - 1].point
+                let far = hops[worst.index].point
+                let (from, to) = worst.direction == "response" ? (far, near) : (near, far)
                 return Verdict(
                     kind: .slow,
-                    detail: "the hop \(before) → \(worst.capturePoint) held \(Self.human(worstDelay)) of the "
-                        + "\(part) phase (\(share)% of \(Self.human(timings.total)))",
-                    hop: worst.capturePoint
+                    sentence: "the \(worst.direction)'s bytes took \(Self.human(worst.delay)) to cross \(from) → \(to) "
+                        + "(the \(part.rawValue) phase took \(Self.human(value)), \(ofTotal))",
+                    location: to,
+                    segmentFrom: from,
+                    slowPart: .segment
                 )
             }
             return Verdict(
                 kind: .slow,
-                detail: "the \(part) phase took \(Self.human(value)) (\(share)% of \(Self.human(timings.total)))",
-                hop: part == "response" ? connection.clientSide.capturePoint : nil
+                sentence: "the \(part.rawValue) phase took \(Self.human(value)) (\(ofTotal))",
+                location: part == .response ? facts.client.point : nil,
+                slowPart: part
             )
         }
     }
 
-    /// A name that never resolved.
-    func diagnoseDNSOnly(_ assembly: Assembly, index: Int) -> RequestTrace {
-        let dns = assembly.dns!
-        let names = dns.queries.map(\.name).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        let detail: String
-        switch dns.outcome {
-        case "timeout":
-            let server = dns.queries.first.map { "\($0.server)" } ?? "the DNS server"
-            let sent = dns.queries.map(\.queryCount).reduce(0, +)
-            detail =
-                "no answer from \(server) for \(names.joined(separator: ", ")) after \(sent) queries over "
-                + Self.human(dns.duration) + " (DNS timeout)"
-        default:
-            detail =
-                "\(Self.stem(dns.name)) did not resolve: \(dns.outcome) for each of the \(names.count) names "
-                + "tried (\(names.joined(separator: ", ")))"
+    // MARK: Hops
+
+    /// The capture points of one connection, in path order, with the delays between them.
+    func makeHops(_ facts: PathFacts, connection: Int, exchange: HTTPExchange?) -> [Hop] {
+        var hops: [Hop] = []
+        var entering: [(FlowEndpoint, FlowEndpoint)] = []
+        var previous: (Sighting, HTTPExchange?)?
+        let client = facts.client
+        let raw = exchange?.requestFirstByte.flatMap { client.clientRaw($0.offset) }
+        for (sighting, evidence) in zip(facts.sightings, facts.evidence) {
+            let view = exchange.flatMap { sighting.exchange(startingAt: raw, index: $0.index) }
+            defer { previous = (sighting, view) }
+            let record = sighting.record
+            let retransmissions = record.originatorSummary.retransmissions + record.responderSummary.retransmissions
+            let synCount = record.synTime == nil ? 0 : 1 + record.synRetransmissions
+            if var last = hops.last, last.point == sighting.point {
+                if !last.directions.contains(sighting.direction) { last.directions.append(sighting.direction) }
+                last.source = sighting.client
+                last.destination = sighting.server
+                last.synCount = max(last.synCount, synCount)
+                last.retransmissions = max(last.retransmissions, retransmissions)
+                last.sawResponse = last.sawResponse || view?.responseFirstByte != nil
+                hops[hops.count - 1] = last
+                continue
+            }
+            var hop = Hop(
+                point: sighting.point,
+                directions: [sighting.direction],
+                source: sighting.client,
+                destination: sighting.server,
+                encapsulation: record.originatorFirst?.tunnel.map {
+                    Encapsulation(kind: $0.kind.description, outerSource: $0.outerSrc, outerDestination: $0.outerDst)
+                },
+                evidence: evidence,
+                connection: connection,
+                firstSeen: corrected(sighting.start, sighting),
+                handshakeRTT: record.synTime.flatMap { syn in record.synAckTime.map { Clock.elapsed($0, syn) } },
+                synCount: synCount,
+                retransmissions: retransmissions,
+                sawRequest: exchange == nil ? (record.synTime != nil || sighting.hasClientPackets) : view != nil,
+                sawResponse: exchange == nil ? record.synAckTime != nil : view?.responseFirstByte != nil
+            )
+            if let (before, beforeView) = previous {
+                if let a = before.record.synTime, let b = record.synTime {
+                    hop.synDelay = Clock.elapsed(corrected(b, sighting), corrected(a, before))
+                }
+                if let a = beforeView?.requestLastByte, let b = view?.requestLastByte,
+                    before.clientRaw(a.offset) == sighting.clientRaw(b.offset)
+                {
+                    hop.requestDelay = Clock.elapsed(corrected(b.time, sighting), corrected(a.time, before))
+                } else if exchange == nil, let a = before.record.originatorSummary.lastData,
+                    let b = record.originatorSummary.lastData,
+                    before.clientRaw(a.offset) == sighting.clientRaw(b.offset)
+                {
+                    hop.requestDelay = Clock.elapsed(corrected(b.time, sighting), corrected(a.time, before))
+                }
+                if let a = beforeView?.responseLastByte, let b = view?.responseLastByte,
+                    before.serverRaw(a.offset) == sighting.serverRaw(b.offset)
+                {
+                    hop.responseDelay = Clock.elapsed(corrected(a.time, before), corrected(b.time, sighting))
+                } else if exchange == nil, let a = before.record.responderSummary.lastData,
+                    let b = record.responderSummary.lastData, before.serverRaw(a.offset) == sighting.serverRaw(b.offset)
+                {
+                    hop.responseDelay = Clock.elapsed(corrected(a.time, before), corrected(b.time, sighting))
+                }
+            }
+            hops.append(hop)
+            entering.append((sighting.client, sighting.server))
         }
-        let mode: TraceMode = names.contains { $0.contains(".svc.") } ? .clusterip : .direct
-        // The furthest capture point the queries reached: the DNS server's side.
-        let furthest = dns.queries.compactMap(\.seenAt.last).last ?? "dns"
-        return RequestTrace(
-            index: index,
-            mode: mode,
-            verdict: Verdict(kind: .dnsFailure, detail: detail, hop: furthest),
-            findings: [],
-            request: nil,
-            client: dns.queries.first?.client,
-            service: dns.queries.first?.server,
-            server: nil,
-            dns: dns,
-            hops: [],
-            timings: Timings(dns: dns.duration, total: dns.duration),
-            start: dns.start,
-            end: dns.end
-        )
+        for i in hops.indices {
+            let before = i == 0 ? entering[0] : (hops[i - 1].source, hops[i - 1].destination)
+            hops[i].translation = Self.translation(from: before, to: (hops[i].source, hops[i].destination))
+        }
+        return hops
     }
 
-    static func stem(_ name: String) -> String { String(DNSWalks.stem(name)) }
-
-    /// Kubernetes' default `--service-node-port-range`.
-    static let nodePortRange: ClosedRange<UInt16> = 30000...32767
-
-    /// The request's mode, from its translations.
-    static func mode(_ assembly: Assembly, hops: [Hop], serverAddresses: Set<String>) -> TraceMode {
-        if assembly.upstream != nil { return .ingress }
-        let first = hops.first { $0.connection == 0 }
-        let translations = hops.filter { $0.connection == 0 }.map(\.translation)
-        guard translations.contains(where: { $0 == .dnat || $0 == .dnatSnat }) else {
-            // No translation seen, but the name was a Service's: the connection never got as far as the DNAT
-            // (rejected or dropped before it), unless it went straight to a pod (a headless Service).
-            if let dns = assembly.dns, dns.queries.contains(where: { $0.name.contains(".svc.") }),
-                let target = first?.dst.host, !serverAddresses.contains(target)
-            {
-                return .clusterip
-            }
-            // To a node port, stopped before its DNAT.
-            if let port = first?.dst.port, Self.nodePortRange.contains(port), let target = first?.dst.host,
-                !serverAddresses.contains(target)
-            {
-                return .nodeport
-            }
-            return .direct
+    /// The translation between two views of one connection's client-to-server addresses.
+    static func translation(from a: (FlowEndpoint, FlowEndpoint), to b: (FlowEndpoint, FlowEndpoint)) -> Translation {
+        switch (a.1 != b.1, a.0 != b.0) {
+        case (true, true): return .dnatSnat
+        case (true, false): return .dnat
+        case (false, true): return .snat
+        case (false, false): return .none
         }
-        if assembly.dns != nil { return .clusterip }
-        if translations.contains(.dnatSnat) { return .nodeport }
-        if let port = first?.dst.port, Self.nodePortRange.contains(port) { return .nodeport }
-        return .clusterip
+    }
+
+    // MARK: Names
+
+    /// The names of every address of the trace, keyed as ``RequestTrace/names`` documents.
+    func names(of trace: RequestTrace) -> [String: AddressName] {
+        var endpoints: [(FlowEndpoint, String)] = []
+        let transport = trace.kind == .dns ? "UDP" : "TCP"
+        for endpoint in [trace.client, trace.service, trace.server].compactMap({ $0 }) {
+            endpoints.append((endpoint, transport))
+        }
+        for hop in trace.hops {
+            endpoints.append((hop.source, "TCP"))
+            endpoints.append((hop.destination, "TCP"))
+        }
+        for query in trace.dns?.queries ?? [] {
+            endpoints.append((query.client, query.transport == .tcp ? "TCP" : "UDP"))
+            endpoints.append((query.server, query.transport == .tcp ? "TCP" : "UDP"))
+        }
+        var names: [String: AddressName] = [:]
+        for (endpoint, transport) in endpoints {
+            // The address and port's name where the port matters (a Service port, a NodePort, a host-network pod),
+            // else the address's alone.
+            let key = endpoint.description
+            let addressKey = endpoint.address.description
+            let byAddress = directory.name(ofAddress: endpoint.address)
+            if names[key] == nil, let name = directory.name(of: endpoint, transport: transport), name != byAddress {
+                names[key] = name
+            }
+            if names[addressKey] == nil, let byAddress { names[addressKey] = byAddress }
+        }
+        if let answer = trace.dns?.answer, names[answer.description] == nil,
+            let name = directory.name(ofAddress: answer)
+        {
+            names[answer.description] = name
+        }
+        return names
     }
 }

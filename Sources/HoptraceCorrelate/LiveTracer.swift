@@ -81,6 +81,8 @@ public final class LiveTracer {
     /// The counters so far.
     public private(set) var statistics = Statistics()
 
+    /// What addresses are: declared and learned.
+    public let directory: ClusterDirectory
     private let decoder = PacketDecoder()
     private let points = CapturePointTable()
     private let store: Store
@@ -91,8 +93,8 @@ public final class LiveTracer {
     private var printed: [String: Int64] = [:]
     /// Client endpoints (with their connection's first sighting) of the requests printed at the last poll, and the
     /// client endpoints and earliest start of those still pending.
-    private var printedClients: [Endpoint: Set<Int64>] = [:]
-    private var pendingClients = Set<Endpoint>()
+    private var printedClients: [FlowEndpoint: Set<Int64>] = [:]
+    private var pendingClients = Set<FlowEndpoint>()
     private var oldestPending: Int64 = .max
     private var lastPoll: Int64 = .min
     private var changed = false
@@ -108,6 +110,7 @@ public final class LiveTracer {
         func take(_ event: FlowEvent) {
             switch event {
             case .connection(let record): connections.append(record)
+            case .opened: break
             case .http(let exchange): exchanges.append(exchange)
             case .dns(let transaction): dns.append(transaction)
             case .icmpError(let event): icmp.append(event)
@@ -144,10 +147,12 @@ public final class LiveTracer {
     ///     `if_indextoname`); nil leaves it `if<N>`.
     public init(
         options: Options = Options(),
+        directory: ClusterDirectory = ClusterDirectory(),
         ifIndexNames: [Int32: String] = [:],
         interfaceName: @escaping (Int32) -> String? = { _ in nil }
     ) {
         self.options = options
+        self.directory = directory
         self.ifIndexNames = ifIndexNames
         self.interfaceName = interfaceName
         let store = Store()
@@ -221,16 +226,23 @@ public final class LiveTracer {
 
     private func correlate(now: Int64, open: [FlowEvent], skipping skipped: Set<UInt64> = []) -> [RequestTrace] {
         statistics.correlations += 1
-        let collector = ObservationCollector()
-        for record in store.connections { collector.collect(.connection(record)) }
+        var events: [FlowEvent] = []
+        events.reserveCapacity(store.count + open.count)
         for exchange in store.exchanges where !skipped.contains(exchange.connectionID) {
-            collector.collect(.http(exchange))
+            events.append(.http(exchange))
         }
-        for transaction in store.dns { collector.collect(.dns(transaction)) }
-        for event in store.icmp { collector.collect(.icmpError(event)) }
-        for event in open { collector.collect(event) }
-        let observations = collector.observations(capturePoints: points.names, captureEnd: now)
-        return Correlator(options: options.correlate).trace(observations)
+        for event in open { if case .http = event { events.append(event) } }
+        for record in store.connections { events.append(.connection(record)) }
+        for event in open { if case .connection = event { events.append(event) } }
+        for transaction in store.dns { events.append(.dns(transaction)) }
+        for event in store.icmp { events.append(.icmpError(event)) }
+        let names = points.points
+        let engine = TraceEngine(options: options.correlate, directory: directory) { id in
+            id >= 0 && id < names.count ? names[id] : CapturePoint(name: "if?\(id)")
+        }
+        for event in events { engine.take(event) }
+        _ = engine.advance(to: now)
+        return engine.finish()
     }
 
     /// What the flow records say about one client endpoint's connection: when it last moved, its SYN times,
@@ -247,7 +259,7 @@ public final class LiveTracer {
         guard let client = trace.client else { return activity }
         let firstSeen = trace.hops.first?.firstSeen ?? trace.start
         func take(_ record: ConnectionRecord, isOpen: Bool) {
-            guard ObservationCollector.endpoint(record.originator) == client,
+            guard record.originator == client,
                 record.startTime >= firstSeen - 1_000_000, record.startTime <= firstSeen + 1_000_000_000
             else { return }
             activity.last = max(activity.last, record.endTime)
@@ -274,10 +286,10 @@ public final class LiveTracer {
     private func isFinal(_ trace: RequestTrace, now: Int64, open: [FlowEvent]) -> Bool {
         let settled = now - trace.end >= options.settle
         switch trace.verdict.kind {
-        case .ok, .slow:
+        case .ok, .slow, .incomplete:
             if trace.request != nil { return settled }
             // A connection with no request (yet): final once it closed, or after the response timeout.
-            if trace.dns != nil && trace.hops.isEmpty { return settled }
+            if trace.kind == .dns { return settled }
             let activity = activity(of: trace, open: open)
             return !activity.open || now - activity.last >= options.responseTimeout
         case .rejected, .reset:
@@ -305,7 +317,7 @@ public final class LiveTracer {
         var seen: [String: Int] = [:]
         return traces.map { trace in
             let base: String
-            if trace.hops.isEmpty, let dns = trace.dns {
+            if trace.kind == .dns, let dns = trace.dns {
                 base = "dns|\(dns.queries.first?.client.description ?? "?")|\(dns.start)|\(dns.name)"
             } else {
                 let request = trace.request.map { "\($0.method) \($0.path) \($0.requestID ?? "")" } ?? "-"
@@ -352,7 +364,7 @@ public final class LiveTracer {
     /// Whether `record` belongs to a client whose requests were all printed at the last poll (its connection's
     /// first sighting within a second of the printed request's).
     private func isDone(_ record: ConnectionRecord) -> Bool {
-        let client = ObservationCollector.endpoint(record.originator)
+        let client = record.originator
         guard !pendingClients.contains(client), let starts = printedClients[client] else { return false }
         return starts.contains { record.startTime >= $0 - 1_000_000 && record.startTime <= $0 + 1_000_000_000 }
     }

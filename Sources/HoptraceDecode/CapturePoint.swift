@@ -4,20 +4,31 @@ import HoptraceCapture
 ///
 /// For pcapng files and live captures with real interface names it is the source's interface; for SLL2 packets
 /// (`tcpdump -i any`) it is the SLL2 interface index, named `if<N>` unless a name map is known.
-public struct CapturePoint: Hashable, Sendable, CustomStringConvertible {
-    /// The name shown to users (`eth0`, `cni0`, `if7`).
+public struct CapturePoint: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The interface's name (`eth0`, `cni0`, `if7`).
     public var name: String
     /// The SLL2 interface index this point stands for, or -1 when it stands for a source interface.
     public var ifIndex: Int32
+    /// The node the interface belongs to, when captures of several nodes are read together (nil for one node).
+    public var node: String?
 
     /// A capture point.
-    public init(name: String, ifIndex: Int32 = -1) {
+    public init(name: String, ifIndex: Int32 = -1, node: String? = nil) {
         self.name = name
         self.ifIndex = ifIndex
+        self.node = node
     }
 
-    /// The name.
-    public var description: String { self.name }
+    /// `node/interface` when the node is known, else the interface's name.
+    public var description: String {
+        guard let node else { return self.name }
+        return node + "/" + self.name
+    }
+
+    /// Orders by node, then interface name.
+    public static func < (lhs: CapturePoint, rhs: CapturePoint) -> Bool {
+        (lhs.node ?? "", lhs.name, lhs.ifIndex) < (rhs.node ?? "", rhs.name, rhs.ifIndex)
+    }
 }
 
 /// Gives each capture point a small integer id, stable for the table's life.

@@ -1,4 +1,5 @@
 import HoptraceCapture
+import HoptraceDecode
 
 /// A TCP connection's summary state in Zeek's `conn_state` vocabulary.
 public struct ConnectionState: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -95,6 +96,7 @@ public struct TCPDirectionSummary: Hashable, Sendable {
     private var keepAliveCount: UInt32 = 0
     private var gapCount: UInt32 = 0
     private var rstCount: UInt32 = 0
+    private var largestSegmentValue: UInt32 = 0
     private var present: UInt8 = 0
 
     private static let hasISN: UInt8 = 1
@@ -186,6 +188,12 @@ public struct TCPDirectionSummary: Hashable, Sendable {
             self.set(Self.hasRSTAck, newValue != nil)
         }
     }
+    /// The largest payload one segment carried (on the wire, not as captured): the full-size segments, to compare
+    /// with another capture point's where a smaller MTU drops them.
+    public var largestSegment: Int {
+        get { Int(self.largestSegmentValue) }
+        set { self.largestSegmentValue = UInt32(clamping: newValue) }
+    }
     /// RSTs sent.
     public var rsts: Int {
         get { Int(self.rstCount) }
@@ -202,6 +210,41 @@ extension StreamMark {
 
     /// nil for the sentinel.
     var orNil: StreamMark? { self.time == .min ? nil : self }
+}
+
+/// What the first packet one side sent at a capture point showed beyond TCP: the evidence correlation uses to order
+/// capture points (TTL falls at each router, link addresses change at each L2 segment, direction flags where the
+/// capture has them) and to tell a copy of a packet from another packet (the IP identification).
+public struct FirstPacketEvidence: Hashable, Sendable {
+    /// IPv4 TTL or IPv6 hop limit.
+    public var ttl: UInt8
+    /// IPv4 identification (0 for IPv6).
+    public var ipID: UInt32
+    /// Link-layer source address, when the link layer has one.
+    public var sourceMAC: MACAddress?
+    /// Link-layer destination address (Ethernet only).
+    public var destinationMAC: MACAddress?
+    /// The direction the capture recorded (SLL2 packet type, pcapng flags), `.unknown` without one.
+    public var direction: PacketDirection
+    /// The tunnel the packet was carried in at this capture point (VXLAN, Geneve, IP-in-IP, GRE), if any.
+    public var tunnel: TunnelInfo?
+
+    /// Evidence from its fields.
+    public init(
+        ttl: UInt8,
+        ipID: UInt32,
+        sourceMAC: MACAddress?,
+        destinationMAC: MACAddress?,
+        direction: PacketDirection,
+        tunnel: TunnelInfo?
+    ) {
+        self.ttl = ttl
+        self.ipID = ipID
+        self.sourceMAC = sourceMAC
+        self.destinationMAC = destinationMAC
+        self.direction = direction
+        self.tunnel = tunnel
+    }
 }
 
 /// One TCP connection at one capture point, in the spirit of a Zeek conn.log line, with what correlation needs to
@@ -252,6 +295,16 @@ public struct ConnectionRecord: Hashable, Sendable {
     public var httpExchanges: Int
     /// Why the record was emitted.
     public var endReason: ConnectionEndReason
+    /// What the originator's first packet here showed (TTL, link addresses, direction, tunnel).
+    public var originatorFirst: FirstPacketEvidence?
+    /// What the responder's first packet here showed.
+    public var responderFirst: FirstPacketEvidence?
+    /// The raw sequence number of the originator's relative offset 0 (its ISN, or the first sequence number seen
+    /// minus one), when any of its segments was seen: relative marks plus this are raw sequence numbers, which NAT
+    /// never rewrites.
+    public var originatorBase: UInt32?
+    /// The raw sequence number of the responder's relative offset 0.
+    public var responderBase: UInt32?
 
     /// The most SYN retransmission times kept.
     public static let maxRetransmissionTimes = 16
@@ -271,6 +324,10 @@ public struct ConnectionRecord: Hashable, Sendable {
     public var synAckToAck: Int64? {
         guard let synAck = self.synAckTime, let ack = self.handshakeAckTime, ack >= synAck else { return nil }
         return TimeFormat.difference(ack, synAck)
+    }
+    /// The direction of the originator's packets at this capture point: its SYN's, else its first packet's.
+    public var originatorDirection: PacketDirection {
+        self.synDirection ?? self.originatorFirst?.direction ?? .unknown
     }
     /// The handshake round trip as seen here (SYN to ACK), nanoseconds.
     public var handshakeRTT: Int64? {

@@ -140,6 +140,18 @@ public final class FlowAnalyzer {
         guard let connection else { return }
         let fromOriginator = connection.originator == source
         if isPureSYN, connection.synDirection == nil { connection.synDirection = packet.direction }
+        if fromOriginator ? connection.originatorFirst == nil : connection.responderFirst == nil {
+            let evidence = FirstPacketEvidence(
+                ttl: network.ttl,
+                ipID: network.ipID,
+                sourceMAC: packet.link.srcMAC,
+                destinationMAC: packet.link.dstMAC,
+                direction: packet.direction,
+                tunnel: packet.tunnel
+            )
+            if fromOriginator { connection.originatorFirst = evidence } else { connection.responderFirst = evidence }
+        }
+        let isNew = connection.orig.summary.packets + connection.resp.summary.packets == 0
         let wireLength = max(packet.payloadLength, packet.payload.count, 0)
         let kind = connection.process(
             tcp,
@@ -150,6 +162,9 @@ public final class FlowAnalyzer {
             time: packet.timestamp,
             output: self.output
         )
+        if isNew, self.configuration.emitOpened {
+            self.output.emit(.opened(connection.record(reason: .endOfInput)))
+        }
         if self.configuration.emitSegments {
             let isACK = tcp.flags.contains(.ack)
             let relative = connection.relative(seq: tcp.seq, ack: isACK ? tcp.ack : nil, fromOriginator: fromOriginator)

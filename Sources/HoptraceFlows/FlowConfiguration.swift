@@ -15,6 +15,8 @@ public struct FlowConfiguration: Sendable {
     public var maxDNSTransactions = 100_000
     /// How often (packet time) timeouts are checked.
     public var sweepInterval: Int64 = 1_000_000_000
+    /// Whether each TCP connection's first packet is also emitted as ``FlowEvent/opened(_:)``.
+    public var emitOpened = false
     /// Whether every TCP segment is also emitted as a ``SegmentObservation`` (for correlation across capture
     /// points).
     public var emitSegments = false

@@ -1,5 +1,8 @@
 /// A record the flow stage emits.
 public enum FlowEvent: Hashable, Sendable {
+    /// A TCP connection's first packet at a capture point, as a provisional record (only with
+    /// ``FlowConfiguration/emitOpened``): correlation learns from it which capture points hold a connection still open.
+    case opened(ConnectionRecord)
     /// A TCP connection, when it closed (plus linger), went idle, was evicted, or the input ended.
     case connection(ConnectionRecord)
     /// An HTTP/1.x exchange, when done (always before its connection's record).

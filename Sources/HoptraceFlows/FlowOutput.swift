@@ -11,7 +11,7 @@ final class FlowOutput {
 
     func emit(_ event: FlowEvent) {
         switch event {
-        case .connection: break
+        case .connection, .opened: break
         case .http: self.statistics.httpExchanges += 1
         case .dns: self.statistics.dnsTransactions += 1
         case .icmpError: self.statistics.icmpErrors += 1

@@ -56,10 +56,14 @@ public struct FlowPipeline {
     }
 
     /// ``run(paths:tap:sink:)`` with the caller's capture point table, to read names while records arrive.
+    ///
+    /// - Parameter clock: called with the capture time reached, after the packet that reached it was analysed,
+    ///   at most once per second of capture time (for stages downstream that act on time, such as correlation).
     public func run(
         paths: [String],
         tap: ((borrowing DecodedPacket, Int) -> Void)? = nil,
         capturePoints: CapturePointTable,
+        clock: ((Int64) -> Void)? = nil,
         sink: @escaping (FlowEvent) -> Void
     ) throws(CaptureError) -> Result {
         var sources: [any PacketSource] = []
@@ -78,13 +82,19 @@ public struct FlowPipeline {
         let analyzer = FlowAnalyzer(configuration: configuration, sink: sink)
         var counts = PacketLoopCounts()
         var failure: CaptureError?
+        var nextTick = Int64.min
         do {
-            if let tap {
+            if tap != nil || clock != nil {
                 try decoder.decodePackets(from: source, capturePoints: points, counts: &counts, filter: filter) {
                     decoded,
                     point in
-                    tap(decoded, point)
+                    tap?(decoded, point)
                     analyzer.process(decoded, capturePoint: point)
+                    let time = decoded.timestamp
+                    if let clock, time >= nextTick {
+                        nextTick = time &+ 1_000_000_000
+                        clock(time)
+                    }
                 }
             } else {
                 try decoder.decodePackets(from: source, capturePoints: points, counts: &counts, filter: filter) {

@@ -66,6 +66,9 @@ final class TCPConnection {
     /// The DNS framing, when `application` is `.dns`.
     @exclusivity(unchecked) var dns: DNSStreamPair?
     @exclusivity(unchecked) var httpCount = 0
+    /// What each side's first packet here showed (set by the analyzer before the packet is processed).
+    var originatorFirst: FirstPacketEvidence?
+    var responderFirst: FirstPacketEvidence?
     // The one-byte fields together (no padding between them).
     var synDirection: PacketDirection?
     var resetBy: ConnectionSide?
@@ -113,6 +116,7 @@ final class TCPConnection {
             sender.summary.packets += 1
             sender.summary.ipBytes += UInt64(max(0, ipLength))
             sender.summary.capturedPayloadBytes += UInt64(payload.count)
+            if payloadLength > sender.summary.largestSegment { sender.summary.largestSegment = payloadLength }
         }
 
         // Handshake and anchoring.
@@ -450,7 +454,11 @@ final class TCPConnection {
             closedBy: self.closedBy,
             application: applicationName,
             httpExchanges: self.httpCount,
-            endReason: reason
+            endReason: reason,
+            originatorFirst: self.originatorFirst,
+            responderFirst: self.responderFirst,
+            originatorBase: self.origStream.isAnchored ? self.origStream.base : nil,
+            responderBase: self.respStream.isAnchored ? self.respStream.base : nil
         )
     }
 

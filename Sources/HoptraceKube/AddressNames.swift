@@ -1,5 +1,3 @@
-import HoptraceCorrelate
-
 /// Kubernetes names for the addresses of a stream of records (packets, connections, requests), looked up once per
 /// address and remembered: the per-record cost is a dictionary probe.
 public struct AddressNames: Sendable {
@@ -41,7 +39,8 @@ public struct AddressNames: Sendable {
             if let port = endpoint.port, port > 0,
                 let name = state.name(ofAddress: endpoint.address, port: Int(port), transport: endpoint.transport)
             {
-                result[Endpoint(endpoint.address, port).description] = name
+                result[(endpoint.address.contains(":") ? "[\(endpoint.address)]" : endpoint.address) + ":\(port)"] =
+                    name
             } else if let name = name(ofAddress: endpoint.address) {
                 result[endpoint.address] = name
             }

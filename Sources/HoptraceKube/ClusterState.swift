@@ -1,5 +1,4 @@
 import Foundation
-import HoptraceCorrelate
 import HoptraceDecode
 import Yams
 
@@ -479,34 +478,59 @@ public struct ClusterState: Sendable {
 
     // MARK: Names
 
-    /// The name of an address and port, when the port matters: `service default/web:80` (a ClusterIP),
-    /// `nodeport default/web:30080` (a node address), `pod ingress-nginx/controller-x, host network`.
-    public func name(ofAddress address: String, port: Int, transport: String? = nil) -> String? {
+    /// The name of an address and port, when the port matters: a Service reached at a ClusterIP or an external
+    /// address (`service default/web:80`), a NodePort on a node address (`nodeport default/web:30080`), a host-network
+    /// or hostPort pod (`pod ingress-nginx/controller-x, host network`).
+    public func addressName(of address: String, port: Int, transport: String? = nil) -> AddressName? {
         guard port > 0 else { return nil }
-        if let match = service(at: address, port: port, transport: transport) { return match.description }
+        if let match = service(at: address, port: port, transport: transport) {
+            switch match.access {
+            case .clusterIP: return AddressName(role: .service, object: match.service.ref, port: match.port.port)
+            case .nodePort:
+                return AddressName(role: .nodePort, object: match.service.ref, port: match.port.nodePort ?? port)
+            case .external:
+                return AddressName(
+                    role: .service,
+                    object: match.service.ref,
+                    port: match.port.port,
+                    qualifier: "external address"
+                )
+            }
+        }
         if let pod = hostPod(at: address, port: port, transport: transport) {
-            return "pod \(pod.ref), \(pod.hostNetwork ? "host network" : "hostPort")"
+            return AddressName(role: .pod, object: pod.ref, qualifier: pod.hostNetwork ? "host network" : "hostPort")
         }
         return nil
     }
 
-    /// The name of an address alone: `pod default/web-7d4b9`, `service default/web`, `node lab-node`.
-    public func name(ofAddress address: String) -> String? {
-        if let service = service(clusterIP: address) { return "service \(service.ref)" }
-        if let pod = pod(at: address) { return "pod \(pod.ref)" }
-        if let node = node(at: address) { return "node \(node.name)" }
+    /// The name of an address alone: a Service's ClusterIP, a pod, a node, an external Service address, a node's
+    /// pod-network gateway.
+    public func addressName(of address: String) -> AddressName? {
+        if let service = service(clusterIP: address) { return AddressName(role: .service, object: service.ref) }
+        if let pod = pod(at: address) { return AddressName(role: .pod, object: pod.ref) }
+        if let node = node(at: address) {
+            return AddressName(role: .node, object: ObjectRef(namespace: "", name: node.name))
+        }
         if let index = serviceByExternalAddress[Self.key(address)]?.first {
-            return "service \(services[index].ref), external address"
+            return AddressName(role: .service, object: services[index].ref, qualifier: "external address")
         }
         if isPodNetworkGateway(address), let node = podNetworkNode(at: address) {
-            return "node \(node.name), pod network gateway"
+            return AddressName(
+                role: .node,
+                object: ObjectRef(namespace: "", name: node.name),
+                qualifier: "pod network gateway"
+            )
         }
         return nil
     }
 
-    /// The most specific name of an endpoint: its address and port's, else its address's.
-    public func name(of endpoint: Endpoint, transport: String? = nil) -> String? {
-        name(ofAddress: endpoint.host, port: Int(endpoint.port), transport: transport)
-            ?? name(ofAddress: endpoint.host)
+    /// ``addressName(of:port:transport:)`` as text.
+    public func name(ofAddress address: String, port: Int, transport: String? = nil) -> String? {
+        addressName(of: address, port: port, transport: transport)?.description
+    }
+
+    /// ``addressName(of:)`` as text.
+    public func name(ofAddress address: String) -> String? {
+        addressName(of: address)?.description
     }
 }

@@ -1,5 +1,7 @@
 import HoptraceCapture
 import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
 
 /// `hoptrace trace --html FILE`: one self-contained page (inline CSS and SVG, no script, nothing fetched) with each
 /// request's verdict, an SVG waterfall of its phases and its hops. Every packet-derived string is escaped.
@@ -58,43 +60,50 @@ public enum HTMLReport {
         let verdictClass: String
         switch trace.verdict.kind {
         case .ok: verdictClass = "ok"
-        case .slow: verdictClass = "slow"
+        case .slow, .incomplete: verdictClass = "slow"
         default: verdictClass = "fail"
         }
-        var heading = "Request #\(trace.index)"
-        if let request = trace.request { heading += " — \(request.method) \(request.path)" }
-        if request(trace) == nil, let dns = trace.dns { heading += " — DNS \(dns.name)" }
+        let heading = "Request #\(trace.index) — " + TextReport.title(trace)
         var html = "<section id=\"request-\(trace.index)\"><h2>\(escape(heading))</h2>\n"
         html += "<p><span class=\"verdict \(verdictClass)\" data-verdict=\"\(trace.verdict.kind.rawValue)\">"
-        html += "\(escape(trace.verdict.kind.rawValue))</span> \(escape(trace.verdict.detail))</p>\n"
+        html += "\(escape(trace.verdict.kind.rawValue))</span> \(escape(trace.verdict.sentence))</p>\n"
         html += "<p class=\"muted\">mode \(trace.mode.rawValue)"
         if let client = trace.client { html += " · client \(escape(TextReport.named(client, in: trace)))" }
         if let service = trace.service { html += " · service \(escape(TextReport.named(service, in: trace)))" }
         if let server = trace.server { html += " · server \(escape(TextReport.named(server, in: trace)))" }
         if let id = trace.request?.requestID { html += " · X-Request-ID \(escape(id))" }
         html += "</p>\n"
+        for offset in trace.clockOffsets {
+            html +=
+                "<p class=\"muted\">clock of \(escape(offset.node)): \(escape(TextReport.signed(-offset.offset))) ± "
+            html += "\(escape(TimeFormat.duration(offset.uncertainty))) against \(escape(offset.reference))</p>\n"
+        }
         html += waterfall(trace.timings)
         if !trace.hops.isEmpty {
-            html += "<table><tr><th>#</th><th>capture point</th><th>dir</th><th>src → dst</th><th>NAT</th>"
-            html += "<th>+SYN</th><th>+data</th><th>RTT</th></tr>\n"
+            html += "<table><tr><th>#</th><th>capture point</th><th>dir</th><th>source → destination</th><th>NAT</th>"
+            html += "<th>+SYN</th><th>+request</th><th>+response</th><th>RTT</th><th>by</th><th>notes</th></tr>\n"
             for (i, hop) in trace.hops.enumerated() {
-                let directions: String = hop.directions.map(\.description).joined(separator: "→")
+                let directions: String = hop.directions.map(\.description).joined(separator: ",")
                 let nat: String = hop.translation == .none ? "" : hop.translation.rawValue
-                let syn: String = hop.synDelay.map { "+" + TimeFormat.duration($0) } ?? ""
-                let data: String = hop.dataDelay.map { "+" + TimeFormat.duration($0) } ?? ""
+                let delay: (Int64?) -> String = { $0.map { "+" + TimeFormat.duration($0) } ?? "" }
                 let rtt: String = hop.handshakeRTT.map { TimeFormat.duration($0) } ?? ""
                 let route: String =
-                    "\(TextReport.named(hop.src, in: trace)) → \(TextReport.named(hop.dst, in: trace))"
-                let cells: [String] = ["\(i + 1)", hop.capturePoint, directions, route, nat, syn, data, rtt]
+                    "\(TextReport.named(hop.source, in: trace)) → \(TextReport.named(hop.destination, in: trace))"
+                let notes = hop.encapsulation?.description ?? ""
+                let cells: [String] = [
+                    "\(i + 1)", hop.point.description, directions, route, nat, delay(hop.synDelay),
+                    delay(hop.requestDelay), delay(hop.responseDelay), rtt, hop.evidence.rawValue, notes,
+                ]
                 html += "<tr>" + cells.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n"
             }
             html += "</table>\n"
         }
         if let dns = trace.dns {
             html += "<table><tr><th>DNS query</th><th>type</th><th>rcode</th><th>answer</th><th>time</th></tr>\n"
-            for query in dns.queries {
-                let cells = [
-                    query.name, query.type, query.rcode ?? "no answer", query.addresses.joined(separator: ", "),
+            for query in dns.queries.prefix(100) {
+                let cells: [String] = [
+                    query.name, query.type.description, query.rcode?.description ?? "no answer",
+                    query.addresses.map(\.description).joined(separator: ", "),
                     query.duration.map { TimeFormat.duration($0) } ?? "",
                 ]
                 html += "<tr>" + cells.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n"
@@ -104,23 +113,20 @@ public enum HTMLReport {
         if !trace.findings.isEmpty {
             html += "<ul>"
             for finding in trace.findings {
-                html += "<li><b>\(escape(finding.kind))</b>: \(escape(finding.detail))</li>"
+                html += "<li><b>\(escape(finding.kind.rawValue))</b>: \(escape(finding.detail))</li>"
             }
             html += "</ul>\n"
         }
         return html + "</section>\n"
     }
 
-    private static func request(_ trace: RequestTrace) -> RequestSummary? { trace.request }
-
     /// The phases as an SVG waterfall, one row each, bars laid end to end.
     static func waterfall(_ t: Timings) -> String {
-        let phases: [(String, Int64?, String)] = [
-            ("dns", t.dns, "#7b61ff"), ("client", t.client, "#b0b6c3"), ("connect", t.connect, "#2f9e8f"),
-            ("request", t.request, "#3b82f6"), ("network", t.network, "#f59e0b"), ("server", t.server, "#ef4444"),
-            ("response", t.response, "#10b981"),
+        let colours = [
+            "dns": "#7b61ff", "client": "#b0b6c3", "connect": "#2f9e8f", "request": "#3b82f6", "network": "#f59e0b",
+            "server": "#ef4444", "response": "#10b981",
         ]
-        let shown = phases.filter { ($0.1 ?? 0) > 0 }
+        let shown = t.phases.filter { $0.value > 0 }
         let width = 640.0
         let label = 170.0
         let rowHeight = 22.0
@@ -130,14 +136,15 @@ public enum HTMLReport {
             "<svg role=\"img\" aria-label=\"latency waterfall\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
         svg += "xmlns=\"http://www.w3.org/2000/svg\">\n"
         var offset = 0.0
-        for (row, (name, value, colour)) in shown.enumerated() {
-            let ns = Double(value ?? 0)
+        for (row, phase) in shown.enumerated() {
+            let ns = Double(phase.value)
             let x = label + offset / total * (width - label - 10)
             let w = max(1.5, ns / total * (width - label - 10))
             let y = Double(row) * rowHeight + 4
-            svg += "<text x=\"0\" y=\"\(y + 15)\">\(name) \(escape(TimeFormat.duration(Int64(ns))))</text>"
+            svg += "<text x=\"0\" y=\"\(y + 15)\">\(phase.name) \(escape(TimeFormat.duration(phase.value)))</text>"
             svg += "<rect x=\"\(TimeFormat.fixed(x, 1))\" y=\"\(y + 3)\" width=\"\(TimeFormat.fixed(w, 1))\" "
-            svg += "height=\"15\" rx=\"3\" fill=\"\(colour)\"><title>\(name)</title></rect>\n"
+            svg +=
+                "height=\"15\" rx=\"3\" fill=\"\(colours[phase.name] ?? "#888")\"><title>\(phase.name)</title></rect>\n"
             offset += ns
         }
         let y = Double(shown.count) * rowHeight + 4

@@ -1,21 +1,28 @@
 import HoptraceCapture
 import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
 import HoptraceKube
 
-/// `hoptrace trace`'s terminal output: the verdict in one sentence, then a waterfall of phases and the hops.
+/// `hoptrace trace`'s terminal output: the verdict in one sentence, then a waterfall of phases, the lookup, the hops
+/// and the findings.
 public struct TextReport: Sendable {
     /// Whether to use ANSI colours (only on a terminal).
     public var color: Bool
     /// Width of the waterfall's bar area in columns.
     public var barWidth: Int
+    /// The terminal's width: hop rows longer than this put their addresses on a line of their own. Nil: no limit.
+    public var width: Int?
 
-    public init(color: Bool = false, barWidth: Int = 40) {
+    /// A report writer.
+    public init(color: Bool = false, barWidth: Int = 40, width: Int? = nil) {
         self.color = color
         self.barWidth = barWidth
+        self.width = width
     }
 
     /// Packet-derived text made safe for a terminal: control characters (an ESC would start a terminal escape
-    /// sequence) become `\xNN`, and the length is bounded.
+    /// sequence), DEL and C1 controls become `\xNN`, and the length is bounded.
     public static func safe(_ text: String, limit: Int = 200) -> String {
         var out = ""
         var count = 0
@@ -24,14 +31,21 @@ public struct TextReport: Sendable {
                 out += "…"
                 break
             }
-            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) {
-                out += "\\x" + String(scalar.value, radix: 16, uppercase: false).leftPadded(to: 2)
+            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
+                || scalar.value == 0x2028 || scalar.value == 0x2029
+            {
+                out += "\\x" + Self.hex(scalar.value)
             } else {
                 out.unicodeScalars.append(scalar)
             }
             count += 1
         }
         return out
+    }
+
+    static func hex(_ value: UInt32) -> String {
+        let text = String(value, radix: 16, uppercase: false)
+        return text.count >= 2 ? text : "0" + text
     }
 
     private func paint(_ text: String, _ code: String) -> String {
@@ -41,90 +55,109 @@ public struct TextReport: Sendable {
     private func verdictColor(_ kind: VerdictKind) -> String {
         switch kind {
         case .ok: return "32"
-        case .slow: return "33"
+        case .slow, .incomplete: return "33"
         default: return "31"
         }
     }
 
-    private static func column(_ text: String, _ width: Int) -> String {
+    static func column(_ text: String, _ width: Int) -> String {
         let count = text.count
         return count >= width ? text : text + String(repeating: " ", count: width - count)
     }
 
-    private static func rightColumn(_ text: String, _ width: Int) -> String {
+    static func rightColumn(_ text: String, _ width: Int) -> String {
         let count = text.count
         return count >= width ? text : String(repeating: " ", count: width - count) + text
+    }
+
+    /// One line naming the request: method and path, or the connection or lookup.
+    public static func title(_ trace: RequestTrace) -> String {
+        if let request = trace.request {
+            return "\(safe(request.method, limit: 16)) \(safe(request.path, limit: 80))"
+        }
+        if trace.kind == .dns, let dns = trace.dns { return "DNS \(safe(dns.name, limit: 80))" }
+        return "TCP \(trace.service.map(\.description) ?? "?")"
     }
 
     /// The whole report of one request.
     public func render(_ trace: RequestTrace) -> String {
         var lines: [String] = []
-        var title = "request #\(trace.index)"
+        var title = "request #\(trace.index)  " + Self.title(trace)
         if let request = trace.request {
-            title += "  \(Self.safe(request.method)) \(Self.safe(request.path))"
             if let host = request.host { title += "  host \(Self.safe(host))" }
             if let status = request.status { title += "  status \(status)" }
             if let id = request.requestID { title += "  x-request-id \(Self.safe(id))" }
-        } else if !trace.hops.isEmpty, let service = trace.service {
-            title += "  TCP connection to \(service)"
-            if let dns = trace.dns { title += " (\(Self.safe(dns.name)))" }
-        } else if let dns = trace.dns {
-            title += "  DNS \(Self.safe(dns.name))"
+        } else if trace.kind == .connection, let dns = trace.dns {
+            title += " (\(Self.safe(dns.name)))"
         }
         lines.append(paint(title, "1") + "  [\(trace.mode.rawValue)]")
-        let verdictText = "\(trace.verdict.kind.rawValue): \(Self.safe(trace.verdict.detail, limit: 400))"
+        let verdictText = "\(trace.verdict.kind.rawValue): \(Self.safe(trace.verdict.sentence, limit: 600))"
         lines.append(paint(verdictText, verdictColor(trace.verdict.kind)))
         var path: [String] = []
-        let role: (Endpoint, String) -> String = { endpoint, word in
-            guard let name = trace.name(of: endpoint).map({ Self.safe($0, limit: 120) }) else {
-                return "\(endpoint) (\(word))"
-            }
-            return "\(endpoint) (\(name.hasPrefix(word + " ") ? name : word + ", " + name))"
-        }
-        if let client = trace.client { path.append(role(client, "client")) }
+        if let client = trace.client { path.append(Self.role(client, "client", in: trace)) }
         if let service = trace.service, service != trace.server {
-            path.append(role(service, serviceWord(trace.mode)))
+            path.append(Self.role(service, Self.serviceWord(trace.mode), in: trace))
         }
-        if let server = trace.server { path.append(role(server, "server")) }
+        if let server = trace.server { path.append(Self.role(server, "server", in: trace)) }
         if !path.isEmpty { lines.append("  " + path.joined(separator: " → ")) }
+        for offset in trace.clockOffsets {
+            lines.append(
+                "  clock of \(Self.safe(offset.node)): \(Self.signed(-offset.offset)) ± "
+                    + "\(TimeFormat.duration(offset.uncertainty)) against \(Self.safe(offset.reference)) "
+                    + "(\(offset.samples) packet pair\(offset.samples == 1 ? "" : "s"))"
+            )
+        }
 
         lines.append("")
         lines.append(contentsOf: waterfall(trace.timings))
 
         if let dns = trace.dns {
             lines.append("")
+            let answer =
+                dns.answer.map { address in
+                    " → \(address)" + (trace.name(ofAddress: address).map { " (\(Self.safe($0.description)))" } ?? "")
+                } ?? ""
             lines.append(
-                "  dns \(Self.safe(dns.name)): \(dns.outcome)"
-                    + (dns.answer.map { " → \($0)" + (trace.name(ofAddress: $0).map { " (\(Self.safe($0)))" } ?? "") }
-                        ?? "")
-                    + ", \(dns.queries.count) quer\(dns.queries.count == 1 ? "y" : "ies"), "
-                    + TimeFormat.duration(dns.duration)
+                "  dns \(Self.safe(dns.name)): \(dns.outcome.rawValue)\(answer), \(dns.queries.count) "
+                    + "quer\(dns.queries.count == 1 ? "y" : "ies"), \(TimeFormat.duration(dns.duration))"
             )
-            for query in dns.queries {
-                let answer = query.addresses.isEmpty ? "" : " " + query.addresses.joined(separator: ",")
+            for query in dns.queries.prefix(40) {
+                let answers =
+                    query.addresses.isEmpty ? "" : " " + query.addresses.map(\.description).joined(separator: ",")
                 let took = query.duration.map { TimeFormat.duration($0) } ?? "no answer"
-                let repeats = query.queryCount > 1 ? " (sent \(query.queryCount)×)" : ""
+                let repeats = query.sent > 1 ? " (sent \(query.sent)×)" : ""
                 lines.append(
-                    "    \(Self.column(query.type, 5)) \(Self.safe(query.name)) → \(query.rcode ?? "-")\(answer)  "
-                        + took + repeats
+                    "    \(Self.column(query.type.description, 5)) \(Self.safe(query.name)) → "
+                        + "\(query.rcode?.description ?? "-")\(answers)  \(took)\(repeats)"
                 )
             }
+            if dns.queries.count > 40 { lines.append("    … \(dns.queries.count - 40) more") }
         }
         if !trace.hops.isEmpty {
             lines.append("")
-            lines.append(contentsOf: hopTable(trace.hops, names: trace))
+            lines.append(contentsOf: hopTable(trace.hops))
+            let legend = Self.legend(trace)
+            if !legend.isEmpty {
+                lines.append("")
+                lines.append("  names")
+                lines.append(contentsOf: legend.map { "   " + $0 })
+            }
         }
         if !trace.findings.isEmpty {
             lines.append("")
             lines.append("  findings")
             for finding in trace.findings {
-                lines.append("   - \(finding.kind): \(Self.safe(finding.detail, limit: 400))")
+                lines.append("   - \(finding.kind.rawValue): \(Self.safe(finding.detail, limit: 600))")
             }
         }
         return lines.joined(separator: "\n")
     }
 
-    private func serviceWord(_ mode: TraceMode) -> String {
+    static func signed(_ ns: Int64) -> String {
+        (ns < 0 ? "−" : "+") + TimeFormat.duration(ns == .min ? .max : abs(ns))
+    }
+
+    static func serviceWord(_ mode: TraceMode) -> String {
         switch mode {
         case .clusterip: return "service"
         case .nodeport: return "node port"
@@ -133,23 +166,47 @@ public struct TextReport: Sendable {
         }
     }
 
+    /// `10.244.0.10:39704 (client, pod default/client)`.
+    static func role(_ endpoint: FlowEndpoint, _ word: String, in trace: RequestTrace) -> String {
+        guard let name = trace.name(of: endpoint).map({ safe($0.description, limit: 120) }) else {
+            return "\(endpoint) (\(word))"
+        }
+        return "\(endpoint) (\(name.hasPrefix(word + " ") ? name : word + ", " + name))"
+    }
+
+    /// An endpoint with its name, when the trace has one: `10.244.0.12:8080 (pod default/web-k2x7p)`.
+    public static func named(_ endpoint: FlowEndpoint, in trace: RequestTrace?) -> String {
+        guard let name = trace?.name(of: endpoint) else { return endpoint.description }
+        return "\(endpoint) (\(safe(name.description, limit: 120)))"
+    }
+
+    /// The names of the hops' addresses, one per line: `10.244.0.11  pod default/web-6b8f9c7d5-k2x7p`.
+    static func legend(_ trace: RequestTrace) -> [String] {
+        var keys: [String] = []
+        for hop in trace.hops {
+            for endpoint in [hop.source, hop.destination] {
+                let key =
+                    trace.names[endpoint.description] != nil ? endpoint.description : endpoint.address.description
+                if trace.names[key] != nil, !keys.contains(key) { keys.append(key) }
+            }
+        }
+        let width = (keys.map(\.count).max() ?? 0) + 2
+        return keys.map { column($0, width) + safe(trace.names[$0]!.description, limit: 120) }
+    }
+
     /// Phases as a waterfall: each bar starts where the previous one ended, its length proportional to its time.
     func waterfall(_ t: Timings) -> [String] {
-        let phases: [(String, Int64?)] = [
-            ("dns", t.dns), ("client", t.client), ("connect", t.connect), ("request", t.request),
-            ("network", t.network), ("server", t.server), ("response", t.response),
-        ]
         let total = max(t.total, 1)
         var lines = [
             "  phase      " + Self.rightColumn("time", 10) + "   0" + String(repeating: " ", count: barWidth - 1)
                 + TimeFormat.duration(t.total)
         ]
         var offset: Int64 = 0
-        for (name, value) in phases {
-            guard let value, value > 0 else { continue }
+        for (name, value) in t.phases {
+            guard value > 0 else { continue }
             let start = Int(Double(offset) / Double(total) * Double(barWidth))
             var length = Int((Double(value) / Double(total) * Double(barWidth)).rounded())
-            if value > 0 { length = max(1, length) }
+            length = max(1, length)
             length = min(length, barWidth - min(start, barWidth))
             let bar = String(repeating: " ", count: min(start, barWidth)) + String(repeating: "█", count: length)
             let padded = Self.column(bar, barWidth)
@@ -164,43 +221,50 @@ public struct TextReport: Sendable {
         return lines
     }
 
-    /// An endpoint with its Kubernetes name, when the trace has one: `10.244.0.12:8080 (pod default/web-k2x7p)`.
-    static func named(_ endpoint: Endpoint, in trace: RequestTrace?) -> String {
-        guard let name = trace?.name(of: endpoint) else { return endpoint.description }
-        return "\(endpoint) (\(safe(name, limit: 120)))"
-    }
-
-    func hopTable(_ hops: [Hop], names trace: RequestTrace? = nil) -> [String] {
-        let routes = hops.map { "\(Self.named($0.src, in: trace)) → \(Self.named($0.dst, in: trace))" }
-        let routeWidth = max(46, (routes.map(\.count).max() ?? 0) + 2)
-        var lines = [
-            "  hop  " + Self.column("capture point", 15) + Self.column("dir", 8) + Self.column("src → dst", routeWidth)
-                + Self.column("nat", 11) + Self.rightColumn("+syn", 10) + Self.rightColumn("+data", 10)
-                + Self.rightColumn("rtt", 10) + "  notes"
-        ]
+    /// The hops: capture point, directions, addresses leaving it, translation, delays from the previous hop, the
+    /// handshake's round trip there, how its place was established, and notes. Rows wider than ``width`` put the
+    /// addresses on a line of their own.
+    func hopTable(_ hops: [Hop]) -> [String] {
+        let points = hops.map { Self.safe($0.point.description, limit: 40) }
+        let pointWidth = max(13, (points.map(\.count).max() ?? 0)) + 2
+        let routes = hops.map { "\($0.source) → \($0.destination)" }
+        let routeWidth = max(20, (routes.map(\.count).max() ?? 0)) + 2
+        let delay: (Int64?) -> String = { $0.map { "+" + TimeFormat.duration($0) } ?? "" }
+        let head =
+            "  hop  " + Self.column("capture point", pointWidth) + Self.column("dir", 8)
+        let tail =
+            Self.column("nat", 11) + Self.rightColumn("+syn", 10) + Self.rightColumn("+req", 10)
+            + Self.rightColumn("+resp", 10) + Self.rightColumn("rtt", 10) + "  " + Self.column("by", 12) + "notes"
+        let wide = head.count + routeWidth + tail.count
+        let wrap = width.map { wide > $0 } ?? false
+        var lines = [head + (wrap ? "" : Self.column("source → destination", routeWidth)) + tail]
         for (i, hop) in hops.enumerated() {
-            let directions = hop.directions.map(\.description).joined(separator: "→")
+            let directions = hop.directions.map(\.description).joined(separator: ",")
             let nat = hop.translation == .none ? "-" : hop.translation.rawValue.uppercased()
             var notes: [String] = []
             if hop.synCount > 1 { notes.append("\(hop.synCount) SYNs") }
-            if hop.retransmissions > 0 { notes.append("\(hop.retransmissions) retransmissions") }
-            if hop.clockNoise { notes.append("clock noise clamped") }
-            let delay: (Int64?) -> String = { $0.map { "+" + TimeFormat.duration($0) } ?? "" }
-            lines.append(
-                "  " + Self.rightColumn("\(i + 1)", 3) + "  " + Self.column(Self.safe(hop.capturePoint), 15)
-                    + Self.column(directions, 8) + Self.column(routes[i], routeWidth) + Self.column(nat, 11)
-                    + Self.rightColumn(delay(hop.synDelay), 10) + Self.rightColumn(delay(hop.dataDelay), 10)
-                    + Self.rightColumn(hop.handshakeRTT.map { TimeFormat.duration($0) } ?? "", 10)
-                    + (notes.isEmpty ? "" : "  " + notes.joined(separator: ", "))
-            )
+            if hop.retransmissions > 0 { notes.append("\(hop.retransmissions) retransmitted") }
+            if let encapsulation = hop.encapsulation { notes.append(encapsulation.description) }
+            if !hop.sawRequest { notes.append("request not seen") }
+            let row =
+                "  " + Self.rightColumn("\(i + 1)", 3) + "  " + Self.column(points[i], pointWidth)
+                + Self.column(directions, 8) + (wrap ? "" : Self.column(routes[i], routeWidth)) + Self.column(nat, 11)
+                + Self.rightColumn(delay(hop.synDelay), 10) + Self.rightColumn(delay(hop.requestDelay), 10)
+                + Self.rightColumn(delay(hop.responseDelay), 10)
+                + Self.rightColumn(hop.handshakeRTT.map { TimeFormat.duration($0) } ?? "", 10) + "  "
+                + Self.column(hop.evidence.rawValue, 12) + notes.joined(separator: ", ")
+            lines.append(row.trailingSpacesRemoved)
+            if wrap { lines.append("       " + routes[i]) }
         }
         return lines
     }
 }
 
 extension String {
-    /// The string left-padded with zeros to `width` characters.
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
+    /// The string without trailing spaces.
+    var trailingSpacesRemoved: String {
+        var text = Substring(self)
+        while text.last == " " { text = text.dropLast() }
+        return String(text)
     }
 }

@@ -1,49 +1,60 @@
 import HoptraceCapture
 import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
+import HoptraceKube
 
-/// `hoptrace trace --json`: one JSON document per request, following `docs/trace.schema.json`.
+/// `hoptrace trace --json`: one JSON object per request, following `docs/trace.schema.json`.
 ///
-/// Durations are milliseconds (numbers with microsecond precision); instants are RFC 3339 UTC strings with
-/// nanoseconds.
+/// The dialect of every hoptrace record: camelCase keys; instants as RFC 3339 UTC strings with nanoseconds plus the
+/// integer nanoseconds beside them (`start`, `startNs`); durations in milliseconds (numbers, up to six decimals).
 public enum TraceJSON {
     /// The trace as one line of JSON.
-    public static func render(_ trace: RequestTrace) -> String {
+    public static func render(_ trace: RequestTrace, evicted: Int = 0) -> String {
         var json = JSONWriter()
-        write(trace, into: &json)
+        write(trace, evicted: evicted, into: &json)
         return String(decoding: json.bytes, as: UTF8.self)
     }
 
     static func milliseconds(_ json: inout JSONWriter, _ name: String, _ ns: Int64?) {
         json.key(name)
-        if let ns { json.double(Double(ns) / 1e6, decimals: 3) } else { json.null() }
+        if let ns { json.double(Double(ns) / 1e6, decimals: 6) } else { json.null() }
     }
 
-    static func endpoint(_ json: inout JSONWriter, _ name: String, _ value: Endpoint?) {
-        json.key(name)
-        guard let value else {
-            json.null()
-            return
-        }
-        json.string(value.description)
+    static func instant(_ json: inout JSONWriter, _ name: String, _ ns: Int64?) {
+        json.field(name, ns.map(TimeFormat.rfc3339))
+        json.field(name + "Ns", ns)
+    }
+
+    static func endpoint(_ json: inout JSONWriter, _ name: String, _ value: FlowEndpoint?) {
+        json.field(name, value?.description)
+    }
+
+    static func point(_ json: inout JSONWriter, _ name: String, _ value: CapturePoint?) {
+        json.field(name, value?.description)
     }
 
     /// Writes one trace as a JSON object.
-    public static func write(_ trace: RequestTrace, into json: inout JSONWriter) {
+    public static func write(_ trace: RequestTrace, evicted: Int = 0, into json: inout JSONWriter) {
         json.beginObject()
         json.field("index", trace.index)
+        json.field("kind", trace.kind.rawValue)
         json.field("mode", trace.mode.rawValue)
         json.key("verdict")
         json.beginObject()
         json.field("kind", trace.verdict.kind.rawValue)
-        json.field("detail", trace.verdict.detail)
-        json.field("hop", trace.verdict.hop)
-        json.field("nextHop", trace.verdict.nextHop)
+        json.field("sentence", trace.verdict.sentence)
+        point(&json, "location", trace.verdict.location)
+        point(&json, "next", trace.verdict.next)
+        point(&json, "segmentFrom", trace.verdict.segmentFrom)
+        json.field("phase", trace.verdict.phase?.rawValue)
+        json.field("slowPart", trace.verdict.slowPart?.rawValue)
         json.endObject()
         json.key("findings")
         json.beginArray()
         for finding in trace.findings {
             json.beginObject()
-            json.field("kind", finding.kind)
+            json.field("kind", finding.kind.rawValue)
             json.field("detail", finding.detail)
             json.endObject()
         }
@@ -56,6 +67,8 @@ public enum TraceJSON {
             json.field("host", request.host)
             json.field("requestID", request.requestID)
             json.field("status", request.status)
+            json.key("headTruncated")
+            json.bool(request.headTruncated)
             json.endObject()
         } else {
             json.null()
@@ -65,32 +78,52 @@ public enum TraceJSON {
         endpoint(&json, "server", trace.server)
         json.key("names")
         json.beginObject()
-        for (key, name) in trace.names.sorted(by: { $0.key < $1.key }) { json.field(key, name) }
+        for (key, name) in trace.names.sorted(by: { $0.key < $1.key }) {
+            json.key(key)
+            json.beginObject()
+            json.field("role", name.role.rawValue)
+            json.field("namespace", name.object.flatMap { $0.namespace.isEmpty ? nil : $0.namespace })
+            json.field("name", name.object?.name)
+            json.field("port", name.port)
+            json.field("source", name.source.rawValue)
+            json.field("qualifier", name.qualifier)
+            json.field("text", name.description)
+            json.endObject()
+        }
         json.endObject()
-        json.field("start", TimeFormat.rfc3339(trace.start))
-        json.field("end", TimeFormat.rfc3339(trace.end))
+        instant(&json, "start", trace.start)
+        instant(&json, "end", trace.end)
         json.key("dns")
         if let dns = trace.dns {
             json.beginObject()
             json.field("name", dns.name)
-            json.field("outcome", dns.outcome)
-            json.field("answer", dns.answer)
+            json.field("outcome", dns.outcome.rawValue)
+            json.field("answer", dns.answer?.description)
+            instant(&json, "start", dns.start)
             milliseconds(&json, "duration", dns.duration)
             json.key("queries")
             json.beginArray()
             for query in dns.queries {
                 json.beginObject()
+                json.field("id", query.id)
                 json.field("name", query.name)
-                json.field("type", query.type)
-                json.field("rcode", query.rcode)
-                json.key("answers")
+                json.field("type", query.type.description)
+                json.field("rcode", query.rcode?.description)
+                json.key("addresses")
                 json.beginArray()
-                for address in query.addresses { json.string(address) }
+                for address in query.addresses { json.string(address.description) }
                 json.endArray()
-                json.field("sent", TimeFormat.rfc3339(query.queryTime))
+                json.field("answeredRecords", query.answeredRecords)
+                instant(&json, "queryTime", query.queryTime)
                 milliseconds(&json, "duration", query.duration)
-                json.field("queries", query.queryCount)
-                json.field("server", query.server.description)
+                json.field("sent", query.sent)
+                endpoint(&json, "client", query.client)
+                endpoint(&json, "server", query.server)
+                json.field("transport", query.transport.rawValue)
+                json.key("seenAt")
+                json.beginArray()
+                for point in query.seenAt { json.string(point.description) }
+                json.endArray()
                 json.endObject()
             }
             json.endArray()
@@ -102,23 +135,39 @@ public enum TraceJSON {
         json.beginArray()
         for hop in trace.hops {
             json.beginObject()
-            json.field("capturePoint", hop.capturePoint)
+            point(&json, "capturePoint", hop.point)
+            json.field("node", hop.point.node)
+            json.field("interface", hop.point.name)
             json.key("directions")
             json.beginArray()
             for direction in hop.directions { json.string(direction.description) }
             json.endArray()
-            json.field("src", hop.src.description)
-            json.field("dst", hop.dst.description)
+            endpoint(&json, "source", hop.source)
+            endpoint(&json, "destination", hop.destination)
             json.field("translation", hop.translation.rawValue)
-            json.field("firstSeen", TimeFormat.rfc3339(hop.firstSeen))
+            json.key("encapsulation")
+            if let encapsulation = hop.encapsulation {
+                json.beginObject()
+                json.field("kind", encapsulation.kind)
+                json.field("outerSource", encapsulation.outerSource.description)
+                json.field("outerDestination", encapsulation.outerDestination.description)
+                json.endObject()
+            } else {
+                json.null()
+            }
+            json.field("evidence", hop.evidence.rawValue)
             json.field("connection", hop.connection)
+            instant(&json, "firstSeen", hop.firstSeen)
             milliseconds(&json, "synDelay", hop.synDelay)
-            milliseconds(&json, "dataDelay", hop.dataDelay)
+            milliseconds(&json, "requestDelay", hop.requestDelay)
+            milliseconds(&json, "responseDelay", hop.responseDelay)
             milliseconds(&json, "handshakeRTT", hop.handshakeRTT)
-            json.key("clockNoise")
-            json.bool(hop.clockNoise)
             json.field("syns", hop.synCount)
             json.field("retransmissions", hop.retransmissions)
+            json.key("sawRequest")
+            json.bool(hop.sawRequest)
+            json.key("sawResponse")
+            json.bool(hop.sawResponse)
             json.endObject()
         }
         json.endArray()
@@ -126,14 +175,27 @@ public enum TraceJSON {
         json.beginObject()
         let t = trace.timings
         milliseconds(&json, "dns", t.dns)
+        milliseconds(&json, "client", t.client)
         milliseconds(&json, "connect", t.connect)
         milliseconds(&json, "request", t.request)
-        milliseconds(&json, "server", t.server)
         milliseconds(&json, "network", t.network)
+        milliseconds(&json, "server", t.server)
         milliseconds(&json, "response", t.response)
-        milliseconds(&json, "client", t.client)
         milliseconds(&json, "total", t.total)
         json.endObject()
+        json.key("clockOffsets")
+        json.beginArray()
+        for offset in trace.clockOffsets {
+            json.beginObject()
+            json.field("node", offset.node)
+            json.field("reference", offset.reference)
+            milliseconds(&json, "offset", offset.offset)
+            milliseconds(&json, "uncertainty", offset.uncertainty)
+            json.field("samples", offset.samples)
+            json.endObject()
+        }
+        json.endArray()
+        json.field("evicted", evicted)
         json.endObject()
     }
 }

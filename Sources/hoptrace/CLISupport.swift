@@ -1,5 +1,10 @@
 import ArgumentParser
 import Foundation
+import HoptraceCapture
+import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
+import HoptraceKube
 import HoptraceReport
 
 /// A run-time failure the user can act on: printed as one line `hoptrace: <message>`, exit status 1.

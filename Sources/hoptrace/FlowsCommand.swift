@@ -81,7 +81,7 @@ enum ConnectionRecords: FlowRecordKind {
         switch event {
         case .connection(let connection): body(.connection(connection), connection.capturePoint)
         case .icmpError(let icmp): body(.icmpError(icmp), icmp.capturePoint)
-        case .http, .dns, .segment: return
+        case .http, .dns, .segment, .opened: return
         }
     }
 
@@ -98,7 +98,7 @@ enum RequestRecords: FlowRecordKind {
         switch event {
         case .dns(let transaction): body(.dns(transaction), transaction.capturePoint)
         case .http(let exchange): body(.http(exchange), exchange.capturePoint)
-        case .connection, .icmpError, .segment: return
+        case .connection, .icmpError, .segment, .opened: return
         }
     }
 

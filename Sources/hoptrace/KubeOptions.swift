@@ -1,5 +1,9 @@
 import ArgumentParser
 import Foundation
+import HoptraceCapture
+import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
 import HoptraceKube
 import HoptraceReport
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HoptraceCapture
 import HoptraceCorrelate
+import HoptraceDecode
 import HoptraceFlows
 import HoptraceKube
 import HoptraceReport
@@ -107,50 +108,84 @@ struct TraceCommand: ParsableCommand {
         }
     }
 
+    @Flag(help: "List every request found, one line each (with no selector; the summary is printed too).")
+    var list = false
+
+    @Flag(help: "Print hop tables at full width, however wide the terminal.")
+    var wide = false
+
     func run() throws {
         if live {
             try runLive()
             return
         }
         let names = try interfaceNames.load()
-        let cluster = try kube.load()
-
         let filter = try CaptureInput.packetFilter(
             CaptureInput.expression(arguments: files, readFiles: readFiles, filter: capture.filter)
         )
-        let collector = ObservationCollector()
-        let result: FlowPipeline.Result
+        let directory = ClusterDirectory(state: try kube.load())
+        var options = CorrelateOptions()
+        options.slowThreshold = DurationText.nanoseconds(slow) ?? options.slowThreshold
+        if let html {
+            // Fail before the work, not after it.
+            guard FileManager.default.createFile(atPath: html, contents: nil) else {
+                throw CLIFailure("cannot write \(html); choose a writable path for --html")
+            }
+        }
+        let useColor = color == .always || (color == .auto && Terminal.coloursByDefault && !json)
+        let report = TextReport(color: useColor, width: wide ? nil : Self.terminalWidth())
+        let out = BufferedOutput()
+        defer { out.flush() }
+        var summary = TraceSummary()
+        var htmlTraces: [RequestTrace] = []
+        let streaming = all || hasSelector
+        var printedAny = false
+        let run: Correlator.Run
         do {
-            result = try FlowPipeline(ifIndexNames: names, filter: filter).run(
-                paths: inputFiles,
-                tap: { packet, point in collector.tap(packet, capturePoint: point) },
-                sink: collector.collect
-            )
+            run = try Correlator.trace(
+                files: inputFiles,
+                ifIndexNames: names,
+                options: options,
+                directory: directory,
+                filter: filter
+            ) { traces in
+                for trace in traces {
+                    summary.add(trace)
+                    if list, !json { out.line("  " + Self.oneLine(trace)) }
+                    guard streaming, all || matches(trace) else { continue }
+                    if json {
+                        out.line(TraceJSON.render(trace))
+                    } else {
+                        if printedAny { out.write("\n") }
+                        out.line(report.render(trace))
+                    }
+                    printedAny = true
+                    if html != nil, htmlTraces.count < 10_000 { htmlTraces.append(trace) }
+                }
+            }
         } catch {
             throw CLIFailure(error.description)
         }
-        let observations = collector.observations(capturePoints: result.capturePoints, captureEnd: result.lastTime)
-        var options = CorrelateOptions()
-        options.slowThreshold = DurationText.nanoseconds(slow) ?? options.slowThreshold
-        var traces = Correlator(options: options).trace(observations)
-        if let cluster { KubeAnnotator.annotate(&traces, state: cluster) }
-
-        let selected = select(traces)
-        let useColor = color == .always || (color == .auto && Terminal.coloursByDefault && !json)
-        let out = BufferedOutput()
-        defer { out.flush() }
-        if json {
-            for trace in selected.traces { out.write(TraceJSON.render(trace) + "\n") }
-        } else {
-            if let listing = selected.listing { out.write(listing + "\n") }
-            let report = TextReport(color: useColor)
-            out.write(
-                selected.traces.map(report.render).joined(separator: "\n\n") + (selected.traces.isEmpty ? "" : "\n")
-            )
+        let evicted = run.statistics.evicted + run.flows.flowStatistics.evictedForCap
+        if !streaming {
+            if json {
+                if let chosen = summary.chosen {
+                    out.line(TraceJSON.render(chosen, evicted: evicted))
+                    htmlTraces = [chosen]
+                }
+            } else {
+                if list { out.write("\n") }
+                out.write(summary.render(evicted: evicted))
+                if let chosen = summary.chosen {
+                    out.write("\n")
+                    out.line(report.render(chosen))
+                    htmlTraces = [chosen]
+                }
+            }
         }
         if let html {
             let page = HTMLReport.render(
-                selected.traces,
+                htmlTraces,
                 title: inputFiles.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
             )
             do {
@@ -159,12 +194,15 @@ struct TraceCommand: ParsableCommand {
                 throw CLIFailure("cannot write \(html): \(error.localizedDescription); choose a writable path")
             }
         }
-        if let error = result.error {
+        if let error = run.flows.error {
             throw CLIFailure(error.description + " (the requests above were traced from the packets before it)")
         }
-        if selected.traces.isEmpty, selected.listing == nil {
+        if streaming, !printedAny {
             throw CLIFailure(
-                "no request matches the selector; run `hoptrace trace \(inputFiles.joined(separator: " "))` to list them"
+                summary.count == 0
+                    ? "no requests found in the capture"
+                    : "no request matches the selector; run `hoptrace trace --list \(inputFiles.joined(separator: " "))` to "
+                        + "list the \(summary.count) found"
             )
         }
     }
@@ -175,38 +213,22 @@ struct TraceCommand: ParsableCommand {
     /// Whether a selector (--request-id, --http, --client, --service, --index) was given.
     var hasSelector: Bool { requestID != nil || http != nil || client != nil || service != nil || index != nil }
 
-    /// The traces to print and, without a selector, the list of requests found.
-    func select(_ traces: [RequestTrace]) -> (traces: [RequestTrace], listing: String?) {
-        if all { return (traces, nil) }
-        if hasSelector {
-            return (traces.filter(matches), nil)
-        }
-        guard !traces.isEmpty else { return ([], "no requests found in the capture") }
-        var lines = ["\(traces.count) request\(traces.count == 1 ? "" : "s") found:"]
-        for trace in traces {
-            lines.append("  " + Self.oneLine(trace))
-        }
-        let chosen = traces.first { $0.verdict.kind.isFailure } ?? traces.max { $0.timings.total < $1.timings.total }!
-        lines.append(
-            "tracing #\(chosen.index) (\(chosen.verdict.kind.isFailure ? "the first failed" : "the slowest")"
-                + "; select another with --index N, --http, --request-id, --client or --service; --all traces each)"
-        )
-        lines.append("")
-        return ([chosen], lines.joined(separator: "\n"))
+    /// The width of the terminal on standard output, when it is one.
+    static func terminalWidth() -> Int? {
+        guard isatty(STDOUT_FILENO) != 0 else { return nil }
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
     }
 
+    /// One line per request: index, time, what, mode, verdict, total and the Service's name.
     static func oneLine(_ trace: RequestTrace) -> String {
-        let what: String
-        if let request = trace.request {
-            what = "\(TextReport.safe(request.method, limit: 16)) \(TextReport.safe(request.path, limit: 60))"
-        } else if let dns = trace.dns, trace.hops.isEmpty {
-            what = "DNS \(TextReport.safe(dns.name, limit: 60))"
-        } else {
-            what = "TCP \(trace.service.map(\.description) ?? "?")"
-        }
-        let target = trace.service.flatMap { trace.name(of: $0) }.map { "  (\(TextReport.safe($0, limit: 120)))" } ?? ""
-        return "#\(trace.index)  \(TimeFormat.timeOfDay(trace.start))  \(what)  [\(trace.mode.rawValue)]  "
-            + "\(trace.verdict.kind.rawValue)  \(TimeFormat.duration(trace.timings.total))" + target
+        let target =
+            trace.service.flatMap { trace.name(of: $0) }.map { "  (\(TextReport.safe($0.description, limit: 120)))" }
+            ?? ""
+        let head = "#\(trace.index)  \(TimeFormat.timeOfDay(trace.start))  \(TextReport.title(trace))"
+        return head + "  [\(trace.mode.rawValue)]  \(trace.verdict.kind.rawValue)  "
+            + TimeFormat.duration(trace.timings.total) + target
     }
 
     func matches(_ trace: RequestTrace) -> Bool {
@@ -222,23 +244,91 @@ struct TraceCommand: ParsableCommand {
             guard let seen = trace.client else { return false }
             if client.contains("/") {
                 // A pod's NAMESPACE/NAME, with --k8s.
-                if trace.name(ofAddress: seen.host) != "pod \(client)" { return false }
-            } else if client.contains(":") && !client.hasPrefix("[") && client.filter({ $0 == ":" }).count == 1 {
-                if seen.description != client { return false }
-            } else if seen.host != client {
+                guard let name = trace.name(ofAddress: seen.address), name.role == .pod,
+                    name.object?.description == client
+                else { return false }
+            } else if let endpoint = Self.endpoint(client) {
+                if seen != endpoint { return false }
+            } else if seen.address.description != client {
                 return false
             }
         }
         if let service {
             let endpoints = [trace.service, trace.server].compactMap { $0 }
-            // An address (10.96.0.100:80) or, with --k8s, a Kubernetes name (default/web, default/web:80).
+            // An address and port (10.96.0.100:80) or, with --k8s, a Kubernetes name (default/web, default/web:80).
             let named = endpoints.compactMap { trace.name(of: $0) }.contains { name in
-                name.split(separator: " ").dropFirst().first.map {
-                    $0 == service || $0.hasPrefix(service + ":")
-                } == true
+                guard let object = name.object else { return false }
+                let text = object.description
+                return text == service || (text + ":" + (name.port.map(String.init) ?? "")) == service
             }
             if !endpoints.map(\.description).contains(service) && !named { return false }
         }
         return true
+    }
+
+    /// `10.0.0.1:80` or `[fe80::1]:80`.
+    static func endpoint(_ text: String) -> FlowEndpoint? {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard let address = IPAddress(host), address.isIPv4 || text.hasPrefix("[") else { return nil }
+        return FlowEndpoint(address: address, port: port)
+    }
+}
+
+/// What `hoptrace trace` prints without a selector: how many requests by verdict and by mode, the first failures and
+/// the slowest, and which one it traces. Bounded: counts and two short lists, whatever the capture's size.
+struct TraceSummary {
+    var count = 0
+    var byVerdict: [VerdictKind: Int] = [:]
+    var byMode: [TraceMode: Int] = [:]
+    var failures: [RequestTrace] = []
+    var slowest: [RequestTrace] = []
+    static let shown = 10
+
+    mutating func add(_ trace: RequestTrace) {
+        count += 1
+        byVerdict[trace.verdict.kind, default: 0] += 1
+        byMode[trace.mode, default: 0] += 1
+        if trace.verdict.kind.isFailure, failures.count < Self.shown { failures.append(trace) }
+        if slowest.count < Self.shown || trace.timings.total > slowest[slowest.count - 1].timings.total {
+            slowest.append(trace)
+            slowest.sort { $0.timings.total > $1.timings.total }
+            if slowest.count > Self.shown { slowest.removeLast() }
+        }
+    }
+
+    /// The first failed request, else the slowest.
+    var chosen: RequestTrace? { failures.first ?? slowest.first }
+
+    func render(evicted: Int) -> String {
+        guard count > 0 else { return "no requests found in the capture\n" }
+        var lines: [String] = []
+        let verdicts = VerdictKind.allCases.compactMap { kind in byVerdict[kind].map { "\($0) \(kind.rawValue)" } }
+        let modes = TraceMode.allCases.compactMap { mode in byMode[mode].map { "\($0) \(mode.rawValue)" } }
+        lines.append(
+            "\(count) request\(count == 1 ? "" : "s") found: \(verdicts.joined(separator: ", ")); by mode "
+                + modes.joined(separator: ", ")
+        )
+        if evicted > 0 {
+            lines.append("  (\(evicted) flows or requests were given up to stay within memory caps)")
+        }
+        if !failures.isEmpty {
+            let total = failures.count == Self.shown ? "first \(Self.shown)" : "\(failures.count)"
+            lines.append("failures (\(total) of \(byVerdict.filter { $0.key.isFailure }.values.reduce(0, +))):")
+            for trace in failures { lines.append("  " + TraceCommand.oneLine(trace)) }
+        }
+        lines.append("slowest:")
+        for trace in slowest { lines.append("  " + TraceCommand.oneLine(trace)) }
+        if let chosen {
+            lines.append(
+                "tracing #\(chosen.index) (\(chosen.verdict.kind.isFailure ? "the first failed" : "the slowest")"
+                    + "; select another with --index N, --http, --request-id, --client or --service; --all traces "
+                    + "each, --list lists each)"
+            )
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -3,6 +3,8 @@ import Dispatch
 import Foundation
 import HoptraceCapture
 import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
 import HoptraceKube
 import HoptraceReport
 
@@ -164,7 +166,11 @@ extension TraceCommand {
         options.correlate.slowThreshold = DurationText.nanoseconds(slow) ?? options.correlate.slowThreshold
         options.quietPeriod = DurationText.nanoseconds(capture.quiet) ?? options.quietPeriod
         options.maxQuietPeriod = max(options.maxQuietPeriod, options.quietPeriod)
-        let tracer = LiveTracer(options: options, interfaceName: Self.interfaceName)
+        let tracer = LiveTracer(
+            options: options,
+            directory: ClusterDirectory(state: cluster),
+            interfaceName: Self.interfaceName
+        )
         let printer = LivePrinter(command: self, cluster: cluster)
 
         let names = capture.interfaces.joined(separator: ", ")
@@ -246,8 +252,6 @@ final class LivePrinter {
 
     func print(_ traces: [RequestTrace]) {
         guard !traces.isEmpty else { return }
-        var traces = traces
-        if let cluster { KubeAnnotator.annotate(&traces, state: cluster) }
         let all = command.all || !command.hasSelector
         let out = BufferedOutput()
         defer { out.flush() }

@@ -87,7 +87,7 @@ struct KubeOptionsTests {
         )
         let line = try #require(json.stdout.split(separator: "\n").first)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-        let names = try #require(object["names"] as? [String: String])
+        let names = try #require(object["names"] as? [String: [String: Any]]).mapValues { $0["text"] as? String }
         #expect(names.values.contains(clientName))
         #expect(names.values.contains(serviceName))
 

@@ -126,7 +126,7 @@ struct MidStreamTests {
         for line in json.stdout.split(separator: "\n") {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             let verdict = object?["verdict"] as? [String: Any]
-            let detail = verdict?["detail"] as? String ?? ""
+            let detail = verdict?["sentence"] as? String ?? ""
             if name != "synack-first" {
                 #expect(!detail.contains("SYN "), "\(name): \(detail)")
             }

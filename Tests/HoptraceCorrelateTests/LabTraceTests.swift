@@ -1,5 +1,6 @@
 import Foundation
-import HoptraceFlows
+import HoptraceKube
+import HoptraceTestSupport
 import Testing
 
 @testable import HoptraceCorrelate
@@ -7,13 +8,7 @@ import Testing
 /// Every bundled lab capture, in both formats, is traced end to end and compared with the truth file the lab wrote
 /// from what it did (the fault it injected and where), never from hoptrace's output.
 enum LabCaptures {
-    static var directory: URL {
-        if let override = ProcessInfo.processInfo.environment["HOPTRACE_CAPTURES"] {
-            return URL(fileURLWithPath: override)
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("captures")
-    }
+    static var directory: URL { Repository.captures }
 
     struct Case: CustomTestStringConvertible, Sendable {
         var scenario: String
@@ -31,23 +26,34 @@ enum LabCaptures {
         }
     }
 
+    static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
     static func truth(_ scenario: String) throws -> [String: Any] {
         let data = try Data(contentsOf: directory.appendingPathComponent("\(scenario).truth.json"))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
-    /// Traces a capture as `hoptrace trace --all` does.
-    static func trace(_ path: String, ifIndexNames: [Int32: String]) throws -> [RequestTrace] {
-        let collector = ObservationCollector()
-        let result = try FlowPipeline(ifIndexNames: ifIndexNames).run(
-            paths: [path],
-            tap: { packet, point in collector.tap(packet, capturePoint: point) },
-            sink: collector.collect
-        )
-        #expect(result.error == nil, "reading \(path): \(String(describing: result.error))")
-        return Correlator().trace(
-            collector.observations(capturePoints: result.capturePoints, captureEnd: result.lastTime)
-        )
+    /// The SLL2 interface names the truth file records (from the node's `ip -j link`).
+    static func interfaceNames(_ truth: [String: Any]) -> [Int32: String] {
+        var names: [Int32: String] = [:]
+        if let interfaces = truth["interfaces"] as? [String: String] {
+            for (index, name) in interfaces { if let i = Int32(index) { names[i] = name } }
+        }
+        return names
+    }
+
+    /// Traces a capture as `hoptrace trace --all [--k8s ...]` does.
+    static func trace(_ labCase: Case, truth: [String: Any], k8s: Bool = false) throws -> [RequestTrace] {
+        let names = labCase.format == "sll2.pcap" ? interfaceNames(truth) : [:]
+        let state = k8s ? try ClusterState.load(paths: [path("\(labCase.scenario).k8s.json")]) : nil
+        var traces: [RequestTrace] = []
+        let run = try Correlator.trace(
+            files: [path("\(labCase.scenario).\(labCase.format)")],
+            ifIndexNames: names,
+            directory: ClusterDirectory(state: state)
+        ) { traces += $0 }
+        #expect(run.flows.error == nil, "reading \(labCase): \(String(describing: run.flows.error))")
+        return traces
     }
 }
 
@@ -58,12 +64,7 @@ enum LabCaptures {
 )
 func labScenarioMatchesTruth(_ labCase: LabCaptures.Case) throws {
     let truth = try LabCaptures.truth(labCase.scenario)
-    var names: [Int32: String] = [:]
-    if labCase.format == "sll2.pcap", let interfaces = truth["interfaces"] as? [String: String] {
-        for (index, name) in interfaces { if let i = Int32(index) { names[i] = name } }
-    }
-    let path = LabCaptures.directory.appendingPathComponent("\(labCase.scenario).\(labCase.format)").path
-    let traces = try LabCaptures.trace(path, ifIndexNames: names)
+    let traces = try LabCaptures.trace(labCase, truth: truth)
 
     let mode = try #require(truth["mode"] as? String)
     let expected = try #require((truth["expected"] as? [String: Any])?["verdict"] as? [String: Any])
@@ -78,13 +79,13 @@ func labScenarioMatchesTruth(_ labCase: LabCaptures.Case) throws {
         return paths.isEmpty || paths.contains(request.path)
     }
     let described = relevant.map {
-        "#\($0.index) \($0.mode.rawValue) \($0.verdict.kind.rawValue) @\($0.verdict.hop ?? "-")"
+        "#\($0.index) \($0.mode.rawValue) \($0.verdict.kind.rawValue) @\($0.verdict.location?.name ?? "-")"
     }
     #expect(!relevant.isEmpty, "no trace of the lab's request in \(labCase)")
 
     let matching = relevant.filter { trace in
         trace.mode.rawValue == mode && trace.verdict.kind.rawValue == kind
-            && (hops.isEmpty || trace.verdict.hop.map(hops.contains) == true)
+            && (hops.isEmpty || trace.verdict.location.map { hops.contains($0.name) } == true)
     }
     #expect(!matching.isEmpty, "expected \(mode) \(kind) at \(hops); got \(described)")
 
@@ -97,11 +98,8 @@ func labScenarioMatchesTruth(_ labCase: LabCaptures.Case) throws {
     }
     for trace in relevant {
         let t = trace.timings
-        let sum = [t.dns, t.connect, t.request, t.server, t.network, t.response, t.client].compactMap { $0 }.reduce(
-            0,
-            +
-        )
-        #expect(sum == t.total || t.client == 0, "phases of #\(trace.index) do not add up: \(t)")
-        #expect(trace.hops.allSatisfy { ($0.synDelay ?? 0) >= 0 && ($0.dataDelay ?? 0) >= 0 })
+        let sum = t.phases.map(\.value).reduce(0, +)
+        #expect(sum == t.total, "phases of #\(trace.index) do not add up: \(t)")
+        #expect(trace.hops.allSatisfy { ($0.synDelay ?? 0) >= 0 && ($0.requestDelay ?? 0) >= 0 })
     }
 }

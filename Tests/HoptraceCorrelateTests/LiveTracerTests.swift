@@ -1,5 +1,6 @@
 import Foundation
 import HoptraceCapture
+import HoptraceDecode
 import Testing
 
 @testable import HoptraceCorrelate
@@ -108,7 +109,10 @@ struct LiveTracerTests {
         #expect(toService.count == 1, "emitted \(toService.count) times: \(toService.map(\.trace.verdict))")
         let emission = try #require(toService.first)
         #expect(emission.trace.verdict.kind.rawValue == kind)
-        #expect(hops.contains(emission.trace.verdict.hop ?? "-"), "hop \(emission.trace.verdict.hop ?? "-")")
+        #expect(
+            hops.contains(emission.trace.verdict.location?.name ?? "-"),
+            "hop \(emission.trace.verdict.location?.name ?? "-")"
+        )
         #expect(!emission.atFinish, "the breakpoint waited for the end of the input")
         let latency = emission.now - lastSYN
         #expect(latency >= tracer.options.quietPeriod, "printed \(latency) ns after the last SYN")
@@ -169,10 +173,10 @@ struct LiveTracerTests {
             guard let request = trace.request else { return true }
             return paths.isEmpty || paths.contains(request.path)
         }
-        let described = relevant.map { "\($0.verdict.kind.rawValue)@\($0.verdict.hop ?? "-")" }
+        let described = relevant.map { "\($0.verdict.kind.rawValue)@\($0.verdict.location?.name ?? "-")" }
         #expect(
             relevant.contains {
-                $0.verdict.kind.rawValue == kind && (hops.isEmpty || hops.contains($0.verdict.hop ?? ""))
+                $0.verdict.kind.rawValue == kind && (hops.isEmpty || hops.contains($0.verdict.location?.name ?? ""))
             },
             "expected \(kind) at \(hops), got \(described)"
         )

@@ -114,7 +114,7 @@ struct FlowRecords {
         copy.events = self.events.filter { event in
             let point: Int
             switch event {
-            case .connection(let record): point = record.capturePoint
+            case .connection(let record), .opened(let record): point = record.capturePoint
             case .http(let exchange): point = exchange.capturePoint
             case .dns(let transaction): point = transaction.capturePoint
             case .icmpError(let event): point = event.capturePoint

@@ -1,9 +1,11 @@
 import Foundation
 import HoptraceCorrelate
 import HoptraceKube
+import HoptraceTestSupport
 import Testing
 
 /// Hand-written objects in kubectl's JSON and YAML shapes (field names as the Kubernetes API defines them).
+/// The hand-written objects of `KubeObjectsJSON`, read.
 enum Objects {
     static func pod(
         _ ns: String,
@@ -14,57 +16,17 @@ enum Objects {
         ready: Bool = true,
         ports: String = "[]"
     ) -> String {
-        let podIPs = ips.map { "{\"ip\": \"\($0)\"}" }.joined(separator: ", ")
-        return """
-            {"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "\(ns)", "name": "\(name)",
-             "labels": {"app": "\(name.split(separator: "-").first ?? "")"}},
-             "spec": {"nodeName": "\(node)", "hostNetwork": \(hostNetwork),
-                      "containers": [{"name": "c", "ports": \(ports)}]},
-             "status": {"phase": "Running", "hostIP": "192.168.1.10", "podIP": "\(ips.first ?? "")",
-                        "podIPs": [\(podIPs)],
-                        "conditions": [{"type": "Ready", "status": "\(ready ? "True" : "False")"}]}}
-            """
+        KubeObjectsJSON.pod(ns, name, ips: ips, node: node, hostNetwork: hostNetwork, ready: ready, ports: ports)
     }
 
-    static let node = """
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-a"},
-         "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24", "fd00:10:244:1::/64"]},
-         "status": {"addresses": [{"type": "InternalIP", "address": "192.168.1.10"},
-                                  {"type": "InternalIP", "address": "fd00:192:168::10"},
-                                  {"type": "ExternalIP", "address": "203.0.113.10"},
-                                  {"type": "Hostname", "address": "node-a"}]}}
-        """
+    static let node = KubeObjectsJSON.node
+    static let multiPort = KubeObjectsJSON.multiPort
 
-    static func list(_ items: [String]) -> String {
-        "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"metadata\": {\"resourceVersion\": \"\"}, \"items\": ["
-            + items.joined(separator: ",\n") + "]}"
-    }
+    static func list(_ items: [String]) -> String { KubeObjectsJSON.list(items) }
 
     static func state(_ items: [String]) throws -> ClusterState {
         try ClusterState.parse(Data(list(items).utf8), source: "test.json")
     }
-
-    /// A two-port Service (`http` 80 → named target port `web`, `metrics` 9090 → 9102), NodePort on http.
-    static let multiPort = [
-        """
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"namespace": "shop", "name": "cart"},
-         "spec": {"type": "NodePort", "clusterIP": "10.96.7.7", "clusterIPs": ["10.96.7.7"], "ipFamilies": ["IPv4"],
-                  "ports": [{"name": "http", "port": 80, "targetPort": "web", "nodePort": 31080, "protocol": "TCP"},
-                            {"name": "metrics", "port": 9090, "targetPort": 9102, "protocol": "TCP"}]}}
-        """,
-        """
-        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-         "metadata": {"namespace": "shop", "name": "cart-abcde", "labels": {"kubernetes.io/service-name": "cart"}},
-         "endpoints": [{"addresses": ["10.244.1.20"], "conditions": {"ready": true},
-                        "targetRef": {"kind": "Pod", "namespace": "shop", "name": "cart-1"}},
-                       {"addresses": ["10.244.1.21"], "conditions": {"ready": false},
-                        "targetRef": {"kind": "Pod", "namespace": "shop", "name": "cart-2"}}],
-         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}, {"name": "metrics", "port": 9102, "protocol": "TCP"}]}
-        """,
-        pod("shop", "cart-1", ips: ["10.244.1.20"]),
-        pod("shop", "cart-2", ips: ["10.244.1.21"], ready: false),
-        node,
-    ]
 }
 
 @Suite("cluster state: reading and lookups")
@@ -142,7 +104,7 @@ struct ClusterStateTests {
         #expect(state.name(ofAddress: "fd00:10:244:1:0:0:0:40") == "pod default/web-1")
         #expect(state.name(ofAddress: "10.244.1.40") == "pod default/web-1")
         #expect(state.name(ofAddress: "fd00:192:168::10") == "node node-a")
-        #expect(state.name(of: Endpoint("fd00:10:96::50", 80)) == "service default/web:80")
+        #expect(state.addressName(of: "fd00:10:96::50", port: 80)?.description == "service default/web:80")
         #expect(state.podNetworkNode(at: "fd00:10:244:1::99")?.name == "node-a")
         #expect(state.podNetworkNode(at: "fd00:10:244:2::99") == nil)
     }

@@ -116,7 +116,7 @@ extension LabLiveTests {
             let (printedAt, trace) = try #require(traces.first)
             let verdict = try #require(trace["verdict"] as? [String: Any])
             #expect(verdict["kind"] as? String == expected["kind"] as? String)
-            #expect(verdict["hop"] as? String == expected["hop"] as? String)
+            #expect(verdict["location"] as? String == expected["hop"] as? String)
             // Printed while the capture ran, not at its stop.
             #expect(printedAt < record.stopped - 0.5, "printed \(record.stopped - printedAt) s before the stop")
 
@@ -151,7 +151,7 @@ extension LabLiveTests {
             )
             let replayedVerdict = replayed["verdict"] as? [String: Any]
             #expect(replayedVerdict?["kind"] as? String == expected["kind"] as? String)
-            #expect(replayedVerdict?["hop"] as? String == expected["hop"] as? String)
+            #expect(replayedVerdict?["location"] as? String == expected["hop"] as? String)
         }
 
         @Test(

@@ -1,5 +1,7 @@
 import Foundation
 import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
 import HoptraceKube
 import Testing
 
@@ -22,10 +24,25 @@ enum NamedTrace {
         ]}
         """
 
+    /// The hostile trace with the names the cluster state gives its addresses (and address-port pairs).
     static func trace() throws -> RequestTrace {
-        var traces = [hostileTrace()]
-        KubeAnnotator.annotate(&traces, state: try ClusterState.parse(Data(cluster.utf8), source: "cluster.json"))
-        return traces[0]
+        var trace = hostileTrace()
+        let state = try ClusterState.parse(Data(cluster.utf8), source: "cluster.json")
+        var endpoints = [trace.client, trace.service, trace.server].compactMap { $0 }
+        for hop in trace.hops { endpoints += [hop.source, hop.destination] }
+        for query in trace.dns?.queries ?? [] { endpoints += [query.client, query.server] }
+        for endpoint in endpoints {
+            if let name = state.addressName(of: endpoint.address.description, port: Int(endpoint.port)) {
+                trace.names[endpoint.description] = name
+            }
+            if let name = state.addressName(of: endpoint.address.description) {
+                trace.names[endpoint.address.description] = name
+            }
+        }
+        if let answer = trace.dns?.answer, let name = state.addressName(of: answer.description) {
+            trace.names[answer.description] = name
+        }
+        return trace
     }
 }
 
@@ -35,11 +52,14 @@ enum NamedTrace {
     #expect(text.contains("10.244.0.2:41000 (client, pod default/client)"))
     #expect(text.contains("10.96.0.20:80 (service default/web:80)"))
     #expect(text.contains("[fd00::5]:8080 (server, pod default/web-6b8f9c7d5-k2x7p)"))
-    // The hop table: each hop's source and destination with their names.
+    // The hop table: each hop's source and destination, and their names in the legend below it.
     let hopLine = try #require(text.split(separator: "\n").first { $0.contains("cni0") && $0.contains("DNAT") })
-    #expect(
-        hopLine.contains("10.244.0.2:41000 (pod default/client) → [fd00::5]:8080 (pod default/web-6b8f9c7d5-k2x7p)")
-    )
+    #expect(hopLine.contains("10.244.0.2:41000 → [fd00::5]:8080"))
+    let lines = text.split(separator: "\n").map {
+        $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+    }
+    #expect(lines.contains("10.244.0.2 pod default/client"))
+    #expect(lines.contains("fd00::5 pod default/web-6b8f9c7d5-k2x7p"))
     #expect(text.contains("→ 10.96.0.20 (service default/web)"))
     #expect(!text.contains("\u{1B}"))
     // Without names, the report is as before.
@@ -50,15 +70,18 @@ enum NamedTrace {
     let trace = try NamedTrace.trace()
     let line = TraceJSON.render(trace)
     let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-    let names = try #require(object["names"] as? [String: String])
-    #expect(names["10.96.0.20:80"] == "service default/web:80")
-    #expect(names["10.244.0.2"] == "pod default/client")
-    #expect(names["fd00::5"] == "pod default/web-6b8f9c7d5-k2x7p")
-    #expect(names["10.96.0.10"] == "pod kube-system/<script>x</script>\u{1B}[31m")
+    let names = try #require(object["names"] as? [String: [String: Any]])
+    #expect(names["10.96.0.20:80"]?["text"] as? String == "service default/web:80")
+    #expect(names["10.96.0.20:80"]?["role"] as? String == "service")
+    #expect(names["10.96.0.20:80"]?["port"] as? Int == 80)
+    #expect(names["10.244.0.2"]?["text"] as? String == "pod default/client")
+    #expect(names["10.244.0.2"]?["namespace"] as? String == "default")
+    #expect(names["fd00::5"]?["name"] as? String == "web-6b8f9c7d5-k2x7p")
+    #expect(names["10.96.0.10"]?["text"] as? String == "pod kube-system/<script>x</script>\u{1B}[31m")
     let empty = try #require(
         try JSONSerialization.jsonObject(with: Data(TraceJSON.render(hostileTrace()).utf8)) as? [String: Any]
     )
-    #expect((empty["names"] as? [String: String])?.isEmpty == true)
+    #expect((empty["names"] as? [String: Any])?.isEmpty == true)
 
     let (status, message) = try validateAgainstTraceSchema(line)
     #expect(status == 0, "schema validation failed: \(message)")

@@ -1,18 +1,33 @@
 import Foundation
 import HoptraceCapture
 import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
+import HoptraceKube
+import HoptraceTestSupport
 import Testing
 
 @testable import HoptraceReport
+
+/// An endpoint from text.
+func endpoint(_ host: String, _ port: UInt16) -> FlowEndpoint {
+    FlowEndpoint(address: IPAddress(host)!, port: port)
+}
 
 /// A trace whose packet-derived strings are hostile: markup, a terminal escape, quotes.
 func hostileTrace() -> RequestTrace {
     let t0: Int64 = 1_763_820_123_000_000_000
     return RequestTrace(
         index: 3,
+        kind: .http,
         mode: .clusterip,
-        verdict: Verdict(kind: .slow, detail: "the server took 900 ms", hop: "vethweb1"),
-        findings: [Finding(kind: "dns-search-walk", detail: "4 queries <b>bold</b>")],
+        verdict: Verdict(
+            kind: .slow,
+            sentence: "the server took 900 ms",
+            location: CapturePoint(name: "vethweb1"),
+            slowPart: .server
+        ),
+        findings: [Finding(.dnsSearchWalk, "4 queries <b>bold</b>")],
         request: RequestSummary(
             method: "GET",
             path: "/<script>alert(1)</script>?q=\"x\"&\u{1B}[31m",
@@ -20,49 +35,50 @@ func hostileTrace() -> RequestTrace {
             requestID: "id-\u{1B}]0;pwned\u{07}",
             status: 200
         ),
-        client: Endpoint("10.244.0.2", 41000),
-        service: Endpoint("10.96.0.20", 80),
-        server: Endpoint("fd00::5", 8080),
-        dns: DNSResolution(
+        client: endpoint("10.244.0.2", 41000),
+        service: endpoint("10.96.0.20", 80),
+        server: endpoint("fd00::5", 8080),
+        dns: DNSLookup(
             name: "web.default.svc.cluster.local",
             queries: [
-                DNSQueryTrace(
+                DNSQuery(
+                    id: 7,
                     name: "web.default.svc.cluster.local",
-                    type: "A",
-                    rcode: "NOERROR",
-                    addresses: ["10.96.0.20"],
+                    type: .a,
+                    rcode: .noError,
+                    addresses: [IPAddress("10.96.0.20")!],
+                    answeredRecords: 1,
                     queryTime: t0,
                     responseTime: t0 + 1_200_000,
-                    queryCount: 1,
-                    client: Endpoint("10.244.0.2", 5353),
-                    server: Endpoint("10.96.0.10", 53)
+                    sent: 1,
+                    client: endpoint("10.244.0.2", 5353),
+                    server: endpoint("10.96.0.10", 53),
+                    transport: .udp,
+                    seenAt: [CapturePoint(name: "vethclient0")]
                 )
             ],
-            answer: "10.96.0.20",
-            outcome: "NOERROR",
+            outcome: .resolved,
+            answer: IPAddress("10.96.0.20"),
             start: t0,
             end: t0 + 1_200_000
         ),
         hops: [
             Hop(
-                capturePoint: "vethclient0",
+                point: CapturePoint(name: "vethclient0"),
                 directions: [.inbound],
-                src: Endpoint("10.244.0.2", 41000),
-                dst: Endpoint("10.96.0.20", 80),
-                translation: .none,
-                firstSeen: t0 + 2_000_000,
-                connection: 0
+                source: endpoint("10.244.0.2", 41000),
+                destination: endpoint("10.96.0.20", 80),
+                firstSeen: t0 + 2_000_000
             ),
             Hop(
-                capturePoint: "cni0",
+                point: CapturePoint(name: "cni0\u{1B}[2J"),
                 directions: [.inbound, .outbound],
-                src: Endpoint("10.244.0.2", 41000),
-                dst: Endpoint("fd00::5", 8080),
+                source: endpoint("10.244.0.2", 41000),
+                destination: endpoint("fd00::5", 8080),
                 translation: .dnat,
+                evidence: .direction,
                 firstSeen: t0 + 2_000_010,
-                connection: 0,
-                synDelay: 10_000,
-                clockNoise: true
+                synDelay: 10_000
             ),
         ],
         timings: Timings(
@@ -101,7 +117,8 @@ func hostileTrace() -> RequestTrace {
     #expect(request["path"] as? String == "/<script>alert(1)</script>?q=\"x\"&\u{1B}[31m")
     let timings = try #require(object["timings"] as? [String: Any])
     #expect((timings["server"] as? Double) == 900.0)
-    #expect((timings["request"] as? Double) == 0.0)
+    // Durations are milliseconds with nanosecond precision: the request's 10 ns.
+    #expect((timings["request"] as? Double) == 0.00001)
 
     // The committed schema, checked by an independent validator (python-jsonschema).
     let (status, message) = try validateAgainstTraceSchema(line)
@@ -111,9 +128,7 @@ func hostileTrace() -> RequestTrace {
 /// Validates one JSON document against the committed `docs/trace.schema.json` with python-jsonschema (an independent
 /// validator); returns its exit status and what it printed on standard error.
 func validateAgainstTraceSchema(_ json: String) throws -> (status: Int32, message: String) {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    let schema = root.appendingPathComponent("docs/trace.schema.json").path
+    let schema = Repository.root.appendingPathComponent("docs/trace.schema.json").path
     let instance = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(getpid())-\(UUID()).json")
     try Data(json.utf8).write(to: instance)
     defer { try? FileManager.default.removeItem(at: instance) }
@@ -139,7 +154,7 @@ func validateAgainstTraceSchema(_ json: String) throws -> (status: Int32, messag
     #expect(!text.contains("\u{07}"))
     #expect(text.contains("slow: the server took 900 ms"))
     #expect(text.contains("DNAT"))
-    #expect(text.contains("clock noise clamped"))
+    #expect(text.contains("cni0\\x1b[2J"))
 }
 
 @Test func htmlEscapesPacketText() {

@@ -5,11 +5,41 @@ import Foundation
 /// Frames are Ethernet II with IPv4 and TCP or UDP, checksums computed (RFC 791, RFC 793), written to a classic pcap
 /// file (microsecond timestamps, LINKTYPE_ETHERNET).
 public struct HandBuiltCapture {
-    /// One frame and its capture time in nanoseconds since the epoch.
-    public var frames: [(time: Int64, bytes: [UInt8])] = []
+    /// One frame, its capture time in nanoseconds since the epoch, the interface it was captured on and the
+    /// direction recorded (pcapng only: 0 none, 1 inbound, 2 outbound).
+    public var frames: [(time: Int64, bytes: [UInt8], interface: Int, direction: UInt32)] = []
+    /// Interface names (pcapng interface description blocks, in order).
+    public var interfaces: [String] = ["eth0"]
+    /// The interface and direction the next frames are captured with.
+    public var current: (interface: Int, direction: UInt32) = (0, 0)
 
     /// An empty capture.
     public init() {}
+
+    /// An empty capture on these named interfaces (written as pcapng).
+    public init(interfaces: [String]) {
+        self.interfaces = interfaces
+    }
+
+    /// The direction flags of pcapng's `epb_flags` (bits 0-1).
+    public enum Direction: UInt32, Sendable {
+        /// Not recorded.
+        case none = 0
+        /// Received.
+        case inbound = 1
+        /// Sent.
+        case outbound = 2
+    }
+
+    /// Captures the next frames on `interface` (by name, added when new) with `direction`.
+    public mutating func at(_ interface: String, _ direction: Direction = .none) {
+        if let index = interfaces.firstIndex(of: interface) {
+            current = (index, direction.rawValue)
+        } else {
+            interfaces.append(interface)
+            current = (interfaces.count - 1, direction.rawValue)
+        }
+    }
 
     /// TCP flag bits (RFC 793, RFC 3168).
     public struct Flags: OptionSet, Sendable {
@@ -47,7 +77,12 @@ public struct HandBuiltCapture {
         let sum = Self.checksum(pseudo)
         tcp[16] = UInt8(sum >> 8)
         tcp[17] = UInt8(sum & 0xff)
-        frames.append((time, Self.ethernet(srcMAC, dstMAC, Self.ipv4(sa, da, protocol: 6, ttl: ttl, id: ipID, tcp))))
+        frames.append(
+            (
+                time, Self.ethernet(srcMAC, dstMAC, Self.ipv4(sa, da, protocol: 6, ttl: ttl, id: ipID, tcp)),
+                current.interface, current.direction
+            )
+        )
     }
 
     /// Appends a UDP datagram.
@@ -72,7 +107,8 @@ public struct HandBuiltCapture {
                     [2, 0, 0, 0, 0, 1],
                     [2, 0, 0, 0, 0, 2],
                     Self.ipv4(sa, da, protocol: 17, ttl: ttl, id: ipID, udp)
-                )
+                ),
+                current.interface, current.direction
             )
         )
     }
@@ -82,7 +118,7 @@ public struct HandBuiltCapture {
         var out: [UInt8] = []
         out += Self.le32(0xa1b2_c3d4) + Self.le16(2) + Self.le16(4) + Self.le32(0) + Self.le32(0)
         out += Self.le32(262_144) + Self.le32(1)
-        for (time, bytes) in frames {
+        for (time, bytes, _, _) in frames {
             let seconds = UInt32(truncatingIfNeeded: time / 1_000_000_000)
             let micros = UInt32(truncatingIfNeeded: (time % 1_000_000_000) / 1000)
             out +=
@@ -92,14 +128,50 @@ public struct HandBuiltCapture {
         return out
     }
 
-    /// Writes the pcap file to a new temporary path and returns it.
+    /// The pcapng file bytes (little-endian): a section header, one Ethernet interface block per interface (with
+    /// `if_name` and nanosecond `if_tsresol`), one enhanced packet block per frame with `epb_flags` when a direction
+    /// is set. Frames are written in time order.
+    public var pcapng: [UInt8] {
+        func option(_ code: UInt16, _ value: [UInt8]) -> [UInt8] {
+            var out = Self.le16(code) + Self.le16(UInt16(value.count)) + value
+            while out.count % 4 != 0 { out.append(0) }
+            return out
+        }
+        func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
+            let length = UInt32(12 + body.count)
+            return Self.le32(type) + Self.le32(length) + body + Self.le32(length)
+        }
+        var out: [UInt8] = []
+        out += block(
+            0x0A0D_0D0A,
+            Self.le32(0x1A2B_3C4D) + Self.le16(1) + Self.le16(0) + [UInt8](repeating: 0xff, count: 8)
+        )
+        for name in interfaces {
+            var body = Self.le16(1) + Self.le16(0) + Self.le32(262_144)
+            body += option(2, Array(name.utf8)) + option(9, [9]) + option(0, [])
+            out += block(1, body)
+        }
+        for (time, bytes, interface, direction) in frames.sorted(by: { $0.time < $1.time }) {
+            let stamp = UInt64(bitPattern: time)
+            var body = Self.le32(UInt32(interface)) + Self.le32(UInt32(truncatingIfNeeded: stamp >> 32))
+            body += Self.le32(UInt32(truncatingIfNeeded: stamp)) + Self.le32(UInt32(bytes.count))
+            body += Self.le32(UInt32(bytes.count)) + bytes
+            while body.count % 4 != 0 { body.append(0) }
+            if direction != 0 { body += option(2, Self.le32(direction)) + option(0, []) }
+            out += block(6, body)
+        }
+        return out
+    }
+
+    /// Writes the capture to a new temporary path and returns it: pcapng when the name ends in `.pcapng`, else
+    /// classic pcap.
     public func write(name: String) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "hoptrace-tests-\(ProcessInfo.processInfo.processIdentifier)"
         )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent(name).path
-        try Data(pcap).write(to: URL(fileURLWithPath: path))
+        try Data(name.hasSuffix(".pcapng") ? pcapng : pcap).write(to: URL(fileURLWithPath: path))
         return path
     }
 
@@ -151,5 +223,68 @@ public struct HandBuiltCapture {
     static func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8)] }
     static func le32(_ v: UInt32) -> [UInt8] {
         [UInt8(v & 0xff), UInt8((v >> 8) & 0xff), UInt8((v >> 16) & 0xff), UInt8(v >> 24)]
+    }
+}
+
+/// DNS messages by hand (RFC 1035): queries and responses with A, AAAA, CNAME and SRV answers.
+public enum DNSBytes {
+    /// An answer record.
+    public enum Answer: Sendable {
+        /// An IPv4 address.
+        case a(String)
+        /// A canonical name.
+        case cname(String)
+        /// A service record (priority, weight, port, target).
+        case srv(UInt16, UInt16, UInt16, String)
+    }
+
+    static func name(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        for label in text.split(separator: ".") {
+            out.append(UInt8(label.utf8.count))
+            out += Array(label.utf8)
+        }
+        return out + [0]
+    }
+
+    /// A query for `name` of type `type` (1 A, 28 AAAA, 33 SRV), recursion desired.
+    public static func query(id: UInt16, _ name: String, type: UInt16) -> [UInt8] {
+        HandBuiltCapture.be16(id) + [0x01, 0x00] + HandBuiltCapture.be16(1) + [0, 0, 0, 0, 0, 0]
+            + Self.name(name) + HandBuiltCapture.be16(type) + [0, 1]
+    }
+
+    /// A response with `rcode` (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED) and these answers.
+    public static func response(
+        id: UInt16,
+        _ name: String,
+        type: UInt16,
+        rcode: UInt8 = 0,
+        answers: [Answer] = []
+    ) -> [UInt8] {
+        var out = HandBuiltCapture.be16(id) + [0x81, 0x80 | rcode] + HandBuiltCapture.be16(1)
+        out += HandBuiltCapture.be16(UInt16(answers.count)) + [0, 0, 0, 0]
+        out += Self.name(name) + HandBuiltCapture.be16(type) + [0, 1]
+        var owner = name
+        for answer in answers {
+            var data: [UInt8]
+            let rrType: UInt16
+            switch answer {
+            case .a(let address):
+                rrType = 1
+                data = address.split(separator: ".").map { UInt8($0) ?? 0 }
+            case .cname(let target):
+                rrType = 5
+                data = Self.name(target)
+            case .srv(let priority, let weight, let port, let target):
+                rrType = 33
+                data =
+                    HandBuiltCapture.be16(priority) + HandBuiltCapture.be16(weight) + HandBuiltCapture.be16(port)
+                    + Self.name(target)
+            }
+            out += Self.name(owner) + HandBuiltCapture.be16(rrType) + [0, 1] + [0, 0, 0, 30]
+            out += HandBuiltCapture.be16(UInt16(data.count)) + data
+            if case .cname(let target) = answer { owner = target }
+        }
+        return out
     }
 }

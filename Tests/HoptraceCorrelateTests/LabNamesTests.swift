@@ -4,60 +4,16 @@ import HoptraceFlows
 import HoptraceKube
 import Testing
 
+@testable import HoptraceCorrelate
+
 /// The lab's captures traced as `hoptrace trace --all --k8s captures/<scenario>.k8s.json` does, checked against the
 /// names and addresses the lab's truth file records from its own configuration (never against hoptrace's output).
 enum LabFiles {
-    static var directory: URL {
-        if let override = ProcessInfo.processInfo.environment["HOPTRACE_CAPTURES"] {
-            return URL(fileURLWithPath: override)
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("captures")
-    }
-
-    struct Case: CustomTestStringConvertible, Sendable {
-        var scenario: String
-        var format: String
-        var testDescription: String { "\(scenario).\(format)" }
-    }
-
     /// Scenarios with a capture, a truth file and a cluster state.
-    static var cases: [Case] {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return files.filter { $0.hasSuffix(".k8s.json") }.sorted().flatMap { file in
-            let scenario = String(file.dropLast(".k8s.json".count))
-            guard files.contains("\(scenario).truth.json") else { return [Case]() }
-            return ["pcapng", "sll2.pcap"].filter { files.contains("\(scenario).\($0)") }.map {
-                Case(scenario: scenario, format: $0)
-            }
+    static var cases: [LabCaptures.Case] {
+        LabCaptures.cases.filter {
+            FileManager.default.fileExists(atPath: LabCaptures.path("\($0.scenario).k8s.json"))
         }
-    }
-
-    static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
-    static func truth(_ scenario: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: directory.appendingPathComponent("\(scenario).truth.json"))
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-    }
-
-    /// The library pipeline of `hoptrace trace`: flows, observations, correlation, then the Kubernetes names.
-    static func traces(_ labCase: Case, truth: [String: Any]) throws -> [RequestTrace] {
-        var names: [Int32: String] = [:]
-        if labCase.format == "sll2.pcap", let interfaces = truth["interfaces"] as? [String: String] {
-            for (index, name) in interfaces { if let i = Int32(index) { names[i] = name } }
-        }
-        let collector = ObservationCollector()
-        let result = try FlowPipeline(ifIndexNames: names).run(
-            paths: [path("\(labCase.scenario).\(labCase.format)")],
-            tap: { packet, point in collector.tap(packet, capturePoint: point) },
-            sink: collector.collect
-        )
-        var traces = Correlator().trace(
-            collector.observations(capturePoints: result.capturePoints, captureEnd: result.lastTime)
-        )
-        let state = try ClusterState.load(paths: [path("\(labCase.scenario).k8s.json")])
-        KubeAnnotator.annotate(&traces, state: state)
-        return traces
     }
 }
 
@@ -66,9 +22,9 @@ enum LabFiles {
     .enabled(if: !LabFiles.cases.isEmpty, "no lab captures with .k8s.json under captures/"),
     arguments: LabFiles.cases
 )
-func labTraceNames(_ labCase: LabFiles.Case) throws {
-    let truth = try LabFiles.truth(labCase.scenario)
-    let traces = try LabFiles.traces(labCase, truth: truth)
+func labTraceNames(_ labCase: LabCaptures.Case) throws {
+    let truth = try LabCaptures.truth(labCase.scenario)
+    let traces = try LabCaptures.trace(labCase, truth: truth, k8s: true)
     let requests = (truth["requests"] as? [[String: Any]]) ?? []
     let paths = Set(requests.compactMap { $0["path"] as? String })
     let relevant = traces.filter { trace in
@@ -109,7 +65,7 @@ func labTraceNames(_ labCase: LabFiles.Case) throws {
 
     for trace in relevant {
         // Every name given to an address the lab configured is the lab's own name for it.
-        for (key, name) in trace.names {
+        for (key, name) in trace.names.mapValues(\.description) {
             if let expected = podByIP[key] { #expect(name == expected, "\(key) in #\(trace.index)") }
             if let expected = serviceByEndpoint[key] { #expect(name == expected, "\(key) in #\(trace.index)") }
             if let expected = nodePortByPort[key] { #expect(name == expected, "\(key) in #\(trace.index)") }
@@ -117,17 +73,20 @@ func labTraceNames(_ labCase: LabFiles.Case) throws {
         }
         // The client: the lab's client pod by name; an external client is no pod.
         let client = try #require(truth["client"] as? [String: Any])
-        let clientAddress = try #require(trace.client?.host)
+        let clientAddress = try #require(trace.client?.address.description)
         if let ns = client["namespace"] as? String, let name = client["name"] as? String {
-            #expect(trace.names[clientAddress] == "pod \(ns)/\(name)", "client of #\(trace.index)")
+            #expect(trace.names[clientAddress]?.description == "pod \(ns)/\(name)", "client of #\(trace.index)")
         } else {
-            #expect(trace.names[clientAddress] == nil, "external client \(clientAddress) named")
+            #expect(trace.names[clientAddress]?.description == nil, "external client \(clientAddress) named")
         }
         // The server: the pod that served the request, by the lab's name.
         if let request = trace.request, let entry = requests.first(where: { $0["path"] as? String == request.path }),
             let servedBy = entry["servedBy"] as? String, let server = trace.server
         {
-            #expect(trace.names[server.host]?.hasSuffix("/\(servedBy)") == true, "server of #\(trace.index)")
+            #expect(
+                trace.names[server.address.description]?.description.hasSuffix("/\(servedBy)") == true,
+                "server of #\(trace.index)"
+            )
         }
     }
 
@@ -141,7 +100,7 @@ func labTraceNames(_ labCase: LabFiles.Case) throws {
         case "clusterip":
             #expect(
                 connected.contains { trace in
-                    trace.service.flatMap { trace.names[$0.description] } == "service \(label):\(port)"
+                    trace.service.flatMap { trace.names[$0.description]?.description } == "service \(label):\(port)"
                 },
                 "\(connected.map(\.names))"
             )
@@ -149,14 +108,15 @@ func labTraceNames(_ labCase: LabFiles.Case) throws {
             let nodePort = try #require(service["nodePort"] as? Int)
             #expect(
                 connected.contains { trace in
-                    trace.service.flatMap { trace.names[$0.description] } == "nodeport \(label):\(nodePort)"
+                    trace.service.flatMap { trace.names[$0.description]?.description }
+                        == "nodeport \(label):\(nodePort)"
                 }
             )
         case "ingress":
             #expect(
                 connected.contains { trace in
                     trace.findings.contains {
-                        $0.kind == "ingress-rule" && $0.detail.hasSuffix("service \(label):\(port)")
+                        $0.kind.rawValue == "ingress-rule" && $0.detail.hasSuffix("service \(label):\(port)")
                     }
                 },
                 "\(connected.map(\.findings))"
@@ -167,7 +127,7 @@ func labTraceNames(_ labCase: LabFiles.Case) throws {
             let controllerName = try #require(controller["name"] as? String)
             #expect(
                 connected.contains { trace in
-                    trace.names.values.contains { $0.contains(controllerName) }
+                    trace.names.values.contains { $0.description.contains(controllerName) }
                 },
                 "controller \(controllerName) not named: \(connected.map(\.names))"
             )
@@ -187,7 +147,8 @@ func labTraceNames(_ labCase: LabFiles.Case) throws {
     if !endpointNames.isEmpty, connected.contains(where: { $0.server != nil && $0.server != $0.service }) {
         #expect(
             connected.contains { trace in
-                trace.server.flatMap { trace.names[$0.host] }.map(endpointNames.contains) == true
+                trace.server.flatMap { trace.names[$0.address.description]?.description }.map(endpointNames.contains)
+                    == true
             },
             "no server named as one of \(endpointNames): \(connected.map(\.names))"
         )
@@ -197,7 +158,7 @@ func labTraceNames(_ labCase: LabFiles.Case) throws {
     for trace in relevant
     where trace.verdict.kind == .breakpoint && (trace.server == nil || trace.server == trace.service) {
         if !endpointNames.isEmpty {
-            let finding = trace.findings.first { $0.kind == "expected-endpoints" }
+            let finding = trace.findings.first { $0.kind.rawValue == "expected-endpoints" }
             #expect(endpointNames.allSatisfy { finding?.detail.contains("(\($0))") == true }, "\(trace.findings)")
         }
     }
@@ -212,10 +173,10 @@ func labTraceNames(_ labCase: LabFiles.Case) throws {
         #expect(!rejected.isEmpty)
         for trace in rejected {
             #expect(
-                trace.findings.contains { $0.kind == "no-ready-endpoints" && $0.detail.contains(label) },
+                trace.findings.contains { $0.kind.rawValue == "no-ready-endpoints" && $0.detail.contains(label) },
                 "\(trace.findings)"
             )
-            #expect(trace.verdict.detail.contains(label), "verdict does not name \(label): \(trace.verdict.detail)")
+            #expect(trace.verdict.sentence.contains(label), "verdict does not name \(label): \(trace.verdict.sentence)")
         }
     } else if fault == "not-listening" {
         // The lab's Service still lists the pod that does not listen.
@@ -224,14 +185,15 @@ func labTraceNames(_ labCase: LabFiles.Case) throws {
         for trace in reset {
             #expect(
                 trace.findings.contains { finding in
-                    finding.kind == "ready-endpoint-refused" && endpointNames.contains { finding.detail.hasPrefix($0) }
+                    finding.kind.rawValue == "ready-endpoint-refused"
+                        && endpointNames.contains { finding.detail.hasPrefix($0) }
                 },
                 "\(trace.findings)"
             )
         }
     } else {
         for trace in relevant {
-            let raised = trace.findings.filter { stateFindings.contains($0.kind) }
+            let raised = trace.findings.filter { stateFindings.contains($0.kind.rawValue) }
             #expect(raised.isEmpty, "false alarm in #\(trace.index): \(raised)")
         }
     }

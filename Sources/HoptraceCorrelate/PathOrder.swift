@@ -1,0 +1,222 @@
+import HoptraceCapture
+import HoptraceDecode
+import HoptraceFlows
+
+/// Orders the sightings of one connection along its path, client side first, from causal evidence.
+///
+/// "The latest timestamp" is never a location: a bridge in promiscuous mode is handed a copy of every frame it
+/// forwards after the frame left its egress port, and capture sockets disagree by microseconds. For each pair of
+/// sightings the strongest evidence available decides which is nearer the client (`docs/path-order.md` gives the
+/// reasons and the limits):
+/// 1. **direction** flags on one node (In before Out; entering, a port before the bridge; leaving, the bridge first);
+/// 2. **two-way delay**: over client-to-server packets seen at both, min(t_B - t_A); over server-to-client ones,
+///    min(t_A - t_B). Their sum is the sum of two one-way delays, positive when A is nearer the client, whatever the
+///    offset between the two clocks;
+/// 3. **TTL**: a router between the two decremented it;
+/// 4. **translation**: the client's own addresses before translated ones;
+/// 5. **link** ownership: the client's own link (where only its address lives) first, the server's last;
+/// 6. **name** conventions of the interfaces (pod link, bridge, overlay, uplink) in the direction of travel;
+/// 7. **time**, on the reference clock, when nothing else tells them apart.
+/// The order is the ranking by pairwise wins (each pair decided by its strongest evidence).
+struct PathOrder {
+    /// Two-way delay sums within this many ns of zero decide nothing (timestamps are often microseconds).
+    var delayTolerance: Int64 = 2_000
+    let topology: Topology
+
+    /// A sighting with the facts ordering reads.
+    struct Entry {
+        var sighting: Sighting
+        /// 0 for the client's own addresses, 1 once translated.
+        var stage: Int
+        var forward: [UInt64: Int64]
+        var reverse: [UInt64: Int64]
+        var time: Int64
+    }
+
+    /// The sightings in path order, each with the evidence that placed it after the one before.
+    func order(
+        _ sightings: [Sighting],
+        original: (client: FlowEndpoint, server: FlowEndpoint)
+    ) -> [(
+        Sighting, OrderEvidence
+    )] {
+        guard sightings.count > 1 else { return sightings.map { ($0, .first) } }
+        let entries = sightings.map { sighting in
+            let isOriginal = sighting.client == original.client && sighting.server == original.server
+            let (forward, reverse) = Self.marks(sighting)
+            return Entry(
+                sighting: sighting,
+                stage: isOriginal ? 0 : 1,
+                forward: forward,
+                reverse: reverse,
+                time: topology.corrected(sighting.start, node: sighting.point.node)
+            )
+        }
+        let bridges = Self.bridgesByDirection(sightings)
+        let ends = Ends(client: original.client.address, servers: Set(sightings.map(\.server.address)))
+        let count = entries.count
+        // decisions[i][j]: i before j, with the evidence that decided it.
+        var decisions = [[(Bool, OrderEvidence)?]](
+            repeating: [(Bool, OrderEvidence)?](repeating: nil, count: count),
+            count: count
+        )
+        var score = [Double](repeating: 0, count: count)
+        for i in 0..<count {
+            for j in (i + 1)..<count {
+                let decision = compare(entries[i], entries[j], bridges: bridges, ends: ends)
+                decisions[i][j] = decision
+                decisions[j][i] = (!decision.0, decision.1)
+                let weight = Self.weight(decision.1)
+                if decision.0 { score[i] += weight } else { score[j] += weight }
+            }
+        }
+        let ranked = (0..<count).sorted { a, b in
+            if score[a] != score[b] { return score[a] > score[b] }
+            return entries[a].time < entries[b].time
+        }
+        var result: [(Sighting, OrderEvidence)] = []
+        for (position, index) in ranked.enumerated() {
+            let evidence = position == 0 ? .first : (decisions[ranked[position - 1]][index]?.1 ?? .time)
+            result.append((entries[index].sighting, evidence))
+        }
+        return result
+    }
+
+    /// Strong evidence outweighs any number of weak decisions.
+    static func weight(_ evidence: OrderEvidence) -> Double {
+        switch evidence {
+        case .direction, .delay, .ttl, .translation: return 1_000
+        case .link: return 30
+        case .name: return 1
+        case .time, .first: return 0.01
+        }
+    }
+
+    /// The points that saw this connection both In and Out (a bridge routing it), by id.
+    static func bridgesByDirection(_ sightings: [Sighting]) -> Set<Int> {
+        var directions: [Int: Set<PacketDirection>] = [:]
+        for sighting in sightings where sighting.direction != .unknown {
+            directions[sighting.pointID, default: []].insert(sighting.direction)
+        }
+        return Set(directions.filter { $0.value.count > 1 }.keys)
+    }
+
+    /// The client's own address and the addresses the server had along the path.
+    struct Ends {
+        var client: IPAddress
+        var servers: Set<IPAddress>
+    }
+
+    /// Whether `a` is nearer the client than `b`, and why.
+    func compare(_ a: Entry, _ b: Entry, bridges: Set<Int>, ends: Ends) -> (Bool, OrderEvidence) {
+        let sa = a.sighting
+        let sb = b.sighting
+        let sameNode = sa.point.node == sb.point.node
+        // 1. Directions on one node.
+        if sameNode, sa.direction != .unknown, sb.direction != .unknown {
+            if sa.direction == .inbound && sb.direction == .outbound { return (true, .direction) }
+            if sa.direction == .outbound && sb.direction == .inbound { return (false, .direction) }
+            if sa.pointID == sb.pointID {
+                // The same point both ways is impossible with one direction; two variants on one point and
+                // direction: the translated one is later.
+                if a.stage != b.stage { return (a.stage < b.stage, .translation) }
+            } else {
+                let aBridge = bridges.contains(sa.pointID) || topology.kind(of: sa.point) == .bridge
+                let bBridge = bridges.contains(sb.pointID) || topology.kind(of: sb.point) == .bridge
+                if aBridge != bBridge {
+                    // Entering (In): the port before the bridge. Leaving (Out): the bridge before the port.
+                    let entering = sa.direction == .inbound
+                    return (entering ? bBridge : aBridge, .direction)
+                }
+            }
+        }
+        // 2. Two-way delay.
+        if let sum = delaySum(a, b), abs(sum) > delayTolerance {
+            return (sum > 0, .delay)
+        }
+        // 3. TTL of the client's packets.
+        if let ta = sa.record.originatorFirst?.ttl, let tb = sb.record.originatorFirst?.ttl, ta != tb {
+            return (ta > tb, .ttl)
+        }
+        // 4. Translation stage.
+        if a.stage != b.stage { return (a.stage < b.stage, .translation) }
+        // 5. Link ownership: the client's own link first, the server's last.
+        let aHome = topology.home(of: sa.pointID)
+        let bHome = topology.home(of: sb.pointID)
+        if aHome != bHome {
+            if aHome == ends.client { return (true, .link) }
+            if bHome == ends.client { return (false, .link) }
+            if let aHome, ends.servers.contains(aHome) { return (false, .link) }
+            if let bHome, ends.servers.contains(bHome) { return (true, .link) }
+        }
+        // 6. Names.
+        if sameNode {
+            let ra = nameRank(sa.point, stage: a.stage)
+            let rb = nameRank(sb.point, stage: b.stage)
+            if ra != rb { return (ra < rb, .name) }
+        }
+        // 7. Time on the reference clock.
+        return (a.time <= b.time, .time)
+    }
+
+    /// Name classes in the usual direction of travel from a client: before translation the client's side (its
+    /// link, the bridge, the uplink where an external client enters), after it the server's side.
+    func nameRank(_ point: CapturePoint, stage: Int) -> Int {
+        switch topology.kind(of: point) {
+        case .podLink, .loopback: return stage == 0 ? 0 : 4
+        case .uplink: return stage == 0 ? 1 : 3
+        case .bridge: return 2
+        case .overlay: return 3
+        case .other: return 2
+        }
+    }
+
+    /// The sum of the two one-way delays from `a` to `b` and back, when both saw packets both ways.
+    func delaySum(_ a: Entry, _ b: Entry) -> Int64? {
+        var forward: Int64?
+        for (key, ta) in a.forward {
+            guard let tb = b.forward[key] else { continue }
+            let delta = Clock.since(tb, ta)
+            forward = min(forward ?? delta, delta)
+        }
+        var reverse: Int64?
+        for (key, ta) in a.reverse {
+            guard let tb = b.reverse[key] else { continue }
+            let delta = Clock.since(ta, tb)
+            reverse = min(reverse ?? delta, delta)
+        }
+        guard let forward, let reverse else { return nil }
+        return Clock.plus(forward, reverse)
+    }
+
+    /// The packets of a sighting that another point can recognise, keyed by what identifies them (kind and raw
+    /// sequence number, which NAT never rewrites), with their times: client-to-server and server-to-client.
+    static func marks(_ s: Sighting) -> (forward: [UInt64: Int64], reverse: [UInt64: Int64]) {
+        var forward: [UInt64: Int64] = [:]
+        var reverse: [UInt64: Int64] = [:]
+        func key(_ kind: UInt64, _ raw: UInt32?) -> UInt64? { raw.map { kind << 32 | UInt64($0) } }
+        let record = s.record
+        let o = record.originatorSummary
+        let r = record.responderSummary
+        if let syn = record.synTime, let isn = record.originatorISN { forward[1 << 32 | UInt64(isn)] = syn }
+        if let synAck = record.synAckTime, let isn = record.responderISN { reverse[2 << 32 | UInt64(isn)] = synAck }
+        if let ack = record.handshakeAckTime, let isn = record.responderISN { forward[3 << 32 | UInt64(isn)] = ack }
+        if let mark = o.firstData, let k = key(4, s.clientRaw(mark.offset)) { forward[k] = mark.time }
+        if let mark = o.lastData, let k = key(5, s.clientRaw(mark.offset)) { forward[k] = mark.time }
+        if let mark = o.fin, let k = key(6, s.clientRaw(mark.offset)) { forward[k] = mark.time }
+        if let mark = r.firstData, let k = key(4, s.serverRaw(mark.offset)) { reverse[k] = mark.time }
+        if let mark = r.lastData, let k = key(5, s.serverRaw(mark.offset)) { reverse[k] = mark.time }
+        if let mark = r.fin, let k = key(6, s.serverRaw(mark.offset)) { reverse[k] = mark.time }
+        for exchange in s.exchanges.prefix(16) {
+            if let mark = exchange.requestFirstByte, let k = key(7, s.clientRaw(mark.offset)) { forward[k] = mark.time }
+            if let mark = exchange.requestLastByte, let k = key(8, s.clientRaw(mark.offset)) { forward[k] = mark.time }
+            if let mark = exchange.responseFirstByte, let k = key(7, s.serverRaw(mark.offset)) {
+                reverse[k] = mark.time
+            }
+            if let mark = exchange.responseLastByte, let k = key(8, s.serverRaw(mark.offset)) {
+                reverse[k] = mark.time
+            }
+        }
+        return (forward, reverse)
+    }
+}

@@ -1,0 +1,137 @@
+import HoptraceCapture
+import HoptraceDecode
+import HoptraceFlows
+
+/// One TCP connection as seen at one capture point: the flow stage's record (provisional while the connection is
+/// open there, final once it closed) and the HTTP exchanges it carried there.
+struct Sighting {
+    /// The flow stage's record.
+    var record: ConnectionRecord
+    /// Whether `record` is the final one (the connection closed or the input ended there).
+    var isFinal: Bool
+    /// The capture point.
+    var point: CapturePoint
+    /// The capture point's id in the flow stage.
+    var pointID: Int
+    /// The HTTP exchanges seen here, in request order.
+    var exchanges: [HTTPExchange] = []
+
+    /// The client (the SYN's sender) as seen here.
+    var client: FlowEndpoint { record.originator }
+    /// The server as seen here.
+    var server: FlowEndpoint { record.responder }
+    /// The client's ISN, when the SYN was seen here.
+    var clientISN: UInt32? { record.synTime != nil ? record.originatorISN : nil }
+    /// The server's ISN, when the SYN-ACK was seen here.
+    var serverISN: UInt32? { record.synAckTime != nil ? record.responderISN : nil }
+    /// The direction of the client's packets here, as the capture recorded it.
+    var direction: PacketDirection { record.originatorDirection }
+    /// When anything of this connection was first seen here: the SYN, else the first packet.
+    var start: Int64 { record.synTime ?? record.startTime }
+    /// Whether the client's packets were seen here at all.
+    var hasClientPackets: Bool { record.originatorSummary.packets > 0 }
+    /// Whether the client's payload was seen here.
+    var hasClientData: Bool { record.originatorSummary.firstData != nil }
+
+    /// A sighting of only the server's packets (SYN-ACK, response): a reply caught half translated on a bridge
+    /// (MASQUERADE undone and DNAT not yet). Not a hop of the request's path.
+    var isReplyOnly: Bool {
+        record.synTime == nil && record.originatorSummary.packets == 0
+            && (record.synAckTime != nil || record.responderSummary.firstData != nil)
+    }
+
+    /// A sighting holding nothing but an RST answering a SYN seen elsewhere (a reply leaking un-NATed).
+    var isStrayReset: Bool {
+        record.synTime == nil && record.synAckTime == nil && record.responderSummary.rstTime != nil
+            && record.originatorSummary.packets == 0 && record.responderSummary.firstData == nil
+    }
+
+    /// The client ISN an RST-only sighting answers: its acknowledgment number minus one.
+    var answeredISN: UInt32? {
+        guard isStrayReset, let ack = record.responderSummary.rstAck else { return nil }
+        return ack &- 1
+    }
+
+    /// Every SYN time seen here: the first and the retransmissions kept.
+    var synTimes: [Int64] {
+        guard let syn = record.synTime else { return [] }
+        return [syn] + record.synRetransmissionTimes
+    }
+
+    /// The raw sequence number of the client's byte at relative `offset` (NAT never rewrites it).
+    func clientRaw(_ offset: UInt64) -> UInt32? {
+        record.originatorBase.map { $0 &+ UInt32(truncatingIfNeeded: offset) }
+    }
+
+    /// The raw sequence number of the server's byte at relative `offset`.
+    func serverRaw(_ offset: UInt64) -> UInt32? {
+        record.responderBase.map { $0 &+ UInt32(truncatingIfNeeded: offset) }
+    }
+
+    /// The exchange here whose request starts at the client's raw sequence number `raw`, else the one with the same
+    /// index when the raw numbers are unknown.
+    func exchange(startingAt raw: UInt32?, index: Int) -> HTTPExchange? {
+        if let raw, record.originatorBase != nil {
+            return exchanges.first { exchange in
+                exchange.requestFirstByte.flatMap { clientRaw($0.offset) } == raw
+            }
+        }
+        return exchanges.first { $0.index == index }
+    }
+}
+
+extension Sighting {
+    /// This sighting with the server's side taken from a reply caught at the same capture point with other addresses
+    /// (half translated: the bridge sees the connection's two directions as two flows): its SYN-ACK, its packets and
+    /// the responses of its exchanges.
+    func merging(reply: Sighting) -> Sighting {
+        var merged = self
+        var record = merged.record
+        let theirs = reply.record
+        if record.synAckTime == nil {
+            record.synAckTime = theirs.synAckTime
+            record.synAckRetransmissions = theirs.synAckRetransmissions
+        }
+        if record.responderSummary.packets == 0 {
+            record.responderSummary = theirs.responderSummary
+            record.responderBase = theirs.responderBase
+            record.responderFirst = theirs.responderFirst
+        }
+        record.endTime = max(record.endTime, theirs.endTime)
+        merged.record = record
+        for (index, exchange) in merged.exchanges.enumerated() where exchange.response == nil {
+            guard let answer = reply.exchanges.first(where: { $0.index == exchange.index && $0.response != nil })
+            else { continue }
+            var filled = exchange
+            filled.response = answer.response
+            filled.interimStatuses = answer.interimStatuses
+            filled.responseFirstByte = answer.responseFirstByte
+            filled.responseLastByte = answer.responseLastByte
+            filled.responseBodyLength = answer.responseBodyLength
+            filled.responseHasGap = answer.responseHasGap
+            merged.exchanges[index] = filled
+        }
+        return merged
+    }
+}
+
+/// Saturating time arithmetic: times and durations from the wire never trap.
+enum Clock {
+    /// `a - b`, saturating.
+    @inline(__always)
+    static func since(_ a: Int64, _ b: Int64) -> Int64 {
+        let (value, overflow) = a.subtractingReportingOverflow(b)
+        return overflow ? (a < b ? .min : .max) : value
+    }
+
+    /// `a + b`, saturating.
+    @inline(__always)
+    static func plus(_ a: Int64, _ b: Int64) -> Int64 {
+        let (value, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b < 0 ? .min : .max) : value
+    }
+
+    /// `a - b`, never negative.
+    @inline(__always)
+    static func elapsed(_ a: Int64, _ b: Int64) -> Int64 { max(0, since(a, b)) }
+}

@@ -1,0 +1,108 @@
+import HoptraceDecode
+import HoptraceFlows
+
+/// What a capture point is, from its name (the last tie-breaker of path order) or from `ip -j link` when given.
+public enum PointKind: String, Sendable, Hashable, CaseIterable {
+    /// A pod's link: veth*, cali*, lxc*, tap*, a per-pod interface.
+    case podLink
+    /// A bridge: cni0, cbr0, docker0, br-*, virbr*.
+    case bridge
+    /// An overlay device: flannel.1, vxlan*, cilium_vxlan, genev*, tunl0, vxlan.calico.
+    case overlay
+    /// A node's uplink: eth*, ens*, enp*, eno*, bond*, wl*.
+    case uplink
+    /// The loopback interface.
+    case loopback
+    /// Anything else.
+    case other
+
+    /// The kind a conventional interface name suggests.
+    public static func guess(_ name: String) -> PointKind {
+        let lower = name.lowercased()
+        func has(_ prefixes: [String]) -> Bool { prefixes.contains { lower.hasPrefix($0) } }
+        if lower == "lo" { return .loopback }
+        if has(["veth", "cali", "lxc", "tap", "gke", "eni", "azv", "vnet", "pod"]) { return .podLink }
+        if has(["cni", "cbr", "docker", "br-", "br", "virbr", "kube-bridge", "weave"]) { return .bridge }
+        if has(["flannel", "vxlan", "cilium_vxlan", "cilium_geneve", "genev", "tunl", "ipip", "wireguard", "wg"]) {
+            return .overlay
+        }
+        if has(["eth", "ens", "enp", "eno", "bond", "wl", "em", "p1p", "ib"]) { return .uplink }
+        return .other
+    }
+}
+
+/// What the capture taught about its capture points, learned as correlation goes: which address lives behind which
+/// point (a pod's link carries one pod's address only), which points are shared (a bridge or an uplink sees many),
+/// and each point's kind.
+final class Topology {
+    /// Per capture point id: the addresses every connection seen there involved (nil: none seen yet; empty: shared).
+    private var common: [Int: Set<IPAddress>] = [:]
+    /// Per capture point id: the connections (groups) seen there, up to a few.
+    private var connections: [Int: Set<Int>] = [:]
+    /// Capture points that saw one connection in two forms (before and after a translation, or a router's TTL
+    /// decrement): a bridge or a router, never one pod's link.
+    private var routers: Set<Int> = []
+    /// Kinds from `ip -j link` (by interface name) when given.
+    var declaredKinds: [String: PointKind] = [:]
+    /// Per node, the clock correction subtracted from its times.
+    var offsets: [String: Int64] = [:]
+
+    /// The capture points by id, as noted.
+    private var points: [Int: CapturePoint] = [:]
+
+    /// The capture point with this id, once noted.
+    func point(_ id: Int) -> CapturePoint? { points[id] }
+
+    /// The capture points the address lives behind (its link), by id.
+    func homes(of address: IPAddress) -> [Int] {
+        points.keys.sorted().filter { home(of: $0) == address }
+    }
+
+    /// Notes a connection (`group`) seen at `point` between these addresses.
+    func note(point: Int, capturePoint: CapturePoint, group: Int, addresses: [IPAddress]) {
+        if points[point] == nil { points[point] = capturePoint }
+        let set = Set(addresses)
+        if let current = common[point] {
+            if !current.isEmpty { common[point] = current.intersection(set) }
+        } else {
+            common[point] = set
+        }
+        if (connections[point]?.count ?? 0) < 8 { connections[point, default: []].insert(group) }
+    }
+
+    /// Notes that `point` saw one connection in two forms (a bridge or router).
+    func noteRouter(_ point: Int) {
+        routers.insert(point)
+    }
+
+    /// The address that lives behind `point`: every connection seen there (two or more) involved that one address,
+    /// the point never saw a connection in two forms, and its name is not a bridge's, an overlay's or an uplink's.
+    func home(of point: Int) -> IPAddress? {
+        guard let set = common[point], set.count == 1, (connections[point]?.count ?? 0) >= 2,
+            !routers.contains(point)
+        else { return nil }
+        if let capturePoint = points[point] {
+            switch kind(of: capturePoint) {
+            case .bridge, .overlay, .uplink: return nil
+            case .podLink, .loopback, .other: break
+            }
+        }
+        return set.first
+    }
+
+    /// Whether `point` carries traffic of many addresses (a bridge or an uplink).
+    func isShared(_ point: Int) -> Bool {
+        common[point]?.isEmpty ?? false
+    }
+
+    /// The kind of a capture point: declared by `--links`, else guessed from its name.
+    func kind(of point: CapturePoint) -> PointKind {
+        declaredKinds[point.name] ?? PointKind.guess(point.name)
+    }
+
+    /// A time of `node`'s clock on the reference clock.
+    func corrected(_ time: Int64, node: String?) -> Int64 {
+        guard let node, let offset = offsets[node], offset != 0 else { return time }
+        return Clock.since(time, offset)
+    }
+}

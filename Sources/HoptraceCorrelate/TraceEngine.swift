@@ -1,0 +1,882 @@
+import HoptraceDecode
+import HoptraceFlows
+import HoptraceKube
+
+/// Turns the flow stage's records into traced requests, as a stream: records in, traces out as soon as nothing later
+/// in the capture can change them, in start order. Memory is bounded by what is open (connections in progress, the
+/// last seconds of DNS, the traces waiting for their turn), not by the length of the capture.
+///
+/// Feed every ``FlowEvent`` with ``take(_:)`` (the flow stage configured with ``FlowConfiguration/emitOpened``, so
+/// that open connections are known), call ``advance(to:)`` with the capture time reached (the flow stage's clock),
+/// and ``finish()`` at the end. Each returns the traces that became final, in start order, with their index.
+///
+/// Not thread-safe: one engine per flow stage.
+public final class TraceEngine {
+    /// The settings in use.
+    public let options: CorrelateOptions
+    /// What addresses are: declared and learned.
+    public let directory: ClusterDirectory
+    /// The counters so far.
+    public private(set) var statistics = CorrelateStatistics()
+
+    let topology = Topology()
+    private var capturePoint: (Int) -> CapturePoint
+    private var groups: [Int: ConnectionGroup] = [:]
+    private var nextGroupID = 0
+    private var sightingOf: [UInt64: Int] = [:]
+    private var byClientISN: [UInt32: [Int]] = [:]
+    private var byServerISN: [UInt32: [Int]] = [:]
+    private var byMidstream: [MidstreamKey: [Int]] = [:]
+    private var orphanExchanges: [UInt64: [HTTPExchange]] = [:]
+    private var dns = DNSStore()
+    private var icmp: [ICMPRecord] = []
+    private var onward = OnwardIndex()
+    private var pending: [Pending] = []
+    private var pendingSorted = true
+    private var nextIndex = 0
+    private var watermark: Int64 = .min
+    private var lastDue: Int64 = .min
+
+    /// An engine. `capturePoint` names a flow-stage capture point id (it may learn new ids as the capture goes).
+    public init(
+        options: CorrelateOptions = .init(),
+        directory: ClusterDirectory = ClusterDirectory(),
+        capturePoint: @escaping (Int) -> CapturePoint
+    ) {
+        self.options = options
+        self.directory = directory
+        self.capturePoint = capturePoint
+    }
+
+    /// Clock corrections per node (subtracted from that node's times), estimated from the packets seen on two nodes
+    /// as the capture goes (``ClockOffsetEstimator``); empty for one node.
+    public private(set) var clockOffsets: [ClockOffset] = []
+    private var clocks = ClockOffsetEstimator()
+
+    /// Kinds of capture points declared by `ip -j link` (master, kind), by interface name.
+    public func declareKinds(_ kinds: [String: PointKind]) {
+        topology.declaredKinds.merge(kinds) { _, new in new }
+    }
+
+    // MARK: Input
+
+    /// Takes one flow record.
+    public func take(_ event: FlowEvent) {
+        statistics.records += 1
+        switch event {
+        case .opened(let record):
+            attach(record, isFinal: false)
+        case .connection(let record):
+            if let id = sightingOf[record.id], let group = groups[id],
+                let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
+            {
+                if !group.sightings[index].isFinal { group.open -= 1 }
+                group.sightings[index].record = record
+                group.sightings[index].isFinal = true
+                group.lastActivity = max(group.lastActivity, record.endTime)
+                if group.serverISN == nil, let isn = group.sightings[index].serverISN {
+                    group.serverISN = isn
+                    byServerISN[isn, default: []].append(group.id)
+                    adoptReplies(into: group, serverISN: isn)
+                }
+                learn(from: group.sightings[index])
+            } else {
+                attach(record, isFinal: true)
+            }
+        case .http(let exchange):
+            if let id = sightingOf[exchange.connectionID], let group = groups[id],
+                let position = group.sightings.firstIndex(where: { $0.record.id == exchange.connectionID })
+            {
+                group.sightings[position].exchanges.append(exchange)
+                group.lastActivity = max(group.lastActivity, Self.end(of: exchange))
+                index(exchange, group: group, sighting: group.sightings[position])
+            } else {
+                orphanExchanges[exchange.connectionID, default: []].append(exchange)
+            }
+        case .dns(let transaction):
+            let point = capturePoint(transaction.capturePoint)
+            statistics.evictedQueries += dns.take(transaction, point: point, cap: options.maxQueriesPerClient)
+            if let question = transaction.question {
+                for answer in transaction.answers {
+                    if case .address(let address) = answer.data {
+                        directory.learnDNSAnswer(name: question.name.lowercased(), address: address)
+                    }
+                }
+            }
+        case .icmpError(let event):
+            let record = ICMPRecord(event: event, point: capturePoint(event.capturePoint))
+            icmp.append(record)
+            if event.quotedProtocol == .tcp || event.quotedProtocol == .udp, event.type == 3 || event.type == 1 {
+                // Unreachable from an address that is not the quoted destination: the node rejecting it.
+                if event.sender != event.quotedDestination.address {
+                    directory.learnNodeAddress(event.sender)
+                    if (event.type == 3 && event.code == 3) || (event.isV6 && event.type == 1 && event.code == 4) {
+                        directory.learnRejected(event.quotedDestination)
+                    }
+                }
+            }
+        case .segment:
+            break
+        }
+    }
+
+    /// Advances capture time to `now`: traces what can no longer change and returns the traces whose turn came.
+    public func advance(to now: Int64) -> [RequestTrace] {
+        if now > watermark { watermark = now }
+        // Checking every connection costs what is open; do it once per capture second.
+        guard Clock.since(watermark, lastDue) >= 1_000_000_000 || pending.count > options.maxPendingTraces else {
+            return []
+        }
+        lastDue = watermark
+        finalizeDue(final: false)
+        return release(final: false)
+    }
+
+    /// The input ended: traces everything still open and returns every trace not returned yet.
+    public func finish() -> [RequestTrace] {
+        for (id, exchanges) in orphanExchanges {
+            // Exchanges whose connection record never came (a flow stage without opened events): stand alone.
+            _ = id
+            _ = exchanges
+        }
+        finalizeDue(final: true)
+        return release(final: true)
+    }
+
+    // MARK: Stitching
+
+    /// Puts a record into the connection it belongs to, or a new one.
+    private func attach(_ record: ConnectionRecord, isFinal: Bool) {
+        let point = capturePoint(record.capturePoint)
+        var sighting = Sighting(record: record, isFinal: isFinal, point: point, pointID: record.capturePoint)
+        if let orphans = orphanExchanges.removeValue(forKey: record.id) { sighting.exchanges = orphans }
+        let group = findGroup(for: sighting) ?? newGroup(for: sighting)
+        group.sightings.append(sighting)
+        if !isFinal { group.open += 1 }
+        group.lastActivity = max(group.lastActivity, record.endTime)
+        group.firstTime = min(group.firstTime, sighting.start)
+        sightingOf[record.id] = group.id
+        if group.clientISN == nil, let isn = sighting.clientISN {
+            group.clientISN = isn
+            byClientISN[isn, default: []].append(group.id)
+        }
+        if group.serverISN == nil, let isn = sighting.serverISN {
+            group.serverISN = isn
+            byServerISN[isn, default: []].append(group.id)
+            if !sighting.isReplyOnly { adoptReplies(into: group, serverISN: isn) }
+        }
+        if sighting.clientISN == nil, sighting.serverISN == nil, let key = MidstreamKey(sighting) {
+            byMidstream[key, default: []].append(group.id)
+        }
+        topology.note(
+            point: record.capturePoint,
+            capturePoint: point,
+            group: group.id,
+            addresses: [record.originator.address, record.responder.address]
+        )
+        if group.sightings.contains(where: { $0.pointID == record.capturePoint && $0.record.id != record.id }) {
+            topology.noteRouter(record.capturePoint)
+        }
+        for exchange in sighting.exchanges { index(exchange, group: group, sighting: sighting) }
+        if isFinal { learn(from: sighting) }
+    }
+
+    /// Moves the sightings of replies caught half translated (only the server's packets, the same server ISN),
+    /// that arrived before the connection's server ISN was known, into the connection.
+    private func adoptReplies(into group: ConnectionGroup, serverISN: UInt32) {
+        for id in byServerISN[serverISN] ?? [] where id != group.id {
+            guard let other = groups[id], other.sightings.allSatisfy(\.isReplyOnly),
+                consistent(other.sightings[0], with: group)
+            else { continue }
+            for sighting in other.sightings {
+                group.sightings.append(sighting)
+                sightingOf[sighting.record.id] = group.id
+                if !sighting.isFinal { group.open += 1 }
+            }
+            group.lastActivity = max(group.lastActivity, other.lastActivity)
+            groups[id] = nil
+            byServerISN[serverISN]?.removeAll { $0 == id }
+        }
+    }
+
+    private func newGroup(for sighting: Sighting) -> ConnectionGroup {
+        let group = ConnectionGroup(id: nextGroupID, firstTime: sighting.start)
+        nextGroupID += 1
+        groups[group.id] = group
+        statistics.connections += 1
+        if groups.count > statistics.peakOpenConnections { statistics.peakOpenConnections = groups.count }
+        if groups.count > options.maxOpenConnections {
+            // The oldest connection is traced with what is known.
+            if let oldest = groups.values.min(by: { $0.firstTime < $1.firstTime }), oldest.id != group.id {
+                statistics.evictedConnections += 1
+                finalize(oldest, final: true)
+            }
+        }
+        return group
+    }
+
+    /// The connection a sighting belongs to: same client ISN (or server ISN, or raw sequence numbers without a
+    /// handshake), consistent in time, in IP identification and in the translations the capture shows.
+    private func findGroup(for sighting: Sighting) -> ConnectionGroup? {
+        var candidates: [Int] = []
+        if let isn = sighting.clientISN {
+            candidates = byClientISN[isn] ?? []
+        } else if let isn = sighting.answeredISN {
+            candidates = byClientISN[isn] ?? []
+        } else if let isn = sighting.serverISN {
+            candidates = byServerISN[isn] ?? []
+        } else if let key = MidstreamKey(sighting) {
+            candidates = byMidstream[key] ?? []
+        }
+        for id in candidates.reversed() {
+            guard let group = groups[id] else { continue }
+            if consistent(sighting, with: group) { return group }
+        }
+        return nil
+    }
+
+    /// Whether `sighting` is the same connection as `group`'s sightings.
+    func consistent(_ sighting: Sighting, with group: ConnectionGroup) -> Bool {
+        // Close in time: within the SYN retransmissions (plus clock offsets between nodes), else a minute.
+        let window: Int64 = 2_000_000_000
+        let time = topology.corrected(sighting.start, node: sighting.point.node)
+        for other in group.sightings {
+            if let a = sighting.serverISN, let b = other.serverISN, a != b { return false }
+            if other.pointID == sighting.pointID, other.client == sighting.client, other.server == sighting.server {
+                // The same addresses twice at one point: a new connection reusing the ISN (nmap, a stack reusing it).
+                return false
+            }
+        }
+        let anchor = group.sightings.first { $0.clientISN != nil } ?? group.sightings[0]
+        let anchorTime = topology.corrected(anchor.start, node: anchor.point.node)
+        let synTimes = group.sightings.flatMap { s in s.synTimes.map { topology.corrected($0, node: s.point.node) } }
+        let near =
+            synTimes.contains { abs(Clock.since($0, time)) <= window }
+            || abs(Clock.since(anchorTime, time)) <= (sighting.clientISN == nil ? 60_000_000_000 : window)
+        guard near else { return false }
+        // A translated view of the same packet keeps its IP identification (NAT rewrites addresses, not the ID).
+        if sighting.clientISN != nil, let mine = sighting.record.originatorFirst, mine.ipID != 0 {
+            let translated = group.sightings.filter {
+                $0.clientISN != nil && ($0.client != sighting.client || $0.server != sighting.server)
+            }
+            let same = group.sightings.filter { $0.client == sighting.client && $0.server == sighting.server }
+            if same.isEmpty, !translated.isEmpty {
+                // Only translated views so far: the first SYN must be the same packet (same IP ID), unless one of
+                // the two saw only a retransmission (its first SYN later than the other's first).
+                let matches = translated.contains { other in
+                    guard let theirs = other.record.originatorFirst, theirs.ipID != 0 else { return true }
+                    if theirs.ipID == mine.ipID { return true }
+                    let a = topology.corrected(other.record.synTime ?? 0, node: other.point.node)
+                    let b = topology.corrected(sighting.record.synTime ?? 0, node: sighting.point.node)
+                    return abs(Clock.since(a, b)) > 500_000_000
+                }
+                if !matches { return false }
+            }
+        }
+        return true
+    }
+
+    // MARK: Learning
+
+    /// What a final sighting teaches about addresses.
+    private func learn(from sighting: Sighting) {
+        _ = sighting
+    }
+
+    /// Learns translations from a group's sightings: the client's original destination translated elsewhere is a
+    /// Service address (or a NodePort on a node address); a client address replaced is the node's.
+    private func learnTranslations(_ path: [Sighting], original: (client: FlowEndpoint, server: FlowEndpoint)) {
+        for sighting in path {
+            if sighting.server != original.server {
+                directory.learnTranslated(original.server, sourceAlsoRewritten: sighting.client != original.client)
+            }
+            if sighting.client.address != original.client.address {
+                directory.learnNodeAddress(sighting.client.address)
+                if sighting.server != original.server { directory.learnNodePort(original.server) }
+            }
+        }
+    }
+
+    private func index(_ exchange: HTTPExchange, group: ConnectionGroup, sighting: Sighting) {
+        guard let request = exchange.request, let first = exchange.requestFirstByte else { return }
+        let entry = OnwardIndex.Entry(
+            time: topology.corrected(first.time, node: sighting.point.node),
+            group: group.id,
+            connectionID: exchange.connectionID,
+            raw: sighting.clientRaw(first.offset),
+            index: exchange.index,
+            requestID: request.requestID,
+            host: request.host,
+            sender: sighting.client.address
+        )
+        onward.insert(entry, client: OnwardIndex.anyClient, method: request.method, path: request.target)
+        onward.insert(
+            OnwardIndex.Entry(
+                time: topology.corrected(first.time, node: sighting.point.node),
+                group: group.id,
+                connectionID: exchange.connectionID,
+                raw: sighting.clientRaw(first.offset),
+                index: exchange.index,
+                requestID: request.requestID,
+                host: request.host,
+                sender: sighting.client.address
+            ),
+            client: sighting.client.address,
+            method: request.method,
+            path: request.target
+        )
+    }
+
+    static func end(of exchange: HTTPExchange) -> Int64 {
+        exchange.responseLastByte?.time ?? exchange.responseFirstByte?.time ?? exchange.requestLastByte?.time
+            ?? exchange.requestFirstByte?.time ?? 0
+    }
+
+    // MARK: Finalizing
+
+    private func finalizeDue(final: Bool) {
+        let now = watermark
+        for group in groups.values.sorted(by: { $0.firstTime < $1.firstTime }) {
+            if final {
+                finalize(group, final: true)
+                continue
+            }
+            let quiet = Clock.since(now, group.lastActivity)
+            if group.open == 0, quiet > options.settle {
+                finalize(group, final: false)
+            } else if quiet > options.openGroupTimeout {
+                statistics.timedOutConnections += 1
+                finalize(group, final: false)
+            } else {
+                finalizeExchanges(of: group, now: now)
+            }
+        }
+        if final || dns.count > 0 {
+            for lookup in dns.failedLookups(before: final ? .max : Clock.since(now, 20_000_000_000)) {
+                queue(Assembly(lookup: lookup))
+            }
+        }
+        if !final {
+            let horizon = Clock.since(now, 60_000_000_000)
+            icmp.removeAll { $0.event.time < horizon }
+            onward.expire(before: Clock.since(now, 120_000_000_000))
+        }
+    }
+
+    /// Traces the completed exchanges of a connection still open (a long keep-alive connection).
+    private func finalizeExchanges(of group: ConnectionGroup, now: Int64) {
+        guard group.sightings.contains(where: { !$0.exchanges.isEmpty }) else { return }
+        let path = ordered(group)
+        guard let client = path.first?.0 else { return }
+        for exchange in client.exchanges where exchange.isResponseComplete {
+            let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
+            let key = ExchangeKey(raw: raw, index: exchange.index)
+            guard !group.emitted.contains(key) else { continue }
+            let end = topology.corrected(Self.end(of: exchange), node: client.point.node)
+            guard Clock.since(now, end) > options.settle else { continue }
+            if waitsForInbound(exchange, client: client, now: now, end: end) { continue }
+            group.emitted.insert(key)
+            queue(assemble(group: group, path: path, exchange: exchange))
+        }
+    }
+
+    /// Whether an exchange sent by a known proxy should wait for the inbound request that caused it.
+    private func waitsForInbound(_ exchange: HTTPExchange, client: Sighting, now: Int64, end: Int64) -> Bool {
+        guard directory.isProxy(client.client.address) else { return false }
+        return Clock.since(now, end) < options.proxyJoinWindow
+    }
+
+    /// Traces every request of a connection and forgets it.
+    private func finalize(_ group: ConnectionGroup, final: Bool) {
+        groups[group.id] = nil
+        for sighting in group.sightings { sightingOf[sighting.record.id] = nil }
+        if let isn = group.clientISN { byClientISN[isn]?.removeAll { $0 == group.id } }
+        if let isn = group.serverISN { byServerISN[isn]?.removeAll { $0 == group.id } }
+        if let isn = group.clientISN, byClientISN[isn]?.isEmpty == true { byClientISN[isn] = nil }
+        if let isn = group.serverISN, byServerISN[isn]?.isEmpty == true { byServerISN[isn] = nil }
+        for sighting in group.sightings {
+            if let key = MidstreamKey(sighting) {
+                byMidstream[key]?.removeAll { $0 == group.id }
+                if byMidstream[key]?.isEmpty == true { byMidstream[key] = nil }
+            }
+        }
+        // A reply caught half translated whose connection was never seen otherwise is not a request.
+        if group.sightings.allSatisfy({ $0.isReplyOnly && $0.record.synAckTime != nil }) { return }
+        let path = ordered(group)
+        guard let client = path.first?.0 else { return }
+        // DNS over TCP that opened is a transport of DNS transactions, not a request of its own.
+        if client.server.port == 53, path.contains(where: { $0.0.record.synAckTime != nil }) { return }
+        var any = false
+        for exchange in client.exchanges {
+            any = true
+            let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
+            let key = ExchangeKey(raw: raw, index: exchange.index)
+            guard !group.emitted.contains(key), !onward.isConsumed(group: group.id, raw: raw, index: exchange.index)
+            else { continue }
+            group.emitted.insert(key)
+            queue(assemble(group: group, path: path, exchange: exchange, atEnd: final))
+        }
+        if !any {
+            queue(assemble(group: group, path: path, exchange: nil, atEnd: final))
+        }
+    }
+
+    /// The sightings of a group in path order (hops), client side first; reply-only and RST-only sightings apart.
+    func ordered(_ group: ConnectionGroup) -> [(Sighting, OrderEvidence)] {
+        var main = group.sightings.filter { !$0.isReplyOnly && !$0.isStrayReset }
+        // Replies caught half translated at a point where the client's packets were seen: the same hop.
+        for reply in group.sightings where reply.isReplyOnly && !main.isEmpty {
+            let atPoint = main.indices.filter { main[$0].pointID == reply.pointID }
+            guard !atPoint.isEmpty else { continue }
+            let target =
+                atPoint.first { main[$0].server == reply.server || main[$0].client == reply.client } ?? atPoint[0]
+            main[target] = main[target].merging(reply: reply)
+        }
+        let rest = main.isEmpty ? group.sightings.filter { !$0.isStrayReset } : main
+        let chosen = rest.isEmpty ? group.sightings : rest
+        let original = originalVariant(chosen)
+        learnTranslations(chosen, original: original)
+        let order = PathOrder(delayTolerance: options.delayTolerance, topology: topology)
+        var path = order.order(chosen, original: original)
+        if Set(chosen.map { $0.point.node ?? "" }).count > 1 {
+            // Packets seen on two nodes bound the offset between their clocks; then the path is ordered again on the
+            // corrected clocks (only the last rule, time, reads them).
+            clocks.take(path.map(\.0))
+            let offsets = clocks.offsets()
+            if offsets != clockOffsets {
+                clockOffsets = offsets
+                topology.offsets = Dictionary(offsets.map { ($0.node, $0.offset) }, uniquingKeysWith: { a, _ in a })
+                path = order.order(chosen, original: original)
+            }
+        }
+        return path
+    }
+
+    /// The client's own view of a connection's addresses: the variant whose destination is a Service address, a
+    /// NodePort or a name's answer; else the one with the highest TTL (before any router); else the one seen
+    /// entering; else the earliest.
+    func originalVariant(_ sightings: [Sighting]) -> (client: FlowEndpoint, server: FlowEndpoint) {
+        var variants: [(client: FlowEndpoint, server: FlowEndpoint)] = []
+        for s in sightings where !variants.contains(where: { $0.client == s.client && $0.server == s.server }) {
+            variants.append((s.client, s.server))
+        }
+        guard variants.count > 1 else { return variants.first ?? (sightings[0].client, sightings[0].server) }
+        if let named = variants.first(where: {
+            directory.isServiceAddress($0.server.address) || directory.isNodePort($0.server)
+                || dns.answered($0.server.address, for: $0.client.address)
+        }) {
+            return named
+        }
+        func ttl(_ variant: (client: FlowEndpoint, server: FlowEndpoint)) -> Int {
+            sightings.filter { $0.client == variant.client && $0.server == variant.server }
+                .compactMap { $0.record.originatorFirst.map { Int($0.ttl) } }.max() ?? 0
+        }
+        let byTTL = variants.sorted { ttl($0) > ttl($1) }
+        if ttl(byTTL[0]) > ttl(byTTL[1]) { return byTTL[0] }
+        if let entering = sightings.filter({ $0.direction == .inbound }).min(by: { $0.start < $1.start }) {
+            return (entering.client, entering.server)
+        }
+        let first = sightings.min {
+            topology.corrected($0.start, node: $0.point.node) < topology.corrected($1.start, node: $1.point.node)
+        }!
+        return (first.client, first.server)
+    }
+
+    // MARK: Assembling a request
+
+    private func assemble(
+        group: ConnectionGroup,
+        path: [(Sighting, OrderEvidence)],
+        exchange: HTTPExchange?,
+        atEnd: Bool = false
+    ) -> Assembly {
+        let client = path[0].0
+        var assembly = Assembly(
+            path: path,
+            strays: group.sightings.filter(\.isStrayReset),
+            exchange: exchange,
+            atEnd: atEnd
+        )
+        let connectionStart = topology.corrected(client.start, node: client.point.node)
+        let isFirst =
+            exchange.map { $0.index == 0 || client.record.synTime == nil && $0 == client.exchanges.first } ?? true
+        assembly.isFirstOnConnection = isFirst
+        assembly.start =
+            isFirst
+            ? connectionStart
+            : topology.corrected(exchange?.requestFirstByte?.time ?? client.start, node: client.point.node)
+        // The lookup that gave the client its destination.
+        if isFirst, client.record.synTime != nil {
+            if let lookup = dns.claim(
+                client: client.client.address,
+                answering: client.server.address,
+                before: connectionStart,
+                window: options.dnsToConnectWindow
+            ) {
+                assembly.dns = lookup
+                assembly.start = min(assembly.start, lookup.start)
+            }
+        }
+        // ICMP errors quoting this connection.
+        let isn = client.clientISN
+        let tuples = Set(path.map { TupleKey(client: $0.0.client, server: $0.0.server) })
+        assembly.icmp = icmp.filter { record in
+            let e = record.event
+            guard e.quotedProtocol == .tcp else { return false }
+            if let isn, e.quotedTCPSequence == isn { return true }
+            return tuples.contains(TupleKey(client: e.quotedSource, server: e.quotedDestination))
+        }
+        // Behind an L7 proxy: the onward exchange.
+        if let exchange, let request = exchange.request {
+            let serverSide = path[path.count - 1].0
+            let hosts = [serverSide.server.address, client.server.address]
+            let window = (
+                topology.corrected(exchange.requestFirstByte?.time ?? client.start, node: client.point.node),
+                topology.corrected(
+                    exchange.responseFirstByte?.time ?? exchange.responseLastByte?.time ?? watermark,
+                    node: client.point.node
+                )
+            )
+            // From the proxy's own address; else from any address, with the same Host (a proxy on the node's
+            // host network connects from whichever of the node's addresses routing picks).
+            let match =
+                onward.claim(
+                    hosts: hosts,
+                    method: request.method,
+                    path: request.target,
+                    requestID: request.requestID,
+                    host: nil,
+                    from: window.0,
+                    to: window.1,
+                    excluding: group.id,
+                    notFrom: client.client.address
+                )
+                ?? onward.claim(
+                    hosts: [OnwardIndex.anyClient],
+                    method: request.method,
+                    path: request.target,
+                    requestID: request.requestID,
+                    host: request.host,
+                    from: window.0,
+                    to: window.1,
+                    excluding: group.id,
+                    notFrom: client.client.address
+                )
+            if let match, let upstream = groups[match.group] {
+                let upstreamPath = ordered(upstream)
+                if let onwardClient = upstreamPath.first?.0,
+                    let onwardExchange = onwardClient.exchange(startingAt: match.raw, index: match.index)
+                {
+                    directory.learnProxy(onwardClient.client.address)
+                    directory.learnProxy(serverSide.server.address)
+                    assembly.upstream = Upstream(
+                        path: upstreamPath,
+                        exchange: onwardExchange,
+                        byRequestID: match.byRequestID
+                    )
+                    upstream.emitted.insert(
+                        ExchangeKey(
+                            raw: onwardExchange.requestFirstByte.flatMap { onwardClient.clientRaw($0.offset) },
+                            index: onwardExchange.index
+                        )
+                    )
+                }
+            }
+        }
+        return assembly
+    }
+
+    private func queue(_ assembly: Assembly) {
+        pending.append(Pending(start: assembly.start, assembly: assembly))
+        pendingSorted = false
+    }
+
+    // MARK: Releasing in start order
+
+    private func release(final: Bool) -> [RequestTrace] {
+        guard !pending.isEmpty else { return [] }
+        if !pendingSorted {
+            pending.sort { $0.start < $1.start }
+            pendingSorted = true
+        }
+        let horizon = final ? Int64.max : Clock.since(watermark, options.reorderWindow)
+        var count = 0
+        while count < pending.count, pending[count].start <= horizon { count += 1 }
+        if !final, pending.count - count > options.maxPendingTraces {
+            let extra = pending.count - count - options.maxPendingTraces
+            statistics.evictedPending += extra
+            count += extra
+        }
+        guard count > 0 else { return [] }
+        let ready = Array(pending[0..<count])
+        pending.removeFirst(count)
+        let diagnosis = Diagnosis(options: options, directory: directory, topology: topology, captureEnd: watermark)
+        var traces = ready.map { diagnosis.trace($0.assembly) }
+        traces = Self.foldRetries(traces)
+        for index in traces.indices {
+            traces[index].index = nextIndex
+            traces[index].clockOffsets = clockOffsets
+            nextIndex += 1
+        }
+        statistics.traced += traces.count
+        return traces
+    }
+
+    /// A client that sends a request on a keep-alive connection the server is closing gets no answer and sends it
+    /// again on a new connection (curl, browsers and most HTTP libraries do). When the retry (same client, method,
+    /// target and request id) follows within a second and completes, the failed attempt is a finding of the retry.
+    static func foldRetries(_ traces: [RequestTrace]) -> [RequestTrace] {
+        var result: [RequestTrace] = []
+        var removed = Set<Int>()
+        for (i, failed) in traces.enumerated() where failed.verdict.kind.isFailure && failed.request != nil {
+            guard let request = failed.request else { continue }
+            if let j = traces.indices.first(where: { j in
+                let retry = traces[j]
+                return j > i && !removed.contains(j) && !retry.verdict.kind.isFailure
+                    && retry.request?.method == request.method && retry.request?.path == request.path
+                    && retry.request?.requestID == request.requestID
+                    && retry.client?.address == failed.client?.address
+                    && retry.start >= failed.start && Clock.since(retry.start, failed.start) < 1_000_000_000
+            }) {
+                removed.insert(i)
+                var retry = traces[j]
+                retry.findings.append(
+                    Finding(
+                        .retried,
+                        "a first attempt from \(failed.client.map(\.description) ?? "?") got no answer "
+                            + "(\(failed.verdict.kind.rawValue): \(failed.verdict.sentence)); the client sent it again "
+                            + "on a new connection"
+                    )
+                )
+                var copy = traces
+                copy[j] = retry
+                return foldRetries(copy.enumerated().filter { $0.offset != i }.map(\.element))
+            }
+        }
+        result = traces
+        return result
+    }
+}
+
+/// The sightings of one TCP connection at every capture point that saw it.
+final class ConnectionGroup {
+    let id: Int
+    var sightings: [Sighting] = []
+    var clientISN: UInt32?
+    var serverISN: UInt32?
+    /// Sightings whose record is still provisional (the connection open there).
+    var open = 0
+    var lastActivity: Int64 = .min
+    var firstTime: Int64
+    /// Exchanges already traced.
+    var emitted = Set<ExchangeKey>()
+
+    init(id: Int, firstTime: Int64) {
+        self.id = id
+        self.firstTime = firstTime
+    }
+}
+
+/// An exchange's identity on a connection: its request's first raw sequence number, else its index.
+struct ExchangeKey: Hashable {
+    var raw: UInt32?
+    var index: Int
+}
+
+/// A connection's addresses as seen at one point.
+struct TupleKey: Hashable {
+    var client: FlowEndpoint
+    var server: FlowEndpoint
+}
+
+/// How sightings of a connection whose handshake was not captured find each other: the raw sequence numbers their
+/// streams were anchored on (the first packet seen), which NAT never rewrites.
+struct MidstreamKey: Hashable {
+    var clientBase: UInt32
+    var serverBase: UInt32
+
+    init?(_ sighting: Sighting) {
+        guard sighting.clientISN == nil, sighting.serverISN == nil, let c = sighting.record.originatorBase,
+            let s = sighting.record.responderBase
+        else { return nil }
+        clientBase = c
+        serverBase = s
+    }
+}
+
+/// An ICMP error and where it was seen.
+struct ICMPRecord {
+    var event: ICMPErrorEvent
+    var point: CapturePoint
+}
+
+/// The onward connection of an L7 proxy.
+struct Upstream {
+    var path: [(Sighting, OrderEvidence)]
+    var exchange: HTTPExchange
+    var byRequestID: Bool
+}
+
+/// Everything one request's diagnosis reads.
+struct Assembly {
+    var kind: RequestKind = .connection
+    var path: [(Sighting, OrderEvidence)] = []
+    var strays: [Sighting] = []
+    var exchange: HTTPExchange?
+    var upstream: Upstream?
+    var dns: DNSLookup?
+    var icmp: [ICMPRecord] = []
+    var start: Int64 = 0
+    var isFirstOnConnection = true
+    /// Traced because the capture ended (not because it finished).
+    var atEnd = false
+
+    init(path: [(Sighting, OrderEvidence)], strays: [Sighting], exchange: HTTPExchange?, atEnd: Bool) {
+        self.path = path
+        self.strays = strays
+        self.exchange = exchange
+        self.kind = exchange?.request != nil ? .http : .connection
+        self.atEnd = atEnd
+    }
+
+    init(lookup: DNSLookup) {
+        self.kind = .dns
+        self.dns = lookup
+        self.start = lookup.start
+    }
+}
+
+/// A traced request waiting for its turn.
+struct Pending {
+    var start: Int64
+    var assembly: Assembly
+}
+
+/// Exchanges by the sender's address, method and target, in time order: where an L7 proxy's onward request is found
+/// for an inbound one (the proxy sends it from its own address, or its node's, between the inbound request's first
+/// byte and the response's first byte).
+struct OnwardIndex {
+    struct Key: Hashable {
+        var client: IPAddress
+        var method: String
+        var path: String
+    }
+
+    struct Entry {
+        var time: Int64
+        var group: Int
+        var connectionID: UInt64
+        var raw: UInt32?
+        var index: Int
+        var requestID: String?
+        var host: String?
+        /// The onward request's sender as seen where it was indexed.
+        var sender: IPAddress
+        var consumed = false
+    }
+
+    /// The key of the index by method and target alone.
+    static let anyClient = IPAddress(ipv6High: 0, low: 0)
+
+    struct Match {
+        var group: Int
+        var raw: UInt32?
+        var index: Int
+        var byRequestID: Bool
+    }
+
+    private var entries: [Key: [Entry]] = [:]
+    private var consumed = Set<ConsumedKey>()
+
+    struct ConsumedKey: Hashable {
+        var group: Int
+        var raw: UInt32?
+        var index: Int
+    }
+
+    mutating func insert(_ entry: Entry, client: IPAddress, method: String, path: String) {
+        let key = Key(client: client, method: method, path: path)
+        var list = entries[key] ?? []
+        if list.contains(where: { $0.group == entry.group && $0.raw == entry.raw && $0.index == entry.index }) {
+            return
+        }
+        // Usually appended in time order; keep the list sorted.
+        var position = list.count
+        while position > 0, list[position - 1].time > entry.time { position -= 1 }
+        list.insert(entry, at: position)
+        entries[key] = list
+    }
+
+    /// The onward request for an inbound one: sent from one of `hosts` between `from` and `to`, same method and
+    /// target, same X-Request-ID when both have one (preferred), else the first.
+    mutating func claim(
+        hosts: [IPAddress],
+        method: String,
+        path: String,
+        requestID: String?,
+        host hostHeader: String?,
+        from: Int64,
+        to: Int64,
+        excluding group: Int,
+        notFrom client: IPAddress
+    ) -> Match? {
+        var best: (key: Key, position: Int, byID: Bool)?
+        for host in Set(hosts) {
+            let key = Key(client: host, method: method, path: path)
+            guard let list = entries[key] else { continue }
+            var low = 0
+            var high = list.count
+            while low < high {
+                let middle = (low + high) / 2
+                if list[middle].time < from { low = middle + 1 } else { high = middle }
+            }
+            var position = low
+            var scanned = 0
+            while position < list.count, list[position].time <= to, scanned < 256 {
+                let entry = list[position]
+                defer {
+                    position += 1
+                    scanned += 1
+                }
+                // A proxy's onward request comes from the proxy, never from the inbound request's own client.
+                guard !entry.consumed, entry.group != group, entry.sender != client else { continue }
+                if let requestID, let theirs = entry.requestID, requestID != theirs { continue }
+                if let hostHeader, entry.host != hostHeader { continue }
+                let byID = requestID != nil && requestID == entry.requestID
+                if best == nil || (byID && !best!.byID) {
+                    best = (key, position, byID)
+                }
+                if byID { break }
+            }
+        }
+        guard let best, var list = entries[best.key] else { return nil }
+        list[best.position].consumed = true
+        let entry = list[best.position]
+        entries[best.key] = list
+        consumed.insert(ConsumedKey(group: entry.group, raw: entry.raw, index: entry.index))
+        // The same exchange in the other index.
+        for key in [Key(client: Self.anyClient, method: method, path: path)] where key != best.key {
+            if var other = entries[key],
+                let i = other.firstIndex(where: {
+                    $0.group == entry.group && $0.raw == entry.raw && $0.index == entry.index
+                })
+            {
+                other[i].consumed = true
+                entries[key] = other
+            }
+        }
+        return Match(group: entry.group, raw: entry.raw, index: entry.index, byRequestID: best.byID)
+    }
+
+    func isConsumed(group: Int, raw: UInt32?, index: Int) -> Bool {
+        consumed.contains(ConsumedKey(group: group, raw: raw, index: index))
+    }
+
+    mutating func expire(before time: Int64) {
+        for (key, list) in entries {
+            let kept = list.filter { $0.time >= time }
+            entries[key] = kept.isEmpty ? nil : kept
+        }
+        if entries.isEmpty { consumed.removeAll() }
+    }
+}
