@@ -1,10 +1,18 @@
 # hoptrace: the two commands of the README, and the helpers around them.
 SWIFT ?= swift
-BIN := .build/release/hoptrace
+BIN ?= .build/release/hoptrace
+# make install: PREFIX (default /usr/local) and DESTDIR as GNU makefiles take them; SETCAP=1 gives the installed
+# binary the capabilities live capture needs (root only).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
+SETCAP ?= 0
+MAN := docs/hoptrace.1
 # The demo traces two bundled lab captures: a SYN dropped after kube-proxy's DNAT, and a slow server.
 DEMO ?= captures/clusterip-drop.pcapng captures/clusterip-slow-server.pcapng
 
-.PHONY: all deps test-deps build demo test lint format fuzz bench bench-micro lab clean
+.PHONY: all deps test-deps build demo test lint format fuzz bench bench-micro lab clean man install uninstall
 
 all: build
 
@@ -16,6 +24,29 @@ test-deps:
 
 build: deps
 	$(SWIFT) build -c release --product hoptrace
+
+## man: regenerate docs/hoptrace.1 from the commands' own help with swift-argument-parser's generate-manual (built
+## from the package's checkout: nothing is fetched; blank lines made mdoc paragraphs). Run it after changing a help
+## text: a test fails while the committed page lacks a command or option the binary has.
+man: build
+	$(SWIFT) build -c release --product generate-manual
+	"$$($(SWIFT) build -c release --show-bin-path)/generate-manual" $(BIN) --output-directory .build/man \
+		--date "$$(git log -1 --format=%cs 2>/dev/null || date +%F)"
+	sed 's/^$$/.Pp/' .build/man/hoptrace.1 > $(MAN)
+
+## install: the binary in $(PREFIX)/bin and the man page in $(PREFIX)/share/man/man1 (under $(DESTDIR));
+## SETCAP=1 also runs setcap so that capture and trace --live run without root.
+install: $(if $(filter .build/release/hoptrace,$(BIN)),build)
+	install -d $(BINDIR) $(MANDIR)
+	install -m 0755 $(BIN) $(BINDIR)/hoptrace
+	install -m 0644 $(MAN) $(MANDIR)/hoptrace.1
+	@if [ "$(SETCAP)" = 1 ]; then \
+		echo "setcap cap_net_raw,cap_net_admin=eip $(BINDIR)/hoptrace"; \
+		setcap cap_net_raw,cap_net_admin=eip $(BINDIR)/hoptrace; \
+	fi
+
+uninstall:
+	rm -f $(BINDIR)/hoptrace $(MANDIR)/hoptrace.1
 
 ## demo: install what is missing, build, and trace a bundled lab capture.
 demo: build

@@ -42,7 +42,7 @@ let package = Package(
         // Stage 2: zero-copy decoders, link layer to transport, tunnels, ICMP quotes, IP reassembly.
         .target(name: "HoptraceDecode", dependencies: ["HoptraceCapture"], swiftSettings: strict),
         // Stage 3: TCP reassembly and analysis, DNS transactions, HTTP/1.x exchanges.
-        .target(name: "HoptraceFlows", dependencies: ["HoptraceDecode"], swiftSettings: strict),
+        .target(name: "HoptraceFlows", dependencies: ["HoptraceCapture", "HoptraceDecode"], swiftSettings: strict),
         // Cluster state (kubectl JSON/YAML): the declared names of addresses. Depends on Decode only.
         .target(
             name: "HoptraceKube",
@@ -50,15 +50,23 @@ let package = Package(
             swiftSettings: strict
         ),
         // Stage 4: stitching observations across capture points and NAT, verdicts, latency breakdown.
-        .target(name: "HoptraceCorrelate", dependencies: ["HoptraceFlows", "HoptraceKube"], swiftSettings: strict),
+        .target(
+            name: "HoptraceCorrelate",
+            dependencies: ["HoptraceCapture", "HoptraceDecode", "HoptraceFlows", "HoptraceKube"],
+            swiftSettings: strict
+        ),
         // Stage 6: terminal, JSON and HTML renderings.
-        .target(name: "HoptraceReport", dependencies: ["HoptraceCorrelate"], swiftSettings: strict),
+        .target(
+            name: "HoptraceReport",
+            dependencies: ["HoptraceCapture", "HoptraceDecode", "HoptraceFlows", "HoptraceCorrelate", "HoptraceKube"],
+            swiftSettings: strict
+        ),
         // The thin command-line front end.
         .executableTarget(
             name: "hoptrace",
             dependencies: [
-                "HoptraceReport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "HoptraceCapture", "HoptraceDecode", "HoptraceFlows", "HoptraceCorrelate", "HoptraceKube",
+                "HoptraceReport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
@@ -69,27 +77,30 @@ let package = Package(
         ),
         .testTarget(
             name: "HoptraceDecodeTests",
-            dependencies: ["HoptraceTestSupport", "HoptraceDecode"],
+            dependencies: ["HoptraceTestSupport", "HoptraceCapture", "HoptraceDecode"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "HoptraceFlowsTests",
-            dependencies: ["HoptraceTestSupport", "HoptraceFlows"],
+            dependencies: ["HoptraceTestSupport", "HoptraceCapture", "HoptraceDecode", "HoptraceFlows"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "HoptraceCorrelateTests",
-            dependencies: ["HoptraceTestSupport", "HoptraceCorrelate"],
+            dependencies: ["HoptraceTestSupport", "HoptraceCapture", "HoptraceFlows", "HoptraceCorrelate"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "HoptraceKubeTests",
-            dependencies: ["HoptraceTestSupport", "HoptraceKube"],
+            dependencies: ["HoptraceTestSupport", "HoptraceFlows", "HoptraceCorrelate", "HoptraceKube"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "HoptraceReportTests",
-            dependencies: ["HoptraceTestSupport", "HoptraceReport"],
+            dependencies: [
+                "HoptraceTestSupport", "HoptraceCapture", "HoptraceDecode", "HoptraceFlows", "HoptraceCorrelate",
+                "HoptraceKube", "HoptraceReport",
+            ],
             swiftSettings: strict
         ),
         // The lab's bundled captures checked against their truth files, with tshark as the oracle.

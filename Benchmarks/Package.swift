@@ -21,6 +21,7 @@ let package = Package(
             name: "DecodeBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "HoptraceCapture", package: mainPackage),
                 .product(name: "HoptraceDecode", package: mainPackage),
             ],
             path: "Benchmarks/DecodeBenchmarks",
@@ -34,7 +35,8 @@ let package = Package(
         .executableTarget(
             name: "ReadDecode",
             dependencies: [
-                .product(name: "HoptraceDecode", package: mainPackage)
+                .product(name: "HoptraceCapture", package: mainPackage),
+                .product(name: "HoptraceDecode", package: mainPackage),
             ],
             path: "Tools/ReadDecode",
             swiftSettings: [.swiftLanguageMode(.v6)]

@@ -31,19 +31,21 @@ public enum Correlator {
     ///   - ifIndexNames: names for SLL2 interface indexes.
     ///   - options: correlation settings.
     ///   - directory: the cluster directory (declared state; it learns from the capture as it goes).
+    ///   - filter: a BPF filter on the files' packets (`-f`), nil for every packet.
     ///   - emit: receives each batch of final traces.
     public static func trace(
         files: [String],
         ifIndexNames: [Int32: String] = [:],
         options: CorrelateOptions = .init(),
         directory: ClusterDirectory = ClusterDirectory(),
+        filter: PacketFilter? = nil,
         emit: @escaping ([RequestTrace]) -> Void
     ) throws(CaptureError) -> Run {
         let points = CapturePointTable()
         let engine = TraceEngine(options: options, directory: directory) { id in
             id >= 0 && id < points.points.count ? points[id] : CapturePoint(name: "if?\(id)")
         }
-        let pipeline = FlowPipeline(ifIndexNames: ifIndexNames, configuration: flowConfiguration())
+        let pipeline = FlowPipeline(ifIndexNames: ifIndexNames, configuration: flowConfiguration(), filter: filter)
         let result = try pipeline.run(
             paths: files,
             capturePoints: points,

@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 /// A capture point: the interface a packet was seen on.
 ///
 /// For pcapng files and live captures with real interface names it is the source's interface; for SLL2 packets

@@ -114,13 +114,14 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         return (high, low)
     }
 
+    /// IPv4 before IPv6, then by value.
     public static func < (lhs: IPAddress, rhs: IPAddress) -> Bool {
         if lhs.isIPv4 != rhs.isIPv4 { return lhs.isIPv4 }
         return (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }
 
     /// Appends the text form (as ``description``) to `bytes`; IPv4 without building a String.
-    public func appendDescription(to bytes: inout [UInt8]) {
+    package func appendDescription(to bytes: inout [UInt8]) {
         guard self.isIPv4 else {
             bytes.append(contentsOf: self.description.utf8)
             return

@@ -1,26 +1,4 @@
-/// A 48-bit MAC address, inline.
-public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
-    /// The six bytes in the low 48 bits, first byte most significant.
-    public var rawValue: UInt64
-
-    /// The MAC address whose six bytes are the low 48 bits of `rawValue`.
-    @inlinable
-    public init(rawValue: UInt64) { self.rawValue = rawValue & 0xffff_ffff_ffff }
-
-    /// Reads six bytes at `offset`. The caller has checked they are there.
-    @inlinable
-    static func read(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> MACAddress {
-        MACAddress(rawValue: UInt64(bytes.be16(offset)) << 32 | UInt64(bytes.be32(offset + 2)))
-    }
-
-    /// `aa:bb:cc:dd:ee:ff`.
-    public var description: String {
-        (0..<6).map { i -> String in
-            let byte = UInt8(truncatingIfNeeded: self.rawValue >> (40 - 8 * UInt64(i)))
-            return (byte < 16 ? "0" : "") + String(byte, radix: 16)
-        }.joined(separator: ":")
-    }
-}
+import HoptraceCapture
 
 /// Up to three VLAN IDs (802.1Q, 802.1ad QinQ, QinQinQ), outermost first, inline.
 public struct VLANTags: Hashable, Sendable, RandomAccessCollection {
@@ -66,10 +44,12 @@ public struct VLANTags: Hashable, Sendable, RandomAccessCollection {
         self._tagCount += 1
     }
 
+    /// The same tags in the same order.
     public static func == (lhs: VLANTags, rhs: VLANTags) -> Bool {
         lhs.elementsEqual(rhs) && lhs.tagCount == rhs.tagCount
     }
 
+    /// Hashes the tags in order.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(self.tagCount)
         for id in self { hasher.combine(id) }
@@ -106,39 +86,5 @@ public struct LinkInfo: Hashable, Sendable {
         self.dstMAC = nil
         self.vlanIDs = VLANTags()
         self.etherType = nil
-    }
-}
-
-/// An ARP (or RARP) message over Ethernet/IPv4: recognised, not IP.
-public struct ARPMessage: Hashable, Sendable {
-    /// 1 request, 2 reply (3/4 RARP).
-    public var operation: UInt16
-    /// Sender hardware address (when 6 bytes long).
-    public var senderMAC: MACAddress?
-    /// Sender protocol address (when IPv4).
-    public var senderIP: IPAddress?
-    /// Target hardware address (when 6 bytes long).
-    public var targetMAC: MACAddress?
-    /// Target protocol address (when IPv4).
-    public var targetIP: IPAddress?
-    /// The ARP message's length on the wire (the frame after its link-layer header, padding included, as tcpdump
-    /// counts it).
-    public var length: Int
-
-    /// An ARP message from its fields.
-    public init(
-        operation: UInt16,
-        senderMAC: MACAddress?,
-        senderIP: IPAddress?,
-        targetMAC: MACAddress?,
-        targetIP: IPAddress?,
-        length: Int = 28
-    ) {
-        self.operation = operation
-        self.senderMAC = senderMAC
-        self.senderIP = senderIP
-        self.targetMAC = targetMAC
-        self.targetIP = targetIP
-        self.length = length
     }
 }

@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 /// Decodes packets in place: link layer, IP (with fragment reassembly), tunnels, transport.
 ///
 /// Stateful only for IP fragment reassembly, which is bounded (``DecodeOptions/maxDatagramsInFlight``, 65535 bytes a

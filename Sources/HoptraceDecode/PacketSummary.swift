@@ -2,11 +2,13 @@
 //
 // Packet-derived text (DNS names) is untrusted: bounded in length and escaped before it is printed.
 
+import HoptraceCapture
+
 /// Formats decoded packets as one-line text summaries.
 public enum PacketSummary {
     /// The summary of `decoded`: `IP 10.0.0.1.1234 > 10.0.0.2.80: Flags [S], seq 1, win 64240, options [...],
-    /// length 0`; tunnels as outer then inner; ARP; fragments; a trailing `[warning: ...]`.
-    public static func describe(_ decoded: DecodedPacket) -> String {
+    /// length 0`; tunnels as outer then inner; ARP; fragments; a trailing `[warning: ...]` unless `warning` is false.
+    public static func describe(_ decoded: DecodedPacket, warning showWarning: Bool = true) -> String {
         var text = ""
         if let tunnel = decoded.tunnel {
             text += Self.tunnelPrefix(tunnel)
@@ -26,7 +28,7 @@ public enum PacketSummary {
                 text += "\(decoded.link.linkType)"
             }
         }
-        if let warning = decoded.warning {
+        if showWarning, let warning = decoded.warning {
             text += text.isEmpty ? "" : " "
             text += "[warning: \(warning)]"
         }
@@ -111,7 +113,7 @@ public enum PacketSummary {
     /// - Parameters:
     ///   - bytes: the option bytes as captured.
     ///   - truncated: whether the snapshot length cut them (the walk's end is then shown as `[|tcp]`).
-    public static func describeOptions(_ bytes: UnsafeRawBufferPointer, truncated: Bool = false) -> String {
+    package static func describeOptions(_ bytes: UnsafeRawBufferPointer, truncated: Bool = false) -> String {
         var parts: [String] = []
         var iterator = TCPOptionIterator(bytes)
         while let option = iterator.next() {
@@ -213,7 +215,7 @@ public enum PacketSummary {
     /// A DNS message in tcpdump's manner: `4660+ A? example.com.` for a query; `4660 2/0/0 CNAME web., A 10.96.0.10`
     /// for a response (answer/authority/additional counts, then the answers: A, AAAA and CNAME with their data, others by type), errors named
     /// (`NXDomain`, `ServFail`). Nil when not DNS-shaped.
-    public static func describeDNS(_ message: UnsafeRawBufferPointer) -> String? {
+    package static func describeDNS(_ message: UnsafeRawBufferPointer) -> String? {
         guard message.has(12, at: 0) else { return nil }
         let id = message.be16(0)
         let flags = message.be16(2)
@@ -354,22 +356,5 @@ public enum PacketSummary {
             at += 1 + length
         }
         return nil
-    }
-}
-
-/// Formats timestamps.
-public enum TimestampFormat {
-    /// `2024-03-01 12:00:00.123456789` (UTC, nanoseconds) or with `microseconds` six digits.
-    public static func utc(_ nanoseconds: Int64, microseconds: Bool = false) -> String {
-        let (second, fraction) = TimeFormat.splitSeconds(nanoseconds)
-        let civil = TimeFormat.civilFields(second)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: Swift.max(0, width - digits.count)) + digits
-        }
-        let fractionText = microseconds ? pad(fraction / 1000, 6) : pad(fraction, 9)
-        let rest = civil.secondOfDay
-        return "\(pad(civil.year, 4))-\(pad(civil.month, 2))-\(pad(civil.day, 2)) "
-            + "\(pad(rest / 3600, 2)):\(pad(rest / 60 % 60, 2)):\(pad(rest % 60, 2)).\(fractionText)"
     }
 }

@@ -1,3 +1,6 @@
+import HoptraceCapture
+import HoptraceDecode
+
 /// A TCP connection's summary state in Zeek's `conn_state` vocabulary.
 public struct ConnectionState: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The Zeek spelling ("SF", "REJ", ...).
@@ -311,16 +314,16 @@ public struct ConnectionRecord: Hashable, Sendable {
     /// The responder's ISN (nil without its SYN-ACK).
     public var responderISN: UInt32? { self.responderSummary.isn }
     /// Duration, nanoseconds.
-    public var duration: Int64 { self.endTime - self.startTime }
+    public var duration: Int64 { TimeFormat.difference(self.endTime, self.startTime) }
     /// SYN to SYN-ACK, nanoseconds.
     public var synToSynAck: Int64? {
         guard let syn = self.synTime, let synAck = self.synAckTime, synAck >= syn else { return nil }
-        return synAck - syn
+        return TimeFormat.difference(synAck, syn)
     }
     /// SYN-ACK to the handshake ACK, nanoseconds.
     public var synAckToAck: Int64? {
         guard let synAck = self.synAckTime, let ack = self.handshakeAckTime, ack >= synAck else { return nil }
-        return ack - synAck
+        return TimeFormat.difference(ack, synAck)
     }
     /// The direction of the originator's packets at this capture point: its SYN's, else its first packet's.
     public var originatorDirection: PacketDirection {
@@ -329,6 +332,6 @@ public struct ConnectionRecord: Hashable, Sendable {
     /// The handshake round trip as seen here (SYN to ACK), nanoseconds.
     public var handshakeRTT: Int64? {
         guard let syn = self.synTime, let ack = self.handshakeAckTime, ack >= syn else { return nil }
-        return ack - syn
+        return TimeFormat.difference(ack, syn)
     }
 }

@@ -14,6 +14,8 @@
 // message. Untrusted input: a name is at most 255 bytes on the wire, pointers must go strictly backwards (so a chain
 // always terminates) and at most `maxPointerHops` of them are followed.
 
+import HoptraceDecode
+
 /// A parsed DNS message: the header, the first question and the answer section.
 public struct DNSMessage: Hashable, Sendable {
     /// The transaction id.
@@ -181,7 +183,7 @@ public struct DNSMessage: Hashable, Sendable {
     ///   `-` and `_` escaped as `\DDD`, a dot inside a label as `\.`) and the offset just after the name where it
     ///   started (after its first pointer, if any); nil on a bad label type, a name over 255 bytes, a pointer that
     ///   does not go strictly backwards, too many pointers, or bytes running out.
-    public static func readName(_ bytes: UnsafeRawBufferPointer, at start: Int) -> (name: String, end: Int)? {
+    package static func readName(_ bytes: UnsafeRawBufferPointer, at start: Int) -> (name: String, end: Int)? {
         var hops = 0
         return readName(bytes, at: start, hops: &hops)
     }

@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 /// The transport a DNS message travelled on.
 public enum DNSTransport: String, Hashable, Sendable {
     /// UDP datagrams.
@@ -61,6 +63,6 @@ public struct DNSTransaction: Hashable, Sendable {
     /// Response time minus (first) query time, nanoseconds: what tshark reports as `dns.time`.
     public var latency: Int64? {
         guard let query = self.queryTime, let response = self.responseTime else { return nil }
-        return response - query
+        return TimeFormat.difference(response, query)
     }
 }

@@ -1,3 +1,5 @@
+import HoptraceDecode
+
 /// The flow stage: TCP connections (reassembled, summarised the Zeek way), HTTP/1.x exchanges, DNS transactions and
 /// ICMP errors, per capture point, from decoded packets.
 ///

@@ -1,3 +1,6 @@
+import HoptraceCapture
+import HoptraceDecode
+
 /// Reads capture files through decode into a ``FlowAnalyzer``: the loop `flows`, `requests` and `trace` share.
 public struct FlowPipeline {
     /// What a run read and where it stopped.
@@ -19,15 +22,25 @@ public struct FlowPipeline {
     public var ifIndexNames: [Int32: String]
     /// Limits of the flow stage.
     public var configuration: FlowConfiguration
+    /// A BPF filter (`-f`): packets it rejects are read but not analysed. It is compiled for the link types of the
+    /// files' first interfaces before anything is read.
+    public var filter: PacketFilter?
+    /// Asked after each packet when set: true ends the reading there, as if the files ended (`-c`).
+    public var shouldStop: (() -> Bool)?
 
     /// A pipeline naming SLL2 interface indexes with `ifIndexNames`.
-    public init(ifIndexNames: [Int32: String] = [:], configuration: FlowConfiguration = .init()) {
+    public init(
+        ifIndexNames: [Int32: String] = [:],
+        configuration: FlowConfiguration = .init(),
+        filter: PacketFilter? = nil
+    ) {
         self.ifIndexNames = ifIndexNames
         self.configuration = configuration
+        self.filter = filter
     }
 
-    /// Opens every file (failing before anything is read when one cannot be opened), merges them by time, and
-    /// analyses every packet.
+    /// Opens every file (failing before anything is read when one cannot be opened, or when the filter cannot be
+    /// compiled for a file's link type), merges them by time, and analyses every packet that passes the filter.
     ///
     /// - Parameters:
     ///   - paths: pcap or pcapng files.
@@ -55,7 +68,14 @@ public struct FlowPipeline {
     ) throws(CaptureError) -> Result {
         var sources: [any PacketSource] = []
         for path in paths { sources.append(try openCaptureFile(path: path)) }
-        let source: any PacketSource = sources.count == 1 ? sources[0] : MergedPacketSource(sources)
+        if let filter {
+            for source in sources {
+                for interface in source.interfaces { try filter.prepare(for: interface.linkType) }
+            }
+        }
+        var source: any PacketSource = sources.count == 1 ? sources[0] : MergedPacketSource(sources)
+        if let shouldStop { source = StoppingSource(source, shouldStop: shouldStop) }
+        let filter = self.filter
         let decoder = PacketDecoder()
         let points = capturePoints
         if !ifIndexNames.isEmpty { points.setIfIndexNames(ifIndexNames) }
@@ -65,7 +85,9 @@ public struct FlowPipeline {
         var nextTick = Int64.min
         do {
             if tap != nil || clock != nil {
-                try decoder.decodePackets(from: source, capturePoints: points, counts: &counts) { decoded, point in
+                try decoder.decodePackets(from: source, capturePoints: points, counts: &counts, filter: filter) {
+                    decoded,
+                    point in
                     tap?(decoded, point)
                     analyzer.process(decoded, capturePoint: point)
                     let time = decoded.timestamp
@@ -75,7 +97,9 @@ public struct FlowPipeline {
                     }
                 }
             } else {
-                try decoder.decodePackets(from: source, capturePoints: points, counts: &counts) { decoded, point in
+                try decoder.decodePackets(from: source, capturePoints: points, counts: &counts, filter: filter) {
+                    decoded,
+                    point in
                     analyzer.process(decoded, capturePoint: point)
                 }
             }
@@ -92,5 +116,22 @@ public struct FlowPipeline {
             lastTime: lastTime,
             error: failure
         )
+    }
+}
+
+/// A source that ends early: `next()` returns nil once `shouldStop` says so (asked before each packet).
+final class StoppingSource: PacketSource {
+    private let source: any PacketSource
+    private let shouldStop: () -> Bool
+
+    init(_ source: any PacketSource, shouldStop: @escaping () -> Bool) {
+        self.source = source
+        self.shouldStop = shouldStop
+    }
+
+    var interfaces: [InterfaceDescription] { self.source.interfaces }
+
+    func next() throws(CaptureError) -> Packet? {
+        self.shouldStop() ? nil : try self.source.next()
     }
 }

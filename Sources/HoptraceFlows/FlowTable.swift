@@ -8,6 +8,8 @@
 // random per table, so a capture crafted to collide cannot be prepared in advance. Nothing the table hands out
 // depends on hash order: bulk removals return connections sorted by id.
 
+import HoptraceDecode
+
 struct ConnectionKey: Hashable {
     var capturePoint: Int
     var low: FlowEndpoint

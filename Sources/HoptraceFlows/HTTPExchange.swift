@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 /// One HTTP/1.x request and its final response on one TCP connection at one capture point.
 ///
 /// Emitted when both are complete, when a later response shows this one was lost, or when the connection ends.
@@ -77,12 +79,12 @@ public struct HTTPExchange: Hashable, Sendable {
     /// Response last byte minus request last byte, nanoseconds: the time tshark reports as `http.time`.
     public var latency: Int64? {
         guard let request = self.requestLastByte, let response = self.responseLastByte else { return nil }
-        return response.time - request.time
+        return TimeFormat.difference(response.time, request.time)
     }
 
     /// Response first byte minus request last byte, nanoseconds (time to first byte).
     public var timeToFirstByte: Int64? {
         guard let request = self.requestLastByte, let response = self.responseFirstByte else { return nil }
-        return response.time - request.time
+        return TimeFormat.difference(response.time, request.time)
     }
 }

@@ -6,6 +6,8 @@
 // up to X (its ACK said X) cannot be answered by bytes before X, and a response starting at X answers the last
 // request sent with an ACK of at most X. Requests passed over that way are emitted without a response.
 
+import HoptraceDecode
+
 /// The pairing state of HTTP/1.x on one connection.
 struct HTTPSession {
     /// The most requests waiting for a response; beyond it the oldest is emitted unanswered.

@@ -1,3 +1,5 @@
+import HoptraceDecode
+
 /// An ICMP or ICMPv6 error (destination unreachable, time exceeded, ...) and the packet it quotes.
 public struct ICMPErrorEvent: Hashable, Sendable {
     /// The capture point (index into the caller's ``CapturePointTable``).

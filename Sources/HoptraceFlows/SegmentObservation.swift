@@ -1,3 +1,6 @@
+import HoptraceCapture
+import HoptraceDecode
+
 /// One TCP segment as seen at one capture point, with its sequence numbers made relative to the connection's ISNs:
 /// what correlation groups across capture points, since NAT rewrites addresses and ports but never sequence numbers.
 ///
@@ -42,7 +45,7 @@ public struct SegmentObservation: Hashable, Sendable {
 
     /// FNV-1a 64 over at most ``hashedBytes`` bytes.
     @inlinable
-    public static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    package static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         if bytes.isEmpty { return 0 }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for index in 0..<min(bytes.count, hashedBytes) {

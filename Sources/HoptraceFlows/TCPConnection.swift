@@ -1,6 +1,9 @@
 // One TCP connection at one capture point: both directions' reassembly, the handshake, Zeek's states and history,
 // counters, and the application analyzer (HTTP/1.x or DNS over TCP) fed with the reassembled streams.
 
+import HoptraceCapture
+import HoptraceDecode
+
 /// Which application analyzer a connection runs (its state lives in the connection's `http` or `dns`).
 enum ConnectionApplication: UInt8 {
     /// Nothing decided yet (no payload seen).

@@ -1,151 +1,381 @@
-@_exported import HoptraceCorrelate
-@_exported import HoptraceKube
+import HoptraceCapture
+import HoptraceDecode
+import HoptraceFlows
 
-/// A streaming JSON writer into a reusable byte buffer: commas and string escaping handled, keys in the order
-/// written. Used for JSON lines (`--json`) and for whole documents.
+/// The one JSON writer of hoptrace: every JSON line (packets, connections, requests, traces, names) is written by it,
+/// straight into a reusable byte buffer.
+///
+/// Commas and nesting are tracked for the caller (a bit per open container, no allocation); numbers are written digit
+/// by digit, instants and durations by ``TimeFormat``'s byte writers, strings through one escaper:
+///
+/// - RFC 8259: `"` and `\` escaped, control characters as `\n`, `\r`, `\t`, `\b`, `\f` or `\u00XX`;
+/// - also DEL as `\u007f`, and U+2028 and U+2029 as `\u2028` and `\u2029`, so that a line is also valid JavaScript
+///   and can be pasted into a terminal;
+/// - invalid UTF-8 (from ``string(utf8:limit:)``) replaced by U+FFFD, as `String(decoding:as:)` does;
+/// - packet-derived text bounded: at most `limit` bytes, cut on a character boundary and marked with `…`.
+///
+/// Strings without anything to escape (the common case) are found eight bytes at a time and appended whole.
+///
+/// The record dialect (docs/packet.schema.json, connection.schema.json, request.schema.json) uses it through the
+/// `member` methods: camelCase keys, absent values left out, instants as an RFC 3339 string plus its integer
+/// nanoseconds (``instant(_:_:_:)``), durations as milliseconds (``milliseconds(_:_:)``), endpoints as
+/// `"10.0.0.1:80"` or `"[fd00::1]:80"` (``member(_:endpoint:)``).
 public struct JSONWriter {
     /// The bytes written so far.
     public private(set) var bytes: [UInt8] = []
-    /// One entry per open container: whether the next value needs a comma before it.
-    private var needsComma: [Bool] = []
-    /// Whether the last thing written was a key (the value follows without a comma).
+    /// Open containers: bit `d` of `needsComma` says whether the container at depth `d` already has a value.
+    private var depth = 0
+    private var needsComma: UInt64 = 0
+    /// Whether the last thing written was a key (its value follows without a comma).
     private var afterKey = false
 
+    /// An empty writer with room for `capacity` bytes.
     public init(capacity: Int = 4096) {
-        bytes.reserveCapacity(capacity)
+        self.bytes.reserveCapacity(capacity)
+    }
+
+    /// A writer appending to `bytes`, which it takes over (no copy) until ``finish(into:)`` gives them back.
+    public init(appendingTo bytes: inout [UInt8]) {
+        swap(&self.bytes, &bytes)
+    }
+
+    /// Gives the bytes back to `bytes` (no copy), leaving this writer empty.
+    public mutating func finish(into bytes: inout [UInt8]) {
+        swap(&self.bytes, &bytes)
+        self.bytes.removeAll()
+        self.depth = 0
+        self.needsComma = 0
+        self.afterKey = false
     }
 
     /// Empties the buffer (keeping its capacity) for the next line.
     public mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
-        needsComma.removeAll(keepingCapacity: true)
-        afterKey = false
+        self.bytes.removeAll(keepingCapacity: true)
+        self.depth = 0
+        self.needsComma = 0
+        self.afterKey = false
     }
 
+    // MARK: - Structure
+
+    @inline(__always)
     private mutating func separate() {
-        if afterKey {
-            afterKey = false
+        if self.afterKey {
+            self.afterKey = false
             return
         }
-        if let last = needsComma.last {
-            if last { bytes.append(UInt8(ascii: ",")) }
-            needsComma[needsComma.count - 1] = true
-        }
-    }
-
-    public mutating func beginObject() {
-        separate()
-        bytes.append(UInt8(ascii: "{"))
-        needsComma.append(false)
-    }
-
-    public mutating func endObject() {
-        needsComma.removeLast()
-        bytes.append(UInt8(ascii: "}"))
-    }
-
-    public mutating func beginArray() {
-        separate()
-        bytes.append(UInt8(ascii: "["))
-        needsComma.append(false)
-    }
-
-    public mutating func endArray() {
-        needsComma.removeLast()
-        bytes.append(UInt8(ascii: "]"))
-    }
-
-    /// Writes an object key; the next call writes its value.
-    public mutating func key(_ name: String) {
-        separate()
-        appendEscaped(name)
-        bytes.append(UInt8(ascii: ":"))
-        afterKey = true
-    }
-
-    public mutating func string(_ value: String) {
-        separate()
-        appendEscaped(value)
-    }
-
-    public mutating func int<T: BinaryInteger>(_ value: T) {
-        separate()
-        if let small = Int64(exactly: value) {
-            if small < 0 {
-                bytes.append(UInt8(ascii: "-"))
-                appendDecimal(small.magnitude, minimumDigits: 1)
-            } else {
-                appendDecimal(UInt64(small), minimumDigits: 1)
-            }
+        guard self.depth > 0 else { return }
+        let bit: UInt64 = 1 << UInt64((self.depth - 1) & 63)
+        if self.needsComma & bit != 0 {
+            self.bytes.append(UInt8(ascii: ","))
         } else {
-            bytes.append(contentsOf: String(value).utf8)
+            self.needsComma |= bit
         }
     }
 
-    /// The decimal digits of `value`, zero-padded to `minimumDigits`, without building a String.
-    private mutating func appendDecimal(_ value: UInt64, minimumDigits: Int) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, enough for 20 digits
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            var end = scratch.count
-            var rest = value
-            repeat {
-                end -= 1
-                scratch[end] = UInt8(truncatingIfNeeded: 0x30 &+ rest % 10)
-                rest /= 10
-            } while rest > 0
-            while scratch.count - end < minimumDigits, end > 0 {
-                end -= 1
-                scratch[end] = 0x30
-            }
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[end...]))
+    private mutating func open(_ byte: UInt8) {
+        self.separate()
+        self.bytes.append(byte)
+        self.depth += 1
+        self.needsComma &= ~(1 << UInt64((self.depth - 1) & 63))
+    }
+
+    private mutating func close(_ byte: UInt8) {
+        self.depth = max(0, self.depth - 1)
+        self.bytes.append(byte)
+    }
+
+    /// `{`.
+    public mutating func beginObject() { self.open(UInt8(ascii: "{")) }
+
+    /// `}`.
+    public mutating func endObject() { self.close(UInt8(ascii: "}")) }
+
+    /// `[`.
+    public mutating func beginArray() { self.open(UInt8(ascii: "[")) }
+
+    /// `]`.
+    public mutating func endArray() { self.close(UInt8(ascii: "]")) }
+
+    /// Writes an object key (escaped); the next call writes its value.
+    public mutating func key(_ name: String) {
+        self.separate()
+        self.appendEscaped(name, limit: .max)
+        self.bytes.append(UInt8(ascii: ":"))
+        self.afterKey = true
+    }
+
+    /// Writes an object key given as a literal: ASCII letters, digits, `.` and `_`, nothing to escape (checked in
+    /// debug builds).
+    public mutating func key(_ name: StaticString) {
+        self.separate()
+        self.bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { utf8 in
+            assert(utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C })
+            self.bytes.append(contentsOf: utf8)
+        }
+        self.bytes.append(UInt8(ascii: "\""))
+        self.bytes.append(UInt8(ascii: ":"))
+        self.afterKey = true
+    }
+
+    // MARK: - Values
+
+    /// A string value, escaped; at most `limit` UTF-8 bytes of it (then `…`).
+    public mutating func string(_ value: String, limit: Int = .max) {
+        self.separate()
+        self.appendEscaped(value, limit: limit)
+    }
+
+    /// A string value from UTF-8 bytes that may be invalid (replaced by U+FFFD), escaped and bounded.
+    public mutating func string(utf8 value: UnsafeRawBufferPointer, limit: Int = .max) {
+        self.separate()
+        if Self.isASCII(value) {
+            self.appendEscaped(value, limit: limit)
+        } else {
+            // Rare (packet bytes beyond ASCII): String(decoding:) makes them valid, U+FFFD for each bad sequence.
+            self.appendEscaped(String(decoding: value, as: UTF8.self), limit: limit)
         }
     }
 
-    /// A number with at most `decimals` digits after the point, trailing zeros kept for alignment-free parsing.
+    /// An integer value.
+    public mutating func int<T: BinaryInteger>(_ value: T) {
+        self.separate()
+        if value < 0 {
+            self.bytes.append(UInt8(ascii: "-"))
+        }
+        if let small = UInt64(exactly: value.magnitude) {
+            TimeFormat.append(to: &self.bytes) { TimeFormat.writeDecimal(small, to: $0) }
+        } else {
+            self.bytes.append(contentsOf: String(value.magnitude).utf8)
+        }
+    }
+
+    /// A number with exactly `decimals` digits after the point (rounded half away from zero); `null` when not
+    /// finite.
     public mutating func double(_ value: Double, decimals: Int = 3) {
-        separate()
+        self.separate()
         guard value.isFinite else {
-            bytes.append(contentsOf: "null".utf8)
+            self.bytes.append(contentsOf: "null".utf8)
             return
         }
-        var scale = 1.0
-        for _ in 0..<decimals { scale *= 10 }
-        let scaled = (value * scale).rounded()
-        let negative = scaled < 0
-        let magnitude = UInt64(abs(scaled))
-        let whole = magnitude / UInt64(scale)
-        let fraction = magnitude % UInt64(scale)
-        if negative { bytes.append(UInt8(ascii: "-")) }
-        appendDecimal(whole, minimumDigits: 1)
-        if decimals > 0 {
-            bytes.append(UInt8(ascii: "."))
-            appendDecimal(fraction, minimumDigits: decimals)
-        }
+        self.bytes.append(contentsOf: TimeFormat.fixed(value, decimals).utf8)
     }
 
+    /// A duration as milliseconds, exact to the nanosecond (`0.790123`, `1500`).
+    public mutating func milliseconds(_ nanoseconds: Int64) {
+        self.separate()
+        TimeFormat.append(to: &self.bytes) { TimeFormat.writeMilliseconds(nanoseconds, to: $0) }
+    }
+
+    /// An instant as an RFC 3339 string with nanoseconds (`"2026-11-22T14:02:03.123456789Z"`).
+    public mutating func rfc3339(_ nanoseconds: Int64) {
+        self.separate()
+        self.bytes.append(UInt8(ascii: "\""))
+        TimeFormat.append(to: &self.bytes) { TimeFormat.writeRFC3339(nanoseconds, to: $0) }
+        self.bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `true` or `false`.
     public mutating func bool(_ value: Bool) {
-        separate()
-        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        self.separate()
+        self.bytes.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
+    /// `null`.
     public mutating func null() {
-        separate()
-        bytes.append(contentsOf: "null".utf8)
+        self.separate()
+        self.bytes.append(contentsOf: "null".utf8)
     }
 
-    /// `key: value` for optional strings and integers, `null` when absent.
+    /// An endpoint as a string: `"10.0.0.1:80"`, `"[fd00::1]:80"` (no String built for IPv4).
+    public mutating func endpoint(_ value: FlowEndpoint) {
+        self.separate()
+        self.bytes.append(UInt8(ascii: "\""))
+        Self.appendEndpoint(value, to: &self.bytes)
+        self.bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// An address as a string: `"10.0.0.1"`, `"fd00::1"`.
+    public mutating func address(_ value: IPAddress) {
+        self.separate()
+        self.bytes.append(UInt8(ascii: "\""))
+        value.appendDescription(to: &self.bytes)
+        self.bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `key: value` for optional strings, `null` when absent.
     public mutating func field(_ name: String, _ value: String?) {
-        key(name)
-        if let value { string(value) } else { null() }
+        self.key(name)
+        if let value { self.string(value) } else { self.null() }
     }
 
+    /// `key: value` for optional integers, `null` when absent.
     public mutating func field<T: BinaryInteger>(_ name: String, _ value: T?) {
-        key(name)
-        if let value { int(value) } else { null() }
+        self.key(name)
+        if let value { self.int(value) } else { self.null() }
     }
 
-    /// Whether any byte is a control character, DEL, a quote or a backslash; eight bytes at a time (SWAR: a byte
-    /// below 0x20 or equal to c shows as a borrow into its top bit).
+    // MARK: - Record members (absent values left out)
+
+    /// `"key":"value"`, left out when nil; at most `limit` bytes of the value.
+    public mutating func member(_ key: StaticString, _ value: String?, limit: Int = .max) {
+        guard let value else { return }
+        self.key(key)
+        self.string(value, limit: limit)
+    }
+
+    /// `"key":n`, left out when nil.
+    public mutating func member<T: BinaryInteger>(_ key: StaticString, _ value: T?) {
+        guard let value else { return }
+        self.key(key)
+        self.int(value)
+    }
+
+    /// `"key":true|false`.
+    public mutating func member(_ key: StaticString, _ value: Bool) {
+        self.key(key)
+        self.bool(value)
+    }
+
+    /// `"key":"10.0.0.1:80"`.
+    public mutating func member(_ key: StaticString, endpoint value: FlowEndpoint) {
+        self.key(key)
+        self.endpoint(value)
+    }
+
+    /// `"key":"10.0.0.1"`, left out when nil.
+    public mutating func member(_ key: StaticString, address value: IPAddress?) {
+        guard let value else { return }
+        self.key(key)
+        self.address(value)
+    }
+
+    /// An instant as two members: `"time":"2026-11-22T14:02:03.123456789Z","timeNs":1795361169123456789`; left out
+    /// when nil.
+    public mutating func instant(_ key: StaticString, _ nanosecondsKey: StaticString, _ nanoseconds: Int64?) {
+        guard let nanoseconds else { return }
+        self.key(key)
+        self.rfc3339(nanoseconds)
+        self.key(nanosecondsKey)
+        self.int(nanoseconds)
+    }
+
+    /// `"key":0.790123` (a duration in milliseconds), left out when nil.
+    public mutating func milliseconds(_ key: StaticString, _ nanoseconds: Int64?) {
+        guard let nanoseconds else { return }
+        self.key(key)
+        self.milliseconds(nanoseconds)
+    }
+
+    /// `"key":[n,...]`, left out when empty.
+    public mutating func member<S: Sequence>(_ key: StaticString, integers values: S) where S.Element: BinaryInteger {
+        var iterator = values.makeIterator()
+        guard let first = iterator.next() else { return }
+        self.key(key)
+        self.beginArray()
+        self.int(first)
+        while let next = iterator.next() { self.int(next) }
+        self.endArray()
+    }
+
+    /// `"key":{...}`.
+    public mutating func object(_ key: StaticString, _ build: (inout JSONWriter) -> Void) {
+        self.key(key)
+        self.beginObject()
+        build(&self)
+        self.endObject()
+    }
+
+    /// `"names":{"10.0.0.1":"pod default/client",...}` (sorted by address), left out when empty.
+    public mutating func names(_ names: [String: String]) {
+        guard !names.isEmpty else { return }
+        self.key("names")
+        self.beginObject()
+        for (address, name) in names.sorted(by: { $0.key < $1.key }) {
+            self.key(address)
+            self.string(name, limit: 256)
+        }
+        self.endObject()
+    }
+
+    // MARK: - Escaping
+
+    /// Appends `value` as a JSON string (quoted, escaped, bounded).
+    private mutating func appendEscaped(_ value: String, limit: Int) {
+        var value = value
+        value.withUTF8 { self.appendEscaped(UnsafeRawBufferPointer($0), limit: limit) }
+    }
+
+    /// Appends valid UTF-8 `utf8` as a JSON string (quoted, escaped, at most `limit` bytes of it).
+    private mutating func appendEscaped(_ utf8: UnsafeRawBufferPointer, limit: Int) {
+        let cut = utf8.count > limit ? Self.boundary(utf8, atMost: max(0, limit)) : utf8.count
+        let text = UnsafeRawBufferPointer(rebasing: utf8[0..<cut])
+        self.bytes.append(UInt8(ascii: "\""))
+        if !Self.needsEscaping(text) {
+            self.bytes.append(contentsOf: text)
+        } else {
+            Self.appendEscapedSlowly(text, to: &self.bytes)
+        }
+        if cut < utf8.count { self.bytes.append(contentsOf: [0xE2, 0x80, 0xA6]) }  // …
+        self.bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The largest count at most `limit` that does not cut a UTF-8 sequence of `utf8`.
+    static func boundary(_ utf8: UnsafeRawBufferPointer, atMost limit: Int) -> Int {
+        var cut = min(limit, utf8.count)
+        while cut > 0 && cut < utf8.count && utf8[cut] & 0xC0 == 0x80 { cut -= 1 }
+        return cut
+    }
+
+    /// Writes `text` escaped, byte by byte: the definition the fast scan is checked against.
+    static func appendEscapedSlowly(_ text: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        var index = 0
+        var plainStart = 0
+        while index < text.count {
+            let byte = text[index]
+            var short: UInt8 = 0
+            var code: UInt16 = 0
+            var width = 1
+            switch byte {
+            case 0x22: short = 0x22
+            case 0x5C: short = 0x5C
+            case 0x0A: short = UInt8(ascii: "n")
+            case 0x0D: short = UInt8(ascii: "r")
+            case 0x09: short = UInt8(ascii: "t")
+            case 0x08: short = UInt8(ascii: "b")
+            case 0x0C: short = UInt8(ascii: "f")
+            case 0x00..<0x20, 0x7F: code = UInt16(byte)
+            case 0xE2 where index + 2 < text.count && text[index + 1] == 0x80 && (text[index + 2] | 1) == 0xA9:
+                code = text[index + 2] == 0xA8 ? 0x2028 : 0x2029
+                width = 3
+            default:
+                index += 1
+                continue
+            }
+            if plainStart < index {
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[plainStart..<index]))
+            }
+            bytes.append(0x5C)
+            if short != 0 {
+                bytes.append(short)
+            } else {
+                bytes.append(UInt8(ascii: "u"))
+                hex.withUTF8Buffer { digits in
+                    for shift in stride(from: 12, through: 0, by: -4) {
+                        bytes.append(digits[Int((code >> UInt16(shift)) & 0xF)])
+                    }
+                }
+            }
+            index += width
+            plainStart = index
+        }
+        if plainStart < text.count { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[plainStart...])) }
+    }
+
+    /// Whether any byte is a control character, DEL, a quote, a backslash or 0xE2 (the lead byte of U+2028 and
+    /// U+2029); eight bytes at a time (SWAR: a byte below 0x20 or equal to c shows as a borrow into its top bit).
     static func needsEscaping(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let high: UInt64 = 0x8080_8080_8080_8080
@@ -155,6 +385,7 @@ public struct JSONWriter {
             let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
             if (word &- ones &* 0x20) & ~word & high != 0 || hasZeroByte(word ^ (ones &* 0x22))
                 || hasZeroByte(word ^ (ones &* 0x5C)) || hasZeroByte(word ^ (ones &* 0x7F))
+                || hasZeroByte(word ^ (ones &* 0xE2))
             {
                 return true
             }
@@ -162,42 +393,36 @@ public struct JSONWriter {
         }
         while index < bytes.count {
             let byte = bytes[index]
-            if byte < 0x20 || byte == 0x7F || byte == 0x22 || byte == 0x5C { return true }
+            if byte < 0x20 || byte == 0x7F || byte == 0x22 || byte == 0x5C || byte == 0xE2 { return true }
             index += 1
         }
         return false
     }
 
-    /// Appends `value` as a JSON string: quotes, backslashes and control characters escaped; invalid UTF-8 never
-    /// arises (Swift strings are valid Unicode).
-    private mutating func appendEscaped(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
-        // Common case: nothing to escape; the string's bytes go in at once.
-        var value = value
-        let clean = value.withUTF8 { utf8 in
-            guard !Self.needsEscaping(UnsafeRawBufferPointer(utf8)) else { return false }
-            bytes.append(contentsOf: utf8)
-            return true
+    /// Whether every byte is below 0x80; eight bytes at a time.
+    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        while index + 8 <= bytes.count {
+            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+            index += 8
         }
-        if clean {
-            bytes.append(UInt8(ascii: "\""))
-            return
+        while index < bytes.count {
+            if bytes[index] >= 0x80 { return false }
+            index += 1
         }
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20, 0x7F:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [
-                    0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)],
-                ])
-            default: bytes.append(byte)
-            }
+        return true
+    }
+
+    /// Appends `10.0.0.1:80` or `[fd00::1]:80`.
+    static func appendEndpoint(_ value: FlowEndpoint, to bytes: inout [UInt8]) {
+        if value.address.isIPv4 {
+            value.address.appendDescription(to: &bytes)
+        } else {
+            bytes.append(UInt8(ascii: "["))
+            value.address.appendDescription(to: &bytes)
+            bytes.append(UInt8(ascii: "]"))
         }
-        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        TimeFormat.append(to: &bytes) { TimeFormat.writeDecimal(UInt64(value.port), to: $0) }
     }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import HoptraceCapture
-import HoptraceCorrelate
 import HoptraceDecode
 import HoptraceFlows
 import HoptraceKube
@@ -9,11 +8,9 @@ import HoptraceReport
 
 /// Options shared by `hoptrace flows` and `hoptrace requests`.
 struct FlowCommandOptions: ParsableArguments {
-    @Argument(help: "Capture files (pcap or pcapng; several are merged by time).")
-    var files: [String]
+    @OptionGroup var input: CaptureInputOptions
 
-    @Flag(help: "Print JSON lines instead of text.")
-    var json = false
+    @OptionGroup var output: RecordOutputOptions
 
     @Option(help: "Only records involving this IP address, HTTP Host or DNS name.")
     var host: String?
@@ -22,14 +19,9 @@ struct FlowCommandOptions: ParsableArguments {
     var port: UInt16?
 
     @Option(
-        help: ArgumentHelp(
-            "Only records with this status: an HTTP status (404) or class (5xx), a DNS rcode (NXDOMAIN), or a "
-                + "connection state (REJ)."
-        )
+        name: .customLong("slower-than"),
+        help: ArgumentHelp("Only records slower than this: 200ms, 1.5s, 800us.", valueName: "time")
     )
-    var status: String?
-
-    @Option(name: .customLong("slower-than"), help: "Only records slower than this (e.g. 200ms, 1.5s, 800us).")
     var slowerThan: DurationArgument?
 
     @OptionGroup(title: "Interface names")
@@ -38,131 +30,139 @@ struct FlowCommandOptions: ParsableArguments {
     @OptionGroup(title: "Kubernetes names")
     var kube: KubeOptions
 
-    /// Names for the records' addresses, when --k8s or --kubectl was given.
-    func addressNames() throws -> AddressNames? {
-        do {
-            return try kube.load().map(AddressNames.init)
-        } catch let failure as CLIFailure {
-            throw CLIFailure(failure.message)
-        }
-    }
-
-    func validate() throws {
-        if self.files.isEmpty {
-            throw ValidationError("Give at least one capture file, e.g. `hoptrace flows capture.pcapng`.")
-        }
-    }
-
-    /// The filters and output format as plain values, read once: the options' property wrappers are too slow to
-    /// consult per record.
-    var filter: FlowFilter {
-        FlowFilter(json: self.json, host: self.host, port: self.port, status: self.status, slowerThan: self.slowerThan)
-    }
-
-    /// Runs the flow stage over the files, calling `print` for each record as it completes.
+    /// Runs the flow stage over the files and writes the records of kind `Kind` that `filter` keeps through
+    /// `writer`, at most `count` of them.
     ///
-    /// Errors are one line on standard error and exit status 1; records completed before a fault are printed first.
-    func run(header: (() -> Void)? = nil, _ print: @escaping (FlowEvent, [String]) -> Void) throws {
-        let capturePoints = CapturePointTable()
-        // The header goes out once the files are open: before the first record, or at the end if there is none.
-        var headerWritten = false
-        var names: [String] = []
+    /// Errors are one line on standard error and exit status 1 (2 for a filter libpcap cannot compile for a file's
+    /// link type); records completed before a fault are printed first.
+    func run<Kind: FlowRecordKind, Writer: RecordWriter>(
+        _ kind: Kind.Type,
+        _ writer: Writer,
+        filter: RecordFilter,
+        count: Int?
+    ) throws where Writer.Record == Kind.Record {
+        let printer = RecordPrinter<Kind, Writer>(
+            writer: writer,
+            filter: filter,
+            count: count,
+            names: try kube.load().map(AddressNames.init)
+        )
         let ifIndexNames = try interfaceNames.load()
+        var pipeline = FlowPipeline(ifIndexNames: ifIndexNames, filter: try input.packetFilter())
+        if count != nil { pipeline.shouldStop = { printer.isDone } }
         let result: FlowPipeline.Result
         do {
-            result = try FlowPipeline(ifIndexNames: ifIndexNames).run(paths: self.files, capturePoints: capturePoints) {
-                event in
-                if !headerWritten {
-                    headerWritten = true
-                    header?()
-                }
-                // The names array is rebuilt only when a capture point was added, not per record.
-                if capturePoints.points.count != names.count { names = capturePoints.names }
-                print(event, names)
-            }
+            result = try pipeline.run(paths: input.files, capturePoints: printer.capturePoints) { printer.take($0) }
         } catch {
-            throw CLIFailure(error.description)
+            throw error.code == .pcap ? UsageFailure(error.reason) as any Error : CLIFailure(error.description)
         }
-        if !headerWritten { header?() }
-        if let failure = result.error { throw CLIFailure(failure.description) }
+        printer.finish()
+        if let failure = result.error {
+            throw failure.code == .pcap ? UsageFailure(failure.reason) as any Error : CLIFailure(failure.description)
+        }
     }
 }
 
-/// The record filters of `flows` and `requests` (`--host`, `--port`, `--status`, `--slower-than`) and `--json`.
+/// How a command takes its records from the flow stage's events.
+protocol FlowRecordKind {
+    /// The record kind.
+    associatedtype Record
+    /// Calls `body` with the record in `event` and its capture point id, when the event is of this kind.
+    static func take(_ event: FlowEvent, _ body: (Record, Int) -> Void)
+    /// Whether `record` passes `filter`.
+    static func matches(_ record: Record, _ filter: RecordFilter) -> Bool
+    /// The cluster's names for the record's addresses.
+    static func names(of record: Record, in names: inout AddressNames) -> [String: String]
+}
+
+/// `flows`: connections and ICMP errors.
+enum ConnectionRecords: FlowRecordKind {
+    static func take(_ event: FlowEvent, _ body: (FlowRecord, Int) -> Void) {
+        switch event {
+        case .connection(let connection): body(.connection(connection), connection.capturePoint)
+        case .icmpError(let icmp): body(.icmpError(icmp), icmp.capturePoint)
+        case .http, .dns, .segment, .opened: return
+        }
+    }
+
+    static func matches(_ record: FlowRecord, _ filter: RecordFilter) -> Bool { filter.matches(record) }
+
+    static func names(of record: FlowRecord, in names: inout AddressNames) -> [String: String] {
+        names.names(of: record)
+    }
+}
+
+/// `requests`: DNS transactions and HTTP exchanges.
+enum RequestRecords: FlowRecordKind {
+    static func take(_ event: FlowEvent, _ body: (RequestRecord, Int) -> Void) {
+        switch event {
+        case .dns(let transaction): body(.dns(transaction), transaction.capturePoint)
+        case .http(let exchange): body(.http(exchange), exchange.capturePoint)
+        case .connection, .icmpError, .segment, .opened: return
+        }
+    }
+
+    static func matches(_ record: RequestRecord, _ filter: RecordFilter) -> Bool { filter.matches(record) }
+
+    static func names(of record: RequestRecord, in names: inout AddressNames) -> [String: String] {
+        names.names(of: record)
+    }
+}
+
+/// Writes the records of one kind as the flow stage emits them: filter, header before the first, capture point
+/// names, cluster names, the count.
 ///
-/// The record parts are autoclosures: nothing is built for a record when the filter is not set.
-struct FlowFilter {
-    var json: Bool
-    var host: String?
-    var port: UInt16?
-    var status: String?
-    var slowerThan: DurationArgument?
+/// Its state is touched by the one thread running the pipeline, once per record: `@exclusivity(unchecked)` spares
+/// a dynamic exclusivity check on each access.
+final class RecordPrinter<Kind: FlowRecordKind, Writer: RecordWriter> where Writer.Record == Kind.Record {
+    let output = BufferedOutput()
+    let capturePoints = CapturePointTable()
+    let filter: RecordFilter
+    let count: Int?
+    @exclusivity(unchecked) var writer: Writer
+    @exclusivity(unchecked) var names: AddressNames?
+    @exclusivity(unchecked) var printed = 0
+    @exclusivity(unchecked) var headerWritten = false
+    /// Capture point names by id, rebuilt only when a capture point was added.
+    @exclusivity(unchecked) var pointNames: [String] = []
 
-    /// Whether `status` (as given) matches a record's status text.
-    func statusMatches(_ value: @autoclosure () -> String?) -> Bool {
-        guard let wanted = self.status else { return true }
-        guard let value = value() else { return false }
-        let lowered = wanted.lowercased()
-        if lowered.count == 3, lowered.hasSuffix("xx"), let first = lowered.first {
-            return value.first.map { Character($0.lowercased()) } == first && value.count == 3
+    init(writer: Writer, filter: RecordFilter, count: Int?, names: AddressNames?) {
+        self.writer = writer
+        self.filter = filter
+        self.count = count
+        self.names = names
+    }
+
+    /// Whether `count` records were printed.
+    var isDone: Bool { self.count.map { self.printed >= $0 } ?? false }
+
+    /// Writes the event's record, if it is one of this kind and passes the filter.
+    func take(_ event: FlowEvent) {
+        Kind.take(event) { record, point in self.write(record, capturePoint: point) }
+    }
+
+    private func write(_ record: Kind.Record, capturePoint point: Int) {
+        guard Kind.matches(record, self.filter), !self.isDone else { return }
+        if !self.headerWritten {
+            self.headerWritten = true
+            self.writer.writeHeader(to: self.output)
         }
-        return value.lowercased() == lowered
+        if self.capturePoints.points.count != self.pointNames.count { self.pointNames = self.capturePoints.names }
+        let context = RecordContext(
+            capturePoint: point >= 0 && point < self.pointNames.count ? self.pointNames[point] : "cp\(point)",
+            names: self.names == nil ? [:] : Kind.names(of: record, in: &self.names!)
+        )
+        self.writer.write(record, context: context, to: self.output)
+        self.output.endRecord()
+        self.printed += 1
     }
 
-    /// Whether `host` matches one of the addresses or names.
-    func hostMatches(addresses: @autoclosure () -> [IPAddress], names: @autoclosure () -> [String?]) -> Bool {
-        guard let wanted = self.host else { return true }
-        if let address = IPAddress(wanted) { return addresses().contains(address) }
-        let lowered = wanted.lowercased()
-        for case let name? in names() {
-            var name = name.lowercased()
-            if let colon = name.lastIndex(of: ":"), !name.contains("]") { name = String(name[..<colon]) }
-            if name == lowered || name.hasSuffix("." + lowered) || name.hasPrefix(lowered + ".") { return true }
-        }
-        return false
+    /// The header (when no record came), the footer, and everything out.
+    func finish() {
+        if !self.headerWritten { self.writer.writeHeader(to: self.output) }
+        self.writer.writeFooter(to: self.output)
+        self.output.flush()
     }
-
-    func portMatches(_ ports: @autoclosure () -> [UInt16]) -> Bool {
-        guard let wanted = self.port else { return true }
-        return ports().contains(wanted)
-    }
-
-    func slowMatches(_ nanoseconds: Int64?) -> Bool {
-        guard let limit = self.slowerThan else { return true }
-        guard let nanoseconds else { return false }
-        return nanoseconds > limit.nanoseconds
-    }
-
-    /// Whether a record between `first` and `second` passes every filter: `--host` also tries `addresses` (a DNS
-    /// answer) and `names` (an HTTP Host, a DNS name); `--status` the record's `status`; `--slower-than` its `latency`.
-    /// Nothing is built for a filter that is not set.
-    func matches(
-        _ first: FlowEndpoint,
-        _ second: FlowEndpoint,
-        addresses: @autoclosure () -> [IPAddress] = [],
-        names: @autoclosure () -> [String?] = [],
-        status: @autoclosure () -> String?,
-        latency: Int64?
-    ) -> Bool {
-        self.hostMatches(addresses: [first.address, second.address] + addresses(), names: names())
-            && self.portMatches([first.port, second.port]) && self.statusMatches(status())
-            && self.slowMatches(latency)
-    }
-}
-
-extension AddressNames {
-    /// The names of a record's two endpoints (for the names comment or JSON member).
-    mutating func names(of first: FlowEndpoint, _ second: FlowEndpoint, transport: String) -> [String: String] {
-        self.names(of: [
-            (first.address.description, first.port, transport),
-            (second.address.description, second.port, transport),
-        ])
-    }
-}
-
-/// The name of capture point `id` (`cp<id>` for an id the table does not have).
-func capturePointName(_ id: Int, in points: [String]) -> String {
-    id >= 0 && id < points.count ? points[id] : "cp\(id)"
 }
 
 /// `hoptrace flows`: one line per TCP connection, in the spirit of Zeek's conn.log.
@@ -170,96 +170,65 @@ struct FlowsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flows",
         abstract: "List TCP connections per capture point, like Zeek's conn.log.",
+        usage: """
+            hoptrace flows [<options>] <file> ...
+            hoptrace flows [<options>] -r <file> ... [<filter words> ...]
+            """,
         discussion: """
-            One line per connection and capture point: start time, capture point, originator and responder as seen \
-            there, duration, payload bytes each way, Zeek conn_state and history, handshake RTT (SYN to ACK) and \
-            retransmissions (originator/responder). --slower-than compares the duration. ICMP errors quoting a \
-            packet (port unreachable, TTL exceeded) are listed too, marked ICMP.
+            One line per connection and capture point: start time, capture point, originator and responder as \
+            seen there, duration, payload bytes each way, Zeek's conn_state and history, handshake RTT (SYN to \
+            ACK) and retransmissions (originator/responder). --slower-than compares the duration. ICMP errors \
+            quoting a packet (port unreachable, TTL exceeded) are listed too, marked ICMP.
+
+            --format json writes one object per line (docs/connection.schema.json); --format tsv writes Zeek's \
+            log format, whose columns zeek-cut selects by name.
             """
     )
 
     @OptionGroup var options: FlowCommandOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "Only connections in this Zeek state: " + RecordFilter.Status.connectionStates.joined(separator: ", ")
+                + ".",
+            valueName: "state"
+        )
+    )
+    var status: String?
+
+    @Option(
+        name: [.customShort("c"), .customLong("count")],
+        help: ArgumentHelp("Stop after printing this many records (connections and ICMP errors).", valueName: "n")
+    )
+    var count: Int?
+
+    func validate() throws {
+        if let status, RecordFilter.Status.connection(status) == nil {
+            throw ValidationError(
+                "--status '\(status)' is not a connection state; give one of "
+                    + RecordFilter.Status.connectionStates.joined(separator: ", ")
+            )
+        }
+        if let count, count <= 0 { throw ValidationError("-c must be a positive number of records, got \(count)") }
+    }
+
     func run() throws {
-        let options = self.options
-        let filter = options.filter
-        try withBufferedOutput { writer in
-            var kubeNames = try options.addressNames()
-            let header = {
-                if !filter.json {
-                    writer.line(
-                        "#ts capture_point orig resp duration orig_bytes resp_bytes conn_state history handshake_rtt"
-                            + " retrans"
-                    )
-                }
-            }
-            try options.run(header: header) { event, points in
-                switch event {
-                case .connection(let record):
-                    guard
-                        filter.matches(
-                            record.originator,
-                            record.responder,
-                            status: record.state.rawValue,
-                            latency: record.duration
-                        )
-                    else { return }
-                    let names = kubeNames?.names(of: record.originator, record.responder, transport: "TCP") ?? [:]
-                    writer.recordLine(event, json: filter.json, capturePoints: points, names: names) {
-                        Self.write(record, point: capturePointName(record.capturePoint, in: points), to: writer)
-                    }
-                case .icmpError(let icmp):
-                    // ICMP errors quoting a connection's packet (a rejected SYN, TTL exceeded) go with the flows.
-                    guard
-                        filter.hostMatches(
-                            addresses: [icmp.sender, icmp.quotedSource.address, icmp.quotedDestination.address],
-                            names: []
-                        ),
-                        filter.portMatches([icmp.quotedSource.port, icmp.quotedDestination.port]),
-                        filter.status == nil, filter.slowerThan == nil
-                    else { return }
-                    writer.recordLine(event, json: filter.json, capturePoints: points, names: [:]) {
-                        let seq = icmp.quotedTCPSequence.map { " seq \($0)" } ?? ""
-                        writer.append(
-                            "\(FlowTime.timestamp(icmp.time)) \(capturePointName(icmp.capturePoint, in: points)) ICMP "
-                                + "\(icmp.kind) from \(icmp.sender) quoting \(icmp.quotedSource) > "
-                                + "\(icmp.quotedDestination)\(seq)"
-                        )
-                    }
-                case .http, .dns, .segment, .opened:
-                    return
-                }
-            }
+        let filter = RecordFilter(
+            host: options.host,
+            port: options.port,
+            status: status.flatMap(RecordFilter.Status.connection),
+            slowerThan: options.slowerThan?.nanoseconds
+        )
+        let names = options.kube.isEnabled
+        switch options.output.chosenFormat {
+        case .text: try self.run(FlowTextWriter(style: options.output.style), filter)
+        case .json: try self.run(FlowJSONWriter(), filter)
+        case .tsv: try self.run(FlowTSVWriter(names: names), filter)
         }
     }
 
-    /// A connection's line up to its retransmissions (no names comment, no newline), piece by piece into the
-    /// writer's bytes: this runs once per connection.
-    private static func write(_ record: ConnectionRecord, point: String, to writer: BufferedOutput) {
-        writer.appendRecordStart(record.startTime, point: point, record.originator, record.responder)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.appendTimestamp(record.duration)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(unsigned: record.originatorSummary.bytes)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(unsigned: record.responderSummary.bytes)
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(record.state.rawValue)
-        writer.append(byte: UInt8(ascii: " "))
-        if record.history.isEmpty {
-            writer.append(byte: UInt8(ascii: "-"))
-        } else {
-            writer.append(record.history)
-        }
-        writer.append(byte: UInt8(ascii: " "))
-        if let rtt = record.handshakeRTT {
-            writer.appendHuman(rtt)
-        } else {
-            writer.append(byte: UInt8(ascii: "-"))
-        }
-        writer.append(byte: UInt8(ascii: " "))
-        writer.append(decimal: record.originatorSummary.retransmissions)
-        writer.append(byte: UInt8(ascii: "/"))
-        writer.append(decimal: record.responderSummary.retransmissions)
+    private func run<Writer: RecordWriter>(_ writer: Writer, _ filter: RecordFilter) throws
+    where Writer.Record == FlowRecord {
+        try options.run(ConnectionRecords.self, writer, filter: filter, count: count)
     }
 }

@@ -39,26 +39,3 @@ struct KubeOptions: ParsableArguments {
         return state
     }
 }
-
-/// Names beside addresses on the lines of `packets`, `flows` and `requests`.
-extension AddressNames {
-    /// ` # 10.244.0.10 pod default/client, 10.96.0.100:80 service default/web:80` (empty without names).
-    static func comment(_ names: [String: String]) -> String {
-        guard !names.isEmpty else { return "" }
-        return " # "
-            + names.sorted { $0.key < $1.key }.map { "\($0.key) \(TextReport.safe($0.value, limit: 120))" }.joined(
-                separator: ", "
-            )
-    }
-
-    /// A JSON object line with a `names` member added before its closing brace.
-    static func addNames(_ names: [String: String], toJSONObject line: String) -> String {
-        guard !names.isEmpty, line.hasSuffix("}") else { return line }
-        var json = JSONWriter()
-        json.beginObject()
-        for (key, name) in names.sorted(by: { $0.key < $1.key }) { json.field(key, name) }
-        json.endObject()
-        let object = String(decoding: json.bytes, as: UTF8.self)
-        return String(line.dropLast()) + (line == "{}" ? "" : ",") + "\"names\":" + object + "}"
-    }
-}

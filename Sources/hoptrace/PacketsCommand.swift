@@ -1,30 +1,39 @@
 import ArgumentParser
 import Foundation
 import HoptraceCapture
-import HoptraceCorrelate
 import HoptraceDecode
-import HoptraceFlows
 import HoptraceKube
 import HoptraceReport
 
-/// `hoptrace packets FILE...`: one line per packet, in the spirit of `tcpdump -nn`, or JSON lines.
+/// `hoptrace packets FILE...`: one line per packet, in the spirit of `tcpdump -nn`, or JSON lines, or Zeek TSV.
 struct PacketsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "packets",
         abstract: "Print one line per packet of capture files: time, capture point, direction, summary.",
+        usage: """
+            hoptrace packets [<options>] <file> ...
+            hoptrace packets [<options>] -r <file> ... [<filter words> ...]
+            """,
         discussion: """
-            Several files are merged by timestamp. Each line: UTC time with nanoseconds, the capture point \
-            (the pcapng interface name, or if<N> for an SLL2 interface index from `tcpdump -i any`), the \
-            direction (In, Out, or - when the capture does not say), and a tcpdump -nn style summary. Tunnels \
-            are shown as the outer packet, then the inner one. Decode problems are shown as [warning: ...].
+            Several files are merged by timestamp. Each line: the time (RFC 3339, UTC, nanoseconds), the capture \
+            point (the pcapng interface name, or if<N> for an SLL2 interface index from `tcpdump -i any`), the \
+            direction (In, Out, or - when the capture does not say), and a tcpdump -nn style summary. Tunnels are \
+            shown as the outer packet, then the inner one. Decode problems are shown as [warning: ...].
+
+            --format json writes one object per line (docs/packet.schema.json); --format tsv writes Zeek's log \
+            format, whose columns zeek-cut selects by name.
             """
     )
 
-    @Argument(help: "pcap or pcapng files ('-' for standard input); several are merged by time.")
-    var files: [String] = []
+    @OptionGroup var input: CaptureInputOptions
 
-    @Flag(help: "Write JSON lines (one object per packet) instead of text.")
-    var json = false
+    @OptionGroup var output: RecordOutputOptions
+
+    @Option(
+        name: [.customShort("c"), .customLong("count")],
+        help: ArgumentHelp("Stop after printing this many packets (as tcpdump -c).", valueName: "n")
+    )
+    var count: Int?
 
     @OptionGroup(title: "Interface names")
     var interfaceNames: InterfaceNameOptions
@@ -33,21 +42,30 @@ struct PacketsCommand: ParsableCommand {
     var kube: KubeOptions
 
     func validate() throws {
-        if files.isEmpty {
-            throw ValidationError("give at least one capture file, e.g. `hoptrace packets capture.pcapng`")
-        }
+        if let count, count <= 0 { throw ValidationError("-c must be a positive number of packets, got \(count)") }
     }
 
     func run() throws {
-        let names = try interfaceNames.load()
+        switch output.chosenFormat {
+        case .text: try self.run(PacketTextWriter(style: output.style))
+        case .json: try self.run(PacketJSONWriter())
+        case .tsv: try self.run(PacketTSVWriter(names: kube.isEnabled))
+        }
+    }
 
+    private func run<Writer: RecordWriter>(_ writer: Writer) throws where Writer.Record == PacketRecord {
+        var writer = writer
+        let ifIndexNames = try interfaceNames.load()
         var kubeNames = try kube.load().map(AddressNames.init)
+        let filter = try input.packetFilter()
         var sources: [any PacketSource] = []
-        for file in files {
+        for file in input.files {
             do {
-                sources.append(try openCaptureFile(path: file))
+                let source = try openCaptureFile(path: file)
+                for interface in source.interfaces { try filter?.prepare(for: interface.linkType) }
+                sources.append(source)
             } catch {
-                throw CLIFailure(error.description)
+                throw error.code == .pcap ? UsageFailure(error.reason) as any Error : CLIFailure(error.description)
             }
         }
         let source: any PacketSource = sources.count == 1 ? sources[0] : MergedPacketSource(sources)
@@ -55,51 +73,41 @@ struct PacketsCommand: ParsableCommand {
         options.swallowFragments = false
         let decoder = PacketDecoder(options: options)
         let points = CapturePointTable()
-        points.setIfIndexNames(names)
+        points.setIfIndexNames(ifIndexNames)
         let out = BufferedOutput()
         defer { out.flush() }
-        while true {
+        writer.writeHeader(to: out)
+        var printed = 0
+        var decoded = DecodedPacket.empty
+        while count.map({ printed < $0 }) ?? true {
             let next: Packet?
             do {
                 next = try source.next()
+                if let packet = next, let filter, try !filter.matches(packet) { continue }
             } catch {
+                writer.writeFooter(to: out)
                 out.flush()
-                throw CLIFailure(error.description)
+                throw error.code == .pcap ? UsageFailure(error.reason) as any Error : CLIFailure(error.description)
             }
             guard let packet = next else { break }
             guard packet.linkType.isDecodable else {
+                writer.writeFooter(to: out)
                 out.flush()
                 let interfaces = source.interfaces
                 let origin =
-                    packet.interfaceID < interfaces.count
-                    ? interfaces[packet.interfaceID].name : files.joined(separator: ", ")
+                    packet.interfaceID >= 0 && packet.interfaceID < interfaces.count
+                    ? interfaces[packet.interfaceID].name : input.files.joined(separator: ", ")
                 throw CLIFailure(
                     CaptureError(.unsupportedLinkType, packet.linkType.unsupportedReason, source: origin).description
                 )
             }
-            guard let decoded = decoder.decode(packet) else { continue }
+            guard decoder.decode(packet, into: &decoded) else { continue }
             let point = points[points.id(for: decoded, interfaces: source.interfaces)].name
-            var names: [String: String] = [:]
-            if kubeNames != nil, let network = decoded.network {
-                let transport = decoded.tcp != nil ? "TCP" : decoded.udp != nil ? "UDP" : nil
-                let ports = decoded.tcp.map { ($0.srcPort, $0.dstPort) } ?? decoded.udp.map { ($0.srcPort, $0.dstPort) }
-                names = kubeNames!.names(of: [
-                    (network.src.description, ports?.0, transport), (network.dst.description, ports?.1, transport),
-                ])
-            }
-            if json {
-                out.write(AddressNames.addNames(names, toJSONObject: PacketSummary.json(decoded, capturePoint: point)))
-            } else {
-                out.write(TimestampFormat.utc(decoded.timestamp))
-                out.write(" ")
-                out.write(PacketSummary.printable(point))
-                out.write(" ")
-                out.write(decoded.direction.description)
-                out.write(" ")
-                out.write(PacketSummary.describe(decoded))
-                out.write(AddressNames.comment(names))
-            }
-            out.write("\n")
+            let context = RecordContext(capturePoint: point, names: kubeNames?.names(of: decoded) ?? [:])
+            writer.write(PacketRecord(decoded), context: context, to: out)
+            out.endRecord()
+            printed += 1
         }
+        writer.writeFooter(to: out)
     }
 }

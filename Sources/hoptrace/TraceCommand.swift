@@ -13,8 +13,8 @@ struct TraceCommand: ParsableCommand {
         commandName: "trace",
         abstract: "Trace a request through the node: verdict, hops, and where the time went.",
         discussion: """
-            With no selector, lists the requests found and traces the first failed one, else the slowest.
-            Interface names: pcapng files carry them; for `tcpdump -i any` captures (SLL2) pass the node's
+            With no selector, lists the requests found and traces the first failed one, else the slowest. \
+            Interface names: pcapng files carry them; for `tcpdump -i any` captures (SLL2) pass the node's \
             `ip -j link` output with --links, or --ifname INDEX=NAME.
 
             Live (--live -i any, or -i IF ...): captures, decodes and correlates in one process and prints each \
@@ -28,6 +28,15 @@ struct TraceCommand: ParsableCommand {
 
     @Argument(help: "pcap or pcapng files (several are merged by time); none with --live.")
     var files: [String] = []
+
+    @Option(
+        name: .customShort("r"),
+        help: ArgumentHelp(
+            "Read this capture file (repeat for several); the words after it are then a BPF filter, as for tcpdump.",
+            valueName: "file"
+        )
+    )
+    var readFiles: [String] = []
 
     @Flag(help: "Capture live (with -i) and print each matching request's trace as soon as it is final.")
     var live = false
@@ -77,11 +86,19 @@ struct TraceCommand: ParsableCommand {
 
     func validate() throws {
         if live {
-            try capture.validate(files: files, index: index, html: html, all: all)
+            try capture.validate(files: files + readFiles, index: index, html: html, all: all)
         } else if !capture.interfaces.isEmpty {
             throw ValidationError("-i captures live: add --live (hoptrace trace --live -i any ...)")
-        } else if files.isEmpty {
+        } else if files.isEmpty && readFiles.isEmpty {
             throw ValidationError("give at least one capture file, or trace live with --live -i any")
+        } else {
+            try CaptureInput.validate(arguments: files, readFiles: readFiles, filter: capture.filter)
+        }
+        if !kube.isEnabled, let selector = [client, service].compactMap({ $0 }).first(where: { $0.contains("/") }) {
+            throw ValidationError(
+                "'\(selector)' is a Kubernetes name: add --k8s FILE (kubectl get ... -o json) or --kubectl, "
+                    + "or select by address (IP or IP:PORT)"
+            )
         }
         if DurationText.nanoseconds(slow) == nil {
             throw ValidationError("--slow '\(slow)' is not a duration; write e.g. 200ms, 1.5s, 800us")
@@ -103,6 +120,9 @@ struct TraceCommand: ParsableCommand {
             return
         }
         let names = try interfaceNames.load()
+        let filter = try CaptureInput.packetFilter(
+            CaptureInput.expression(arguments: files, readFiles: readFiles, filter: capture.filter)
+        )
         let directory = ClusterDirectory(state: try kube.load())
         var options = CorrelateOptions()
         options.slowThreshold = DurationText.nanoseconds(slow) ?? options.slowThreshold
@@ -112,7 +132,7 @@ struct TraceCommand: ParsableCommand {
                 throw CLIFailure("cannot write \(html); choose a writable path for --html")
             }
         }
-        let useColor = color == .always || (color == .auto && isatty(STDOUT_FILENO) != 0 && !json)
+        let useColor = color == .always || (color == .auto && Terminal.coloursByDefault && !json)
         let report = TextReport(color: useColor, width: wide ? nil : Self.terminalWidth())
         let out = BufferedOutput()
         defer { out.flush() }
@@ -122,8 +142,13 @@ struct TraceCommand: ParsableCommand {
         var printedAny = false
         let run: Correlator.Run
         do {
-            run = try Correlator.trace(files: files, ifIndexNames: names, options: options, directory: directory) {
-                traces in
+            run = try Correlator.trace(
+                files: inputFiles,
+                ifIndexNames: names,
+                options: options,
+                directory: directory,
+                filter: filter
+            ) { traces in
                 for trace in traces {
                     summary.add(trace)
                     if list, !json { out.line("  " + Self.oneLine(trace)) }
@@ -161,7 +186,7 @@ struct TraceCommand: ParsableCommand {
         if let html {
             let page = HTMLReport.render(
                 htmlTraces,
-                title: files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
+                title: inputFiles.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
             )
             do {
                 try page.write(toFile: html, atomically: true, encoding: .utf8)
@@ -176,11 +201,14 @@ struct TraceCommand: ParsableCommand {
             throw CLIFailure(
                 summary.count == 0
                     ? "no requests found in the capture"
-                    : "no request matches the selector; run `hoptrace trace --list \(files.joined(separator: " "))` to "
+                    : "no request matches the selector; run `hoptrace trace --list \(inputFiles.joined(separator: " "))` to "
                         + "list the \(summary.count) found"
             )
         }
     }
+
+    /// The files read: `-r` files, else the arguments.
+    var inputFiles: [String] { CaptureInput.files(arguments: files, readFiles: readFiles) }
 
     /// Whether a selector (--request-id, --http, --client, --service, --index) was given.
     var hasSelector: Bool { requestID != nil || http != nil || client != nil || service != nil || index != nil }

@@ -24,7 +24,10 @@ struct LiveTraceOptions: ParsableArguments {
 
     @Option(
         name: [.customShort("f"), .customLong("filter")],
-        help: ArgumentHelp("With --live: a BPF filter, e.g. 'tcp port 80 or udp port 53'.", valueName: "expr")
+        help: ArgumentHelp(
+            "Only packets matching this BPF filter (files or --live), e.g. 'tcp port 80 or udp port 53'.",
+            valueName: "expr"
+        )
     )
     var filter: String?
 
@@ -243,7 +246,7 @@ final class LivePrinter {
         self.command = command
         self.cluster = cluster
         let useColor =
-            command.color == .always || (command.color == .auto && isatty(STDOUT_FILENO) != 0 && !command.json)
+            command.color == .always || (command.color == .auto && Terminal.coloursByDefault && !command.json)
         self.report = TextReport(color: useColor)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceTestSupport
 import Testing
 
 /// `hoptrace flows` and `hoptrace requests`, run as the built binary: their lines and JSON against tshark and the
@@ -24,15 +25,23 @@ struct FlowsCommandTests {
         }
     }
 
-    /// Zeek's conn_state and history for the reset traces (corpus README), as printed in columns 8 and 9.
+    /// Zeek's conn_state and history for the reset traces (corpus README), selected from the TSV as zeek-cut
+    /// selects columns: by the names of the `#fields` line.
     @Test func flowsPrintsZeekStates() throws {
         let files = ["single-rst", "syn-then-rst", "syn-then-ack-then-rst", "syn-then-stuff-then-rst"].map {
             Self.corpus("zeek/tcp/\($0).pcap")
         }
-        let run = try CLI.run(CLI.binary, ["flows"] + files)
+        let run = try CLI.run(CLI.binary, ["flows", "--format", "tsv"] + files)
         #expect(run.status == 0)
-        let lines = Self.records(run.stdout)
-        #expect(Set(lines.map { "\($0[7]) \($0[8])" }) == ["OTH R", "RSTOS0 SR", "RSTOS0 SaR", "OTH SaFR"])
+        let log = try ZeekLog(run.stdout)
+        #expect(Set(log.cut(["connState", "history"])) == ["OTH\tR", "RSTOS0\tSR", "RSTOS0\tSaR", "OTH\tSaFR"])
+        // The text lines say the same, state then history after the two-word duration.
+        let text = try CLI.run(CLI.binary, ["flows"] + files)
+        #expect(
+            Set(Self.records(text.stdout).map { "\($0[8]) \($0[9])" }) == [
+                "OTH R", "RSTOS0 SR", "RSTOS0 SaR", "OTH SaFR",
+            ]
+        )
     }
 
     @Test func requestsJSONAgreesWithTshark() throws {
@@ -45,7 +54,8 @@ struct FlowsCommandTests {
         let expected = try Self.tshark(file, "http.response", ["http.time"]).compactMap { Double($0[0]) }
         #expect(objects.count == expected.count)
         #expect(objects.allSatisfy { $0["type"] as? String == "http" && $0["status"] as? Int == 200 })
-        let latencies = objects.compactMap { ($0["latency"] as? Int).map { Double($0) / 1e9 } }.sorted()
+        // Latencies are milliseconds in the JSON dialect; tshark's http.time is seconds.
+        let latencies = objects.compactMap { ($0["latency"] as? Double).map { $0 / 1e3 } }.sorted()
         for (mine, theirs) in zip(latencies, expected.sorted()) { #expect(abs(mine - theirs) <= 1e-6) }
     }
 

@@ -92,8 +92,8 @@ struct PacketsCommandTests {
         let ours = try Self.hoptrace("packets", path)
         #expect(ours.status == 0, "\(ours.stderr)")
         let theirs = try Self.run("/usr/bin/tcpdump", ["-nn", "-S", "-r", path])
-        // hoptrace: "DATE TIME POINT DIR summary"; tcpdump: "TIME summary".
-        let oursTCP = Self.tcpLines(ours.stdout, dropFields: 4)
+        // hoptrace: "TIME POINT DIR summary"; tcpdump: "TIME summary".
+        let oursTCP = Self.tcpLines(ours.stdout, dropFields: 3)
         let theirsTCP = Self.tcpLines(theirs.stdout, dropFields: 1)
         #expect(!oursTCP.isEmpty)
         #expect(oursTCP == theirsTCP)
@@ -121,7 +121,7 @@ struct PacketsCommandTests {
                     && !rest.contains("Flags [") ? rest : nil
             }
         }
-        let ours = lines(try Self.hoptrace("packets", path).stdout, dropFields: 4)
+        let ours = lines(try Self.hoptrace("packets", path).stdout, dropFields: 3)
         let theirs = lines(try Self.run("/usr/bin/tcpdump", ["-nn", "-r", path]).stdout, dropFields: 1)
         #expect(!ours.isEmpty)
         #expect(ours == theirs)
@@ -142,7 +142,7 @@ struct PacketsCommandTests {
             for line in lines {
                 let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
                 #expect(object?["summary"] is String)
-                #expect(object?["timestamp_ns"] is Int)
+                #expect(object?["timeNs"] is Int)
             }
         }
     }
@@ -161,7 +161,7 @@ struct PacketsCommandTests {
             return "if\(f.first ?? "") \(direction)"
         }
         let ours = try Self.hoptrace("packets", path)
-        let got = ours.stdout.split(separator: "\n").map { $0.split(separator: " ")[2...3].joined(separator: " ") }
+        let got = ours.stdout.split(separator: "\n").map { $0.split(separator: " ")[1...2].joined(separator: " ") }
         #expect(got == expected)
         let named = try Self.hoptrace("packets", "--ifname", "1=lo", path)
         #expect(named.stdout.contains(" lo In "))
@@ -174,7 +174,7 @@ struct PacketsCommandTests {
         let run = try Self.hoptrace("packets", "--json", a, b)
         #expect(run.status == 0)
         let times = run.stdout.split(separator: "\n").compactMap {
-            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["timestamp_ns"] as? Int
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["timeNs"] as? Int
         }
         #expect(times.count == 14 + 3)
         #expect(times == times.sorted())

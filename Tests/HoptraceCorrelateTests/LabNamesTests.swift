@@ -1,4 +1,6 @@
 import Foundation
+import HoptraceCorrelate
+import HoptraceFlows
 import HoptraceKube
 import Testing
 

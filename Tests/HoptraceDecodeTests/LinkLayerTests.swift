@@ -1,3 +1,4 @@
+import HoptraceCapture
 import Testing
 
 @testable import HoptraceDecode

@@ -211,7 +211,6 @@ struct NetworkTransportTests {
                     #expect(d.tunnel?.kind == .vxlan(vni: 42))
                 }
                 _ = PacketSummary.describe(d)
-                _ = PacketSummary.json(d, capturePoint: "x")
             }
         }
         #expect(decoder.statistics.warnings == frame.count)

@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceCapture
 import HoptraceTestSupport
 import Testing
 

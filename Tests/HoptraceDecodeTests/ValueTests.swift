@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceCapture
 import Testing
 
 @testable import HoptraceDecode
@@ -49,37 +50,6 @@ struct ValueTests {
         #expect(TCPFlags().description == "none")
     }
 
-    @Test("JSON strings escape quotes, backslashes and control characters; Foundation parses them back")
-    func jsonEscaping() throws {
-        let nasty = "a\"b\\c\nd\u{1}e\u{7f}f\u{2028}é🙂"
-        var writer = JSONObjectWriter()
-        writer.string("k", nasty)
-        writer.int("n", -5)
-        let object = try JSONSerialization.jsonObject(with: Data(writer.finished.utf8)) as? [String: Any]
-        #expect(object?["k"] as? String == nasty)
-        #expect(object?["n"] as? Int == -5)
-    }
-
-    @Test("Timestamps in UTC with nanoseconds, checked against gmtime")
-    func timestamps() {
-        for seconds in [0, 951_782_400, 1_700_000_000, 4_102_444_800, -1] as [Int] {
-            var t = time_t(seconds)
-            var parts = tm()
-            gmtime_r(&t, &parts)
-            let expected = String(
-                format: "%04d-%02d-%02d %02d:%02d:%02d.000000123",
-                parts.tm_year + 1900,
-                parts.tm_mon + 1,
-                parts.tm_mday,
-                parts.tm_hour,
-                parts.tm_min,
-                parts.tm_sec
-            )
-            #expect(TimestampFormat.utc(Int64(seconds) * 1_000_000_000 + 123) == expected)
-        }
-        #expect(TimestampFormat.utc(1_500_000, microseconds: true) == "1970-01-01 00:00:00.001500")
-    }
-
     @Test("Capture points: SLL2 interface index as if<N> unless named, else the source interface")
     func capturePoints() throws {
         var sll2 = Bytes()
@@ -117,12 +87,6 @@ struct ValueTests {
         #expect(LinkType(rawValue: 127).registryName == "IEEE802_11_RADIOTAP")
         #expect(LinkType(rawValue: 4000).unsupportedReason.hasPrefix("LINKTYPE 4000 is not supported"))
         #expect(LinkType.linuxSLL2.isDecodable && LinkType.nflog.isDecodable && !LinkType(rawValue: 147).isDecodable)
-    }
-
-    @Test("Untrusted names are made printable and bounded")
-    func printable() {
-        #expect(PacketSummary.printable("eth0\u{1b}[31m\n") == "eth0?[31m?")
-        #expect(PacketSummary.printable(String(repeating: "x", count: 100), maxLength: 8) == "xxxxxxxx…")
     }
 
     @Test("DNS questions in tcpdump's manner, names escaped")

@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceDecode
 import Testing
 
 @testable import HoptraceFlows

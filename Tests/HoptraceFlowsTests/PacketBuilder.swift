@@ -1,3 +1,5 @@
+import HoptraceCapture
+import HoptraceDecode
 import HoptraceFlows
 
 /// Builds decoded TCP/UDP packets by hand and feeds them to a ``FlowAnalyzer``.

@@ -1,4 +1,6 @@
 import Foundation
+import HoptraceCapture
+import HoptraceDecode
 import Testing
 
 @testable import HoptraceFlows

@@ -1,3 +1,5 @@
+import HoptraceCapture
+import HoptraceDecode
 import Testing
 
 @testable import HoptraceFlows

@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceCorrelate
 import HoptraceKube
 import HoptraceTestSupport
 import Testing

@@ -1,24 +1,106 @@
 import Foundation
+import HoptraceDecode
+import HoptraceFlows
 import Testing
 
 @testable import HoptraceReport
 
-/// The JSON writer's output read back by Foundation's parser (an independent implementation): strings with every
-/// kind of escape, integers at the edges of their types, and fixed-point doubles.
+/// The one JSON writer against independent facts: Foundation's JSON parser reads back what it wrote, and its
+/// string escaping equals a definition written here from RFC 8259 section 7 (plus U+2028/U+2029, for JavaScript),
+/// scalar by scalar.
 struct JSONWriterTests {
     static let strings = [
         "", "plain", "quote \" and backslash \\", "line\nfeed\rreturn\ttab", "\u{0}\u{1}\u{1f}\u{7f}",
-        "héllo wörld ✓ 🚀", "GET /x?a=1&b=\"2\"", String(repeating: "long/", count: 100),
+        "héllo wörld ✓ 🚀", "GET /x?a=1&b=\"2\"", String(repeating: "long/", count: 100), "line\u{2028}para\u{2029}end",
+        "\u{2027}\u{202A}…→", "\u{1B}[31mred\u{1B}[0m", "\u{85}\u{9B}c1", "ünïcödé", "a\u{0}b",
     ]
 
+    /// RFC 8259 section 7, scalar by scalar: `"` and `\` escaped, the two-character escapes for \b \f \n \r \t, other
+    /// controls (and DEL) as \u00xx; U+2028 and U+2029 as \u2028 and \u2029; every other scalar as its UTF-8.
+    static func reference(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    static func written(_ value: String, limit: Int = .max) -> String {
+        var json = JSONWriter()
+        json.string(value, limit: limit)
+        return String(decoding: json.bytes, as: UTF8.self)
+    }
+
     @Test(arguments: strings)
-    func stringsRoundTrip(_ text: String) throws {
+    func stringsRoundTripAndFollowTheDefinition(_ text: String) throws {
+        #expect(Self.written(text) == Self.reference(text))
         var json = JSONWriter()
         json.beginObject()
         json.field("value", text)
         json.endObject()
         let object = try JSONSerialization.jsonObject(with: Data(json.bytes)) as? [String: Any]
         #expect(object?["value"] as? String == text)
+    }
+
+    @Test func randomTextFollowsTheDefinition() throws {
+        // Scalars from the ranges that matter: controls and ASCII, Latin-1 with C1, the U+2028 block, astral.
+        let pools: [ClosedRange<UInt32>] = [0...0x7F, 0x80...0x2FF, 0x2000...0x206F, 0x1F600...0x1F64F]
+        var random: UInt64 = 99
+        for _ in 0..<3_000 {
+            var text = String.UnicodeScalarView()
+            for _ in 0..<Int(random % 40) {
+                random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let pool = pools[Int(random >> 60) % pools.count]
+                if let scalar = Unicode.Scalar(pool.lowerBound + UInt32((random >> 20) % UInt64(pool.count))) {
+                    text.append(scalar)
+                }
+            }
+            random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let string = String(text)
+            #expect(Self.written(string) == Self.reference(string))
+            let parsed = try JSONSerialization.jsonObject(with: Data("[\(Self.written(string))]".utf8)) as? [String]
+            #expect(parsed == [string])
+        }
+    }
+
+    @Test func invalidUTF8IsReplacedAsStringDecodingDoes() throws {
+        let cases: [[UInt8]] = [
+            [0x61, 0xFF, 0x62], [0xC3], [0xE2, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xC0, 0xAF],
+            Array("plain ascii \" \\ \n".utf8), [0xE2, 0x80, 0xA8], [0x80, 0x80, 0x41],
+        ]
+        for bytes in cases {
+            var json = JSONWriter()
+            bytes.withUnsafeBytes { json.string(utf8: $0) }
+            let expected = String(decoding: bytes, as: UTF8.self)
+            #expect(String(decoding: json.bytes, as: UTF8.self) == Self.reference(expected), "\(bytes)")
+            let parsed =
+                try JSONSerialization.jsonObject(with: Data(([UInt8]("[".utf8) + json.bytes + [0x5D]))) as? [String]
+            #expect(parsed == [expected])
+        }
+    }
+
+    @Test func packetTextIsBoundedOnACharacterBoundary() throws {
+        let text = String(repeating: "é", count: 100)  // two bytes each
+        let bounded = Self.written(text, limit: 11)
+        let parsed = try JSONSerialization.jsonObject(with: Data("[\(bounded)]".utf8)) as? [String]
+        #expect(parsed == [String(repeating: "é", count: 5) + "…"])
+        #expect(Self.written("short", limit: 11) == "\"short\"")
     }
 
     @Test func integersAtTheEdges() throws {
@@ -29,9 +111,7 @@ struct JSONWriterTests {
         json.int(UInt16(65535))
         json.endArray()
         let text = String(decoding: json.bytes, as: UTF8.self)
-        #expect(
-            text == "[0,1,-1,9,10,99,100,\(Int.max),\(Int.min),\(UInt64.max),65535]"
-        )
+        #expect(text == "[0,1,-1,9,10,99,100,\(Int.max),\(Int.min),\(UInt64.max),65535]")
         let array = try JSONSerialization.jsonObject(with: Data(json.bytes)) as? [NSNumber]
         #expect(array?.count == 11)
     }
@@ -49,6 +129,37 @@ struct JSONWriterTests {
         json.endArray()
         #expect(String(decoding: json.bytes, as: UTF8.self) == "[0.000,1.500,0.000,-2.3,12.345679,null,3]")
     }
+
+    @Test func recordMembersFollowTheDialect() throws {
+        var bytes = Array("prefix ".utf8)
+        var json = JSONWriter(appendingTo: &bytes)
+        json.beginObject()
+        json.instant("time", "timeNs", 1_795_361_169_514_824_472)
+        json.milliseconds("latency", 525_123)
+        json.milliseconds("absent", nil)
+        json.member("orig", endpoint: FlowEndpoint(address: IPAddress("10.0.0.1")!, port: 80))
+        json.member("resp", endpoint: FlowEndpoint(address: IPAddress("fd00::1")!, port: 8080))
+        json.member("count", Int?.none)
+        json.object("inner") { $0.member("ok", true) }
+        json.member("list", integers: [3, -4])
+        json.names(["10.0.0.1": "pod default/client"])
+        json.endObject()
+        json.finish(into: &bytes)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.hasPrefix("prefix {"))
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(text.dropFirst(7).utf8)) as? [String: Any]
+        )
+        #expect(object["time"] as? String == "2026-11-22T15:26:09.514824472Z")
+        #expect(object["timeNs"] as? Int == 1_795_361_169_514_824_472)
+        #expect(object["latency"] as? Double == 0.525123)
+        #expect(object["absent"] == nil && object["count"] == nil)
+        #expect(object["orig"] as? String == "10.0.0.1:80")
+        #expect(object["resp"] as? String == "[fd00::1]:8080")
+        #expect((object["inner"] as? [String: Any])?["ok"] as? Bool == true)
+        #expect(object["list"] as? [Int] == [3, -4])
+        #expect((object["names"] as? [String: String]) == ["10.0.0.1": "pod default/client"])
+    }
 }
 
 /// The eight-bytes-at-a-time scan against a byte-by-byte definition, for every byte value at every position of a
@@ -58,8 +169,10 @@ struct JSONWriterTests {
         for value in 0...255 {
             var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 19)
             bytes[position] = UInt8(value)
-            let expected = bytes.contains { $0 < 0x20 || $0 == 0x7F || $0 == 0x22 || $0 == 0x5C }
+            let expected = bytes.contains { $0 < 0x20 || $0 == 0x7F || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }
             #expect(bytes.withUnsafeBytes { JSONWriter.needsEscaping($0) } == expected)
+            let ascii = bytes.allSatisfy { $0 < 0x80 }
+            #expect(bytes.withUnsafeBytes { JSONWriter.isASCII($0) } == ascii)
         }
     }
 }

@@ -43,7 +43,7 @@ SEEDS=$(sed -n 's|^// fuzz-seeds:||p' "$SOURCE")
 OUT=$BUILD/$TARGET
 mkdir -p "$OUT/lib" "$OUT/corpus" "$OUT/seeds" "$FUZZ/artifacts"
 
-FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 -I "$OUT/lib" -I "$ROOT/Sources/CPcap")
+FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 -package-name hoptrace -I "$OUT/lib" -I "$ROOT/Sources/CPcap")
 LIBS=()
 for module in $MODULES; do
     mapfile -t files < <(find "$ROOT/Sources/$module" -name '*.swift' | sort)

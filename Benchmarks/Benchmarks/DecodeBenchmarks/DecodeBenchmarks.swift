@@ -1,4 +1,5 @@
 import Benchmark
+import HoptraceCapture
 import HoptraceDecode
 
 /// Realistic packets in one in-memory buffer: what `tcpdump -i any` (SLL2) and a pcapng on eth0 (Ethernet) hold on

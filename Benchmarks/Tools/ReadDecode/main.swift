@@ -3,6 +3,7 @@
 //   decode   read + decode + capture point id: PacketDecoder.decodePackets, the loop FlowPipeline runs before
 //            the flow analyzer
 // Prints "<packets> <nanoseconds> <ns/packet> <max RSS KiB> <checksum>". Driven by tools/bench/readdec.sh.
+import HoptraceCapture
 import HoptraceDecode
 
 #if canImport(Glibc)

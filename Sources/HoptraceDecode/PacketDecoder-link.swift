@@ -1,6 +1,8 @@
 // Link-layer decoders: each reads its header, fills `LinkInfo`, and hands back the EtherType of what follows and
 // where it starts.
 
+import HoptraceCapture
+
 /// Where the network layer starts and what it is.
 struct LinkResult {
     var etherType: EtherType

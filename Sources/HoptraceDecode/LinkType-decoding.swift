@@ -1,3 +1,5 @@
+import HoptraceCapture
+
 extension LinkType {
     /// The link types ``PacketDecoder`` decodes.
     public var isDecodable: Bool {
@@ -12,7 +14,7 @@ extension LinkType {
     }
 
     /// The name in the tcpdump group's LINKTYPE_ registry (`USER0`, `IEEE802_11_RADIOTAP`), or nil if unknown here.
-    public var registryName: String? {
+    package var registryName: String? {
         switch self.rawValue {
         case 0: return "NULL"
         case 1: return "ETHERNET"
@@ -46,33 +48,9 @@ extension LinkType {
 
     /// The one-line explanation for a link type hoptrace does not decode:
     /// `LINKTYPE 147 (USER0) is not supported; hoptrace decodes Ethernet, SLL, SLL2, raw IP, NULL/LOOP, NFLOG`.
-    public var unsupportedReason: String {
+    package var unsupportedReason: String {
         let name = self.registryName.map { " (\($0))" } ?? ""
         return "LINKTYPE \(self.rawValue)\(name) is not supported; hoptrace decodes Ethernet, SLL, SLL2, raw IP, "
             + "NULL/LOOP, NFLOG"
-    }
-}
-
-extension PacketSummary {
-    /// `text` made safe for one terminal line: control characters become `?`, and at most `maxLength` characters
-    /// are kept (`…` marks a cut). For packet- and file-derived names.
-    public static func printable(_ text: String, maxLength: Int = 64) -> String {
-        var result = ""
-        var count = 0
-        for scalar in text.unicodeScalars {
-            if count == maxLength {
-                result += "…"
-                break
-            }
-            if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar == "\u{2028}"
-                || scalar == "\u{2029}"
-            {
-                result += "?"
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-            count += 1
-        }
-        return result
     }
 }

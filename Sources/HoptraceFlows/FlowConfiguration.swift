@@ -1,0 +1,26 @@
+/// Limits and timeouts of a ``FlowAnalyzer``. Times are nanoseconds of packet time.
+public struct FlowConfiguration: Sendable {
+    /// Most TCP connections tracked at once; beyond it the least recently active are evicted (counted in
+    /// ``FlowStatistics/evictedForCap``).
+    public var maxConnections = 100_000
+    /// How long a closed connection stays (to absorb late ACKs, retransmitted FINs and RSTs) before its record.
+    public var closeLinger: Int64 = 5_000_000_000
+    /// A connection without packets for this long is emitted.
+    public var idleTimeout: Int64 = 300_000_000_000
+    /// An unanswered DNS query is emitted after this long.
+    public var dnsTimeout: Int64 = 10_000_000_000
+    /// An answered DNS query stays this long to count duplicate responses.
+    public var dnsLinger: Int64 = 2_000_000_000
+    /// Most DNS transactions pending at once; beyond it the table is expired early.
+    public var maxDNSTransactions = 100_000
+    /// How often (packet time) timeouts are checked.
+    public var sweepInterval: Int64 = 1_000_000_000
+    /// Whether each TCP connection's first packet is also emitted as ``FlowEvent/opened(_:)``.
+    public var emitOpened = false
+    /// Whether every TCP segment is also emitted as a ``SegmentObservation`` (for correlation across capture
+    /// points).
+    public var emitSegments = false
+
+    /// The defaults.
+    public init() {}
+}
