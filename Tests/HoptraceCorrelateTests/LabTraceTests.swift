@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceTestSupport
 import Testing
 
 @testable import HoptraceCorrelate
@@ -6,13 +7,10 @@ import Testing
 /// Every bundled lab capture, in both formats, is traced end to end and compared with the truth file the lab wrote
 /// from what it did (the fault it injected and where), never from hoptrace's output.
 enum LabCaptures {
-    static var directory: URL {
-        if let override = ProcessInfo.processInfo.environment["HOPTRACE_CAPTURES"] {
-            return URL(fileURLWithPath: override)
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("captures")
-    }
+    static var directory: URL { Lab.root }
+
+    /// A capture or truth file by its first-lab flat name (`<scenario>.sll2.pcap`, `<scenario>.pcapng`, ...).
+    static func file(_ flatName: String) -> URL { Lab.legacyFile(flatName) }
 
     struct Case: CustomTestStringConvertible, Sendable {
         var scenario: String
@@ -21,17 +19,15 @@ enum LabCaptures {
     }
 
     static var cases: [Case] {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return files.filter { $0.hasSuffix(".truth.json") }.sorted().flatMap { file in
-            let scenario = String(file.dropLast(".truth.json".count))
-            return ["pcapng", "sll2.pcap"].filter {
-                FileManager.default.fileExists(atPath: directory.appendingPathComponent("\(scenario).\($0)").path)
+        Lab.legacyScenarios.flatMap { scenario in
+            ["pcapng", "sll2.pcap"].filter {
+                FileManager.default.fileExists(atPath: file("\(scenario).\($0)").path)
             }.map { Case(scenario: scenario, format: $0) }
         }
     }
 
     static func truth(_ scenario: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: directory.appendingPathComponent("\(scenario).truth.json"))
+        let data = try Data(contentsOf: Lab.truthFile(scenario))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
@@ -61,7 +57,7 @@ func labScenarioMatchesTruth(_ labCase: LabCaptures.Case) throws {
     if labCase.format == "sll2.pcap", let interfaces = truth["interfaces"] as? [String: String] {
         for (index, name) in interfaces { if let i = Int32(index) { names[i] = name } }
     }
-    let path = LabCaptures.directory.appendingPathComponent("\(labCase.scenario).\(labCase.format)").path
+    let path = LabCaptures.file("\(labCase.scenario).\(labCase.format)").path
     let traces = try LabCaptures.trace(path, ifIndexNames: names)
 
     let mode = try #require(truth["mode"] as? String)

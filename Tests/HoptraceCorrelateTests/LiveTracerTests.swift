@@ -26,7 +26,7 @@ enum LiveReplay {
         if let interfaces = truth["interfaces"] as? [String: String] {
             for (index, name) in interfaces { if let i = Int32(index) { names[i] = name } }
         }
-        let path = LabCaptures.directory.appendingPathComponent("\(scenario).sll2.pcap").path
+        let path = LabCaptures.file("\(scenario).sll2.pcap").path
         let source = try openCaptureFile(path: path)
         let tracer = LiveTracer(ifIndexNames: names)
         var emissions: [Emission] = []
@@ -81,7 +81,7 @@ enum LiveReplay {
 
     static func has(_ scenario: String) -> Bool {
         FileManager.default.fileExists(
-            atPath: LabCaptures.directory.appendingPathComponent("\(scenario).sll2.pcap").path
+            atPath: LabCaptures.file("\(scenario).sll2.pcap").path
         )
     }
 }
@@ -96,7 +96,7 @@ struct LiveTracerTests {
         let scenario = "clusterip-drop"
         let (kind, hops, _) = try LiveReplay.expected(scenario)
         let (emissions, _, tracer) = try LiveReplay.replay(scenario)
-        let file = LabCaptures.directory.appendingPathComponent("\(scenario).sll2.pcap").path
+        let file = LabCaptures.file("\(scenario).sll2.pcap").path
         // The client pod's SYNs, as tshark reads them (every capture point; the last is the last retransmission).
         let syns = try LiveReplay.times(
             file,
@@ -128,7 +128,7 @@ struct LiveTracerTests {
         let scenario = "clusterip-ok"
         let (kind, _, paths) = try LiveReplay.expected(scenario)
         let (emissions, lastPacket, tracer) = try LiveReplay.replay(scenario)
-        let file = LabCaptures.directory.appendingPathComponent("\(scenario).sll2.pcap").path
+        let file = LabCaptures.file("\(scenario).sll2.pcap").path
         let ours = emissions.filter { $0.trace.request.map { paths.contains($0.path) } == true }
         #expect(ours.count == 1, "emitted \(ours.count) times")
         let emission = try #require(ours.first)

@@ -1,17 +1,12 @@
 import Foundation
 import HoptraceKube
+import HoptraceTestSupport
 import Testing
 
 /// The lab's captures traced as `hoptrace trace --all --k8s captures/<scenario>.k8s.json` does, checked against the
 /// names and addresses the lab's truth file records from its own configuration (never against hoptrace's output).
 enum LabFiles {
-    static var directory: URL {
-        if let override = ProcessInfo.processInfo.environment["HOPTRACE_CAPTURES"] {
-            return URL(fileURLWithPath: override)
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("captures")
-    }
+    static var directory: URL { Lab.root }
 
     struct Case: CustomTestStringConvertible, Sendable {
         var scenario: String
@@ -21,20 +16,20 @@ enum LabFiles {
 
     /// Scenarios with a capture, a truth file and a cluster state.
     static var cases: [Case] {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return files.filter { $0.hasSuffix(".k8s.json") }.sorted().flatMap { file in
-            let scenario = String(file.dropLast(".k8s.json".count))
-            guard files.contains("\(scenario).truth.json") else { return [Case]() }
-            return ["pcapng", "sll2.pcap"].filter { files.contains("\(scenario).\($0)") }.map {
+        let exists = { (name: String) in FileManager.default.fileExists(atPath: path(name)) }
+        return Lab.legacyScenarios.flatMap { scenario in
+            guard exists("\(scenario).k8s.json"), exists("\(scenario).truth.json") else { return [Case]() }
+            return ["pcapng", "sll2.pcap"].filter { exists("\(scenario).\($0)") }.map {
                 Case(scenario: scenario, format: $0)
             }
         }
     }
 
-    static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    /// A file by its first-lab flat name (`<scenario>.pcapng`, `<scenario>.k8s.json`, ...).
+    static func path(_ name: String) -> String { Lab.legacyFile(name).path }
 
     static func truth(_ scenario: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: directory.appendingPathComponent("\(scenario).truth.json"))
+        let data = try Data(contentsOf: Lab.truthFile(scenario))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
