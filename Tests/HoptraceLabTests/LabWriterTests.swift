@@ -223,7 +223,10 @@ struct LabRequestTests {
             return truth.isMultiNode ? "\(client["node"] as? String ?? "node-a")/\(veth)" : veth
         }()
         // Delivered to the server: the request reached the endpoint's veth.
-        let endpoint = ((object["endpoints"] as? [[String: Any]]) ?? []).first
+        // The endpoint that served the request (its own log), else the only one.
+        let endpoints = (object["endpoints"] as? [[String: Any]]) ?? []
+        let servedBy = (object["request"] as? [String: Any])?["servedBy"] as? String
+        let endpoint = endpoints.first { ($0["name"] as? String) == servedBy } ?? endpoints.first
         let endpointHop = endpoint.flatMap { e -> String? in
             guard let veth = e["veth"] as? String else { return nil }
             return truth.isMultiNode ? "\(e["node"] as? String ?? "")/\(veth)" : veth

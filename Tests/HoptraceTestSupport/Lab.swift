@@ -136,11 +136,14 @@ public enum Lab {
         if FileManager.default.fileExists(atPath: out.path) { return out }
         let filter = "!(" + ips.map { "ip.addr == \($0)" }.joined(separator: " || ") + ")"
         let format = capture.pathExtension == "pcapng" ? "pcapng" : "pcap"
-        let partial = out.appendingPathExtension("part")
+        // Tests run in parallel: each writes its own partial file and renames it into place (atomic; a file another
+        // test already returned is replaced by an identical one, never removed).
+        let partial = out.appendingPathExtension("\(UUID().uuidString).part")
         let result = try Command.run(tshark, ["-r", capture.path, "-Y", filter, "-F", format, "-w", partial.path])
-        guard result.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: ["tshark": result.stderr]) }
-        try? FileManager.default.removeItem(at: out)
-        try FileManager.default.moveItem(at: partial, to: out)
+        guard result.status == 0, rename(partial.path, out.path) == 0 else {
+            try? FileManager.default.removeItem(at: partial)
+            throw CocoaError(.fileWriteUnknown, userInfo: ["tshark": result.stderr])
+        }
         return out
     }
 
