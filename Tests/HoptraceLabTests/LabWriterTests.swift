@@ -364,7 +364,7 @@ struct LabWireFactTests {
     func editcapShiftsEveryFile(scenario: String) throws {
         let files =
             [Lab.Writer.tcpdumpAny, .hoptrace, .dumpcap].map { Lab.file(scenario, $0, node: "node-b") }
-            + Array(Lab.interfaceFiles(scenario, node: "node-b").values.prefix(2))
+            + ["eth0", "flannel.1"].compactMap { Lab.interfaceFiles(scenario, node: "node-b")[$0] }
         for file in files {
             let shifted = FileManager.default.temporaryDirectory
                 .appendingPathComponent("hoptrace-lab-shift-\(getpid())-\(file.lastPathComponent)")
