@@ -10,7 +10,7 @@ MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
 SETCAP ?= 0
 MAN := docs/hoptrace.1
 # The demo traces two bundled lab captures: a SYN dropped after kube-proxy's DNAT, and a slow server.
-DEMO ?= captures/clusterip-drop.pcapng captures/clusterip-slow-server.pcapng
+DEMO ?= captures/clusterip-drop/hoptrace.pcapng captures/clusterip-slow-server/hoptrace.pcapng
 
 .PHONY: all deps test-deps build demo test lint format fuzz bench bench-micro lab clean man install uninstall
 
@@ -51,7 +51,7 @@ uninstall:
 ## demo: install what is missing, build, and trace a bundled lab capture.
 demo: build
 	@for capture in $(DEMO); do \
-		k8s=$${capture%.pcapng}.k8s.json; \
+		k8s=$$(dirname $$capture)/k8s.json; \
 		echo "\$$ hoptrace trace $$capture --k8s $$k8s"; \
 		$(BIN) trace $$capture --k8s $$k8s || exit 1; echo; \
 	done
@@ -82,13 +82,14 @@ bench: test-deps build
 bench-micro: deps
 	tools/bench/run.sh
 
-## lab: regenerate captures/ (root): each scenario captured at once by `tcpdump -i any` (SLL2) and by
-## `hoptrace capture -i any` (pcapng, one named interface block per interface). LAB_PCAPNG_WRITER=dumpcap uses
-## dumpcap instead (one Ethernet interface block per interface).
-LAB_PCAPNG_WRITER ?= hoptrace
+## lab: regenerate captures/ (root, about 5 minutes): every scenario, one node and two nodes, recorded at once by four
+## writers per node (tcpdump -i any as SLL2, hoptrace capture -i any, dumpcap -i IF..., one tcpdump -i IF per
+## interface) into captures/<scenario>/ with truth.json and k8s.json; see tools/lab/README.md.
 lab: test-deps
-	$(if $(filter hoptrace,$(LAB_PCAPNG_WRITER)),$(SWIFT) build -c release --product hoptrace)
-	python3 tools/lab/lab.py all --pcapng-writer $(LAB_PCAPNG_WRITER)
+	$(SWIFT) build -c release --product hoptrace
+	rm -rf captures.new && python3 tools/lab/lab.py all --out captures.new
+	rm -rf captures && mv captures.new captures
+	du -sh captures
 
 clean:
 	rm -rf .build

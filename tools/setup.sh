@@ -9,7 +9,8 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok
 want=(libpcap-dev pkg-config)
 case "${1:-build}" in
     build) ;;
-    test) want+=(tshark tcpdump iproute2 iptables nginx-light dnsmasq-base dnsutils curl python3 chromium) ;;
+    test) want+=(tshark wireshark-common tcpdump iproute2 iptables nginx-light dnsmasq-base dnsutils curl python3 musl-tools
+                 util-linux chromium) ;;
     *) echo "usage: tools/setup.sh [build|test]" >&2; exit 2 ;;
 esac
 

@@ -9,7 +9,7 @@ import Testing
 struct CLIHabitsTests {
     static let commands = ["", "trace", "capture", "packets", "flows", "requests"]
     static let get = Repository.corpusFile("zeek/http/get.pcap")
-    static let lab = Repository.captures.appendingPathComponent("clusterip-ok.pcapng").path
+    static let lab = Lab.legacyFile("clusterip-ok.pcapng").path
     static var hasLab: Bool { FileManager.default.fileExists(atPath: lab) }
 
     /// The one line a usage error prints, and its status.

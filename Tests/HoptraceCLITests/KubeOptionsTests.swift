@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceTestSupport
 import Testing
 
 /// `--k8s` and `--kubectl` on the built binary: names in `trace`, `packets`, `flows` and `requests` output (checked
@@ -7,18 +8,20 @@ import Testing
 struct KubeOptionsTests {
     typealias CLI = PacketsCommandTests
 
-    static var captures: URL {
-        if let override = ProcessInfo.processInfo.environment["HOPTRACE_CAPTURES"] {
-            return URL(fileURLWithPath: override)
-        }
-        return CLI.packageRoot.appendingPathComponent("captures")
-    }
+    static var captures: URL { Lab.root }
 
     static var hasLab: Bool {
-        FileManager.default.fileExists(atPath: captures.appendingPathComponent("clusterip-ok.k8s.json").path)
+        FileManager.default.fileExists(atPath: lab("clusterip-ok.k8s.json"))
     }
 
-    static func lab(_ name: String) -> String { captures.appendingPathComponent(name).path }
+    /// A lab file by its first-lab flat name (`clusterip-ok.pcapng`, `clusterip-ok.k8s.json`, ...); a capture
+    /// without the lab's healthy background traffic (these tests were written for the scenario's request alone).
+    static func lab(_ name: String) -> String {
+        let file = Lab.legacyFile(name)
+        guard name.hasSuffix(".pcapng") || name.hasSuffix(".pcap"), let scenario = name.split(separator: ".").first
+        else { return file.path }
+        return ((try? Lab.withoutBackground(file, scenario: String(scenario))) ?? file).path
+    }
 
     @Test("a malformed --k8s file is one line naming the file and the fix, exit status 1")
     func malformedFile() throws {

@@ -2,6 +2,7 @@ import Foundation
 import HoptraceCorrelate
 import HoptraceFlows
 import HoptraceKube
+import HoptraceTestSupport
 import Testing
 
 @testable import HoptraceCorrelate

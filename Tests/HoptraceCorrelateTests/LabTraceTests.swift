@@ -8,7 +8,7 @@ import Testing
 /// Every bundled lab capture, in both formats, is traced end to end and compared with the truth file the lab wrote
 /// from what it did (the fault it injected and where), never from hoptrace's output.
 enum LabCaptures {
-    static var directory: URL { Repository.captures }
+    static var directory: URL { Lab.root }
 
     struct Case: CustomTestStringConvertible, Sendable {
         var scenario: String
@@ -16,20 +16,23 @@ enum LabCaptures {
         var testDescription: String { "\(scenario).\(format)" }
     }
 
+    /// The first lab's scenarios, in its two formats (the four writers of every scenario: `LabWriterVerdictTests`).
     static var cases: [Case] {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return files.filter { $0.hasSuffix(".truth.json") }.sorted().flatMap { file in
-            let scenario = String(file.dropLast(".truth.json".count))
-            return ["pcapng", "sll2.pcap"].filter {
-                FileManager.default.fileExists(atPath: directory.appendingPathComponent("\(scenario).\($0)").path)
+        Lab.legacyScenarios.flatMap { scenario in
+            ["pcapng", "sll2.pcap"].filter {
+                FileManager.default.fileExists(atPath: path("\(scenario).\($0)"))
             }.map { Case(scenario: scenario, format: $0) }
         }
     }
 
-    static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    /// A file by its first-lab flat name (`<scenario>.pcapng`, `<scenario>.k8s.json`, ...).
+    static func file(_ name: String) -> URL { Lab.legacyFile(name) }
+
+    /// ``file(_:)``'s path.
+    static func path(_ name: String) -> String { file(name).path }
 
     static func truth(_ scenario: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: directory.appendingPathComponent("\(scenario).truth.json"))
+        let data = try Data(contentsOf: Lab.truthFile(scenario))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 

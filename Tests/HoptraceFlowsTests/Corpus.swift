@@ -88,18 +88,18 @@ enum Corpus {
 
 /// The lab's bundled captures: `captures/` at the package root (or `$HOPTRACE_CAPTURES`).
 enum LabCaptures {
-    static let root: URL = {
-        if let path = ProcessInfo.processInfo.environment["HOPTRACE_CAPTURES"] {
-            return URL(fileURLWithPath: path)
-        }
-        return Corpus.packageRoot.appendingPathComponent("captures")
-    }()
+    static let root: URL = Lab.root
 
-    /// The capture files (pcapng and SLL2 pcap), sorted; empty until the lab's captures are there.
-    static let files: [String] = {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
-        return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted()
-    }()
+    /// The capture files (`<scenario>/hoptrace.pcapng` and `<scenario>/any.sll2.pcap` of the first lab's
+    /// scenarios, relative to `root`), sorted; empty until the lab's captures are there.
+    static let files: [String] = Lab.legacyScenarios.flatMap { scenario in
+        [Lab.Writer.tcpdumpAny, .hoptrace].map { "\(scenario)/\($0.rawValue)" }
+    }.sorted()
+
+    /// The truth file of a capture listed in `files`.
+    static func truth(of file: String) -> URL {
+        Lab.truthFile(String(file.split(separator: "/").first ?? ""))
+    }
 }
 
 /// Everything the flow stage emitted for one input.

@@ -61,8 +61,7 @@ struct LabCaptureTests {
     /// and status the client itself reported (curl's local/remote address and http_code).
     @Test(arguments: LabCaptures.files)
     func clientRequestsMatchTruth(file: String) throws {
-        let base = file.replacingOccurrences(of: ".sll2.pcap", with: "").replacingOccurrences(of: ".pcapng", with: "")
-        let truthURL = LabCaptures.root.appendingPathComponent(base + ".truth.json")
+        let truthURL = LabCaptures.truth(of: file)
         let data = try Data(contentsOf: truthURL)
         let truth = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let requests = truth["requests"] as? [[String: Any]] ?? []

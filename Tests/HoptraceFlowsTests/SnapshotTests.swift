@@ -1,6 +1,7 @@
 import Foundation
 import HoptraceCapture
 import HoptraceDecode
+import HoptraceTestSupport
 import Testing
 
 @testable import HoptraceFlows
@@ -35,7 +36,11 @@ struct SnapshotTests {
         return (events, snapshot)
     }
 
-    static let noResponse = LabCaptures.root.appendingPathComponent("clusterip-no-response.sll2.pcap").path
+    /// clusterip-no-response's tcpdump -i any capture, without the lab's healthy background (the test counts the
+    /// exchanges pending at one instant: the scenario's own request's).
+    static let noResponse =
+        ((try? Lab.withoutBackground(Lab.file("clusterip-no-response", .tcpdumpAny), scenario: "clusterip-no-response"))
+        ?? Lab.file("clusterip-no-response", .tcpdumpAny)).path
 
     @Test(
         "a request waiting for its response is in the snapshot, with its connection still open",
@@ -43,7 +48,7 @@ struct SnapshotTests {
     )
     func pendingRequest() throws {
         // The lab's truth: the request it sent, and when curl started and gave up (3 s later).
-        let truthURL = LabCaptures.root.appendingPathComponent("clusterip-no-response.truth.json")
+        let truthURL = Lab.truthFile("clusterip-no-response")
         let truth = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: truthURL)) as? [String: Any]
         )
@@ -71,7 +76,7 @@ struct SnapshotTests {
     )
     func snapshotsDoNotDisturb() throws {
         for scenario in ["clusterip-no-response", "keepalive-many", "dns-nxdomain"] {
-            let path = LabCaptures.root.appendingPathComponent("\(scenario).sll2.pcap").path
+            let path = Lab.file(scenario, .tcpdumpAny).path
             guard FileManager.default.fileExists(atPath: path) else { continue }
             let plain = try run(path, snapshotEvery: false).events
             let watched = try run(path, snapshotEvery: true).events

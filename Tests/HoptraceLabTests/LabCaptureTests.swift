@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceTestSupport
 import Testing
 
 // Each committed lab capture, in both formats, checked against the truth file the lab wrote from what it
@@ -11,8 +12,10 @@ private func scenarios(_ predicate: @escaping (Truth) -> Bool) -> [String] {
 }
 
 /// Scenarios whose client opens a TCP connection that kube-proxy DNATs to an endpoint.
+/// (Hairpin scenarios, whose client is the endpoint itself, have their own test.)
 private let clusterIPConnections = scenarios {
     $0.mode == "clusterip" && !$0.endpoints.isEmpty && $0.expected.verdict.kind != "dns-failure"
+        && !$0.isHairpin
 }
 
 @Suite("Lab captures: committed and consistent")
@@ -24,27 +27,31 @@ struct LabCommittedTests {
         let names = listed.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
         #expect(names.count >= 15)
         for name in names {
-            for suffix in [".sll2.pcap", ".pcapng", ".truth.json", ".k8s.json"] {
-                let url = LabPaths.captures.appendingPathComponent(name + suffix)
+            var files = [Lab.truthFile(name), Lab.clusterStateFile(name)]
+            for node in Lab.nodes(name).isEmpty ? [nil] : Lab.nodes(name).map(Optional.some) {
+                files += [Lab.file(name, .tcpdumpAny, node: node), Lab.file(name, .hoptrace, node: node)]
+            }
+            for url in files {
                 let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
-                #expect(size != nil, "missing \(url.lastPathComponent); regenerate with `make lab`")
+                #expect(size != nil, "missing \(url.path); regenerate with `make lab`")
                 if let size {
                     #expect(size > 0 && size < 400_000, "\(url.lastPathComponent) is \(size) bytes")
                 }
             }
         }
-        #expect(Set(names) == Set(LabPaths.scenarios), "captures/ and `lab.py list` disagree")
+        #expect(Set(names) == Set(Lab.scenarios), "captures/ and `lab.py list` disagree")
     }
 
     @Test(
         "the truth names the scenario, its files and a clean capture (no kernel drops)",
-        arguments: LabPaths.scenarios
+        // Captured on the node (loopback captures in a pod: LabWriterTests checks its counters).
+        arguments: LabPaths.scenarios { $0.interfaces.values.contains("cni0") }
     )
     func truthIsSelfConsistent(scenario: String) throws {
         let truth = try Truth.load(scenario)
         #expect(truth.scenario == scenario)
-        #expect(truth.capture.sll2.file == "\(scenario).sll2.pcap")
-        #expect(truth.capture.pcapng.file == "\(scenario).pcapng")
+        #expect(truth.capture.sll2.file == Lab.Writer.tcpdumpAny.rawValue)
+        #expect(truth.capture.pcapng.file == Lab.Writer.hoptrace.rawValue)
         #expect(truth.capture.sll2.exitCode == 0)
         // Both writers were stopped by SIGINT and flushed (tcpdump prints its counters, no kernel drops).
         #expect(truth.capture.sll2.stderr?.contains { $0.hasSuffix("packets captured") } == true)
@@ -78,7 +85,7 @@ struct LabCommittedTests {
 
     @Test("the cluster state is kubectl's List with real kinds and apiVersions", arguments: LabPaths.scenarios)
     func clusterStateIsAKubectlList(scenario: String) throws {
-        let url = LabPaths.captures.appendingPathComponent("\(scenario).k8s.json")
+        let url = Lab.clusterStateFile(scenario)
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
         #expect(object?["apiVersion"] as? String == "v1")
         #expect(object?["kind"] as? String == "List")
@@ -134,7 +141,7 @@ struct LabCapturePointTests {
 
     @Test(
         "SLL2 ifindexes name the right interfaces: sender MACs match the truth's topology",
-        arguments: LabPaths.scenarios
+        arguments: LabPaths.scenarios { $0.interfaces.values.contains("cni0") }  // captured on the node
     )
     func sll2IfindexesMatchTheInterfaceMap(scenario: String) throws {
         let truth = try Truth.load(scenario)
@@ -288,7 +295,7 @@ struct LabModeTests {
 
     @Test(
         "Direct: the client connects to the pod IP, no ClusterIP on the wire",
-        arguments: scenarios { $0.mode == "direct" },
+        arguments: scenarios { $0.mode == "direct" && $0.expected.verdict.kind == "ok" },
         formats
     )
     func directHasNoTranslation(scenario: String, format: CaptureFormat) throws {
@@ -307,8 +314,8 @@ struct TopologyMACs {
     var externalMAC: String?
 
     static func load(_ scenario: String) throws -> TopologyMACs {
-        let url = LabPaths.captures.appendingPathComponent("\(scenario).truth.json")
-        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] ?? [:]
+        let object =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: Lab.truthFile(scenario))) as? [String: Any] ?? [:]
         var result = TopologyMACs()
         let topology = object["topology"] as? [String: Any] ?? [:]
         for pod in topology["pods"] as? [[String: Any]] ?? [] {

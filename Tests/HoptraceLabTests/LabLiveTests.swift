@@ -18,7 +18,7 @@ enum LabEnvironment {
                 FileManager.default.isExecutableFile(atPath: $0)
             })
         else { return "iproute2 missing" }
-        let probe = "hl-liveprobe"
+        let probe = "hl\(getpid() % 100_000)p-probe"
         guard let added = try? runProcess(ip, ["netns", "add", probe]), added.status == 0 else {
             return "`ip netns add` fails here: no network namespaces"
         }
@@ -27,6 +27,9 @@ enum LabEnvironment {
     }()
 
     static var available: Bool { unavailableReason == nil }
+
+    /// This test process's lab namespace prefix (HOPTRACE_LAB_PREFIX): `hl` + the pid, unlike any other run's.
+    static let prefix = "hlt\(getpid() % 100_000)"
 }
 
 // Serialized, with the suites nested in it (LabLiveTraceTests.swift): each test runs the lab, and the check that no
@@ -43,25 +46,27 @@ struct LabLiveTests {
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: out) }
         let scenarios = ["clusterip-ok", "clusterip-noendpoints"]
+        // A prefix of its own: other lab runs (other worktrees, other tests) may be running on this machine.
+        let prefix = LabEnvironment.prefix
         let result = try runProcess(
             "/usr/bin/env",
-            ["python3", LabPaths.labScript.path] + scenarios + ["--out", out.path, "--pcapng-writer", "dumpcap"]
+            ["HOPTRACE_LAB_PREFIX=\(prefix)", "python3", LabPaths.labScript.path] + scenarios + ["--out", out.path]
         )
         #expect(result.status == 0, "lab.py failed: \(result.stderr.suffix(600))")
         for scenario in scenarios {
-            for suffix in [".sll2.pcap", ".pcapng", ".truth.json", ".k8s.json"] {
-                let file = out.appendingPathComponent(scenario + suffix)
+            for name in ["any.sll2.pcap", "hoptrace.pcapng", "dumpcap.pcapng", "links.json", "truth.json", "k8s.json"] {
+                let file = out.appendingPathComponent("\(scenario)/\(name)")
                 let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
-                #expect(size > 0, "\(file.lastPathComponent) not produced")
+                #expect(size > 0, "\(scenario)/\(name) not produced")
             }
-            let truthURL = out.appendingPathComponent("\(scenario).truth.json")
+            let truthURL = out.appendingPathComponent("\(scenario)/truth.json")
             let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: truthURL)) as? [String: Any]
             #expect(truth?["scenario"] as? String == scenario)
             // tcpdump was stopped by its SIGINT (it prints its counters), not killed.
             let sll2 = (truth?["capture"] as? [String: Any])?["sll2"] as? [String: Any]
             #expect((sll2?["stderr"] as? [String])?.contains { $0.hasSuffix("packets captured") } == true)
             // The captures really hold the client's SYN to the ClusterIP, in both formats.
-            for file in ["\(scenario).sll2.pcap", "\(scenario).pcapng"] {
+            for file in ["\(scenario)/any.sll2.pcap", "\(scenario)/hoptrace.pcapng", "\(scenario)/dumpcap.pcapng"] {
                 let packets = try Tshark.packets(file: out.appendingPathComponent(file))
                 #expect(
                     packets.contains { $0.isSyn && $0.src == "10.244.0.10" },
@@ -69,12 +74,10 @@ struct LabLiveTests {
                 )
             }
         }
-        // Nothing left behind: no hl- namespace of the lab survives the run.
+        // Nothing left behind: no namespace of this run survives it.
         let left = try runProcess("/usr/bin/env", ["ip", "netns", "list"])
         let ours = left.stdout.split(separator: "\n").filter {
-            ["hl-node", "hl-ext", "hl-client", "hl-web1", "hl-web2", "hl-dns", "hl-ingress"].contains(
-                String($0.split(separator: " ").first ?? "")
-            )
+            String($0.split(separator: " ").first ?? "").hasPrefix("\(prefix)-")
         }
         #expect(ours.isEmpty, "namespaces left behind: \(ours)")
     }

@@ -20,15 +20,23 @@ enum LiveLab {
     }()
 
     /// Runs one scenario with `command` on the node; returns the output directory (removed by the caller).
-    static func run(_ scenario: String, exec command: String, ready: String?, linger: Double) throws -> URL {
+    static func run(
+        _ scenario: String,
+        exec command: String,
+        ready: String?,
+        linger: Double,
+        background: Bool = true
+    ) throws -> URL {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("hv-live-\(getpid())-\(scenario)")
         try? FileManager.default.removeItem(at: out)
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         var arguments = [
-            "python3", LabPaths.labScript.path, scenario, "--out", out.path, "--pcapng-writer", "dumpcap",
+            "HOPTRACE_LAB_PREFIX=\(LabEnvironment.prefix)", "python3", LabPaths.labScript.path, scenario, "--out",
+            out.path,
             "--exec", command.replacingOccurrences(of: "@OUT@", with: out.path), "--linger", String(linger),
         ]
         if let ready { arguments += ["--exec-ready", ready] }
+        if !background { arguments.append("--no-background") }
         let result = try runProcess("/usr/bin/env", arguments)
         #expect(result.status == 0, "lab.py failed: \(result.stderr.suffix(800))")
         return out
@@ -42,7 +50,7 @@ enum LiveLab {
     }
 
     static func execRecord(_ out: URL, _ scenario: String) throws -> ExecRecord {
-        let data = try Data(contentsOf: out.appendingPathComponent("\(scenario).exec.json"))
+        let data = try Data(contentsOf: out.appendingPathComponent("\(scenario)/exec.json"))
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let lines = (json["lines"] as? [[String: Any]] ?? []).compactMap { entry -> (Double, String)? in
             guard let t = entry["t"] as? Double, let line = entry["line"] as? String else { return nil }
@@ -58,7 +66,7 @@ enum LiveLab {
 
     /// ifindex -> name of the lab node, from a truth file the lab wrote.
     static func interfaces(_ out: URL, _ scenario: String) throws -> [String: String] {
-        let data = try Data(contentsOf: out.appendingPathComponent("\(scenario).truth.json"))
+        let data = try Data(contentsOf: out.appendingPathComponent("\(scenario)/truth.json"))
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         return json["interfaces"] as? [String: String] ?? [:]
     }
@@ -95,12 +103,14 @@ extension LabLiveTests {
                 scenario,
                 exec: "exec \(binary) trace --live -i any --service 10.96.0.100:80 --json -w @OUT@/live.pcapng",
                 ready: "tracing live",
-                linger: 6
+                linger: 6,
+                // One request on the node: the test counts every trace printed.
+                background: false
             )
             defer { try? FileManager.default.removeItem(at: out) }
             let truth =
                 try JSONSerialization.jsonObject(
-                    with: Data(contentsOf: out.appendingPathComponent("\(scenario).truth.json"))
+                    with: Data(contentsOf: out.appendingPathComponent("\(scenario)/truth.json"))
                 ) as? [String: Any]
             let expected = try #require((truth?["expected"] as? [String: Any])?["verdict"] as? [String: Any])
             let record = try LiveLab.execRecord(out, scenario)
@@ -123,7 +133,7 @@ extension LabLiveTests {
             // The client's last SYN (tshark on the lab's own tcpdump capture) to the printed trace: the quiet period
             // (3 s) plus at most a poll interval and scheduling.
             let names = try LiveLab.interfaces(out, scenario)
-            let syns = try Tshark.packets(file: out.appendingPathComponent("\(scenario).sll2.pcap")).filter {
+            let syns = try Tshark.packets(file: out.appendingPathComponent("\(scenario)/any.sll2.pcap")).filter {
                 $0.syn && !$0.ack && $0.ipSrc.first == "10.244.0.10" && $0.dstPort == 80
             }
             let lastSYN = try #require(syns.map(\.time).max())
@@ -134,7 +144,7 @@ extension LabLiveTests {
             // No kernel drops, and -w holds, per interface, the web packets tcpdump captured.
             #expect(record.lines.contains { $0.line.hasSuffix(" 0 dropped by kernel") }, "\(record.lines.suffix(3))")
             let ours = try LiveLab.webPackets(out.appendingPathComponent("live.pcapng"), names: names)
-            let theirs = try LiveLab.webPackets(out.appendingPathComponent("\(scenario).sll2.pcap"), names: names)
+            let theirs = try LiveLab.webPackets(out.appendingPathComponent("\(scenario)/any.sll2.pcap"), names: names)
             #expect(!ours.isEmpty)
             #expect(ours == theirs)
 
@@ -194,7 +204,7 @@ extension LabLiveTests {
                 }
             }
             #expect(doubled.isEmpty, "in two files: \(doubled.prefix(3))")
-            let theirs = try LiveLab.webPackets(out.appendingPathComponent("\(scenario).sll2.pcap"), names: names)
+            let theirs = try LiveLab.webPackets(out.appendingPathComponent("\(scenario)/any.sll2.pcap"), names: names)
             #expect(!theirs.isEmpty)
             #expect(union == theirs, "rotated files \(union), tcpdump \(theirs)")
             #expect(record.lines.contains { $0.line.hasSuffix(" 0 dropped by kernel") }, "\(record.lines.suffix(3))")

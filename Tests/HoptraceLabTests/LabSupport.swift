@@ -1,55 +1,39 @@
 import Foundation
+import HoptraceTestSupport
 import Testing
 
-// Support for the lab tests: where the bundled captures are, the truth files the lab writes
-// (tools/lab/lab.py), and tshark as the oracle.
+// Support for the lab tests: where the bundled captures are (HoptraceTestSupport's `Lab`), the truth files the lab
+// writes (tools/lab/lab.py), and tshark as the oracle.
 
-/// The two capture formats the lab writes for every scenario.
+/// The two `-i any` capture files of every single-node scenario that the first lab tests were written for.
 enum CaptureFormat: String, CaseIterable, Sendable, CustomTestStringConvertible {
     /// `tcpdump -i any -y LINUX_SLL2`: ifindex and packet type per packet, no interface names.
     case sll2
-    /// Multi-interface pcapng (dumpcap or `hoptrace capture`): one interface block per interface, names included.
+    /// `hoptrace capture -i any`: one interface block per interface, names included.
     case pcapng
 
     var testDescription: String { rawValue }
 
-    func file(_ scenario: String) -> URL {
-        switch self {
-        case .sll2: LabPaths.captures.appendingPathComponent("\(scenario).sll2.pcap")
-        case .pcapng: LabPaths.captures.appendingPathComponent("\(scenario).pcapng")
-        }
-    }
+    var writer: Lab.Writer { self == .sll2 ? .tcpdumpAny : .hoptrace }
+
+    func file(_ scenario: String) -> URL { Lab.file(scenario, writer) }
 }
 
 /// Paths found from this file: the package root, `captures/`, `tools/lab/lab.py`.
 enum LabPaths {
-    static let packageRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-                return url
-            }
-            url = url.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    }()
+    static let packageRoot: URL = Repository.root
 
-    static let captures: URL = {
-        if let dir = ProcessInfo.processInfo.environment["HOPTRACE_CAPTURES"], !dir.isEmpty {
-            return URL(fileURLWithPath: dir)
-        }
-        return packageRoot.appendingPathComponent("captures")
-    }()
+    static let captures: URL = Lab.root
 
     static let labScript = packageRoot.appendingPathComponent("tools/lab/lab.py")
 
-    /// The scenarios with a committed truth file, sorted.
-    static let scenarios: [String] = {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: captures.path)) ?? []
-        return names.filter { $0.hasSuffix(".truth.json") }.map { String($0.dropLast(".truth.json".count)) }.sorted()
-    }()
+    /// The single-node scenarios with a committed truth file, sorted (two-node ones: `Lab.scenarios`).
+    static let scenarios: [String] = Lab.scenarios.filter { Lab.nodes($0).isEmpty }
 
-    /// Committed scenarios whose truth satisfies `predicate`.
+    /// The two-node scenarios.
+    static let multiNodeScenarios: [String] = Lab.scenarios.filter { !Lab.nodes($0).isEmpty }
+
+    /// Committed single-node scenarios whose truth satisfies `predicate`.
     static func scenarios(where predicate: (Truth) -> Bool) -> [String] {
         scenarios.filter { name in (try? Truth.load(name)).map(predicate) ?? false }
     }
@@ -59,6 +43,17 @@ enum LabPaths {
 
 struct Truth: Decodable, Sendable {
     struct Request: Decodable, Sendable {
+        static let none = Request(
+            index: 0,
+            method: "",
+            path: "",
+            host: "",
+            xRequestID: nil,
+            receivedXRequestID: nil,
+            servedBy: nil,
+            serverDelayMs: nil,
+            clientTiming: nil
+        )
         let index: Int
         let method: String
         let path: String
@@ -185,9 +180,14 @@ struct Truth: Decodable, Sendable {
         let dev: String
     }
 
+    struct Background: Decodable, Sendable {
+        let podIPs: [String]
+    }
+
     let scenario: String
     let mode: String
-    let request: Request
+    /// The scenario's request (nil for lookup-only scenarios: `request` is then an empty placeholder).
+    let faulty: Request?
     let requests: [Request]
     let client: Party
     let service: Service?
@@ -202,11 +202,25 @@ struct Truth: Decodable, Sendable {
     let capture: Capture
     let clientResult: ClientResult
     let tc: [Qdisc]
+    let background: Background?
+
+    enum CodingKeys: String, CodingKey {
+        case scenario, mode, requests, client, service, endpoints, ingress, dns, fault, expected, observed, node
+        case interfaces, capture, clientResult, tc, background
+        case faulty = "request"
+    }
+
+    var request: Request { faulty ?? .none }
+
+    /// Addresses of the lab's background load pods: their packets are not the scenario's.
+    var backgroundIPs: Set<String> { Set(background?.podIPs ?? []) }
 
     static func load(_ scenario: String) throws -> Truth {
-        let url = LabPaths.captures.appendingPathComponent("\(scenario).truth.json")
-        return try JSONDecoder().decode(Truth.self, from: Data(contentsOf: url))
+        try JSONDecoder().decode(Truth.self, from: Data(contentsOf: Lab.truthFile(scenario)))
     }
+
+    /// Whether the client is the Service's endpoint itself (a pod calling its own Service through the bridge).
+    var isHairpin: Bool { endpoints.contains { $0.veth == client.veth } && mode == "clusterip" }
 
     /// The capture point where the client's packets enter the node: its veth, or eth0 for the external client.
     var clientHop: String { client.veth ?? "eth0" }
@@ -311,7 +325,11 @@ enum Tshark {
         let key = "\(scenario).\(format.rawValue)"
         if let hit = cache.get(key) { return hit }
         let rows = try run(file: format.file(scenario), filter: "ip", fields: fields)
-        let packets = rows.map { decode($0, interfaces: truth.interfaces) }
+        // The scenario's own packets: the healthy background around it (load pods) is left out here.
+        let background = truth.backgroundIPs
+        let packets = rows.map { decode($0, interfaces: truth.interfaces) }.filter { packet in
+            background.isEmpty || !(packet.ipSrc + packet.ipDst).contains { background.contains($0) }
+        }
         cache.set(key, packets)
         return packets
     }
@@ -368,12 +386,15 @@ enum Tshark {
     /// `tshark -r FILE -Y FILTER -T fields -e ...`, rows split on tabs; multiple occurrences joined by `|`.
     static func run(file: URL, filter: String, fields: [String]) throws -> [[String]] {
         guard let path else { throw TsharkError.missing }
-        var arguments = ["-n", "-r", file.path, "-Y", filter, "-T", "fields", "-E", "separator=/t"]
+        var arguments = ["-n", "-r", file.path] + (filter.isEmpty ? [] : ["-Y", filter])
+        arguments += ["-T", "fields", "-E", "separator=/t"]
         arguments += ["-E", "occurrence=a", "-E", "aggregator=|"]
         // Dissect every sighting on its own (no reassembly, no retransmission analysis across capture points).
         arguments += ["-o", "tcp.desegment_tcp_streams:FALSE", "-o", "tcp.analyze_sequence_numbers:FALSE"]
         // NodePorts carry HTTP too; tshark only knows the usual HTTP ports.
-        arguments += ["-d", "tcp.port==30080,http", "-d", "tcp.port==30880,http"]
+        arguments += ["-d", "tcp.port==30080,http", "-d", "tcp.port==30880,http", "-d", "tcp.port==9090,http"]
+        // flannel's VXLAN port (tshark knows 4789 only).
+        arguments += ["-d", "udp.port==8472,vxlan"]
         for field in fields { arguments += ["-e", field] }
         let result = try runProcess(path, arguments)
         guard result.status == 0 else { throw TsharkError.failed(result.stderr) }

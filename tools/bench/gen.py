@@ -6,7 +6,7 @@ Usage: tools/bench/gen.py [--scale S] [--seed N] [--concurrency C] OUT_PREFIX
        or 4 "outgoing", microseconds) and OUT_PREFIX.pcapng (one Ethernet IDB per interface with its name,
        nanosecond timestamps, EPB flags inbound/outbound), and prints the packet and connection counts.
 
-What is in it, modelled on the lab's captures (tools/lab/lab.py, captures/*.sll2.pcap):
+What is in it, modelled on the lab's captures (tools/lab/lab.py, captures/*/any.sll2.pcap):
 - 8 client pods (10.244.0.20+i behind vethcli<i>), a Service ClusterIP 10.96.0.100:80 load-balanced over 4 server
   pods (10.244.0.40+j:8080 behind vethsrv<j>), CoreDNS 10.244.0.13:53 behind the kube-dns ClusterIP 10.96.0.10.
 - Every packet is seen at three capture points: the sender's veth, cni0, the receiver's veth. Requests are

@@ -41,11 +41,11 @@ peak() {
 }
 packets() { capinfos -M -c -T "$1" | awk -F'\t' 'NR==2 {print $2}'; }
 
-base=$(peak "$ROOT/captures/clusterip-drop.sll2.pcap")
+base=$(peak "$ROOT/captures/clusterip-drop/any.sll2.pcap")
 echo "| input | packets | concurrency | peak RSS MiB |"
 echo "|---|---:|---:|---:|"
-printf "| base: captures/clusterip-drop.sll2.pcap | %s | - | %.1f |\n" \
-    "$(packets "$ROOT/captures/clusterip-drop.sll2.pcap")" "$(echo "$base / 1024" | bc -l)"
+printf "| base: captures/clusterip-drop/any.sll2.pcap | %s | - | %.1f |\n" \
+    "$(packets "$ROOT/captures/clusterip-drop/any.sll2.pcap")" "$(echo "$base / 1024" | bc -l)"
 for k in 1 2 4; do
     scale=$(echo "$S * $k" | bc -l | sed 's/^\./0./; s/0*$//; s/\.$//')
     f=$(file "$scale" 2000)

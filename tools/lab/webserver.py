@@ -4,7 +4,9 @@
 Answers every GET. Query parameters shape the answer:
   ms=N     wait N milliseconds before sending anything (a slow server),
   bytes=N  send an N-byte body (a big response for the congested-hop scenario).
-`/slow?ms=N` is the documented slow endpoint. Connections are kept alive (HTTP/1.1,
+`/slow?ms=N` is the documented slow endpoint. `/reset-mid?bytes=N&cut=M` sends the headers of an N-byte
+body and its first M bytes, then closes with SO_LINGER 0 (an RST in the middle of the response). POST
+reads the request body (Content-Length) and answers with its size (the upload scenario). Connections are kept alive (HTTP/1.1,
 Content-Length), so one curl with several URLs reuses its connection.
 
 Each request is logged as one JSON line (received/answered times, client address,
@@ -14,6 +16,8 @@ to record in its truth file which pod served which request.
 
 import argparse
 import json
+import socket
+import struct
 import sys
 import threading
 import time
@@ -41,9 +45,51 @@ def main() -> None:
         def log_message(self, format: str, *a) -> None:  # noqa: A002 - stdlib signature
             pass
 
+        def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+            received = time.time()
+            length = _int(self.headers.get("Content-Length", "0"), 0, 64 * 1024 * 1024)
+            left = length
+            while left > 0:
+                chunk = self.rfile.read(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
+            body_read = time.time()
+            body = f"received {length - left} bytes path={self.path}\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Served-By", args.name)
+            self.end_headers()
+            answered = time.time()
+            self.wfile.write(body)
+            self._log(received, answered, 0, len(body), {"requestBodyBytes": length - left, "bodyRead": body_read})
+
+        def _log(self, received: float, answered: float, delay_ms: int, size: int, extra: dict) -> None:
+            entry = {
+                "pod": args.name,
+                "received": received,
+                "answered": answered,
+                "delayMs": delay_ms,
+                "bodyBytes": size,
+                "client": f"{self.client_address[0]}:{self.client_address[1]}",
+                "method": self.command,
+                "path": self.path,
+                "host": self.headers.get("Host"),
+                "xRequestID": self.headers.get("X-Request-ID"),
+                "xForwardedFor": self.headers.get("X-Forwarded-For"),
+                "xRealIP": self.headers.get("X-Real-IP"),
+                **extra,
+            }
+            with lock:
+                log.write(json.dumps(entry) + "\n")
+
         def do_GET(self) -> None:  # noqa: N802 - stdlib naming
             received = time.time()
             query = parse_qs(urlsplit(self.path).query)
+            if urlsplit(self.path).path == "/reset-mid":
+                self._reset_mid(received, query)
+                return
             delay_ms = _int(query.get("ms", ["0"])[0], 0, MAX_DELAY_MS)
             size = _int(query.get("bytes", ["0"])[0], 0, MAX_BYTES)
             if delay_ms:
@@ -63,22 +109,26 @@ def main() -> None:
             self.end_headers()
             answered = time.time()
             self.wfile.write(body)
-            entry = {
-                "pod": args.name,
-                "received": received,
-                "answered": answered,
-                "delayMs": delay_ms,
-                "bodyBytes": len(body),
-                "client": f"{self.client_address[0]}:{self.client_address[1]}",
-                "method": self.command,
-                "path": self.path,
-                "host": self.headers.get("Host"),
-                "xRequestID": self.headers.get("X-Request-ID"),
-                "xForwardedFor": self.headers.get("X-Forwarded-For"),
-                "xRealIP": self.headers.get("X-Real-IP"),
-            }
-            with lock:
-                log.write(json.dumps(entry) + "\n")
+            self._log(received, answered, delay_ms, len(body), {})
+
+        def _reset_mid(self, received: float, query: dict) -> None:
+            size = _int(query.get("bytes", ["20000"])[0], 1, MAX_BYTES)
+            cut = _int(query.get("cut", ["4000"])[0], 0, size - 1)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(size))
+            self.send_header("X-Served-By", args.name)
+            self.end_headers()
+            answered = time.time()
+            self.wfile.write((b"0123456789abcdef" * (cut // 16 + 1))[:cut])
+            self.wfile.flush()
+            time.sleep(0.2)
+            # SO_LINGER on, 0 s: close() discards the socket at once and sends RST instead of FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            reset_at = time.time()
+            self.connection.close()
+            self.close_connection = True
+            self._log(received, answered, 0, cut, {"declaredBytes": size, "resetAt": reset_at, "reset": True})
 
     server = ThreadingHTTPServer((args.bind, args.port), Handler)
     server.daemon_threads = True
