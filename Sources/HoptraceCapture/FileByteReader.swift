@@ -205,6 +205,16 @@ func baseName(_ path: String) -> String {
     return path
 }
 
+/// The file's name without its capture extension (`cni0` for `/tmp/node-a/cni0.pcap`): a classic pcap file taken with
+/// `tcpdump -i IF -w IF.pcap` holds one interface, named by the file.
+func interfaceName(ofFile path: String) -> String {
+    let name = baseName(path)
+    for suffix in [".pcap", ".cap", ".dmp"] where name.hasSuffix(suffix) && name.count > suffix.count {
+        return String(name.dropLast(suffix.count))
+    }
+    return name
+}
+
 /// Little helpers over borrowed bytes in a file's byte order.
 extension UnsafeRawBufferPointer {
     @inlinable

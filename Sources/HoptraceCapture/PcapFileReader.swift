@@ -134,7 +134,7 @@ public final class PcapFileReader: PacketSource {
         self.maximumCapturedLength = min(limit, FileByteReader.maximumRecord - 24)
         self.interfaces = [
             InterfaceDescription(
-                name: baseName(name),
+                name: interfaceName(ofFile: name),
                 linkType: LinkType(rawValue: rawLinkType & 0xFFFF),
                 snapLength: snaplen,
                 timestampsPerSecond: perSecond,

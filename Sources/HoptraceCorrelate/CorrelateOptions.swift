@@ -30,9 +30,51 @@ public struct CorrelateOptions: Sendable, Hashable {
     public var maxQueriesPerClient = 4_096
     /// Two-way delay sums within this many ns of zero do not order two capture points (microsecond timestamps).
     public var delayTolerance: Int64 = 2_000
+    /// How often (capture time) what is due is looked at.
+    public var tick: Int64 = 1_000_000_000
+    /// When set, requests still open are judged as soon as their verdict can no longer change (live tracing); when
+    /// nil, they wait for their connections' records (files).
+    public var liveness: Liveness?
+
+    /// When a request whose connection is still open is final (live tracing).
+    public struct Liveness: Sendable, Hashable {
+        /// Least time without a packet on a connection whose SYN went unanswered before its breakpoint is final;
+        /// more while the SYN was being retransmitted (the next retransmission is due after twice the last
+        /// interval), up to ``maxQuietPeriod``.
+        public var quietPeriod: Int64 = 3_000_000_000
+        /// Most time to wait for a retransmission that backoff says may still come.
+        public var maxQuietPeriod: Int64 = 15_000_000_000
+        /// How long an open connection may stay silent with a request unanswered (or no request) before it is
+        /// judged as it stands.
+        public var responseTimeout: Int64 = 10_000_000_000
+
+        /// The defaults.
+        public init() {}
+
+        /// How long a connection whose SYN went unanswered must be quiet: at least the quiet period, and twice the
+        /// last retransmission interval (exponential backoff), capped.
+        public func quiet(synTimes: [Int64]) -> Int64 {
+            let times = synTimes.sorted()
+            guard times.count >= 2 else { return quietPeriod }
+            let interval = Clock.since(times[times.count - 1], times[times.count - 2])
+            return min(maxQuietPeriod, max(quietPeriod, Clock.plus(2 * interval, 500_000_000)))
+        }
+    }
 
     /// The defaults.
     public init() {}
+
+    /// The settings of live tracing: traces as soon as final, a quarter-second tick, little waiting.
+    public static var live: CorrelateOptions {
+        var options = CorrelateOptions()
+        options.settle = 250_000_000
+        options.reorderWindow = 1_000_000_000
+        options.dnsStableDelay = 500_000_000
+        options.lookupSettle = 750_000_000
+        options.tick = 250_000_000
+        options.liveness = Liveness()
+        return options
+    }
 }
 
 /// Counters of correlation, for the summary and for `"evicted"` in JSON.

@@ -74,8 +74,9 @@ struct DNSStore {
         body(&clients[address, default: Client()])
     }
 
-    /// Builds the lookups of every query stable by `now` and returns the failed lookups that closed (a failed lookup
-    /// is never claimed: it resolved nothing). Resolved lookups are kept `retention` for claims, then forgotten.
+    /// Builds the lookups of every query stable by `now` and returns the lookups no connection will claim: the failed
+    /// ones as they close (a failed lookup resolved nothing to connect to), the resolved ones kept `retention` for
+    /// claims and unclaimed by then (a name looked up and not connected to).
     mutating func advance(to now: Int64, retention: Int64) -> [DNSLookup] {
         var failed: [DNSLookup] = []
         var forgotten = 0
@@ -109,7 +110,10 @@ struct DNSStore {
                     let before = client.closed.count
                     let gone = client.closed.filter { $0.end < horizon }
                     client.closed.removeAll { $0.end < horizon }
-                    for lookup in gone { client.claimed.remove(LookupKey(start: lookup.start, name: lookup.name)) }
+                    for lookup in gone {
+                        let key = LookupKey(start: lookup.start, name: lookup.name)
+                        if client.claimed.remove(key) == nil { failed.append(lookup) }
+                    }
                     forgotten += gone.map(\.queries.count).reduce(0, +)
                     _ = before
                 }
@@ -118,6 +122,17 @@ struct DNSStore {
                 client.closed.isEmpty
             {
                 clients[address] = nil
+            }
+        }
+        if now == .max {
+            // The end: the resolved lookups left unclaimed too.
+            for address in Array(clients.keys) {
+                guard let client = clients[address] else { continue }
+                for lookup in client.closed
+                where !client.claimed.contains(LookupKey(start: lookup.start, name: lookup.name)) {
+                    failed.append(lookup)
+                }
+                clients[address]?.closed = []
             }
         }
         count -= forgotten

@@ -79,14 +79,31 @@ struct Diagnosis {
                 "\(server.map(\.description) ?? "the DNS server") answered \(code) for \(lookup.name) after "
                 + Self.human(lookup.duration)
         case .resolved:
-            sentence = "\(lookup.name) resolved in \(Self.human(lookup.duration))"
+            let answer = lookup.answer.map { " to \($0)" } ?? ""
+            sentence =
+                "\(lookup.name) resolved\(answer) in \(Self.human(lookup.duration)) (\(lookup.queries.count) "
+                + "quer\(lookup.queries.count == 1 ? "y" : "ies")); no connection to it followed"
         }
-        let location = lookup.queries.last?.seenAt.last
+        // The furthest capture point the queries reached: the DNS server's own link when the capture showed one (a
+        // bridge's copies can be stamped after it), else the last to see them.
+        let seen = lookup.queries.last?.seenAt ?? []
+        let client = lookup.queries.first?.client.address
+        let serverLink = seen.last { point in
+            guard let id = topology.id(of: point), let home = topology.home(of: id) else { return false }
+            return home != client
+        }
+        let location = serverLink ?? seen.last
         let mode: TraceMode = names.contains { ClusterDirectory.serviceRef(dnsName: $0) != nil } ? .clusterip : .direct
+        let resolved = lookup.outcome == .resolved
         return RequestTrace(
             kind: .dns,
             mode: mode,
-            verdict: Verdict(kind: .dnsFailure, sentence: sentence, location: location, phase: .dns),
+            verdict: Verdict(
+                kind: resolved ? .ok : .dnsFailure,
+                sentence: sentence,
+                location: location,
+                phase: resolved ? nil : .dns
+            ),
             findings: [],
             client: lookup.queries.first?.client,
             service: server,

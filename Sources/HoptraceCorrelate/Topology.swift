@@ -53,6 +53,9 @@ final class Topology {
     /// The capture point with this id, once noted.
     func point(_ id: Int) -> CapturePoint? { points[id] }
 
+    /// The id of a capture point, once noted.
+    func id(of point: CapturePoint) -> Int? { points.first { $0.value == point }?.key }
+
     /// The capture points the address lives behind (its link), by id.
     func homes(of address: IPAddress) -> [Int] {
         points.keys.sorted().filter { home(of: $0) == address }

@@ -19,6 +19,9 @@ public final class TraceEngine {
     /// The counters so far.
     public private(set) var statistics = CorrelateStatistics()
 
+    /// Connections held now (stitched across capture points, not traced yet).
+    public var openConnections: Int { groups.count }
+
     let topology = Topology()
     private var capturePoint: (Int) -> CapturePoint
     private var groups: [Int: ConnectionGroup] = [:]
@@ -34,6 +37,8 @@ public final class TraceEngine {
     private var pending: [Pending] = []
     private var wheel = DueWheel()
     private var lastExpiry: Int64 = .min
+    /// Connections judged before they closed (live), by flow record id, with when: their later records are ignored.
+    private var finished: [UInt64: Int64] = [:]
     private var pendingSorted = true
     private var nextIndex = 0
     private var watermark: Int64 = .min
@@ -66,6 +71,16 @@ public final class TraceEngine {
     /// Takes one flow record.
     public func take(_ event: FlowEvent) {
         statistics.records += 1
+        if !finished.isEmpty {
+            switch event {
+            case .opened(let record), .connection(let record):
+                if finished[record.id] != nil { return }
+            case .http(let exchange):
+                if finished[exchange.connectionID] != nil { return }
+            default:
+                break
+            }
+        }
         switch event {
         case .opened(let record):
             if let id = sightingOf[record.id], let group = groups[id],
@@ -117,6 +132,13 @@ public final class TraceEngine {
             }
         case .dns(let transaction):
             let point = capturePoint(transaction.capturePoint)
+            // A lookup is a conversation too: it tells which address lives behind which point.
+            topology.note(
+                point: transaction.capturePoint,
+                capturePoint: point,
+                group: -1 - (Int(transaction.client.port) << 16 | Int(transaction.id)),
+                addresses: [transaction.client.address, transaction.server.address]
+            )
             statistics.evictedQueries += dns.take(transaction, point: point, cap: options.maxQueriesPerClient)
             if let question = transaction.question {
                 for answer in transaction.answers {
@@ -146,7 +168,7 @@ public final class TraceEngine {
     public func advance(to now: Int64) -> [RequestTrace] {
         if now > watermark { watermark = now }
         // Checking every connection costs what is open; do it once per capture second.
-        guard Clock.since(watermark, lastDue) >= 1_000_000_000 || pending.count > options.maxPendingTraces else {
+        guard Clock.since(watermark, lastDue) >= options.tick || pending.count > options.maxPendingTraces else {
             return []
         }
         lastDue = watermark
@@ -364,9 +386,10 @@ public final class TraceEngine {
             group.open == 0
             ? Clock.plus(group.lastActivity, options.settle)
             : Clock.plus(group.lastActivity, options.openGroupTimeout)
+        if group.open > 0, let live = liveWait(group) { due = min(due, Clock.plus(group.lastActivity, live)) }
         if let exchange = group.nextExchangeDue { due = min(due, exchange) }
         if !group.dnsChecked { due = min(due, Clock.plus(group.firstTime, options.lookupSettle)) }
-        let second = due / 1_000_000_000 + 1
+        let second = due / options.tick + 1
         guard group.scheduled != second else { return }
         group.scheduled = second
         wheel.insert(second, group.id)
@@ -379,7 +402,7 @@ public final class TraceEngine {
         } else {
             // Only the groups whose time came (a wheel of capture seconds): the cost is in what is due, not in what
             // is open.
-            let second = now / 1_000_000_000
+            let second = now / options.tick
             while let (bucket, ids) = wheel.popDue(through: second) {
                 for id in ids {
                     guard let group = groups[id], group.scheduled == bucket else { continue }
@@ -393,6 +416,9 @@ public final class TraceEngine {
                     } else if quiet > options.openGroupTimeout {
                         statistics.timedOutConnections += 1
                         finalize(group, final: false)
+                    } else if group.open > 0, let live = liveWait(group), quiet >= live, group.dnsChecked {
+                        // Live: nothing can change this request's verdict any more; what comes later is ignored.
+                        finalize(group, final: false)
                     } else {
                         group.nextExchangeDue = nil
                         finalizeExchanges(of: group, now: now)
@@ -403,7 +429,7 @@ public final class TraceEngine {
         }
         for lookup in dns.advance(
             to: final ? .max : now,
-            retention: Clock.plus(options.dnsToConnectWindow, options.openGroupTimeout)
+            retention: Clock.plus(Clock.plus(options.dnsToConnectWindow, options.lookupSettle), 5_000_000_000)
         ) {
             queue(Assembly(lookup: lookup))
         }
@@ -413,8 +439,23 @@ public final class TraceEngine {
             if Clock.since(now, lastExpiry) >= 10_000_000_000 {
                 lastExpiry = now
                 onward.expire(before: Clock.since(now, 120_000_000_000))
+                // The flow stage gives up an idle connection after 5 minutes: its records cannot come later.
+                let forget = Clock.since(now, 360_000_000_000)
+                finished = finished.filter { $0.value >= forget }
             }
         }
+    }
+
+    /// Live: how long a connection still open must be quiet before its requests are judged as they stand.
+    private func liveWait(_ group: ConnectionGroup) -> Int64? {
+        guard let live = options.liveness else { return nil }
+        let answered = group.sightings.contains {
+            $0.record.synAckTime != nil || $0.record.responderSummary.packets > 0
+        }
+        if !answered, group.sightings.contains(where: { $0.record.synTime != nil }) {
+            return live.quiet(synTimes: group.sightings.flatMap(\.synTimes))
+        }
+        return live.responseTimeout
     }
 
     /// Ties a connection to the lookup that gave its client the destination, once, `settle` after its SYN (the DNS
@@ -476,7 +517,11 @@ public final class TraceEngine {
     /// Traces every request of a connection and forgets it.
     private func finalize(_ group: ConnectionGroup, final: Bool) {
         groups[group.id] = nil
-        for sighting in group.sightings { sightingOf[sighting.record.id] = nil }
+        for sighting in group.sightings {
+            sightingOf[sighting.record.id] = nil
+            // Records of a connection judged before it closed (live) are ignored when they come.
+            if sighting.isFinal == false { finished[sighting.record.id] = watermark }
+        }
         if let isn = group.clientISN { byClientISN[isn]?.removeAll { $0 == group.id } }
         if let isn = group.serverISN { byServerISN[isn]?.removeAll { $0 == group.id } }
         if let isn = group.clientISN, byClientISN[isn]?.isEmpty == true { byClientISN[isn] = nil }

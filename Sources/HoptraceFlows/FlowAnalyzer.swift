@@ -71,6 +71,16 @@ public final class FlowAnalyzer {
         }
     }
 
+    /// Moves the analyzer's clock to `time` without a packet (a live capture on a quiet link): connections closed
+    /// or idle long enough and DNS transactions timed out by then are emitted.
+    public func advance(to time: Int64) {
+        if time > self.now { self.now = time }
+        if self.now >= self.nextSweep {
+            self.sweep()
+            self.nextSweep = self.now &+ self.configuration.sweepInterval
+        }
+    }
+
     /// The input ended: every connection and transaction still open is emitted (connections in creation order).
     public func finish() {
         for connection in self.table.removeAll() {
