@@ -258,21 +258,21 @@ public struct ConnectionRecord: Hashable, Sendable {
     public var originatorISN: UInt32? { self.originatorSummary.isn }
     /// The responder's ISN (nil without its SYN-ACK).
     public var responderISN: UInt32? { self.responderSummary.isn }
-    /// Duration, nanoseconds.
-    public var duration: Int64 { self.endTime - self.startTime }
+    /// Duration, nanoseconds (saturated: times from the wire may lie anywhere in the 64-bit range).
+    public var duration: Int64 { self.endTime.saturatingSubtracting(self.startTime) }
     /// SYN to SYN-ACK, nanoseconds.
     public var synToSynAck: Int64? {
         guard let syn = self.synTime, let synAck = self.synAckTime, synAck >= syn else { return nil }
-        return synAck - syn
+        return synAck.saturatingSubtracting(syn)
     }
     /// SYN-ACK to the handshake ACK, nanoseconds.
     public var synAckToAck: Int64? {
         guard let synAck = self.synAckTime, let ack = self.handshakeAckTime, ack >= synAck else { return nil }
-        return ack - synAck
+        return ack.saturatingSubtracting(synAck)
     }
     /// The handshake round trip as seen here (SYN to ACK), nanoseconds.
     public var handshakeRTT: Int64? {
         guard let syn = self.synTime, let ack = self.handshakeAckTime, ack >= syn else { return nil }
-        return ack - syn
+        return ack.saturatingSubtracting(syn)
     }
 }

@@ -61,6 +61,6 @@ public struct DNSTransaction: Hashable, Sendable {
     /// Response time minus (first) query time, nanoseconds: what tshark reports as `dns.time`.
     public var latency: Int64? {
         guard let query = self.queryTime, let response = self.responseTime else { return nil }
-        return response - query
+        return response.saturatingSubtracting(query)
     }
 }

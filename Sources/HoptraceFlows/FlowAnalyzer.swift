@@ -17,6 +17,7 @@ public final class FlowAnalyzer {
     @exclusivity(unchecked) private var nextID: UInt64 = 1
     @exclusivity(unchecked) private var now: Int64 = 0
     @exclusivity(unchecked) private var nextSweep: Int64 = .min
+    @exclusivity(unchecked) private var sweptAtEndOfTime = false
 
     /// An analyzer sending its records to `sink`.
     public init(configuration: FlowConfiguration = .init(), sink: @escaping (FlowEvent) -> Void) {
@@ -36,9 +37,12 @@ public final class FlowAnalyzer {
         self.output.statistics.packets += 1
         let time = packet.timestamp
         if time > self.now { self.now = time }
-        if self.now >= self.nextSweep {
+        if self.now >= self.nextSweep, !self.sweptAtEndOfTime {
             self.sweep()
-            self.nextSweep = self.now + self.configuration.sweepInterval
+            // Near the end of time (a packet stamped in 2262) one last sweep is all there is: time cannot move on.
+            let (next, overflow) = self.now.addingReportingOverflow(max(self.configuration.sweepInterval, 1))
+            self.nextSweep = overflow ? .max : next
+            self.sweptAtEndOfTime = overflow
         }
         guard let network = packet.network else { return }
         switch packet.transport {
@@ -220,8 +224,8 @@ public final class FlowAnalyzer {
         let linger = self.configuration.closeLinger
         let idle = self.configuration.idleTimeout
         let due = self.table.remove { connection in
-            if let closed = connection.closedAt, now - closed > linger { return true }
-            return now - connection.lastTime > idle
+            if let closed = connection.closedAt, now.saturatingSubtracting(closed) > linger { return true }
+            return now.saturatingSubtracting(connection.lastTime) > idle
         }
         for connection in due {
             if connection.closedAt != nil {

@@ -77,12 +77,12 @@ public struct HTTPExchange: Hashable, Sendable {
     /// Response last byte minus request last byte, nanoseconds: the time tshark reports as `http.time`.
     public var latency: Int64? {
         guard let request = self.requestLastByte, let response = self.responseLastByte else { return nil }
-        return response.time - request.time
+        return response.time.saturatingSubtracting(request.time)
     }
 
     /// Response first byte minus request last byte, nanoseconds (time to first byte).
     public var timeToFirstByte: Int64? {
         guard let request = self.requestLastByte, let response = self.responseFirstByte else { return nil }
-        return response.time - request.time
+        return response.time.saturatingSubtracting(request.time)
     }
 }

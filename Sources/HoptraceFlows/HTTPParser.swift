@@ -154,7 +154,7 @@ struct HTTPMessageParser {
             return (0, .messageEnd)
         case .body(let remaining):
             let take = min(remaining, bytes.count)
-            self.bodyLength += take
+            self.countBody(take)
             if take == remaining {
                 self.state = .idle
                 return (take, .messageEnd)
@@ -172,7 +172,7 @@ struct HTTPMessageParser {
             return (consumed, nil)
         case .chunkData(let remaining):
             let take = min(remaining, bytes.count)
-            self.bodyLength += take
+            self.countBody(take)
             self.state = take == remaining ? .chunkDataEnd(seenCR: false) : .chunkData(remaining: remaining - take)
             return (take, nil)
         case .chunkDataEnd(let seenCR):
@@ -198,7 +198,7 @@ struct HTTPMessageParser {
             }
             return (consumed, nil)
         case .untilClose:
-            self.bodyLength += bytes.count
+            self.countBody(bytes.count)
             return (bytes.count, nil)
         case .resync:
             if let start = self.findMessageStart(bytes) {
@@ -236,15 +236,15 @@ struct HTTPMessageParser {
         case .notHTTP, .upgraded:
             return .none
         case .untilClose:
-            self.bodyLength += Int(clamping: length)
+            self.countBody(Int(clamping: length))
             return .absorbed
         case .body(let remaining):
             if length < UInt64(remaining) {
-                self.bodyLength += Int(length)
+                self.countBody(Int(length))
                 self.state = .body(remaining: remaining - Int(length))
                 return .absorbed
             }
-            self.bodyLength += remaining
+            self.countBody(remaining)
             if length == UInt64(remaining) {
                 self.state = .idle
                 return .endedInGap
@@ -253,7 +253,7 @@ struct HTTPMessageParser {
             return .cut
         case .chunkData(let remaining):
             if length < UInt64(remaining) {
-                self.bodyLength += Int(length)
+                self.countBody(Int(length))
                 self.state = .chunkData(remaining: remaining - Int(length))
                 return .absorbed
             }
@@ -277,6 +277,13 @@ struct HTTPMessageParser {
             return true
         }
         return false
+    }
+
+    /// Adds body bytes to ``bodyLength``, saturating (a close-delimited body fed gaps forever cannot overflow it).
+    @inline(__always)
+    private mutating func countBody(_ count: Int) {
+        let (sum, overflow) = self.bodyLength.addingReportingOverflow(count)
+        self.bodyLength = overflow ? .max : sum
     }
 
     private mutating func enterResync() {
