@@ -385,6 +385,12 @@ struct HTTPSession {
         }
     }
 
+    /// Bytes stored for heads in progress, both directions.
+    var bufferedHeadBytes: Int { self.requestParser.bufferedHeadBytes + self.responseParser.bufferedHeadBytes }
+
+    /// Stops storing the heads in progress (``HTTPMessageParser/truncateHead()``); returns the bytes released.
+    mutating func truncateHeads() -> Int { self.requestParser.truncateHead() + self.responseParser.truncateHead() }
+
     /// The exchanges begun and not emitted yet, oldest first (a provisional view: a request whose response has
     /// not completed).
     var pendingExchanges: [HTTPExchange] { self.pending.map(\.exchange) }
