@@ -117,7 +117,7 @@ public final class FlowAnalyzer {
         }
         if connection == nil {
             if self.table.count >= self.configuration.maxConnections {
-                let victims = self.table.removeLeastRecent(max(1, self.configuration.maxConnections / 8))
+                let victims = self.table.removeLeastRecent(self.table.count - self.configuration.maxConnections + 1)
                 for victim in victims {
                     self.output.statistics.evictedForCap += 1
                     self.emitConnection(victim, reason: .evicted)

@@ -77,6 +77,8 @@ final class TCPConnection {
     var resetBy: ConnectionSide?
     var closedBy: ConnectionSide?
     @exclusivity(unchecked) var application: ConnectionApplication = .undecided
+    /// Its place on the flow table's eviction clock, -1 when the table does not hold it (kept by the table).
+    @exclusivity(unchecked) var clockSlot = -1
 
     init(id: UInt64, capturePoint: Int, originator: FlowEndpoint, responder: FlowEndpoint, flipped: Bool, time: Int64) {
         self.id = id
