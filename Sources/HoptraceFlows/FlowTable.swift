@@ -130,22 +130,31 @@ struct FlowTable {
         }
     }
 
-    /// Empties bucket `index` and shifts later members of its probe run back (no tombstones).
+    /// Empties bucket `index` and shifts later members of its probe run back (no tombstones). Entries are moved in
+    /// memory (the hole is an empty entry, trivially destroyed), so that a shift costs no reference counting.
     private mutating func removeBucket(_ index: Int) {
         if let connection = self.entries[index].connection { self.leaveClock(connection) }
         self.count -= 1
-        var hole = index
-        var next = (index + 1) & self.mask
-        while self.entries[next].connection != nil {
-            let home = self.home(of: self.entries[next].key)
-            // Move the member into the hole unless its home lies cyclically in (hole, next].
-            if (hole - home) & self.mask < (next - home) & self.mask {
-                self.entries[hole] = self.entries[next]
-                hole = next
+        self.entries[index].connection = nil
+        let mask = self.mask
+        let seed = self.seed
+        self.entries.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var hole = index
+            var next = (index + 1) & mask
+            while base[next].connection != nil {
+                let home = Int(truncatingIfNeeded: base[next].key.hash(seed: seed)) & mask
+                // Move the member into the hole unless its home lies cyclically in (hole, next].
+                if (hole - home) & mask < (next - home) & mask {
+                    // The hole holds an empty entry: nothing to release. Move, then leave an empty entry behind.
+                    (base + hole).deinitialize(count: 1)
+                    (base + hole).moveInitialize(from: base + next, count: 1)
+                    (base + next).initialize(to: Entry(key: FlowTable.emptyKey, connection: nil))
+                    hole = next
+                }
+                next = (next + 1) & mask
             }
-            next = (next + 1) & self.mask
         }
-        self.entries[hole].connection = nil
     }
 
     /// Removes and returns the connections `isDue` selects, in creation order.

@@ -385,12 +385,7 @@ final class TCPConnection {
     /// is full); returns the bytes released. Not to be called from inside ``process`` of this connection.
     func releaseHeld(output: FlowOutput) -> Int {
         let before = self.heldBytes
-        let time = self.lastTime
-        for ofOriginator in [true, false] {
-            self.withStream(ofOriginator) { stream in
-                stream.flush(time: time) { self.consume($0, fromOriginator: ofOriginator, peerAck: 0, output: output) }
-            }
-        }
+        self.flushStreams(output: output)
         return before - self.heldBytes
     }
 
@@ -442,14 +437,20 @@ final class TCPConnection {
         output.emit(.http(self.labelled(exchange)))
     }
 
+    /// Delivers what both streams hold, holes declared gaps (nothing to do, and no work, when nothing is held).
+    private func flushStreams(output: FlowOutput) {
+        let time = self.lastTime
+        if self.origStream.hasHeldData || !self.origStream.isFinished {
+            self.origStream.flush(time: time) { self.consume($0, fromOriginator: true, peerAck: 0, output: output) }
+        }
+        if self.respStream.hasHeldData || !self.respStream.isFinished {
+            self.respStream.flush(time: time) { self.consume($0, fromOriginator: false, peerAck: 0, output: output) }
+        }
+    }
+
     /// Flushes both streams and the application analyzer, and makes the record.
     func finish(reason: ConnectionEndReason, output: FlowOutput) -> ConnectionRecord {
-        let time = self.lastTime
-        for ofOriginator in [true, false] {
-            self.withStream(ofOriginator) { stream in
-                stream.flush(time: time) { self.consume($0, fromOriginator: ofOriginator, peerAck: 0, output: output) }
-            }
-        }
+        self.flushStreams(output: output)
         self.orig.summary.gaps = self.origStream.gapCount
         self.orig.summary.gapBytes = self.origStream.gapBytes
         self.resp.summary.gaps = self.respStream.gapCount

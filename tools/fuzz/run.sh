@@ -35,11 +35,14 @@ header() { sed -n "s|^// $2:||p" "$FUZZ/targets/$1.swift" | head -1; }
 
 FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -package-name hoptrace -I "$LIB")
 
-# Builds one module's static library into $LIB unless it is newer than every source it comes from.
+# Builds one module's static library into $LIB unless it is newer than every source it comes from and every
+# library built before it for this target (its dependencies: a stale dependent module would not match their layout).
 build_module() {
-    local module=$1 sources=() stamp=$LIB/lib$1.a
+    local module=$1 sources=() stamp=$LIB/lib$1.a dependency
+    shift
     mkdir -p "$LIB"
     if [[ $module == Yams ]]; then
+        set --  # Yams depends on none of ours
         local yams=$ROOT/.build/checkouts/Yams/Sources
         [[ -d $yams ]] || (cd "$ROOT" && swift package resolve >/dev/null)
         if [[ ! -f $LIB/libCYaml.a || -n $(find "$yams/CYaml" -newer "$LIB/libCYaml.a" -name '*.[ch]' | head -1) ]]; then
@@ -57,7 +60,11 @@ build_module() {
         mapfile -t sources < <(find "$ROOT/Sources/$module" -name '*.swift' | sort)
         EXTRA=(-swift-version 6 -I "$ROOT/Sources/CPcap")
     fi
-    if [[ -f $stamp && -z $(find "${sources[@]}" -newer "$stamp" | head -1) ]]; then return; fi
+    local stale=""
+    for dependency in "$@"; do
+        if [[ $LIB/lib$dependency.a -nt $stamp ]]; then stale=1; fi
+    done
+    if [[ -f $stamp && -z $stale && -z $(find "${sources[@]}" -newer "$stamp" | head -1) ]]; then return; fi
     echo "fuzz: compiling $module (${#sources[@]} files)" >&2
     (cd "$LIB" && "$SWIFTC" "${FLAGS[@]}" "${EXTRA[@]}" -enable-testing -module-name "$module" -emit-module \
         -emit-module-path "$LIB/$module.swiftmodule" -emit-library -static -o "$stamp.tmp" "${sources[@]}")
@@ -73,8 +80,10 @@ build_target() {
     entry=$(header "$target" fuzz-entry | tr -d ' ')
     mutator=$(header "$target" fuzz-mutator | tr -d ' ')
     [[ -n $entry ]] || { echo "$source: no '// fuzz-entry:' line" >&2; exit 2; }
+    local built=()
     for module in $modules; do
-        build_module "$module"
+        build_module "$module" "${built[@]}"
+        built+=("$module")
         # Static libraries link dependents first: prepend, so a module comes before the modules it uses.
         libs=("$LIB/lib$module.a" "${libs[@]}")
         if [[ $module == Yams ]]; then libs+=("$LIB/libCYaml.a"); fi
