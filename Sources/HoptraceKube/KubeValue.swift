@@ -72,3 +72,96 @@ extension KubeValue {
 enum KubeValueError: Error {
     case tooDeep
 }
+
+extension KubeValue {
+    /// The most nesting ``yamlNestingBound(_:)`` may report for a YAML text to be parsed: Yams builds its node tree
+    /// recursively, a few kilobytes of stack per level, so a deeply nested file (`[[[[...`, `- - - - ...`, a
+    /// staircase of keys) would overflow the stack before any depth check on the tree could run. kubectl output
+    /// nests about 15 levels.
+    static let maximumYAMLNesting = 128
+
+    /// Throws ``KubeValueError/tooDeep`` when `text` may nest more than ``maximumYAMLNesting`` levels; call it before
+    /// handing the text to Yams.
+    static func checkYAMLNesting(_ text: String) throws {
+        guard yamlNestingBound(text) <= maximumYAMLNesting else { throw KubeValueError.tooDeep }
+    }
+
+    /// An upper bound on how deeply a YAML text nests, from one pass over its bytes, no allocation per line: the
+    /// block levels open on a line (a stack of indentation columns, as Python counts INDENT and DEDENT), plus the
+    /// indicators on it that can open a level in place (`- `, `: `, `? `), plus the flow collections open (`[` and `{`
+    /// that begin a node, outside quotes and comments). Never less than the real depth; more on odd but valid files
+    /// (block scalars whose text looks like structure), which the limit leaves room for.
+    static func yamlNestingBound(_ text: String) -> Int {
+        var text = text
+        return text.withUTF8 { yamlNestingBound(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    private static func yamlNestingBound(bytes: UnsafeRawBufferPointer) -> Int {
+        let space = UInt8(ascii: " ")
+        let newline = UInt8(ascii: "\n")
+        var deepest = 0
+        // Indentation columns of the block levels open, innermost last (bounded by the limit: past it, the text is
+        // rejected anyway).
+        var indents: [Int] = []
+        var flow = 0
+        var index = 0
+        while index < bytes.count {
+            // One line: its indentation first.
+            var column = 0
+            while index < bytes.count, bytes[index] == space {
+                column += 1
+                index += 1
+            }
+            if index >= bytes.count { break }
+            let first = bytes[index]
+            if first == newline || first == UInt8(ascii: "\r") || first == UInt8(ascii: "#") {
+                while index < bytes.count, bytes[index] != newline { index += 1 }
+                index += 1
+                continue
+            }
+            if flow == 0 {
+                while let last = indents.last, last >= column { indents.removeLast() }
+                indents.append(column)
+            }
+            var indicators = 0
+            var quote: UInt8 = 0
+            var previous = space
+            while index < bytes.count, bytes[index] != newline {
+                let byte = bytes[index]
+                index += 1
+                if quote != 0 {
+                    if byte == quote, quote == UInt8(ascii: "'") || previous != UInt8(ascii: "\\") { quote = 0 }
+                    previous = byte == UInt8(ascii: "\\") && previous == UInt8(ascii: "\\") ? 0 : byte
+                    continue
+                }
+                let next = index < bytes.count ? bytes[index] : newline
+                let startsNode =
+                    previous == space || previous == UInt8(ascii: ":") || previous == UInt8(ascii: "-")
+                    || previous == UInt8(ascii: ",") || previous == UInt8(ascii: "[") || previous == UInt8(ascii: "{")
+                    || previous == UInt8(ascii: "?")
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                    if startsNode { quote = byte }
+                case UInt8(ascii: "#"):
+                    if previous == space {
+                        while index < bytes.count, bytes[index] != newline { index += 1 }
+                    }
+                case UInt8(ascii: "["), UInt8(ascii: "{"):
+                    if startsNode { flow += 1 }
+                case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                    if flow > 0 { flow -= 1 }
+                case UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "?"):
+                    if next == space || next == newline || next == UInt8(ascii: "\r") { indicators += 1 }
+                default:
+                    break
+                }
+                previous = byte
+                deepest = max(deepest, indents.count + indicators + flow)
+            }
+            deepest = max(deepest, indents.count + indicators + flow)
+            if deepest > maximumYAMLNesting { return deepest }
+            index += 1
+        }
+        return deepest
+    }
+}
