@@ -62,7 +62,9 @@ public enum TimeFormat {
     public static func fixed(_ value: Double, _ decimals: Int) -> String {
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }
-        let scaled = Int64((abs(value) * scale).rounded())
+        // Saturated (and NaN as 0): a duration or coordinate from absurd packet times must print, not trap.
+        let magnitude = (abs(value) * scale).rounded()
+        let scaled = magnitude.isNaN ? 0 : magnitude >= 9.2e18 ? Int64(9.2e18) : Int64(magnitude)
         let whole = scaled / Int64(scale)
         let fraction = scaled % Int64(scale)
         let sign = value < 0 && scaled != 0 ? "-" : ""

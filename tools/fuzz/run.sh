@@ -6,6 +6,7 @@
 #   tools/fuzz/run.sh --smoke [SECONDS]    every target for SECONDS (8) each, after replaying its crash corpus
 #   tools/fuzz/run.sh --build TARGET       only build the driver (prints its path)
 #   tools/fuzz/run.sh --list               the targets
+#   FUZZ_FLAGS="-fork=1 -ignore_crashes=1"  extra libFuzzer flags (keep going after a crash, collecting each)
 #
 # A target is tools/fuzz/targets/<name>.swift. Its header says which package modules it needs, in dependency order
 # (`// fuzz-modules: HoptraceCapture HoptraceDecode`; `Yams` builds the Yams checkout with its C library), the
@@ -127,7 +128,7 @@ run_target() {
     fi
     echo "fuzz: running $target for ${seconds}s with $(ls "$seeds" | wc -l) seeds" >&2
     "$driver" -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-        -artifact_prefix="$FUZZ/artifacts/$target-" "$BUILD/$target/corpus" "$seeds"
+        -artifact_prefix="$FUZZ/artifacts/$target-" ${FUZZ_FLAGS:-} "$BUILD/$target/corpus" "$seeds"
 }
 
 case ${1:-} in
