@@ -192,3 +192,45 @@ struct CapsAndTruncationTests {
         #expect(records.map(\.originatorSummary.gapBytes) == [100, 100])
     }
 }
+
+/// The same through a hand-built capture file and the whole flow pipeline (reader, decoder, flows).
+@Suite("truncated heads through a capture file")
+struct TruncatedHeadCaptureTests {
+    @Test("a 100 KB header line in 1400-byte segments: the request and its response are both seen")
+    func hugeHeaderInAFile() throws {
+        var capture = HandBuiltCapture()
+        let (client, server) = ("10.0.0.1:40000", "10.0.0.2:80")
+        let t0: Int64 = 1_700_000_000_000_000_000
+        let request = Array(
+            "GET /padded HTTP/1.1\r\nHost: svc\r\nX-Pad: \(String(repeating: "p", count: 100_000))\r\n\r\n".utf8
+        )
+        let response = Array("HTTP/1.1 204 No Content\r\n\r\n".utf8)
+        capture.tcp(at: t0, client, server, .syn, seq: 999)
+        capture.tcp(at: t0 + 1_000, server, client, [.syn, .ack], seq: 4999, ack: 1000)
+        capture.tcp(at: t0 + 2_000, client, server, .ack, seq: 1000, ack: 5000)
+        var seq: UInt32 = 1000
+        var time = t0 + 3_000
+        for start in stride(from: 0, to: request.count, by: 1400) {
+            let piece = Array(request[start..<min(start + 1400, request.count)])
+            capture.tcp(at: time, client, server, [.ack, .psh], seq: seq, ack: 5000, payload: piece)
+            seq += UInt32(piece.count)
+            time += 10_000
+        }
+        let requestEnd = time - 10_000
+        capture.tcp(at: time + 5_000_000, server, client, [.ack, .psh], seq: 5000, ack: seq, payload: response)
+        let path = try capture.write(name: "huge-header.pcap")
+        var exchanges: [HTTPExchange] = []
+        let result = try FlowPipeline().run(paths: [path]) { event in
+            if case .http(let exchange) = event { exchanges.append(exchange) }
+        }
+        #expect(result.error == nil)
+        let exchange = try #require(exchanges.first)
+        #expect(exchange.request?.method == "GET")
+        #expect(exchange.request?.target == "/padded")
+        #expect(exchange.headTruncated)
+        #expect(exchange.response?.status == 204)
+        // tshark's http.time: response time minus the request's last segment's.
+        #expect(exchange.latency == time + 5_000_000 - requestEnd)
+        #expect(result.flowStatistics.truncatedHeads == 1)
+    }
+}
