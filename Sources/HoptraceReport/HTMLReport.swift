@@ -132,7 +132,7 @@ public enum HTMLReport {
             let x = label + offset / total * (width - label - 10)
             let w = max(1.5, ns / total * (width - label - 10))
             let y = Double(row) * rowHeight + 4
-            svg += "<text x=\"0\" y=\"\(y + 15)\">\(name) \(escape(TimeFormat.duration(Int64(ns))))</text>"
+            svg += "<text x=\"0\" y=\"\(y + 15)\">\(name) \(escape(TimeFormat.duration(value ?? 0)))</text>"
             svg += "<rect x=\"\(TimeFormat.fixed(x, 1))\" y=\"\(y + 3)\" width=\"\(TimeFormat.fixed(w, 1))\" "
             svg += "height=\"15\" rx=\"3\" fill=\"\(colour)\"><title>\(name)</title></rect>\n"
             offset += ns
