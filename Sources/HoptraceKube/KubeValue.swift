@@ -98,7 +98,8 @@ extension KubeValue {
 
     private static func yamlNestingBound(bytes: UnsafeRawBufferPointer) -> Int {
         let space = UInt8(ascii: " ")
-        let newline = UInt8(ascii: "\n")
+        // YAML breaks lines at LF, CR LF and a lone CR.
+        @inline(__always) func isBreak(_ byte: UInt8) -> Bool { byte == 0x0A || byte == 0x0D }
         var deepest = 0
         // Indentation columns of the block levels open, innermost last (bounded by the limit: past it, the text is
         // rejected anyway).
@@ -114,9 +115,12 @@ extension KubeValue {
             }
             if index >= bytes.count { break }
             let first = bytes[index]
-            if first == newline || first == UInt8(ascii: "\r") || first == UInt8(ascii: "#") {
-                while index < bytes.count, bytes[index] != newline { index += 1 }
+            if isBreak(first) {
                 index += 1
+                continue
+            }
+            if first == UInt8(ascii: "#") {
+                while index < bytes.count, !isBreak(bytes[index]) { index += 1 }
                 continue
             }
             if flow == 0 {
@@ -126,7 +130,7 @@ extension KubeValue {
             var indicators = 0
             var quote: UInt8 = 0
             var previous = space
-            while index < bytes.count, bytes[index] != newline {
+            while index < bytes.count, !isBreak(bytes[index]) {
                 let byte = bytes[index]
                 index += 1
                 if quote != 0 {
@@ -134,33 +138,34 @@ extension KubeValue {
                     previous = byte == UInt8(ascii: "\\") && previous == UInt8(ascii: "\\") ? 0 : byte
                     continue
                 }
-                let next = index < bytes.count ? bytes[index] : newline
+                let next = index < bytes.count ? bytes[index] : 0x0A
                 let startsNode =
                     previous == space || previous == UInt8(ascii: ":") || previous == UInt8(ascii: "-")
                     || previous == UInt8(ascii: ",") || previous == UInt8(ascii: "[") || previous == UInt8(ascii: "{")
-                    || previous == UInt8(ascii: "?")
+                    || previous == UInt8(ascii: "?") || previous == 0x09
                 switch byte {
                 case UInt8(ascii: "\""), UInt8(ascii: "'"):
                     if startsNode { quote = byte }
                 case UInt8(ascii: "#"):
-                    if previous == space {
-                        while index < bytes.count, bytes[index] != newline { index += 1 }
+                    if previous == space || previous == 0x09 {
+                        while index < bytes.count, !isBreak(bytes[index]) { index += 1 }
                     }
                 case UInt8(ascii: "["), UInt8(ascii: "{"):
-                    if startsNode { flow += 1 }
+                    if startsNode {
+                        flow += 1
+                        deepest = max(deepest, indents.count + indicators + flow)
+                    }
                 case UInt8(ascii: "]"), UInt8(ascii: "}"):
                     if flow > 0 { flow -= 1 }
                 case UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "?"):
-                    if next == space || next == newline || next == UInt8(ascii: "\r") { indicators += 1 }
+                    if next == space || next == 0x09 || isBreak(next) { indicators += 1 }
                 default:
                     break
                 }
                 previous = byte
-                deepest = max(deepest, indents.count + indicators + flow)
             }
             deepest = max(deepest, indents.count + indicators + flow)
             if deepest > maximumYAMLNesting { return deepest }
-            index += 1
         }
         return deepest
     }

@@ -19,6 +19,9 @@ struct YAMLNestingTests {
             "a: " + String(repeating: "{b: ", count: 5_000) + "1" + String(repeating: "}", count: 5_000),
             String(repeating: "- ", count: 10_000) + "x",
             staircase(3_000),
+            // Lines broken by a lone CR (found by the kube fuzz target): still lines.
+            "\r" + String(repeating: " - ", count: 3_000) + "x",
+            (0..<3_000).map { String(repeating: " ", count: $0) + "k:" }.joined(separator: "\r") + " x",
         ]
     )
     func deepIsRefused(text: String) {
