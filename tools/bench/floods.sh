@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The flow stage on the flood captures of issue 20 (tools/bench/floods.py) and on ordinary traffic (tools/bench/gen.py):
-# median wall time of RUNS runs pinned to one core (taskset -c CPU), ns per packet, peak RSS, and the ratio to the
-# floor (`tcpdump -r F -w /dev/null`, the cost of reading the file at all).
+# median wall and CPU time of RUNS runs pinned to one core (taskset -c CPU), CPU ns per packet, peak RSS, and the
+# ratio of CPU time to the floor's (`tcpdump -r F -w /dev/null`, the cost of reading the file at all).
 #
 #   tools/bench/floods.sh [COMMAND...]     default: requests flows
-#   Environment: HOPTRACE (.build/release/hoptrace), BENCH_DIR (.build/bench), RUNS (5), CPU (1),
+#   Environment: HOPTRACE (.build/release/hoptrace), BENCH_DIR (.build/bench), RUNS (5), CPU (1), FILES,
 #                SYN (2000000), DNS (1000000), KA (500000), SCALE (0.25, the ordinary capture)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,28 +34,32 @@ make_file() {
     echo "$path"
 }
 
-# measure FILE COMMAND... -> "median_seconds max_rss_kib"
+# measure FILE COMMAND... -> "median_wall_seconds median_cpu_seconds max_rss_kib" (CPU = user + system: on a shared
+# machine the wall time also counts the waits for the core)
 measure() {
-    local file=$1 times=() rss=0 i line
+    local file=$1 walls=() cpus=() rss=0 i line
     shift
     for ((i = 0; i < RUNS; i++)); do
-        line=$( { /usr/bin/time -f '%e %M' taskset -c "$CPU" "$@" "$file" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
-        times+=("${line% *}")
-        ((${line#* } > rss)) && rss=${line#* }
+        /usr/bin/time -o "$OUT/floods-time.txt" -f '%e %U %S %M' taskset -c "$CPU" "$@" "$file" > /dev/null 2>&1 || true
+        line=$(tail -1 "$OUT/floods-time.txt")
+        read -r wall user system kib <<< "$line"
+        walls+=("$wall")
+        cpus+=("$(awk -v u="$user" -v s="$system" 'BEGIN { print u + s }')")
+        ((kib > rss)) && rss=$kib
     done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p" | tr '\n' ' '
-    echo "$rss"
+    local middle=$(((RUNS + 1) / 2))
+    echo "$(printf '%s\n' "${walls[@]}" | sort -n | sed -n "${middle}p") $(printf '%s\n' "${cpus[@]}" | sort -n | sed -n "${middle}p") $rss"
 }
 
-printf '%-10s %-9s %9s %8s %9s %9s %7s\n' file command packets seconds ns/packet peakMiB floor×
-for name in ordinary syn dns ka ka-shared; do
+printf '%-10s %-9s %9s %7s %7s %9s %8s %7s\n' file command packets wall_s cpu_s cpu_ns/pk peakMiB floor_x
+for name in ${FILES:-ordinary syn dns ka ka-shared}; do
     file=$(make_file "$name")
     packets=$(capinfos -c -M "$file" | sed -n 's/^Number of packets: *//p')
-    read -r floor _ < <(measure "$file" tcpdump -w /dev/null -r)
+    read -r _ floor _ < <(measure "$file" tcpdump -w /dev/null -r)
     for command in "${COMMANDS[@]}"; do
-        read -r seconds rss < <(measure "$file" "$HOPTRACE" "$command")
-        awk -v f="$name" -v c="$command" -v p="$packets" -v s="$seconds" -v r="$rss" -v fl="$floor" 'BEGIN {
-            printf "%-10s %-9s %9d %8.2f %9.0f %9.0f %7.1f\n", f, c, p, s, s * 1e9 / p, r / 1024, s / (fl > 0 ? fl : 0.01) }'
+        read -r wall cpu rss < <(measure "$file" "$HOPTRACE" "$command")
+        awk -v f="$name" -v c="$command" -v p="$packets" -v w="$wall" -v s="$cpu" -v r="$rss" -v fl="$floor" 'BEGIN {
+            printf "%-10s %-9s %9d %7.2f %7.2f %9.0f %8.0f %7.1f\n", f, c, p, w, s, s * 1e9 / p, r / 1024, s / (fl > 0 ? fl : 0.01) }'
     done
-    awk -v f="$name" -v fl="$floor" 'BEGIN { printf "%-10s %-9s %9s %8.2f\n", f, "tcpdump", "", fl }'
+    awk -v f="$name" -v fl="$floor" 'BEGIN { printf "%-10s %-9s %9s %7s %7.2f\n", f, "tcpdump", "", "", fl }'
 done
