@@ -12,7 +12,7 @@ MAN := docs/hoptrace.1
 # The demo traces two bundled lab captures: a SYN dropped after kube-proxy's DNAT, and a slow server.
 DEMO ?= captures/clusterip-drop/hoptrace.pcapng captures/clusterip-slow-server/hoptrace.pcapng
 
-.PHONY: all deps test-deps build demo test lint format fuzz bench bench-micro lab clean man install uninstall
+.PHONY: all deps test-deps build demo test lint format fuzz fuzz-smoke bench bench-micro lab clean man install uninstall
 
 all: build
 
@@ -56,11 +56,14 @@ demo: build
 		$(BIN) trace $$capture --k8s $$k8s || exit 1; echo; \
 	done
 
-## test: install what is missing, build, run every test and the format check.
+## test: install what is missing, build, run every test (the fuzz crash corpus included, HoptraceFuzzTests), the
+## format check, and a short smoke of every fuzz target under libFuzzer and the sanitizers (FUZZ_SMOKE=0 skips it).
+FUZZ_SMOKE ?= 8
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) lint
+	$(if $(filter 0,$(FUZZ_SMOKE)),,$(MAKE) fuzz-smoke)
 
 lint:
 	$(SWIFT) format lint --strict --recursive --parallel Sources Tests Package.swift
@@ -68,8 +71,13 @@ lint:
 format:
 	$(SWIFT) format format --in-place --recursive --parallel Sources Tests Package.swift
 
+## fuzz: every fuzz target for FUZZ_SECONDS (60) each; tools/fuzz/run.sh TARGET SECONDS for one.
 fuzz: deps
 	tools/fuzz/run.sh
+
+## fuzz-smoke: each target's committed crash inputs replayed under the sanitizers, then FUZZ_SMOKE seconds of fuzzing.
+fuzz-smoke:
+	tools/fuzz/run.sh --smoke $(FUZZ_SMOKE)
 
 ## bench: hoptrace against tcpdump and tshark on a generated 2.8 M-packet node capture (median of 5, one core);
 ## SCALE=2, FORMAT=pcapng, RUNS, TSHARK_SCALE=0.1 (tshark on a smaller file) as in tools/bench/compare.sh; then the

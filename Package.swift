@@ -109,6 +109,15 @@ let package = Package(
             dependencies: ["HoptraceTestSupport"],
             swiftSettings: strict
         ),
+        // The fuzz targets' entry points (tools/fuzz/targets) fed every committed crash input
+        // (tools/fuzz/crashes/<target>/), each of which must now end cleanly; no libFuzzer needed.
+        .testTarget(
+            name: "HoptraceFuzzTests",
+            dependencies: ["HoptraceTestSupport", "HoptraceReport"],
+            path: "tools/fuzz",
+            sources: ["targets", "CrashCorpusTests.swift"],
+            swiftSettings: strict
+        ),
         // Runs the built `hoptrace` binary: help text, exit codes, one-line errors.
         .testTarget(
             name: "HoptraceCLITests",

@@ -165,7 +165,7 @@ final class FileByteReader {
         let n = min(space, memory.count - memoryPosition, memoryChunk)
         if n > 0 {
             memory.withUnsafeBytes { raw in
-                (storage + end).copyMemory(from: raw.baseAddress! + memoryPosition, byteCount: n)
+                if let base = raw.baseAddress { (storage + end).copyMemory(from: base + memoryPosition, byteCount: n) }
             }
             memoryPosition += n
         }
@@ -234,34 +234,4 @@ extension UnsafeRawBufferPointer {
         let raw = self.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
         return bigEndian ? UInt64(bigEndian: raw) : UInt64(littleEndian: raw)
     }
-}
-
-/// Converts a timestamp in units of `1 / unitsPerSecond` seconds, plus a whole-second offset, to nanoseconds since
-/// the epoch, truncating sub-nanosecond parts as Wireshark does and saturating instead of overflowing.
-@inlinable
-func nanoseconds(units: UInt64, unitsPerSecond: UInt64, offsetSeconds: Int64 = 0) -> Int64 {
-    let seconds = units / unitsPerSecond
-    let remainder = units % unitsPerSecond
-    let fraction: UInt64
-    switch unitsPerSecond {
-    case 1_000_000_000:
-        fraction = remainder
-    case 1_000_000:
-        fraction = remainder &* 1000  // remainder < 10^6, so the product < 10^9.
-    default:
-        // remainder < unitsPerSecond, so remainder * 10^9 / unitsPerSecond < 10^9: the division cannot overflow.
-        let wide = remainder.multipliedFullWidth(by: 1_000_000_000)
-        fraction = unitsPerSecond.dividingFullWidth(wide).quotient
-    }
-    let signedSeconds = seconds > UInt64(Int64.max) ? Int64.max : Int64(seconds)
-    let (withOffset, o1) = signedSeconds.addingReportingOverflow(offsetSeconds)
-    if o1 {
-        return offsetSeconds < 0 ? Int64.min : Int64.max
-    }
-    let (scaled, o2) = withOffset.multipliedReportingOverflow(by: 1_000_000_000)
-    if o2 {
-        return withOffset < 0 ? Int64.min : Int64.max
-    }
-    let (total, o3) = scaled.addingReportingOverflow(Int64(fraction))
-    return o3 ? Int64.max : total
 }

@@ -33,6 +33,11 @@ public final class MergedPacketSource: PacketSource {
         }
     }
 
+    /// The sources' counts, summed.
+    public var timestampAnomalies: TimestampAnomalies {
+        sources.reduce(TimestampAnomalies()) { $0 + $1.timestampAnomalies }
+    }
+
     /// The packet with the smallest timestamp among the sources' heads; its bytes are valid until the next call.
     public func next() throws(CaptureError) -> Packet? {
         if !started {

@@ -10,4 +10,12 @@ public protocol PacketSource: AnyObject {
     /// The returned packet's bytes are valid until the next call. A fault after some packets (a truncated file)
     /// is thrown only after every complete packet before it has been returned.
     func next() throws(CaptureError) -> Packet?
+
+    /// Packets the source skipped or adjusted for their times (a file reader's count; zero for live sources).
+    var timestampAnomalies: TimestampAnomalies { get }
+}
+
+extension PacketSource {
+    /// None: a source that cannot meet an odd time (a live capture) counts nothing.
+    public var timestampAnomalies: TimestampAnomalies { TimestampAnomalies() }
 }

@@ -39,6 +39,8 @@ public final class PcapFileReader: PacketSource {
     private var pendingConsume = 0
     private var packetsRead = 0
     private var failure: CaptureError?
+    /// Records whose sub-second field was out of range (kept: the excess is carried into the seconds).
+    public private(set) var timestampAnomalies = TimestampAnomalies()
 
     /// Opens the pcap file at `path` (`-` for standard input) and reads its header.
     public convenience init(path: String) throws(CaptureError) {
@@ -187,11 +189,15 @@ public final class PcapFileReader: PacketSource {
         guard try reader.fill(total) else {
             throw fail(truncatedError())
         }
+        // seconds < 2^32 and fraction < 2^32: seconds * 10^9 + fraction * 1000 < 2^63, always placeable. A fraction
+        // of a second or more (a damaged or hand-made file) is carried, and counted.
         let ns: Int64
         if timestampsPerSecond == 1_000_000 {
-            ns = Int64(seconds) &* 1_000_000_000 &+ Int64(fraction) &* 1000  // both < 2^32: no overflow in Int64.
+            if fraction >= 1_000_000 { timestampAnomalies.fractionOutOfRange += 1 }
+            ns = Int64(seconds) * 1_000_000_000 + Int64(fraction) * 1000
         } else {
-            ns = Int64(seconds) &* 1_000_000_000 &+ Int64(fraction)
+            if fraction >= 1_000_000_000 { timestampAnomalies.fractionOutOfRange += 1 }
+            ns = Int64(seconds) * 1_000_000_000 + Int64(fraction)
         }
         let all = reader.bytes(total)
         pendingConsume = total

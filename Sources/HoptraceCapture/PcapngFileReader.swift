@@ -24,7 +24,7 @@ public final class PcapngFileReader: PacketSource {
 
     /// Per-interface facts needed to turn a packet block into a ``Packet``, parallel to `interfaces`.
     private struct InterfaceTiming {
-        var unitsPerSecond: UInt64
+        var resolution: TimestampResolution
         var offsetSeconds: Int64
         var linkType: LinkType
         var snapLength: UInt32
@@ -40,6 +40,8 @@ public final class PcapngFileReader: PacketSource {
     private var packetsRead = 0
     private var lastTimestamp: Int64 = 0
     private var failure: CaptureError?
+    /// Packets skipped for a time that cannot be placed.
+    public private(set) var timestampAnomalies = TimestampAnomalies()
 
     private static let sectionHeaderType: UInt32 = 0x0A0D_0D0A
     private static let byteOrderMagic: UInt32 = 0x1A2B_3C4D
@@ -234,9 +236,8 @@ public final class PcapngFileReader: PacketSource {
         let snaplen = body.u32(4, bigEndian: bigEndian)
         var name: String?
         var description: String?
-        var unitsPerSecond: UInt64 = 1_000_000
+        var resolution = TimestampResolution.microseconds
         var offsetSeconds: Int64 = 0
-        var badResolution: UInt8?
         let bigEndian = self.bigEndian
         try forEachOption(UnsafeRawBufferPointer(rebasing: body[8...]), block: "Interface Description Block") {
             code,
@@ -246,39 +247,15 @@ public final class PcapngFileReader: PacketSource {
                 name = boundedText(value)
             case 3:  // if_description
                 description = boundedText(value)
-            case 9:  // if_tsresol: bit 7 clear = 10^-n, set = 2^-n
+            case 9:  // if_tsresol: bit 7 clear = 10^-n, set = 2^-n; any n (a time that cannot be placed is skipped)
                 guard value.count >= 1 else { return }
-                let resolution = value[0]
-                let exponent = Int(resolution & 0x7F)
-                if resolution & 0x80 == 0 {
-                    if exponent <= 19 {
-                        var units: UInt64 = 1
-                        for _ in 0..<exponent { units *= 10 }
-                        unitsPerSecond = units
-                    } else {
-                        badResolution = resolution
-                    }
-                } else if exponent <= 63 {
-                    unitsPerSecond = 1 << UInt64(exponent)
-                } else {
-                    badResolution = resolution
-                }
+                resolution = TimestampResolution(optionByte: value[0])
             case 14:  // if_tsoffset: seconds added to every timestamp
                 guard value.count >= 8 else { return }
                 offsetSeconds = Int64(bitPattern: value.u64(0, bigEndian: bigEndian))
             default:
                 break
             }
-        }
-        if let badResolution {
-            throw error(
-                .corrupt,
-                "Interface Description Block has an impossible timestamp resolution (if_tsresol 0x"
-                    + "\(String(badResolution, radix: 16)))"
-            )
-        }
-        if unitsPerSecond == 0 {
-            unitsPerSecond = 1
         }
         let index = interfaces.count
         interfaces.append(
@@ -287,13 +264,13 @@ public final class PcapngFileReader: PacketSource {
                 description: description,
                 linkType: linkType,
                 snapLength: snaplen,
-                timestampsPerSecond: unitsPerSecond,
+                timestampsPerSecond: resolution.unitsPerSecond,
                 isNamed: name != nil
             )
         )
         timing.append(
             InterfaceTiming(
-                unitsPerSecond: unitsPerSecond,
+                resolution: resolution,
                 offsetSeconds: offsetSeconds,
                 linkType: linkType,
                 snapLength: snaplen
@@ -301,6 +278,7 @@ public final class PcapngFileReader: PacketSource {
         )
     }
 
+    /// The packet of an Enhanced Packet Block, or nil when its time cannot be placed (counted; the block is skipped).
     private func readEnhancedPacket(_ body: UnsafeRawBufferPointer) throws(CaptureError) -> Packet? {
         // body: interface id (4), timestamp high (4), timestamp low (4), captured (4), original (4), data, options.
         guard body.count >= 20 else {
@@ -380,7 +358,7 @@ public final class PcapngFileReader: PacketSource {
         original: UInt32,
         blockName: String,
         flagsCode: UInt16
-    ) throws(CaptureError) -> Packet {
+    ) throws(CaptureError) -> Packet? {
         let sectionInterfaces = interfaces.count - sectionBase
         guard localInterface < UInt32(sectionInterfaces) else {
             throw error(
@@ -411,11 +389,11 @@ public final class PcapngFileReader: PacketSource {
                 }
             }
         }
-        lastTimestamp = nanoseconds(
-            units: timestamp,
-            unitsPerSecond: info.unitsPerSecond,
-            offsetSeconds: info.offsetSeconds
-        )
+        guard let time = info.resolution.nanoseconds(units: timestamp, offsetSeconds: info.offsetSeconds) else {
+            timestampAnomalies.unplaceablePackets += 1
+            return nil
+        }
+        lastTimestamp = time
         return Packet(
             timestamp: lastTimestamp,
             interfaceID: index,

@@ -53,7 +53,8 @@ package enum TimeFormat {
         for _ in 0..<max(0, min(decimals, 18)) { scale *= 10 }
         let scaledDouble = (abs(value) * scale).rounded()
         // Saturate: a value beyond Int64 (or not finite) prints as the largest one, never traps.
-        let scaled = scaledDouble.isFinite && scaledDouble < 9.2e18 ? Int64(scaledDouble) : Int64.max
+        let scaled =
+            scaledDouble.isNaN ? 0 : scaledDouble.isFinite && scaledDouble < 9.2e18 ? Int64(scaledDouble) : Int64.max
         let whole = scaled / Int64(scale)
         let fraction = scaled % Int64(scale)
         let sign = value < 0 && scaled != 0 ? "-" : ""

@@ -20,13 +20,25 @@ struct DNSStreamDecoder {
             if input.isEmpty { return }
         }
         self.buffer.append(contentsOf: input)
-        while self.buffer.count >= 2 {
-            let length = Int(self.buffer[0]) << 8 | Int(self.buffer[1])
-            guard self.buffer.count >= 2 + length else { break }
-            self.buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[2..<(2 + length)])) }
-            self.buffer.removeFirst(2 + length)
+        // Messages are taken from the front by index, and the consumed prefix dropped once at the end (removing each
+        // message from the front of a large buffer was quadratic).
+        var start = 0
+        while self.buffer.count - start >= 2 {
+            let length = Int(self.buffer[start]) << 8 | Int(self.buffer[start + 1])
+            guard self.buffer.count - start >= 2 + length else { break }
+            let first = start + 2
+            self.buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[first..<(first + length)])) }
+            start = first + length
+        }
+        if start == self.buffer.count {
+            self.buffer = []
+        } else if start > 0 {
+            self.buffer.removeFirst(start)
         }
     }
+
+    /// Bytes held of a partial message.
+    var bufferedBytes: Int { self.buffer.count }
 
     /// Drops a partial message (after a hole).
     mutating func reset() {

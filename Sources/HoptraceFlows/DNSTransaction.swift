@@ -40,6 +40,9 @@ public struct DNSTransaction: Hashable, Sendable {
     public var isAuthoritative: Bool
     /// The transaction id of the connection for DNS over TCP (``ConnectionRecord/id``), else nil.
     public var connectionID: UInt64?
+    /// Whether it was emitted early to keep the table under ``FlowConfiguration/maxDNSTransactions`` (its
+    /// response, if any, may come later and then appear as a response without a query): not "unanswered".
+    public var isEvicted: Bool
 
     /// A transaction with only its identity known.
     public init(capturePoint: Int, transport: DNSTransport, client: FlowEndpoint, server: FlowEndpoint, id: UInt16) {
@@ -58,6 +61,7 @@ public struct DNSTransaction: Hashable, Sendable {
         self.isTruncated = false
         self.isAuthoritative = false
         self.connectionID = nil
+        self.isEvicted = false
     }
 
     /// Response time minus (first) query time, nanoseconds: what tshark reports as `dns.time`.

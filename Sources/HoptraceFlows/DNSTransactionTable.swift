@@ -344,6 +344,59 @@ struct DNSTransactionTable {
         self.unlink(entry.slot)
     }
 
+    /// Removes the transaction due to expire first (the oldest, as the deadlines go: answered ones linger less than
+    /// unanswered ones wait) and hands it to `emit` marked ``DNSTransaction/isEvicted``; false when none is pending.
+    /// O(log n) amortised: the deadline queues are in order.
+    @discardableResult
+    mutating func evictOldest(emit: (DNSTransaction) -> Void) -> Bool {
+        guard self.count > 0 else { return false }
+        if self.limitsKnown {
+            // The front of each queue, stale entries (freed slots, moved deadlines) dropped on the way.
+            func isLive(_ entry: Deadline) -> Bool {
+                let slot = self.slots[Int(entry.slot)]
+                return slot.generation == entry.generation && slot.deadline == entry.time
+            }
+            while let first = self.unansweredQueue.first, !isLive(first) { self.unansweredQueue.removeFirst() }
+            while let first = self.answeredQueue.first, !isLive(first) { self.answeredQueue.removeFirst() }
+            while let first = self.lateQueue.first, !isLive(first) { self.lateQueue.removeFirst() }
+            var chosen: Deadline? = nil
+            var queue = 0
+            for (index, candidate) in [self.unansweredQueue.first, self.answeredQueue.first, self.lateQueue.first]
+                .enumerated()
+            {
+                guard let candidate else { continue }
+                if let current = chosen, current.time <= candidate.time { continue }
+                chosen = candidate
+                queue = index
+            }
+            if let chosen {
+                switch queue {
+                case 0: self.unansweredQueue.removeFirst()
+                case 1: self.answeredQueue.removeFirst()
+                default: self.lateQueue.removeFirst()
+                }
+                self.unlink(chosen.slot)
+                if var transaction = self.release(chosen.slot) {
+                    transaction.isEvicted = true
+                    emit(transaction)
+                }
+                return true
+            }
+        }
+        // No deadlines queued yet (no sweep has run): the first created.
+        guard
+            let oldest = self.transactions.indices.filter({ self.transactions[$0] != nil })
+                .min(by: { self.slots[$0].sequence < self.slots[$1].sequence })
+        else { return false }
+        let slot = Int32(truncatingIfNeeded: oldest)
+        self.unlink(slot)
+        if var transaction = self.release(slot) {
+            transaction.isEvicted = true
+            emit(transaction)
+        }
+        return true
+    }
+
     /// Every pending transaction (answered ones still lingering and unanswered ones), without removing them, in
     /// creation order.
     var all: [DNSTransaction] {

@@ -19,11 +19,13 @@ public final class FlowAnalyzer {
     @exclusivity(unchecked) private var nextID: UInt64 = 1
     @exclusivity(unchecked) private var now: Int64 = 0
     @exclusivity(unchecked) private var nextSweep: Int64 = .min
+    @exclusivity(unchecked) private var sweptAtEndOfTime = false
+    @exclusivity(unchecked) private var budgets = MemoryBudgets()
 
     /// An analyzer sending its records to `sink`.
     public init(configuration: FlowConfiguration = .init(), sink: @escaping (FlowEvent) -> Void) {
         self.configuration = configuration
-        self.output = FlowOutput(sink: sink)
+        self.output = FlowOutput(configuration: configuration, sink: sink)
     }
 
     /// The counters so far.
@@ -38,9 +40,12 @@ public final class FlowAnalyzer {
         self.output.statistics.packets += 1
         let time = packet.timestamp
         if time > self.now { self.now = time }
-        if self.now >= self.nextSweep {
+        if self.now >= self.nextSweep, !self.sweptAtEndOfTime {
             self.sweep()
-            self.nextSweep = self.now + self.configuration.sweepInterval
+            // Near the end of time (a packet stamped in 2262) one last sweep is all there is: time cannot move on.
+            let (next, overflow) = self.now.addingReportingOverflow(max(self.configuration.sweepInterval, 1))
+            self.nextSweep = overflow ? .max : next
+            self.sweptAtEndOfTime = overflow
         }
         guard let network = packet.network else { return }
         switch packet.transport {
@@ -59,9 +64,7 @@ public final class FlowAnalyzer {
                     destination: FlowEndpoint(address: network.dst, port: udp.dstPort),
                     connectionID: nil
                 )
-                if self.output.dns.count > self.configuration.maxDNSTransactions {
-                    self.output.dns.expire(now: .max, linger: 0, timeout: 0) { self.output.emit(.dns($0)) }
-                }
+
             }
         case .icmp(let icmp):
             self.output.statistics.icmpPackets += 1
@@ -126,7 +129,7 @@ public final class FlowAnalyzer {
         }
         if connection == nil {
             if self.table.count >= self.configuration.maxConnections {
-                let victims = self.table.removeLeastRecent(max(1, self.configuration.maxConnections / 8))
+                let victims = self.table.removeLeastRecent(self.table.count - self.configuration.maxConnections + 1)
                 for victim in victims {
                     self.output.statistics.evictedForCap += 1
                     self.emitConnection(victim, reason: .evicted)
@@ -165,6 +168,8 @@ public final class FlowAnalyzer {
         let wasAnswered = connection.resp.summary.packets > 0
         let wasEstablished = connection.handshakeAckTime != nil
         let wireLength = max(packet.payloadLength, packet.payload.count, 0)
+        let heldBefore = connection.heldBytes
+        let bufferedBefore = connection.applicationBufferBytes
         let kind = connection.process(
             tcp,
             fromOriginator: fromOriginator,
@@ -182,6 +187,7 @@ public final class FlowAnalyzer {
             // correlation knows of a long connection before it closes.
             self.output.emit(.opened(connection.record(reason: .endOfInput)))
         }
+        self.budgets.account(connection, heldBefore: heldBefore, bufferedBefore: bufferedBefore, output: self.output)
         if self.configuration.emitSegments {
             let isACK = tcp.flags.contains(.ack)
             let relative = connection.relative(seq: tcp.seq, ack: isACK ? tcp.ack : nil, fromOriginator: fromOriginator)
@@ -254,8 +260,8 @@ public final class FlowAnalyzer {
         let linger = self.configuration.closeLinger
         let idle = self.configuration.idleTimeout
         let due = self.table.remove { connection in
-            if let closed = connection.closedAt, now - closed > linger { return true }
-            return now - connection.lastTime > idle
+            if let closed = connection.closedAt, now.saturatingSubtracting(closed) > linger { return true }
+            return now.saturatingSubtracting(connection.lastTime) > idle
         }
         for connection in due {
             if connection.closedAt != nil {
@@ -272,7 +278,105 @@ public final class FlowAnalyzer {
     }
 
     private func emitConnection(_ connection: TCPConnection, reason: ConnectionEndReason) {
+        self.budgets.forget(connection)
         let record = connection.finish(reason: reason, output: self.output)
         self.output.emit(.connection(record))
+    }
+}
+
+/// The flow stage's budgets across connections: bytes held ahead of holes for reassembly, and bytes stored by the
+/// application analyzers (HTTP heads in progress, partial DNS-over-TCP messages). Each connection has its own caps
+/// too, but many connections at their caps would still be too much: over a budget, the connection that began
+/// holding first gives up what it holds (reassembly: the holes become gaps and the held bytes are delivered; heads:
+/// truncated but still reported), counted in ``FlowStatistics``.
+struct MemoryBudgets {
+    /// A connection that began holding bytes, in that order (weak: it may have been emitted since).
+    private struct Holder {
+        weak var connection: TCPConnection?
+    }
+
+    private var heldBytes = 0
+    private var bufferedBytes = 0
+    private var holding: [Holder] = []
+    private var holdingStart = 0
+    private var buffering: [Holder] = []
+    private var bufferingStart = 0
+
+    /// Takes note of what `connection` holds after a packet, and enforces the budgets (outside the connection's own
+    /// packet processing: the connection giving up its bytes may be this one).
+    @inline(__always)
+    mutating func account(_ connection: TCPConnection, heldBefore: Int, bufferedBefore: Int, output: FlowOutput) {
+        let held = connection.heldBytes
+        let buffered = connection.applicationBufferBytes
+        if held == heldBefore && buffered == bufferedBefore { return }
+        self.change(connection, heldFrom: heldBefore, to: held, bufferedFrom: bufferedBefore, to: buffered)
+        self.enforce(output: output)
+    }
+
+    /// A connection leaves the table: what it held no longer counts.
+    @inline(__always)
+    mutating func forget(_ connection: TCPConnection) {
+        self.heldBytes -= connection.heldBytes
+        self.bufferedBytes -= connection.applicationBufferBytes
+    }
+
+    private mutating func change(
+        _ connection: TCPConnection,
+        heldFrom heldBefore: Int,
+        to held: Int,
+        bufferedFrom bufferedBefore: Int,
+        to buffered: Int
+    ) {
+        self.heldBytes += held - heldBefore
+        self.bufferedBytes += buffered - bufferedBefore
+        if heldBefore == 0 && held > 0 { self.holding.append(Holder(connection: connection)) }
+        if bufferedBefore == 0 && buffered > 0 { self.buffering.append(Holder(connection: connection)) }
+    }
+
+    private mutating func enforce(output: FlowOutput) {
+        let configuration = output.configuration
+        while self.heldBytes > configuration.maxHeldBytes, let connection = Self.next(&self.holding, &self.holdingStart)
+        {
+            guard connection.heldBytes > 0 else { continue }
+            let bufferedBefore = connection.applicationBufferBytes
+            let released = connection.releaseHeld(output: output)
+            self.heldBytes -= released
+            output.statistics.evictedHeldBytes += released
+            output.statistics.evictedReassemblies += 1
+            // Delivering the held bytes may have started a head.
+            let buffered = connection.applicationBufferBytes
+            self.change(connection, heldFrom: 0, to: 0, bufferedFrom: bufferedBefore, to: buffered)
+        }
+        while self.bufferedBytes > configuration.maxBufferedHeadBytes,
+            let connection = Self.next(&self.buffering, &self.bufferingStart)
+        {
+            let released = connection.releaseApplicationBuffers()
+            guard released > 0 else { continue }
+            self.bufferedBytes -= released
+            output.statistics.evictedHeadBytes += released
+            output.statistics.evictedHeads += 1
+        }
+        Self.compact(&self.holding, &self.holdingStart)
+        Self.compact(&self.buffering, &self.bufferingStart)
+    }
+
+    /// The oldest holder still alive, taken off the queue.
+    private static func next(_ queue: inout [Holder], _ start: inout Int) -> TCPConnection? {
+        while start < queue.count {
+            let holder = queue[start]
+            start += 1
+            if let connection = holder.connection { return connection }
+        }
+        return nil
+    }
+
+    private static func compact(_ queue: inout [Holder], _ start: inout Int) {
+        if start == queue.count {
+            queue.removeAll(keepingCapacity: queue.count <= 1024)
+            start = 0
+        } else if start >= 1024 && start * 2 >= queue.count {
+            queue.removeFirst(start)
+            start = 0
+        }
     }
 }

@@ -11,11 +11,21 @@ public struct FlowConfiguration: Sendable {
     public var dnsTimeout: Int64 = 10_000_000_000
     /// An answered DNS query stays this long to count duplicate responses.
     public var dnsLinger: Int64 = 2_000_000_000
-    /// Most DNS transactions pending at once; beyond it the table is expired early.
+    /// Most DNS transactions pending at once; beyond it the oldest are emitted early, marked
+    /// ``DNSTransaction/isEvicted`` (counted in ``FlowStatistics/evictedDNSTransactions``).
     public var maxDNSTransactions = 100_000
+    /// Most bytes held ahead of holes for reassembly across all connections (each direction holds at most 256 KiB
+    /// of its own); beyond it the connection that began holding first has its holes declared gaps and its bytes
+    /// delivered (counted in ``FlowStatistics/evictedReassemblies``).
+    public var maxHeldBytes = 64 << 20
+    /// Most bytes stored across all connections for HTTP heads in progress and partial DNS-over-TCP messages (each
+    /// head stores at most 64 KiB of its own); beyond it the connection that began storing first has its heads
+    /// truncated (still reported, ``HTTPHead/isTruncated``) and its partial DNS messages dropped (counted in
+    /// ``FlowStatistics/evictedHeads``).
+    public var maxBufferedHeadBytes = 16 << 20
     /// How often (packet time) timeouts are checked.
     public var sweepInterval: Int64 = 1_000_000_000
-    /// Whether each TCP connection's first packet is also emitted as ``FlowEvent/opened(_:)``.
+    /// Whether connections still open are also emitted as provisional records (``FlowEvent/opened(_:)``).
     public var emitOpened = false
     /// Whether every TCP segment is also emitted as a ``SegmentObservation`` (for correlation across capture
     /// points).

@@ -5,14 +5,20 @@ final class FlowOutput {
     var dns = DNSTransactionTable()
     @exclusivity(unchecked) var statistics = FlowStatistics()
 
-    init(sink: @escaping (FlowEvent) -> Void) {
+    let configuration: FlowConfiguration
+
+    init(configuration: FlowConfiguration, sink: @escaping (FlowEvent) -> Void) {
+        self.configuration = configuration
         self.sink = sink
     }
 
     func emit(_ event: FlowEvent) {
         switch event {
         case .connection, .opened: break
-        case .http: self.statistics.httpExchanges += 1
+        case .http(let exchange):
+            self.statistics.httpExchanges += 1
+            if exchange.request?.isTruncated == true { self.statistics.truncatedHeads += 1 }
+            if exchange.response?.isTruncated == true { self.statistics.truncatedHeads += 1 }
         case .dns: self.statistics.dnsTransactions += 1
         case .icmpError: self.statistics.icmpErrors += 1
         case .segment: break
@@ -43,6 +49,12 @@ final class FlowOutput {
             id: message.id
         )
         self.dns.handle(message, key: key, time: time, connectionID: connectionID) { self.emit(.dns($0)) }
+        // Over the cap: the oldest pending transactions go, marked and counted.
+        while self.dns.count > max(self.configuration.maxDNSTransactions, 0),
+            self.dns.evictOldest(emit: { self.emit(.dns($0)) })
+        {
+            self.statistics.evictedDNSTransactions += 1
+        }
     }
 
     /// A DNS message reassembled from a TCP connection.

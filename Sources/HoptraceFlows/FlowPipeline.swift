@@ -16,6 +16,9 @@ public struct FlowPipeline {
         /// The fault that stopped reading early (a truncated or corrupt file), after every packet before it was
         /// analysed and every open flow emitted.
         public var error: CaptureError?
+        /// Packets the readers skipped because their time cannot be placed (after 2262, before 1677), and records
+        /// whose sub-second field was out of range; worth a warning when not empty.
+        public var timestampAnomalies = TimestampAnomalies()
     }
 
     /// SLL2 interface indexes to names (from `ip link` of the captured node, or the lab's truth file).
@@ -114,7 +117,8 @@ public struct FlowPipeline {
             flowStatistics: analyzer.statistics,
             packets: packets,
             lastTime: lastTime,
-            error: failure
+            error: failure,
+            timestampAnomalies: source.timestampAnomalies
         )
     }
 }

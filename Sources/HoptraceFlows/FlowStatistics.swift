@@ -18,8 +18,30 @@ public struct FlowStatistics: Sendable, Hashable {
     public var closedConnections = 0
     /// Connections emitted after the idle timeout.
     public var idleConnections = 0
-    /// Connections evicted to stay under ``FlowConfiguration/maxConnections``.
+    /// Connections evicted to stay under ``FlowConfiguration/maxConnections`` (their records say `.evicted`).
     public var evictedForCap = 0
+    /// DNS transactions emitted early to stay under ``FlowConfiguration/maxDNSTransactions``
+    /// (``DNSTransaction/isEvicted``).
+    public var evictedDNSTransactions = 0
+    /// Times a connection's bytes held ahead of holes were released as gaps to stay under
+    /// ``FlowConfiguration/maxHeldBytes``, and the bytes released.
+    public var evictedReassemblies = 0
+    /// Bytes released by ``evictedReassemblies``.
+    public var evictedHeldBytes = 0
+    /// Times a connection's stored heads (or partial DNS messages) were released to stay under
+    /// ``FlowConfiguration/maxBufferedHeadBytes``.
+    public var evictedHeads = 0
+    /// Bytes released by ``evictedHeads``.
+    public var evictedHeadBytes = 0
+    /// HTTP heads longer than the parser stores, reported truncated (``HTTPHead/isTruncated``), for whatever
+    /// reason: their own length or the budget.
+    public var truncatedHeads = 0
+
+    /// Everything evicted to stay within a cap: connections, DNS transactions, reassembly and head buffers. What
+    /// the command line reports as `"evicted": N` (a count of evictions, not of bytes).
+    public var evicted: Int {
+        self.evictedForCap + self.evictedDNSTransactions + self.evictedReassemblies + self.evictedHeads
+    }
     /// DNS messages parsed.
     public var dnsMessages = 0
     /// DNS payloads that did not parse (shorter than a header).

@@ -65,6 +65,15 @@ struct FlowTable {
     private var entries = [Entry](repeating: Entry(key: FlowTable.emptyKey, connection: nil), count: 64)
     private let seed: UInt64 = UInt64.random(in: .min ... .max) | 1
     private(set) var count = 0
+    /// The clock for eviction: connections in creation order with their last time when the hand last passed them
+    /// (entries of connections no longer tracked are skipped and compacted away).
+    private var clock: [ClockEntry] = []
+    private var clockStart = 0
+
+    private struct ClockEntry {
+        var connection: TCPConnection?
+        var seen: Int64
+    }
 
     @inline(__always)
     private var mask: Int { self.entries.count - 1 }
@@ -94,13 +103,17 @@ struct FlowTable {
             let (index, found) = self.bucket(for: key)
             if found {
                 if let newValue {
+                    if let old = self.entries[index].connection { self.leaveClock(old) }
                     self.entries[index].connection = newValue
+                    self.enterClock(newValue)
                 } else {
                     self.removeBucket(index)
                 }
             } else if let newValue {
                 self.entries[index] = Entry(key: key, connection: newValue)
+                self.enterClock(newValue)
                 self.count += 1
+                if self.clock.count > 2 * self.count + 4096 { self.compactClock() }
                 if self.count * 2 > self.entries.count { self.grow() }
             }
         }
@@ -119,21 +132,31 @@ struct FlowTable {
         }
     }
 
-    /// Empties bucket `index` and shifts later members of its probe run back (no tombstones).
+    /// Empties bucket `index` and shifts later members of its probe run back (no tombstones). Entries are moved in
+    /// memory (the hole is an empty entry, trivially destroyed), so that a shift costs no reference counting.
     private mutating func removeBucket(_ index: Int) {
+        if let connection = self.entries[index].connection { self.leaveClock(connection) }
         self.count -= 1
-        var hole = index
-        var next = (index + 1) & self.mask
-        while self.entries[next].connection != nil {
-            let home = self.home(of: self.entries[next].key)
-            // Move the member into the hole unless its home lies cyclically in (hole, next].
-            if (hole - home) & self.mask < (next - home) & self.mask {
-                self.entries[hole] = self.entries[next]
-                hole = next
+        self.entries[index].connection = nil
+        let mask = self.mask
+        let seed = self.seed
+        self.entries.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var hole = index
+            var next = (index + 1) & mask
+            while base[next].connection != nil {
+                let home = Int(truncatingIfNeeded: base[next].key.hash(seed: seed)) & mask
+                // Move the member into the hole unless its home lies cyclically in (hole, next].
+                if (hole - home) & mask < (next - home) & mask {
+                    // The hole holds an empty entry: nothing to release. Move, then leave an empty entry behind.
+                    (base + hole).deinitialize(count: 1)
+                    (base + hole).moveInitialize(from: base + next, count: 1)
+                    (base + next).initialize(to: Entry(key: FlowTable.emptyKey, connection: nil))
+                    hole = next
+                }
+                next = (next + 1) & mask
             }
-            next = (next + 1) & self.mask
         }
-        self.entries[hole].connection = nil
     }
 
     /// Removes and returns the connections `isDue` selects, in creation order.
@@ -160,20 +183,82 @@ struct FlowTable {
     /// Every connection tracked, in no particular order.
     var all: [TCPConnection] { self.entries.compactMap(\.connection) }
 
-    /// Removes and returns the `count` least recently active connections, in creation order.
+    /// Removes and returns `count` connections among the least recently active, in creation order.
+    ///
+    /// A clock (second-chance) sweep over the connections in creation order: a connection active since the hand last
+    /// passed it is passed again with its new time, the first one not active since is evicted. O(1) amortised per
+    /// eviction, touching only the connections passed: scanning and sorting the whole table for each eviction batch
+    /// (every connection's last time a cache miss) was most of the cost of a SYN flood. Packets come in time order,
+    /// so creation order plus the second chance is least-recent order, up to one pass of the hand.
     mutating func removeLeastRecent(_ count: Int) -> [TCPConnection] {
-        var live: [(lastTime: Int64, key: ConnectionKey)] = []
-        live.reserveCapacity(self.count)
-        for entry in self.entries {
-            if let connection = entry.connection { live.append((connection.lastTime, entry.key)) }
+        var victims: [TCPConnection] = []
+        var passes = 0
+        while victims.count < count, self.clockStart < self.clock.count {
+            let slot = self.clockStart
+            self.clockStart += 1
+            guard let connection = self.clock[slot].connection else { continue }
+            self.clock[slot].connection = nil
+            if connection.lastTime > self.clock[slot].seen, passes < self.count {
+                passes += 1
+                self.enterClock(connection)
+                continue
+            }
+            // A connection is filed under its own endpoints.
+            let (index, found) = self.bucket(
+                for: ConnectionKey(
+                    capturePoint: connection.capturePoint,
+                    connection.originator,
+                    connection.responder
+                )
+            )
+            guard found, self.entries[index].connection === connection else { continue }
+            self.removeBucket(index)
+            victims.append(connection)
         }
-        live.sort { $0.lastTime < $1.lastTime }
-        return self.remove(keys: live.prefix(count).map(\.key))
+        self.compactClock()
+        return victims.sorted { $0.id < $1.id }
+    }
+
+    /// Puts a connection at the back of the clock with its time now.
+    @inline(__always)
+    private mutating func enterClock(_ connection: TCPConnection) {
+        connection.clockSlot = self.clock.count
+        self.clock.append(ClockEntry(connection: connection, seen: connection.lastTime))
+    }
+
+    /// Takes a connection leaving the table off the clock (its entry becomes a hole: the clock holds no connection
+    /// the table does not).
+    @inline(__always)
+    private mutating func leaveClock(_ connection: TCPConnection) {
+        let slot = connection.clockSlot
+        if slot >= self.clockStart, slot < self.clock.count, self.clock[slot].connection === connection {
+            self.clock[slot].connection = nil
+        }
+        connection.clockSlot = -1
+    }
+
+    /// Drops the holes once they are most of the clock, renumbering the connections' slots.
+    private mutating func compactClock() {
+        let live = self.count
+        guard
+            self.clock.count - live > live + 4096
+                || (self.clockStart >= 4096 && self.clockStart * 2 >= self.clock.count)
+        else { return }
+        var kept: [ClockEntry] = []
+        kept.reserveCapacity(live + live / 2 + 64)
+        for entry in self.clock[self.clockStart...] {
+            guard let connection = entry.connection else { continue }
+            connection.clockSlot = kept.count
+            kept.append(entry)
+        }
+        self.clock = kept
+        self.clockStart = 0
     }
 
     /// Removes and returns everything, in creation order.
     mutating func removeAll() -> [TCPConnection] {
         let all = self.all.sorted { $0.id < $1.id }
+        for connection in all { connection.clockSlot = -1 }
         self = FlowTable()
         return all
     }

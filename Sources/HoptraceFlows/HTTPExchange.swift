@@ -69,6 +69,10 @@ public struct HTTPExchange: Hashable, Sendable {
         self.responseHasGap = false
     }
 
+    /// Whether the request or the response head was longer than the parser stores (``HTTPHead/isTruncated``):
+    /// method, target, status and times are kept, headers past the cap are not.
+    public var headTruncated: Bool { self.request?.isTruncated == true || self.response?.isTruncated == true }
+
     /// Whether the request was seen whole (head and body, no hole).
     public var isRequestComplete: Bool { self.request != nil && self.requestLastByte != nil && !self.requestHasGap }
     /// Whether the final response was seen whole.

@@ -113,6 +113,65 @@ extension HTTPMessageParser {
         return head
     }
 
+    /// Parses the stored start of a head that was cut (over the cap): its complete lines as a head; when even the
+    /// start line was cut, what it begins with (a request's method and target, a response's version and status).
+    /// nil when that is not HTTP either.
+    static func parseTruncatedHead(_ bytes: UnsafeRawBufferPointer, request: Bool) -> HTTPHead? {
+        var lastLineFeed: Int? = nil
+        var from = 0
+        while let lineFeed = lineFeed(in: bytes, from: from) {
+            lastLineFeed = lineFeed
+            from = lineFeed + 1
+        }
+        if let lastLineFeed {
+            return parseHead(UnsafeRawBufferPointer(rebasing: bytes[0...lastLineFeed]), request: request)
+        }
+        // The start line itself was cut.
+        var head = HTTPHead(isRequest: request)
+        var method = ""
+        var target = ""
+        var reason = ""
+        if request {
+            guard let space = firstIndex(of: 0x20, in: bytes), space > 0, space <= 20 else { return nil }
+            for byte in bytes[0..<space] {
+                guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || byte == UInt8(ascii: "-") else {
+                    return nil
+                }
+            }
+            var start = space + 1
+            while start < bytes.count, bytes[start] == 0x20 { start += 1 }
+            method = sanitizedString(UnsafeRawBufferPointer(rebasing: bytes[0..<space]), limit: HTTPHead.maxFieldLength)
+            target = sanitizedString(UnsafeRawBufferPointer(rebasing: bytes[start...]), limit: HTTPHead.maxFieldLength)
+        } else {
+            // "HTTP/1.1 200 reason...": at least the version, a space and the status.
+            guard bytes.count >= 12, let minor = parseVersion(UnsafeRawBufferPointer(rebasing: bytes[0..<8])),
+                bytes[8] == 0x20
+            else { return nil }
+            var status = 0
+            for byte in bytes[9..<12] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                status = status * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            head.minorVersion = minor
+            head.status = status
+            if bytes.count > 13 {
+                reason = sanitizedString(UnsafeRawBufferPointer(rebasing: bytes[13...]), limit: HTTPHead.maxFieldLength)
+            }
+        }
+        head.headLength = bytes.count
+        head.text = HTTPHead.Text(
+            method: method,
+            target: target,
+            reason: reason,
+            host: nil,
+            requestID: nil,
+            traceparent: nil,
+            forwardedFor: nil,
+            userAgent: nil
+        )
+        return head
+    }
+
     /// The trimmed value of a field line whose colon is at `colon`.
     @inline(__always)
     private static func value(of line: UnsafeRawBufferPointer, _ colon: Int) -> UnsafeRawBufferPointer {

@@ -149,6 +149,10 @@ public struct HTTPHead: Hashable, Sendable {
     public var isUpgrade: Bool
     /// The size of the start line and headers in bytes, terminator included.
     public var headLength: Int
+    /// Whether the head was longer than the parser stores (64 KiB, or less when the flow stage's budget for heads
+    /// across connections ran out): the start line and the headers that were stored were kept, the rest only
+    /// counted. A truncated request is still a request.
+    public var isTruncated: Bool
 
     /// Longest value kept of any field, in bytes (before escaping).
     public static let maxFieldLength = 256
@@ -165,5 +169,6 @@ public struct HTTPHead: Hashable, Sendable {
         self.expectsContinue = false
         self.isUpgrade = false
         self.headLength = 0
+        self.isTruncated = false
     }
 }

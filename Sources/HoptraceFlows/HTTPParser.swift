@@ -48,6 +48,14 @@ enum HTTPGapEffect: Equatable {
     case lostBetweenMessages
 }
 
+/// A head that stopped being stored: what parsed of it, how long it is so far, its last two bytes.
+final class HeadTruncation {
+    var head: HTTPHead?
+    var seen = 0
+    var last1: UInt8 = 0
+    var last2: UInt8 = 0
+}
+
 /// One direction's HTTP/1.x parser.
 struct HTTPMessageParser {
     enum State: Equatable {
@@ -79,6 +87,8 @@ struct HTTPMessageParser {
     /// Body bytes of the current message (gap bytes included).
     private(set) var bodyLength = 0
     private var buffer: [UInt8] = []
+    /// The head in progress once it stopped being stored (nil otherwise: one word per parser).
+    private var truncation: HeadTruncation?
 
     init(isRequestSide: Bool) {
         self.isRequestSide = isRequestSide
@@ -106,24 +116,28 @@ struct HTTPMessageParser {
             case .some(true), .none:
                 self.state = .head
                 self.sawMessage = true
+                self.truncation = nil
                 self.buffer.removeAll(keepingCapacity: true)
                 self.bodyLength = 0
                 return (index, .messageBegin)
             }
         case .head:
-            // Common case: the whole head is in this segment; parse it in place, no copy.
-            if self.buffer.isEmpty, let end = HTTPMessageParser.headEnd(bytes) {
+            // Common case: the whole head is in this segment; parse it in place, no copy (a head longer than the cap
+            // is parsed whole here, and flagged: the cap is on what is stored).
+            if self.buffer.isEmpty, self.truncation == nil, let end = HTTPMessageParser.headEnd(bytes) {
                 guard
-                    let head = HTTPMessageParser.parseHead(
+                    var head = HTTPMessageParser.parseHead(
                         UnsafeRawBufferPointer(rebasing: bytes[0..<end]),
                         request: self.isRequestSide
                     )
                 else {
                     return (end, self.failHead())
                 }
+                head.isTruncated = end > HTTPMessageParser.maxHeadLength
                 self.state = .awaitingFraming
                 return (end, .head(head))
             }
+            if self.truncation != nil { return self.scanTruncatedHead(bytes, from: 0) }
             for index in 0..<bytes.count {
                 let byte = bytes[index]
                 self.buffer.append(byte)
@@ -144,8 +158,10 @@ struct HTTPMessageParser {
                         return (index + 1, .head(head))
                     }
                 }
-                if self.buffer.count > HTTPMessageParser.maxHeadLength {
-                    return (index + 1, self.failHead())
+                if self.buffer.count >= HTTPMessageParser.maxHeadLength {
+                    // The cap: what is stored so far is parsed now, and the rest of the head only scanned for its end.
+                    _ = self.truncateHead()
+                    return self.scanTruncatedHead(bytes, from: index + 1)
                 }
             }
             return (bytes.count, nil)
@@ -154,7 +170,7 @@ struct HTTPMessageParser {
             return (0, .messageEnd)
         case .body(let remaining):
             let take = min(remaining, bytes.count)
-            self.bodyLength += take
+            self.countBody(take)
             if take == remaining {
                 self.state = .idle
                 return (take, .messageEnd)
@@ -172,7 +188,7 @@ struct HTTPMessageParser {
             return (consumed, nil)
         case .chunkData(let remaining):
             let take = min(remaining, bytes.count)
-            self.bodyLength += take
+            self.countBody(take)
             self.state = take == remaining ? .chunkDataEnd(seenCR: false) : .chunkData(remaining: remaining - take)
             return (take, nil)
         case .chunkDataEnd(let seenCR):
@@ -198,7 +214,7 @@ struct HTTPMessageParser {
             }
             return (consumed, nil)
         case .untilClose:
-            self.bodyLength += bytes.count
+            self.countBody(bytes.count)
             return (bytes.count, nil)
         case .resync:
             if let start = self.findMessageStart(bytes) {
@@ -236,15 +252,15 @@ struct HTTPMessageParser {
         case .notHTTP, .upgraded:
             return .none
         case .untilClose:
-            self.bodyLength += Int(clamping: length)
+            self.countBody(Int(clamping: length))
             return .absorbed
         case .body(let remaining):
             if length < UInt64(remaining) {
-                self.bodyLength += Int(length)
+                self.countBody(Int(length))
                 self.state = .body(remaining: remaining - Int(length))
                 return .absorbed
             }
-            self.bodyLength += remaining
+            self.countBody(remaining)
             if length == UInt64(remaining) {
                 self.state = .idle
                 return .endedInGap
@@ -253,7 +269,7 @@ struct HTTPMessageParser {
             return .cut
         case .chunkData(let remaining):
             if length < UInt64(remaining) {
-                self.bodyLength += Int(length)
+                self.countBody(Int(length))
                 self.state = .chunkData(remaining: remaining - Int(length))
                 return .absorbed
             }
@@ -279,14 +295,75 @@ struct HTTPMessageParser {
         return false
     }
 
+    /// Adds body bytes to ``bodyLength``, saturating (a close-delimited body fed gaps forever cannot overflow it).
+    @inline(__always)
+    private mutating func countBody(_ count: Int) {
+        let (sum, overflow) = self.bodyLength.addingReportingOverflow(count)
+        self.bodyLength = overflow ? .max : sum
+    }
+
     private mutating func enterResync() {
+        self.truncation = nil
         self.state = .resync
         self.atLineStart = true
         self.sawMessage = true
         self.buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Bytes stored for a head in progress (the memory ``truncateHead()`` would release).
+    var bufferedHeadBytes: Int { self.state == .head ? self.buffer.count : 0 }
+
+    /// Stops storing the head in progress: what was stored is parsed now (a request keeps its method and target, a
+    /// response its status, if their lines were complete or at least begun) and released; the head goes on being
+    /// scanned for its end, where it is reported flagged ``HTTPHead/isTruncated``. For the per-head cap and for the
+    /// flow stage's budget of head bytes across connections. Returns the bytes released.
+    mutating func truncateHead() -> Int {
+        guard self.state == .head, self.truncation == nil, !self.buffer.isEmpty else { return 0 }
+        let released = self.buffer.count
+        let truncation = HeadTruncation()
+        truncation.head = self.buffer.withUnsafeBytes {
+            HTTPMessageParser.parseTruncatedHead($0, request: self.isRequestSide)
+        }
+        truncation.seen = released
+        truncation.last1 = self.buffer[released - 1]
+        truncation.last2 = released >= 2 ? self.buffer[released - 2] : 0
+        self.truncation = truncation
+        self.buffer = []
+        return released
+    }
+
+    /// Scans a truncated head from `bytes[from...]` for its blank line (memchr from line feed to line feed).
+    private mutating func scanTruncatedHead(_ bytes: UnsafeRawBufferPointer, from start: Int) -> (Int, HTTPParserEvent?)
+    {
+        guard let truncation = self.truncation else { return (start, nil) }
+        var from = start
+        while let lineFeed = HTTPMessageParser.lineFeed(in: bytes, from: from) {
+            let previous = lineFeed >= 1 ? bytes[lineFeed - 1] : truncation.last1
+            let beforeThat = lineFeed >= 2 ? bytes[lineFeed - 2] : (lineFeed == 1 ? truncation.last1 : truncation.last2)
+            if previous == 0x0a || (previous == 0x0d && beforeThat == 0x0a) {
+                truncation.seen &+= lineFeed + 1 - start
+                self.truncation = nil
+                guard var head = truncation.head else { return (lineFeed + 1, self.failHead()) }
+                head.headLength = truncation.seen
+                head.isTruncated = true
+                self.state = .awaitingFraming
+                return (lineFeed + 1, .head(head))
+            }
+            from = lineFeed + 1
+        }
+        truncation.seen &+= bytes.count - start
+        if bytes.count - start >= 2 {
+            truncation.last2 = bytes[bytes.count - 2]
+            truncation.last1 = bytes[bytes.count - 1]
+        } else if bytes.count - start == 1 {
+            truncation.last2 = truncation.last1
+            truncation.last1 = bytes[bytes.count - 1]
+        }
+        return (bytes.count, nil)
+    }
+
     private mutating func failHead() -> HTTPParserEvent {
+        self.truncation = nil
         self.buffer = []
         self.state = .resync
         self.atLineStart = false

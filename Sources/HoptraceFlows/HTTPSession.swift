@@ -54,6 +54,9 @@ struct HTTPSession {
         var requestDone: Bool
         var responseDone: Bool
         var hasFinalResponse: Bool
+
+        /// Whether a final response may still be paired with it.
+        var isAwaitingResponse: Bool { !self.hasFinalResponse && !self.responseDone }
     }
 
     /// In-order bytes of one direction.
@@ -180,11 +183,7 @@ struct HTTPSession {
             if !self.sawHTTP { self.isNotHTTP = true }
         case .messageBegin:
             self.sawHTTP = true
-            if self.pending.count >= HTTPSession.maxPending {
-                let oldest = self.pending.removeFirst()
-                self.emitted += 1
-                emit(oldest.exchange)
-            }
+            self.makeRoom(emit: emit)
             var exchange = HTTPExchange(
                 client: FlowEndpoint(address: IPAddress(ipv4: 0), port: 0),
                 server: FlowEndpoint(address: IPAddress(ipv4: 0), port: 0),
@@ -308,15 +307,16 @@ struct HTTPSession {
     /// Picks the exchange a final response starting at server offset `start` answers (see the file comment), or
     /// creates one for a response without a request.
     private mutating func matchResponse(startingAt start: UInt64, emit: (HTTPExchange) -> Void) -> Int {
+        // Only exchanges still waiting: one whose response was given up as lost (responseDone) is not answered now.
         var chosen: Int? = nil
-        for index in self.pending.indices where !self.pending[index].hasFinalResponse {
+        for index in self.pending.indices where self.pending[index].isAwaitingResponse {
             let ack = self.pending[index].ackAtRequest
             guard ack <= start else { continue }
             if let current = chosen, self.pending[current].ackAtRequest >= ack { continue }
             chosen = index
         }
         if chosen == nil {
-            chosen = self.pending.firstIndex(where: { !$0.hasFinalResponse })
+            chosen = self.pending.firstIndex(where: \.isAwaitingResponse)
         }
         if let chosen {
             // Earlier requests still waiting were answered in bytes this capture lost.
@@ -325,8 +325,10 @@ struct HTTPSession {
                 self.pending[index].responseDone = true
             }
             self.emitReady(emit: emit)
-            return self.index(of: serial) ?? 0
+            // The chosen exchange waits for this response, so emitReady kept it.
+            if let index = self.index(of: serial) { return index }
         }
+        self.makeRoom(emit: emit)
         var exchange = HTTPExchange(
             client: FlowEndpoint(address: IPAddress(ipv4: 0), port: 0),
             server: FlowEndpoint(address: IPAddress(ipv4: 0), port: 0),
@@ -345,6 +347,16 @@ struct HTTPSession {
         )
         self.nextSerial += 1
         return self.pending.count - 1
+    }
+
+    /// Emits the oldest exchange when ``maxPending`` are waiting (a request stuck in an endless body cannot hold
+    /// back every later exchange of the connection).
+    private mutating func makeRoom(emit: (HTTPExchange) -> Void) {
+        while self.pending.count >= HTTPSession.maxPending {
+            let oldest = self.pending.removeFirst()
+            self.emitted += 1
+            emit(oldest.exchange)
+        }
     }
 
     private mutating func finishRequest(index: Int, last: StreamMark, emit: (HTTPExchange) -> Void) {
@@ -374,6 +386,12 @@ struct HTTPSession {
             self.pending = []  // an idle keep-alive connection holds no exchange storage
         }
     }
+
+    /// Bytes stored for heads in progress, both directions.
+    var bufferedHeadBytes: Int { self.requestParser.bufferedHeadBytes + self.responseParser.bufferedHeadBytes }
+
+    /// Stops storing the heads in progress (``HTTPMessageParser/truncateHead()``); returns the bytes released.
+    mutating func truncateHeads() -> Int { self.requestParser.truncateHead() + self.responseParser.truncateHead() }
 
     /// The exchanges begun and not emitted yet, oldest first (a provisional view: a request whose response has
     /// not completed).

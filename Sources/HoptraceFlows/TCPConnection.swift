@@ -25,6 +25,8 @@ struct DNSStreamPair {
 /// What one side of a connection sent and where its stream is.
 struct TCPEndpoint {
     var state: TCPEndpointState = .inactive
+    /// The state before the last change (Zeek's prev_state: a FIN-then-RST peer is taken back to CLOSED).
+    var previousState: TCPEndpointState = .inactive
     var summary = TCPDirectionSummary()
     var lastAck: UInt32 = 0
     var lastWindow: UInt16 = 0
@@ -32,6 +34,13 @@ struct TCPEndpoint {
     var lastSYNSeq: UInt32?
     var lastFINEnd: UInt64?
     var lastRSTSeq: UInt32?
+
+    /// Moves to `state`, remembering the one before (when it changes).
+    mutating func setState(_ state: TCPEndpointState) {
+        guard state != self.state else { return }
+        self.previousState = self.state
+        self.state = state
+    }
 }
 
 // Exclusivity: the mutable state below is `@exclusivity(unchecked)`. The per-packet path is single-threaded (one
@@ -74,6 +83,8 @@ final class TCPConnection {
     var resetBy: ConnectionSide?
     var closedBy: ConnectionSide?
     @exclusivity(unchecked) var application: ConnectionApplication = .undecided
+    /// Its place on the flow table's eviction clock, -1 when the table does not hold it (kept by the table).
+    @exclusivity(unchecked) var clockSlot = -1
 
     init(id: UInt64, capturePoint: Int, originator: FlowEndpoint, responder: FlowEndpoint, flipped: Bool, time: Int64) {
         self.id = id
@@ -372,6 +383,44 @@ final class TCPConnection {
         }
     }
 
+    // MARK: - Memory held, for the flow stage's budgets
+
+    /// Bytes held ahead of holes, both directions.
+    var heldBytes: Int { self.origStream.heldByteCount + self.respStream.heldByteCount }
+
+    /// Delivers what is held ahead of holes now, the holes before it declared gaps (as when a stream's own buffer
+    /// is full); returns the bytes released. Not to be called from inside ``process`` of this connection.
+    func releaseHeld(output: FlowOutput) -> Int {
+        let before = self.heldBytes
+        self.flushStreams(output: output)
+        return before - self.heldBytes
+    }
+
+    /// Bytes stored by the application analyzer: HTTP heads in progress, partial DNS-over-TCP messages.
+    var applicationBufferBytes: Int {
+        switch self.application {
+        case .http: return self.http?.bufferedHeadBytes ?? 0
+        case .dns: return (self.dns?.fromClient.bufferedBytes ?? 0) + (self.dns?.fromServer.bufferedBytes ?? 0)
+        case .undecided, .notHTTP: return 0
+        }
+    }
+
+    /// Releases what ``applicationBufferBytes`` counts: HTTP heads in progress are truncated (still reported, with
+    /// their start line), partial DNS messages dropped. Returns the bytes released.
+    func releaseApplicationBuffers() -> Int {
+        switch self.application {
+        case .http:
+            return self.http?.truncateHeads() ?? 0
+        case .dns:
+            let released = self.applicationBufferBytes
+            self.dns?.fromClient.reset()
+            self.dns?.fromServer.reset()
+            return released
+        case .undecided, .notHTTP:
+            return 0
+        }
+    }
+
     /// The HTTP exchanges begun on this connection and not emitted yet (requests waiting for their response),
     /// labelled as ``emitHTTP(_:output:)`` labels them; nothing is changed.
     func pendingExchanges() -> [HTTPExchange] {
@@ -395,14 +444,20 @@ final class TCPConnection {
         output.emit(.http(self.labelled(exchange)))
     }
 
+    /// Delivers what both streams hold, holes declared gaps (nothing to do, and no work, when nothing is held).
+    private func flushStreams(output: FlowOutput) {
+        let time = self.lastTime
+        if self.origStream.hasHeldData || !self.origStream.isFinished {
+            self.origStream.flush(time: time) { self.consume($0, fromOriginator: true, peerAck: 0, output: output) }
+        }
+        if self.respStream.hasHeldData || !self.respStream.isFinished {
+            self.respStream.flush(time: time) { self.consume($0, fromOriginator: false, peerAck: 0, output: output) }
+        }
+    }
+
     /// Flushes both streams and the application analyzer, and makes the record.
     func finish(reason: ConnectionEndReason, output: FlowOutput) -> ConnectionRecord {
-        let time = self.lastTime
-        for ofOriginator in [true, false] {
-            self.withStream(ofOriginator) { stream in
-                stream.flush(time: time) { self.consume($0, fromOriginator: ofOriginator, peerAck: 0, output: output) }
-            }
-        }
+        self.flushStreams(output: output)
         self.orig.summary.gaps = self.origStream.gapCount
         self.orig.summary.gapBytes = self.origStream.gapBytes
         self.resp.summary.gaps = self.respStream.gapCount
@@ -464,30 +519,57 @@ final class TCPConnection {
 
     // MARK: - Zeek endpoint states and history
 
+    /// Zeek's endpoint state machine (its TCP session adapter's UpdateStateMachine), one sender state at a time:
+    /// what a SYN, SYN-ACK, FIN, RST, ACK or data does depends on the sender's state and the peer's. Mid-stream
+    /// connections follow from it: an endpoint that speaks first without a SYN is PARTIAL (or ESTABLISHED when it
+    /// acknowledges a peer that sent an unsolicited SYN-ACK), and conn_state says OTH, RSTRH, SHR, SH, S1... as Zeek.
     private func updateStates(_ flags: TCPFlags, fromOriginator: Bool, payloadLength: Int) {
+        let isSYN = flags.contains(.syn)
+        let isACK = flags.contains(.ack)
+        let isFIN = flags.contains(.fin)
+        let isRST = flags.contains(.rst)
+        let originatorWasSYNSent = self.orig.state == .synSent
         self.withEndpoints(fromOriginator) { sender, peer in
-            if flags.contains(.rst) {
-                sender.state = .reset
-                return
-            }
-            if flags.contains(.syn) {
-                if flags.contains(.ack) {
-                    if sender.state == .inactive || sender.state == .partial || sender.state == .synSent {
-                        sender.state = .synAckSent
+            switch sender.state {
+            case .inactive:
+                if isSYN {
+                    if fromOriginator {
+                        sender.setState(isACK ? .synAckSent : .synSent)
+                    } else {
+                        // A SYN-ACK (or a simultaneous open's SYN) from the responder: it answers a SYN if one was
+                        // sent; an unsolicited one still puts the responder in ESTABLISHED.
+                        if !isACK, peer.state == .synAckSent { peer.setState(.established) }
+                        if peer.state == .synSent { peer.setState(.established) }
+                        sender.setState(.established)
                     }
-                    if peer.state == .synSent || peer.state == .synAckSent {
-                        // A SYN answered by a SYN-ACK: Zeek's connection_established.
-                        sender.state = .established
-                        peer.state = .established
-                    }
-                } else if sender.state == .inactive || sender.state == .partial {
-                    sender.state = .synSent
                 }
-            }
-            if flags.contains(.fin) {
-                if sender.state != .reset { sender.state = .closed }
-            } else if !flags.contains(.syn), flags.contains(.ack) || payloadLength > 0 {
-                if sender.state == .inactive { sender.state = .partial }
+                if isFIN { sender.setState(.closed) }
+                if isRST { sender.setState(.reset) }
+                if sender.state == .inactive {
+                    if !fromOriginator, payloadLength == 0, originatorWasSYNSent {
+                        // An ACK of the SYN before the SYN-ACK (some stacks): not a partial connection.
+                    } else if isACK, peer.state == .established {
+                        // The SYN was missed but the SYN-ACK seen: the handshake's ACK establishes.
+                        sender.setState(.established)
+                    } else {
+                        sender.setState(.partial)
+                    }
+                }
+            case .synSent, .synAckSent:
+                if isFIN { sender.setState(.closed) }
+                if isRST { sender.setState(.reset) }
+            case .established, .partial:
+                if isSYN, !isACK, sender.state == .partial, peer.state == .inactive { sender.setState(.synSent) }
+                if isFIN, !isRST {
+                    sender.setState(.closed)
+                    // A FIN after the peer's FIN then RST: a normal close after all.
+                    if peer.state == .reset, peer.previousState == .closed { peer.setState(.closed) }
+                }
+                if isRST { sender.setState(.reset) }
+            case .closed:
+                if isRST, peer.state != .closed { sender.setState(.reset) }
+            case .reset:
+                break
             }
         }
     }

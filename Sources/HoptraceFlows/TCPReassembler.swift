@@ -53,6 +53,9 @@ struct StreamPosition {
 struct TCPStreamReassembler {
     /// Most bytes held ahead of a hole per direction.
     static let maxBufferedBytes = 256 * 1024
+    /// Most segments held ahead of a hole per direction (segments cut to nothing by the snapshot length hold no
+    /// bytes, but each is an entry to search and shift).
+    static let maxHeldSegments = 1024
 
     struct Held {
         var start: UInt64
@@ -117,6 +120,9 @@ struct TCPStreamReassembler {
     /// Whether bytes are held ahead of a hole.
     var hasHeldData: Bool { !self.held.isEmpty }
 
+    /// The bytes held ahead of holes.
+    var heldByteCount: Int { self.heldBytes }
+
     /// One segment's payload.
     /// - Parameters:
     ///   - seq: the segment's sequence number (for a SYN carrying data, the ISN + 1).
@@ -159,7 +165,10 @@ struct TCPStreamReassembler {
             return .retransmission
         }
         self.hold(Held(start: start, bytes: Array(payload), wireLength: wireLength, time: time))
-        while self.heldBytes > TCPStreamReassembler.maxBufferedBytes, let first = self.held.first {
+        while self.heldBytes > TCPStreamReassembler.maxBufferedBytes
+            || self.held.count > TCPStreamReassembler.maxHeldSegments,
+            let first = self.held.first
+        {
             self.declareGap(upTo: first.start, time: time, deliver: deliver)
             self.drainHeld(deliver: deliver)
         }

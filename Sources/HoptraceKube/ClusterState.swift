@@ -224,6 +224,7 @@ public struct ClusterState: Sendable {
             }
             do {
                 // `Parser.nextRoot` throws; `compose_all`'s sequence would end quietly at a syntax error.
+                try KubeValue.checkYAMLNesting(text)  // before Yams recurses into it
                 let parser = try Parser(yaml: text)
                 while let node = try parser.nextRoot() {
                     documents.append(try KubeValue(yaml: node))

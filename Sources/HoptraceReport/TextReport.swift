@@ -204,18 +204,19 @@ public struct TextReport: Sendable {
         var offset: Int64 = 0
         for (name, value) in t.phases {
             guard value > 0 else { continue }
-            let start = Int(Double(offset) / Double(total) * Double(barWidth))
-            var length = Int((Double(value) / Double(total) * Double(barWidth)).rounded())
+            // Shares capped at 1 (phases from absurd packet times can exceed the total): no Double past Int.max.
+            let start = Int(min(Double(offset) / Double(total), 1) * Double(barWidth))
+            var length = Int((min(Double(value) / Double(total), 1) * Double(barWidth)).rounded())
             length = max(1, length)
             length = min(length, barWidth - min(start, barWidth))
             let bar = String(repeating: " ", count: min(start, barWidth)) + String(repeating: "█", count: length)
             let padded = Self.column(bar, barWidth)
-            let share = Int((Double(value) / Double(total) * 100).rounded())
+            let share = Int((min(Double(value) / Double(total), 1e9) * 100).rounded())
             lines.append(
                 "  \(Self.column(name, 9))\(Self.rightColumn(TimeFormat.duration(value), 12))  |\(paint(padded, "36"))| "
                     + "\(share)%"
             )
-            offset += value
+            offset = offset.saturatingAdding(value)
         }
         lines.append("  \(Self.column("total", 9))\(Self.rightColumn(TimeFormat.duration(t.total), 12))")
         return lines

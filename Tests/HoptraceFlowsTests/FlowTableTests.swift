@@ -25,9 +25,10 @@ struct FlowTableTests {
         return ConnectionKey(capturePoint: point, client, server)
     }
 
-    static func connection(_ id: UInt64, lastTime: Int64 = 0) -> TCPConnection {
-        let client = FlowEndpoint(address: IPAddress(10, 0, 0, 1), port: 1)
-        let server = FlowEndpoint(address: IPAddress(10, 0, 0, 2), port: 2)
+    /// A connection filed under `key` has that key's endpoints (as the analyzer files them).
+    static func connection(_ id: UInt64, lastTime: Int64 = 0, key: ConnectionKey? = nil) -> TCPConnection {
+        let client = key?.low ?? FlowEndpoint(address: IPAddress(10, 0, 0, 1), port: 1)
+        let server = key?.high ?? FlowEndpoint(address: IPAddress(10, 0, 0, 2), port: 2)
         return TCPConnection(
             id: id,
             capturePoint: 0,
@@ -48,7 +49,7 @@ struct FlowTableTests {
             switch Int.random(in: 0..<10, using: &random) {
             case 0..<5:
                 if oracle[key] == nil {
-                    table[key] = Self.connection(nextID)
+                    table[key] = Self.connection(nextID, key: key)
                     oracle[key] = nextID
                     nextID += 1
                 }
@@ -68,7 +69,7 @@ struct FlowTableTests {
     @Test func bulkRemovalsReturnCreationOrderAndKeepTheRest() {
         var table = FlowTable()
         for n in 0..<500 {
-            table[Self.key(n)] = Self.connection(UInt64(1_000 - n), lastTime: Int64(n % 50))
+            table[Self.key(n)] = Self.connection(UInt64(1_000 - n), lastTime: Int64(n % 50), key: Self.key(n))
         }
         let due = table.remove { $0.id % 3 == 0 }
         #expect(due.map(\.id) == due.map(\.id).sorted())
@@ -78,9 +79,17 @@ struct FlowTableTests {
             let id = UInt64(1_000 - n)
             #expect((table[Self.key(n)] != nil) == (id % 3 != 0))
         }
+        // No connection was active after it was created: the clock takes them in creation order.
         let oldest = table.removeLeastRecent(10)
-        #expect(oldest.count == 10)
-        #expect(oldest.allSatisfy { $0.lastTime == 0 || $0.lastTime == 1 })
+        let remaining: [Int] = (0..<500).filter { (1_000 - $0) % 3 != 0 }
+        let expected: [UInt64] = remaining.prefix(10).map { UInt64(1_000 - $0) }.sorted()
+        #expect(oldest.map(\.id) == expected)
+        // One active since: passed over once (second chance), then the next two go.
+        let next: [Int] = Array(remaining.dropFirst(10).prefix(3))
+        table[Self.key(next[0])]?.lastTime = 10_000
+        let after = table.removeLeastRecent(2)
+        #expect(after.map(\.id) == [UInt64(1_000 - next[2]), UInt64(1_000 - next[1])])
+        #expect(table[Self.key(next[0])] != nil)
         let all = table.removeAll()
         #expect(all.map(\.id) == all.map(\.id).sorted())
         #expect(table.count == 0)

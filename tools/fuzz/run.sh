@@ -1,74 +1,144 @@
 #!/usr/bin/env bash
-# Builds a libFuzzer driver for one fuzz target and runs it for a bounded time.
+# Builds libFuzzer drivers for the fuzz targets and runs them for a bounded time.
 #
 #   tools/fuzz/run.sh TARGET [SECONDS]     e.g. tools/fuzz/run.sh pcapng 120
-#   tools/fuzz/run.sh                      every target in tools/fuzz/targets/, 60 s each
+#   tools/fuzz/run.sh                      every target in tools/fuzz/targets/, FUZZ_SECONDS (60) each (make fuzz)
+#   tools/fuzz/run.sh --smoke [SECONDS]    every target for SECONDS (8) each, after replaying its crash corpus
+#   tools/fuzz/run.sh --build TARGET       only build the driver (prints its path)
 #   tools/fuzz/run.sh --list               the targets
+#   FUZZ_FLAGS="-fork=1 -ignore_crashes=1"  extra libFuzzer flags (keep going after a crash, collecting each)
 #
-# A target is tools/fuzz/targets/<name>.swift: it defines `func fuzzOne(_ data: [UInt8])` and says which package
-# modules it needs, in dependency order, on a line `// fuzz-modules: HoptraceCapture HoptraceDecode`, and where its
-# seeds come from on a line `// fuzz-seeds: *.pcap *.pcapng` (globs under the repository's
-# corpus, Tests/Corpus). Each module is compiled with swiftc (-sanitize=fuzzer,address, -enable-testing so the target
-# may `@testable import` it) into a static library; the target and tools/fuzz/Driver.swift (LLVMFuzzerTestOneInput)
-# are linked against them. Crashing inputs land in tools/fuzz/artifacts/; turn each into a regression test
-# (Tests/HoptraceCaptureTests/Fixtures/) and delete it.
+# A target is tools/fuzz/targets/<name>.swift. Its header says which package modules it needs, in dependency order
+# (`// fuzz-modules: HoptraceCapture HoptraceDecode`; `Yams` builds the Yams checkout with its C library), the
+# function libFuzzer calls (`// fuzz-entry: fuzzPcap`, taking `[UInt8]`), where its seeds come from
+# (`// fuzz-seeds: *.pcap *.pcapng`, globs under Tests/Corpus and captures/), and optionally
+# `// fuzz-mutator: capture` to link the structure-aware capture mutator (CaptureMutator.swift). Each module is
+# compiled once with swiftc (-sanitize=fuzzer,address, -enable-testing so that a target may `@testable import`) into
+# a static library shared by the targets; the target, Driver.swift and a generated `fuzzOne` are linked against them.
+#
+# Crashing inputs land in tools/fuzz/artifacts/. Fix the crash, then move the input to tools/fuzz/crashes/<target>/:
+# the test suite (HoptraceFuzzTests, run by `make test`) feeds every committed crash input through the same entry
+# point and requires that it end cleanly, and the smoke run replays them under the sanitizers.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 FUZZ=$ROOT/tools/fuzz
-CORPUS=$ROOT/Tests/Corpus
 BUILD=$ROOT/.build/fuzz
+LIB=$BUILD/lib
 SWIFTC=${SWIFTC:-swiftc}
+CLANG=${CLANG:-clang}
 
-# Targets: tools/fuzz/targets/<name>.swift, and tools/fuzz/run-<name>.sh scripts of their own (decode).
 list_targets() {
     for f in "$FUZZ"/targets/*.swift; do basename "$f" .swift; done
-    for f in "$FUZZ"/run-*.sh; do [[ -e $f ]] && basename "$f" .sh | sed 's/^run-//'; done
 }
 
-if [[ ${1:-} == --list ]]; then list_targets; exit 0; fi
-if [[ $# -eq 0 ]]; then
-    for t in $(list_targets); do "$0" "$t" 60; done
-    exit 0
-fi
+header() { sed -n "s|^// $2:||p" "$FUZZ/targets/$1.swift" | head -1; }
 
-TARGET=$1
-SECONDS_TO_RUN=${2:-60}
-SOURCE=$FUZZ/targets/$TARGET.swift
-if [[ ! -f $SOURCE && -x $FUZZ/run-$TARGET.sh ]]; then exec "$FUZZ/run-$TARGET.sh" "$SECONDS_TO_RUN"; fi
-[[ -f $SOURCE ]] || { echo "no fuzz target '$TARGET'; targets: $(list_targets | tr '\n' ' ')" >&2; exit 2; }
+FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -package-name hoptrace -I "$LIB")
 
-MODULES=$(sed -n 's|^// fuzz-modules:||p' "$SOURCE")
-SEEDS=$(sed -n 's|^// fuzz-seeds:||p' "$SOURCE")
-OUT=$BUILD/$TARGET
-mkdir -p "$OUT/lib" "$OUT/corpus" "$OUT/seeds" "$FUZZ/artifacts"
+# Builds one module's static library into $LIB unless it is newer than every source it comes from and every
+# library built before it for this target (its dependencies: a stale dependent module would not match their layout).
+build_module() {
+    local module=$1 sources=() stamp=$LIB/lib$1.a dependency
+    shift
+    mkdir -p "$LIB"
+    if [[ $module == Yams ]]; then
+        set --  # Yams depends on none of ours
+        local yams=$ROOT/.build/checkouts/Yams/Sources
+        [[ -d $yams ]] || (cd "$ROOT" && swift package resolve >/dev/null)
+        if [[ ! -f $LIB/libCYaml.a || -n $(find "$yams/CYaml" -newer "$LIB/libCYaml.a" -name '*.[ch]' | head -1) ]]; then
+            echo "fuzz: compiling CYaml" >&2
+            rm -rf "$LIB/cyaml" && mkdir -p "$LIB/cyaml"
+            for c in "$yams"/CYaml/src/*.c; do
+                "$CLANG" -c -O1 -g -fsanitize=fuzzer-no-link,address -DYAML_DECLARE_EXPORT \
+                    -I "$yams/CYaml/include" -I "$yams/CYaml/src" "$c" -o "$LIB/cyaml/$(basename "$c" .c).o"
+            done
+            ar rcs "$LIB/libCYaml.a" "$LIB"/cyaml/*.o
+        fi
+        mapfile -t sources < <(find "$yams/Yams" -name '*.swift' | sort)
+        EXTRA=(-swift-version 5 -DSWIFT_PACKAGE -I "$yams/CYaml/include" -Xcc -DYAML_DECLARE_EXPORT)
+    else
+        mapfile -t sources < <(find "$ROOT/Sources/$module" -name '*.swift' | sort)
+        EXTRA=(-swift-version 6 -I "$ROOT/Sources/CPcap")
+    fi
+    local stale=""
+    for dependency in "$@"; do
+        if [[ $LIB/lib$dependency.a -nt $stamp ]]; then stale=1; fi
+    done
+    if [[ -f $stamp && -z $stale && -z $(find "${sources[@]}" -newer "$stamp" | head -1) ]]; then return; fi
+    echo "fuzz: compiling $module (${#sources[@]} files)" >&2
+    (cd "$LIB" && "$SWIFTC" "${FLAGS[@]}" "${EXTRA[@]}" -enable-testing -module-name "$module" -emit-module \
+        -emit-module-path "$LIB/$module.swiftmodule" -emit-library -static -o "$stamp.tmp" "${sources[@]}")
+    mv "$stamp.tmp" "$stamp"
+}
 
-FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 -package-name hoptrace -I "$OUT/lib" -I "$ROOT/Sources/CPcap")
-LIBS=()
-for module in $MODULES; do
-    mapfile -t files < <(find "$ROOT/Sources/$module" -name '*.swift' | sort)
-    echo "fuzz: compiling $module (${#files[@]} files)" >&2
-    (cd "$OUT/lib" && "$SWIFTC" "${FLAGS[@]}" -enable-testing -module-name "$module" -emit-module \
-        -emit-module-path "$OUT/lib/$module.swiftmodule" -emit-library -static -o "$OUT/lib/lib$module.a" \
-        "${files[@]}")
-    # Static libraries link dependents first: prepend, so a module comes before the modules it uses.
-    LIBS=("$OUT/lib/lib$module.a" "${LIBS[@]}")
-done
-echo "fuzz: linking $TARGET" >&2
-"$SWIFTC" "${FLAGS[@]}" -module-name "Fuzz_$TARGET" "$FUZZ/Driver.swift" "$SOURCE" "${LIBS[@]}" -lpcap \
-    -o "$OUT/fuzz-$TARGET"
+# Builds the driver of one target; prints its path.
+build_target() {
+    local target=$1 source=$FUZZ/targets/$1.swift out=$BUILD/$1
+    [[ -f $source ]] || { echo "no fuzz target '$target'; targets: $(list_targets | tr '\n' ' ')" >&2; exit 2; }
+    local modules entry mutator libs=() extra=()
+    modules=$(header "$target" fuzz-modules)
+    entry=$(header "$target" fuzz-entry | tr -d ' ')
+    mutator=$(header "$target" fuzz-mutator | tr -d ' ')
+    [[ -n $entry ]] || { echo "$source: no '// fuzz-entry:' line" >&2; exit 2; }
+    local built=()
+    for module in $modules; do
+        build_module "$module" "${built[@]}"
+        built+=("$module")
+        # Static libraries link dependents first: prepend, so a module comes before the modules it uses.
+        libs=("$LIB/lib$module.a" "${libs[@]}")
+        if [[ $module == Yams ]]; then libs+=("$LIB/libCYaml.a"); fi
+    done
+    mkdir -p "$out"
+    printf 'func fuzzOne(_ data: [UInt8]) { %s(data) }\n' "$entry" > "$out/Entry.swift"
+    if [[ $mutator == capture ]]; then extra+=("$FUZZ/CaptureMutator.swift"); fi
+    echo "fuzz: linking $target" >&2
+    "$SWIFTC" "${FLAGS[@]}" -swift-version 6 -I "$ROOT/Sources/CPcap" -I "$ROOT/.build/checkouts/Yams/Sources/CYaml/include" \
+        -module-name "Fuzz_$target" "$FUZZ/Driver.swift" "$out/Entry.swift" "$source" "${extra[@]}" "${libs[@]}" \
+        -lpcap -o "$out/fuzz-$target" 2> >(grep -v "Cannot export local symbol" >&2)
+    echo "$out/fuzz-$target"
+}
 
-# Seeds: corpus files matching the target's globs, tools/fuzz/seeds/<target>/, plus the committed regression inputs.
-rm -f "$OUT/seeds"/*
-for glob in $SEEDS; do
-    find "$CORPUS" -name "$glob" -size -2M -exec cp {} "$OUT/seeds/" \; 2>/dev/null || true
-done
-if [[ -d $FUZZ/seeds/$TARGET ]]; then
-    cp "$FUZZ/seeds/$TARGET"/* "$OUT/seeds/"
-fi
-if [[ -d $ROOT/Tests/HoptraceCaptureTests/Fixtures ]]; then
-    find "$ROOT/Tests/HoptraceCaptureTests/Fixtures" -name 'fuzz-*' -exec cp {} "$OUT/seeds/" \;
-fi
-echo "fuzz: running $TARGET for ${SECONDS_TO_RUN}s with $(ls "$OUT/seeds" | wc -l) seeds" >&2
-"$OUT/fuzz-$TARGET" -max_total_time="$SECONDS_TO_RUN" -max_len=262144 -rss_limit_mb=2048 -timeout=10 \
-    -print_final_stats=1 -artifact_prefix="$FUZZ/artifacts/$TARGET-" "$OUT/corpus" "$OUT/seeds"
+# Copies the target's seeds (corpus and lab files matching its globs, tools/fuzz/seeds/<target>/, its crash corpus)
+# into a fresh folder.
+gather_seeds() {
+    local target=$1 seeds=$BUILD/$1/seeds glob
+    rm -rf "$seeds" && mkdir -p "$seeds"
+    for glob in $(header "$target" fuzz-seeds); do
+        find "$ROOT/Tests/Corpus" "$ROOT/captures" -name "$glob" -size -2M -exec cp {} "$seeds/" \; 2>/dev/null || true
+    done
+    for dir in "$FUZZ/seeds/$target" "$FUZZ/crashes/$target"; do
+        if [[ -d $dir ]] && compgen -G "$dir/*" >/dev/null; then cp "$dir"/* "$seeds/"; fi
+    done
+    echo "$seeds"
+}
+
+run_target() {
+    local target=$1 seconds=$2 driver seeds
+    driver=$(build_target "$target")
+    seeds=$(gather_seeds "$target")
+    mkdir -p "$BUILD/$target/corpus" "$FUZZ/artifacts"
+    if [[ -d $FUZZ/crashes/$target ]] && compgen -G "$FUZZ/crashes/$target/*" >/dev/null; then
+        echo "fuzz: replaying $(ls "$FUZZ/crashes/$target" | wc -l) crash inputs of $target" >&2
+        "$driver" -rss_limit_mb=2048 -timeout=30 "$FUZZ/crashes/$target"/* >/dev/null 2>"$BUILD/$target/replay.log" || {
+            cat "$BUILD/$target/replay.log" >&2
+            echo "fuzz: a committed crash input of $target fails again" >&2
+            return 1
+        }
+    fi
+    echo "fuzz: running $target for ${seconds}s with $(ls "$seeds" | wc -l) seeds" >&2
+    "$driver" -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+        -artifact_prefix="$FUZZ/artifacts/$target-" ${FUZZ_FLAGS:-} "$BUILD/$target/corpus" "$seeds"
+}
+
+case ${1:-} in
+    --list) list_targets ;;
+    --build) build_target "$2" ;;
+    --smoke)
+        for t in $(list_targets); do run_target "$t" "${2:-8}"; done
+        ;;
+    "")
+        for t in $(list_targets); do run_target "$t" "${FUZZ_SECONDS:-60}"; done
+        ;;
+    *) run_target "$1" "${2:-60}" ;;
+esac

@@ -1,11 +1,12 @@
 // fuzz-modules: HoptraceCapture
+// fuzz-entry: fuzzCapture
 // fuzz-seeds: *.pcap *.pcapng
 //
 // openCapture (magic sniffing) and MergedPacketSource: the input is cut in two at a position taken from its first
 // two bytes, each half opened as a capture, and both merged by timestamp.
 @testable import HoptraceCapture
 
-func fuzzOne(_ data: [UInt8]) {
+func fuzzCapture(_ data: [UInt8]) {
     guard data.count >= 2 else { return }
     let cut = min(Int(data[0]) << 8 | Int(data[1]), data.count - 2) + 2
     var sources: [any PacketSource] = []

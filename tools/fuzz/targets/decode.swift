@@ -1,4 +1,5 @@
 // fuzz-modules: HoptraceCapture HoptraceDecode
+// fuzz-entry: fuzzDecode
 // fuzz-seeds:
 //
 // The decoders (HoptraceDecode): link layers, IP and fragment reassembly, tunnels, transport, and the text/JSON
@@ -23,7 +24,7 @@ private func makeDecoder() -> PacketDecoder {
     return PacketDecoder(options: options)
 }
 
-func fuzzOne(_ data: [UInt8]) {
+func fuzzDecode(_ data: [UInt8]) {
     guard data.count >= 2 else { return }
     let linkType = linkTypes[Int(data[0]) % linkTypes.count]
     let flags = data[1]

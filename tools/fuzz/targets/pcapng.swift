@@ -1,11 +1,12 @@
 // fuzz-modules: HoptraceCapture
+// fuzz-entry: fuzzPcapng
 // fuzz-seeds: *.pcapng
 //
 // The pcapng reader: any bytes must give packets and then nil or a CaptureError, never a crash. The first byte
 // chooses how many bytes each simulated read returns, so the buffer refill path is exercised too.
 @testable import HoptraceCapture
 
-func fuzzOne(_ data: [UInt8]) {
+func fuzzPcapng(_ data: [UInt8]) {
     let chunk = data.isEmpty ? 1 : Int(data[0]) * 37 + 1
     let reader = FileByteReader(bytes: data, chunk: chunk, name: "fuzz.pcapng")
     do {

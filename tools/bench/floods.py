@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Writes the flood captures of issue 20 (classic pcap, Ethernet, microseconds) for the flow stage's bounds.
+
+Usage: tools/bench/floods.py KIND COUNT > FILE
+  syn        COUNT pure SYNs (distinct source addresses and ports) to one server, never answered
+  dns        COUNT DNS queries (distinct ids, ports and names) to one resolver, never answered
+  ka         COUNT concurrent keep-alive connections, each with its own path (GET /ka/<i>): all handshakes, then
+             all requests, then all responses; none closes (6 packets per connection)
+  ka-shared  the same with one shared path (GET /ka), as health checks and /metrics scrapes look
+
+Packets are 1 us apart, so no timeout expires inside a flood: the caps alone bound memory.
+"""
+import struct
+import sys
+
+kind = sys.argv[1]
+count = int(sys.argv[2])
+out = sys.stdout.buffer
+out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+ETHER = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00"
+SYN, ACK, PSH = 0x02, 0x10, 0x08
+t = [1_700_000_000 * 1_000_000]
+buffer = []
+
+
+def emit(frame):
+    t[0] += 1
+    buffer.append(struct.pack("<IIII", t[0] // 1_000_000, t[0] % 1_000_000, len(frame), len(frame)) + frame)
+    if len(buffer) >= 4096:
+        out.write(b"".join(buffer))
+        buffer.clear()
+
+
+def ip(src, dst, proto, payload):
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, 64, proto, 0, src, dst) + payload
+
+
+def tcp(src, dst, sport, dport, seq, ack, flags, payload=b""):
+    header = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags, 65535, 0, 0)
+    emit(ETHER + ip(src, dst, 6, header + payload))
+
+
+def client(i):
+    return bytes([10, 1 + (i >> 16) % 200, (i >> 8) & 0xFF, i & 0xFF]), 1024 + (i * 7919) % 64000
+
+
+SERVER = bytes([10, 96, 0, 10])
+if kind == "syn":
+    for i in range(count):
+        address, port = client(i)
+        tcp(address, SERVER, port, 80, i * 2654435761, 0, SYN)
+elif kind == "dns":
+    for i in range(count):
+        address, port = client(i)
+        name = b"".join(bytes([len(label)]) + label for label in [b"q%d" % i, b"default", b"svc", b"cluster", b"local"])
+        query = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0) + name + b"\x00" + struct.pack("!HH", 1, 1)
+        udp = struct.pack("!HHHH", port, 53, 8 + len(query), 0) + query
+        emit(ETHER + ip(address, SERVER, 17, udp))
+elif kind in ("ka", "ka-shared"):
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    def request(i):
+        path = b"/ka" if kind == "ka-shared" else b"/ka/%d" % i
+        return b"GET " + path + b" HTTP/1.1\r\nHost: svc.default\r\n\r\n"
+
+    isn = lambda i: (i * 2654435761) & 0xFFFFFFFF
+    for i in range(count):
+        a, p = client(i)
+        tcp(a, SERVER, p, 80, isn(i), 0, SYN)
+    for i in range(count):
+        a, p = client(i)
+        tcp(SERVER, a, 80, p, isn(i) ^ 0x5555, isn(i) + 1, SYN | ACK)
+    for i in range(count):
+        a, p = client(i)
+        tcp(a, SERVER, p, 80, isn(i) + 1, (isn(i) ^ 0x5555) + 1, ACK)
+    for i in range(count):
+        a, p = client(i)
+        tcp(a, SERVER, p, 80, isn(i) + 1, (isn(i) ^ 0x5555) + 1, ACK | PSH, request(i))
+    for i in range(count):
+        a, p = client(i)
+        q = len(request(i))
+        tcp(SERVER, a, 80, p, (isn(i) ^ 0x5555) + 1, isn(i) + 1 + q, ACK | PSH, response)
+    for i in range(count):
+        a, p = client(i)
+        q = len(request(i))
+        tcp(a, SERVER, p, 80, isn(i) + 1 + q, (isn(i) ^ 0x5555) + 1 + len(response), ACK)
+else:
+    sys.exit("kind: syn, dns, ka or ka-shared")
+out.write(b"".join(buffer))

@@ -1,0 +1,42 @@
+// fuzz-modules: HoptraceCapture HoptraceDecode HoptraceFlows HoptraceCorrelate Yams HoptraceKube HoptraceReport
+// fuzz-entry: fuzzPipeline
+// fuzz-seeds: *.pcap *.pcapng
+// fuzz-mutator: capture
+//
+// A whole file through `trace`: reader -> decode -> flows -> correlation -> text, JSON and HTML reports. The input
+// is a capture file (pcap or pcapng); the structure-aware mutator (CaptureMutator.swift) changes its records and
+// fields. The stages are called through `traceWholeFile`, the one place to re-point when the correlator's API
+// changes.
+import Foundation
+import HoptraceReport
+
+/// What `trace` prints for one file, in every format: the number of bytes, to keep the work from being optimised
+/// away. Mirrors `hoptrace trace FILE [--json] [--html F]` (TraceCommand.run), without the CLI.
+func traceWholeFile(path: String) -> Int {
+    let collector = ObservationCollector()
+    guard
+        let result = try? FlowPipeline().run(
+            paths: [path],
+            tap: { packet, point in collector.tap(packet, capturePoint: point) },
+            sink: collector.collect
+        )
+    else { return 0 }
+    let observations = collector.observations(capturePoints: result.capturePoints, captureEnd: result.lastTime)
+    let traces = Correlator(options: CorrelateOptions()).trace(observations)
+    var size = 0
+    let report = TextReport(color: true)
+    for trace in traces {
+        size &+= report.render(trace).utf8.count
+        size &+= TraceJSON.render(trace).utf8.count
+    }
+    size &+= HTMLReport.render(traces, title: "fuzz").utf8.count
+    return size
+}
+
+/// A file per process, rewritten for each input (the pipeline reads paths).
+private let pipelineFuzzPath = "/dev/shm/hoptrace-fuzz-pipeline-\(getpid()).cap"
+
+func fuzzPipeline(_ data: [UInt8]) {
+    guard FileManager.default.createFile(atPath: pipelineFuzzPath, contents: Data(data)) else { return }
+    _ = traceWholeFile(path: pipelineFuzzPath)
+}
