@@ -22,8 +22,10 @@ struct DNSStore {
         /// Transactions of queries not stable yet, by query.
         var pending: [QueryKey: [(DNSTransaction, CapturePoint)]] = [:]
         var builder = DNSLookupBuilder()
-        /// Lookups over, in the order they closed.
+        /// Resolved lookups over, in the order they closed (kept for claims).
         var closed: [DNSLookup] = []
+        /// Failed lookups over, not released yet.
+        var failed: [DNSLookup] = []
         var claimed = Set<LookupKey>()
     }
 
@@ -74,12 +76,9 @@ struct DNSStore {
         body(&clients[address, default: Client()])
     }
 
-    /// Builds the lookups of every query stable by `now` and returns the lookups no connection will claim: the failed
-    /// ones as they close (a failed lookup resolved nothing to connect to), the resolved ones kept `retention` for
-    /// claims and unclaimed by then (a name looked up and not connected to).
-    mutating func advance(to now: Int64, retention: Int64) -> [DNSLookup] {
-        var failed: [DNSLookup] = []
-        var forgotten = 0
+    /// Builds the lookups of every query stable by `now` (all of them when `now` is `.max`, at the end): the failed
+    /// ones wait in ``release(now:retention:)``'s list, the resolved ones are kept for claims.
+    mutating func build(upTo now: Int64) {
         let stable = now == .max ? Int64.max : Clock.since(now, stableDelay)
         for address in Array(clients.keys) {
             modify(address) { client in
@@ -100,43 +99,43 @@ struct DNSStore {
                     if lookup.outcome == .resolved {
                         client.closed.append(lookup)
                     } else {
-                        failed.append(lookup)
-                        forgotten += lookup.queries.count
+                        client.failed.append(lookup)
                     }
-                }
-                // Resolved lookups no connection can claim any more.
-                let horizon = Clock.since(now, retention)
-                if now != .max, let first = client.closed.first, first.end < horizon {
-                    let before = client.closed.count
-                    let gone = client.closed.filter { $0.end < horizon }
-                    client.closed.removeAll { $0.end < horizon }
-                    for lookup in gone {
-                        let key = LookupKey(start: lookup.start, name: lookup.name)
-                        if client.claimed.remove(key) == nil { failed.append(lookup) }
-                    }
-                    forgotten += gone.map(\.queries.count).reduce(0, +)
-                    _ = before
                 }
             }
+        }
+    }
+
+    /// The lookups no connection will claim: the failed ones (they resolved nothing to connect to), and the resolved
+    /// ones kept `retention` for claims and unclaimed by then (a name looked up and not connected to); every one at
+    /// the end (`now` is `.max`). They are forgotten.
+    mutating func release(now: Int64, retention: Int64) -> [DNSLookup] {
+        var released: [DNSLookup] = []
+        var forgotten = 0
+        let horizon = now == .max ? Int64.max : Clock.since(now, retention)
+        for address in Array(clients.keys) {
+            modify(address) { client in
+                released += client.failed
+                forgotten += client.failed.map(\.queries.count).reduce(0, +)
+                client.failed = []
+                guard let first = client.closed.first, first.end < horizon || now == .max else { return }
+                let gone = client.closed.filter { $0.end < horizon || now == .max }
+                client.closed.removeAll { $0.end < horizon || now == .max }
+                for lookup in gone {
+                    if client.claimed.remove(LookupKey(start: lookup.start, name: lookup.name)) == nil {
+                        released.append(lookup)
+                    }
+                }
+                forgotten += gone.map(\.queries.count).reduce(0, +)
+            }
             if let client = clients[address], client.pending.isEmpty, client.builder.open.isEmpty,
-                client.closed.isEmpty
+                client.closed.isEmpty, client.failed.isEmpty
             {
                 clients[address] = nil
             }
         }
-        if now == .max {
-            // The end: the resolved lookups left unclaimed too.
-            for address in Array(clients.keys) {
-                guard let client = clients[address] else { continue }
-                for lookup in client.closed
-                where !client.claimed.contains(LookupKey(start: lookup.start, name: lookup.name)) {
-                    failed.append(lookup)
-                }
-                clients[address]?.closed = []
-            }
-        }
         count -= forgotten
-        return failed.sorted { $0.start < $1.start }
+        return released.sorted { $0.start < $1.start }
     }
 
     /// Whether some query of `client` was answered with `address`.

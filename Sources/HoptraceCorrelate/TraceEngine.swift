@@ -397,6 +397,8 @@ public final class TraceEngine {
 
     private func finalizeDue(final: Bool) {
         let now = watermark
+        // Lookups first: the connections due now claim the ones that led to them.
+        dns.build(upTo: final ? .max : now)
         if final {
             for group in groups.values.sorted(by: { $0.firstTime < $1.firstTime }) { finalize(group, final: true) }
         } else {
@@ -427,8 +429,8 @@ public final class TraceEngine {
                 }
             }
         }
-        for lookup in dns.advance(
-            to: final ? .max : now,
+        for lookup in dns.release(
+            now: final ? .max : now,
             retention: Clock.plus(Clock.plus(options.dnsToConnectWindow, options.lookupSettle), 5_000_000_000)
         ) {
             queue(Assembly(lookup: lookup))

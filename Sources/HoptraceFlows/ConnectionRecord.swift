@@ -97,6 +97,7 @@ public struct TCPDirectionSummary: Hashable, Sendable {
     private var gapCount: UInt32 = 0
     private var rstCount: UInt32 = 0
     private var largestSegmentValue: UInt32 = 0
+    private var copyCount: UInt32 = 0
     private var present: UInt8 = 0
 
     private static let hasISN: UInt8 = 1
@@ -193,6 +194,12 @@ public struct TCPDirectionSummary: Hashable, Sendable {
     public var largestSegment: Int {
         get { Int(self.largestSegmentValue) }
         set { self.largestSegmentValue = UInt32(clamping: newValue) }
+    }
+    /// Packets seen twice at this capture point (a bridge's promiscuous copy, a packet bare and encapsulated): the
+    /// copies, dropped before analysis (neither packets nor retransmissions).
+    public var copies: Int {
+        get { Int(self.copyCount) }
+        set { self.copyCount = UInt32(clamping: newValue) }
     }
     /// RSTs sent.
     public var rsts: Int {

@@ -164,10 +164,21 @@ public final class FlowAnalyzer {
             )
             if fromOriginator { connection.originatorFirst = evidence } else { connection.responderFirst = evidence }
         }
+        let wireLength = max(packet.payloadLength, packet.payload.count, 0)
+        // The same packet tapped twice at one capture point (a bridge's promiscuous copy of a frame it forwarded, a
+        // packet bare and inside an encapsulation): the same sequence and acknowledgment numbers, flags, length and
+        // IP identification within microseconds. One packet: counted as a copy, never as a retransmission.
+        if connection.isCopy(
+            fromOriginator: fromOriginator,
+            signature: PacketSignature(tcp, length: wireLength, ipID: network.ipID),
+            time: packet.timestamp
+        ) {
+            self.output.statistics.copies += 1
+            return
+        }
         let isNew = connection.orig.summary.packets + connection.resp.summary.packets == 0
         let wasAnswered = connection.resp.summary.packets > 0
         let wasEstablished = connection.handshakeAckTime != nil
-        let wireLength = max(packet.payloadLength, packet.payload.count, 0)
         let heldBefore = connection.heldBytes
         let bufferedBefore = connection.applicationBufferBytes
         let kind = connection.process(

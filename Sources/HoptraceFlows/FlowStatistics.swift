@@ -8,6 +8,9 @@ public struct FlowStatistics: Sendable, Hashable {
     public var udpPackets = 0
     /// ICMP and ICMPv6 messages.
     public var icmpPackets = 0
+    /// TCP packets seen twice at one capture point (a bridge's promiscuous copy, a packet bare and encapsulated) and
+    /// dropped as copies.
+    public var copies = 0
     /// TCP connections created.
     public var connections = 0
     /// TCP connections tracked now.

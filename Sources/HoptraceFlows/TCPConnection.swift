@@ -80,6 +80,9 @@ final class TCPConnection {
     var responderFirst: FirstPacketEvidence?
     // The one-byte fields together (no padding between them).
     var synDirection: PacketDirection?
+    /// The last packet each side sent here (its signature and time), to tell a copy from a retransmission.
+    var originatorLast = PacketSignature.Mark()
+    var responderLast = PacketSignature.Mark()
     var resetBy: ConnectionSide?
     var closedBy: ConnectionSide?
     @exclusivity(unchecked) var application: ConnectionApplication = .undecided
@@ -94,6 +97,25 @@ final class TCPConnection {
         self.startTime = time
         self.lastTime = time
         if flipped { self.history.markFlipped() }
+    }
+
+    /// Whether a packet from one side is a copy of the one it sent just before (tapped twice at this point), and
+    /// notes it as that side's last packet otherwise.
+    func isCopy(fromOriginator: Bool, signature: PacketSignature, time: Int64) -> Bool {
+        let last = fromOriginator ? self.originatorLast : self.responderLast
+        // IPv4 keeps the identification: a copy within a millisecond. Without one (IPv6, or a stack that sends 0),
+        // only what could never be a retransmission: within 50 µs.
+        let window: Int64 = signature.hasIdentification ? 1_000_000 : 50_000
+        if last.signature == signature.value, last.time != .min {
+            let gap = time >= last.time ? time &- last.time : last.time &- time
+            if gap <= window {
+                if fromOriginator { self.orig.summary.copies += 1 } else { self.resp.summary.copies += 1 }
+                return true
+            }
+        }
+        let mark = PacketSignature.Mark(signature: signature.value, time: time)
+        if fromOriginator { self.originatorLast = mark } else { self.responderLast = mark }
+        return false
     }
 
     /// Whether a pure SYN with `seq` from this side starts a new connection on the same addresses and ports.

@@ -1,3 +1,4 @@
+import HoptraceDecode
 import Testing
 
 @testable import HoptraceFlows

@@ -8,21 +8,14 @@
 // fields. The stages are called through `traceWholeFile`, the one place to re-point when the correlator's API
 // changes.
 import Foundation
+import HoptraceCorrelate
 import HoptraceReport
 
 /// What `trace` prints for one file, in every format: the number of bytes, to keep the work from being optimised
 /// away. Mirrors `hoptrace trace FILE [--json] [--html F]` (TraceCommand.run), without the CLI.
 func traceWholeFile(path: String) -> Int {
-    let collector = ObservationCollector()
-    guard
-        let result = try? FlowPipeline().run(
-            paths: [path],
-            tap: { packet, point in collector.tap(packet, capturePoint: point) },
-            sink: collector.collect
-        )
-    else { return 0 }
-    let observations = collector.observations(capturePoints: result.capturePoints, captureEnd: result.lastTime)
-    let traces = Correlator(options: CorrelateOptions()).trace(observations)
+    var traces: [RequestTrace] = []
+    guard (try? Correlator.trace(files: [path]) { traces += $0 }) != nil else { return 0 }
     var size = 0
     let report = TextReport(color: true)
     for trace in traces {
