@@ -13,6 +13,11 @@ public struct InterfaceDescription: Sendable, Hashable {
     /// Whether `name` names a real interface (a live capture, a pcapng `if_name`) rather than standing in for one
     /// (a classic pcap file's base name, a pcapng interface without a name).
     public var isNamed: Bool
+    /// The node (host) the interface belongs to: from a pcapng section header (`hoptrace capture` writes the host's
+    /// name there), or given when several nodes' captures are read together.
+    public var node: String?
+    /// The file the interface was read from, as the user named it (nil: a live capture).
+    public var file: String?
 
     /// Creates a value with these fields.
     public init(
@@ -21,7 +26,9 @@ public struct InterfaceDescription: Sendable, Hashable {
         linkType: LinkType,
         snapLength: UInt32 = 0,
         timestampsPerSecond: UInt64 = 1_000_000,
-        isNamed: Bool = true
+        isNamed: Bool = true,
+        node: String? = nil,
+        file: String? = nil
     ) {
         self.name = name
         self.description = description
@@ -29,5 +36,7 @@ public struct InterfaceDescription: Sendable, Hashable {
         self.snapLength = snapLength
         self.timestampsPerSecond = timestampsPerSecond
         self.isNamed = isNamed
+        self.node = node
+        self.file = file
     }
 }

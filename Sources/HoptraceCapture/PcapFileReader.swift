@@ -140,7 +140,8 @@ public final class PcapFileReader: PacketSource {
                 linkType: LinkType(rawValue: rawLinkType & 0xFFFF),
                 snapLength: snaplen,
                 timestampsPerSecond: perSecond,
-                isNamed: false
+                isNamed: false,
+                file: name
             )
         ]
         reader.consume(24)

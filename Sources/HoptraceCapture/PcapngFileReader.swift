@@ -36,6 +36,8 @@ public final class PcapngFileReader: PacketSource {
     private var sectionBase = 0
     private var bigEndian = false
     private var sections = 0
+    /// The host the current section says it was captured on.
+    private var sectionHost: String?
     private var pendingConsume = 0
     private var packetsRead = 0
     private var lastTimestamp: Int64 = 0
@@ -222,7 +224,16 @@ public final class PcapngFileReader: PacketSource {
                     + "rewrite the file with editcap"
             )
         }
-        try forEachOption(UnsafeRawBufferPointer(rebasing: body[16...]), block: "Section Header Block") { _, _ in }
+        var host: String?
+        try forEachOption(UnsafeRawBufferPointer(rebasing: body[16...]), block: "Section Header Block") { code, value in
+            // opt_comment: `hoptrace capture` records the host it ran on as "host NAME".
+            let text = code == 1 && host == nil ? boundedText(value) : ""
+            if text.hasPrefix("host ") {
+                let name = text.dropFirst(5).prefix { !$0.isWhitespace && !$0.isNewline }
+                if !name.isEmpty, name.count <= 64 { host = String(name) }
+            }
+        }
+        sectionHost = host
         sections += 1
         sectionBase = interfaces.count
     }
@@ -265,7 +276,9 @@ public final class PcapngFileReader: PacketSource {
                 linkType: linkType,
                 snapLength: snaplen,
                 timestampsPerSecond: resolution.unitsPerSecond,
-                isNamed: name != nil
+                isNamed: name != nil,
+                node: sectionHost,
+                file: reader.displayName
             )
         )
         timing.append(

@@ -41,13 +41,37 @@ public enum Correlator {
         filter: PacketFilter? = nil,
         emit: @escaping ([RequestTrace]) -> Void
     ) throws(CaptureError) -> Run {
+        try trace(
+            inputs: files.map { CaptureFileSpec(path: $0) },
+            ifIndexNames: ifIndexNames,
+            options: options,
+            directory: directory,
+            filter: filter,
+            emit: emit
+        )
+    }
+
+    /// ``trace(files:ifIndexNames:options:directory:filter:emit:)`` over the captures of one or several nodes (see
+    /// ``CaptureSet`` for how each file's node is found).
+    ///
+    /// - Parameter nodeIfIndexNames: per node, names for its SLL2 interface indexes.
+    public static func trace(
+        inputs: [CaptureFileSpec],
+        ifIndexNames: [Int32: String] = [:],
+        nodeIfIndexNames: [String: [Int32: String]] = [:],
+        options: CorrelateOptions = .init(),
+        directory: ClusterDirectory = ClusterDirectory(),
+        filter: PacketFilter? = nil,
+        emit: @escaping ([RequestTrace]) -> Void
+    ) throws(CaptureError) -> Run {
         let points = CapturePointTable()
         let engine = TraceEngine(options: options, directory: directory) { id in
             id >= 0 && id < points.points.count ? points[id] : CapturePoint(name: "if?\(id)")
         }
-        let pipeline = FlowPipeline(ifIndexNames: ifIndexNames, configuration: flowConfiguration(), filter: filter)
+        var pipeline = FlowPipeline(ifIndexNames: ifIndexNames, configuration: flowConfiguration(), filter: filter)
+        pipeline.nodeIfIndexNames = nodeIfIndexNames
         let result = try pipeline.run(
-            paths: files,
+            inputs: inputs,
             capturePoints: points,
             clock: { now in
                 let ready = engine.advance(to: now)

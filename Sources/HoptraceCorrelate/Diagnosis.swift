@@ -246,15 +246,26 @@ struct Diagnosis {
             verdict = bareConnection(facts, assembly: assembly, service: service, server: server, state: &state)
         }
 
-        // The phases add up to the total by construction: the client's share is what the others leave.
+        // The phases add up to the total, end minus start, by construction: taken in the order they happen, each
+        // is cut to what the span has left (phases overlap when a response starts before the request's last byte
+        // was seen), and the client's share is what they leave.
         var timings = state.timings
-        let measured = [
-            timings.dns, timings.connect, timings.request, timings.server, timings.network, timings.response,
-        ]
-        .compactMap { $0 }.reduce(Int64(0)) { Clock.plus($0, $1) }
         let span = Clock.elapsed(state.end, start)
-        timings.client = max(0, Clock.since(span, measured))
-        timings.total = Clock.plus(measured, timings.client ?? 0)
+        var left = span
+        func take(_ phase: inout Int64?) {
+            guard let value = phase else { return }
+            let taken = min(max(value, 0), left)
+            phase = taken
+            left -= taken
+        }
+        take(&timings.dns)
+        take(&timings.connect)
+        take(&timings.request)
+        take(&timings.server)
+        take(&timings.network)
+        take(&timings.response)
+        timings.client = left
+        timings.total = span
         var final = verdict
         if final.kind == .ok {
             final = slowVerdict(final, timings: timings, hops: hops, serverFacts: serverFacts, facts: facts)
@@ -574,9 +585,15 @@ struct Diagnosis {
         let gaveUp =
             client.record.originatorSummary.rstTime.map { ($0, "gave up") }
             ?? client.record.originatorSummary.fin.map { ($0.time, "closed") }
+        // The wait: the request's way to the server (network), then the server holding it unanswered.
+        func waited(until end: Int64) {
+            state.timings.network = Clock.elapsed(delivered, requestLast)
+            state.timings.server = Clock.elapsed(end, delivered)
+        }
         if let (time, how) = gaveUp {
             let end = corrected(time, client)
             state.end = max(state.end, end)
+            waited(until: end)
             return Verdict(
                 kind: .noResponse,
                 sentence: "\(serverName) received the request at \(serverPoint) and had not answered when the client "
@@ -586,6 +603,7 @@ struct Diagnosis {
             )
         }
         state.end = max(state.end, captureEnd)
+        waited(until: captureEnd)
         return Verdict(
             kind: .noResponse,
             sentence: "\(serverName) received the request at \(serverPoint) and had not answered by the end of the "
@@ -826,16 +844,27 @@ struct Diagnosis {
 
     // MARK: Hops
 
+    /// The times one capture point saw the marks hop delays are measured between: the SYN, the request's last byte
+    /// and the response's last byte (with the raw sequence number that identifies the byte at every point).
+    struct HopMarks {
+        var syn: Int64?
+        var request: (raw: UInt32?, time: Int64)?
+        var response: (raw: UInt32?, time: Int64)?
+        /// A bridge's own copy of frames it forwarded between two ports (placed by ``OrderEvidence/bridge``): its
+        /// time is kept only where it lies between its neighbours' (a copy handed over after the frame left the
+        /// egress port is not when the frame crossed).
+        var isBridgeCopy = false
+    }
+
     /// The capture points of one connection, in path order, with the delays between them.
     func makeHops(_ facts: PathFacts, connection: Int, exchange: HTTPExchange?) -> [Hop] {
         var hops: [Hop] = []
+        var marks: [HopMarks] = []
         var entering: [(FlowEndpoint, FlowEndpoint)] = []
-        var previous: (Sighting, HTTPExchange?)?
         let client = facts.client
         let raw = exchange?.requestFirstByte.flatMap { client.clientRaw($0.offset) }
         for (sighting, evidence) in zip(facts.sightings, facts.evidence) {
             let view = exchange.flatMap { sighting.exchange(startingAt: raw, index: $0.index) }
-            defer { previous = (sighting, view) }
             let record = sighting.record
             let retransmissions = record.originatorSummary.retransmissions + record.responderSummary.retransmissions
             let synCount = record.synTime == nil ? 0 : 1 + record.synRetransmissions
@@ -849,49 +878,83 @@ struct Diagnosis {
                 hops[hops.count - 1] = last
                 continue
             }
-            var hop = Hop(
-                point: sighting.point,
-                directions: [sighting.direction],
-                source: sighting.client,
-                destination: sighting.server,
-                encapsulation: record.originatorFirst?.tunnel.map {
-                    Encapsulation(kind: $0.kind.description, outerSource: $0.outerSrc, outerDestination: $0.outerDst)
-                },
-                evidence: evidence,
-                connection: connection,
-                firstSeen: corrected(sighting.start, sighting),
-                handshakeRTT: record.synTime.flatMap { syn in record.synAckTime.map { Clock.elapsed($0, syn) } },
-                synCount: synCount,
-                retransmissions: retransmissions,
-                sawRequest: exchange == nil ? (record.synTime != nil || sighting.hasClientPackets) : view != nil,
-                sawResponse: exchange == nil ? record.synAckTime != nil : view?.responseFirstByte != nil
+            hops.append(
+                Hop(
+                    point: sighting.point,
+                    directions: [sighting.direction],
+                    source: sighting.client,
+                    destination: sighting.server,
+                    encapsulation: record.originatorFirst?.tunnel.map {
+                        Encapsulation(
+                            kind: $0.kind.description,
+                            outerSource: $0.outerSrc,
+                            outerDestination: $0.outerDst
+                        )
+                    },
+                    evidence: evidence,
+                    connection: connection,
+                    firstSeen: corrected(sighting.start, sighting),
+                    handshakeRTT: record.synTime.flatMap { syn in record.synAckTime.map { Clock.elapsed($0, syn) } },
+                    synCount: synCount,
+                    retransmissions: retransmissions,
+                    sawRequest: exchange == nil ? (record.synTime != nil || sighting.hasClientPackets) : view != nil,
+                    sawResponse: exchange == nil ? record.synAckTime != nil : view?.responseFirstByte != nil
+                )
             )
-            if let (before, beforeView) = previous {
-                if let a = before.record.synTime, let b = record.synTime {
-                    hop.synDelay = Clock.elapsed(corrected(b, sighting), corrected(a, before))
-                }
-                if let a = beforeView?.requestLastByte, let b = view?.requestLastByte,
-                    before.clientRaw(a.offset) == sighting.clientRaw(b.offset)
-                {
-                    hop.requestDelay = Clock.elapsed(corrected(b.time, sighting), corrected(a.time, before))
-                } else if exchange == nil, let a = before.record.originatorSummary.lastData,
-                    let b = record.originatorSummary.lastData,
-                    before.clientRaw(a.offset) == sighting.clientRaw(b.offset)
-                {
-                    hop.requestDelay = Clock.elapsed(corrected(b.time, sighting), corrected(a.time, before))
-                }
-                if let a = beforeView?.responseLastByte, let b = view?.responseLastByte,
-                    before.serverRaw(a.offset) == sighting.serverRaw(b.offset)
-                {
-                    hop.responseDelay = Clock.elapsed(corrected(a.time, before), corrected(b.time, sighting))
-                } else if exchange == nil, let a = before.record.responderSummary.lastData,
-                    let b = record.responderSummary.lastData, before.serverRaw(a.offset) == sighting.serverRaw(b.offset)
-                {
-                    hop.responseDelay = Clock.elapsed(corrected(a.time, before), corrected(b.time, sighting))
-                }
+            var mark = HopMarks()
+            mark.isBridgeCopy = evidence == .bridge && topology.kind(of: sighting.point) == .bridge
+            mark.syn = record.synTime.map { corrected($0, sighting) }
+            if let last = view?.requestLastByte {
+                mark.request = (sighting.clientRaw(last.offset), corrected(last.time, sighting))
+            } else if exchange == nil, let last = record.originatorSummary.lastData {
+                mark.request = (sighting.clientRaw(last.offset), corrected(last.time, sighting))
             }
-            hops.append(hop)
+            if let last = view?.responseLastByte {
+                mark.response = (sighting.serverRaw(last.offset), corrected(last.time, sighting))
+            } else if exchange == nil, let last = record.responderSummary.lastData {
+                mark.response = (sighting.serverRaw(last.offset), corrected(last.time, sighting))
+            }
+            marks.append(mark)
             entering.append((sighting.client, sighting.server))
+        }
+        // Delays between consecutive hops that saw the same mark: the SYN and the request toward the server, the
+        // response toward the client. A bridge copy out of step with its neighbours is skipped: the next hop is
+        // timed from the one before it.
+        func delays(_ time: (HopMarks) -> (raw: UInt32?, time: Int64)?, towardServer: Bool) -> [Int64?] {
+            var result = [Int64?](repeating: nil, count: marks.count)
+            var previous: (raw: UInt32?, time: Int64)?
+            for index in marks.indices {
+                guard let here = time(marks[index]) else {
+                    previous = nil
+                    continue
+                }
+                if marks[index].isBridgeCopy {
+                    let next = index + 1 < marks.count ? time(marks[index + 1]) : nil
+                    let inStep: Bool
+                    if let previous, let next {
+                        inStep = towardServer
+                            ? previous.time <= here.time && here.time <= next.time
+                            : next.time <= here.time && here.time <= previous.time
+                    } else {
+                        inStep = false
+                    }
+                    guard inStep else { continue }
+                }
+                if let before = previous, before.raw == here.raw {
+                    result[index] =
+                        towardServer ? Clock.elapsed(here.time, before.time) : Clock.elapsed(before.time, here.time)
+                }
+                previous = here
+            }
+            return result
+        }
+        let syn = delays({ $0.syn.map { (raw: nil, time: $0) } }, towardServer: true)
+        let request = delays(\.request, towardServer: true)
+        let response = delays(\.response, towardServer: false)
+        for index in hops.indices {
+            hops[index].synDelay = syn[index]
+            hops[index].requestDelay = request[index]
+            hops[index].responseDelay = response[index]
         }
         for i in hops.indices {
             let before = i == 0 ? entering[0] : (hops[i - 1].source, hops[i - 1].destination)

@@ -9,14 +9,16 @@ import HoptraceFlows
 /// sightings the strongest evidence available decides which is nearer the client (`docs/path-order.md` gives the
 /// reasons and the limits):
 /// 1. **direction** flags on one node (In before Out; entering, a port before the bridge; leaving, the bridge first);
-/// 2. **two-way delay**: over client-to-server packets seen at both, min(t_B - t_A); over server-to-client ones,
+/// 2. **bridge**: a bridge goes between its port on the client's side and its port on the server's side (its own
+///    copies of the frames it forwards are timestamped late);
+/// 3. **two-way delay**: over client-to-server packets seen at both, min(t_B - t_A); over server-to-client ones,
 ///    min(t_A - t_B). Their sum is the sum of two one-way delays, positive when A is nearer the client, whatever the
 ///    offset between the two clocks;
-/// 3. **TTL**: a router between the two decremented it;
-/// 4. **translation**: the client's own addresses before translated ones;
-/// 5. **link** ownership: the client's own link (where only its address lives) first, the server's last;
-/// 6. **name** conventions of the interfaces (pod link, bridge, overlay, uplink) in the direction of travel;
-/// 7. **time**, on the reference clock, when nothing else tells them apart.
+/// 4. **TTL**: a router between the two decremented it;
+/// 5. **translation**: the client's own addresses before translated ones;
+/// 6. **link** ownership: the client's own link (where only its address lives) first, the server's last;
+/// 7. **name** conventions of the interfaces (pod link, bridge, overlay, uplink) in the direction of travel;
+/// 8. **time**, on the reference clock, when nothing else tells them apart.
 /// The order is the ranking by pairwise wins (each pair decided by its strongest evidence).
 struct PathOrder {
     /// Two-way delay sums within this many ns of zero decide nothing (timestamps are often microseconds).
@@ -54,6 +56,7 @@ struct PathOrder {
         }
         let bridges = Self.bridgesByDirection(sightings)
         let ends = Ends(client: original.client.address, servers: Set(sightings.map(\.server.address)))
+        let ports = bridgePorts(entries, bridges: bridges)
         let count = entries.count
         // decisions[i][j]: i before j, with the evidence that decided it.
         var decisions = [[(Bool, OrderEvidence)?]](
@@ -63,7 +66,9 @@ struct PathOrder {
         var score = [Double](repeating: 0, count: count)
         for i in 0..<count {
             for j in (i + 1)..<count {
-                let decision = compare(entries[i], entries[j], bridges: bridges, ends: ends)
+                let decision =
+                    bridgeDecision(i, j, entries: entries, ports: ports, bridges: bridges, ends: ends)
+                    ?? compare(entries[i], entries[j], bridges: bridges, ends: ends)
                 decisions[i][j] = decision
                 decisions[j][i] = (!decision.0, decision.1)
                 let weight = Self.weight(decision.1)
@@ -82,10 +87,65 @@ struct PathOrder {
         return result
     }
 
+    /// For each bridge on the path (by entry index), the pod links of its node on the path: its ports.
+    ///
+    /// A bridge in promiscuous mode is handed its copy of a frame it forwards after the frame left the egress port,
+    /// in both directions (2 to 13 µs later in the lab, on every writer; with br_netfilter the frames it routes back
+    /// out are captured in step, those it bridges are not), so neither time nor two-way delays place it against its
+    /// ports: the frame crossed it between the port on the client's side and the port on the server's side, whose
+    /// own order the delays give.
+    func bridgePorts(_ entries: [Entry], bridges: Set<Int>) -> [Int: [Int]] {
+        var result: [Int: [Int]] = [:]
+        for (index, entry) in entries.enumerated() {
+            let point = entry.sighting.point
+            guard bridges.contains(entry.sighting.pointID) || topology.kind(of: point) == .bridge else { continue }
+            let ports = entries.indices.filter { other in
+                let candidate = entries[other].sighting
+                return candidate.point.node == point.node && candidate.pointID != entry.sighting.pointID
+                    && topology.kind(of: candidate.point) == .podLink
+            }
+            if !ports.isEmpty { result[index] = ports }
+        }
+        return result
+    }
+
+    /// The order of a bridge and one of its ports on the path: the port is before the bridge when it is on the
+    /// client's side, that is before another port of the path (or, with one port, when it is the client's link).
+    func bridgeDecision(
+        _ i: Int,
+        _ j: Int,
+        entries: [Entry],
+        ports: [Int: [Int]],
+        bridges: Set<Int>,
+        ends: Ends
+    ) -> (Bool, OrderEvidence)? {
+        func portBefore(_ port: Int, bridge: Int) -> Bool? {
+            // Directions on one node say it already (rule 1).
+            guard entries[port].sighting.direction == .unknown || entries[bridge].sighting.direction == .unknown,
+                let all = ports[bridge], all.contains(port)
+            else { return nil }
+            let others = all.filter { other in
+                other != port
+                    && (entries[other].sighting.pointID != entries[port].sighting.pointID
+                        || entries[other].stage != entries[port].stage)
+            }
+            if let other = others.first {
+                return compare(entries[port], entries[other], bridges: bridges, ends: ends).0
+            }
+            let home = topology.home(of: entries[port].sighting.pointID)
+            if home == ends.client { return true }
+            if let home, ends.servers.contains(home) { return false }
+            return nil
+        }
+        if let before = portBefore(j, bridge: i) { return (!before, .bridge) }
+        if let before = portBefore(i, bridge: j) { return (before, .bridge) }
+        return nil
+    }
+
     /// Strong evidence outweighs any number of weak decisions.
     static func weight(_ evidence: OrderEvidence) -> Double {
         switch evidence {
-        case .direction, .delay, .ttl, .translation: return 1_000
+        case .direction, .delay, .ttl, .translation, .bridge: return 1_000
         case .link: return 30
         case .name: return 1
         case .time, .first: return 0.01

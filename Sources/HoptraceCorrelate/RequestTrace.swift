@@ -25,6 +25,9 @@ public enum OrderEvidence: String, Sendable, Hashable, CaseIterable {
     case direction
     /// Two-way delays between this capture point and the one before it (their sum is positive whatever the clocks).
     case delay
+    /// A bridge and its ports: the bridge between the port on the client's side and the port on the server's side
+    /// (its own copies of the frames it forwards are timestamped after they left either port).
+    case bridge
     /// Addresses before a translation come before addresses after it.
     case translation
     /// The TTL fell between the two points (a router between them).

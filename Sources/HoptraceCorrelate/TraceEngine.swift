@@ -381,15 +381,19 @@ public final class TraceEngine {
 
     /// When a group should be looked at next: `settle` after its last packet once every point closed it, else when
     /// its next exchange is due or it has been open too long.
-    private func schedule(_ group: ConnectionGroup) {
+    ///
+    /// - Parameter floor: the earliest tick to wake at (from the wheel's own pass: the next tick, never one already
+    ///   due, which would wake the group again in the same pass).
+    private func schedule(_ group: ConnectionGroup, floor: Int64 = .min) {
         var due =
             group.open == 0
             ? Clock.plus(group.lastActivity, options.settle)
             : Clock.plus(group.lastActivity, options.openGroupTimeout)
         if group.open > 0, let live = liveWait(group) { due = min(due, Clock.plus(group.lastActivity, live)) }
         if let exchange = group.nextExchangeDue { due = min(due, exchange) }
-        if !group.dnsChecked { due = min(due, Clock.plus(group.firstTime, options.lookupSettle)) }
-        let second = due / options.tick + 1
+        // Nothing is final before the connection has claimed its lookup: wake then (and judge then, or later).
+        if !group.dnsChecked { due = Clock.plus(group.firstTime, options.lookupSettle) }
+        let second = max(due / options.tick + 1, floor)
         guard group.scheduled != second else { return }
         group.scheduled = second
         wheel.insert(second, group.id)
@@ -424,7 +428,7 @@ public final class TraceEngine {
                     } else {
                         group.nextExchangeDue = nil
                         finalizeExchanges(of: group, now: now)
-                        schedule(group)
+                        schedule(group, floor: second + 1)
                     }
                 }
             }
@@ -487,7 +491,11 @@ public final class TraceEngine {
             let key = ExchangeKey(raw: raw, index: exchange.index)
             guard !group.emitted.contains(key) else { continue }
             let end = topology.corrected(Self.end(of: exchange), node: client.point.node)
-            guard Clock.since(now, end) > options.settle else { continue }
+            guard Clock.since(now, end) > options.settle else {
+                let due = Clock.plus(end, options.settle)
+                group.nextExchangeDue = min(group.nextExchangeDue ?? due, due)
+                continue
+            }
             if waitsForInbound(exchange, client: client, now: now, end: end) { continue }
             group.emitted.insert(key)
             queue(assemble(group: group, path: path, exchange: exchange))

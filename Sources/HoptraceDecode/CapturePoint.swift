@@ -37,8 +37,8 @@ public struct CapturePoint: Hashable, Sendable, Comparable, CustomStringConverti
 public final class CapturePointTable {
     @usableFromInline
     enum Key: Hashable {
-        case source(name: String)
-        case ifIndex(Int32)
+        case source(node: String?, name: String)
+        case ifIndex(node: String?, Int32)
     }
 
     /// The capture points by id.
@@ -46,6 +46,8 @@ public final class CapturePointTable {
     @usableFromInline
     var ids: [Key: Int] = [:]
     private var ifIndexNames: [Int32: String] = [:]
+    /// Per node, names of its SLL2 interface indexes (each node's `ip link`).
+    private var nodeIfIndexNames: [String: [Int32: String]] = [:]
     /// Ids by SLL2 interface index (-1: not yet seen), for indexes below 4096.
     private var byIfIndex: [Int] = []
     /// Ids of source interfaces' names by interface id (-1: not yet seen), valid while the source has
@@ -78,15 +80,23 @@ public final class CapturePointTable {
     }
 
     /// The names by id.
-    public var names: [String] { self.points.map(\.name) }
+    public var names: [String] { self.points.map(\.description) }
 
     /// Names SLL2 interface indexes (from `ip link` of the captured host, or a capture's metadata). Points already
     /// given an id are renamed.
-    public func setIfIndexNames(_ names: [Int32: String]) {
-        self.ifIndexNames = names
+    ///
+    /// - Parameter node: the node these names are of, when captures of several nodes are read (nil: every node
+    ///   without names of its own).
+    public func setIfIndexNames(_ names: [Int32: String], node: String? = nil) {
+        if let node { self.nodeIfIndexNames[node] = names } else { self.ifIndexNames = names }
         for (index, point) in self.points.enumerated() where point.ifIndex >= 0 {
-            if let name = names[point.ifIndex] { self.points[index].name = name }
+            if let name = self.ifIndexName(point.ifIndex, node: point.node) { self.points[index].name = name }
         }
+    }
+
+    private func ifIndexName(_ index: Int32, node: String?) -> String? {
+        if let node, let name = self.nodeIfIndexNames[node]?[index] { return name }
+        return self.ifIndexNames[index]
     }
 
     /// The id of the capture point of `decoded`: its source interface when that has a real name (other than `any`),
@@ -121,13 +131,15 @@ public final class CapturePointTable {
             }
             let byName = self.sourceWins[interfaceID] == 1 || ifIndex < 0
             if byName, self.bySource[interfaceID] >= 0 { return self.bySource[interfaceID] }
-            if !byName, ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 {
+            // SLL2 indexes are per node: the index table serves the captures without a node only.
+            let single = interfaces[interfaceID].node == nil
+            if !byName, single, ifIndex < self.byIfIndex.count, self.byIfIndex[Int(ifIndex)] >= 0 {
                 return self.byIfIndex[Int(ifIndex)]
             }
             let id = self.slowID(interfaceID: interfaceID, ifIndex: ifIndex, interfaces: interfaces)
             if byName {
                 self.bySource[interfaceID] = id
-            } else {
+            } else if single {
                 self.cache(ifIndex: ifIndex, id: id)
             }
             return id
@@ -178,21 +190,21 @@ public final class CapturePointTable {
         let source = interfaceID >= 0 && interfaceID < interfaces.count ? interfaces[interfaceID] : nil
         if ifIndex >= 0, source.map({ !$0.isNamed || $0.name == "any" }) ?? true {
             // `-i any` (SLL2 in a classic pcap, or a pcapng interface named "any"): the packet's own interface.
-            key = .ifIndex(ifIndex)
+            key = .ifIndex(node: source?.node, ifIndex)
         } else if let source {
             // A named interface (pcapng `if_name`, live): its name, even when its packets are SLL2 (hoptrace
             // capture -i any writes one named interface block per real interface).
-            key = .source(name: source.name)
+            key = .source(node: source.node, name: source.name)
         } else {
-            key = .source(name: "if\(interfaceID)")
+            key = .source(node: nil, name: "if\(interfaceID)")
         }
         if let id = self.ids[key] { return id }
         let point: CapturePoint
         switch key {
-        case .ifIndex(let index):
-            point = CapturePoint(name: self.ifIndexNames[index] ?? "if\(index)", ifIndex: index)
-        case .source(let name):
-            point = CapturePoint(name: name)
+        case .ifIndex(let node, let index):
+            point = CapturePoint(name: self.ifIndexName(index, node: node) ?? "if\(index)", ifIndex: index, node: node)
+        case .source(let node, let name):
+            point = CapturePoint(name: name, node: node)
         }
         let id = self.points.count
         self.points.append(point)

@@ -23,6 +23,8 @@ public struct FlowPipeline {
 
     /// SLL2 interface indexes to names (from `ip link` of the captured node, or the lab's truth file).
     public var ifIndexNames: [Int32: String]
+    /// Per node, its SLL2 interface index names, when several nodes' captures are read (`--links node-a=FILE`).
+    public var nodeIfIndexNames: [String: [Int32: String]] = [:]
     /// Limits of the flow stage.
     public var configuration: FlowConfiguration
     /// A BPF filter (`-f`): packets it rejects are read but not analysed. It is compiled for the link types of the
@@ -69,19 +71,37 @@ public struct FlowPipeline {
         clock: ((Int64) -> Void)? = nil,
         sink: @escaping (FlowEvent) -> Void
     ) throws(CaptureError) -> Result {
-        var sources: [any PacketSource] = []
-        for path in paths { sources.append(try openCaptureFile(path: path)) }
+        try self.run(
+            inputs: paths.map { CaptureFileSpec(path: $0) },
+            tap: tap,
+            capturePoints: capturePoints,
+            clock: clock,
+            sink: sink
+        )
+    }
+
+    /// ``run(paths:tap:capturePoints:clock:sink:)`` over files of one or several nodes (see ``CaptureSet`` for how
+    /// each file's node is found).
+    public func run(
+        inputs: [CaptureFileSpec],
+        tap: ((borrowing DecodedPacket, Int) -> Void)? = nil,
+        capturePoints: CapturePointTable,
+        clock: ((Int64) -> Void)? = nil,
+        sink: @escaping (FlowEvent) -> Void
+    ) throws(CaptureError) -> Result {
+        let opened = try CaptureSet.open(inputs)
         if let filter {
-            for source in sources {
-                for interface in source.interfaces { try filter.prepare(for: interface.linkType) }
-            }
+            for interface in opened.source.interfaces { try filter.prepare(for: interface.linkType) }
         }
-        var source: any PacketSource = sources.count == 1 ? sources[0] : MergedPacketSource(sources)
+        var source = opened.source
         if let shouldStop { source = StoppingSource(source, shouldStop: shouldStop) }
         let filter = self.filter
         let decoder = PacketDecoder()
         let points = capturePoints
         if !ifIndexNames.isEmpty { points.setIfIndexNames(ifIndexNames) }
+        for (node, names) in nodeIfIndexNames.sorted(by: { $0.key < $1.key }) {
+            points.setIfIndexNames(names, node: node)
+        }
         let analyzer = FlowAnalyzer(configuration: configuration, sink: sink)
         var counts = PacketLoopCounts()
         var failure: CaptureError?

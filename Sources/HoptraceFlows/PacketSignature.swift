@@ -1,7 +1,9 @@
 import HoptraceDecode
 
-/// What identifies one TCP packet at one capture point, hashed: sequence and acknowledgment numbers, flags, payload
-/// length and IP identification. Two packets with the same signature microseconds apart are one packet tapped twice.
+/// What identifies one TCP packet at one capture point, hashed: sequence and acknowledgment numbers, flags, window,
+/// payload length, the timestamp and SACK options, and IP identification. Two packets with the same signature
+/// microseconds apart are one packet tapped twice; a duplicate ACK differs in its SACK blocks or IP identification, a
+/// retransmission in its time (never sooner than a round trip) and usually its timestamp option.
 struct PacketSignature {
     /// The hash.
     var value: UInt64
@@ -16,7 +18,9 @@ struct PacketSignature {
         }
         mix(UInt64(tcp.seq))
         mix(UInt64(tcp.ack))
-        mix(UInt64(tcp.flags.rawValue))
+        mix(UInt64(tcp.flags.rawValue) | UInt64(tcp.window) << 8)
+        if let timestamp = tcp.options.timestamp { mix(UInt64(timestamp.val) << 32 | UInt64(timestamp.ecr)) }
+        for block in tcp.options.sackBlocks { mix(UInt64(block.left) << 32 | UInt64(block.right)) }
         mix(UInt64(truncatingIfNeeded: length))
         mix(UInt64(ipID))
         self.value = hash

@@ -48,42 +48,76 @@ enum DurationText {
     static func nanoseconds(_ text: String) -> Int64? { DurationArgument(argument: text)?.nanoseconds }
 }
 
-/// `--links FILE` and `--ifname INDEX=NAME`: names for the interface indexes of `tcpdump -i any` (SLL2) captures.
+/// `--links [NODE=]FILE` and `--ifname [NODE:]INDEX=NAME`: names for the interface indexes of `tcpdump -i any`
+/// (SLL2) captures; with several nodes, each node's own.
 struct InterfaceNameOptions: ParsableArguments {
-    @Option(help: "A file holding the captured node's `ip -j link` output, to name SLL2 interface indexes.")
-    var links: String?
+    @Option(
+        help: ArgumentHelp(
+            "A file holding the captured node's `ip -j link` output, to name SLL2 interface indexes; NODE=FILE for "
+                + "one node of several (repeatable).",
+            valueName: "[node=]file"
+        )
+    )
+    var links: [String] = []
 
-    @Option(name: .customLong("ifname"), help: "Name an SLL2 interface index: INDEX=NAME (repeatable).")
+    @Option(
+        name: .customLong("ifname"),
+        help: "Name an SLL2 interface index: INDEX=NAME, or NODE:INDEX=NAME (repeatable)."
+    )
     var ifNames: [String] = []
 
     func validate() throws {
         for entry in ifNames where IfIndexNames.parse(entry) == nil {
-            throw ValidationError("--ifname '\(entry)' is not INDEX=NAME; e.g. --ifname 3=cni0")
+            throw ValidationError("--ifname '\(entry)' is not INDEX=NAME; e.g. --ifname 3=cni0 or node-a:3=cni0")
         }
     }
 
-    /// The names given, `--ifname` over `--links`.
-    func load() throws -> [Int32: String] {
-        var names: [Int32: String] = [:]
-        if let links {
-            do {
-                names = try IfIndexNames.load(ipLinkJSON: links)
-            } catch {
-                throw CLIFailure("\(links): \(error); write it with `ip -j link > \(links)` on the node")
+    /// The names given for every node (`--ifname` over `--links`).
+    func load() throws -> [Int32: String] { try loadAll().shared }
+
+    /// The names given: for every node, and per node.
+    func loadAll() throws -> (shared: [Int32: String], perNode: [String: [Int32: String]]) {
+        var shared: [Int32: String] = [:]
+        var perNode: [String: [Int32: String]] = [:]
+        for entry in links {
+            var node: String?
+            var file = entry
+            // NODE=FILE, unless the whole entry is a file that exists (a path may hold '=').
+            if !FileManager.default.fileExists(atPath: entry), let equals = entry.firstIndex(of: "=") {
+                node = String(entry[..<equals])
+                file = String(entry[entry.index(after: equals)...])
             }
+            let names: [Int32: String]
+            do {
+                names = try IfIndexNames.load(ipLinkJSON: file)
+            } catch {
+                throw CLIFailure("\(file): \(error); write it with `ip -j link > \(file)` on the node")
+            }
+            if let node { perNode[node, default: [:]].merge(names) { $1 } } else { shared.merge(names) { $1 } }
         }
-        for entry in ifNames { if let (index, name) = IfIndexNames.parse(entry) { names[index] = name } }
-        return names
+        for entry in ifNames {
+            guard let (node, index, name) = IfIndexNames.parse(entry) else { continue }
+            if let node { perNode[node, default: [:]][index] = name } else { shared[index] = name }
+        }
+        return (shared, perNode)
     }
 }
 
 /// Interface index names for SLL2 captures.
 enum IfIndexNames {
-    /// `3=cni0` → (3, "cni0").
-    static func parse(_ entry: String) -> (Int32, String)? {
+    /// `3=cni0` → (nil, 3, "cni0"); `node-a:3=cni0` → ("node-a", 3, "cni0").
+    static func parse(_ entry: String) -> (String?, Int32, String)? {
         let parts = entry.split(separator: "=", maxSplits: 1)
-        guard parts.count == 2, let index = Int32(parts[0]), !parts[1].isEmpty else { return nil }
-        return (index, String(parts[1]))
+        guard parts.count == 2, !parts[1].isEmpty else { return nil }
+        var node: String?
+        var indexText = parts[0]
+        if let colon = indexText.lastIndex(of: ":") {
+            node = String(indexText[..<colon])
+            indexText = indexText[indexText.index(after: colon)...]
+            if node?.isEmpty == true { return nil }
+        }
+        guard let index = Int32(indexText) else { return nil }
+        return (node, index, String(parts[1]))
     }
 
     struct BadFile: Error, CustomStringConvertible {

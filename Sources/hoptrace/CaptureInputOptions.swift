@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import HoptraceCapture
 
 /// The capture files a command reads and the BPF filter on them, with tcpdump's habits: files as arguments or with
@@ -31,14 +32,22 @@ struct CaptureInputOptions: ParsableArguments {
     )
     var arguments: [String] = []
 
-    /// The files to read.
+    @OptionGroup(title: "Several nodes")
+    var nodes: NodeOptions
+
+    /// The files to read without a node given (see ``specs()`` for every file).
     var files: [String] { CaptureInput.files(arguments: arguments, readFiles: readFiles) }
+
+    /// Every file to read, with its node when `--node` gave one.
+    func specs() throws -> [CaptureFileSpec] {
+        files.map { CaptureFileSpec(path: $0) } + (try nodes.specs())
+    }
 
     /// The filter expression, from `-f` or the trailing words; nil for none.
     var expression: String? { CaptureInput.expression(arguments: arguments, readFiles: readFiles, filter: filter) }
 
     func validate() throws {
-        try CaptureInput.validate(arguments: arguments, readFiles: readFiles, filter: filter)
+        try CaptureInput.validate(arguments: arguments, readFiles: readFiles, filter: filter, live: !nodes.isEmpty)
     }
 
     /// The filter, compiled (validated already).
@@ -61,6 +70,8 @@ enum CaptureInput {
     }
 
     /// Checks that there is a file and at most one filter, and that libpcap compiles the filter.
+    ///
+    /// - Parameter live: no file is needed (a live capture, or files given with `--node`).
     static func validate(arguments: [String], readFiles: [String], filter: String?, live: Bool = false) throws {
         if !live && files(arguments: arguments, readFiles: readFiles).isEmpty {
             throw ValidationError("give a capture file: as an argument (capture.pcapng) or with -r capture.pcapng")
@@ -87,5 +98,67 @@ enum CaptureInput {
         } catch {
             throw UsageFailure(error.reason)
         }
+    }
+}
+
+/// `--node NAME=PATH`: capture files of one node among several, so that each node's `eth0` and SLL2 indexes stay
+/// its own. PATH is a file, or a directory whose capture files (`*.pcap`, `*.pcapng`, `*.cap`) are all that node's
+/// (the per-interface files of `tcpdump -i IF -w IF.pcap`).
+struct NodeOptions: ParsableArguments {
+    @Option(
+        name: .customLong("node"),
+        help: ArgumentHelp(
+            "Files of one node: NAME=FILE or NAME=DIRECTORY (its .pcap/.pcapng files); repeat for each node.",
+            valueName: "name=path"
+        )
+    )
+    var entries: [String] = []
+
+    func validate() throws {
+        for entry in entries { _ = try Self.parse(entry) }
+    }
+
+    /// `node-a=captures/a` → ("node-a", "captures/a").
+    static func parse(_ entry: String) throws -> (node: String, path: String) {
+        let parts = entry.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw ValidationError("--node '\(entry)' is not NAME=PATH; e.g. --node node-a=node-a.pcap")
+        }
+        let node = String(parts[0])
+        guard node.count <= 64, node.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw ValidationError("--node '\(node)': a node name is letters, digits, '-', '_' and '.'")
+        }
+        return (node, String(parts[1]))
+    }
+
+    /// Whether any file is given this way.
+    var isEmpty: Bool { entries.isEmpty }
+
+    /// The files, each with its node; a directory gives its capture files, sorted by name.
+    func specs() throws -> [CaptureFileSpec] {
+        var specs: [CaptureFileSpec] = []
+        for entry in entries {
+            let (node, path) = try Self.parse(entry)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw CLIFailure("\(path): no such file or directory (in --node \(entry))")
+            }
+            guard isDirectory.boolValue else {
+                specs.append(CaptureFileSpec(path: path, node: node))
+                continue
+            }
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            let files = names.filter { name in
+                [".pcap", ".pcapng", ".cap"].contains { name.hasSuffix($0) }
+            }.sorted()
+            guard !files.isEmpty else {
+                throw CLIFailure("\(path): no .pcap or .pcapng files in it (in --node \(entry))")
+            }
+            for file in files {
+                let full = path.hasSuffix("/") ? path + file : path + "/" + file
+                specs.append(CaptureFileSpec(path: full, node: node))
+            }
+        }
+        return specs
     }
 }

@@ -47,12 +47,14 @@ struct FlowCommandOptions: ParsableArguments {
             count: count,
             names: try kube.load().map(AddressNames.init)
         )
-        let ifIndexNames = try interfaceNames.load()
-        var pipeline = FlowPipeline(ifIndexNames: ifIndexNames, filter: try input.packetFilter())
+        let ifIndexNames = try interfaceNames.loadAll()
+        var pipeline = FlowPipeline(ifIndexNames: ifIndexNames.shared, filter: try input.packetFilter())
+        pipeline.nodeIfIndexNames = ifIndexNames.perNode
         if count != nil { pipeline.shouldStop = { printer.isDone } }
+        let specs = try input.specs()
         let result: FlowPipeline.Result
         do {
-            result = try pipeline.run(paths: input.files, capturePoints: printer.capturePoints) { printer.take($0) }
+            result = try pipeline.run(inputs: specs, capturePoints: printer.capturePoints) { printer.take($0) }
         } catch {
             throw error.code == .pcap ? UsageFailure(error.reason) as any Error : CLIFailure(error.description)
         }

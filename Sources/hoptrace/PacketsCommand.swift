@@ -55,25 +55,23 @@ struct PacketsCommand: ParsableCommand {
 
     private func run<Writer: RecordWriter>(_ writer: Writer) throws where Writer.Record == PacketRecord {
         var writer = writer
-        let ifIndexNames = try interfaceNames.load()
+        let ifIndexNames = try interfaceNames.loadAll()
         var kubeNames = try kube.load().map(AddressNames.init)
         let filter = try input.packetFilter()
-        var sources: [any PacketSource] = []
-        for file in input.files {
-            do {
-                let source = try openCaptureFile(path: file)
-                for interface in source.interfaces { try filter?.prepare(for: interface.linkType) }
-                sources.append(source)
-            } catch {
-                throw error.code == .pcap ? UsageFailure(error.reason) as any Error : CLIFailure(error.description)
-            }
+        let specs = try input.specs()
+        let source: any PacketSource
+        do {
+            source = try CaptureSet.open(specs).source
+            for interface in source.interfaces { try filter?.prepare(for: interface.linkType) }
+        } catch {
+            throw error.code == .pcap ? UsageFailure(error.reason) as any Error : CLIFailure(error.description)
         }
-        let source: any PacketSource = sources.count == 1 ? sources[0] : MergedPacketSource(sources)
         var options = DecodeOptions()
         options.swallowFragments = false
         let decoder = PacketDecoder(options: options)
         let points = CapturePointTable()
-        points.setIfIndexNames(ifIndexNames)
+        points.setIfIndexNames(ifIndexNames.shared)
+        for (node, names) in ifIndexNames.perNode { points.setIfIndexNames(names, node: node) }
         let out = BufferedOutput()
         defer { out.flush() }
         writer.writeHeader(to: out)
@@ -96,13 +94,14 @@ struct PacketsCommand: ParsableCommand {
                 let interfaces = source.interfaces
                 let origin =
                     packet.interfaceID >= 0 && packet.interfaceID < interfaces.count
-                    ? interfaces[packet.interfaceID].name : input.files.joined(separator: ", ")
+                    ? interfaces[packet.interfaceID].file ?? interfaces[packet.interfaceID].name
+                    : specs.map(\.path).joined(separator: ", ")
                 throw CLIFailure(
                     CaptureError(.unsupportedLinkType, packet.linkType.unsupportedReason, source: origin).description
                 )
             }
             guard decoder.decode(packet, into: &decoded) else { continue }
-            let point = points[points.id(for: decoded, interfaces: source.interfaces)].name
+            let point = points[points.id(for: decoded, interfaces: source.interfaces)].description
             let context = RecordContext(capturePoint: point, names: kubeNames?.names(of: decoded) ?? [:])
             writer.write(PacketRecord(decoded), context: context, to: out)
             out.endRecord()

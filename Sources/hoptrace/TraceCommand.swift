@@ -71,6 +71,9 @@ struct TraceCommand: ParsableCommand {
     @OptionGroup(title: "Interface names")
     var interfaceNames: InterfaceNameOptions
 
+    @OptionGroup(title: "Several nodes")
+    var nodes: NodeOptions
+
     @Option(help: "A completed request at least this long is examined for what made it slow (e.g. 200ms, 1s).")
     var slow: String = "200ms"
 
@@ -86,13 +89,18 @@ struct TraceCommand: ParsableCommand {
 
     func validate() throws {
         if live {
-            try capture.validate(files: files + readFiles, index: index, html: html, all: all)
+            try capture.validate(files: files + readFiles + nodes.entries, index: index, html: html, all: all)
         } else if !capture.interfaces.isEmpty {
             throw ValidationError("-i captures live: add --live (hoptrace trace --live -i any ...)")
-        } else if files.isEmpty && readFiles.isEmpty {
+        } else if files.isEmpty && readFiles.isEmpty && nodes.isEmpty {
             throw ValidationError("give at least one capture file, or trace live with --live -i any")
         } else {
-            try CaptureInput.validate(arguments: files, readFiles: readFiles, filter: capture.filter)
+            try CaptureInput.validate(
+                arguments: files,
+                readFiles: readFiles,
+                filter: capture.filter,
+                live: !nodes.isEmpty
+            )
         }
         if !kube.isEnabled, let selector = [client, service].compactMap({ $0 }).first(where: { $0.contains("/") }) {
             throw ValidationError(
@@ -119,7 +127,8 @@ struct TraceCommand: ParsableCommand {
             try runLive()
             return
         }
-        let names = try interfaceNames.load()
+        let names = try interfaceNames.loadAll()
+        let inputs = inputFiles.map { CaptureFileSpec(path: $0) } + (try nodes.specs())
         let filter = try CaptureInput.packetFilter(
             CaptureInput.expression(arguments: files, readFiles: readFiles, filter: capture.filter)
         )
@@ -143,8 +152,9 @@ struct TraceCommand: ParsableCommand {
         let run: Correlator.Run
         do {
             run = try Correlator.trace(
-                files: inputFiles,
-                ifIndexNames: names,
+                inputs: inputs,
+                ifIndexNames: names.shared,
+                nodeIfIndexNames: names.perNode,
                 options: options,
                 directory: directory,
                 filter: filter
@@ -186,7 +196,7 @@ struct TraceCommand: ParsableCommand {
         if let html {
             let page = HTMLReport.render(
                 htmlTraces,
-                title: inputFiles.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
+                title: inputs.map { ($0.path as NSString).lastPathComponent }.joined(separator: ", ")
             )
             do {
                 try page.write(toFile: html, atomically: true, encoding: .utf8)
@@ -201,7 +211,7 @@ struct TraceCommand: ParsableCommand {
             throw CLIFailure(
                 summary.count == 0
                     ? "no requests found in the capture"
-                    : "no request matches the selector; run `hoptrace trace --list \(inputFiles.joined(separator: " "))` to "
+                    : "no request matches the selector; run `hoptrace trace --list` on the same files to "
                         + "list the \(summary.count) found"
             )
         }

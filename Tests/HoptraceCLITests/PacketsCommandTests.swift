@@ -205,7 +205,7 @@ struct PacketsCommandTests {
         #expect(run.status == 1)
         #expect(
             run.stderr
-                == "hoptrace: user0.pcap: LINKTYPE 147 (USER0) is not supported; hoptrace decodes Ethernet, SLL, SLL2, raw IP, NULL/LOOP, NFLOG\n"
+                == "hoptrace: \(user0.path): LINKTYPE 147 (USER0) is not supported; hoptrace decodes Ethernet, SLL, SLL2, raw IP, NULL/LOOP, NFLOG\n"
         )
 
         let truncated = dir.appendingPathComponent("truncated.pcap")

@@ -28,7 +28,8 @@ struct PcapHandBuiltTests {
         #expect(Array(second.bytes) == payload(3))
         #expect(try source.next() == nil)
         #expect(source.interfaces.count == 1)
-        #expect(source.interfaces[0].name == URL(fileURLWithPath: path).lastPathComponent)
+        // A per-interface file (`tcpdump -i cni0 -w cni0.pcap`) is named by its stem: the interface.
+        #expect(source.interfaces[0].name == URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
     }
 
     @Test("nanosecond pcap, both byte orders", arguments: [false, true])
@@ -362,7 +363,7 @@ struct MergedSourceTests {
             firstBytes.append(packet.bytes.first ?? 0xFF)
         }
         let names = merged.interfaces.map(\.name)
-        let base = paths.map { URL(fileURLWithPath: $0).lastPathComponent }
+        let base = paths.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
         // Ties (4 s in file a and in file c) keep the order of the sources.
         #expect(seen.map(\.0) == [1, 2, 3, 4, 4, 5, 6, 7, 8])
         #expect(seen.map { names[$0.1] } == [base[0], base[1], base[1], base[0], "x", "x", base[0], base[1], "y"])

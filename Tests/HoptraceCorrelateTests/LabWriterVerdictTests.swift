@@ -117,4 +117,42 @@ struct LabWriterVerdictTests {
             #expect(Set(traced.compactMap(\.request?.requestID)).count >= ids.count * 9 / 10, "\(labCase) background")
         }
     }
+
+    /// The lab's wiring, from its truth file: each pod's address and the host side of its veth.
+    static func podVeths(_ scenario: String) throws -> [String: String] {
+        let data = try Data(contentsOf: Lab.truthFile(scenario))
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let topology = try #require(json["topology"] as? [String: Any])
+        var veths: [String: String] = [:]
+        for pod in (topology["pods"] as? [[String: Any]]) ?? [] {
+            if let ip = pod["ip"] as? String, let veth = pod["veth"] as? String { veths[ip] = veth }
+        }
+        return veths
+    }
+
+    /// Path order from the wiring, never from timestamps: a packet from one pod to another on the node's bridge
+    /// leaves the client's veth, crosses cni0 and enters the server's veth, in that order, for every request traced
+    /// (the faulty one and the busy background), from every writer, with direction flags or without.
+    @Test("every pod-to-pod path runs client veth, cni0, server veth, as the lab wired it", arguments: cases)
+    func pathOrder(_ labCase: Case) throws {
+        let veths = try Self.podVeths(labCase.scenario)
+        let files = Self.files(labCase.scenario, labCase.writer)
+        let names = labCase.writer == .tcpdumpAny ? try Self.ifIndexNames(labCase.scenario) : [:]
+        let traces = try Self.trace(files, names: names)
+        var checked = 0
+        for trace in traces where trace.kind != .dns {
+            guard let client = trace.client?.address.description, let server = trace.server?.address.description,
+                let clientVeth = veths[client], let serverVeth = veths[server], clientVeth != serverVeth
+            else { continue }
+            let points = trace.hops.map(\.point.name)
+            let expected = [clientVeth, "cni0", serverVeth].filter(points.contains)
+            // One point seen twice in a row (cni0 before and after the Service's DNAT) is one place on the path.
+            let seen = points.filter(expected.contains).reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
+            guard expected.count >= 2 else { continue }
+            checked += 1
+            let hops = trace.hops.map { "\($0.point)(\($0.evidence.rawValue))" }.joined(separator: " ")
+            #expect(seen == expected, "\(labCase) #\(trace.index) \(trace.request?.path ?? ""): \(hops)")
+        }
+        #expect(checked > 0 || labCase.scenario.hasPrefix("dns") || labCase.scenario == "loopback", "\(labCase)")
+    }
 }

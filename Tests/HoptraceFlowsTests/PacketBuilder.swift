@@ -43,6 +43,8 @@ final class FlowHarness {
         window: UInt16 = 65_535,
         payload: [UInt8] = FlowHarness.empty,
         wireLength: Int? = nil,
+        ipID: UInt32 = 0,
+        options: TCPOptions = TCPOptions(),
         at time: Int64,
         capturePoint: Int = 0
     ) {
@@ -54,7 +56,7 @@ final class FlowHarness {
             flags: flags,
             window: window,
             headerLength: 20,
-            options: TCPOptions(),
+            options: options,
             checksum: 0,
             urgentPointer: 0
         )
@@ -65,6 +67,7 @@ final class FlowHarness {
             protocol: .tcp,
             payload: payload,
             wireLength: wireLength,
+            ipID: ipID,
             time: time,
             capturePoint: capturePoint
         )
@@ -104,6 +107,7 @@ final class FlowHarness {
         protocol: IPProtocol,
         payload: [UInt8],
         wireLength: Int?,
+        ipID: UInt32 = 0,
         time: Int64,
         capturePoint: Int
     ) {
@@ -119,6 +123,7 @@ final class FlowHarness {
             var decoded = DecodedPacket(packet)
             var network = NetworkHeader(version: src.isIPv4 ? 4 : 6, src: src, dst: dst, protocol: `protocol`)
             network.totalLength = 40 + (wireLength ?? payload.count)
+            network.ipID = ipID
             decoded.network = network
             decoded.transport = transport
             decoded.payload = bytes

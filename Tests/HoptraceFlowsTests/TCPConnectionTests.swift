@@ -1,7 +1,7 @@
 import HoptraceCapture
-import HoptraceDecode
 import Testing
 
+@testable import HoptraceDecode
 @testable import HoptraceFlows
 
 /// Hand-built TCP conversations through the whole flow stage.
@@ -78,8 +78,9 @@ struct TCPConnectionTests {
         // Second part first, then first, then the first again (retransmission), then the last.
         harness.tcp(cl, sv, [.ack], seq: c &+ 11, ack: s &+ 1, payload: parts[1], at: 3)
         harness.tcp(cl, sv, [.ack], seq: c &+ 1, ack: s &+ 1, payload: parts[0], at: 4)
-        harness.tcp(cl, sv, [.ack], seq: c &+ 1, ack: s &+ 1, payload: parts[0], at: 5)
-        harness.tcp(cl, sv, [.ack, .psh], seq: c &+ 21, ack: s &+ 1, payload: parts[2], at: 6)
+        // A retransmission comes a round trip later at the earliest (here 200 ms, Linux's minimum RTO).
+        harness.tcp(cl, sv, [.ack], seq: c &+ 1, ack: s &+ 1, payload: parts[0], at: 200_000_004)
+        harness.tcp(cl, sv, [.ack, .psh], seq: c &+ 21, ack: s &+ 1, payload: parts[2], at: 200_000_006)
         harness.tcp(
             sv,
             cl,
@@ -87,7 +88,7 @@ struct TCPConnectionTests {
             seq: s &+ 1,
             ack: c &+ 1 &+ UInt32(request.count),
             payload: Self.response,
-            at: 7
+            at: 200_000_007
         )
         harness.analyzer.finish()
         let record = try #require(harness.connections.first)
@@ -98,7 +99,7 @@ struct TCPConnectionTests {
         #expect(record.state == .s1)
         let exchange = try #require(harness.exchanges.first)
         #expect(exchange.request?.target == "/x")
-        #expect(exchange.requestLastByte == StreamMark(offset: UInt64(request.count), time: 6))
+        #expect(exchange.requestLastByte == StreamMark(offset: UInt64(request.count), time: 200_000_006))
         #expect(exchange.response?.status == 200)
     }
 
@@ -247,18 +248,51 @@ struct TCPConnectionTests {
         #expect(record.originatorISN == nil)
     }
 
+    /// A bridge's promiscuous copy of a frame it forwards reaches the capture 2–13 µs after the original, byte for
+    /// byte the same (the lab measured this on every writer). A copy is one packet, never a retransmission; a
+    /// retransmission a round trip later and duplicate ACKs that differ in their SACK blocks or IP IDs stay what they
+    /// are, however close together.
+    @Test func capturedCopiesAreNotRetransmissions() throws {
+        let harness = FlowHarness()
+        let (cl, sv) = (Self.client, Self.server)
+        let body = [UInt8](repeating: 7, count: 100)
+        harness.tcp(cl, sv, [.syn], seq: 0, ipID: 10, at: 0)
+        harness.tcp(cl, sv, [.syn], seq: 0, ipID: 10, at: 6_000)  // the copy, 6 µs later
+        harness.tcp(sv, cl, [.syn, .ack], seq: 0, ack: 1, ipID: 0, at: 100_000)
+        harness.tcp(sv, cl, [.syn, .ack], seq: 0, ack: 1, ipID: 0, at: 102_000)  // copy of an ID-0 SYN-ACK, 2 µs
+        harness.tcp(cl, sv, [.ack], seq: 1, ack: 1, ipID: 11, at: 200_000)
+        harness.tcp(sv, cl, [.ack], seq: 1, ack: 1, payload: body, ipID: 1, at: 300_000)
+        harness.tcp(sv, cl, [.ack], seq: 1, ack: 1, payload: body, ipID: 1, at: 313_000)  // copy, 13 µs
+        harness.tcp(sv, cl, [.ack], seq: 1, ack: 1, payload: body, ipID: 2, at: 250_300_000)  // RTO retransmission
+        // Duplicate ACKs 2 µs apart without an IP ID (IPv6-like), told apart by their SACK blocks.
+        var sack = TCPOptions()
+        sack.sackBlocks.append(SACKBlock(left: 201, right: 301))
+        harness.tcp(cl, sv, [.ack], seq: 1, ack: 101, options: sack, at: 250_400_000)
+        sack.sackBlocks = SACKBlocks()
+        sack.sackBlocks.append(SACKBlock(left: 201, right: 401))
+        harness.tcp(cl, sv, [.ack], seq: 1, ack: 101, options: sack, at: 250_402_000)
+        harness.analyzer.finish()
+        let record = try #require(harness.connections.first)
+        #expect(record.originatorSummary.copies == 1)
+        #expect(record.responderSummary.copies == 2)
+        #expect(record.responderSummary.retransmissions == 1)
+        #expect(record.originatorSummary.retransmissions == 0)
+        #expect(record.responderSummary.packets == 3)
+        #expect(record.originatorSummary.packets == 4)
+    }
+
     @Test func keepAliveAndZeroWindowAndDuplicateAcks() throws {
         let harness = FlowHarness()
         let (cl, sv) = (Self.client, Self.server)
         harness.tcp(cl, sv, [.syn], seq: 0, at: 0)
-        harness.tcp(sv, cl, [.syn, .ack], seq: 0, ack: 1, window: 0, at: 1)
-        harness.tcp(cl, sv, [.ack], seq: 1, ack: 1, at: 2)
-        harness.tcp(sv, cl, [.ack], seq: 1, ack: 1, payload: [UInt8](repeating: 1, count: 10), at: 3)
-        harness.tcp(sv, cl, [.ack], seq: 21, ack: 1, payload: [UInt8](repeating: 1, count: 10), at: 4)
-        harness.tcp(cl, sv, [.ack], seq: 1, ack: 11, at: 5)
-        harness.tcp(cl, sv, [.ack], seq: 1, ack: 11, at: 6)
-        harness.tcp(cl, sv, [.ack], seq: 1, ack: 11, at: 7)
-        harness.tcp(cl, sv, [.ack], seq: 0, ack: 11, at: 8)  // keep-alive: one below the next byte
+        harness.tcp(sv, cl, [.syn, .ack], seq: 0, ack: 1, window: 0, at: 1_000_000)
+        harness.tcp(cl, sv, [.ack], seq: 1, ack: 1, at: 2_000_000)
+        harness.tcp(sv, cl, [.ack], seq: 1, ack: 1, payload: [UInt8](repeating: 1, count: 10), at: 3_000_000)
+        harness.tcp(sv, cl, [.ack], seq: 21, ack: 1, payload: [UInt8](repeating: 1, count: 10), at: 4_000_000)
+        harness.tcp(cl, sv, [.ack], seq: 1, ack: 11, at: 5_000_000)
+        harness.tcp(cl, sv, [.ack], seq: 1, ack: 11, at: 6_000_000)
+        harness.tcp(cl, sv, [.ack], seq: 1, ack: 11, at: 7_000_000)
+        harness.tcp(cl, sv, [.ack], seq: 0, ack: 11, at: 8_000_000)  // keep-alive: one below the next byte
         harness.analyzer.finish()
         let record = try #require(harness.connections.first)
         #expect(record.responderSummary.zeroWindows == 1)

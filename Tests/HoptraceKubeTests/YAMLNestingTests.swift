@@ -41,10 +41,18 @@ struct YAMLNestingTests {
     @Test("the lab's cluster states, as YAML, pass")
     func labStatesPass() throws {
         let folder = Repository.captures
-        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter {
-            $0.hasSuffix(".k8s.json")
+        let walker = try #require(FileManager.default.enumerator(atPath: folder.path))
+        var names: [String] = []
+        for case let path as String in walker where path.hasSuffix("k8s.json") { names.append(path) }
+        try #require(!names.isEmpty, "no k8s.json under captures/")
+        // JSON is YAML: every lab cluster state, read through the YAML path's nesting bound, stays under it and parses.
+        for name in names {
+            let data = try Data(contentsOf: folder.appendingPathComponent(name))
+            let text = String(decoding: data, as: UTF8.self)
+            #expect(KubeValue.yamlNestingBound(text) <= KubeValue.maximumYAMLNesting, "\(name)")
+            let state = try ClusterState.parse(data, source: name)
+            #expect(!state.pods.isEmpty, "\(name)")
         }
-        try #require(!names.isEmpty)
         // kubectl's YAML of the same objects nests like its JSON; a staircase of 40 levels of kubectl-style YAML passes.
         #expect(KubeValue.yamlNestingBound(Self.staircase(40)) <= KubeValue.maximumYAMLNesting)
         let yaml = """
