@@ -229,7 +229,14 @@ struct Diagnosis {
         if let rejection = rejection(assembly, facts: facts) {
             verdict = rejected(rejection, facts: facts, mode: mode, service: service, state: &state)
         } else if !facts.answered, facts.synSeen, exchange?.request == nil {
-            verdict = unanswered(facts, assembly: assembly, service: service, server: server, state: &state)
+            verdict = unanswered(
+                facts,
+                assembly: assembly,
+                mode: mode,
+                service: service,
+                server: server,
+                state: &state
+            )
         } else if let exchange, exchange.request != nil {
             verdict = http(
                 exchange,
@@ -349,6 +356,7 @@ struct Diagnosis {
     func unanswered(
         _ facts: PathFacts,
         assembly: Assembly,
+        mode: TraceMode,
         service: FlowEndpoint,
         server: FlowEndpoint,
         state: inout Outcome
@@ -375,7 +383,7 @@ struct Diagnosis {
         let lastSYN = facts.sightings.flatMap { s in s.synTimes.map { corrected($0, s) } }.max() ?? syn
         state.end = max(lastSYN, state.start)
         state.timings.connect = Clock.elapsed(state.end, syn)
-        let next = nextExpected(after: last, facts: facts)
+        let next = nextExpected(after: last, facts: facts, mode: mode)
         let sent = facts.maxSYN
         return Verdict(
             kind: .breakpoint,
@@ -389,10 +397,20 @@ struct Diagnosis {
     }
 
     /// Where a packet that was last seen at `last` should have appeared next: the capture point that the
-    /// destination address lives behind, when the capture showed one.
-    func nextExpected(after last: Sighting, facts: PathFacts) -> CapturePoint? {
+    /// destination address lives behind, when the capture showed one; else the point that answered connections to
+    /// the same destination crossed after `last` (a NodePort's packets continue to the pod bridge).
+    func nextExpected(after last: Sighting, facts: PathFacts, mode: TraceMode) -> CapturePoint? {
         for pointID in topology.homes(of: last.server.address) where pointID != last.pointID {
             if let point = topology.point(pointID) { return point }
+        }
+        if let next = topology.successor(of: last.pointID, toward: facts.client.server), next != last.pointID {
+            return topology.point(next)
+        }
+        // Last seen entering the node on its uplink, to a Service or NodePort (translated to a pod after this
+        // point): the node's one pod bridge is where it goes next.
+        if topology.kind(of: last.point) == .uplink, mode == .nodeport || mode == .clusterip {
+            let bridges = topology.bridges(on: last.point.node)
+            if bridges.count == 1 { return topology.point(bridges[0]) }
         }
         return nil
     }
@@ -831,6 +849,17 @@ struct Diagnosis {
                     location: to,
                     segmentFrom: from,
                     slowPart: .segment
+                )
+            }
+            if part == .request {
+                // No hop holds it: the bytes were already slow where they were first seen, between the client and
+                // the capture point nearest it.
+                return Verdict(
+                    kind: .slow,
+                    sentence: "the request phase took \(Self.human(value)) (\(ofTotal)): its bytes were already slow at "
+                        + "\(facts.client.point), the capture point nearest the client",
+                    location: facts.client.point,
+                    slowPart: part
                 )
             }
             return Verdict(

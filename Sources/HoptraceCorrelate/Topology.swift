@@ -73,6 +73,36 @@ final class Topology {
         if (connections[point]?.count ?? 0) < 8 { connections[point, default: []].insert(group) }
     }
 
+    /// Per capture point id and original destination, the point an answered connection to it crossed next.
+    private var successors: [Successor: Int] = [:]
+
+    struct Successor: Hashable {
+        var point: Int
+        var target: FlowEndpoint
+    }
+
+    /// Notes the path of a connection that was answered: each point's successor toward `target` (the client's
+    /// original destination), for where an unanswered one to the same destination should have appeared next.
+    func notePath(_ points: [Int], target: FlowEndpoint) {
+        guard successors.count < 1 << 16 else { return }
+        for (here, next) in zip(points, points.dropFirst()) where here != next {
+            successors[Successor(point: here, target: target)] = next
+        }
+    }
+
+    /// The bridges (by name, or declared) of `node` among the points seen, by id.
+    func bridges(on node: String?) -> [Int] {
+        points.keys.sorted().filter { id in
+            guard let point = points[id] else { return false }
+            return point.node == node && kind(of: point) == .bridge
+        }
+    }
+
+    /// Where answered connections to `target` went after `point`, if one was seen.
+    func successor(of point: Int, toward target: FlowEndpoint) -> Int? {
+        successors[Successor(point: point, target: target)]
+    }
+
     /// Notes that `point` saw one connection in two forms (a bridge or router).
     func noteRouter(_ point: Int) {
         routers.insert(point)

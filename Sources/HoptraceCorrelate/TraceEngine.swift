@@ -328,16 +328,23 @@ public final class TraceEngine {
         _ = sighting
     }
 
-    /// Learns translations from a group's sightings: the client's original destination translated elsewhere is a
-    /// Service address (or a NodePort on a node address); a client address replaced is the node's.
+    /// Learns translations from a group's sightings: a client address replaced (MASQUERADE) is the node's; the
+    /// client's original destination translated elsewhere is a NodePort when it is a node address, or when the
+    /// source was masqueraded too and its port is in the NodePort range on an address not known as a Service's;
+    /// else a Service address. (A pod calling its own Service is masqueraded as well: hairpin, still a ClusterIP.)
     private func learnTranslations(_ path: [Sighting], original: (client: FlowEndpoint, server: FlowEndpoint)) {
         for sighting in path {
-            if sighting.server != original.server {
-                directory.learnTranslated(original.server, sourceAlsoRewritten: sighting.client != original.client)
-            }
-            if sighting.client.address != original.client.address {
-                directory.learnNodeAddress(sighting.client.address)
-                if sighting.server != original.server { directory.learnNodePort(original.server) }
+            let masqueraded = sighting.client.address != original.client.address
+            if masqueraded { directory.learnNodeAddress(sighting.client.address) }
+            let target = original.server
+            guard sighting.server != target, !directory.isNodePort(target) else { continue }
+            if directory.isNodeAddress(target.address)
+                || (masqueraded && ClusterDirectory.nodePortRange.contains(target.port)
+                    && !directory.isServiceAddress(target.address))
+            {
+                directory.learnNodePort(target)
+            } else {
+                directory.learnTranslated(target, sourceAlsoRewritten: masqueraded)
             }
         }
     }
@@ -580,6 +587,9 @@ public final class TraceEngine {
         learnTranslations(chosen, original: original)
         let order = PathOrder(delayTolerance: options.delayTolerance, topology: topology)
         var path = order.order(chosen, original: original)
+        if chosen.contains(where: { $0.record.synAckTime != nil || $0.record.responderSummary.packets > 0 }) {
+            topology.notePath(path.map(\.0.pointID), target: original.server)
+        }
         if Set(chosen.map { $0.point.node ?? "" }).count > 1 {
             // Packets seen on two nodes bound the offset between their clocks; then the path is ordered again on the
             // corrected clocks (only the last rule, time, reads them).

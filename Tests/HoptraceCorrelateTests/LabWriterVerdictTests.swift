@@ -107,7 +107,13 @@ struct LabWriterVerdictTests {
         }
         // The healthy background: every one of its requests traced, none of them a failure.
         if let background = truth.background {
-            let ids = Set(background.requests.map(\.xRequestID))
+            // Captured inside one pod (its lo and eth0): only the background requests to that pod pass there.
+            var visible = background.requests
+            if truth.captureSets.first.map({ !$0.interfaces.values.contains("cni0") }) == true {
+                let own = try Self.capturedPodAddress(labCase.scenario)
+                visible = visible.filter { $0.target.hasPrefix("\(own):") }
+            }
+            let ids = Set(visible.map(\.xRequestID))
             let traced = traces.filter { $0.request?.requestID.map(ids.contains) == true }
             let alarms = traced.filter { $0.verdict.kind.isFailure }
             #expect(
@@ -116,6 +122,15 @@ struct LabWriterVerdictTests {
             )
             #expect(Set(traced.compactMap(\.request?.requestID)).count >= ids.count * 9 / 10, "\(labCase) background")
         }
+    }
+
+    /// The address of the pod a scenario captured inside (its client's pod, by name, in the lab's topology).
+    static func capturedPodAddress(_ scenario: String) throws -> String {
+        let data = try Data(contentsOf: Lab.truthFile(scenario))
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let name = try #require((json["client"] as? [String: Any])?["name"] as? String)
+        let pods = ((json["topology"] as? [String: Any])?["pods"] as? [[String: Any]]) ?? []
+        return try #require(pods.first { $0["name"] as? String == name }?["ip"] as? String)
     }
 
     /// The lab's wiring, from its truth file: each pod's address and the host side of its veth.

@@ -1508,6 +1508,10 @@ def faulty_request(truth: dict) -> dict | None:
     req = truth.get("request")
     if not req:
         return None
+    # Several requests on one connection: the faulty one is the one the server delayed (the first when none was).
+    delayed = [r for r in truth.get("requests") or [] if (r.get("serverDelayMs") or 0) > 0]
+    if delayed:
+        req = max(delayed, key=lambda r: r["serverDelayMs"])
     timing = req.get("clientTiming") or {}
     ip = truth["client"]["ip"]
     ports = sorted({t.get("local_port") for t in (truth["clientResult"].get("transfers") or []) if t.get("local_port")}
