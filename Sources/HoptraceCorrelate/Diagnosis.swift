@@ -396,15 +396,18 @@ struct Diagnosis {
         )
     }
 
-    /// Where a packet that was last seen at `last` should have appeared next: the capture point that the
-    /// destination address lives behind, when the capture showed one; else the point that answered connections to
-    /// the same destination crossed after `last` (a NodePort's packets continue to the pod bridge).
+    /// Where a packet that was last seen at `last` should have appeared next: the point that answered connections
+    /// to the same destination crossed after `last`; else the capture point the destination address lives behind;
+    /// else, entering a node for a Service or NodePort, the node's pod bridge.
     func nextExpected(after last: Sighting, facts: PathFacts, mode: TraceMode) -> CapturePoint? {
+        // The point answered connections to the same destination crossed next (the next hop, not the last).
+        for target in [facts.client.server, last.server] {
+            if let next = topology.successor(of: last.pointID, toward: target), next != last.pointID {
+                return topology.point(next)
+            }
+        }
         for pointID in topology.homes(of: last.server.address) where pointID != last.pointID {
             if let point = topology.point(pointID) { return point }
-        }
-        if let next = topology.successor(of: last.pointID, toward: facts.client.server), next != last.pointID {
-            return topology.point(next)
         }
         // Last seen entering the node on its uplink, to a Service or NodePort (translated to a pod after this
         // point): the node's one pod bridge is where it goes next.
@@ -649,11 +652,16 @@ struct Diagnosis {
         state: inout Outcome,
         findings: inout [Finding]
     ) -> Verdict? {
-        // Bytes of the response each point saw, by the highest server offset reached.
-        let reached = views.map { sighting, _ in sighting.record.responderSummary.lastData?.offset ?? 0 }
+        // Bytes of the response each point saw: the server's sequence space it covered, less the holes in it (an MTU
+        // black hole passes the small tail segment and drops the full-size ones before it).
+        let reached = views.map { sighting, _ in
+            let summary = sighting.record.responderSummary
+            return summary.bytes >= summary.gapBytes ? summary.bytes - summary.gapBytes : 0
+        }
         guard let most = reached.max(), most > 0 else { return nil }
         // From the server toward the client: the first point that saw less than the server's side.
-        guard let full = reached.lastIndex(of: most), full > 0, reached[full - 1] < most else { return nil }
+        guard let short = reached.lastIndex(where: { $0 < most }), short + 1 < reached.count else { return nil }
+        let full = short + 1
         let last = views[full].0
         let next = views[full - 1].0
         let passed = last.record.responderSummary.largestSegment
