@@ -64,14 +64,16 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// The defaults.
     public init() {}
 
-    /// The settings of live tracing: traces as soon as final, a quarter-second tick, little waiting.
+    /// The settings of live tracing: traces as soon as final, a 50 ms tick, little waiting.
     public static var live: CorrelateOptions {
         var options = CorrelateOptions()
         options.settle = 250_000_000
         options.reorderWindow = 1_000_000_000
         options.dnsStableDelay = 500_000_000
-        options.lookupSettle = 750_000_000
-        options.tick = 250_000_000
+        // The flow stage gives an answered query out a quarter second after its answer (``LiveTracer/Options``),
+        // and the answer came before the SYN it led to.
+        options.lookupSettle = 300_000_000
+        options.tick = 50_000_000
         options.liveness = Liveness()
         return options
     }

@@ -179,6 +179,8 @@ public final class FlowAnalyzer {
         let isNew = connection.orig.summary.packets + connection.resp.summary.packets == 0
         let wasAnswered = connection.resp.summary.packets > 0
         let wasEstablished = connection.handshakeAckTime != nil
+        let hadRequestData = connection.orig.summary.firstData != nil
+        let hadResponseData = connection.resp.summary.firstData != nil
         let heldBefore = connection.heldBytes
         let bufferedBefore = connection.applicationBufferBytes
         let kind = connection.process(
@@ -193,9 +195,13 @@ public final class FlowAnalyzer {
         if self.configuration.emitOpened,
             isNew || (!wasAnswered && connection.resp.summary.packets > 0)
                 || (!wasEstablished && connection.handshakeAckTime != nil)
+                || (!wasAnswered && isPureSYN && fromOriginator)
+                || (!hadRequestData && connection.orig.summary.firstData != nil)
+                || (!hadResponseData && connection.resp.summary.firstData != nil)
         {
-            // The provisional record again when the other side first answers and when the handshake completes: what
-            // correlation knows of a long connection before it closes.
+            // The provisional record again when the other side first answers, when the handshake completes, at each
+            // retransmission of an unanswered SYN and at the first data each way: what correlation knows of a
+            // connection before it closes (live tracing judges an unanswered SYN by when it was last sent).
             self.output.emit(.opened(connection.record(reason: .endOfInput)))
         }
         self.budgets.account(connection, heldBefore: heldBefore, bufferedBefore: bufferedBefore, output: self.output)

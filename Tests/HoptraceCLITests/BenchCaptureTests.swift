@@ -77,4 +77,41 @@ struct BenchCaptureTests {
             #expect(onBridge == onClients)
         }
     }
+
+    /// A busy healthy node: 400 concurrent keep-alive connections, a DNS lookup before each, every answer in 1-5 ms
+    /// (tools/bench/gen.py at scale 0.12, 334 thousand packets). `trace --all` finds every request the generator
+    /// wrote, each once, and raises no alarm.
+    @Test("a busy healthy node of 330 thousand packets: every request traced once, every one ok")
+    func busyHealthyNode() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hoptrace-busy-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let prefix = directory.appendingPathComponent("busy").path
+        let script = CLI.packageRoot.appendingPathComponent("tools/bench/gen.py").path
+        let generated = try CLI.run("/usr/bin/python3", [script, "--scale", "0.12", "--format", "sll2", prefix])
+        try #require(generated.status == 0, "\(generated.stderr)")
+        let written = try #require(
+            Int(generated.stderr.firstMatch(of: #/([0-9]+) HTTP requests/#)?.output.1 ?? ""),
+            "\(generated.stderr)"
+        )
+        let packets = Int(generated.stderr.firstMatch(of: #/([0-9]+) packets/#)?.output.1 ?? "") ?? 0
+        #expect(packets >= 300_000)
+        let run = try CLI.run(CLI.binary, ["trace", "--all", "--json", prefix + ".sll2.pcap"])
+        #expect(run.status == 0, "\(run.stderr)")
+        var ids: [String: Int] = [:]
+        var verdicts: [String: Int] = [:]
+        for line in run.stdout.split(separator: "\n") {
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            )
+            let verdict = (object["verdict"] as? [String: Any])?["kind"] as? String ?? "?"
+            verdicts[verdict, default: 0] += 1
+            if let request = object["request"] as? [String: Any], let id = request["requestID"] as? String {
+                ids[id, default: 0] += 1
+            }
+        }
+        #expect(verdicts.keys.allSatisfy { $0 == "ok" }, "\(verdicts)")
+        #expect(ids.count == written, "traced \(ids.count) of \(written) requests")
+        #expect(ids.values.allSatisfy { $0 == 1 }, "traced twice: \(ids.filter { $0.value > 1 }.keys.prefix(5))")
+    }
 }

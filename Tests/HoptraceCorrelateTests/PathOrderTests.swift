@@ -89,7 +89,10 @@ struct PathOrderTests {
         relay.exchange(start: ms(0), serverTime: 900_000_000)
         let trace = try #require(try relay.trace(name: "late-copies.pcapng").first)
         #expect(trace.hops.map(\.point.name) == ["vethclient0", "cni0", "vethweb1"])
-        #expect(trace.hops[2].evidence == .delay)
+        // The bridge goes between its ports (the ports' own order is by two-way delay); its late copy times nothing.
+        #expect(trace.hops[1].evidence == .bridge)
+        #expect(trace.hops[1].synDelay == nil && trace.hops[1].requestDelay == nil)
+        #expect(trace.hops[2].synDelay == 8_000)
         #expect(trace.verdict.kind == .slow)
         #expect(trace.verdict.slowPart == .server)
         #expect(trace.verdict.location?.name == "vethweb1")

@@ -12,7 +12,7 @@ What is in it, modelled on the lab's captures (tools/lab/lab.py, captures/*/any.
 - Every packet is seen at three capture points: the sender's veth, cni0, the receiver's veth. Requests are
   pre-DNAT (dst = ClusterIP) on the client veth and post-DNAT (dst = pod) on cni0 and the server veth; replies
   carry the pod address on the server veth and cni0 and the ClusterIP on the client veth (reverse NAT).
-- C concurrent keep-alive HTTP/1.1 connections (default 2000) each with 2-8 requests, responses of 80 B to 6 KB
+- C concurrent keep-alive HTTP/1.1 connections (default 400) each with 2-8 requests, responses of 80 B to 6 KB
   (MSS-sized segments with TCP timestamps), delayed ACKs, FIN close; each connection is preceded by its DNS
   lookup: A + AAAA for web.default.svc.cluster.local (A answer, empty AAAA), and every 5th by an ndots walk
   with NXDOMAIN answers first. SYN options as Linux sends them (mss, sackOK, TS, nop, wscale), TS on every segment.
@@ -28,12 +28,13 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("out", help="output prefix: writes OUT.sll2.pcap and OUT.pcapng")
 parser.add_argument("--scale", type=float, default=1.0)
 parser.add_argument("--seed", type=int, default=7)
-parser.add_argument("--concurrency", type=int, default=2000)
+parser.add_argument("--concurrency", type=int, default=400)
 parser.add_argument("--format", choices=["both", "sll2", "pcapng"], default="both")
 args = parser.parse_args()
 rng = random.Random(args.seed)
 
 CONNECTIONS = int(27_500 * args.scale)
+REQUESTS = 0
 pack = struct.pack
 
 # --- topology ------------------------------------------------------------------------------------------------
@@ -201,7 +202,10 @@ class Conn:
         c += 1
         s += 1
         steps.append(("c", tcp(self.sport, SVC_PORT, c, s, ACK, 502, ts_opts(tc, ts), b"")))
-        for k in range(rng.randint(2, 8)):
+        global REQUESTS
+        count = rng.randint(2, 8)
+        REQUESTS += count
+        for k in range(count):
             tc += 1
             ts += 1
             req = (
@@ -242,8 +246,8 @@ class Conn:
             dip, dif, _ = DNS_POD
             emit(t_ns, [
                 (0, cif, 3, cip, DNS_SVC, mac_of(cip), CNI0[2], pre),
-                (3_100, 2, 4, cip, dip, CNI0[2], mac_of(dip), pre),
-                (5_300, dif, 4, cip, dip, CNI0[2], mac_of(dip), pre),
+                (1_400, 2, 4, cip, dip, CNI0[2], mac_of(dip), pre),
+                (2_400, dif, 4, cip, dip, CNI0[2], mac_of(dip), pre),
             ], 17, None)
         elif kind == "dr":
             qport, msg = step[1], step[2]
@@ -251,8 +255,8 @@ class Conn:
             l4 = udp(53, qport, msg)
             emit(t_ns, [
                 (0, dif, 3, dip, cip, mac_of(dip), CNI0[2], l4),
-                (2_400, 2, 0, dip, cip, mac_of(dip), CNI0[2], l4),
-                (4_900, cif, 4, DNS_SVC, cip, CNI0[2], mac_of(cip), l4),
+                (1_100, 2, 0, dip, cip, mac_of(dip), CNI0[2], l4),
+                (2_200, cif, 4, DNS_SVC, cip, CNI0[2], mac_of(cip), l4),
             ], 17, None)
         elif kind == "c":
             seg = step[1]
@@ -260,8 +264,8 @@ class Conn:
             post = seg[:2] + pack("!H", POD_PORT) + seg[4:]  # DNAT 10.96.0.100:80 -> pod:8080
             emit(t_ns, [
                 (0, cif, 3, cip, SVC_IP, mac_of(cip), CNI0[2], seg),
-                (2_900, 2, 4, cip, sip, CNI0[2], mac_of(sip), post),
-                (4_700, sif, 4, cip, sip, CNI0[2], mac_of(sip), post),
+                (1_300, 2, 4, cip, sip, CNI0[2], mac_of(sip), post),
+                (2_100, sif, 4, cip, sip, CNI0[2], mac_of(sip), post),
             ], 6, None)
         else:
             seg = step[1]
@@ -269,35 +273,60 @@ class Conn:
             pre = pack("!H", SVC_PORT) + seg[2:]  # reverse NAT pod:8080 -> 10.96.0.100:80
             emit(t_ns, [
                 (0, sif, 3, sip, cip, mac_of(sip), CNI0[2], seg),
-                (2_200, 2, 0, sip, cip, mac_of(sip), CNI0[2], seg),
-                (4_300, cif, 4, SVC_IP, cip, CNI0[2], mac_of(cip), pre),
+                (1_000, 2, 0, sip, cip, mac_of(sip), CNI0[2], seg),
+                (1_900, cif, 4, SVC_IP, cip, CNI0[2], mac_of(cip), pre),
             ], 6, None)
         return self.next < len(self.steps)
 
 
+def gap(step, following):
+    """Capture time from one step to the next of the same conversation, as a healthy node shows it: the resolver
+    and TCP stacks answer in tens of microseconds, DNS in ~300 us, the server in 1-5 ms, the client thinks 2-40 ms
+    between two requests of a keep-alive connection."""
+    kind, nxt = step[0], following[0]
+    if kind == "dq":
+        return 15_000 if nxt == "dq" else rng.randint(200_000, 400_000)
+    if kind == "dr":
+        return 10_000 if nxt == "dr" else rng.randint(50_000, 150_000)
+    payload = len(step[-1]) > 40  # TCP: a segment with data (20 header + 20 options bytes without)
+    if kind == "c" and nxt == "s":
+        return rng.randint(1_000_000, 5_000_000) if payload else rng.randint(40_000, 80_000)
+    if kind == "c" and nxt == "c":
+        return rng.randint(2_000_000, 40_000_000) if len(following[-1]) > 40 else 20_000
+    if kind == "s" and nxt == "c":
+        return rng.randint(20_000, 60_000)
+    return 12_000  # the server's next segment
+
+
+# Event-driven: each conversation's next step is due a realistic gap after its last; steps are played in time
+# order, at least 2.5 us apart (three capture points each), so a busy node's healthy traffic looks healthy.
+import heapq
+
 t_ns = 1_795_000_000 * 1_000_000_000
+due = []
 started = 0
-slots = []
 while started < min(args.concurrency, CONNECTIONS):
-    slots.append(Conn(started))
+    heapq.heappush(due, (t_ns + started * 20_000, started, Conn(started)))
     started += 1
 finished = 0
-while slots:
-    alive = []
-    for conn in slots:
-        t_ns += 30_000 + rng.getrandbits(15)  # ~46 us per step: each connection sends every ~90 ms
-        if conn.play(t_ns):
-            alive.append(conn)
-        else:
-            finished += 1
-            if started < CONNECTIONS:
-                alive.append(Conn(started))
-                started += 1
-    slots = alive
+last = 0
+while due:
+    when, order, conn = heapq.heappop(due)
+    now = max(when, last + 2_500)
+    last = now
+    step = conn.steps[conn.next]
+    if conn.play(now):
+        heapq.heappush(due, (now + gap(step, conn.steps[conn.next]), order, conn))
+    else:
+        finished += 1
+        if started < CONNECTIONS:
+            heapq.heappush(due, (now + rng.randint(10_000, 500_000), started, Conn(started)))
+            started += 1
     if len(out_sll2) + len(out_ng) > 60_000:
         flush()
 flush()
 for f in (sll2, ng):
     if f:
         f.close()
-print(f"{packets} packets, {CONNECTIONS} HTTP connections, {args.concurrency} concurrent", file=sys.stderr)
+print(f"{packets} packets, {CONNECTIONS} HTTP connections, {REQUESTS} HTTP requests, {args.concurrency} concurrent",
+      file=sys.stderr)
