@@ -30,6 +30,7 @@ build: deps
 ## text: a test fails while the committed page lacks a command or option the binary has.
 man: build
 	$(SWIFT) build -c release --product generate-manual
+	mkdir -p .build/man
 	"$$($(SWIFT) build -c release --show-bin-path)/generate-manual" $(BIN) --output-directory .build/man \
 		--date "$$(git log -1 --format=%cs 2>/dev/null || date +%F)"
 	sed 's/^$$/.Pp/' .build/man/hoptrace.1 > $(MAN)

@@ -5,7 +5,12 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// The share of the total one part must hold to be named as what made the request slow.
     public var slowShare: Double = 0.5
     /// A connection is tied to a lookup that answered its destination at most this long before its SYN.
-    public var dnsToConnectWindow: Int64 = 10_000_000_000
+    ///
+    /// A resolver's caller connects as soon as it has the address (curl took up to 10 ms in the lab, most clients
+    /// well under one). A busy pod also looks names up and connects by address on its own, and nothing on the wire
+    /// links a lookup to a connection but their nearness in time: a wider window ties independent lookups to
+    /// connections and charges their gap to the request. A lookup not followed that closely is a request of its own.
+    public var dnsToConnectWindow: Int64 = 50_000_000
     /// How long after its last packet a request waits for sightings at other capture points and for the DNS
     /// transactions the flow stage holds back (2 s) before it is traced.
     public var settle: Int64 = 3_000_000_000
@@ -16,12 +21,16 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// A connection is tied to its lookup this long after its SYN, when every query sent before it is stable.
     public var lookupSettle: Int64 = 7_500_000_000
     /// Traces are written in start order: a finished trace waits this long (capture time) for requests that started
-    /// before it and are still in progress. Requests longer than this come out when they end.
+    /// before it and are still in progress. Requests longer than this come out when they end. 0 (live): each as soon
+    /// as it is final, a failure after a second (a retry that follows makes it a finding of the retry).
     public var reorderWindow: Int64 = 15_000_000_000
     /// A connection whose capture points have not all closed is traced anyway this long after its last packet.
     public var openGroupTimeout: Int64 = 120_000_000_000
     /// How long an exchange forwarded by a known L7 proxy waits for the inbound request that caused it.
     public var proxyJoinWindow: Int64 = 30_000_000_000
+    /// How long a connection from an address that had just been sent a request (perhaps forwarding it, as an L7
+    /// proxy not known yet) waits for the inbound request to claim it, when that is longer than ``settle``.
+    public var proxyHold: Int64 = 0
     /// Most connections held for correlation at once; beyond it the oldest is traced with what is known (counted).
     public var maxOpenConnections = 200_000
     /// Most finished traces held for ordering; beyond it the oldest is written early (counted).
@@ -68,7 +77,8 @@ public struct CorrelateOptions: Sendable, Hashable {
     public static var live: CorrelateOptions {
         var options = CorrelateOptions()
         options.settle = 250_000_000
-        options.reorderWindow = 1_000_000_000
+        options.proxyHold = 2_000_000_000
+        options.reorderWindow = 0
         options.dnsStableDelay = 500_000_000
         // The flow stage gives an answered query out a quarter second after its answer (``LiveTracer/Options``),
         // and the answer came before the SYN it led to.

@@ -864,7 +864,8 @@ struct Diagnosis {
                 // the capture point nearest it.
                 return Verdict(
                     kind: .slow,
-                    sentence: "the request phase took \(Self.human(value)) (\(ofTotal)): its bytes were already slow at "
+                    sentence:
+                        "the request phase took \(Self.human(value)) (\(ofTotal)): its bytes were already slow at "
                         + "\(facts.client.point), the capture point nearest the client",
                     location: facts.client.point,
                     slowPart: part
@@ -969,7 +970,8 @@ struct Diagnosis {
                     let next = index + 1 < marks.count ? time(marks[index + 1]) : nil
                     let inStep: Bool
                     if let previous, let next {
-                        inStep = towardServer
+                        inStep =
+                            towardServer
                             ? previous.time <= here.time && here.time <= next.time
                             : next.time <= here.time && here.time <= previous.time
                     } else {

@@ -116,7 +116,9 @@ public final class LiveTracer {
             id >= 0 && id < points.points.count ? points[id] : CapturePoint(name: "if?\(id)")
         }
         self.engine = engine
-        self.analyzer = FlowAnalyzer(configuration: options.flows) { engine.take($0) }
+        let analyzer = FlowAnalyzer(configuration: options.flows) { engine.take($0) }
+        self.analyzer = analyzer
+        engine.pendingExchanges = { [unowned analyzer] record in analyzer.pendingExchanges(of: record) }
         if !ifIndexNames.isEmpty { points.setIfIndexNames(ifIndexNames) }
     }
 

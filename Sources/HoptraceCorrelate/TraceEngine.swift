@@ -22,6 +22,10 @@ public final class TraceEngine {
     /// Connections held now (stitched across capture points, not traced yet).
     public var openConnections: Int { groups.count }
 
+    /// Live: the HTTP exchanges begun on a connection still open and not emitted yet by the flow stage (a request
+    /// waiting for its response), for a request judged before its connection closed.
+    public var pendingExchanges: ((ConnectionRecord) -> [HTTPExchange])?
+
     let topology = Topology()
     private var capturePoint: (Int) -> CapturePoint
     private var groups: [Int: ConnectionGroup] = [:]
@@ -34,6 +38,13 @@ public final class TraceEngine {
     private var dns: DNSStore
     private var icmp: [ICMPRecord] = []
     private var onward = OnwardIndex()
+    /// When each address last received a request's first bytes as a server (reference clock): a client that had
+    /// just been sent a request may be forwarding it (an L7 proxy not learned yet), and its connection waits for
+    /// the inbound one to claim it.
+    private var served: [IPAddress: Int64] = [:]
+    /// Live (``CorrelateOptions/proxyHold`` longer than ``CorrelateOptions/settle``): connections traced in the last
+    /// hold period, by group id, so that an inbound request judged later still finds the onward exchange it caused.
+    private var retired: [Int: (group: ConnectionGroup, at: Int64)] = [:]
     private var pending: [Pending] = []
     private var wheel = DueWheel()
     private var lastExpiry: Int64 = .min
@@ -80,6 +91,18 @@ public final class TraceEngine {
             default:
                 break
             }
+        }
+        switch event {
+        case .opened(let record), .connection(let record):
+            if let first = record.originatorSummary.firstData,
+                served.count < ClusterDirectory.capacity
+                    || served[record.responder.address] != nil
+            {
+                let time = topology.corrected(first.time, node: capturePoint(record.capturePoint).node)
+                served[record.responder.address] = max(served[record.responder.address] ?? .min, time)
+            }
+        default:
+            break
         }
         switch event {
         case .opened(let record):
@@ -424,13 +447,22 @@ public final class TraceEngine {
                         claimLookup(group)
                     }
                     let quiet = Clock.since(now, group.lastActivity)
-                    if group.open == 0, quiet > options.settle, group.dnsChecked {
+                    if group.open == 0, quiet > options.settle, group.dnsChecked, !holdsForInbound(group, quiet: quiet)
+                    {
                         finalize(group, final: false)
                     } else if quiet > options.openGroupTimeout {
                         statistics.timedOutConnections += 1
                         finalize(group, final: false)
                     } else if group.open > 0, let live = liveWait(group), quiet >= live, group.dnsChecked {
-                        // Live: nothing can change this request's verdict any more; what comes later is ignored.
+                        // Live: nothing can change this request's verdict any more; what comes later is ignored. The
+                        // requests still waiting in the flow stage are judged with the rest.
+                        if let pendingExchanges {
+                            for index in group.sightings.indices where !group.sightings[index].isFinal {
+                                let known = Set(group.sightings[index].exchanges.map(\.index))
+                                group.sightings[index].exchanges += pendingExchanges(group.sightings[index].record)
+                                    .filter { !known.contains($0.index) }
+                            }
+                        }
                         finalize(group, final: false)
                     } else {
                         group.nextExchangeDue = nil
@@ -439,6 +471,10 @@ public final class TraceEngine {
                     }
                 }
             }
+        }
+        if !retired.isEmpty {
+            let horizon = Clock.since(now, options.proxyHold)
+            retired = retired.filter { $0.value.at >= horizon }
         }
         for lookup in dns.release(
             now: final ? .max : now,
@@ -452,6 +488,8 @@ public final class TraceEngine {
             if Clock.since(now, lastExpiry) >= 10_000_000_000 {
                 lastExpiry = now
                 onward.expire(before: Clock.since(now, 120_000_000_000))
+                let stale = Clock.since(now, 120_000_000_000)
+                if served.count > 1024 { served = served.filter { $0.value >= stale } }
                 // The flow stage gives up an idle connection after 5 minutes: its records cannot come later.
                 let forget = Clock.since(now, 360_000_000_000)
                 finished = finished.filter { $0.value >= forget }
@@ -468,6 +506,13 @@ public final class TraceEngine {
         if !answered, group.sightings.contains(where: { $0.record.synTime != nil }) {
             return live.quiet(synTimes: group.sightings.flatMap(\.synTimes))
         }
+        // The client closed or reset with no response begun: what it waited for is final.
+        let clientGaveUp = group.sightings.contains { sighting in
+            let record = sighting.record
+            return record.originatorSummary.fin != nil || record.originatorSummary.rstTime != nil
+        }
+        let responded = group.sightings.contains { $0.record.responderSummary.firstData != nil }
+        if clientGaveUp, !responded { return options.settle }
         return live.responseTimeout
     }
 
@@ -527,13 +572,31 @@ public final class TraceEngine {
 
     /// Whether an exchange sent by a known proxy should wait for the inbound request that caused it.
     private func waitsForInbound(_ exchange: HTTPExchange, client: Sighting, now: Int64, end: Int64) -> Bool {
-        guard directory.isProxy(client.client.address) else { return false }
-        return Clock.since(now, end) < options.proxyJoinWindow
+        if directory.isProxy(client.client.address) { return Clock.since(now, end) < options.proxyJoinWindow }
+        let start = topology.corrected(exchange.requestFirstByte?.time ?? end, node: client.point.node)
+        return mayForward(client.client.address, at: start) && Clock.since(now, end) < options.proxyHold
+    }
+
+    /// Whether `address` had been sent a request shortly before `time` (within a second): what it sends then may be
+    /// that request, forwarded.
+    private func mayForward(_ address: IPAddress, at time: Int64) -> Bool {
+        guard let last = served[address] else { return false }
+        return last <= Clock.plus(time, 1_000_000) && Clock.since(time, last) <= 1_000_000_000
+    }
+
+    /// Whether a closed connection from a client that may be forwarding waits a little longer for the inbound
+    /// request that caused it (live: the settle time is shorter than a proxy's turn-around).
+    private func holdsForInbound(_ group: ConnectionGroup, quiet: Int64) -> Bool {
+        guard options.proxyHold > options.settle, quiet < options.proxyHold,
+            let client = group.sightings.first(where: { !$0.isReplyOnly })
+        else { return false }
+        return mayForward(client.client.address, at: topology.corrected(client.start, node: client.point.node))
     }
 
     /// Traces every request of a connection and forgets it.
     private func finalize(_ group: ConnectionGroup, final: Bool) {
         groups[group.id] = nil
+        if options.proxyHold > options.settle, !final { retired[group.id] = (group, watermark) }
         for sighting in group.sightings {
             sightingOf[sighting.record.id] = nil
             // Records of a connection judged before it closed (live) are ignored when they come.
@@ -710,11 +773,15 @@ public final class TraceEngine {
                     excluding: group.id,
                     notFrom: client.client.address
                 )
-            if let match, let upstream = groups[match.group] {
+            if let match, let upstream = groups[match.group] ?? retired[match.group]?.group {
                 let upstreamPath = ordered(upstream)
-                if let onwardClient = upstreamPath.first?.0,
-                    let onwardExchange = onwardClient.exchange(startingAt: match.raw, index: match.index)
-                {
+                // The onward exchange as its client's side saw it, else as the first point that has it in (a
+                // point's copy of the exchange comes out of the flow stage when that point saw it complete).
+                let onwardClient = upstreamPath.first?.0
+                let onwardExchange =
+                    onwardClient?.exchange(startingAt: match.raw, index: match.index)
+                    ?? upstreamPath.lazy.compactMap { $0.0.exchange(startingAt: match.raw, index: match.index) }.first
+                if let onwardClient, let onwardExchange {
                     directory.learnProxy(onwardClient.client.address)
                     directory.learnProxy(serverSide.server.address)
                     assembly.upstream = Upstream(
@@ -758,9 +825,22 @@ public final class TraceEngine {
             statistics.evictedPending += extra
             count += extra
         }
-        guard count > 0 else { return [] }
         var traces = pending[0..<count].map(\.trace)
         pending.removeFirst(count)
+        if !final, options.reorderWindow == 0, !pending.isEmpty {
+            // Live, as soon as final: only a failure waits (a second) for the retry that would make it a finding.
+            let retryHorizon = Clock.since(watermark, 1_000_000_000)
+            var kept: [Pending] = []
+            for entry in pending {
+                if entry.trace.verdict.kind.isFailure && entry.start > retryHorizon {
+                    kept.append(entry)
+                } else {
+                    traces.append(entry.trace)
+                }
+            }
+            pending = kept
+        }
+        guard !traces.isEmpty else { return [] }
         traces = Self.foldRetries(traces)
         for index in traces.indices {
             traces[index].index = nextIndex

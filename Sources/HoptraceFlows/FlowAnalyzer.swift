@@ -109,6 +109,15 @@ public final class FlowAnalyzer {
         return events
     }
 
+    /// The HTTP exchanges begun on a connection still open and not emitted yet (a request waiting for its
+    /// response), for a live verdict on a connection that has not closed; [] when the connection is gone or is
+    /// another one now.
+    public func pendingExchanges(of record: ConnectionRecord) -> [HTTPExchange] {
+        let key = ConnectionKey(capturePoint: record.capturePoint, record.originator, record.responder)
+        guard let connection = self.table[key], connection.id == record.id else { return [] }
+        return connection.pendingExchanges()
+    }
+
     private func handleTCP(
         _ tcp: TCPHeader,
         packet: borrowing DecodedPacket,
@@ -181,6 +190,9 @@ public final class FlowAnalyzer {
         let wasEstablished = connection.handshakeAckTime != nil
         let hadRequestData = connection.orig.summary.firstData != nil
         let hadResponseData = connection.resp.summary.firstData != nil
+        let hadClosing =
+            connection.orig.summary.fin != nil || connection.orig.summary.rstTime != nil
+            || connection.resp.summary.fin != nil || connection.resp.summary.rstTime != nil
         let heldBefore = connection.heldBytes
         let bufferedBefore = connection.applicationBufferBytes
         let kind = connection.process(
@@ -198,10 +210,14 @@ public final class FlowAnalyzer {
                 || (!wasAnswered && isPureSYN && fromOriginator)
                 || (!hadRequestData && connection.orig.summary.firstData != nil)
                 || (!hadResponseData && connection.resp.summary.firstData != nil)
+                || (!hadClosing
+                    && (connection.orig.summary.fin != nil || connection.orig.summary.rstTime != nil
+                        || connection.resp.summary.fin != nil || connection.resp.summary.rstTime != nil))
         {
             // The provisional record again when the other side first answers, when the handshake completes, at each
-            // retransmission of an unanswered SYN and at the first data each way: what correlation knows of a
-            // connection before it closes (live tracing judges an unanswered SYN by when it was last sent).
+            // retransmission of an unanswered SYN, at the first data each way and at the first FIN or RST: what
+            // correlation knows of a connection before it closes (live tracing judges an unanswered SYN by when it
+            // was last sent, a request left unanswered by when the client gave up).
             self.output.emit(.opened(connection.record(reason: .endOfInput)))
         }
         self.budgets.account(connection, heldBefore: heldBefore, bufferedBefore: bufferedBefore, output: self.output)

@@ -106,7 +106,8 @@ struct LabTwoNodeTests {
         let truth = try Lab.truth(labCase.scenario)
         let traces = try Self.trace(labCase)
         let trace = try #require(LabWriterVerdictTests.faulty(traces, truth: truth), "no trace of the faulty request")
-        let label = "\(labCase): \(trace.verdict.kind.rawValue)@\(trace.verdict.location?.description ?? "-") "
+        let label =
+            "\(labCase): \(trace.verdict.kind.rawValue)@\(trace.verdict.location?.description ?? "-") "
             + "[\(trace.mode.rawValue)] \(trace.verdict.sentence) | hops "
             + trace.hops.map { "\($0.point)(\($0.evidence.rawValue))" }.joined(separator: " ")
         #expect(trace.verdict.kind.rawValue == truth.verdict, "\(label)")
@@ -121,7 +122,8 @@ struct LabTwoNodeTests {
             #expect(trace.verdict.phase?.rawValue == phase, "phase: \(label)")
         }
         if let segment = truth.location.segment, segment.contains("→"), trace.verdict.kind == .slow {
-            let ours = "\(trace.verdict.segmentFrom?.description ?? "?") → \(trace.verdict.location?.description ?? "?")"
+            let ours =
+                "\(trace.verdict.segmentFrom?.description ?? "?") → \(trace.verdict.location?.description ?? "?")"
             #expect(ours == segment, "segment: \(label)")
         }
         // The clock offset found for node-b is the skew applied (node-b's clock ahead: a positive offset), within

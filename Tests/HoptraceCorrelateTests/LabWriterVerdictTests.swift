@@ -83,7 +83,8 @@ struct LabWriterVerdictTests {
                 + "\($0.verdict.location?.description ?? "-"): \($0.verdict.sentence)"
         }
         let trace = try #require(Self.faulty(traces, truth: truth), "no trace of the faulty request: \(described)")
-        let label = "\(labCase): \(trace.verdict.kind.rawValue)@\(trace.verdict.location?.description ?? "-") "
+        let label =
+            "\(labCase): \(trace.verdict.kind.rawValue)@\(trace.verdict.location?.description ?? "-") "
             + "[\(trace.mode.rawValue)] \(trace.verdict.sentence) | hops "
             + trace.hops.map { "\($0.point)(\($0.evidence.rawValue))" }.joined(separator: " ")
         #expect(trace.verdict.kind.rawValue == truth.verdict, "\(label)")
@@ -101,7 +102,8 @@ struct LabWriterVerdictTests {
             let named = trace.verdict.slowPart.map { $0 == .segment ? "segment" : $0.rawValue }
             #expect(named == part || (named == "segment" && part != "server"), "part: \(label)")
             if let segment = truth.location.segment, segment.contains("→"), !segment.hasPrefix("client") {
-                let ours = "\(trace.verdict.segmentFrom?.description ?? "?") → \(trace.verdict.location?.description ?? "?")"
+                let ours =
+                    "\(trace.verdict.segmentFrom?.description ?? "?") → \(trace.verdict.location?.description ?? "?")"
                 #expect(ours == segment, "segment: \(label)")
             }
         }

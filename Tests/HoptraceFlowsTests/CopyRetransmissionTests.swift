@@ -44,7 +44,8 @@ struct CopyRetransmissionTests {
         let result = try FlowPipeline().run(paths: [path]) { event in
             if case .connection(let record) = event {
                 // tshark counts a SYN or SYN-ACK sent again as a retransmission too.
-                retransmissions += record.originatorSummary.retransmissions + record.responderSummary.retransmissions
+                retransmissions +=
+                    record.originatorSummary.retransmissions + record.responderSummary.retransmissions
                     + record.synRetransmissions + record.synAckRetransmissions
             }
         }
@@ -52,7 +53,8 @@ struct CopyRetransmissionTests {
     }
 
     /// tshark's retransmissions in one interface's capture, once editcap removed its copies; with editcap's count.
-    static func tsharkCount(_ path: String, linkHeader: Int, in dir: URL) throws -> (retransmissions: Int, skipped: Int) {
+    static func tsharkCount(_ path: String, linkHeader: Int, in dir: URL) throws -> (retransmissions: Int, skipped: Int)
+    {
         let tshark = try #require(Self.tool("tshark"))
         let editcap = try #require(Self.tool("editcap"))
         let deduplicated = dir.appendingPathComponent("dedup-\(UUID().uuidString).pcap").path
