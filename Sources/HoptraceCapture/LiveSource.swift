@@ -19,7 +19,7 @@ import Darwin
 /// source shows real interface names. Packets are borrowed from libpcap's ring and valid until the next call.
 ///
 /// ``stop()`` (or the ``stopHandle``, from any thread or a signal handler's dispatch source) ends the capture:
-/// ``next()`` then returns `nil` within one poll interval.
+/// ``next()`` then returns what the kernel still held and `nil` within twice ``blockTimeout``.
 public final class LiveSource: PacketSource {
     /// How to open each interface.
     public struct Options: Sendable {
@@ -31,7 +31,13 @@ public final class LiveSource: PacketSource {
         public var filter: String?
         /// Whether to put the interfaces in promiscuous mode.
         public var promiscuous: Bool
-        /// Deliver packets as they arrive rather than in batches.
+        /// Deliver each packet as it arrives (libpcap's immediate mode) rather than in blocks.
+        ///
+        /// Off by default: in immediate mode Linux libpcap uses TPACKET_V2, a ring of one fixed slot per packet sized
+        /// for the largest packet the interface can hand over (64 KiB and more with offloads, 256 KiB on `any`), so
+        /// a 32 MiB buffer holds a few hundred packets and a burst overflows it; tcpdump, which keeps such bursts,
+        /// uses TPACKET_V3 blocks that pack packets by their real size. Without it a block is handed over when full
+        /// or after ``LiveSource/blockTimeout`` (100 ms), and ``LiveSource/next()`` drains the last ones on stop.
         public var immediate: Bool
 
         /// Options with the defaults of `hoptrace capture`.
@@ -40,7 +46,7 @@ public final class LiveSource: PacketSource {
             bufferSize: Int = 32 << 20,
             filter: String? = nil,
             promiscuous: Bool = false,
-            immediate: Bool = true
+            immediate: Bool = false
         ) {
             self.snapLength = snapLength
             self.bufferSize = bufferSize
@@ -123,6 +129,8 @@ public final class LiveSource: PacketSource {
     private var handles: [Handle] = []
     private var pollFDs: [pollfd] = []
     private var nextHandle = 0
+    /// Once stopped: when draining the kernel's partly filled blocks ends (monotonic ms).
+    private var drainDeadline: Int64?
     /// `any`: interface index -> index in `interfaces`.
     private var indexMap: [Int32: Int] = [:]
     private let snapLength: Int
@@ -165,30 +173,32 @@ public final class LiveSource: PacketSource {
         stopHandle.stop()
     }
 
-    /// The next packet from any of the interfaces, waiting for one; `nil` once stopped.
+    /// How long the kernel holds a partly filled block before handing it over (`pcap_set_timeout`), in ms.
+    public static let blockTimeout: Int32 = 100
+
+    /// The next packet from any of the interfaces, waiting for one; `nil` once stopped and drained.
+    ///
+    /// After a stop, the packets the kernel still holds in partly filled blocks are read for up to twice the block
+    /// timeout (it hands such a block over when the timeout expires), so that stopping loses nothing captured.
     ///
     /// - Throws: `.pcap` when libpcap reports an error (e.g. the interface went away).
     public func next() throws(CaptureError) -> Packet? {
-        while !stopHandle.isStopped {
-            let count = handles.count
-            for k in 0..<count {
-                let index = (nextHandle + k) % count
-                var header: UnsafeMutablePointer<pcap_pkthdr>?
-                var data: UnsafePointer<UInt8>?
-                let result = pcap_next_ex(handles[index].pcap, &header, &data)
-                if result == 1, let header, let data {
-                    nextHandle = (index + 1) % count
-                    return packet(from: index, header: header.pointee, data: data)
+        while true {
+            if let packet = try readReady() { return packet }
+            if stopHandle.isStopped {
+                let now = monotonicMilliseconds()
+                let deadline = drainDeadline ?? (now + 2 * Int64(Self.blockTimeout))
+                drainDeadline = deadline
+                guard now < deadline else { return nil }
+                // The interfaces only: the stop pipe stays readable once stopped.
+                let wait = Int32(clamping: deadline - now)
+                let ready = pollFDs.withUnsafeMutableBufferPointer { fds in
+                    poll(fds.baseAddress, nfds_t(fds.count - 1), wait)
                 }
-                if result == PCAP_ERROR {
-                    let handle = handles[index]
-                    throw CaptureError(
-                        .pcap,
-                        "capture on \(handle.name) failed: \(pcapError(handle.pcap)); is the interface still up "
-                            + "(`ip link show \(handle.name)`)?",
-                        source: handle.name
-                    )
+                if ready < 0 && errno != EINTR {
+                    throw CaptureError(.io, "poll failed: \(errnoText(errno))", source: "capture")
                 }
+                continue
             }
             let ready = pollFDs.withUnsafeMutableBufferPointer { fds in
                 poll(fds.baseAddress, nfds_t(fds.count), 250)
@@ -198,6 +208,30 @@ public final class LiveSource: PacketSource {
             }
             if ready == 0, let onIdle {
                 onIdle()
+            }
+        }
+    }
+
+    /// A packet already buffered on one of the interfaces (round robin), or nil.
+    private func readReady() throws(CaptureError) -> Packet? {
+        let count = handles.count
+        for k in 0..<count {
+            let index = (nextHandle + k) % count
+            var header: UnsafeMutablePointer<pcap_pkthdr>?
+            var data: UnsafePointer<UInt8>?
+            let result = pcap_next_ex(handles[index].pcap, &header, &data)
+            if result == 1, let header, let data {
+                nextHandle = (index + 1) % count
+                return packet(from: index, header: header.pointee, data: data)
+            }
+            if result == PCAP_ERROR {
+                let handle = handles[index]
+                throw CaptureError(
+                    .pcap,
+                    "capture on \(handle.name) failed: \(pcapError(handle.pcap)); is the interface still up "
+                        + "(`ip link show \(handle.name)`)?",
+                    source: handle.name
+                )
             }
         }
         return nil
@@ -292,7 +326,7 @@ public final class LiveSource: PacketSource {
         }
         _ = pcap_set_snaplen(pcap, Int32(clamping: options.snapLength))
         _ = pcap_set_promisc(pcap, options.promiscuous ? 1 : 0)
-        _ = pcap_set_timeout(pcap, 100)
+        _ = pcap_set_timeout(pcap, Self.blockTimeout)
         _ = pcap_set_immediate_mode(pcap, options.immediate ? 1 : 0)
         _ = pcap_set_buffer_size(pcap, Int32(clamping: options.bufferSize))
         let wantsNano = pcap_set_tstamp_precision(pcap, PCAP_TSTAMP_PRECISION_NANO) == 0
@@ -414,4 +448,11 @@ private func pcapError(_ pcap: OpaquePointer) -> String {
 
 private func text(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// CLOCK_MONOTONIC in milliseconds.
+private func monotonicMilliseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
 }

@@ -1,4 +1,4 @@
-// fuzz-modules: HoptraceCapture HoptraceDecode HoptraceFlows HoptraceCorrelate Yams HoptraceKube
+// fuzz-modules: HoptraceCapture HoptraceDecode Yams HoptraceKube HoptraceFlows HoptraceCorrelate
 // fuzz-entry: fuzzKube
 // fuzz-seeds: *.k8s.json *.yaml *.yml
 //

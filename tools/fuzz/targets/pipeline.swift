@@ -1,4 +1,4 @@
-// fuzz-modules: HoptraceCapture HoptraceDecode HoptraceFlows HoptraceCorrelate Yams HoptraceKube HoptraceReport
+// fuzz-modules: HoptraceCapture HoptraceDecode Yams HoptraceKube HoptraceFlows HoptraceCorrelate HoptraceReport
 // fuzz-entry: fuzzPipeline
 // fuzz-seeds: *.pcap *.pcapng
 // fuzz-mutator: capture
