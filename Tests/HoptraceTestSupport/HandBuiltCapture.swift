@@ -52,7 +52,52 @@ public struct HandBuiltCapture {
         public static let ack = Flags(rawValue: 0x10)
     }
 
-    /// Appends a TCP segment from `src` to `dst` (`"10.0.0.1:80"`).
+    /// An overlay the next frames are carried in between two nodes (outer addresses `"192.168.60.11"`).
+    public enum Tunnel: Sendable {
+        /// Geneve (RFC 8926) over UDP 6081, carrying the inner Ethernet frame.
+        case geneve(vni: UInt32, outerSource: String, outerDestination: String)
+        /// IP in IP (RFC 2003, protocol 4), as Calico's tunl0 sends it: the inner IPv4 packet, no Ethernet.
+        case ipip(outerSource: String, outerDestination: String)
+        /// VXLAN (RFC 7348) over UDP `port` (4789, or flannel's 8472), carrying the inner Ethernet frame.
+        case vxlan(vni: UInt32, port: UInt16, outerSource: String, outerDestination: String)
+    }
+
+    /// The frame of `inner` (an IPv4 packet), bare or in `tunnel` between two node MACs.
+    static func frame(
+        _ inner: [UInt8],
+        srcMAC: [UInt8],
+        dstMAC: [UInt8],
+        tunnel: Tunnel?,
+        ipID: UInt16
+    ) -> [UInt8] {
+        let nodeMACs: ([UInt8], [UInt8]) = ([2, 0, 0, 0, 0xa, 1], [2, 0, 0, 0, 0xb, 1])
+        func udp(_ src: [UInt8], _ dst: [UInt8], port: UInt16, _ payload: [UInt8]) -> [UInt8] {
+            // Source port from the inner flow, as kernels do; UDP checksum 0 (allowed over IPv4).
+            let body = be16(40_000) + be16(port) + be16(UInt16(8 + payload.count)) + [0, 0] + payload
+            return ipv4(src, dst, protocol: 17, ttl: 64, id: ipID, body)
+        }
+        switch tunnel {
+        case nil:
+            return ethernet(srcMAC, dstMAC, inner)
+        case .ipip(let outerSource, let outerDestination):
+            let (sa, _) = endpoint(outerSource)
+            let (da, _) = endpoint(outerDestination)
+            return ethernet(nodeMACs.0, nodeMACs.1, ipv4(sa, da, protocol: 4, ttl: 64, id: ipID, inner))
+        case .geneve(let vni, let outerSource, let outerDestination):
+            let (sa, _) = endpoint(outerSource)
+            let (da, _) = endpoint(outerDestination)
+            // Version 0, no options, protocol type Transparent Ethernet Bridging, VNI, reserved.
+            let header: [UInt8] = [0, 0] + be16(0x6558) + Array(be32(vni << 8))
+            return ethernet(nodeMACs.0, nodeMACs.1, udp(sa, da, port: 6081, header + ethernet(srcMAC, dstMAC, inner)))
+        case .vxlan(let vni, let port, let outerSource, let outerDestination):
+            let (sa, _) = endpoint(outerSource)
+            let (da, _) = endpoint(outerDestination)
+            let header: [UInt8] = [0x08, 0, 0, 0] + Array(be32(vni << 8))
+            return ethernet(nodeMACs.0, nodeMACs.1, udp(sa, da, port: port, header + ethernet(srcMAC, dstMAC, inner)))
+        }
+    }
+
+    /// Appends a TCP segment from `src` to `dst` (`"10.0.0.1:80"`), in `tunnel` when given.
     public mutating func tcp(
         at time: Int64,
         _ src: String,
@@ -64,7 +109,8 @@ public struct HandBuiltCapture {
         ttl: UInt8 = 64,
         ipID: UInt16 = 0,
         srcMAC: [UInt8] = [2, 0, 0, 0, 0, 1],
-        dstMAC: [UInt8] = [2, 0, 0, 0, 0, 2]
+        dstMAC: [UInt8] = [2, 0, 0, 0, 0, 2],
+        tunnel: Tunnel? = nil
     ) {
         let (sa, sp) = Self.endpoint(src)
         let (da, dp) = Self.endpoint(dst)
@@ -77,9 +123,10 @@ public struct HandBuiltCapture {
         let sum = Self.checksum(pseudo)
         tcp[16] = UInt8(sum >> 8)
         tcp[17] = UInt8(sum & 0xff)
+        let inner = Self.ipv4(sa, da, protocol: 6, ttl: ttl, id: ipID, tcp)
         frames.append(
             (
-                time, Self.ethernet(srcMAC, dstMAC, Self.ipv4(sa, da, protocol: 6, ttl: ttl, id: ipID, tcp)),
+                time, Self.frame(inner, srcMAC: srcMAC, dstMAC: dstMAC, tunnel: tunnel, ipID: ipID),
                 current.interface, current.direction
             )
         )
