@@ -72,42 +72,24 @@ struct OverlayTwoNodeTests {
                 let seen = time + (fromClient ? offsets[step] : offsets[3] - offsets[point])
                 // TTL: routed into the tunnel on the sender's node, routed out of it on the other.
                 let ttl: UInt8 = point == 0 || point == 3 ? (step == 0 ? 64 : 62) : 63
-                switch point {
-                case 0:
-                    a.at("vethclient0")
-                    a.tcp(at: seen, src, dst, flags, seq: seq, ack: ack, payload: bytes, ttl: ttl, ipID: ipID)
-                case 1:
-                    a.at("eth0")
-                    a.tcp(
-                        at: seen,
-                        src,
-                        dst,
-                        flags,
-                        seq: seq,
-                        ack: ack,
-                        payload: bytes,
-                        ttl: ttl,
-                        ipID: ipID,
-                        tunnel: overlay.tunnel(fromA: fromClient)
-                    )
-                case 2:
-                    b.at("eth0")
-                    b.tcp(
-                        at: seen + skew,
-                        src,
-                        dst,
-                        flags,
-                        seq: seq,
-                        ack: ack,
-                        payload: bytes,
-                        ttl: ttl,
-                        ipID: ipID,
-                        tunnel: overlay.tunnel(fromA: fromClient)
-                    )
-                default:
-                    b.at("vethweb1")
-                    b.tcp(at: seen + skew, src, dst, flags, seq: seq, ack: ack, payload: bytes, ttl: ttl, ipID: ipID)
-                }
+                // node-b stamps late by its skew; the uplinks carry the segment in the tunnel.
+                let onB = point >= 2
+                let tunnel = point == 1 || point == 2 ? overlay.tunnel(fromA: fromClient) : nil
+                var capture = onB ? b : a
+                capture.at(["vethclient0", "eth0", "eth0", "vethweb1"][point])
+                capture.tcp(
+                    at: seen + (onB ? skew : 0),
+                    src,
+                    dst,
+                    flags,
+                    seq: seq,
+                    ack: ack,
+                    payload: bytes,
+                    ttl: ttl,
+                    ipID: ipID,
+                    tunnel: tunnel
+                )
+                if onB { b = capture } else { a = capture }
             }
         }
 
