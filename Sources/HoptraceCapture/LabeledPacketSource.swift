@@ -30,4 +30,6 @@ public final class LabeledPacketSource: PacketSource {
 
     /// The base source's count.
     public var timestampAnomalies: TimestampAnomalies { base.timestampAnomalies }
+    /// The labeled source's bytes.
+    public var bytesRead: UInt64 { base.bytesRead }
 }

@@ -33,6 +33,9 @@ public final class MergedPacketSource: PacketSource {
         }
     }
 
+    /// The bytes every file has consumed.
+    public var bytesRead: UInt64 { sources.reduce(0) { $0 &+ $1.bytesRead } }
+
     /// The sources' counts, summed.
     public var timestampAnomalies: TimestampAnomalies {
         sources.reduce(TimestampAnomalies()) { $0 + $1.timestampAnomalies }

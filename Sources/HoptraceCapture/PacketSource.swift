@@ -13,9 +13,15 @@ public protocol PacketSource: AnyObject {
 
     /// Packets the source skipped or adjusted for their times (a file reader's count; zero for live sources).
     var timestampAnomalies: TimestampAnomalies { get }
+
+    /// Bytes of input consumed so far (a file reader's position; zero for live sources), for progress reports.
+    var bytesRead: UInt64 { get }
 }
 
 extension PacketSource {
     /// None: a source that cannot meet an odd time (a live capture) counts nothing.
     public var timestampAnomalies: TimestampAnomalies { TimestampAnomalies() }
+
+    /// None: a source that is not a file reads no bytes of one.
+    public var bytesRead: UInt64 { 0 }
 }

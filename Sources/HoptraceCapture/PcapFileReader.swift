@@ -29,6 +29,8 @@ public final class PcapFileReader: PacketSource {
     public let isModifiedFormat: Bool
 
     private let reader: FileByteReader
+    /// Bytes of the file consumed so far.
+    public var bytesRead: UInt64 { reader.offset }
     private let bigEndian: Bool
     private let recordHeaderLength: Int
     /// Version 2.0-2.2 files store the original length before the captured length (libpcap's SWAPPED).

@@ -31,6 +31,8 @@ public final class PcapngFileReader: PacketSource {
     }
 
     private let reader: FileByteReader
+    /// Bytes of the file consumed so far.
+    public var bytesRead: UInt64 { reader.offset }
     private var timing: [InterfaceTiming] = []
     /// The global index of the current section's interface 0.
     private var sectionBase = 0

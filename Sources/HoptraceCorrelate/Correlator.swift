@@ -54,7 +54,9 @@ public enum Correlator {
     /// ``trace(files:ifIndexNames:options:directory:filter:emit:)`` over the captures of one or several nodes (see
     /// ``CaptureSet`` for how each file's node is found).
     ///
-    /// - Parameter nodeIfIndexNames: per node, names for its SLL2 interface indexes.
+    /// - Parameters:
+    ///   - nodeIfIndexNames: per node, names for its SLL2 interface indexes.
+    ///   - progress: called every ``FlowPipeline/progressInterval`` packets with the packets and bytes read.
     public static func trace(
         inputs: [CaptureFileSpec],
         ifIndexNames: [Int32: String] = [:],
@@ -62,6 +64,7 @@ public enum Correlator {
         options: CorrelateOptions = .init(),
         directory: ClusterDirectory = ClusterDirectory(),
         filter: PacketFilter? = nil,
+        progress: ((_ packets: Int, _ bytes: UInt64) -> Void)? = nil,
         emit: @escaping ([RequestTrace]) -> Void
     ) throws(CaptureError) -> Run {
         let points = CapturePointTable()
@@ -70,6 +73,7 @@ public enum Correlator {
         }
         var pipeline = FlowPipeline(ifIndexNames: ifIndexNames, configuration: flowConfiguration(), filter: filter)
         pipeline.nodeIfIndexNames = nodeIfIndexNames
+        pipeline.progress = progress
         let result = try pipeline.run(
             inputs: inputs,
             capturePoints: points,

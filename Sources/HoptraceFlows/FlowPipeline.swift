@@ -32,6 +32,10 @@ public struct FlowPipeline {
     public var filter: PacketFilter?
     /// Asked after each packet when set: true ends the reading there, as if the files ended (`-c`).
     public var shouldStop: (() -> Bool)?
+    /// Called every ``progressInterval`` packets with the packets and bytes read so far (for a progress line).
+    public var progress: ((_ packets: Int, _ bytes: UInt64) -> Void)?
+    /// Packets between two ``progress`` calls (a power of two).
+    public static let progressInterval = 1 << 16
 
     /// A pipeline naming SLL2 interface indexes with `ifIndexNames`.
     public init(
@@ -106,8 +110,10 @@ public struct FlowPipeline {
         var counts = PacketLoopCounts()
         var failure: CaptureError?
         var nextTick = Int64.min
+        let progress = self.progress
+        var read = 0
         do {
-            if tap != nil || clock != nil {
+            if tap != nil || clock != nil || progress != nil {
                 try decoder.decodePackets(from: source, capturePoints: points, counts: &counts, filter: filter) {
                     decoded,
                     point in
@@ -117,6 +123,10 @@ public struct FlowPipeline {
                     if let clock, time >= nextTick {
                         nextTick = time &+ 1_000_000_000
                         clock(time)
+                    }
+                    if let progress {
+                        read &+= 1
+                        if read & (Self.progressInterval - 1) == 0 { progress(read, source.bytesRead) }
                     }
                 }
             } else {
@@ -158,4 +168,7 @@ final class StoppingSource: PacketSource {
     func next() throws(CaptureError) -> Packet? {
         self.shouldStop() ? nil : try self.source.next()
     }
+
+    var timestampAnomalies: TimestampAnomalies { self.source.timestampAnomalies }
+    var bytesRead: UInt64 { self.source.bytesRead }
 }

@@ -316,7 +316,7 @@ func printError(_ line: String) {
     writeStandardError(line + "\n")
 }
 
-private func writeStandardError(_ text: String) {
+func writeStandardError(_ text: String) {
     let bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {

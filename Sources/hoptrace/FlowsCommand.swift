@@ -52,8 +52,12 @@ struct FlowCommandOptions: ParsableArguments {
         pipeline.nodeIfIndexNames = ifIndexNames.perNode
         if count != nil { pipeline.shouldStop = { printer.isDone } }
         let specs = try input.specs()
+        let progress = ProgressLine(paths: specs.map(\.path), found: "records", streamsToTerminal: true)
+        pipeline.progress = { packets, bytes in progress.update(packets: packets, bytes: bytes, found: printer.printed)
+        }
         let result: FlowPipeline.Result
         do {
+            defer { progress.clear() }
             result = try pipeline.run(inputs: specs, capturePoints: printer.capturePoints) { printer.take($0) }
         } catch {
             throw error.code == .pcap ? UsageFailure(error.reason) as any Error : CLIFailure(error.description)

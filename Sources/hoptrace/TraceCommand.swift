@@ -149,7 +149,24 @@ struct TraceCommand: ParsableCommand {
         var htmlTraces: [RequestTrace] = []
         let streaming = all || hasSelector
         var printedAny = false
+        let progress = ProgressLine(paths: inputs.map(\.path), found: "requests", streamsToTerminal: streaming || list)
+        defer { progress.clear() }
         let run: Correlator.Run
+        let emit: ([RequestTrace]) -> Void = { traces in
+            for trace in traces {
+                summary.add(trace)
+                if list, !json { out.line("  " + Self.oneLine(trace)) }
+                guard streaming, all || matches(trace) else { continue }
+                if json {
+                    out.line(TraceJSON.render(trace))
+                } else {
+                    if printedAny { out.write("\n") }
+                    out.line(report.render(trace))
+                }
+                printedAny = true
+                if html != nil, htmlTraces.count < 10_000 { htmlTraces.append(trace) }
+            }
+        }
         do {
             run = try Correlator.trace(
                 inputs: inputs,
@@ -157,25 +174,14 @@ struct TraceCommand: ParsableCommand {
                 nodeIfIndexNames: names.perNode,
                 options: options,
                 directory: directory,
-                filter: filter
-            ) { traces in
-                for trace in traces {
-                    summary.add(trace)
-                    if list, !json { out.line("  " + Self.oneLine(trace)) }
-                    guard streaming, all || matches(trace) else { continue }
-                    if json {
-                        out.line(TraceJSON.render(trace))
-                    } else {
-                        if printedAny { out.write("\n") }
-                        out.line(report.render(trace))
-                    }
-                    printedAny = true
-                    if html != nil, htmlTraces.count < 10_000 { htmlTraces.append(trace) }
-                }
-            }
+                filter: filter,
+                progress: { packets, bytes in progress.update(packets: packets, bytes: bytes, found: summary.count) },
+                emit: emit
+            )
         } catch {
             throw CLIFailure(error.description)
         }
+        progress.clear()
         let evicted = run.statistics.evicted + run.flows.flowStatistics.evictedForCap
         if !streaming {
             if json {
