@@ -21,9 +21,15 @@ struct DNSStore {
     struct Client {
         /// Transactions of queries not stable yet, by query.
         var pending: [QueryKey: [(DNSTransaction, CapturePoint)]] = [:]
+        /// The pending queries in the order they arrived (from ``orderHead``; keys no longer pending are skipped):
+        /// the oldest is found without a scan when the cap is reached.
+        var order: [QueryKey] = []
+        var orderHead = 0
         var builder = DNSLookupBuilder()
-        /// Resolved lookups over, in the order they closed (kept for claims).
+        /// Resolved lookups over, sorted by their end (kept for claims: found by binary search on the end).
         var closed: [DNSLookup] = []
+        /// How many lookups of ``closed`` answered each address.
+        var closedAnswers: [IPAddress: Int] = [:]
         /// Failed lookups over, not released yet.
         var failed: [DNSLookup] = []
         var claimed = Set<LookupKey>()
@@ -56,15 +62,16 @@ struct DNSStore {
         modify(transaction.client.address) { client in
             if client.pending[key] == nil {
                 if client.pending.count >= cap {
-                    // The oldest pending query goes.
-                    if let oldest = client.pending.min(by: {
-                        ($0.value.first?.0.queryTime ?? 0) < ($1.value.first?.0.queryTime ?? 0)
-                    }) {
-                        client.pending[oldest.key] = nil
+                    // The oldest pending query goes (the first to arrive still pending).
+                    client.skipGoneKeys()
+                    if client.orderHead < client.order.count {
+                        client.pending[client.order[client.orderHead]] = nil
+                        client.orderHead += 1
                         dropped = 1
                     }
                 }
                 added = 1 - dropped
+                client.order.append(key)
             }
             client.pending[key, default: []].append((transaction, point))
         }
@@ -91,13 +98,14 @@ struct DNSStore {
                     readyKeys.append(key)
                 }
                 for key in readyKeys { client.pending[key] = nil }
+                client.skipGoneKeys()
                 ready.sort { ($0.queryTime, $0.name, $0.type.rawValue) < ($1.queryTime, $1.name, $1.type.rawValue) }
                 var finished: [DNSLookup] = []
                 for query in ready { finished += client.builder.add(query) }
                 finished += client.builder.close(before: stable)
                 for lookup in finished {
                     if lookup.outcome == .resolved {
-                        client.closed.append(lookup)
+                        client.keepClosed(lookup)
                     } else {
                         client.failed.append(lookup)
                     }
@@ -122,6 +130,10 @@ struct DNSStore {
                 let gone = client.closed.filter { $0.end < horizon || now == .max }
                 client.closed.removeAll { $0.end < horizon || now == .max }
                 for lookup in gone {
+                    for address in Self.addresses(of: lookup) {
+                        client.closedAnswers[address, default: 1] -= 1
+                        if client.closedAnswers[address] == 0 { client.closedAnswers[address] = nil }
+                    }
                     if client.claimed.remove(LookupKey(start: lookup.start, name: lookup.name)) == nil {
                         released.append(lookup)
                     }
@@ -141,8 +153,9 @@ struct DNSStore {
     /// Whether some query of `client` was answered with `address`.
     func answered(_ address: IPAddress, for client: IPAddress) -> Bool {
         guard let entry = clients[client] else { return false }
-        let lookups = entry.closed + entry.builder.provisional
-        return lookups.contains { lookup in lookup.queries.contains { $0.addresses.contains(address) } }
+        return entry.closedAnswers[address] != nil
+            || entry.builder.provisional.contains { lookup in lookup.queries.contains { $0.addresses.contains(address) }
+            }
             || entry.pending.values.contains { list in
                 list.contains { transaction, _ in
                     transaction.answers.contains { answer in
@@ -160,18 +173,62 @@ struct DNSStore {
         let earliest = Clock.since(before, window)
         let latest = Clock.plus(before, 1_000_000)
         var chosen: DNSLookup?
-        let provisional = entry.builder.provisional.filter { $0.outcome == .resolved }
-        for lookup in entry.closed.reversed() + provisional {
+        func consider(_ lookup: DNSLookup) {
             guard lookup.end >= earliest, lookup.end <= latest,
                 chosen.map({ lookup.end > $0.end }) ?? true,
                 lookup.queries.contains(where: { $0.addresses.contains(answering) }),
                 !entry.claimed.contains(LookupKey(start: lookup.start, name: lookup.name))
-            else { continue }
+            else { return }
             chosen = lookup
         }
+        // Only the closed lookups that ended in the window: found by their end, never a scan of the client's all.
+        var index = Self.firstIndex(in: entry.closed, endingAtOrAfter: earliest)
+        while index < entry.closed.count, entry.closed[index].end <= latest {
+            consider(entry.closed[index])
+            index += 1
+        }
+        for lookup in entry.builder.provisional where lookup.outcome == .resolved { consider(lookup) }
         if let chosen {
             clients[client]?.claimed.insert(LookupKey(start: chosen.start, name: chosen.name))
         }
         return chosen
+    }
+
+    /// The first index of `lookups` (sorted by end) whose lookup ended at `time` or later.
+    static func firstIndex(in lookups: [DNSLookup], endingAtOrAfter time: Int64) -> Int {
+        var low = 0
+        var high = lookups.count
+        while low < high {
+            let middle = (low + high) / 2
+            if lookups[middle].end < time { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// The addresses a lookup's answers gave, each once.
+    static func addresses(of lookup: DNSLookup) -> Set<IPAddress> {
+        var addresses = Set<IPAddress>()
+        for query in lookup.queries { addresses.formUnion(query.addresses) }
+        return addresses
+    }
+}
+
+extension DNSStore.Client {
+    /// Drops the keys at the front of ``order`` that are no longer pending, and the storage before the head once it
+    /// is most of the array.
+    mutating func skipGoneKeys() {
+        while orderHead < order.count, pending[order[orderHead]] == nil { orderHead += 1 }
+        if orderHead >= 1_024, orderHead * 2 >= order.count {
+            order.removeFirst(orderHead)
+            orderHead = 0
+        }
+    }
+
+    /// Keeps a resolved lookup for claims, in end order (lookups close about in that order: from the back).
+    mutating func keepClosed(_ lookup: DNSLookup) {
+        var index = closed.count
+        while index > 0, closed[index - 1].end > lookup.end { index -= 1 }
+        closed.insert(lookup, at: index)
+        for address in DNSStore.addresses(of: lookup) { closedAnswers[address, default: 0] += 1 }
     }
 }

@@ -487,7 +487,9 @@ public final class TraceEngine {
             if let first = icmp.first, first.event.time < horizon { icmp.removeAll { $0.event.time < horizon } }
             if Clock.since(now, lastExpiry) >= 10_000_000_000 {
                 lastExpiry = now
-                onward.expire(before: Clock.since(now, 120_000_000_000))
+                // Onward exchanges matter until the inbound request they answer is traced: its proxy's join window
+                // and the settle after it; a minute is well past both.
+                onward.expire(before: Clock.since(now, max(60_000_000_000, options.proxyJoinWindow * 2)))
                 let stale = Clock.since(now, 120_000_000_000)
                 if served.count > 1024 { served = served.filter { $0.value >= stale } }
                 // The flow stage gives up an idle connection after 5 minutes: its records cannot come later.
@@ -1076,7 +1078,8 @@ struct OnwardIndex {
     }
 
     private var entries: [Key: [Entry]] = [:]
-    private var consumed = Set<ConsumedKey>()
+    /// The exchanges claimed, with their times (forgotten with them).
+    private var consumed: [ConsumedKey: Int64] = [:]
 
     struct ConsumedKey: Hashable {
         var group: Int
@@ -1086,15 +1089,34 @@ struct OnwardIndex {
 
     mutating func insert(_ entry: Entry, client: IPAddress, method: String, path: String) {
         let key = Key(client: client, method: method, path: path)
-        var list = entries[key] ?? []
-        if list.contains(where: { $0.group == entry.group && $0.raw == entry.raw && $0.index == entry.index }) {
-            return
+        // In place (no copy of a shared path's long list), usually appended: kept sorted by time. The same exchange
+        // indexed twice has the same time: only the entries of that time are compared.
+        modify(key) { list in
+            var position = list.count
+            while position > 0, list[position - 1].time > entry.time { position -= 1 }
+            var same = position
+            while same > 0, list[same - 1].time == entry.time {
+                same -= 1
+                let other = list[same]
+                if other.group == entry.group && other.raw == entry.raw && other.index == entry.index { return }
+            }
+            list.insert(entry, at: position)
         }
-        // Usually appended in time order; keep the list sorted.
-        var position = list.count
-        while position > 0, list[position - 1].time > entry.time { position -= 1 }
-        list.insert(entry, at: position)
-        entries[key] = list
+    }
+
+    private mutating func modify(_ key: Key, _ body: (inout [Entry]) -> Void) {
+        body(&entries[key, default: []])
+    }
+
+    /// The first position of `list` (sorted by time) at `time` or later.
+    private static func firstPosition(in list: [Entry], atOrAfter time: Int64) -> Int {
+        var low = 0
+        var high = list.count
+        while low < high {
+            let middle = (low + high) / 2
+            if list[middle].time < time { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// The onward request for an inbound one: sent from one of `hosts` between `from` and `to`, same method and
@@ -1114,13 +1136,7 @@ struct OnwardIndex {
         for host in Set(hosts) {
             let key = Key(client: host, method: method, path: path)
             guard let list = entries[key] else { continue }
-            var low = 0
-            var high = list.count
-            while low < high {
-                let middle = (low + high) / 2
-                if list[middle].time < from { low = middle + 1 } else { high = middle }
-            }
-            var position = low
+            var position = Self.firstPosition(in: list, atOrAfter: from)
             var scanned = 0
             while position < list.count, list[position].time <= to, scanned < 256 {
                 let entry = list[position]
@@ -1139,34 +1155,43 @@ struct OnwardIndex {
                 if byID { break }
             }
         }
-        guard let best, var list = entries[best.key] else { return nil }
-        list[best.position].consumed = true
-        let entry = list[best.position]
-        entries[best.key] = list
-        consumed.insert(ConsumedKey(group: entry.group, raw: entry.raw, index: entry.index))
-        // The same exchange in the other index.
-        for key in [Key(client: Self.anyClient, method: method, path: path)] where key != best.key {
-            if var other = entries[key],
-                let i = other.firstIndex(where: {
-                    $0.group == entry.group && $0.raw == entry.raw && $0.index == entry.index
-                })
-            {
-                other[i].consumed = true
-                entries[key] = other
+        guard let best, let entry = entries[best.key]?[best.position] else { return nil }
+        entries[best.key]?[best.position].consumed = true
+        consumed[ConsumedKey(group: entry.group, raw: entry.raw, index: entry.index)] = entry.time
+        // The same exchange in the other index: found by its time.
+        let other = Key(client: Self.anyClient, method: method, path: path)
+        if other != best.key {
+            modify(other) { list in
+                var position = Self.firstPosition(in: list, atOrAfter: entry.time)
+                while position < list.count, list[position].time == entry.time {
+                    let candidate = list[position]
+                    if candidate.group == entry.group && candidate.raw == entry.raw && candidate.index == entry.index {
+                        list[position].consumed = true
+                        break
+                    }
+                    position += 1
+                }
             }
+            if entries[other]?.isEmpty == true { entries[other] = nil }
         }
         return Match(group: entry.group, raw: entry.raw, index: entry.index, byRequestID: best.byID)
     }
 
     func isConsumed(group: Int, raw: UInt32?, index: Int) -> Bool {
-        consumed.contains(ConsumedKey(group: group, raw: raw, index: index))
+        consumed[ConsumedKey(group: group, raw: raw, index: index)] != nil
     }
 
+    /// Forgets the exchanges sent before `time` (each list is in time order: a prefix goes), and their consumption.
     mutating func expire(before time: Int64) {
-        for (key, list) in entries {
-            let kept = list.filter { $0.time >= time }
-            entries[key] = kept.isEmpty ? nil : kept
+        for key in Array(entries.keys) {
+            var emptied = false
+            modify(key) { list in
+                let gone = Self.firstPosition(in: list, atOrAfter: time)
+                if gone > 0 { list.removeFirst(gone) }
+                emptied = list.isEmpty
+            }
+            if emptied { entries[key] = nil }
         }
-        if entries.isEmpty { consumed.removeAll() }
+        if consumed.values.contains(where: { $0 < time }) { consumed = consumed.filter { $0.value >= time } }
     }
 }
