@@ -182,7 +182,7 @@ struct DNSStore {
             chosen = lookup
         }
         // Only the closed lookups that ended in the window: found by their end, never a scan of the client's all.
-        var index = Self.firstIndex(in: entry.closed, endingAtOrAfter: earliest)
+        var index = entry.closed.partitionPoint { $0.end < earliest }
         while index < entry.closed.count, entry.closed[index].end <= latest {
             consider(entry.closed[index])
             index += 1
@@ -192,17 +192,6 @@ struct DNSStore {
             clients[client]?.claimed.insert(LookupKey(start: chosen.start, name: chosen.name))
         }
         return chosen
-    }
-
-    /// The first index of `lookups` (sorted by end) whose lookup ended at `time` or later.
-    static func firstIndex(in lookups: [DNSLookup], endingAtOrAfter time: Int64) -> Int {
-        var low = 0
-        var high = lookups.count
-        while low < high {
-            let middle = (low + high) / 2
-            if lookups[middle].end < time { low = middle + 1 } else { high = middle }
-        }
-        return low
     }
 
     /// The addresses a lookup's answers gave, each once.

@@ -1108,17 +1108,6 @@ struct OnwardIndex {
         body(&entries[key, default: []])
     }
 
-    /// The first position of `list` (sorted by time) at `time` or later.
-    private static func firstPosition(in list: [Entry], atOrAfter time: Int64) -> Int {
-        var low = 0
-        var high = list.count
-        while low < high {
-            let middle = (low + high) / 2
-            if list[middle].time < time { low = middle + 1 } else { high = middle }
-        }
-        return low
-    }
-
     /// The onward request for an inbound one: sent from one of `hosts` between `from` and `to`, same method and
     /// target, same X-Request-ID when both have one (preferred), else the first.
     mutating func claim(
@@ -1136,7 +1125,7 @@ struct OnwardIndex {
         for host in Set(hosts) {
             let key = Key(client: host, method: method, path: path)
             guard let list = entries[key] else { continue }
-            var position = Self.firstPosition(in: list, atOrAfter: from)
+            var position = list.partitionPoint { $0.time < from }
             var scanned = 0
             while position < list.count, list[position].time <= to, scanned < 256 {
                 let entry = list[position]
@@ -1162,7 +1151,7 @@ struct OnwardIndex {
         let other = Key(client: Self.anyClient, method: method, path: path)
         if other != best.key {
             modify(other) { list in
-                var position = Self.firstPosition(in: list, atOrAfter: entry.time)
+                var position = list.partitionPoint { $0.time < entry.time }
                 while position < list.count, list[position].time == entry.time {
                     let candidate = list[position]
                     if candidate.group == entry.group && candidate.raw == entry.raw && candidate.index == entry.index {
@@ -1186,7 +1175,7 @@ struct OnwardIndex {
         for key in Array(entries.keys) {
             var emptied = false
             modify(key) { list in
-                let gone = Self.firstPosition(in: list, atOrAfter: time)
+                let gone = list.partitionPoint { $0.time < time }
                 if gone > 0 { list.removeFirst(gone) }
                 emptied = list.isEmpty
             }
