@@ -23,10 +23,10 @@ public final class ClickHouseServer: @unchecked Sendable {
     public let httpPort: Int
     /// The temporary directory (config, data, log).
     public let directory: URL
-    private var process: Process?
+    private var child: pid_t = 0
 
     /// The server's process id while it runs.
-    public var pid: Int32? { process?.processIdentifier }
+    public var pid: Int32? { child > 0 ? child : nil }
 
     /// Starts a server and waits until it answers (up to 30 s).
     public init() throws {
@@ -75,43 +75,57 @@ public final class ClickHouseServer: @unchecked Sendable {
     }
 
     /// Starts the server process (again, after ``terminate()``, on the same ports and data) and waits for `/ping`.
+    ///
+    /// The server is spawned with `posix_spawn`, not Foundation's `Process`: Foundation's child monitor waits for
+    /// its children one at a time, and a server that runs on would keep it from noticing `hoptrace` runs that ended.
     public func start() throws {
-        precondition(process == nil, "already running")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--config-file=\(directory.path)/config.xml"]
-        let log = directory.appendingPathComponent("server.log")
-        if !FileManager.default.fileExists(atPath: log.path) {
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-        }
-        let handle = try FileHandle(forWritingTo: log)
-        handle.seekToEndOfFile()
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        self.process = process
+        precondition(child == 0, "already running")
+        let log = directory.appendingPathComponent("server.log").path
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let arguments = [Self.binary, "--config-file=\(directory.path)/config.xml"]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, Self.binary, &actions, nil, &argv, environ)
+        guard status == 0 else { throw Failure("posix_spawn \(Self.binary): \(status)") }
+        child = pid
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if Self.ping(port: httpPort) { return }
-            if !process.isRunning { break }
+            var code: Int32 = 0
+            if waitpid(pid, &code, WNOHANG) == pid {
+                child = 0
+                break
+            }
             usleep(100_000)
         }
-        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         terminate()
         throw Failure("clickhouse-server did not answer /ping within 30 s: \(text.suffix(600))")
     }
 
-    /// Stops the server process by its PID: SIGTERM, then SIGKILL after 10 s. The data stays (``start()`` again).
+    /// Stops the server process by its PID: SIGTERM, then SIGKILL after 10 s; reaps it. The data stays
+    /// (``start()`` again).
     public func terminate() {
-        guard let process else { return }
-        self.process = nil
-        let pid = process.processIdentifier
-        guard pid > 0, process.isRunning else { return }
+        let pid = child
+        guard pid > 0 else { return }
+        child = 0
         kill(pid, SIGTERM)
+        var code: Int32 = 0
         let deadline = Date().addingTimeInterval(10)
-        while process.isRunning, Date() < deadline { usleep(50_000) }
-        if process.isRunning { kill(pid, SIGKILL) }
-        process.waitUntilExit()
+        while waitpid(pid, &code, WNOHANG) == 0 {
+            if Date() >= deadline {
+                kill(pid, SIGKILL)
+                waitpid(pid, &code, 0)
+                return
+            }
+            usleep(50_000)
+        }
     }
 
     /// Stops the server and removes its directory.
@@ -120,10 +134,32 @@ public final class ClickHouseServer: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// Runs `sql` (its answer's body), over a plain HTTP/1.0 request of the test's own.
+    public func query(_ sql: String) throws -> String {
+        guard
+            let answer = Self.exchange(
+                port: httpPort,
+                "POST / HTTP/1.0\r\nContent-Length: \(sql.utf8.count)\r\n\r\n" + sql
+            ),
+            let split = answer.range(of: "\r\n\r\n")
+        else { throw Failure("no answer from \(url)") }
+        let body = String(answer[split.upperBound...])
+        guard answer.hasPrefix("HTTP/1.") && answer.split(separator: " ").dropFirst().first == "200" else {
+            throw Failure("\(url): \(body.prefix(300))")
+        }
+        return body
+    }
+
     /// Whether a server on 127.0.0.1:`port` answers `GET /ping` with `Ok.`.
     public static func ping(port: Int) -> Bool {
+        guard let text = exchange(port: port, "GET /ping HTTP/1.0\r\n\r\n") else { return false }
+        return text.hasPrefix("HTTP/1.") && text.contains(" 200 ") && text.hasSuffix("Ok.\n")
+    }
+
+    /// Sends `request` to 127.0.0.1:`port` and reads the answer to its end; nil when nobody answers.
+    static func exchange(port: Int, _ request: String) -> String? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -134,9 +170,9 @@ public final class ClickHouseServer: @unchecked Sendable {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { return false }
-        let request = Array("GET /ping HTTP/1.0\r\n\r\n".utf8)
-        guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return false }
+        guard connected == 0 else { return nil }
+        let bytes = Array(request.utf8)
+        guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { return nil }
         var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1024)
         while true {
@@ -144,9 +180,11 @@ public final class ClickHouseServer: @unchecked Sendable {
             if count <= 0 { break }
             answer += buffer[0..<count]
         }
-        let text = String(decoding: answer, as: UTF8.self)
-        return text.hasPrefix("HTTP/1.") && text.contains(" 200 ") && text.hasSuffix("Ok.\n")
+        return String(decoding: answer, as: UTF8.self)
     }
+
+    /// A TCP port free on 127.0.0.1 now (nobody listens on it).
+    public static func freePortForTests() throws -> Int { try freePort() }
 
     /// A TCP port free on 127.0.0.1 now (bound to 0, read, closed).
     static func freePort() throws -> Int {
