@@ -36,7 +36,7 @@ PARTITION BY toDate(intDiv(emitted, 1000000000))
 -- Ordered for the stitching join: every sighting of one connection on every node shares the client ISN (a reply
 -- caught half-translated, the server ISN), so they sit together on disk.
 ORDER BY (client_isn, server_isn, time);
--- ClickHouse 19.6 and later: rows expire after the retention (store init --retention-days, default 7):
+-- ClickHouse 19.6 and later: rows expire after the retention (store init --keep-days, default 7):
 --   TTL toDate(intDiv(emitted, 1000000000)) + INTERVAL 7 DAY
 -- On 18.16 there is no TTL: drop whole days, e.g.
 --   ALTER TABLE hoptrace.flows DROP PARTITION '2026-11-23';

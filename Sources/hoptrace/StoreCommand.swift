@@ -37,29 +37,31 @@ struct StoreInitCommand: ParsableCommand {
         abstract: "Create hoptrace's database and tables in ClickHouse (nothing is changed when they exist).",
         discussion: """
             The tables are MergeTree, partitioned by day and ordered for the stitching join (client ISN, server \
-            ISN, time). On ClickHouse 19.6 and later the rows expire after --retention-days; older servers have no \
+            ISN, time). On ClickHouse 19.6 and later the rows expire after --keep-days; older servers have no \
             TTL: drop old days with ALTER TABLE ... DROP PARTITION (docs/clickhouse.sql).
             """
     )
 
     @OptionGroup var store: StoreOptions
 
-    @Option(help: "Days the rows are kept (a TTL, ClickHouse 19.6 and later); 0 keeps them.")
-    var retentionDays: Int = 7
+    @Option(
+        help: ArgumentHelp("Days the rows are kept (a TTL, ClickHouse 19.6 and later); 0 keeps them.", valueName: "n")
+    )
+    var keepDays: Int = 7
 
     func validate() throws {
         if store.store == nil { throw ValidationError("give the store: --store http://HOST:8123") }
-        if retentionDays < 0 { throw ValidationError("--retention-days must be 0 or more") }
+        if keepDays < 0 { throw ValidationError("--keep-days must be 0 or more") }
     }
 
     func run() throws {
         let store = try self.store.open()
         do {
-            let (version, ttl) = try store.initialize(retentionDays: retentionDays == 0 ? nil : retentionDays)
+            let (version, ttl) = try store.initialize(retentionDays: keepDays == 0 ? nil : keepDays)
             let retention =
                 ttl
-                ? "rows kept \(retentionDays) days"
-                : retentionDays == 0
+                ? "rows kept \(keepDays) days"
+                : keepDays == 0
                     ? "rows kept until dropped" : "no TTL on ClickHouse \(version): drop old days by partition"
             print("\(store.client.url): database \(store.database) ready (ClickHouse \(version), \(retention))")
         } catch {

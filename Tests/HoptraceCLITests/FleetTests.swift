@@ -165,6 +165,44 @@ struct FleetTests {
         #expect(dropped + kept == expected)
     }
 
+    @Test(
+        "live on lo: each request made during the run is traced from the store",
+        .enabled(if: getuid() == 0, "live capture needs root")
+    )
+    func live() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        #expect(try Command.hoptrace(["store", "init", "--store", server.url, "--database", "live"]).status == 0)
+        let box = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        let arguments = [
+            "agent", "-i", "lo", "-f", "tcp port \(server.httpPort)", "--duration", "6s", "--store", server.url,
+            "--database", "live",
+        ]
+        DispatchQueue.global().async {
+            box.result = Result { try Command.hoptrace(arguments, environment: ["NODE_NAME": "live-node"]) }
+            done.signal()
+        }
+        // The requests the test makes while the agent captures: the independent count.
+        sleep(2)
+        var made = 0
+        for _ in 0..<5 {
+            if ClickHouseServer.ping(port: server.httpPort) { made += 1 }
+            usleep(200_000)
+        }
+        done.wait()
+        let run = try #require(try box.result?.get())
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(made == 5)
+        let nodes = try server.query("SELECT DISTINCT node FROM live.flows FORMAT TSV")
+        #expect(nodes == "live-node\n")
+        let traced = try Command.hoptrace([
+            "trace", "--store", server.url, "--database", "live", "--since", "5m", "--http", "GET /ping", "--json",
+        ])
+        #expect(traced.status == 0, "\(traced.stderr)")
+        #expect(traced.stdout.split(separator: "\n").count == made, "\(traced.stdout)")
+    }
+
     @Test("a bad or absent store: one line naming the fix, non-zero exit")
     func badStore() throws {
         let closed = "http://127.0.0.1:\(try ClickHouseServer.freePortForTests())"
