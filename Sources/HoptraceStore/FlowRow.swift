@@ -106,7 +106,7 @@ public struct FlowRow: Codable, Hashable, Sendable {
         var clientISN: UInt32?
         var serverISN: UInt32?
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes]
         switch event {
         case .opened(let record), .connection(let record):
             kind = event.isOpened ? .opened : .connection
@@ -169,6 +169,64 @@ public struct FlowRow: Codable, Hashable, Sendable {
         self.clientISN = 0
         self.serverISN = 0
         self.event = ""
+    }
+
+    /// Appends the row as one `JSONEachRow` line (the object ``JSONDecoder`` reads back, and a newline), written
+    /// directly: the agent writes one per record, and the event is already JSON text.
+    public func appendJSONLine(to bytes: inout [UInt8]) {
+        func key(_ name: String, first: Bool = false) {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            bytes += name.utf8
+            bytes += "\":".utf8
+        }
+        func number<T: BinaryInteger>(_ name: String, _ value: T) {
+            key(name)
+            bytes += String(value).utf8
+        }
+        func string(_ name: String, _ value: String) {
+            key(name)
+            Self.appendJSONString(value, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "{"))
+        key("version", first: true)
+        bytes += String(self.version).utf8
+        string("node", self.node)
+        number("run", self.run)
+        number("seq", self.seq)
+        number("emitted", self.emitted)
+        string("point", self.point)
+        number("if_index", self.ifIndex)
+        string("kind", self.kind)
+        number("time", self.time)
+        string("client", self.client)
+        number("client_port", self.clientPort)
+        string("server", self.server)
+        number("server_port", self.serverPort)
+        number("client_isn", self.clientISN)
+        number("server_isn", self.serverISN)
+        string("event", self.event)
+        bytes += "}\n".utf8
+    }
+
+    /// Appends `text` as a JSON string: `"` and `\` escaped, control characters as `\u00XX`, the rest as UTF-8.
+    static func appendJSONString(_ text: String, to bytes: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(byte)
+            case 0..<0x20:
+                bytes += "\\u00".utf8
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 15)])
+            default:
+                bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// The capture point the row was captured at (its node nil when the row has none).

@@ -69,7 +69,6 @@ public final class RowShipper: @unchecked Sendable {
     private var down = false
     private var senderDone = false
     // The producer's own (one thread adds rows).
-    private let encoder = JSONEncoder()
     private var current: [UInt8] = []
     private var currentRows = 0
     private var currentStart = Date()
@@ -115,14 +114,9 @@ public final class RowShipper: @unchecked Sendable {
     }
 
     /// Adds a row (from one producer thread); a full batch, or one older than the batch interval, is queued.
-    public func add(_ row: FlowRow) throws(StoreError) {
+    public func add(_ row: FlowRow) {
         if currentRows == 0 { currentStart = Date() }
-        do {
-            current += try encoder.encode(row)
-        } catch {
-            throw StoreError("a row did not encode: \(error)")
-        }
-        current.append(10)
+        row.appendJSONLine(to: &current)
         currentRows += 1
         if currentRows >= options.batchRows { flush() } else { tick() }
     }

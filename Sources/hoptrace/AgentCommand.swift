@@ -149,8 +149,7 @@ struct AgentCommand: ParsableCommand {
         let recorder = FlowRowRecorder(node: node, run: run, points: points)
         var failure: (any Error)?
         let sink: (FlowRow) -> Void = { row in
-            guard failure == nil else { return }
-            do { try shipper.add(row) } catch { failure = error }
+            shipper.add(row)
         }
         var pipeline = FlowPipeline(configuration: Correlator.flowConfiguration())
         let started = Date()

@@ -39,11 +39,15 @@ struct RoundTripTests {
         return rows
     }
 
-    /// Each row as a JSONEachRow line and back.
+    /// Each row as the JSONEachRow line the agent writes, and back.
     static func throughText(_ rows: [FlowRow]) throws -> [FlowRow] {
-        let encoder = JSONEncoder()
         let decoder = JSONDecoder()
-        return try rows.map { try decoder.decode(FlowRow.self, from: encoder.encode($0)) }
+        return try rows.map { row in
+            var line: [UInt8] = []
+            row.appendJSONLine(to: &line)
+            #expect(line.last == 10 && line.filter { $0 == 10 }.count == 1)
+            return try decoder.decode(FlowRow.self, from: Data(line))
+        }
     }
 
     static func traced(_ rows: [FlowRow]) throws -> [String] {
@@ -60,11 +64,10 @@ struct RoundTripTests {
         _ = try pipeline.run(inputs: Self.inputs(scenario), capturePoints: points) { events.append($0) }
         #expect(!events.isEmpty)
         let recorder = FlowRowRecorder(node: "", run: 1, points: points)
-        let decoder = JSONDecoder()
         for event in events {
             let id = FlowRowRecorder.capturePointID(of: event)
             let row = try #require(try recorder.row(event))
-            let back = try decoder.decode(FlowRow.self, from: JSONEncoder().encode(row))
+            let back = try #require(try Self.throughText([row]).first)
             #expect(try back.flowEvent(capturePoint: id) == event)
             #expect(back.capturePoint == points[id])
         }
@@ -112,6 +115,11 @@ struct RoundTripTests {
         )
         let row = try #require(try FlowRow(.icmpError(icmp), point: point, seq: 0, emitted: 1))
         #expect(row.clientISN == 9 && row.client == "10.0.0.2" && row.serverPort == 80 && row.kind == "icmp")
+        // Text that JSON must escape survives the agent's line.
+        var hostile = row
+        hostile.node = "a\"b\\c\n\u{1}\u{7f}é/💥"
+        hostile.point = "\t"
+        #expect(try Self.throughText([hostile]) == [hostile])
         var other = row
         other.version = 2
         #expect(throws: FlowRow.Malformed.self) { try other.flowEvent(capturePoint: 0) }
