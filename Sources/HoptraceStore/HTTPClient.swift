@@ -101,7 +101,8 @@ public struct HTTPClient: Sendable {
     public func request(_ method: String, _ target: String, body: [UInt8] = []) throws(StoreError) -> Response {
         let socket = try self.open()
         defer { close(socket) }
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: \(url.host):\(url.port)\r\nConnection: close\r\n"
+        let host = url.description.dropFirst("http://".count)
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n"
         head += "Content-Length: \(body.count)\r\nUser-Agent: hoptrace\r\n\r\n"
         try self.write(socket, Array(head.utf8))
         if !body.isEmpty { try self.write(socket, body) }
