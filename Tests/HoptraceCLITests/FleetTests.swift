@@ -41,6 +41,16 @@ struct FleetTests {
         return try Command.hoptrace(arguments + extra)
     }
 
+    /// `requests` or `flows` of both nodes' files.
+    static func records(_ scenario: String, _ command: String) throws -> Command.Result {
+        var arguments = [command]
+        for node in Lab.nodes(scenario) {
+            arguments += ["--node", "\(node)=\(Lab.file(scenario, .tcpdumpAny, node: node).path)"]
+            arguments += ["--links", "\(node)=\(Lab.linksFile(scenario, node: node).path)"]
+        }
+        return try Command.hoptrace(arguments)
+    }
+
     static func count(_ server: ClickHouseServer, _ database: String) throws -> Int {
         Int(try server.query("SELECT count() FROM \(database).flows").trimmingCharacters(in: .whitespacesAndNewlines))
             ?? -1
@@ -72,6 +82,21 @@ struct FleetTests {
                 #expect(files.status == 0 && stored.status == 0, "\(scenario): \(stored.stderr)")
                 #expect(!files.stdout.isEmpty)
                 #expect(stored.stdout == files.stdout, "\(scenario) \(extra)")
+            }
+            // The records themselves: the same lines, in another order where a record is emitted when a
+            // connection's linger or idle time has passed (a connection's record, an exchange cut by a gap): one
+            // reader of both nodes' files notices it at either node's packets, an agent at its own node's.
+            for command in ["requests", "flows"] {
+                let files = try Self.records(scenario, command)
+                let stored = try Command.hoptrace([
+                    command, "--store", server.url, "--database", database, "--since", "0",
+                ])
+                #expect(files.status == 0 && stored.status == 0, "\(scenario): \(stored.stderr)")
+                #expect(files.stdout.split(separator: "\n").count > 2)
+                #expect(
+                    stored.stdout.split(separator: "\n").sorted() == files.stdout.split(separator: "\n").sorted(),
+                    "\(scenario) \(command)"
+                )
             }
         }
     }
@@ -210,6 +235,9 @@ struct FleetTests {
             ["store", "init", "--store", "ftp://example"],
             ["store", "init", "--store", closed],
             ["trace", "--store", closed, "--since", "0"],
+            ["requests", "--store", closed, "--since", "0"],
+            ["packets", "--store", closed],
+            ["flows", "--store", closed, "captures/xnode-ok/node-a/any.sll2.pcap"],
             ["trace", "--store", "http://127.0.0.1:8123", "--database", "x;y", "--since", "0"],
             ["agent", "-r", Lab.file("xnode-ok", .tcpdumpAny, node: "node-a").path, "--store", "http://h:0"],
         ]
