@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "HoptraceCorrelate", targets: ["HoptraceCorrelate"]),
         .library(name: "HoptraceKube", targets: ["HoptraceKube"]),
         .library(name: "HoptraceReport", targets: ["HoptraceReport"]),
+        .library(name: "HoptraceStore", targets: ["HoptraceStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,6 +56,12 @@ let package = Package(
             dependencies: ["HoptraceCapture", "HoptraceDecode", "HoptraceFlows", "HoptraceKube"],
             swiftSettings: strict
         ),
+        // The flow stage's records as rows of a column store (ClickHouse over HTTP), and back into the correlator.
+        .target(
+            name: "HoptraceStore",
+            dependencies: ["HoptraceCapture", "HoptraceDecode", "HoptraceFlows", "HoptraceCorrelate"],
+            swiftSettings: strict
+        ),
         // Stage 6: terminal, JSON and HTML renderings.
         .target(
             name: "HoptraceReport",
@@ -66,7 +73,7 @@ let package = Package(
             name: "hoptrace",
             dependencies: [
                 "HoptraceCapture", "HoptraceDecode", "HoptraceFlows", "HoptraceCorrelate", "HoptraceKube",
-                "HoptraceReport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "HoptraceReport", "HoptraceStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
@@ -100,6 +107,14 @@ let package = Package(
             dependencies: [
                 "HoptraceTestSupport", "HoptraceCapture", "HoptraceDecode", "HoptraceFlows", "HoptraceCorrelate",
                 "HoptraceKube", "HoptraceReport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HoptraceStoreTests",
+            dependencies: [
+                "HoptraceTestSupport", "HoptraceCapture", "HoptraceDecode", "HoptraceFlows", "HoptraceCorrelate",
+                "HoptraceReport", "HoptraceStore",
             ],
             swiftSettings: strict
         ),

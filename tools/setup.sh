@@ -10,7 +10,7 @@ want=(libpcap-dev pkg-config)
 case "${1:-build}" in
     build) ;;
     test) want+=(tshark wireshark-common tcpdump iproute2 iptables nginx-light dnsmasq-base dnsutils curl python3 musl-tools
-                 util-linux chromium) ;;
+                 util-linux chromium clickhouse-server) ;;
     *) echo "usage: tools/setup.sh [build|test]" >&2; exit 2 ;;
 esac
 

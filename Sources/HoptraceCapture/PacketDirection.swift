@@ -17,3 +17,6 @@ public enum PacketDirection: UInt8, Sendable, Hashable, CustomStringConvertible 
         }
     }
 }
+
+/// Stored as its raw value (0, 1, 2).
+extension PacketDirection: Codable {}

@@ -434,7 +434,10 @@ public final class TraceEngine {
         // Lookups first: the connections due now claim the ones that led to them.
         dns.build(upTo: final ? .max : now)
         if final {
-            for group in groups.values.sorted(by: { $0.firstTime < $1.firstTime }) { finalize(group, final: true) }
+            // Ties in time by creation order, not by the dictionary's (per-process) order.
+            for group in groups.values.sorted(by: { ($0.firstTime, $0.id) < ($1.firstTime, $1.id) }) {
+                finalize(group, final: true)
+            }
         } else {
             // Only the groups whose time came (a wheel of capture seconds): the cost is in what is due, not in what
             // is open.
@@ -816,7 +819,13 @@ public final class TraceEngine {
     private func release(final: Bool) -> [RequestTrace] {
         guard !pending.isEmpty else { return [] }
         if !pendingSorted {
-            pending.sort { $0.start < $1.start }
+            // Requests starting at the same instant (microsecond captures) by client, so that the order, and the
+            // indexes, do not depend on the order they were judged in.
+            pending.sort { a, b in
+                if a.start != b.start { return a.start < b.start }
+                guard let left = a.trace.client, let right = b.trace.client else { return b.trace.client != nil }
+                return left < right
+            }
             pendingSorted = true
         }
         let horizon = final ? Int64.max : Clock.since(watermark, options.reorderWindow)

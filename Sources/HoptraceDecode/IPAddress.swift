@@ -192,3 +192,23 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
     }
 }
+
+/// Stored as its text (``description``), read back with ``init(_:)``: `10.96.0.10`, `fe80::1`. The family survives the
+/// trip (an IPv4-mapped IPv6 address is written with colons and read back as IPv6).
+extension IPAddress: Codable {
+    /// Reads the text form.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let address = IPAddress(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an IP address")
+        }
+        self = address
+    }
+
+    /// Writes the text form.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(self.description)
+    }
+}

@@ -45,3 +45,6 @@ public struct IPProtocol: RawRepresentable, Hashable, Sendable, ExpressibleByInt
     /// The number in decimal.
     public var description: String { String(self.rawValue) }
 }
+
+/// Stored as its number.
+extension IPProtocol: Codable {}

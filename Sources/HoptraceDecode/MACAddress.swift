@@ -21,3 +21,17 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
         }.joined(separator: ":")
     }
 }
+
+/// Stored as its 48-bit value.
+extension MACAddress: Codable {
+    /// Reads the value.
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt64.self))
+    }
+
+    /// Writes the value.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(self.rawValue)
+    }
+}

@@ -53,3 +53,7 @@ public struct TunnelInfo: Hashable, Sendable {
         self.depth = depth
     }
 }
+
+extension TunnelKind: Codable {}
+
+extension TunnelInfo: Codable {}

@@ -342,3 +342,18 @@ public struct ConnectionRecord: Hashable, Sendable {
         return TimeFormat.difference(ack, syn)
     }
 }
+
+/// Stored as its Zeek spelling.
+extension ConnectionState: Codable {}
+
+extension ConnectionSide: Codable {}
+
+extension ConnectionEndReason: Codable {}
+
+/// Every stored field, the compact ones as they are kept (sentinels and flag bits included): the value read back is
+/// equal to the one written.
+extension TCPDirectionSummary: Codable {}
+
+extension FirstPacketEvidence: Codable {}
+
+extension ConnectionRecord: Codable {}

@@ -14,3 +14,5 @@ public struct DNSQuestion: Hashable, Sendable {
         self.questionClass = questionClass
     }
 }
+
+extension DNSQuestion: Codable {}

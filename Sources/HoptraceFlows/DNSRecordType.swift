@@ -52,3 +52,6 @@ public struct DNSRecordType: RawRepresentable, Hashable, Sendable, CustomStringC
         }
     }
 }
+
+/// Stored as its number.
+extension DNSRecordType: Codable {}

@@ -44,3 +44,7 @@ public struct DNSResourceRecord: Hashable, Sendable {
         self.data = data
     }
 }
+
+extension DNSRecordData: Codable {}
+
+extension DNSResourceRecord: Codable {}

@@ -31,3 +31,6 @@ public struct DNSResponseCode: RawRepresentable, Hashable, Sendable, CustomStrin
         }
     }
 }
+
+/// Stored as its number.
+extension DNSResponseCode: Codable {}

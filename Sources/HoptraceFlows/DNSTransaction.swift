@@ -70,3 +70,7 @@ public struct DNSTransaction: Hashable, Sendable {
         return TimeFormat.difference(response, query)
     }
 }
+
+extension DNSTransport: Codable {}
+
+extension DNSTransaction: Codable {}

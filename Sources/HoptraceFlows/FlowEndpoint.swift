@@ -27,3 +27,5 @@ public struct FlowEndpoint: Hashable, Sendable, Comparable, CustomStringConverti
         return text
     }
 }
+
+extension FlowEndpoint: Codable {}

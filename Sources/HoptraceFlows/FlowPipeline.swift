@@ -97,7 +97,19 @@ public struct FlowPipeline {
         if let filter {
             for interface in opened.source.interfaces { try filter.prepare(for: interface.linkType) }
         }
-        var source = opened.source
+        return try self.run(source: opened.source, tap: tap, capturePoints: capturePoints, clock: clock, sink: sink)
+    }
+
+    /// ``run(inputs:tap:capturePoints:clock:sink:)`` over a source already open (a live capture; ``filter``, when
+    /// set, must be prepared for the source's link types).
+    public func run(
+        source: any PacketSource,
+        tap: ((borrowing DecodedPacket, Int) -> Void)? = nil,
+        capturePoints: CapturePointTable,
+        clock: ((Int64) -> Void)? = nil,
+        sink: @escaping (FlowEvent) -> Void
+    ) throws(CaptureError) -> Result {
+        var source = source
         if let shouldStop { source = StoppingSource(source, shouldStop: shouldStop) }
         let filter = self.filter
         let decoder = PacketDecoder()

@@ -92,3 +92,5 @@ public struct HTTPExchange: Hashable, Sendable {
         return TimeFormat.difference(response.time, request.time)
     }
 }
+
+extension HTTPExchange: Codable {}

@@ -172,3 +172,19 @@ public struct HTTPHead: Hashable, Sendable {
         self.isTruncated = false
     }
 }
+
+extension HTTPHead.TextFields: Codable {}
+
+/// The shared box is stored as its fields.
+extension HTTPHead.Text: Codable {
+    convenience init(from decoder: any Decoder) throws {
+        self.init(try HTTPHead.TextFields(from: decoder))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try self.fields.encode(to: encoder)
+    }
+}
+
+/// Every stored field; the text fields as one object.
+extension HTTPHead: Codable {}

@@ -84,3 +84,5 @@ public struct ICMPErrorEvent: Hashable, Sendable {
         }
     }
 }
+
+extension ICMPErrorEvent: Codable {}

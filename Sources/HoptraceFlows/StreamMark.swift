@@ -14,3 +14,5 @@ public struct StreamMark: Hashable, Sendable {
         self.time = time
     }
 }
+
+extension StreamMark: Codable {}

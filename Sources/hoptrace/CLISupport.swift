@@ -41,6 +41,15 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
         guard let value = Double(number), value >= 0, value.isFinite, value * scale < 9.2e18 else { return nil }
         self.nanoseconds = Int64(value * scale)
     }
+
+    /// As help shows a default: `1s`, `500ms`.
+    var defaultValueDescription: String {
+        for (suffix, scale) in [("h", Int64(3600e9)), ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000)]
+        where nanoseconds >= scale && nanoseconds % scale == 0 {
+            return "\(nanoseconds / scale)\(suffix)"
+        }
+        return "\(nanoseconds)ns"
+    }
 }
 
 /// Durations in option values that are read as text.

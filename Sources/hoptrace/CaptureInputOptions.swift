@@ -35,6 +35,17 @@ struct CaptureInputOptions: ParsableArguments {
     @OptionGroup(title: "Several nodes")
     var nodes: NodeOptions
 
+    @OptionGroup(title: "From the fleet's store (hoptrace agent)")
+    var store: StoreOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "With --store: the rows of this last stretch of time (15m, 2h); 0 for every row.",
+            valueName: "time"
+        )
+    )
+    var since: DurationArgument?
+
     /// The files to read without a node given (see ``specs()`` for every file).
     var files: [String] { CaptureInput.files(arguments: arguments, readFiles: readFiles) }
 
@@ -47,6 +58,17 @@ struct CaptureInputOptions: ParsableArguments {
     var expression: String? { CaptureInput.expression(arguments: arguments, readFiles: readFiles, filter: filter) }
 
     func validate() throws {
+        if store.store != nil {
+            // The store's rows are the input.
+            if let file = (arguments + readFiles + nodes.entries).first {
+                throw ValidationError("--store reads no file (got \(file)); read files without --store")
+            }
+            if filter != nil {
+                throw ValidationError("-f filters packets; the store holds records: use --host, --port")
+            }
+            return
+        }
+        if since != nil { throw ValidationError("--since selects rows of the store: add --store http://HOST:8123") }
         try CaptureInput.validate(arguments: arguments, readFiles: readFiles, filter: filter, live: !nodes.isEmpty)
     }
 

@@ -5,6 +5,7 @@ import HoptraceDecode
 import HoptraceFlows
 import HoptraceKube
 import HoptraceReport
+import HoptraceStore
 
 /// Options shared by `hoptrace flows` and `hoptrace requests`.
 struct FlowCommandOptions: ParsableArguments {
@@ -47,6 +48,10 @@ struct FlowCommandOptions: ParsableArguments {
             count: count,
             names: try kube.load().map(AddressNames.init)
         )
+        if input.store.store != nil {
+            try runStore(printer)
+            return
+        }
         let ifIndexNames = try interfaceNames.loadAll()
         var pipeline = FlowPipeline(ifIndexNames: ifIndexNames.shared, filter: try input.packetFilter())
         pipeline.nodeIfIndexNames = ifIndexNames.perNode
@@ -66,6 +71,29 @@ struct FlowCommandOptions: ParsableArguments {
         if let failure = result.error {
             throw failure.code == .pcap ? UsageFailure(failure.reason) as any Error : CLIFailure(failure.description)
         }
+    }
+}
+
+extension FlowCommandOptions {
+    /// The records of every node's rows of the last `--since`, in the order the agents emitted them.
+    func runStore<Kind: FlowRecordKind, Writer: RecordWriter>(_ printer: RecordPrinter<Kind, Writer>) throws {
+        let store = try input.store.open()
+        let window = (input.since ?? DurationArgument(argument: "15m"))?.nanoseconds ?? 0
+        let now = UInt64(clamping: wallClockNanoseconds())
+        let start = window == 0 ? 0 : now - min(now, UInt64(window))
+        do {
+            let stored = try StoredFlows(rows: store.rows(since: start))
+            printer.fixedPointNames = stored.capturePoints.map(\.description)
+            for event in stored.events {
+                printer.take(event)
+                if printer.isDone { break }
+            }
+        } catch let error as StoreError {
+            throw CLIFailure(error.description)
+        } catch {
+            throw CLIFailure("\(error)")
+        }
+        printer.finish()
     }
 }
 
@@ -131,6 +159,10 @@ final class RecordPrinter<Kind: FlowRecordKind, Writer: RecordWriter> where Writ
     @exclusivity(unchecked) var headerWritten = false
     /// Capture point names by id, rebuilt only when a capture point was added.
     @exclusivity(unchecked) var pointNames: [String] = []
+    /// Capture point names by id when the records come from the store (not from `capturePoints`).
+    var fixedPointNames: [String]? {
+        didSet { self.pointNames = self.fixedPointNames ?? [] }
+    }
 
     init(writer: Writer, filter: RecordFilter, count: Int?, names: AddressNames?) {
         self.writer = writer
@@ -153,7 +185,9 @@ final class RecordPrinter<Kind: FlowRecordKind, Writer: RecordWriter> where Writ
             self.headerWritten = true
             self.writer.writeHeader(to: self.output)
         }
-        if self.capturePoints.points.count != self.pointNames.count { self.pointNames = self.capturePoints.names }
+        if self.fixedPointNames == nil, self.capturePoints.points.count != self.pointNames.count {
+            self.pointNames = self.capturePoints.names
+        }
         let context = RecordContext(
             capturePoint: point >= 0 && point < self.pointNames.count ? self.pointNames[point] : "cp\(point)",
             names: self.names == nil ? [:] : Kind.names(of: record, in: &self.names!)

@@ -45,6 +45,8 @@ struct Hoptrace: ParsableCommand {
             PacketsCommand.self,
             FlowsCommand.self,
             RequestsCommand.self,
+            AgentCommand.self,
+            StoreCommand.self,
         ]
     )
 

@@ -42,6 +42,9 @@ struct PacketsCommand: ParsableCommand {
     var kube: KubeOptions
 
     func validate() throws {
+        if input.store.store != nil {
+            throw ValidationError("the store holds flow records, not packets: hoptrace flows or requests --store")
+        }
         if let count, count <= 0 { throw ValidationError("-c must be a positive number of packets, got \(count)") }
     }
 

@@ -6,6 +6,7 @@ import HoptraceDecode
 import HoptraceFlows
 import HoptraceKube
 import HoptraceReport
+import HoptraceStore
 
 /// `hoptrace trace`: one request's path through the node, its verdict and where its time went.
 struct TraceCommand: ParsableCommand {
@@ -83,12 +84,31 @@ struct TraceCommand: ParsableCommand {
     @OptionGroup(title: "Kubernetes names")
     var kube: KubeOptions
 
+    @OptionGroup(title: "From the fleet's store (hoptrace agent)")
+    var storeOptions: StoreOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "With --store: the rows of this last stretch of time (15m, 2h); 0 for every row.",
+            valueName: "time"
+        )
+    )
+    var since: DurationArgument?
+
     enum ColorMode: String, ExpressibleByArgument, CaseIterable {
         case auto, always, never
     }
 
     func validate() throws {
-        if live {
+        if storeOptions.store != nil {
+            // The rows are the input: no file, nothing live.
+            if live { throw ValidationError("--store reads the fleet's rows; trace live without --store") }
+            if let file = (files + readFiles + nodes.entries).first {
+                throw ValidationError("--store reads no file (got \(file)); trace files without --store")
+            }
+        } else if since != nil {
+            throw ValidationError("--since selects rows of the store: add --store http://HOST:8123")
+        } else if live {
             try capture.validate(files: files + readFiles + nodes.entries, index: index, html: html, all: all)
         } else if !capture.interfaces.isEmpty {
             throw ValidationError("-i captures live: add --live (hoptrace trace --live -i any ...)")
@@ -151,7 +171,6 @@ struct TraceCommand: ParsableCommand {
         var printedAny = false
         let progress = ProgressLine(paths: inputs.map(\.path), found: "requests", streamsToTerminal: streaming || list)
         defer { progress.clear() }
-        let run: Correlator.Run
         let emit: ([RequestTrace]) -> Void = { traces in
             for trace in traces {
                 summary.add(trace)
@@ -167,22 +186,31 @@ struct TraceCommand: ParsableCommand {
                 if html != nil, htmlTraces.count < 10_000 { htmlTraces.append(trace) }
             }
         }
-        do {
-            run = try Correlator.trace(
-                inputs: inputs,
-                ifIndexNames: names.shared,
-                nodeIfIndexNames: names.perNode,
-                options: options,
-                directory: directory,
-                filter: filter,
-                progress: { packets, bytes in progress.update(packets: packets, bytes: bytes, found: summary.count) },
-                emit: emit
-            )
-        } catch {
-            throw CLIFailure(error.description)
+        var evicted = 0
+        var flowError: CaptureError?
+        if storeOptions.store != nil {
+            evicted = try traceStore(options: options, directory: directory, emit: emit)
+        } else {
+            let run: Correlator.Run
+            do {
+                run = try Correlator.trace(
+                    inputs: inputs,
+                    ifIndexNames: names.shared,
+                    nodeIfIndexNames: names.perNode,
+                    options: options,
+                    directory: directory,
+                    filter: filter,
+                    progress: { packets, bytes in progress.update(packets: packets, bytes: bytes, found: summary.count)
+                    },
+                    emit: emit
+                )
+            } catch {
+                throw CLIFailure(error.description)
+            }
+            evicted = run.statistics.evicted + run.flows.flowStatistics.evictedForCap
+            flowError = run.flows.error
         }
         progress.clear()
-        let evicted = run.statistics.evicted + run.flows.flowStatistics.evictedForCap
         if !streaming {
             if json {
                 if let chosen = summary.chosen {
@@ -202,7 +230,8 @@ struct TraceCommand: ParsableCommand {
         if let html {
             let page = HTMLReport.render(
                 htmlTraces,
-                title: inputs.map { ($0.path as NSString).lastPathComponent }.joined(separator: ", ")
+                title: storeOptions.store
+                    ?? inputs.map { ($0.path as NSString).lastPathComponent }.joined(separator: ", ")
             )
             do {
                 try page.write(toFile: html, atomically: true, encoding: .utf8)
@@ -210,7 +239,7 @@ struct TraceCommand: ParsableCommand {
                 throw CLIFailure("cannot write \(html): \(error.localizedDescription); choose a writable path")
             }
         }
-        if let error = run.flows.error {
+        if let error = flowError {
             throw CLIFailure(error.description + " (the requests above were traced from the packets before it)")
         }
         if streaming, !printedAny {
@@ -220,6 +249,27 @@ struct TraceCommand: ParsableCommand {
                     : "no request matches the selector; run `hoptrace trace --list` on the same files to "
                         + "list the \(summary.count) found"
             )
+        }
+    }
+
+    /// `trace --store`: the rows of the last `--since` from every node, traced as the files they were made from;
+    /// returns the requests given up to stay within caps.
+    func traceStore(
+        options: CorrelateOptions,
+        directory: ClusterDirectory,
+        emit: ([RequestTrace]) -> Void
+    ) throws -> Int {
+        let store = try storeOptions.open()
+        let window = (since ?? DurationArgument(argument: "15m"))?.nanoseconds ?? 0
+        let now = UInt64(clamping: wallClockNanoseconds())
+        let start = window == 0 ? 0 : now - min(now, UInt64(window))
+        do {
+            let stored = try StoredFlows(rows: store.rows(since: start))
+            return stored.trace(options: options, directory: directory, emit: emit).evicted
+        } catch let error as StoreError {
+            throw CLIFailure(error.description)
+        } catch {
+            throw CLIFailure("\(error)")
         }
     }
 

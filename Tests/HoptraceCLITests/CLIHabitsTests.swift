@@ -7,7 +7,7 @@ import Testing
 /// application of the same expression, `make install` into a temporary prefix.
 @Suite("CLI habits")
 struct CLIHabitsTests {
-    static let commands = ["", "trace", "capture", "packets", "flows", "requests"]
+    static let commands = ["", "trace", "capture", "packets", "flows", "requests", "agent", "store"]
     static let get = Repository.corpusFile("zeek/http/get.pcap")
     static let lab = Lab.legacyFile("clusterip-ok.pcapng").path
     static var hasLab: Bool { FileManager.default.fileExists(atPath: lab) }

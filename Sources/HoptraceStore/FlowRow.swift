@@ -1,0 +1,282 @@
+import Foundation
+import HoptraceDecode
+import HoptraceFlows
+
+/// One flow record as one row of the store (ClickHouse's `flows` table, docs/clickhouse.sql): key columns to select
+/// and join on, and the whole record as JSON (``event``), read back into an equal ``FlowEvent``.
+///
+/// Rows of one agent run are ordered by ``seq``; rows of several runs (nodes) by ``emitted`` first, the capture time
+/// the agent had reached when its flow stage emitted the record, as the flow stage reading the nodes' files together
+/// would have emitted them (``StoredFlows``).
+public struct FlowRow: Codable, Hashable, Sendable {
+    /// The row format this code writes (``version``).
+    public static let currentVersion: UInt8 = 1
+
+    /// The row format's version: a reader refuses rows of a version it does not know.
+    public var version: UInt8
+    /// The node the record was captured on ("" when unknown).
+    public var node: String
+    /// The agent run that wrote it (its start time, ns since the epoch): record ids are unique within a run.
+    public var run: UInt64
+    /// The record's position in its run's output, from 0.
+    public var seq: UInt64
+    /// The capture time the run had reached when the record was emitted, ns since the epoch.
+    public var emitted: UInt64
+    /// The capture point's interface name (`eth0`, `if7`).
+    public var point: String
+    /// The capture point's SLL2 interface index, -1 when it stands for a named interface.
+    public var ifIndex: Int32
+    /// `opened`, `connection`, `http`, `dns`, `icmp` or `clock` (``Kind``).
+    public var kind: String
+    /// The record's time, ns since the epoch: a connection's first packet, an exchange's first request byte (else
+    /// its first response byte), a DNS query (else its response), an ICMP error's arrival.
+    public var time: UInt64
+    /// The client's address (TCP originator, DNS querier, the quoted packet's source for ICMP).
+    public var client: String
+    /// The client's port.
+    public var clientPort: UInt16
+    /// The server's address.
+    public var server: String
+    /// The server's port.
+    public var serverPort: UInt16
+    /// The client's ISN (for ICMP, the quoted sequence number), 0 when unknown: the stitching key across nodes.
+    public var clientISN: UInt32
+    /// The server's ISN, 0 when unknown.
+    public var serverISN: UInt32
+    /// The record, as JSON (its type's `Codable` form, chosen by ``kind``).
+    public var event: String
+
+    enum CodingKeys: String, CodingKey {
+        case version, node, run, seq, emitted, point
+        case ifIndex = "if_index"
+        case kind, time, client
+        case clientPort = "client_port"
+        case server
+        case serverPort = "server_port"
+        case clientISN = "client_isn"
+        case serverISN = "server_isn"
+        case event
+    }
+
+    /// The record kinds a row holds (the correlator's input; segments are not stored).
+    public enum Kind: String, CaseIterable, Sendable {
+        /// The flow stage's clock: the capture time it reached (``time``), at most once per second of capture time,
+        /// as the correlator is told it reading files; ``event`` is empty.
+        case clock
+        /// ``FlowEvent/opened(_:)``.
+        case opened
+        /// ``FlowEvent/connection(_:)``.
+        case connection
+        /// ``FlowEvent/http(_:)``.
+        case http
+        /// ``FlowEvent/dns(_:)``.
+        case dns
+        /// ``FlowEvent/icmpError(_:)``.
+        case icmp
+    }
+
+    /// Why a row could not be read back.
+    public struct Malformed: Error, CustomStringConvertible {
+        /// What was wrong.
+        public var description: String
+    }
+
+    /// The row of `event`, captured at `point`, or nil for a record the correlator does not read (segments).
+    ///
+    /// - Parameters:
+    ///   - event: the flow record (its capture point id is not stored: `point` is).
+    ///   - point: its capture point; its node, else `node`, names the row's node.
+    ///   - node: the agent's node, for points without one.
+    ///   - run: the agent run.
+    ///   - seq: the record's position in the run.
+    ///   - emitted: the capture time reached when it was emitted.
+    public init?(
+        _ event: FlowEvent,
+        point: CapturePoint,
+        node: String = "",
+        run: UInt64 = 0,
+        seq: UInt64,
+        emitted: Int64
+    ) throws {
+        let kind: Kind
+        let payload: Data
+        let time: Int64
+        let client: FlowEndpoint
+        let server: FlowEndpoint
+        var clientISN: UInt32?
+        var serverISN: UInt32?
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        switch event {
+        case .opened(let record), .connection(let record):
+            kind = event.isOpened ? .opened : .connection
+            payload = try encoder.encode(record)
+            (time, client, server) = (record.startTime, record.originator, record.responder)
+            (clientISN, serverISN) = (record.originatorISN, record.responderISN)
+        case .http(let exchange):
+            kind = .http
+            payload = try encoder.encode(exchange)
+            time = (exchange.requestFirstByte ?? exchange.responseFirstByte)?.time ?? 0
+            (client, server) = (exchange.client, exchange.server)
+            (clientISN, serverISN) = (exchange.clientISN, exchange.serverISN)
+        case .dns(let transaction):
+            kind = .dns
+            payload = try encoder.encode(transaction)
+            time = transaction.queryTime ?? transaction.responseTime ?? 0
+            (client, server) = (transaction.client, transaction.server)
+        case .icmpError(let error):
+            kind = .icmp
+            payload = try encoder.encode(error)
+            time = error.time
+            (client, server) = (error.quotedSource, error.quotedDestination)
+            clientISN = error.quotedTCPSequence
+        case .segment:
+            return nil
+        }
+        self.version = Self.currentVersion
+        self.node = point.node ?? node
+        self.run = run
+        self.seq = seq
+        self.emitted = UInt64(clamping: emitted)
+        self.point = point.name
+        self.ifIndex = point.ifIndex
+        self.kind = kind.rawValue
+        self.time = UInt64(clamping: time)
+        self.client = client.address.description
+        self.clientPort = client.port
+        self.server = server.address.description
+        self.serverPort = server.port
+        self.clientISN = clientISN ?? 0
+        self.serverISN = serverISN ?? 0
+        self.event = String(decoding: payload, as: UTF8.self)
+    }
+
+    /// The clock row of a run that reached capture time `time`.
+    public init(clock time: Int64, node: String, run: UInt64, seq: UInt64) {
+        self.version = Self.currentVersion
+        self.node = node
+        self.run = run
+        self.seq = seq
+        self.emitted = UInt64(clamping: time)
+        self.point = ""
+        self.ifIndex = -1
+        self.kind = Kind.clock.rawValue
+        self.time = self.emitted
+        self.client = ""
+        self.clientPort = 0
+        self.server = ""
+        self.serverPort = 0
+        self.clientISN = 0
+        self.serverISN = 0
+        self.event = ""
+    }
+
+    /// Appends the row as one `JSONEachRow` line (the object ``JSONDecoder`` reads back, and a newline), written
+    /// directly: the agent writes one per record, and the event is already JSON text.
+    public func appendJSONLine(to bytes: inout [UInt8]) {
+        func key(_ name: String, first: Bool = false) {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            bytes += name.utf8
+            bytes += "\":".utf8
+        }
+        func number<T: BinaryInteger>(_ name: String, _ value: T) {
+            key(name)
+            bytes += String(value).utf8
+        }
+        func string(_ name: String, _ value: String) {
+            key(name)
+            Self.appendJSONString(value, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "{"))
+        key("version", first: true)
+        bytes += String(self.version).utf8
+        string("node", self.node)
+        number("run", self.run)
+        number("seq", self.seq)
+        number("emitted", self.emitted)
+        string("point", self.point)
+        number("if_index", self.ifIndex)
+        string("kind", self.kind)
+        number("time", self.time)
+        string("client", self.client)
+        number("client_port", self.clientPort)
+        string("server", self.server)
+        number("server_port", self.serverPort)
+        number("client_isn", self.clientISN)
+        number("server_isn", self.serverISN)
+        string("event", self.event)
+        bytes += "}\n".utf8
+    }
+
+    /// Appends `text` as a JSON string: `"` and `\` escaped, control characters as `\u00XX`, the rest as UTF-8.
+    static func appendJSONString(_ text: String, to bytes: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(byte)
+            case 0..<0x20:
+                bytes += "\\u00".utf8
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 15)])
+            default:
+                bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The capture point the row was captured at (its node nil when the row has none).
+    public var capturePoint: CapturePoint {
+        CapturePoint(name: self.point, ifIndex: self.ifIndex, node: self.node.isEmpty ? nil : self.node)
+    }
+
+    /// The record, with `capturePoint` as its capture point id; nil for a clock row.
+    public func flowEvent(capturePoint id: Int) throws(Malformed) -> FlowEvent? {
+        guard self.version == Self.currentVersion else {
+            throw Malformed(
+                description: "row format version \(self.version), this hoptrace reads \(Self.currentVersion): "
+                    + "use the hoptrace that wrote it, or write the rows again"
+            )
+        }
+        guard let kind = Kind(rawValue: self.kind) else {
+            throw Malformed(description: "unknown row kind '\(self.kind.prefix(32))'")
+        }
+        let decoder = JSONDecoder()
+        let data = Data(self.event.utf8)
+        do {
+            switch kind {
+            case .clock:
+                return nil
+            case .opened, .connection:
+                var record = try decoder.decode(ConnectionRecord.self, from: data)
+                record.capturePoint = id
+                return kind == .opened ? .opened(record) : .connection(record)
+            case .http:
+                var exchange = try decoder.decode(HTTPExchange.self, from: data)
+                exchange.capturePoint = id
+                return .http(exchange)
+            case .dns:
+                var transaction = try decoder.decode(DNSTransaction.self, from: data)
+                transaction.capturePoint = id
+                return .dns(transaction)
+            case .icmp:
+                var error = try decoder.decode(ICMPErrorEvent.self, from: data)
+                error.capturePoint = id
+                return .icmpError(error)
+            }
+        } catch {
+            throw Malformed(description: "a \(kind.rawValue) row's event does not decode: \(error)")
+        }
+    }
+}
+
+extension FlowEvent {
+    fileprivate var isOpened: Bool {
+        if case .opened = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,348 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import HoptraceCapture
+import HoptraceCorrelate
+import HoptraceDecode
+import HoptraceFlows
+import HoptraceStore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// `hoptrace agent`: one node's capture reduced to flow rows and shipped to the fleet's ClickHouse.
+struct AgentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Capture on this node and ship its flow records to ClickHouse, for hoptrace trace --store.",
+        discussion: """
+            Captures (-i any, or -i IF ...), decodes and reduces the packets to the records correlation needs (one \
+            per connection per interface, HTTP exchanges, DNS transactions, ICMP errors), and inserts them in \
+            batches (--batch-rows, or --batch-interval) into the store's flows table (hoptrace store init creates \
+            it). While the store cannot be reached, batches wait in memory (--queue-rows), then in --spool (capped \
+            by --spool-max), and are sent oldest first when it is back; rows that fit nowhere are dropped and \
+            counted. -r FILE replays a capture file instead (with --links for tcpdump -i any files). Ctrl-C or \
+            SIGTERM stops it; it then waits up to --drain-timeout for the store to take what is queued.
+            """
+    )
+
+    @Option(
+        name: [.customShort("i"), .customLong("interface")],
+        help: ArgumentHelp("An interface to capture on; repeat for several, or `any`.", valueName: "iface")
+    )
+    var interfaces: [String] = []
+
+    @Option(
+        name: .customShort("r"),
+        help: ArgumentHelp("Replay this capture file of the node instead of capturing (repeatable).", valueName: "file")
+    )
+    var readFiles: [String] = []
+
+    @Option(
+        name: [.customShort("f"), .customLong("filter")],
+        help: ArgumentHelp("Only packets matching this BPF filter, e.g. 'tcp or udp port 53'.", valueName: "expr")
+    )
+    var filter: String?
+
+    @Option(help: ArgumentHelp("This node's name (else $NODE_NAME, else the host name).", valueName: "name"))
+    var node: String?
+
+    @OptionGroup(title: "Store")
+    var store: StoreOptions
+
+    @OptionGroup(title: "Interface names (with -r)")
+    var interfaceNames: InterfaceNameOptions
+
+    @Option(help: "Rows per insert, at most.")
+    var batchRows: Int = 10_000
+
+    @Option(help: ArgumentHelp("Longest a row waits for its batch (1s, 500ms).", valueName: "time"))
+    var batchInterval: DurationArgument = DurationArgument(argument: "1s")!
+
+    @Option(help: "Rows held in memory while the store is slow or away, at most.")
+    var queueRows: Int = 100_000
+
+    @Option(help: ArgumentHelp("Keep batches here while the store is away (none: only memory).", valueName: "dir"))
+    var spool: String?
+
+    @Option(help: ArgumentHelp("The spool's size cap (bytes, or with K, M, G).", valueName: "size"))
+    var spoolMax: String = "1G"
+
+    @Option(help: ArgumentHelp("At the end, how long to wait for the store to take what is queued.", valueName: "time"))
+    var drainTimeout: DurationArgument = DurationArgument(argument: "30s")!
+
+    @Option(help: ArgumentHelp("Stop after this long (30s, 5m).", valueName: "time"))
+    var duration: DurationArgument?
+
+    @Option(
+        help: ArgumentHelp(
+            "Print the agent's counters on standard error this often (0: at the end only).",
+            valueName: "time"
+        )
+    )
+    var statsInterval: DurationArgument = DurationArgument(argument: "60s")!
+
+    @Option(
+        name: .customLong("buffer-size"),
+        help: ArgumentHelp("Kernel buffer per interface, in MiB.", valueName: "MiB")
+    )
+    var bufferSize: Int = 64
+
+    func validate() throws {
+        if store.store == nil { throw ValidationError("give the store: --store http://HOST:8123") }
+        if interfaces.isEmpty == readFiles.isEmpty {
+            throw ValidationError("capture with -i any (or -i IF), or replay a file with -r FILE: one of the two")
+        }
+        if batchRows <= 0 || queueRows < 0 {
+            throw ValidationError("--batch-rows must be positive, --queue-rows 0 or more")
+        }
+        if Self.bytes(spoolMax) == nil {
+            throw ValidationError("--spool-max '\(spoolMax)' is not a size; e.g. 512M, 2G")
+        }
+        if !(1...4096).contains(bufferSize) { throw ValidationError("--buffer-size must be between 1 and 4096 MiB") }
+        if let node = node ?? ProcessInfo.processInfo.environment["NODE_NAME"], node.isEmpty || node.count > 253 {
+            throw ValidationError("--node must be a name of 1 to 253 characters")
+        }
+    }
+
+    /// `512M`, `2G`, `1000`: bytes.
+    static func bytes(_ text: String) -> Int? {
+        let scales: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        var number = Substring(text)
+        var scale = 1
+        if let last = text.uppercased().last, let value = scales[last] {
+            number = number.dropLast()
+            scale = value
+        }
+        guard let value = Int(number), value >= 0, value <= Int.max / scale else { return nil }
+        return value * scale
+    }
+
+    /// The node's name: `--node`, else `$NODE_NAME` (the downward API), else the host name.
+    var nodeName: String {
+        if let node { return node }
+        if let name = ProcessInfo.processInfo.environment["NODE_NAME"], !name.isEmpty { return name }
+        return ProcessInfo.processInfo.hostName
+    }
+
+    func run() throws {
+        let node = nodeName
+        let store = try self.store.open(timeout: 10)
+        var options = RowShipper.Options()
+        options.batchRows = batchRows
+        options.batchInterval = Double(batchInterval.nanoseconds) / 1e9
+        options.queueRows = queueRows
+        options.spoolDirectory = spool
+        options.spoolMaxBytes = Self.bytes(spoolMax) ?? options.spoolMaxBytes
+        let shipper: RowShipper
+        do {
+            shipper = try RowShipper(store: store, options: options) { printError("hoptrace agent: \($0)") }
+        } catch {
+            throw CLIFailure(error.description)
+        }
+        shipper.start()
+        let run = UInt64(clamping: wallClockNanoseconds())
+        let points = CapturePointTable()
+        let recorder = FlowRowRecorder(node: node, run: run, points: points)
+        var failure: (any Error)?
+        let sink: (FlowRow) -> Void = { row in
+            shipper.add(row)
+        }
+        var pipeline = FlowPipeline(configuration: Correlator.flowConfiguration())
+        let started = Date()
+        var packets = 0
+        var readError: CaptureError?
+        var kernelDrops: UInt64 = 0
+        do {
+            if !readFiles.isEmpty {
+                let names = try interfaceNames.loadAll()
+                pipeline.ifIndexNames = names.shared
+                pipeline.filter = try CaptureInput.packetFilter(filter)
+                let result = try pipeline.run(
+                    inputs: readFiles.map { CaptureFileSpec(path: $0, node: node) },
+                    tap: { decoded, _ in recorder.note(time: decoded.timestamp) },
+                    capturePoints: points,
+                    clock: { sink(recorder.clock($0)) },
+                    sink: { event in
+                        do {
+                            if let row = try recorder.row(event) { sink(row) }
+                        } catch {
+                            failure = failure ?? error
+                        }
+                    }
+                )
+                packets = result.packets
+                readError = result.error
+            } else {
+                (packets, kernelDrops) = try captureLive(
+                    pipeline: pipeline,
+                    points: points,
+                    recorder: recorder,
+                    shipper: shipper,
+                    sink: sink,
+                    failure: { failure = failure ?? $0 }
+                )
+            }
+        } catch let error as CaptureError {
+            readError = error
+        }
+        let counters = shipper.finish(drainTimeout: Double(drainTimeout.nanoseconds) / 1e9)
+        let seconds = max(Date().timeIntervalSince(started), 1e-3)
+        try? Self.insertStats(store, node: node, run: run, packets: packets, counters: counters)
+        let unsent = counters.spoolRows
+        printError(
+            "hoptrace agent \(node): \(packets) packets, \(counters.made) rows, \(counters.sent) sent to "
+                + "\(store.client.url) in \(String(format: "%.2f", seconds)) s "
+                + "(\(Int(Double(counters.sent) / seconds)) rows/s), \(counters.dropped) dropped, \(unsent) left in "
+                + "the spool (\(counters.spoolBytes) bytes)"
+                + (kernelDrops > 0 ? ", \(kernelDrops) dropped by kernel" : "")
+        )
+        if let failure { throw CLIFailure("\(failure)") }
+        if let readError { throw CLIFailure(readError.description) }
+        if counters.dropped > 0 {
+            throw CLIFailure(
+                "\(counters.dropped) rows were dropped: give the spool more room (--spool-max) or the store more time"
+            )
+        }
+        if unsent > 0 {
+            throw CLIFailure(
+                "\(unsent) rows wait in \(spool ?? "the spool") for the store: the next agent run sends them first"
+            )
+        }
+    }
+
+    /// The live capture loop: until SIGINT, SIGTERM or --duration; returns packets and kernel drops.
+    func captureLive(
+        pipeline: FlowPipeline,
+        points: CapturePointTable,
+        recorder: FlowRowRecorder,
+        shipper: RowShipper,
+        sink: @escaping (FlowRow) -> Void,
+        failure: @escaping (any Error) -> Void
+    ) throws -> (Int, UInt64) {
+        let source: LiveSource
+        do {
+            source = try LiveSource(
+                interfaces: interfaces,
+                options: LiveSource.Options(bufferSize: bufferSize << 20, filter: filter)
+            )
+        } catch {
+            throw CLIFailure(error.description)
+        }
+        var pipeline = pipeline
+        pipeline.ifIndexNames = Self.hostInterfaceNames()
+        let stopHandle = source.stopHandle
+        signal(SIGPIPE, SIG_IGN)
+        var signalSources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let signalSource = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            signalSource.setEventHandler { stopHandle.stop() }
+            signalSource.resume()
+            signalSources.append(signalSource)
+        }
+        var timer: (any DispatchSourceTimer)?
+        if let duration {
+            let t = DispatchSource.makeTimerSource(queue: .global())
+            t.schedule(deadline: .now() + .nanoseconds(Int(clamping: duration.nanoseconds)))
+            t.setEventHandler { stopHandle.stop() }
+            t.resume()
+            timer = t
+        }
+        defer {
+            timer?.cancel()
+            for signalSource in signalSources { signalSource.cancel() }
+        }
+        printError(
+            "hoptrace agent \(recorder.node): capturing on \(interfaces.joined(separator: ", "))"
+                + (filter.map { " (filter: \($0))" } ?? "") + ", shipping to \(store.store ?? ""); Ctrl-C to stop"
+        )
+        let every = statsInterval.nanoseconds
+        var nextStats = wallClockNanoseconds() &+ every
+        var packets = 0
+        let report = {
+            guard every > 0, wallClockNanoseconds() >= nextStats else { return }
+            nextStats = wallClockNanoseconds() &+ every
+            let c = shipper.snapshot
+            printError(
+                "hoptrace agent \(recorder.node): \(packets) packets, \(c.made) rows, \(c.sent) sent, "
+                    + "\(c.dropped) dropped, \(c.spoolRows) rows in the spool (\(c.spoolBytes) bytes)"
+            )
+        }
+        source.onIdle = {
+            shipper.tick()
+            report()
+        }
+        let result = try pipeline.run(
+            source: source,
+            tap: { decoded, _ in
+                packets += 1
+                recorder.note(time: decoded.timestamp)
+            },
+            capturePoints: points,
+            clock: { time in
+                sink(recorder.clock(time))
+                report()
+            },
+            sink: { event in
+                do {
+                    if let row = try recorder.row(event) { sink(row) }
+                } catch {
+                    failure(error)
+                }
+            }
+        )
+        source.stop()
+        source.onIdle = nil
+        let drops = source.statistics().reduce(UInt64(0)) { $0 + UInt64($1.dropped) }
+        if let error = result.error { throw error }
+        return (result.packets, drops)
+    }
+
+    /// This host's interface names by index, for `-i any` (SLL2) packets.
+    static func hostInterfaceNames() -> [Int32: String] {
+        var names: [Int32: String] = [:]
+        guard let list = if_nameindex() else { return names }
+        defer { if_freenameindex(list) }
+        var entry = list
+        while entry.pointee.if_index != 0 {
+            if let name = entry.pointee.if_name { names[Int32(entry.pointee.if_index)] = String(cString: name) }
+            entry += 1
+        }
+        return names
+    }
+
+    /// One row of the agent's counters in `agent_stats`.
+    static func insertStats(
+        _ store: ClickHouseStore,
+        node: String,
+        run: UInt64,
+        packets: Int,
+        counters: RowShipper.Counters
+    ) throws {
+        struct Stats: Encodable {
+            var time: UInt64
+            var node: String
+            var run: UInt64
+            var packets: Int
+            var rows_made: Int
+            var rows_sent: Int
+            var rows_dropped: Int
+            var spool_bytes: Int
+        }
+        let stats = Stats(
+            time: UInt64(clamping: wallClockNanoseconds()),
+            node: node,
+            run: run,
+            packets: packets,
+            rows_made: counters.made,
+            rows_sent: counters.sent,
+            rows_dropped: counters.dropped,
+            spool_bytes: counters.spoolBytes
+        )
+        try store.insert(body: Array(JSONEncoder().encode(stats)) + [10], table: "agent_stats")
+    }
+}
