@@ -191,7 +191,7 @@ struct PathOrder {
             }
         }
         // 2. Two-way delay.
-        if let sum = delaySum(a, b), abs(sum) > delayTolerance {
+        if let sum = delaySum(a, b), sum.magnitude > delayTolerance {
             return (sum > 0, .delay)
         }
         // 3. TTL of the client's packets.

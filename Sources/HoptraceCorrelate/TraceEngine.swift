@@ -319,8 +319,8 @@ public final class TraceEngine {
         let anchorTime = topology.corrected(anchor.start, node: anchor.point.node)
         let synTimes = group.sightings.flatMap { s in s.synTimes.map { topology.corrected($0, node: s.point.node) } }
         let near =
-            synTimes.contains { abs(Clock.since($0, time)) <= window }
-            || abs(Clock.since(anchorTime, time)) <= (sighting.clientISN == nil ? 60_000_000_000 : window)
+            synTimes.contains { Clock.since($0, time).magnitude <= window }
+            || Clock.since(anchorTime, time).magnitude <= (sighting.clientISN == nil ? 60_000_000_000 : window)
         guard near else { return false }
         // A translated view of the same packet keeps its IP identification (NAT rewrites addresses, not the ID).
         if sighting.clientISN != nil, let mine = sighting.record.originatorFirst, mine.ipID != 0 {
@@ -336,7 +336,7 @@ public final class TraceEngine {
                     if theirs.ipID == mine.ipID { return true }
                     let a = topology.corrected(other.record.synTime ?? 0, node: other.point.node)
                     let b = topology.corrected(sighting.record.synTime ?? 0, node: sighting.point.node)
-                    return abs(Clock.since(a, b)) > 500_000_000
+                    return Clock.since(a, b).magnitude > 500_000_000
                 }
                 if !matches { return false }
             }
