@@ -234,28 +234,8 @@ struct AgentCommand: ParsableCommand {
         }
         var pipeline = pipeline
         pipeline.ifIndexNames = Self.hostInterfaceNames()
-        let stopHandle = source.stopHandle
-        signal(SIGPIPE, SIG_IGN)
-        var signalSources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let signalSource = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            signalSource.setEventHandler { stopHandle.stop() }
-            signalSource.resume()
-            signalSources.append(signalSource)
-        }
-        var timer: (any DispatchSourceTimer)?
-        if let duration {
-            let t = DispatchSource.makeTimerSource(queue: .global())
-            t.schedule(deadline: .now() + .nanoseconds(Int(clamping: duration.nanoseconds)))
-            t.setEventHandler { stopHandle.stop() }
-            t.resume()
-            timer = t
-        }
-        defer {
-            timer?.cancel()
-            for signalSource in signalSources { signalSource.cancel() }
-        }
+        let triggers = StopTriggers(stopping: source.stopHandle, after: duration)
+        defer { triggers.cancel() }
         printError(
             "hoptrace agent \(recorder.node): capturing on \(interfaces.joined(separator: ", "))"
                 + (filter.map { " (filter: \($0))" } ?? "") + ", shipping to \(store.store ?? ""); Ctrl-C to stop"

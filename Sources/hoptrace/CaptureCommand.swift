@@ -166,28 +166,8 @@ struct CaptureCommand: ParsableCommand {
         }
 
         // SIGINT / SIGTERM: stop cleanly; handled on a dispatch queue, not in signal context.
-        let stopHandle = source.stopHandle
-        signal(SIGPIPE, SIG_IGN)
-        var signalSources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let signalSource = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            signalSource.setEventHandler { stopHandle.stop() }
-            signalSource.resume()
-            signalSources.append(signalSource)
-        }
-        var timer: (any DispatchSourceTimer)?
-        if let duration {
-            let t = DispatchSource.makeTimerSource(queue: .global())
-            t.schedule(deadline: .now() + .nanoseconds(Int(clamping: duration.nanoseconds)))
-            t.setEventHandler { stopHandle.stop() }
-            t.resume()
-            timer = t
-        }
-        defer {
-            timer?.cancel()
-            for signalSource in signalSources { signalSource.cancel() }
-        }
+        let triggers = StopTriggers(stopping: source.stopHandle, after: duration)
+        defer { triggers.cancel() }
 
         // The status line: on a terminal, at most once a second, drawn by the capturing thread (pcap_stats is not
         // thread-safe), also while the link is quiet.

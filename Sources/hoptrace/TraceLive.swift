@@ -139,28 +139,8 @@ extension TraceCommand {
         let cluster = try kube.load()
 
         // SIGINT / SIGTERM / --duration: stop the capture; handled on a dispatch queue, not in signal context.
-        let stopHandle = source.stopHandle
-        signal(SIGPIPE, SIG_IGN)
-        var signalSources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let signalSource = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            signalSource.setEventHandler { stopHandle.stop() }
-            signalSource.resume()
-            signalSources.append(signalSource)
-        }
-        var timer: (any DispatchSourceTimer)?
-        if let duration = capture.duration {
-            let t = DispatchSource.makeTimerSource(queue: .global())
-            t.schedule(deadline: .now() + .nanoseconds(Int(clamping: duration.nanoseconds)))
-            t.setEventHandler { stopHandle.stop() }
-            t.resume()
-            timer = t
-        }
-        defer {
-            timer?.cancel()
-            for signalSource in signalSources { signalSource.cancel() }
-        }
+        let triggers = StopTriggers(stopping: source.stopHandle, after: capture.duration)
+        defer { triggers.cancel() }
 
         var options = LiveTracer.Options()
         options.correlate.slowThreshold = DurationText.nanoseconds(slow) ?? options.correlate.slowThreshold
