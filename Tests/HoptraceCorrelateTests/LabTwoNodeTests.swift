@@ -81,6 +81,13 @@ struct LabTwoNodeTests {
 
     static func trace(_ labCase: Case) throws -> [RequestTrace] {
         let (specs, names) = try inputs(labCase)
+        defer {
+            // The shifted copies live in hoptrace-skew-*/NODE/FILE: remove each copy's whole folder.
+            for spec in specs where spec.path.contains("/hoptrace-skew-") {
+                let folder = URL(fileURLWithPath: spec.path).deletingLastPathComponent().deletingLastPathComponent()
+                try? FileManager.default.removeItem(at: folder)
+            }
+        }
         var traces: [RequestTrace] = []
         let run = try Correlator.trace(inputs: specs, nodeIfIndexNames: names) { traces += $0 }
         #expect(run.flows.error == nil, "\(String(describing: run.flows.error))")
