@@ -274,10 +274,15 @@ public final class TraceEngine {
         statistics.connections += 1
         if groups.count > statistics.peakOpenConnections { statistics.peakOpenConnections = groups.count }
         if groups.count > options.maxOpenConnections {
-            // The oldest connection is traced with what is known.
-            if let oldest = groups.values.min(by: { $0.firstTime < $1.firstTime }), oldest.id != group.id {
+            // The oldest connections are traced with what is known, a sixteenth of the cap at once: a flood pays one
+            // sort per that many new connections, not a scan of every open connection per new one (quadratic).
+            let batch = max(1, options.maxOpenConnections / 16)
+            let oldest = groups.values.filter { $0.id != group.id }
+                .sorted { ($0.firstTime, $0.id) < ($1.firstTime, $1.id) }
+                .prefix(batch)
+            for victim in oldest {
                 statistics.evictedConnections += 1
-                finalize(oldest, final: true)
+                finalize(victim, final: true)
             }
         }
         return group
