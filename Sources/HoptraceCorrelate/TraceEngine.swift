@@ -389,22 +389,9 @@ public final class TraceEngine {
             host: request.host,
             sender: sighting.client.address
         )
+        // Indexed by any client (proxies not learned yet) and by this client.
         onward.insert(entry, client: OnwardIndex.anyClient, method: request.method, path: request.target)
-        onward.insert(
-            OnwardIndex.Entry(
-                time: topology.corrected(first.time, node: sighting.point.node),
-                group: group.id,
-                connectionID: exchange.connectionID,
-                raw: sighting.clientRaw(first.offset),
-                index: exchange.index,
-                requestID: request.requestID,
-                host: request.host,
-                sender: sighting.client.address
-            ),
-            client: sighting.client.address,
-            method: request.method,
-            path: request.target
-        )
+        onward.insert(entry, client: sighting.client.address, method: request.method, path: request.target)
     }
 
     static func end(of exchange: HTTPExchange) -> Int64 {
