@@ -83,8 +83,7 @@ public enum Correlator {
             },
             sink: { engine.take($0) }
         )
-        let rest = engine.finish()
-        if !rest.isEmpty { emit(rest) }
+        engine.finish(emit)
         return Run(flows: result, statistics: engine.statistics)
     }
 

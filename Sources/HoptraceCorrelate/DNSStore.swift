@@ -150,6 +150,17 @@ struct DNSStore {
         return released.sorted { $0.start < $1.start }
     }
 
+    /// The earliest start of a lookup still held (closed and not released, or failed and not released yet): no
+    /// lookup released later starts before it. `.max` when none is held.
+    func earliestHeldStart() -> Int64 {
+        var earliest = Int64.max
+        for client in clients.values {
+            for lookup in client.closed where lookup.start < earliest { earliest = lookup.start }
+            for lookup in client.failed where lookup.start < earliest { earliest = lookup.start }
+        }
+        return earliest
+    }
+
     /// Whether some query of `client` was answered with `address`.
     func answered(_ address: IPAddress, for client: IPAddress) -> Bool {
         guard let entry = clients[client] else { return false }

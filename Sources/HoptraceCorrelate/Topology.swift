@@ -44,6 +44,8 @@ final class Topology {
     private var routers: Set<Int> = []
     /// Kinds from `ip -j link` (by interface name) when given.
     var declaredKinds: [String: PointKind] = [:]
+    /// Kinds guessed from names so far (each name's guess is the same every time).
+    private var guessedKinds: [String: PointKind] = [:]
     /// Per node, the clock correction subtracted from its times.
     var offsets: [String: Int64] = [:]
 
@@ -130,7 +132,11 @@ final class Topology {
 
     /// The kind of a capture point: declared by `--links`, else guessed from its name.
     func kind(of point: CapturePoint) -> PointKind {
-        declaredKinds[point.name] ?? PointKind.guess(point.name)
+        if let kind = declaredKinds[point.name] ?? guessedKinds[point.name] { return kind }
+        let kind = PointKind.guess(point.name)
+        // A capture has a few interface names (bounded by its interfaces, not its packets).
+        if guessedKinds.count < 4_096 { guessedKinds[point.name] = kind }
+        return kind
     }
 
     /// A time of `node`'s clock on the reference clock.

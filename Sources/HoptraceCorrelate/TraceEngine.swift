@@ -30,6 +30,9 @@ public final class TraceEngine {
     private var capturePoint: (Int) -> CapturePoint
     private var groups: [Int: ConnectionGroup] = [:]
     private var nextGroupID = 0
+    /// Group ids in the order they were opened (ids of groups gone since are skipped): the oldest is evicted first.
+    private var creation: [Int] = []
+    private var creationHead = 0
     private var sightingOf: [UInt64: Int] = [:]
     private var byClientISN: [UInt32: [Int]] = [:]
     private var byServerISN: [UInt32: [Int]] = [:]
@@ -45,7 +48,11 @@ public final class TraceEngine {
     /// Live (``CorrelateOptions/proxyHold`` longer than ``CorrelateOptions/settle``): connections traced in the last
     /// hold period, by group id, so that an inbound request judged later still finds the onward exchange it caused.
     private var retired: [Int: (group: ConnectionGroup, at: Int64)] = [:]
+    /// Traces judged and waiting for their turn, by start (sorted when ``pendingSorted``); the traces themselves sit
+    /// in ``held`` so that sorting and releasing move small entries, not traces.
     private var pending: [Pending] = []
+    private var held: [RequestTrace?] = []
+    private var freeSlots: [Int] = []
     private var wheel = DueWheel()
     private var lastExpiry: Int64 = .min
     /// Connections judged before they closed (live), by flow record id, with when: their later records are ignored.
@@ -195,19 +202,58 @@ public final class TraceEngine {
             return []
         }
         lastDue = watermark
-        finalizeDue(final: false)
-        return release(final: false)
+        finalizeDue()
+        return release(upTo: Clock.since(watermark, options.reorderWindow), holdRetries: false)
     }
 
     /// The input ended: traces everything still open and returns every trace not returned yet.
     public func finish() -> [RequestTrace] {
-        for (id, exchanges) in orphanExchanges {
-            // Exchanges whose connection record never came (a flow stage without opened events): stand alone.
-            _ = id
-            _ = exchanges
+        var traces: [RequestTrace] = []
+        finish { traces += $0 }
+        return traces
+    }
+
+    /// The input ended: traces everything still open, handing the traces to `emit` in start order, a batch at a
+    /// time, as soon as no connection left can start earlier; what is held at once is a batch of connections and
+    /// the traces waiting for the earlier ones, not everything that was open.
+    public func finish(batch: Int = 4_096, _ emit: ([RequestTrace]) -> Void) {
+        dns.build(upTo: .max)
+        // Ties in time by creation order, not by the dictionary's (per-process) order.
+        let order = groups.values.sorted { ($0.firstTime, $0.id) < ($1.firstTime, $1.id) }
+        // The earliest a trace of the connections from each position on can start (a connection's trace starts at
+        // its client's first packet on the reference clock, or at the lookup it claims, which the DNS store bounds).
+        var earliest = [Int64](repeating: .max, count: order.count + 1)
+        for index in order.indices.reversed() {
+            let group = order[index]
+            var start = group.firstTime
+            for sighting in group.sightings {
+                start = min(start, topology.corrected(sighting.start, node: sighting.point.node))
+            }
+            if let lookup = group.lookup { start = min(start, lookup.start) }
+            earliest[index] = min(earliest[index + 1], start)
         }
-        finalizeDue(final: true)
-        return release(final: true)
+        let size = max(1, batch)
+        var next = 0
+        while next < order.count {
+            let end = min(next + size, order.count)
+            for group in order[next..<end] where groups[group.id] === group { finalize(group, final: true) }
+            next = end
+            guard next < order.count else { break }
+            // Lookups no connection left can claim (they ended more than the claim window before its start).
+            for lookup in dns.release(
+                now: Clock.since(Clock.since(earliest[next], options.dnsToConnectWindow), 1_000_000),
+                retention: 0
+            ) {
+                queue(Assembly(lookup: lookup))
+            }
+            // A clock offset learned while tracing shifts later starts a little: keep a second's margin.
+            let horizon = Clock.since(min(earliest[next], dns.earliestHeldStart()), 1_000_000_000)
+            let ready = release(upTo: horizon, holdRetries: true)
+            if !ready.isEmpty { emit(ready) }
+        }
+        for lookup in dns.release(now: .max, retention: 0) { queue(Assembly(lookup: lookup)) }
+        let rest = release(upTo: .max, holdRetries: false)
+        if !rest.isEmpty { emit(rest) }
     }
 
     // MARK: Stitching
@@ -271,19 +317,22 @@ public final class TraceEngine {
         let group = ConnectionGroup(id: nextGroupID, firstTime: sighting.start)
         nextGroupID += 1
         groups[group.id] = group
+        creation.append(group.id)
         statistics.connections += 1
         if groups.count > statistics.peakOpenConnections { statistics.peakOpenConnections = groups.count }
-        if groups.count > options.maxOpenConnections {
-            // The oldest connections are traced with what is known, a sixteenth of the cap at once: a flood pays one
-            // sort per that many new connections, not a scan of every open connection per new one (quadratic).
-            let batch = max(1, options.maxOpenConnections / 16)
-            let oldest = groups.values.filter { $0.id != group.id }
-                .sorted { ($0.firstTime, $0.id) < ($1.firstTime, $1.id) }
-                .prefix(batch)
-            for victim in oldest {
-                statistics.evictedConnections += 1
-                finalize(victim, final: true)
-            }
+        // Past the cap, the connection opened longest ago is traced with what is known: constant work per new
+        // connection (the ids in opening order, those gone since skipped), never a scan of what is open.
+        while groups.count > options.maxOpenConnections, creationHead < creation.count {
+            let id = creation[creationHead]
+            creationHead += 1
+            guard id != group.id, let victim = groups[id] else { continue }
+            statistics.evictedConnections += 1
+            finalize(victim, final: true)
+        }
+        // Ids of groups traced since are dropped once they are most of the list (amortized constant work).
+        if creation.count - creationHead > 2 * groups.count + 4_096 {
+            creation = creation[creationHead...].filter { groups[$0] != nil }
+            creationHead = 0
         }
         return group
     }
@@ -421,16 +470,11 @@ public final class TraceEngine {
         wheel.insert(second, group.id)
     }
 
-    private func finalizeDue(final: Bool) {
+    private func finalizeDue() {
         let now = watermark
         // Lookups first: the connections due now claim the ones that led to them.
-        dns.build(upTo: final ? .max : now)
-        if final {
-            // Ties in time by creation order, not by the dictionary's (per-process) order.
-            for group in groups.values.sorted(by: { ($0.firstTime, $0.id) < ($1.firstTime, $1.id) }) {
-                finalize(group, final: true)
-            }
-        } else {
+        dns.build(upTo: now)
+        do {
             // Only the groups whose time came (a wheel of capture seconds): the cost is in what is due, not in what
             // is open.
             let second = now / options.tick
@@ -472,12 +516,12 @@ public final class TraceEngine {
             retired = retired.filter { $0.value.at >= horizon }
         }
         for lookup in dns.release(
-            now: final ? .max : now,
+            now: now,
             retention: Clock.plus(Clock.plus(options.dnsToConnectWindow, options.lookupSettle), 5_000_000_000)
         ) {
             queue(Assembly(lookup: lookup))
         }
-        if !final {
+        do {
             let horizon = Clock.since(now, 60_000_000_000)
             if let first = icmp.first, first.event.time < horizon { icmp.removeAll { $0.event.time < horizon } }
             if Clock.since(now, lastExpiry) >= 10_000_000_000 {
@@ -802,49 +846,72 @@ public final class TraceEngine {
     private func queue(_ assembly: Assembly) {
         let diagnosis = Diagnosis(options: options, directory: directory, topology: topology, captureEnd: watermark)
         let trace = diagnosis.trace(assembly)
-        pending.append(Pending(start: trace.start, trace: trace))
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            held[slot] = trace
+        } else {
+            slot = held.count
+            held.append(trace)
+        }
+        pending.append(Pending(start: trace.start, client: trace.client, slot: slot))
         pendingSorted = false
     }
 
     // MARK: Releasing in start order
 
-    private func release(final: Bool) -> [RequestTrace] {
+    /// The traces that start at or before `horizon`, in start order, with their index; past the cap on held
+    /// traces, the earliest of the rest too (counted). With `holdRetries`, a failed request that its retry, starting
+    /// within a second, could still fold into waits, and so does everything after it.
+    private func release(upTo horizon: Int64, holdRetries: Bool) -> [RequestTrace] {
         guard !pending.isEmpty else { return [] }
         if !pendingSorted {
             // Requests starting at the same instant (microsecond captures) by client, so that the order, and the
             // indexes, do not depend on the order they were judged in.
             pending.sort { a, b in
                 if a.start != b.start { return a.start < b.start }
-                guard let left = a.trace.client, let right = b.trace.client else { return b.trace.client != nil }
+                guard let left = a.client, let right = b.client else { return b.client != nil }
                 return left < right
             }
             pendingSorted = true
         }
-        let horizon = final ? Int64.max : Clock.since(watermark, options.reorderWindow)
         var count = 0
         while count < pending.count, pending[count].start <= horizon { count += 1 }
-        if !final, pending.count - count > options.maxPendingTraces {
+        if holdRetries, horizon != .max {
+            let retryHorizon = Clock.since(horizon, 1_000_000_000)
+            if let wait = pending[0..<count].firstIndex(where: {
+                $0.start > retryHorizon && held[$0.slot]?.request != nil
+                    && held[$0.slot]?.verdict.kind.isFailure == true
+            }) {
+                count = wait
+            }
+        }
+        if horizon != .max, pending.count - count > options.maxPendingTraces {
             let extra = pending.count - count - options.maxPendingTraces
             statistics.evictedPending += extra
             count += extra
         }
-        var traces = pending[0..<count].map(\.trace)
+        var traces: [RequestTrace] = []
+        traces.reserveCapacity(count)
+        for index in 0..<count {
+            if let trace = take(pending[index].slot) { traces.append(trace) }
+        }
         pending.removeFirst(count)
-        if !final, options.reorderWindow == 0, !pending.isEmpty {
+        if horizon != .max, options.reorderWindow == 0, !pending.isEmpty {
             // Live, as soon as final: only a failure waits (a second) for the retry that would make it a finding.
             let retryHorizon = Clock.since(watermark, 1_000_000_000)
             var kept: [Pending] = []
             for entry in pending {
-                if entry.trace.verdict.kind.isFailure && entry.start > retryHorizon {
+                if held[entry.slot]?.verdict.kind.isFailure == true && entry.start > retryHorizon {
                     kept.append(entry)
                 } else {
-                    traces.append(entry.trace)
+                    if let trace = take(entry.slot) { traces.append(trace) }
                 }
             }
             pending = kept
         }
         guard !traces.isEmpty else { return [] }
-        traces = Self.foldRetries(traces)
+        Self.foldRetries(&traces)
         for index in traces.indices {
             traces[index].index = nextIndex
             traces[index].clockOffsets = clockOffsets
@@ -854,11 +921,19 @@ public final class TraceEngine {
         return traces
     }
 
+    /// Takes a held trace out of its slot (the slot is used again).
+    private func take(_ slot: Int) -> RequestTrace? {
+        guard slot < held.count, let trace = held[slot] else { return nil }
+        held[slot] = nil
+        freeSlots.append(slot)
+        return trace
+    }
+
     /// A client that sends a request on a keep-alive connection the server is closing gets no answer and sends it
     /// again on a new connection (curl, browsers and most HTTP libraries do). When the retry (same client, method,
     /// target and request id) follows within a second and completes, the failed attempt is a finding of the retry.
-    /// Linear: failed attempts are looked up by what a retry repeats.
-    static func foldRetries(_ traces: [RequestTrace]) -> [RequestTrace] {
+    /// Linear: failed attempts are looked up by what a retry repeats; the traces are changed in place.
+    static func foldRetries(_ traces: inout [RequestTrace]) {
         struct Key: Hashable {
             var client: IPAddress?
             var method: String
@@ -867,28 +942,28 @@ public final class TraceEngine {
         }
         var failed: [Key: [Int]] = [:]
         var folded = Set<Int>()
-        var result = traces
-        for (index, trace) in traces.enumerated() {
-            guard let request = trace.request else { continue }
+        for index in traces.indices {
+            guard let request = traces[index].request else { continue }
             let key = Key(
-                client: trace.client?.address,
+                client: traces[index].client?.address,
                 method: request.method,
                 path: request.path,
                 requestID: request.requestID
             )
-            if trace.verdict.kind.isFailure {
+            if traces[index].verdict.kind.isFailure {
                 failed[key, default: []].append(index)
                 continue
             }
+            let start = traces[index].start
             guard let candidates = failed[key],
                 let attempt = candidates.last(where: { i in
-                    !folded.contains(i) && trace.start >= traces[i].start
-                        && Clock.since(trace.start, traces[i].start) < 1_000_000_000
+                    !folded.contains(i) && start >= traces[i].start
+                        && Clock.since(start, traces[i].start) < 1_000_000_000
                 })
             else { continue }
             folded.insert(attempt)
             let first = traces[attempt]
-            result[index].findings.append(
+            traces[index].findings.append(
                 Finding(
                     .retried,
                     "a first attempt from \(first.client.map(\.description) ?? "?") got no answer "
@@ -897,7 +972,13 @@ public final class TraceEngine {
                 )
             )
         }
-        return result.enumerated().filter { !folded.contains($0.offset) }.map(\.element)
+        guard !folded.isEmpty else { return }
+        var kept = 0
+        for index in traces.indices where !folded.contains(index) {
+            if kept != index { traces.swapAt(kept, index) }
+            kept += 1
+        }
+        traces.removeLast(traces.count - kept)
     }
 }
 
@@ -1042,7 +1123,10 @@ struct Assembly {
 /// A traced request waiting for its turn.
 struct Pending {
     var start: Int64
-    var trace: RequestTrace
+    /// The trace's client: the order of traces that start at the same instant.
+    var client: FlowEndpoint?
+    /// Where the trace is held.
+    var slot: Int
 }
 
 /// Exchanges by the sender's address, method and target, in time order: where an L7 proxy's onward request is found
