@@ -35,6 +35,9 @@ public struct CorrelateOptions: Sendable, Hashable {
     public var maxOpenConnections = 200_000
     /// Most finished traces held for ordering; beyond it the oldest is written early (counted).
     public var maxPendingTraces = 100_000
+    /// At the end of the input, how many connections still open are traced before the traces that can no longer be
+    /// preceded are released (what is held at the end is a batch, not everything open).
+    public var finishBatch = 4_096
     /// Most DNS queries held per client; beyond it the oldest are dropped (counted).
     public var maxQueriesPerClient = 4_096
     /// Two-way delay sums within this many ns of zero do not order two capture points (microsecond timestamps).
@@ -103,6 +106,9 @@ public struct CorrelateStatistics: Sendable, Hashable {
     public var evictedPending = 0
     /// DNS queries dropped to stay under the per-client cap.
     public var evictedQueries = 0
+    /// Connections the flow stage gave up at its own cap (their final records say so), as they reached the engine.
+    /// Not in ``evicted``: the flow stage counts them itself.
+    public var evictedFlows = 0
     /// Connections traced before all their capture points closed because they stayed open too long.
     public var timedOutConnections = 0
     /// Most connections held at once.

@@ -81,7 +81,10 @@ public enum Correlator {
                 let ready = engine.advance(to: now)
                 if !ready.isEmpty { emit(ready) }
             },
-            sink: { engine.take($0) }
+            sink: { event in
+                engine.take(event)
+                if engine.isOverfull { emit(engine.releaseOverflow()) }
+            }
         )
         engine.finish(emit)
         return Run(flows: result, statistics: engine.statistics)

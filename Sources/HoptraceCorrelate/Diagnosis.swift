@@ -152,7 +152,7 @@ struct Diagnosis {
                 host: request.host,
                 requestID: request.requestID ?? assembly.upstream?.exchange.request?.requestID,
                 status: view.response?.status,
-                headTruncated: false
+                headTruncated: view.headTruncated
             )
         }
         let translated = facts.sightings.contains { $0.server != client.server }
@@ -214,8 +214,17 @@ struct Diagnosis {
                 )
             )
         }
-        if let exchange, exchange.request != nil, Self.headTruncated(exchange) {
+        if let exchange, exchange.request != nil, exchange.headTruncated {
             findings.append(Finding(.headTruncated, "a head was longer than hoptrace keeps; what was kept is shown"))
+        }
+        if assembly.evicted || facts.sightings.contains(where: { $0.record.endReason == .evicted }) {
+            findings.append(
+                Finding(
+                    .evicted,
+                    "hoptrace gave this connection up before it ended, to stay within its cap on connections held at "
+                        + "once: what came after is not in this trace"
+                )
+            )
         }
 
         let start = assembly.start
@@ -306,8 +315,6 @@ struct Diagnosis {
             self.end = end
         }
     }
-
-    static func headTruncated(_ exchange: HTTPExchange) -> Bool { false }
 
     /// Whether the capture's snap length cut the payload (headers-only): far fewer bytes captured than sent.
     func isHeadersOnly(_ facts: PathFacts) -> Bool {

@@ -418,6 +418,9 @@ public struct RequestTrace: Sendable, Hashable {
     public var names: [String: AddressName]
     /// Clock corrections applied to capture points of other nodes.
     public var clockOffsets: [ClockOffset]
+    /// Connections, flows or requests given up to stay within memory caps in the run up to when this trace was
+    /// released (a running count: a trace written as it is found cannot know the run's total).
+    public var evictedSoFar = 0
 
     /// A trace.
     public init(

@@ -128,6 +128,7 @@ public final class TraceEngine {
                 attach(record, isFinal: false)
             }
         case .connection(let record):
+            if record.endReason == .evicted { statistics.evictedFlows += 1 }
             if let id = sightingOf[record.id], let group = groups[id],
                 let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
             {
@@ -206,6 +207,20 @@ public final class TraceEngine {
         return release(upTo: Clock.since(watermark, options.reorderWindow), holdRetries: false)
     }
 
+    /// Whether more traces wait for their turn than ``CorrelateOptions/maxPendingTraces`` allows (by an eighth): a
+    /// flood of connections traced between two clock ticks. Call ``releaseOverflow()`` then.
+    public var isOverfull: Bool { pending.count > options.maxPendingTraces + max(1, options.maxPendingTraces / 8) }
+
+    /// The earliest traces held, down to seven eighths of the cap (counted in
+    /// ``CorrelateStatistics/evictedPending``): they go out before their turn rather than hold memory without bound.
+    public func releaseOverflow() -> [RequestTrace] {
+        release(
+            upTo: Clock.since(watermark, options.reorderWindow),
+            holdRetries: false,
+            keep: options.maxPendingTraces - options.maxPendingTraces / 8
+        )
+    }
+
     /// The input ended: traces everything still open and returns every trace not returned yet.
     public func finish() -> [RequestTrace] {
         var traces: [RequestTrace] = []
@@ -216,7 +231,7 @@ public final class TraceEngine {
     /// The input ended: traces everything still open, handing the traces to `emit` in start order, a batch at a
     /// time, as soon as no connection left can start earlier; what is held at once is a batch of connections and
     /// the traces waiting for the earlier ones, not everything that was open.
-    public func finish(batch: Int = 4_096, _ emit: ([RequestTrace]) -> Void) {
+    public func finish(_ emit: ([RequestTrace]) -> Void) {
         dns.build(upTo: .max)
         // Ties in time by creation order, not by the dictionary's (per-process) order.
         let order = groups.values.sorted { ($0.firstTime, $0.id) < ($1.firstTime, $1.id) }
@@ -232,7 +247,7 @@ public final class TraceEngine {
             if let lookup = group.lookup { start = min(start, lookup.start) }
             earliest[index] = min(earliest[index + 1], start)
         }
-        let size = max(1, batch)
+        let size = max(1, options.finishBatch)
         var next = 0
         while next < order.count {
             let end = min(next + size, order.count)
@@ -327,6 +342,7 @@ public final class TraceEngine {
             creationHead += 1
             guard id != group.id, let victim = groups[id] else { continue }
             statistics.evictedConnections += 1
+            victim.evicted = true
             finalize(victim, final: true)
         }
         // Ids of groups traced since are dropped once they are most of the list (amortized constant work).
@@ -753,6 +769,7 @@ public final class TraceEngine {
             exchange: exchange,
             atEnd: atEnd
         )
+        assembly.evicted = group.evicted
         let connectionStart = topology.corrected(client.start, node: client.point.node)
         let isFirst =
             exchange.map { $0.index == 0 || client.record.synTime == nil && $0 == client.exchanges.first } ?? true
@@ -863,7 +880,7 @@ public final class TraceEngine {
     /// The traces that start at or before `horizon`, in start order, with their index; past the cap on held
     /// traces, the earliest of the rest too (counted). With `holdRetries`, a failed request that its retry, starting
     /// within a second, could still fold into waits, and so does everything after it.
-    private func release(upTo horizon: Int64, holdRetries: Bool) -> [RequestTrace] {
+    private func release(upTo horizon: Int64, holdRetries: Bool, keep: Int? = nil) -> [RequestTrace] {
         guard !pending.isEmpty else { return [] }
         if !pendingSorted {
             // Requests starting at the same instant (microsecond captures) by client, so that the order, and the
@@ -886,8 +903,9 @@ public final class TraceEngine {
                 count = wait
             }
         }
-        if horizon != .max, pending.count - count > options.maxPendingTraces {
-            let extra = pending.count - count - options.maxPendingTraces
+        let cap = keep ?? options.maxPendingTraces
+        if horizon != .max, pending.count - count > cap {
+            let extra = pending.count - count - cap
             statistics.evictedPending += extra
             count += extra
         }
@@ -915,6 +933,7 @@ public final class TraceEngine {
         for index in traces.indices {
             traces[index].index = nextIndex
             traces[index].clockOffsets = clockOffsets
+            traces[index].evictedSoFar = statistics.evicted + statistics.evictedFlows
             nextIndex += 1
         }
         statistics.traced += traces.count
@@ -999,6 +1018,8 @@ final class ConnectionGroup {
     /// Whether the lookup that led to the connection was looked for, and the lookup found.
     var dnsChecked = false
     var lookup: DNSLookup?
+    /// Traced early at the cap on open connections.
+    var evicted = false
     /// When the earliest completed exchange not traced yet is due.
     var nextExchangeDue: Int64?
 
@@ -1104,6 +1125,8 @@ struct Assembly {
     var isFirstOnConnection = true
     /// Traced because the capture ended (not because it finished).
     var atEnd = false
+    /// Traced early because the engine held too many connections (its packets after that are not in it).
+    var evicted = false
 
     init(path: [(Sighting, OrderEvidence)], strays: [Sighting], exchange: HTTPExchange?, atEnd: Bool) {
         self.path = path

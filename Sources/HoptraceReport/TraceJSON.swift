@@ -195,7 +195,7 @@ public enum TraceJSON {
             json.endObject()
         }
         json.endArray()
-        json.field("evicted", evicted)
+        json.field("evicted", max(evicted, trace.evictedSoFar))
         json.endObject()
     }
 }

@@ -239,6 +239,16 @@ struct TraceCommand: ParsableCommand {
                 throw CLIFailure("cannot write \(html): \(error.localizedDescription); choose a writable path")
             }
         }
+        if streaming, evicted > 0 {
+            // The summary says it otherwise; here the traces went out as found, so say it once at the end.
+            out.flush()
+            FileHandle.standardError.write(
+                Data(
+                    ("hoptrace: \(evicted) flows or requests were given up to stay within memory caps; the traces "
+                        + "they touched carry the finding \"evicted\"\n").utf8
+                )
+            )
+        }
         if let error = flowError {
             throw CLIFailure(error.description + " (the requests above were traced from the packets before it)")
         }
