@@ -1040,13 +1040,16 @@ struct Diagnosis {
         for (endpoint, transport) in endpoints {
             // The address and port's name where the port matters (a Service port, a NodePort, a host-network pod),
             // else the address's alone.
-            let key = endpoint.description
-            let addressKey = endpoint.address.description
+            // The keys are spelled only for addresses that have a name (most have none).
             let byAddress = directory.name(ofAddress: endpoint.address)
-            if names[key] == nil, let name = directory.name(of: endpoint, transport: transport), name != byAddress {
-                names[key] = name
+            if let name = directory.name(of: endpoint, transport: transport), name != byAddress {
+                let key = endpoint.description
+                if names[key] == nil { names[key] = name }
             }
-            if names[addressKey] == nil, let byAddress { names[addressKey] = byAddress }
+            if let byAddress {
+                let addressKey = endpoint.address.description
+                if names[addressKey] == nil { names[addressKey] = byAddress }
+            }
         }
         if let answer = trace.dns?.answer, names[answer.description] == nil,
             let name = directory.name(ofAddress: answer)

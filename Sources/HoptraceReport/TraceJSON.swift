@@ -16,18 +16,34 @@ public enum TraceJSON {
         return String(decoding: json.bytes, as: UTF8.self)
     }
 
+    /// Writes the trace as one line of JSON (with its newline) to `out`, reusing `json`'s storage.
+    public static func write(
+        _ trace: RequestTrace,
+        evicted: Int = 0,
+        to out: BufferedOutput,
+        using json: inout JSONWriter
+    ) {
+        json.reset()
+        write(trace, evicted: evicted, into: &json)
+        json.bytes.withUnsafeBytes { out.append($0) }
+        out.append(UInt8(ascii: "\n"))
+    }
+
     static func milliseconds(_ json: inout JSONWriter, _ name: String, _ ns: Int64?) {
         json.key(name)
         if let ns { json.double(Double(ns) / 1e6, decimals: 6) } else { json.null() }
     }
 
-    static func instant(_ json: inout JSONWriter, _ name: String, _ ns: Int64?) {
-        json.field(name, ns.map(TimeFormat.rfc3339))
-        json.field(name + "Ns", ns)
+    static func instant(_ json: inout JSONWriter, _ name: StaticString, _ nsName: StaticString, _ ns: Int64?) {
+        json.key(name)
+        if let ns { json.rfc3339(ns) } else { json.null() }
+        json.key(nsName)
+        if let ns { json.int(ns) } else { json.null() }
     }
 
-    static func endpoint(_ json: inout JSONWriter, _ name: String, _ value: FlowEndpoint?) {
-        json.field(name, value?.description)
+    static func endpoint(_ json: inout JSONWriter, _ name: StaticString, _ value: FlowEndpoint?) {
+        json.key(name)
+        if let value { json.endpoint(value) } else { json.null() }
     }
 
     static func point(_ json: inout JSONWriter, _ name: String, _ value: CapturePoint?) {
@@ -91,15 +107,15 @@ public enum TraceJSON {
             json.endObject()
         }
         json.endObject()
-        instant(&json, "start", trace.start)
-        instant(&json, "end", trace.end)
+        instant(&json, "start", "startNs", trace.start)
+        instant(&json, "end", "endNs", trace.end)
         json.key("dns")
         if let dns = trace.dns {
             json.beginObject()
             json.field("name", dns.name)
             json.field("outcome", dns.outcome.rawValue)
             json.field("answer", dns.answer?.description)
-            instant(&json, "start", dns.start)
+            instant(&json, "start", "startNs", dns.start)
             milliseconds(&json, "duration", dns.duration)
             json.key("queries")
             json.beginArray()
@@ -114,7 +130,7 @@ public enum TraceJSON {
                 for address in query.addresses { json.string(address.description) }
                 json.endArray()
                 json.field("answeredRecords", query.answeredRecords)
-                instant(&json, "queryTime", query.queryTime)
+                instant(&json, "queryTime", "queryTimeNs", query.queryTime)
                 milliseconds(&json, "duration", query.duration)
                 json.field("sent", query.sent)
                 endpoint(&json, "client", query.client)
@@ -157,7 +173,7 @@ public enum TraceJSON {
             }
             json.field("evidence", hop.evidence.rawValue)
             json.field("connection", hop.connection)
-            instant(&json, "firstSeen", hop.firstSeen)
+            instant(&json, "firstSeen", "firstSeenNs", hop.firstSeen)
             milliseconds(&json, "synDelay", hop.synDelay)
             milliseconds(&json, "requestDelay", hop.requestDelay)
             milliseconds(&json, "responseDelay", hop.responseDelay)

@@ -171,13 +171,14 @@ struct TraceCommand: ParsableCommand {
         var printedAny = false
         let progress = ProgressLine(paths: inputs.map(\.path), found: "requests", streamsToTerminal: streaming || list)
         defer { progress.clear() }
+        var jsonLine = JSONWriter()
         let emit: ([RequestTrace]) -> Void = { traces in
             for trace in traces {
                 summary.add(trace)
                 if list, !json { out.line("  " + Self.oneLine(trace)) }
                 guard streaming, all || matches(trace) else { continue }
                 if json {
-                    out.line(TraceJSON.render(trace))
+                    TraceJSON.write(trace, to: out, using: &jsonLine)
                 } else {
                     if printedAny { out.write("\n") }
                     out.line(report.render(trace))
