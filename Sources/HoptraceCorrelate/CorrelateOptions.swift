@@ -32,9 +32,16 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// proxy not known yet) waits for the inbound request to claim it, when that is longer than ``settle``.
     public var proxyHold: Int64 = 0
     /// Most connections held for correlation at once; beyond it the oldest is traced with what is known (counted).
-    public var maxOpenConnections = 200_000
-    /// Most finished traces held for ordering; beyond it the oldest is written early (counted).
-    public var maxPendingTraces = 100_000
+    /// The flow stage's own cap (``FlowConfiguration/maxConnections``): a connection is a group here while the flow
+    /// stage holds it at one capture point or more, and a little longer (``settle``).
+    public var maxOpenConnections = 100_000
+    /// Most finished traces held for ordering; beyond it the oldest is written early, out of start order (counted).
+    /// A trace waits up to ``reorderWindow`` for the traces that started before it: at 25,000 that is a node's
+    /// 1,600 requests a second, and ~60 MiB under a flood.
+    public var maxPendingTraces = 25_000
+    /// Most DNS queries held for building lookups and for connections to claim, across clients; beyond it (a flood
+    /// of lookups) they are judged at once and the oldest lookups released (counted).
+    public var maxHeldQueries = 100_000
     /// At the end of the input, how many connections still open are traced before the traces that can no longer be
     /// preceded are released (what is held at the end is a batch, not everything open).
     public var finishBatch = 4_096
@@ -106,6 +113,9 @@ public struct CorrelateStatistics: Sendable, Hashable {
     public var evictedPending = 0
     /// DNS queries dropped to stay under the per-client cap.
     public var evictedQueries = 0
+    /// DNS queries judged before their retries or answers could join them, or released before a connection could
+    /// claim them, to stay under ``CorrelateOptions/maxHeldQueries``.
+    public var shedQueries = 0
     /// Connections the flow stage gave up at its own cap (their final records say so), as they reached the engine.
     /// Not in ``evicted``: the flow stage counts them itself.
     public var evictedFlows = 0
@@ -115,7 +125,7 @@ public struct CorrelateStatistics: Sendable, Hashable {
     public var peakOpenConnections = 0
 
     /// Everything given up to stay within the caps.
-    public var evicted: Int { evictedConnections + evictedPending + evictedQueries }
+    public var evicted: Int { evictedConnections + evictedPending + evictedQueries + shedQueries }
 
     /// Zeroes.
     public init() {}

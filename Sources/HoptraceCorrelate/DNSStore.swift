@@ -150,6 +150,31 @@ struct DNSStore {
         return released.sorted { $0.start < $1.start }
     }
 
+    /// Under a flood of lookups: builds every query held into its lookup now (without waiting for the retries and
+    /// answers `stableDelay` would), releases the failed ones, and while more than `target` queries are still held,
+    /// the resolved lookups that ended first (claimed ones are dropped, unclaimed ones returned). Returns the lookups
+    /// released, in start order, and how many queries left the store.
+    mutating func shed(to target: Int) -> (lookups: [DNSLookup], queries: Int) {
+        let before = count
+        build(upTo: .max)
+        var released = release(now: .min, retention: 0)
+        if count > target {
+            var ends: [(end: Int64, queries: Int)] = []
+            for client in clients.values {
+                for lookup in client.closed { ends.append((lookup.end, lookup.queries.count)) }
+            }
+            ends.sort { $0.end < $1.end }
+            var excess = count - target
+            var cutoff = Int64.min
+            for entry in ends where excess > 0 {
+                excess -= entry.queries
+                cutoff = entry.end
+            }
+            if cutoff != .min { released += release(now: Clock.plus(cutoff, 1), retention: 0) }
+        }
+        return (released.sorted { $0.start < $1.start }, before - count)
+    }
+
     /// The earliest start of a lookup still held (closed and not released, or failed and not released yet): no
     /// lookup released later starts before it. `.max` when none is held.
     func earliestHeldStart() -> Int64 {

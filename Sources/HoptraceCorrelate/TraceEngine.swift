@@ -209,12 +209,21 @@ public final class TraceEngine {
 
     /// Whether more traces wait for their turn than ``CorrelateOptions/maxPendingTraces`` allows (by an eighth): a
     /// flood of connections traced between two clock ticks. Call ``releaseOverflow()`` then.
-    public var isOverfull: Bool { pending.count > options.maxPendingTraces + max(1, options.maxPendingTraces / 8) }
+    public var isOverfull: Bool {
+        pending.count > options.maxPendingTraces + max(1, options.maxPendingTraces / 8)
+            || dns.count > options.maxHeldQueries + max(1, options.maxHeldQueries / 8)
+    }
 
     /// The earliest traces held, down to seven eighths of the cap (counted in
     /// ``CorrelateStatistics/evictedPending``): they go out before their turn rather than hold memory without bound.
     public func releaseOverflow() -> [RequestTrace] {
-        release(
+        if dns.count > options.maxHeldQueries {
+            // A flood of lookups: judged now, the oldest released, down to seven eighths of the cap (counted).
+            let shed = dns.shed(to: options.maxHeldQueries - options.maxHeldQueries / 8)
+            statistics.shedQueries += shed.queries
+            for lookup in shed.lookups { queue(Assembly(lookup: lookup)) }
+        }
+        return release(
             upTo: Clock.since(watermark, options.reorderWindow),
             holdRetries: false,
             keep: options.maxPendingTraces - options.maxPendingTraces / 8

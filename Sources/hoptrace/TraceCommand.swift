@@ -188,6 +188,7 @@ struct TraceCommand: ParsableCommand {
             }
         }
         var evicted = 0
+        var capsNote = ""
         var flowError: CaptureError?
         if storeOptions.store != nil {
             evicted = try traceStore(options: options, directory: directory, emit: emit)
@@ -209,6 +210,7 @@ struct TraceCommand: ParsableCommand {
                 throw CLIFailure(error.description)
             }
             evicted = run.statistics.evicted + run.flows.flowStatistics.evictedForCap
+            capsNote = Self.capsNote(run.statistics, flows: run.flows.flowStatistics, options: options)
             flowError = run.flows.error
         }
         progress.clear()
@@ -243,12 +245,9 @@ struct TraceCommand: ParsableCommand {
         if streaming, evicted > 0 {
             // The summary says it otherwise; here the traces went out as found, so say it once at the end.
             out.flush()
-            FileHandle.standardError.write(
-                Data(
-                    ("hoptrace: \(evicted) flows or requests were given up to stay within memory caps; the traces "
-                        + "they touched carry the finding \"evicted\"\n").utf8
-                )
-            )
+            let note =
+                capsNote.isEmpty ? "\(evicted) flows or requests were given up to stay within memory caps" : capsNote
+            FileHandle.standardError.write(Data(("hoptrace: " + note + "\n").utf8))
         }
         if let error = flowError {
             throw CLIFailure(error.description + " (the requests above were traced from the packets before it)")
@@ -261,6 +260,41 @@ struct TraceCommand: ParsableCommand {
                         + "list the \(summary.count) found"
             )
         }
+    }
+
+    /// What the memory caps cost, by cap: connections given up by the flow stage and by the correlator (their traces
+    /// carry the finding `evicted`), traces written before their turn, DNS queries dropped.
+    static func capsNote(_ statistics: CorrelateStatistics, flows: FlowStatistics, options: CorrelateOptions) -> String
+    {
+        var parts: [String] = []
+        if flows.evictedForCap > 0 {
+            parts.append("\(flows.evictedForCap) connections given up by the flow stage (at its cap on open flows)")
+        }
+        if statistics.evictedConnections > 0 {
+            parts.append(
+                "\(statistics.evictedConnections) traced before they ended (at the cap of "
+                    + "\(options.maxOpenConnections) open connections)"
+            )
+        }
+        if statistics.evictedPending > 0 {
+            parts.append(
+                "\(statistics.evictedPending) traces written before their turn in start order (at the cap of "
+                    + "\(options.maxPendingTraces) held)"
+            )
+        }
+        if statistics.shedQueries > 0 {
+            parts.append(
+                "\(statistics.shedQueries) DNS queries judged or released early (at the cap of "
+                    + "\(options.maxHeldQueries) held)"
+            )
+        }
+        if statistics.evictedQueries > 0 {
+            parts.append("\(statistics.evictedQueries) DNS queries dropped (at the per-client cap)")
+        }
+        let other = flows.evicted - flows.evictedForCap
+        if other > 0 { parts.append("\(other) DNS transactions, reassembly buffers or HTTP heads given up early") }
+        return "memory caps reached: " + parts.joined(separator: "; ")
+            + "; the traces of connections given up carry the finding \"evicted\""
     }
 
     /// `trace --store`: the rows of the last `--since` from every node, traced as the files they were made from;

@@ -66,4 +66,46 @@ struct EvictionTests {
         #expect(batches.count > 200 / 24)
         #expect(batches.allSatisfy { $0.count <= 24 + 24 / 8 + 16 })
     }
+
+    @Test("a flood of lookups past the cap on held queries: judged early, counted, each traced once")
+    func lookupFlood() throws {
+        // 600 clients, each one A query (answered for the even ones), 100 us apart: all inside the stable delay.
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        for n in 0..<600 {
+            let client = "10.1.\(n / 200).\(n % 200 + 1):\(40_000 + n)"
+            let name = "q\(n).default.svc.cluster.local"
+            capture.udp(
+                at: ms(Double(n) * 0.1),
+                client,
+                "10.96.0.10:53",
+                payload: DNSBytes.query(id: UInt16(n), name, type: 1)
+            )
+            if n % 2 == 0 {
+                capture.udp(
+                    at: ms(Double(n) * 0.1 + 0.05),
+                    "10.96.0.10:53",
+                    client,
+                    payload: DNSBytes.response(id: UInt16(n), name, type: 1, answers: [.a("10.96.7.\(n % 250 + 1)")])
+                )
+            }
+        }
+        let path = try capture.write(name: "lookup-flood-600.pcapng")
+        for cap in [48, 100_000] {
+            var options = CorrelateOptions()
+            options.maxHeldQueries = cap
+            var traces: [RequestTrace] = []
+            let run = try Correlator.trace(files: [path], options: options) { traces += $0 }
+            let names = traces.compactMap { $0.dns?.name }
+            #expect(traces.allSatisfy { $0.kind == .dns }, "cap \(cap)")
+            #expect(names.count == 600, "cap \(cap)")
+            #expect(Set(names) == Set((0..<600).map { "q\($0).default.svc.cluster.local" }), "cap \(cap)")
+            #expect(traces.filter { $0.verdict.kind.isFailure }.count == 300, "cap \(cap)")
+            if cap == 48 {
+                // At most the cap and an eighth are held unjudged at any time, so all the others were judged early.
+                #expect(run.statistics.shedQueries >= 600 - 48 - 48 / 8)
+            } else {
+                #expect(run.statistics.shedQueries == 0)
+            }
+        }
+    }
 }
