@@ -4,7 +4,8 @@
 -- HTTP exchange; a DNS transaction; an ICMP error) and one `clock` row per second of capture time (the flow stage's
 -- clock, which the correlator needs to trace rows exactly as it traces files). Key columns are for selecting and
 -- joining; `event` holds the whole record as JSON (its Swift type's Codable form, chosen by `kind`), read back into
--- an equal record. `version` is the row format's (1): a hoptrace refuses rows of a version it does not know.
+-- an equal record. `version` is the row format's (2; 1 had no selection columns): a hoptrace refuses rows of a
+-- version it does not know.
 --
 -- Times are UInt64 nanoseconds since the Unix epoch (ClickHouse 18.16, Debian's, has no DateTime64).
 -- Client and server are as seen at the capture point (TCP originator and responder; DNS querier and server; for an
@@ -29,7 +30,16 @@ CREATE TABLE IF NOT EXISTS hoptrace.flows
     server_port UInt16,
     client_isn UInt32,      -- the stitching key across capture points, NAT and nodes (NAT never rewrites it)
     server_isn UInt32,
-    event String            -- the record, JSON
+    event String,           -- the record, JSON
+    -- Selection columns (row format 2), copied from the record so that SQL selects without reading `event`;
+    -- empty, 0 or -1 where they do not apply and in rows of format 1.
+    method String,          -- http: the request's method
+    target String,          -- http: the request's target
+    host String,            -- http: the Host header; dns: the question's name
+    request_id String,      -- http: X-Request-ID
+    status UInt16,          -- http: the response's status, 0 when none
+    rcode String,           -- dns: NOERROR, NXDOMAIN, ... ('' when no response)
+    latency Int64 DEFAULT -1 -- http, dns: the record's latency (ns), -1 when not measured
 )
 ENGINE = MergeTree
 PARTITION BY toDate(intDiv(emitted, 1000000000))
@@ -57,11 +67,47 @@ ENGINE = MergeTree
 PARTITION BY toDate(intDiv(time, 1000000000))
 ORDER BY (node, time);
 
+-- A table made by a hoptrace before row format 2 gets the selection columns from `hoptrace store init` (18.16 has
+-- no ADD COLUMN IF NOT EXISTS: it reads system.columns and adds the missing ones):
+--   ALTER TABLE hoptrace.flows ADD COLUMN method String      (and target, host, request_id, status, rcode, latency)
+
 -- Queries hoptrace makes (JSONEachRow, output_format_json_quote_64bit_integers=0); rows travel in the HTTP body,
--- never pasted into SQL:
+-- never pasted into SQL. ClickHouse 18.16 has no query parameters: a user's selector text is a string literal made
+-- by one function (ClickHouseStore.literal: \ ' \n \r \t NUL escaped; tested with hostile strings), addresses are
+-- parsed first, everything else is a number or a column name of hoptrace's own.
 --   INSERT INTO hoptrace.flows FORMAT JSONEachRow            (the agent, a batch of up to 10k rows or 1 s)
---   SELECT version, node, ..., event FROM hoptrace.flows WHERE emitted >= <ns> FORMAT JSONEachRow
---                                                            (trace --store --since)
+--   SELECT <every column> FROM hoptrace.flows WHERE emitted >= <ns> FORMAT JSONEachRow
+--                                                            (the whole window: trace --store with no selector,
+--                                                            --index, --all, --list; requests and flows --store)
+--
+-- trace --store with a selector (RowSelection.swift). <window> is `emitted >= <since ns>`; every query selects every
+-- column. 1. The candidates, one selector (the most selective given), at most 10,000 (else the whole window):
+--   ... WHERE <window> AND kind = 'http' AND request_id = '<id>'                       (--request-id)
+--   ... WHERE <window> AND kind = 'http' AND upper(method) = 'GET' AND startsWith(target, '/api')   (--http)
+--   ... WHERE <window> AND kind IN ('opened','connection','http','dns') AND client = '<ip>' [AND client_port = <p>]
+--   ... WHERE <window> AND kind IN ('opened','connection','http','dns') AND server = '<ip>' AND server_port = <p>
+-- (first: SELECT count() ... WHERE <window> AND version < 2 -- rows of format 1 cannot be selected: whole window)
+-- 2. Repeated (at most 4 rounds) for what the previous answers brought that was not asked for yet:
+--   every node's sightings, on the primary key's prefix:
+--   ... AND kind IN ('opened','connection','http','icmp') AND client_isn IN (<isns>)
+--   ... AND kind IN (...) AND client_isn = 0 AND server_isn IN (<isns>)      (replies caught half translated)
+--   ... AND kind IN (...) AND server_isn IN (<isns>)           (only for sightings without a client ISN: a scan)
+--   ... AND kind IN (...) AND client_isn = 0 AND server_isn = 0 AND time BETWEEN <t-1s> AND <t+1s>   (mid-stream)
+--   an L7 proxy's onward exchange (the same method and target, or request id, within its 30 s join window):
+--   ... AND kind = 'http' AND time BETWEEN <first-30s> AND <last+30s> AND (method, target) IN (('GET','/x'), ...)
+--   ... AND kind = 'http' AND time BETWEEN <first-30s> AND <last+30s> AND request_id IN ('<id>', ...)
+--   the clients' lookups, the lookups whose answers name a server (how its name is learned), and the connections a
+--   client made right after its lookups (any may claim one):
+--   ... AND kind = 'dns' AND time BETWEEN <first-30s> AND <last+7.5s> AND client IN ('<ip>', ...)
+--   ... AND kind = 'dns' AND time BETWEEN <first-10min> AND <last> AND (position(event, '"<ip>"') > 0 OR ...)
+--   ... AND kind IN ('opened','connection','http') AND time BETWEEN <first lookup> AND <last lookup+30s>
+--       AND client IN ('<ip>', ...)
+-- 3. Context: ICMP errors (those quoting a data packet carry no ISN) and the flow stage's clock, every node's:
+--   ... AND kind = 'icmp' AND time BETWEEN <first-60s> AND <last emitted+60s>
+--   ... AND kind = 'clock' AND time BETWEEN <first-60s> AND <last emitted+147.5s>  (the open-connection timeout,
+--                                                                                  the lookup settle, reordering)
+-- The server still scans the window's key columns for step 1 and the dns/icmp/clock queries (a column store reads
+-- only the columns named); `event` is read and sent only for the rows returned.
 --
 -- A sharded cluster: create the tables above on every shard (as hoptrace.flows_local, ON CLUSTER <name>), and a
 -- Distributed table over them for the agents to insert into and hoptrace to read from:

@@ -81,7 +81,8 @@ public struct ClickHouseStore: Sendable {
                 server_port UInt16,
                 client_isn UInt32,
                 server_isn UInt32,
-                event String
+                event String,
+                \(Self.selectionColumns.map { "\($0.name) \($0.type)" }.joined(separator: ",\n    "))
             )
             ENGINE = MergeTree
             PARTITION BY toDate(intDiv(emitted, 1000000000))
@@ -106,13 +107,34 @@ public struct ClickHouseStore: Sendable {
         ]
     }
 
-    /// Creates the database and tables when missing; returns the server's version and whether a TTL was set.
+    /// The columns row format 2 added to `flows` (``FlowRow``'s selection columns), with their types; a table made
+    /// by an older hoptrace gets them from ``initialize(retentionDays:)`` (version-1 rows read them as the defaults).
+    public static let selectionColumns: [(name: String, type: String)] = [
+        ("method", "String"), ("target", "String"), ("host", "String"), ("request_id", "String"),
+        ("status", "UInt16"), ("rcode", "String"), ("latency", "Int64 DEFAULT -1"),
+    ]
+
+    /// Creates the database and tables when missing, and adds the selection columns to a `flows` table made before
+    /// them (ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`: the table's columns are read first); returns the
+    /// server's version and whether a TTL was set.
     @discardableResult
     public func initialize(retentionDays: Int? = 7) throws(StoreError) -> (version: String, ttl: Bool) {
         let version = try self.version()
         let ttl = Self.supportsTTL(version: version) && retentionDays != nil
         for statement in schema(retentionDays: retentionDays, ttl: ttl) { try execute(statement) }
+        for statement in try missingColumnStatements() { try execute(statement) }
         return (version, ttl)
+    }
+
+    /// The `ALTER TABLE ... ADD COLUMN` statements `flows` still needs (none for a table made by this hoptrace).
+    public func missingColumnStatements() throws(StoreError) -> [String] {
+        let text = try execute(
+            "SELECT name FROM system.columns WHERE database = \(Self.literal(database)) AND table = 'flows' FORMAT TSV"
+        )
+        let present = Set(text.split(separator: "\n").map(String.init))
+        return Self.selectionColumns.filter { !present.contains($0.name) }.map { column in
+            "ALTER TABLE \(database).flows ADD COLUMN \(column.name) \(column.type)"
+        }
     }
 
     /// Inserts rows (one `JSONEachRow` body).
@@ -139,19 +161,7 @@ public struct ClickHouseStore: Sendable {
             "SELECT \(columns) FROM \(database).flows WHERE emitted >= \(since) FORMAT JSONEachRow",
             settings: "output_format_json_quote_64bit_integers=0"
         )
-        let decoder = JSONDecoder()
-        var rows: [FlowRow] = []
-        for line in text.split(separator: "\n") where !line.isEmpty {
-            do {
-                rows.append(try decoder.decode(FlowRow.self, from: Data(line.utf8)))
-            } catch {
-                throw StoreError(
-                    "\(client.url): a row of \(database).flows does not read (\(error)): "
-                        + "was the table made by another hoptrace? run hoptrace store init on a new database"
-                )
-            }
-        }
-        return rows
+        return try decodeRows(text)
     }
 
     /// How many rows `flows` holds (optionally of one node).
@@ -165,7 +175,13 @@ public struct ClickHouseStore: Sendable {
         return count
     }
 
-    /// `text` escaped for a single-quoted ClickHouse string literal.
+    /// `text` as a ClickHouse string literal, quotes included: the one way text goes into a query (ClickHouse 18.16
+    /// has no query parameters). See ``quoted(_:)``.
+    public static func literal(_ text: String) -> String { "'" + quoted(text) + "'" }
+
+    /// `text` escaped for a single-quoted ClickHouse string literal: `\` and `'` escaped, and the control characters
+    /// that would end or bend a line (`\n`, `\r`, `\t`, NUL) written as escapes; the rest (UTF-8, other control bytes)
+    /// as it is, which a quoted literal holds verbatim.
     public static func quoted(_ text: String) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
@@ -186,7 +202,10 @@ public struct ClickHouseStore: Sendable {
         let first = response.text.split(separator: "\n").first.map(String.init) ?? ""
         let hint =
             first.contains("doesn't exist") || first.contains("does not exist")
-            ? ": run hoptrace store init --store \(url) first" : ""
+            ? ": run hoptrace store init --store \(url) first"
+            : first.contains("Missing columns") || first.contains("Unknown identifier")
+                ? ": the table predates this hoptrace; run hoptrace store init --store \(url) to add its columns"
+                : ""
         return StoreError("\(url) refused the request (HTTP \(response.status)): \(first.prefix(300))\(hint)")
     }
 }
@@ -196,7 +215,7 @@ extension FlowRow.CodingKeys {
     static var allColumns: [String] {
         [
             .version, .node, .run, .seq, .emitted, .point, .ifIndex, .kind, .time, .client, .clientPort, .server,
-            .serverPort, .clientISN, .serverISN, .event,
+            .serverPort, .clientISN, .serverISN, .event, .method, .target, .host, .requestID, .status, .rcode, .latency,
         ].map { (key: FlowRow.CodingKeys) in key.stringValue }
     }
 }

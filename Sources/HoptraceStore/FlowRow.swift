@@ -9,8 +9,10 @@ import HoptraceFlows
 /// the agent had reached when its flow stage emitted the record, as the flow stage reading the nodes' files together
 /// would have emitted them (``StoredFlows``).
 public struct FlowRow: Codable, Hashable, Sendable {
-    /// The row format this code writes (``version``).
-    public static let currentVersion: UInt8 = 1
+    /// The row format this code writes (``version``): 2 added the selection columns (``method`` to ``latency``).
+    public static let currentVersion: UInt8 = 2
+    /// The row formats this code reads: 1 (no selection columns: they read as empty) and 2.
+    public static let readableVersions: ClosedRange<UInt8> = 1...2
 
     /// The row format's version: a reader refuses rows of a version it does not know.
     public var version: UInt8
@@ -45,6 +47,23 @@ public struct FlowRow: Codable, Hashable, Sendable {
     public var serverISN: UInt32
     /// The record, as JSON (its type's `Codable` form, chosen by ``kind``).
     public var event: String
+    /// Selection columns (version 2; empty, 0 or -1 in a version-1 row and where they do not apply), copied from the
+    /// record so that a query can select on them without reading ``event``.
+    ///
+    /// The HTTP request's method ("" for other kinds, or no request seen).
+    public var method: String
+    /// The HTTP request's target (path and query).
+    public var target: String
+    /// The HTTP request's `Host` header, or the DNS question's name.
+    public var host: String
+    /// The HTTP request's `X-Request-ID` header.
+    public var requestID: String
+    /// The HTTP response's status, 0 when none.
+    public var status: UInt16
+    /// The DNS response's rcode (`NOERROR`, `NXDOMAIN`), "" when none.
+    public var rcode: String
+    /// The exchange's or transaction's latency (the record's `latency`), ns; -1 when not measured.
+    public var latency: Int64
 
     enum CodingKeys: String, CodingKey {
         case version, node, run, seq, emitted, point
@@ -56,6 +75,37 @@ public struct FlowRow: Codable, Hashable, Sendable {
         case clientISN = "client_isn"
         case serverISN = "server_isn"
         case event
+        case method, target, host
+        case requestID = "request_id"
+        case status, rcode, latency
+    }
+
+    /// Reads a row; the selection columns may be absent (a version-1 line, from an older agent's spool).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.version = try c.decode(UInt8.self, forKey: .version)
+        self.node = try c.decode(String.self, forKey: .node)
+        self.run = try c.decode(UInt64.self, forKey: .run)
+        self.seq = try c.decode(UInt64.self, forKey: .seq)
+        self.emitted = try c.decode(UInt64.self, forKey: .emitted)
+        self.point = try c.decode(String.self, forKey: .point)
+        self.ifIndex = try c.decode(Int32.self, forKey: .ifIndex)
+        self.kind = try c.decode(String.self, forKey: .kind)
+        self.time = try c.decode(UInt64.self, forKey: .time)
+        self.client = try c.decode(String.self, forKey: .client)
+        self.clientPort = try c.decode(UInt16.self, forKey: .clientPort)
+        self.server = try c.decode(String.self, forKey: .server)
+        self.serverPort = try c.decode(UInt16.self, forKey: .serverPort)
+        self.clientISN = try c.decode(UInt32.self, forKey: .clientISN)
+        self.serverISN = try c.decode(UInt32.self, forKey: .serverISN)
+        self.event = try c.decode(String.self, forKey: .event)
+        self.method = try c.decodeIfPresent(String.self, forKey: .method) ?? ""
+        self.target = try c.decodeIfPresent(String.self, forKey: .target) ?? ""
+        self.host = try c.decodeIfPresent(String.self, forKey: .host) ?? ""
+        self.requestID = try c.decodeIfPresent(String.self, forKey: .requestID) ?? ""
+        self.status = try c.decodeIfPresent(UInt16.self, forKey: .status) ?? 0
+        self.rcode = try c.decodeIfPresent(String.self, forKey: .rcode) ?? ""
+        self.latency = try c.decodeIfPresent(Int64.self, forKey: .latency) ?? -1
     }
 
     /// The record kinds a row holds (the correlator's input; segments are not stored).
@@ -105,6 +155,8 @@ public struct FlowRow: Codable, Hashable, Sendable {
         let server: FlowEndpoint
         var clientISN: UInt32?
         var serverISN: UInt32?
+        (self.method, self.target, self.host, self.requestID, self.status, self.rcode, self.latency) =
+            ("", "", "", "", 0, "", -1)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         switch event {
@@ -119,11 +171,20 @@ public struct FlowRow: Codable, Hashable, Sendable {
             time = (exchange.requestFirstByte ?? exchange.responseFirstByte)?.time ?? 0
             (client, server) = (exchange.client, exchange.server)
             (clientISN, serverISN) = (exchange.clientISN, exchange.serverISN)
+            if let request = exchange.request {
+                (self.method, self.target) = (request.method, request.target)
+                (self.host, self.requestID) = (request.host ?? "", request.requestID ?? "")
+            }
+            self.status = UInt16(clamping: exchange.response?.status ?? 0)
+            self.latency = exchange.latency ?? -1
         case .dns(let transaction):
             kind = .dns
             payload = try encoder.encode(transaction)
             time = transaction.queryTime ?? transaction.responseTime ?? 0
             (client, server) = (transaction.client, transaction.server)
+            self.host = transaction.question?.name ?? ""
+            self.rcode = transaction.rcode?.description ?? ""
+            self.latency = transaction.latency ?? -1
         case .icmpError(let error):
             kind = .icmp
             payload = try encoder.encode(error)
@@ -169,6 +230,8 @@ public struct FlowRow: Codable, Hashable, Sendable {
         self.clientISN = 0
         self.serverISN = 0
         self.event = ""
+        (self.method, self.target, self.host, self.requestID, self.status, self.rcode, self.latency) =
+            ("", "", "", "", 0, "", -1)
     }
 
     /// Appends the row as one `JSONEachRow` line (the object ``JSONDecoder`` reads back, and a newline), written
@@ -206,6 +269,13 @@ public struct FlowRow: Codable, Hashable, Sendable {
         number("client_isn", self.clientISN)
         number("server_isn", self.serverISN)
         string("event", self.event)
+        string("method", self.method)
+        string("target", self.target)
+        string("host", self.host)
+        string("request_id", self.requestID)
+        number("status", self.status)
+        string("rcode", self.rcode)
+        number("latency", self.latency)
         bytes += "}\n".utf8
     }
 
@@ -236,9 +306,9 @@ public struct FlowRow: Codable, Hashable, Sendable {
 
     /// The record, with `capturePoint` as its capture point id; nil for a clock row.
     public func flowEvent(capturePoint id: Int) throws(Malformed) -> FlowEvent? {
-        guard self.version == Self.currentVersion else {
+        guard Self.readableVersions.contains(self.version) else {
             throw Malformed(
-                description: "row format version \(self.version), this hoptrace reads \(Self.currentVersion): "
+                description: "row format version \(self.version), this hoptrace reads \(Self.readableVersions): "
                     + "use the hoptrace that wrote it, or write the rows again"
             )
         }

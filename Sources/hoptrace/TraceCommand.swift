@@ -309,13 +309,49 @@ struct TraceCommand: ParsableCommand {
         let now = UInt64(clamping: wallClockNanoseconds())
         let start = window == 0 ? 0 : now - min(now, UInt64(window))
         do {
-            let stored = try StoredFlows(rows: store.rows(since: start))
-            return stored.trace(options: options, directory: directory, emit: emit).evicted
+            let rows: [FlowRow]
+            let selection = storeSelection
+            if selection.isEmpty || index != nil || all || list {
+                // The whole window: a choice among every request, or an index counted over them all.
+                rows = try store.rows(since: start)
+            } else {
+                let (selected, report) = try store.rows(since: start, selecting: selection, options: options)
+                rows = selected
+                if let reason = report.wholeWindow {
+                    printError("hoptrace: read every row of the window (\(reason))")
+                } else {
+                    printError(
+                        "hoptrace: traced the \(report.rows) rows selected in the store for \(report.candidates) "
+                            + "candidate records; request numbers count these requests only"
+                    )
+                }
+            }
+            return try StoredFlows(rows: rows).trace(options: options, directory: directory, emit: emit).evicted
         } catch let error as StoreError {
             throw CLIFailure(error.description)
         } catch {
             throw CLIFailure("\(error)")
         }
+    }
+
+    /// The selectors `trace --store` can choose rows by in SQL (addresses, method and path, request id); Kubernetes
+    /// names select nothing there (the exact filter, ``matches(_:)``, still applies to every trace).
+    var storeSelection: TraceSelection {
+        var selection = TraceSelection()
+        selection.requestID = requestID
+        if let http {
+            let parts = http.split(separator: " ", maxSplits: 1).map(String.init)
+            if parts.count == 2 { (selection.method, selection.pathPrefix) = (parts[0], parts[1]) }
+        }
+        if let client, !client.contains("/") {
+            if let endpoint = Self.endpoint(client) {
+                (selection.clientAddress, selection.clientPort) = (endpoint.address, endpoint.port)
+            } else if let address = IPAddress(client), address.description == client {
+                selection.clientAddress = address
+            }
+        }
+        if let service, !service.contains("/") { selection.service = Self.endpoint(service) }
+        return selection
     }
 
     /// The files read: `-r` files, else the arguments.

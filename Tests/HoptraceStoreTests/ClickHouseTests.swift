@@ -84,3 +84,245 @@ struct ClickHouseTests {
         }
     }
 }
+
+/// `trace --store` with a selector: the rows are chosen in SQL (candidates, then their connections on every node
+/// and the context the correlator needs), and tracing them gives the selected traces of the capture files.
+@Suite(
+    "store: selection in SQL",
+    .serialized,
+    .enabled(if: ClickHouseServer.unavailable == nil, "\(ClickHouseServer.unavailable ?? "")")
+)
+struct SelectionTests {
+    /// The traces of `rows` that `select` keeps, as JSON objects without their index (which counts the traces of
+    /// the rows read).
+    static func traces(_ rows: [FlowRow], _ select: (RequestTrace) -> Bool) throws -> [[String: Any]] {
+        var traces: [RequestTrace] = []
+        try StoredFlows(rows: rows).trace { traces += $0.filter(select) }
+        return try traces.map { try Self.object(TraceJSON.render($0)) }
+    }
+
+    static func object(_ line: String) throws -> [String: Any] {
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        object["index"] = nil
+        return object
+    }
+
+    static func same(_ a: Any?, _ b: Any?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        return NSDictionary(dictionary: ["v": a]).isEqual(to: ["v": b])
+    }
+
+    @Test("each request selected by method and path traces as in the files, from far fewer rows")
+    func selectedEqualsFiles() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        let store = try ClickHouseStore(url: server.url, database: "selection")
+        try store.initialize(retentionDays: nil)
+        var checked = 0
+        for scenario in Lab.scenarios {
+            try store.execute("TRUNCATE TABLE selection.flows")
+            let inputs = RoundTripTests.inputs(scenario)
+            let twoNodes = !Lab.nodes(scenario).isEmpty
+            var rows: [FlowRow] = []
+            for (index, input) in inputs.enumerated() {
+                // One agent per node (one node: its points unnamed, as the files' trace shows them).
+                rows += try RoundTripTests.rows(
+                    [input],
+                    node: twoNodes ? input.node ?? "" : "",
+                    run: 100 + UInt64(index)
+                )
+            }
+            try store.insert(rows)
+            // The independent fact: the traces of the capture files themselves.
+            let files = try RoundTripTests.direct(inputs).map(Self.object)
+            let requests = Set(
+                files.compactMap { $0["request"] as? [String: Any] }.compactMap { request -> String? in
+                    guard let method = request["method"] as? String, let path = request["path"] as? String else {
+                        return nil
+                    }
+                    return method + " " + path
+                }
+            )
+            #expect(!requests.isEmpty, "\(scenario)")
+            // The scenario's own requests and one of the lab's background ones (the rest are alike).
+            let chosen =
+                requests.sorted().filter { !$0.contains(" /bg/") } + requests.sorted().filter { $0.hasSuffix("/bg/2") }
+            for request in chosen {
+                let parts = request.split(separator: " ", maxSplits: 1).map(String.init)
+                let keep: (String?, String?) -> Bool = { method, path in
+                    method?.uppercased() == parts[0].uppercased() && (path ?? "").hasPrefix(parts[1])
+                }
+                let wanted = files.filter { trace in
+                    let request = trace["request"] as? [String: Any]
+                    return keep(request?["method"] as? String, request?["path"] as? String)
+                }
+                let (selected, report) = try store.rows(
+                    since: 0,
+                    selecting: TraceSelection(method: parts[0], pathPrefix: parts[1])
+                )
+                #expect(report.wholeWindow == nil && report.candidates > 0)
+                #expect(report.rows == selected.count && selected.count <= rows.count)
+                let got = try Self.traces(selected) { keep($0.request?.method, $0.request?.path) }
+                #expect(got.count == wanted.count, "\(scenario) \(request)")
+                for (a, b) in zip(wanted, got) {
+                    if !twoNodes {
+                        #expect(Self.same(a, b), "\(scenario) \(request)")
+                        continue
+                    }
+                    // Two nodes: their clock offset is estimated from the packets of the connections read, fewer
+                    // than the files': each estimate lies within the other's bounds, and only the times that it
+                    // corrects may differ.
+                    for key in Set(a.keys).union(b.keys)
+                    where !["clockOffsets", "hops", "start", "startNs", "end", "endNs"].contains(key) {
+                        #expect(Self.same(a[key], b[key]), "\(scenario) \(request): \(key)")
+                    }
+                    let hops = { (trace: [String: Any]) in
+                        ((trace["hops"] as? [[String: Any]]) ?? []).map { $0["capturePoint"] as? String ?? "" }
+                    }
+                    #expect(hops(a) == hops(b), "\(scenario) \(request)")
+                    let offsets = { (trace: [String: Any]) in (trace["clockOffsets"] as? [[String: Any]]) ?? [] }
+                    for (x, y) in zip(offsets(a), offsets(b)) {
+                        let dx = (x["offset"] as? Double ?? 0) - (y["offset"] as? Double ?? 0)
+                        let bound = (x["uncertainty"] as? Double ?? 0) + (y["uncertainty"] as? Double ?? 0)
+                        #expect(abs(dx) <= bound + 1e-9, "\(scenario) \(request): \(x) \(y)")
+                    }
+                }
+                checked += 1
+            }
+        }
+        #expect(checked > 40)
+    }
+
+    @Test("a selective query reads the candidate's rows, not the window's thousands")
+    func fewRowsRead() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        let store = try ClickHouseStore(url: server.url, database: "selection")
+        try store.initialize(retentionDays: nil)
+        let scenario = "xnode-ok"
+        let inputs = RoundTripTests.inputs(scenario)
+        var rows: [FlowRow] = []
+        for (index, input) in inputs.enumerated() {
+            rows += try RoundTripTests.rows([input], node: input.node ?? "", run: 100 + UInt64(index))
+        }
+        try store.insert(rows)
+        let selection = TraceSelection(method: "GET", pathPrefix: "/xnode-ok")
+        let (alone, _) = try store.rows(since: 0, selecting: selection)
+        // 20,000 unrelated exchanges in the same seconds: other paths, clients, servers and ISNs (hand-built rows).
+        let template = try #require(rows.first { $0.kind == "http" })
+        var noise: [FlowRow] = []
+        for k in 0..<20_000 {
+            var row = template
+            (row.node, row.run, row.seq) = ("node-z", 9, UInt64(k))
+            row.clientISN = 0x4000_0000 + UInt32(k)
+            row.serverISN = 0x6000_0000 + UInt32(k)
+            row.client = "10.250.\(k / 250 % 250).\(k % 250 + 1)"
+            row.server = "10.251.0.1"
+            row.target = "/noise/\(k)"
+            row.requestID = ""
+            noise.append(row)
+        }
+        try store.insert(noise)
+        let total = try store.count()
+        #expect(total == rows.count + noise.count)
+        let (selected, report) = try store.rows(since: 0, selecting: selection)
+        #expect(Set(selected) == Set(alone))
+        #expect(!selected.contains { $0.node == "node-z" })
+        #expect(report.rows <= rows.count && report.rows * 10 < total, "\(report)")
+        // The server's own count of what the candidate query returned: the request's exchanges, one per point.
+        let sightings = try store.execute(
+            "SELECT count() FROM selection.flows WHERE kind = 'http' AND target = '/xnode-ok' FORMAT TSV"
+        )
+        #expect(report.candidates == Int(sightings.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    @Test("hostile selector text is a value, never SQL")
+    func hostileText() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        let store = try ClickHouseStore(url: server.url, database: "selection")
+        try store.initialize(retentionDays: nil)
+        let template = try #require(
+            try RoundTripTests.rows(RoundTripTests.inputs("direct-ok"), run: 1).first {
+                $0.kind == "http"
+            }
+        )
+        let hostile = [
+            "/a'b", "/a\\'b", "/a\\", "/a\0b", "/a\nb", "/a\rb\tc", "/'); DROP TABLE selection.flows; --", "/é💥",
+            "/a\\nb", "/\u{1}\u{7f}",
+        ]
+        var rows: [FlowRow] = []
+        for (k, target) in hostile.enumerated() {
+            var row = template
+            row.seq = UInt64(k)
+            row.clientISN = 1_000 + UInt32(k)
+            row.target = target
+            row.requestID = target
+            rows.append(row)
+        }
+        try store.insert(rows)
+        for (k, target) in hostile.enumerated() {
+            // The literal reads back as the same bytes.
+            let echoed = try store.execute("SELECT hex(\(ClickHouseStore.literal(target))) FORMAT TSV")
+            let hex = target.utf8.map { String(format: "%02X", $0) }.joined()
+            #expect(echoed == hex + "\n", "\(target.debugDescription)")
+            for selection in [
+                TraceSelection(method: "get", pathPrefix: target), TraceSelection(requestID: target),
+            ] {
+                let (_, report) = try store.rows(since: 0, selecting: selection)
+                // Exactly the rows whose target starts with it (hand-counted from the list).
+                let expected = hostile.filter {
+                    selection.requestID != nil ? $0 == target : $0.utf8.starts(with: target.utf8)
+                }.count
+                #expect(report.candidates == expected, "\(k) \(target.debugDescription)")
+            }
+        }
+        #expect(try store.count() == hostile.count)
+    }
+
+    @Test("store init adds the selection columns to a table of row format 1, whose rows still read")
+    func formatOne() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        let store = try ClickHouseStore(url: server.url, database: "old")
+        try store.execute("CREATE DATABASE old")
+        // The table as hoptrace's first row format made it (docs/clickhouse.sql before format 2).
+        try store.execute(
+            """
+            CREATE TABLE old.flows (version UInt8, node String, run UInt64, seq UInt64, emitted UInt64, point String,
+            if_index Int32, kind String, time UInt64, client String, client_port UInt16, server String,
+            server_port UInt16, client_isn UInt32, server_isn UInt32, event String)
+            ENGINE = MergeTree PARTITION BY toDate(intDiv(emitted, 1000000000)) ORDER BY (client_isn, server_isn, time)
+            """
+        )
+        let rows = try RoundTripTests.rows(RoundTripTests.inputs("clusterip-ok"), run: 5)
+        // Format-1 lines: the row without the selection columns.
+        var body: [UInt8] = []
+        for row in rows {
+            var line: [UInt8] = []
+            var old = row
+            old.version = 1
+            old.appendJSONLine(to: &line)
+            var object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+            for column in ClickHouseStore.selectionColumns { object[column.name] = nil }
+            body += try JSONSerialization.data(withJSONObject: object) + [10]
+        }
+        try store.insert(body: body, table: "flows")
+        #expect(throws: StoreError.self) { try store.rows(since: 0) }
+        #expect(try store.missingColumnStatements().count == ClickHouseStore.selectionColumns.count)
+        try store.initialize(retentionDays: nil)
+        #expect(try store.missingColumnStatements().isEmpty)
+        let back = try store.rows(since: 0)
+        #expect(
+            back.count == rows.count && back.allSatisfy { $0.version == 1 && $0.method.isEmpty && $0.latency == -1 }
+        )
+        #expect(try store.oldRows(since: 0) == rows.count)
+        let (all, report) = try store.rows(since: 0, selecting: TraceSelection(method: "GET", pathPrefix: "/"))
+        #expect(report.wholeWindow != nil && all.count == rows.count)
+        var traces: [RequestTrace] = []
+        try StoredFlows(rows: back).trace { traces += $0 }
+        #expect(
+            traces.map { TraceJSON.render($0) } == (try RoundTripTests.direct(RoundTripTests.inputs("clusterip-ok")))
+        )
+    }
+}

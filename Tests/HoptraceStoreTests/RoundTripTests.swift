@@ -121,7 +121,7 @@ struct RoundTripTests {
         hostile.point = "\t"
         #expect(try Self.throughText([hostile]) == [hostile])
         var other = row
-        other.version = 2
+        other.version = 3
         #expect(throws: FlowRow.Malformed.self) { try other.flowEvent(capturePoint: 0) }
         other = row
         other.kind = "segment"
