@@ -116,11 +116,26 @@ public final class LiveTracer {
             id >= 0 && id < points.points.count ? points[id] : CapturePoint(name: "if?\(id)")
         }
         self.engine = engine
-        let analyzer = FlowAnalyzer(configuration: options.flows) { engine.take($0) }
+        let overflow = self.overflow
+        let analyzer = FlowAnalyzer(configuration: options.flows) { event in
+            engine.take(event)
+            // A flood between two polls: what is over the caps goes out with the next poll.
+            if engine.isOverfull { overflow.traces += engine.releaseOverflow() }
+        }
         self.analyzer = analyzer
         engine.pendingExchanges = { [unowned analyzer] record in analyzer.pendingExchanges(of: record) }
         if !ifIndexNames.isEmpty { points.setIfIndexNames(ifIndexNames) }
     }
+
+    /// Traces released over the caps between two polls.
+    private final class Overflow {
+        var traces: [RequestTrace] = []
+        func take() -> [RequestTrace] {
+            defer { traces = [] }
+            return traces
+        }
+    }
+    private let overflow = Overflow()
 
     /// One packet of a source whose interfaces are `interfaces` (borrowed; nothing of it is kept).
     public func process(_ packet: Packet, interfaces: [InterfaceDescription]) {
@@ -149,7 +164,7 @@ public final class LiveTracer {
         statistics.correlations += 1
         // The flow stage's timeouts run on packet time; a quiet link still moves the clock.
         analyzer.advance(to: now)
-        let traces = engine.advance(to: now)
+        let traces = overflow.take() + engine.advance(to: now)
         statistics.traced += traces.count
         statistics.pending = engine.openConnections
         statistics.evicted = engine.statistics.evicted
@@ -163,7 +178,7 @@ public final class LiveTracer {
         analyzer.advance(to: now)
         let early = engine.advance(to: now)
         analyzer.finish()
-        let traces = early + engine.finish()
+        let traces = overflow.take() + early + engine.finish()
         statistics.traced += traces.count
         statistics.pending = 0
         return traces

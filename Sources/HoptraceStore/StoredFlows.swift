@@ -106,13 +106,13 @@ public struct StoredFlows {
             switch item {
             case .event(let event):
                 engine.take(event)
+                if engine.isOverfull { emit(engine.releaseOverflow()) }
             case .clock(let time):
                 let ready = engine.advance(to: time)
                 if !ready.isEmpty { emit(ready) }
             }
         }
-        let rest = engine.finish()
-        if !rest.isEmpty { emit(rest) }
+        engine.finish(emit)
         return engine.statistics
     }
 
