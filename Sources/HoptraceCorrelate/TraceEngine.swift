@@ -275,7 +275,17 @@ public final class TraceEngine {
             let ready = release(upTo: horizon, holdRetries: true)
             if !ready.isEmpty { emit(ready) }
         }
-        for lookup in dns.release(now: .max, retention: 0) { queue(Assembly(lookup: lookup)) }
+        // The lookups no connection claimed, in start order, a batch at a time (a flood of them is many).
+        let lookups = dns.release(now: .max, retention: 0)
+        var first = 0
+        while first < lookups.count {
+            let end = min(first + size, lookups.count)
+            for lookup in lookups[first..<end] { queue(Assembly(lookup: lookup)) }
+            first = end
+            guard first < lookups.count else { break }
+            let ready = release(upTo: Clock.since(lookups[first].start, 1), holdRetries: true)
+            if !ready.isEmpty { emit(ready) }
+        }
         let rest = release(upTo: .max, holdRetries: false)
         if !rest.isEmpty { emit(rest) }
     }
