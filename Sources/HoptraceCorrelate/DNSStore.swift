@@ -118,14 +118,26 @@ struct DNSStore {
     /// ones kept `retention` for claims and unclaimed by then (a name looked up and not connected to); every one at
     /// the end (`now` is `.max`). They are forgotten.
     mutating func release(now: Int64, retention: Int64) -> [DNSLookup] {
+        release(now: now, retention: retention, failedBefore: .max)
+    }
+
+    /// ``release(now:retention:)``, the failed lookups only when they ended before `failedBefore`.
+    private mutating func release(now: Int64, retention: Int64, failedBefore: Int64) -> [DNSLookup] {
         var released: [DNSLookup] = []
         var forgotten = 0
         let horizon = now == .max ? Int64.max : Clock.since(now, retention)
         for address in Array(clients.keys) {
             modify(address) { client in
-                released += client.failed
-                forgotten += client.failed.map(\.queries.count).reduce(0, +)
-                client.failed = []
+                if failedBefore == .max {
+                    released += client.failed
+                    forgotten += client.failed.map(\.queries.count).reduce(0, +)
+                    client.failed = []
+                } else if !client.failed.isEmpty {
+                    let gone = client.failed.filter { $0.end < failedBefore }
+                    client.failed.removeAll { $0.end < failedBefore }
+                    released += gone
+                    forgotten += gone.map(\.queries.count).reduce(0, +)
+                }
                 guard let first = client.closed.first, first.end < horizon || now == .max else { return }
                 let gone = client.closed.filter { $0.end < horizon || now == .max }
                 client.closed.removeAll { $0.end < horizon || now == .max }
@@ -157,21 +169,23 @@ struct DNSStore {
     mutating func shed(to target: Int) -> (lookups: [DNSLookup], queries: Int) {
         let before = count
         build(upTo: .max)
-        var released = release(now: .min, retention: 0)
-        if count > target {
-            var ends: [(end: Int64, queries: Int)] = []
-            for client in clients.values {
-                for lookup in client.closed { ends.append((lookup.end, lookup.queries.count)) }
-            }
-            ends.sort { $0.end < $1.end }
-            var excess = count - target
-            var cutoff = Int64.min
-            for entry in ends where excess > 0 {
-                excess -= entry.queries
-                cutoff = entry.end
-            }
-            if cutoff != .min { released += release(now: Clock.plus(cutoff, 1), retention: 0) }
+        guard count > target else { return ([], 0) }
+        // The lookups that ended first, failed or resolved, until what stays is `target` queries.
+        var ends: [(end: Int64, queries: Int)] = []
+        for client in clients.values {
+            for lookup in client.closed { ends.append((lookup.end, lookup.queries.count)) }
+            for lookup in client.failed { ends.append((lookup.end, lookup.queries.count)) }
         }
+        ends.sort { $0.end < $1.end }
+        var excess = count - target
+        var cutoff = Int64.min
+        for entry in ends where excess > 0 {
+            excess -= entry.queries
+            cutoff = entry.end
+        }
+        guard cutoff != .min else { return ([], 0) }
+        let bound = Clock.plus(cutoff, 1)
+        let released = release(now: bound, retention: 0, failedBefore: bound)
         return (released.sorted { $0.start < $1.start }, before - count)
     }
 
