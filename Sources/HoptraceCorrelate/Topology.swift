@@ -66,11 +66,13 @@ final class Topology {
     /// Notes a connection (`group`) seen at `point` between these addresses.
     func note(point: Int, capturePoint: CapturePoint, group: Int, addresses: [IPAddress]) {
         if points[point] == nil { points[point] = capturePoint }
-        let set = Set(addresses)
         if let current = common[point] {
-            if !current.isEmpty { common[point] = current.intersection(set) }
+            // A shared point (empty) stays shared: nothing to build for each connection there.
+            if !current.isEmpty, !current.allSatisfy(addresses.contains) {
+                common[point] = current.filter(addresses.contains)
+            }
         } else {
-            common[point] = set
+            common[point] = Set(addresses)
         }
         if (connections[point]?.count ?? 0) < 8 { connections[point, default: []].insert(group) }
     }

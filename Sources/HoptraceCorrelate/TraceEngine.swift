@@ -961,9 +961,11 @@ public final class TraceEngine {
 
     /// Takes a held trace out of its slot (the slot is used again).
     private func take(_ slot: Int) -> RequestTrace? {
-        guard slot < held.count, let trace = held[slot] else { return nil }
-        held[slot] = nil
-        freeSlots.append(slot)
+        guard slot < held.count else { return nil }
+        // Moved out of the slot, not copied (a trace is a few dozen references).
+        var trace: RequestTrace?
+        swap(&trace, &held[slot])
+        if trace != nil { freeSlots.append(slot) }
         return trace
     }
 
