@@ -191,7 +191,7 @@ struct FleetTests {
     }
 
     @Test(
-        "live on lo: each request made during the run is traced from the store",
+        "live on lo: each request made during the run is traced from the store, and its packets are in the ring",
         .enabled(if: getuid() == 0, "live capture needs root")
     )
     func live() throws {
@@ -200,9 +200,10 @@ struct FleetTests {
         #expect(try Command.hoptrace(["store", "init", "--store", server.url, "--database", "live"]).status == 0)
         let box = ResultBox()
         let done = DispatchSemaphore(value: 0)
+        let ring = server.directory.appendingPathComponent("ring").path
         let arguments = [
             "agent", "-i", "lo", "-f", "tcp port \(server.httpPort)", "--duration", "6s", "--store", server.url,
-            "--database", "live",
+            "--database", "live", "-w", ring + "/lo.pcapng", "--rotate-size", "1MB", "--max-files", "2",
         ]
         DispatchQueue.global().async {
             box.result = Result { try Command.hoptrace(arguments, environment: ["NODE_NAME": "live-node"]) }
@@ -226,6 +227,79 @@ struct FleetTests {
         ])
         #expect(traced.status == 0, "\(traced.stderr)")
         #expect(traced.stdout.split(separator: "\n").count == made, "\(traced.stdout)")
+        // The local ring, as tshark reads it: every request the test made, on lo.
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark") else { return }
+        var pings = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: ring) {
+            let read = try Command.run(
+                "/usr/bin/tshark",
+                [
+                    "-r", ring + "/" + name, "-d", "tcp.port==\(server.httpPort),http", "-Y",
+                    "http.request.uri == \"/ping\"", "-T", "fields", "-e", "frame.interface_name",
+                ]
+            )
+            #expect(read.status == 0, "\(read.stderr)")
+            let interfaces = read.stdout.split(separator: "\n")
+            #expect(interfaces.allSatisfy { $0 == "lo" })
+            pings += interfaces.count
+        }
+        #expect(pings == made)
+    }
+
+    /// tshark's fields of every packet of `file`, one line each: time, length on the wire, length kept, interface.
+    static func packetLines(_ file: String) throws -> [Substring] {
+        let run = try Command.run(
+            "/usr/bin/tshark",
+            [
+                "-r", file, "-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len", "-e", "frame.cap_len", "-e",
+                "frame.interface_name",
+            ]
+        )
+        #expect(run.status == 0 && !run.stderr.contains("damaged"), "\(file): \(run.stderr)")
+        return run.stdout.split(separator: "\n")
+    }
+
+    @Test(
+        "agent -r -w: a ring of at most --max-files valid pcapng files, holding the last packets read, interfaces named",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark"), "needs tshark")
+    )
+    func ring() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        #expect(try Command.hoptrace(["store", "init", "--store", server.url, "--database", "ring"]).status == 0)
+        // A whole-node pcapng of nine named interfaces (hoptrace capture's, 179 kB), written into 16 kB files.
+        let input = Lab.file("xnode-ok", .hoptrace, node: "node-a").path
+        let directory = server.directory.appendingPathComponent("ring").path
+        let run = try Command.hoptrace([
+            "agent", "-r", input, "--node", "node-a", "--store", server.url, "--database", "ring", "-w",
+            directory + "/node-a.pcapng", "--rotate-size", "16KB", "--max-files", "3",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(files.count == 3, "\(files)")
+        #expect(files.allSatisfy { $0.hasPrefix("node-a-") && $0.hasSuffix(".pcapng") }, "\(files)")
+        var kept: [Substring] = []
+        for name in files {
+            let path = directory + "/" + name
+            let info = try Command.run("/usr/bin/capinfos", [path])
+            #expect(info.status == 0, "\(name): \(info.stderr)")
+            #expect(info.stdout.contains("pcapng") && info.stdout.contains("host node-a"), "\(info.stdout)")
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+            #expect(size < 16_000 + 2_000, "\(name): \(size) bytes")
+            kept += try Self.packetLines(path)
+        }
+        // tshark's reading of the input: the files hold its last packets, in order, on the same interfaces.
+        let read = try Self.packetLines(input)
+        #expect(read.count == 1153)
+        #expect(kept.count > 100 && kept.count < read.count, "\(kept.count) of \(read.count)")
+        #expect(Array(read.suffix(kept.count)) == kept)
+        let names = Set(kept.map { $0.split(separator: "\t").last ?? "" })
+        #expect(names.isSuperset(of: ["eth0", "cni0", "flannel.1", "vethweba"]), "\(names)")
+        // Without rotation the ring would be unbounded: refused.
+        let unbounded = try Command.hoptrace([
+            "agent", "-r", input, "--store", server.url, "-w", directory + "/x.pcapng", "--rotate-size", "1MB",
+        ])
+        #expect(unbounded.status != 0 && unbounded.stderr.contains("--max-files"), "\(unbounded.stderr)")
     }
 
     @Test("a bad or absent store: one line naming the fix, non-zero exit")
