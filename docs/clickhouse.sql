@@ -51,17 +51,23 @@ ORDER BY (client_isn, server_isn, time);
 -- On 18.16 there is no TTL: drop whole days, e.g.
 --   ALTER TABLE hoptrace.flows DROP PARTITION '2026-11-23';
 
--- The agents' own counters, one row at the end of each run.
+-- The agents' own counters: one row every --stats-interval while an agent runs (periodic = 1; the interval is of
+-- capture time for an -r replay, of the wall clock live) and one at the end of each run (periodic = 0). Counts are
+-- since the run started (they never decrease within a run); spool_bytes and queue_rows are what is held then.
 CREATE TABLE IF NOT EXISTS hoptrace.agent_stats
 (
-    time UInt64,
+    time UInt64,            -- when the row was taken (wall clock)
     node String,
     run UInt64,
-    packets UInt64,
+    packets UInt64,         -- packets read
     rows_made UInt64,
     rows_sent UInt64,
     rows_dropped UInt64,    -- rows neither the queue nor the spool had room for while the store was away
-    spool_bytes UInt64      -- left in the spool at the end (sent first by the next run)
+    spool_bytes UInt64,     -- in the spool (at the end: left for the next run, which sends it first)
+    periodic UInt8 DEFAULT 0, -- 1: a periodic row; 0: the run's end
+    capture_time UInt64,    -- the newest packet's time
+    kernel_drops UInt64,    -- packets libpcap reports the kernel dropped (live capture)
+    queue_rows UInt64       -- rows waiting in memory (the queue and the batch being built)
 )
 ENGINE = MergeTree
 PARTITION BY toDate(intDiv(time, 1000000000))
@@ -70,6 +76,9 @@ ORDER BY (node, time);
 -- A table made by a hoptrace before row format 2 gets the selection columns from `hoptrace store init` (18.16 has
 -- no ADD COLUMN IF NOT EXISTS: it reads system.columns and adds the missing ones):
 --   ALTER TABLE hoptrace.flows ADD COLUMN method String      (and target, host, request_id, status, rcode, latency)
+-- and an agent_stats table of before the periodic rows its four columns:
+--   ALTER TABLE hoptrace.agent_stats ADD COLUMN periodic UInt8 DEFAULT 0  (and capture_time, kernel_drops, queue_rows)
+-- (until then an agent's rows go in with the columns the table has: input_format_skip_unknown_fields=1).
 
 -- Queries hoptrace makes (JSONEachRow, output_format_json_quote_64bit_integers=0); rows travel in the HTTP body,
 -- never pasted into SQL. ClickHouse 18.16 has no query parameters: a user's selector text is a string literal made

@@ -93,7 +93,8 @@ struct AgentCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Print the agent's counters on standard error this often (0: at the end only).",
+            "Every this long (of capture time with -r), the agent's counters on standard error and in agent_stats "
+                + "(0: only the end's row).",
             valueName: "time"
         )
     )
@@ -178,6 +179,13 @@ struct AgentCommand: ParsableCommand {
             shipper.add(row)
         }
         var pipeline = FlowPipeline(configuration: Correlator.flowConfiguration())
+        let reporter = AgentReporter(
+            node: node,
+            run: run,
+            interval: statsInterval.nanoseconds,
+            shipper: shipper,
+            store: store
+        )
         let started = Date()
         var packets = 0
         var readError: CaptureError?
@@ -194,11 +202,17 @@ struct AgentCommand: ParsableCommand {
                     for interface in opened.source.interfaces { try filter.prepare(for: interface.linkType) }
                 }
                 tee = try openRing(opened.source, node: node, filter: filter)
+                let counting = CountingSource(tee ?? opened.source)
+                reporter.counter = counting
                 let result = try pipeline.run(
-                    source: tee ?? opened.source,
+                    source: counting,
                     tap: { decoded, _ in recorder.note(time: decoded.timestamp) },
                     capturePoints: points,
-                    clock: { sink(recorder.clock($0)) },
+                    // A replay's reports come every interval of capture time.
+                    clock: { time in
+                        sink(recorder.clock(time))
+                        reporter.tick(now: time)
+                    },
                     sink: { event in
                         do {
                             if let row = try recorder.row(event) { sink(row) }
@@ -215,6 +229,7 @@ struct AgentCommand: ParsableCommand {
                     points: points,
                     recorder: recorder,
                     shipper: shipper,
+                    reporter: reporter,
                     sink: sink,
                     tee: &tee,
                     failure: { failure = failure ?? $0 }
@@ -231,7 +246,11 @@ struct AgentCommand: ParsableCommand {
         }
         let counters = shipper.finish(drainTimeout: Double(drainTimeout.nanoseconds) / 1e9)
         let seconds = max(Date().timeIntervalSince(started), 1e-3)
-        try? Self.insertStats(store, node: node, run: run, packets: packets, counters: counters)
+        let drops = kernelDrops
+        reporter.kernelDrops = readFiles.isEmpty ? { drops } : nil
+        var end = reporter.row(periodic: false, counters: counters)
+        end.packets = packets
+        try? reporter.sender.finish(end)
         let unsent = counters.spoolRows
         printError(
             "hoptrace agent \(node): \(packets) packets, \(counters.made) rows, \(counters.sent) sent to "
@@ -267,6 +286,7 @@ struct AgentCommand: ParsableCommand {
         points: CapturePointTable,
         recorder: FlowRowRecorder,
         shipper: RowShipper,
+        reporter: AgentReporter,
         sink: @escaping (FlowRow) -> Void,
         tee: inout RecordingSource?,
         failure: @escaping (any Error) -> Void
@@ -290,32 +310,23 @@ struct AgentCommand: ParsableCommand {
                 + (filter.map { " (filter: \($0))" } ?? "") + ", shipping to \(store.store ?? "")"
                 + (ring.map { ", keeping the packets in \($0) (rotated)" } ?? "") + "; Ctrl-C to stop"
         )
-        let every = statsInterval.nanoseconds
-        var nextStats = wallClockNanoseconds() &+ every
-        var packets = 0
-        let report = {
-            guard every > 0, wallClockNanoseconds() >= nextStats else { return }
-            nextStats = wallClockNanoseconds() &+ every
-            let c = shipper.snapshot
-            printError(
-                "hoptrace agent \(recorder.node): \(packets) packets, \(c.made) rows, \(c.sent) sent, "
-                    + "\(c.dropped) dropped, \(c.spoolRows) rows in the spool (\(c.spoolBytes) bytes)"
-            )
-        }
+        // A live capture's reports come every interval of the wall clock, also while the link is quiet; libpcap's
+        // counters are read on this (the capturing) thread.
+        let counting = CountingSource(tee ?? source)
+        reporter.counter = counting
+        reporter.kernelDrops = { source.statistics().reduce(UInt64(0)) { $0 + UInt64($1.dropped) } }
+        reporter.tick(now: wallClockNanoseconds())
         source.onIdle = {
             shipper.tick()
-            report()
+            reporter.tick(now: wallClockNanoseconds())
         }
         let result = try pipeline.run(
-            source: tee ?? source,
-            tap: { decoded, _ in
-                packets += 1
-                recorder.note(time: decoded.timestamp)
-            },
+            source: counting,
+            tap: { decoded, _ in recorder.note(time: decoded.timestamp) },
             capturePoints: points,
             clock: { time in
                 sink(recorder.clock(time))
-                report()
+                reporter.tick(now: wallClockNanoseconds())
             },
             sink: { event in
                 do {
@@ -372,36 +383,5 @@ struct AgentCommand: ParsableCommand {
             entry += 1
         }
         return names
-    }
-
-    /// One row of the agent's counters in `agent_stats`.
-    static func insertStats(
-        _ store: ClickHouseStore,
-        node: String,
-        run: UInt64,
-        packets: Int,
-        counters: RowShipper.Counters
-    ) throws {
-        struct Stats: Encodable {
-            var time: UInt64
-            var node: String
-            var run: UInt64
-            var packets: Int
-            var rows_made: Int
-            var rows_sent: Int
-            var rows_dropped: Int
-            var spool_bytes: Int
-        }
-        let stats = Stats(
-            time: UInt64(clamping: wallClockNanoseconds()),
-            node: node,
-            run: run,
-            packets: packets,
-            rows_made: counters.made,
-            rows_sent: counters.sent,
-            rows_dropped: counters.dropped,
-            spool_bytes: counters.spoolBytes
-        )
-        try store.insert(body: Array(JSONEncoder().encode(stats)) + [10], table: "agent_stats")
     }
 }

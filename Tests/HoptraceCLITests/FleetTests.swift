@@ -302,6 +302,120 @@ struct FleetTests {
         #expect(unbounded.status != 0 && unbounded.stderr.contains("--max-files"), "\(unbounded.stderr)")
     }
 
+    /// `agent_stats` of `database` as the server holds it, oldest first: the named columns of each row.
+    static func stats(_ server: ClickHouseServer, _ database: String) throws -> [[String: UInt64]] {
+        let columns = [
+            "time", "periodic", "capture_time", "packets", "kernel_drops", "rows_made", "rows_sent",
+            "rows_dropped",
+        ]
+        let text = try server.query(
+            "SELECT \(columns.joined(separator: ", ")) FROM \(database).agent_stats ORDER BY time FORMAT TSV"
+        )
+        return text.split(separator: "\n").map { line in
+            Dictionary(uniqueKeysWithValues: zip(columns, line.split(separator: "\t").map { UInt64($0) ?? 0 }))
+        }
+    }
+
+    /// Every row's counts are at least the row before's.
+    static func neverDecrease(_ rows: [[String: UInt64]]) -> Bool {
+        zip(rows, rows.dropFirst()).allSatisfy { earlier, later in
+            ["packets", "kernel_drops", "rows_made", "rows_sent", "rows_dropped"].allSatisfy {
+                earlier[$0]! <= later[$0]!
+            }
+        }
+    }
+
+    @Test(
+        "live on lo with --stats-interval 1s: a line and an agent_stats row each second, counters never decreasing",
+        .enabled(if: getuid() == 0, "live capture needs root")
+    )
+    func liveStats() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        #expect(try Command.hoptrace(["store", "init", "--store", server.url, "--database", "lstats"]).status == 0)
+        let box = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        let arguments = [
+            "agent", "-i", "lo", "-f", "tcp port \(server.httpPort)", "--duration", "3500ms", "--stats-interval", "1s",
+            "--store", server.url, "--database", "lstats", "--node", "lo-node",
+        ]
+        DispatchQueue.global().async {
+            box.result = Result { try Command.hoptrace(arguments) }
+            done.signal()
+        }
+        for _ in 0..<10 {
+            _ = ClickHouseServer.ping(port: server.httpPort)
+            usleep(250_000)
+        }
+        done.wait()
+        let run = try #require(try box.result?.get())
+        #expect(run.status == 0, "\(run.stderr)")
+        let rows = try Self.stats(server, "lstats")
+        let periodic = rows.filter { $0["periodic"] == 1 }
+        // 3.5 s of wall clock: a report after each second (the first may fall before the capture is under way).
+        #expect((2...3).contains(periodic.count), "\(rows)")
+        #expect(rows.last?["periodic"] == 0 && rows.count == periodic.count + 1, "\(rows)")
+        #expect(Self.neverDecrease(rows), "\(rows)")
+        for (earlier, later) in zip(periodic, periodic.dropFirst()) {
+            #expect(later["time"]! - earlier["time"]! >= 900_000_000, "\(periodic)")
+        }
+        // The end's row: what the server holds.
+        #expect(rows.last?["rows_sent"] == UInt64(try Self.count(server, "lstats")))
+        #expect(periodic.allSatisfy { $0["packets"]! > 0 && $0["rows_made"]! > 0 }, "\(periodic)")
+        // A line on standard error for each periodic row, with libpcap's drops (live).
+        let lines = run.stderr.split(separator: "\n").filter {
+            $0.hasPrefix("hoptrace agent lo-node: ") && $0.contains(" dropped by the kernel), ")
+        }
+        #expect(lines.count == periodic.count, "\(run.stderr)")
+        #expect(lines.allSatisfy { $0.contains(" rows made, ") && $0.contains(" queued, ") && $0.contains(" spool") })
+    }
+
+    @Test("agent -r with --stats-interval 1s: reports by the capture's time, not the wall clock's")
+    func replayStats() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        #expect(try Command.hoptrace(["store", "init", "--store", server.url, "--database", "rstats"]).status == 0)
+        let scenario = "xnode-drop-far"
+        let run = try Self.agent(
+            scenario,
+            node: "node-a",
+            url: server.url,
+            database: "rstats",
+            extra: [
+                "--stats-interval", "1s",
+            ]
+        )
+        #expect(run.status == 0, "\(run.stderr)")
+        // The capture's first and last packet times, as capinfos reads them (3.78 s apart).
+        let info = try Command.run(
+            "/usr/bin/capinfos",
+            ["-T", "-r", "-a", "-e", "-S", Lab.file(scenario, .tcpdumpAny, node: "node-a").path]
+        )
+        let times = info.stdout.split(separator: "\t").dropFirst().map {
+            UInt64(((Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) * 1e6).rounded()) * 1000
+        }
+        let (first, last) = try (#require(times.first), #require(times.last))
+        #expect(last > first)
+        let rows = try Self.stats(server, "rstats")
+        let periodic = rows.filter { $0["periodic"] == 1 }
+        // A report after each second of capture time: the replay itself takes a fraction of a second.
+        #expect((2...Int((last - first) / 1_000_000_000)).contains(periodic.count), "\(rows)")
+        #expect(periodic.allSatisfy { first + 1_000_000_000 <= $0["capture_time"]! && $0["capture_time"]! <= last })
+        for (earlier, later) in zip(periodic, periodic.dropFirst()) {
+            #expect(later["capture_time"]! - earlier["capture_time"]! >= 1_000_000_000, "\(periodic)")
+        }
+        #expect(Self.neverDecrease(rows), "\(rows)")
+        #expect(rows.last?["periodic"] == 0 && rows.last?["capture_time"] == last)
+        let counted = try Command.run(
+            "/usr/bin/capinfos",
+            ["-c", "-M", Lab.file(scenario, .tcpdumpAny, node: "node-a").path]
+        )
+        let packets = counted.stdout.split(whereSeparator: \.isWhitespace).last.flatMap { UInt64($0) }
+        #expect(packets != nil && rows.last?["packets"] == packets)
+        let lines = run.stderr.split(separator: "\n").filter { $0.contains(" rows made, ") }
+        #expect(lines.count == periodic.count, "\(run.stderr)")
+    }
+
     @Test("a bad or absent store: one line naming the fix, non-zero exit")
     func badStore() throws {
         let closed = "http://127.0.0.1:\(try ClickHouseServer.freePortForTests())"

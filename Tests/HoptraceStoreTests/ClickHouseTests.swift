@@ -325,4 +325,47 @@ struct SelectionTests {
             traces.map { TraceJSON.render($0) } == (try RoundTripTests.direct(RoundTripTests.inputs("clusterip-ok")))
         )
     }
+
+    @Test("an agent_stats table of before the periodic rows takes a new agent's row, and store init adds its columns")
+    func statsBeforePeriodic() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        let store = try ClickHouseStore(url: server.url, database: "old")
+        try store.execute("CREATE DATABASE old")
+        // The table as the first agents made it (docs/clickhouse.sql before the periodic rows).
+        try store.execute(
+            """
+            CREATE TABLE old.agent_stats (time UInt64, node String, run UInt64, packets UInt64, rows_made UInt64,
+            rows_sent UInt64, rows_dropped UInt64, spool_bytes UInt64)
+            ENGINE = MergeTree PARTITION BY toDate(intDiv(time, 1000000000)) ORDER BY (node, time)
+            """
+        )
+        var counters = RowShipper.Counters()
+        counters.made = 7
+        counters.sent = 5
+        counters.queuedRows = 2
+        let row = AgentStats(
+            time: 1_000_000_000,
+            node: "n",
+            run: 1,
+            periodic: true,
+            captureTime: 900_000_000,
+            packets: 40,
+            kernelDrops: 3,
+            counters: counters
+        )
+        try store.insert(stats: [row])
+        #expect(
+            try server.query("SELECT packets, rows_made, rows_sent FROM old.agent_stats FORMAT TSV") == "40\t7\t5\n"
+        )
+        #expect(try store.missingColumnStatements().count == ClickHouseStore.statsColumns.count)
+        try store.initialize(retentionDays: nil)
+        #expect(try store.missingColumnStatements().isEmpty)
+        try store.insert(stats: [row])
+        let columns = "periodic, capture_time, kernel_drops, queue_rows"
+        #expect(
+            try server.query("SELECT \(columns) FROM old.agent_stats ORDER BY periodic FORMAT TSV")
+                == "0\t0\t0\t0\n1\t900000000\t3\t2\n"
+        )
+    }
 }
