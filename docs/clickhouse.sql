@@ -87,7 +87,15 @@ ORDER BY (node, time);
 --   INSERT INTO hoptrace.flows FORMAT JSONEachRow            (the agent, a batch of up to 10k rows or 1 s)
 --   SELECT <every column> FROM hoptrace.flows WHERE emitted >= <ns> FORMAT JSONEachRow
 --                                                            (the whole window: trace --store with no selector,
---                                                            --index, --all, --list; requests and flows --store)
+--                                                            --index, --all, --list; flows --store)
+--
+-- requests --store (RequestSelection.swift): the HTTP and DNS rows its filters may keep, in one query (after the
+-- format-1 count above; rows of format 1 mean the whole window), a superset the filters then judge in Swift:
+--   ... WHERE <window> AND kind IN ('http', 'dns') [AND (client_port = <p> OR server_port = <p>)]       (--port)
+--       [AND kind = 'http' AND status = 404 | status BETWEEN 500 AND 599 | kind = 'dns' AND rcode = 'NXDOMAIN']
+--       [AND latency > <ns>]                                                                   (--slower-than)
+--       [AND (client = '<ip>' OR server = '<ip>' OR (kind = 'dns' AND position(event, '"<ip>"') > 0))]
+--       [AND (position(lower(host), '<name>') > 0 OR lengthUTF8(host) != length(host))]   (--host, an ASCII name)
 --
 -- trace --store with a selector (RowSelection.swift). <window> is `emitted >= <since ns>`; every query selects every
 -- column. 1. The candidates, one selector (the most selective given), at most 10,000 (else the whole window):

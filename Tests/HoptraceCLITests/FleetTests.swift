@@ -101,6 +101,40 @@ struct FleetTests {
         }
     }
 
+    @Test("requests --store with a filter (chosen in SQL) prints what requests prints for the nodes' files")
+    func requestsFiltered() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        let scenario = "xnode-ok"
+        #expect(try Command.hoptrace(["store", "init", "--store", server.url, "--database", "rq"]).status == 0)
+        for node in Lab.nodes(scenario) {
+            #expect(try Self.agent(scenario, node: node, url: server.url, database: "rq").status == 0)
+        }
+        let filters = [
+            ["--port", "53"], ["--status", "NOERROR"], ["--status", "2xx"], ["--status", "200"], ["--host", "web"],
+            ["--host", "10.96.0.10"], ["--slower-than", "1ms"], ["--host", "WEB", "--port", "80", "--status", "2xx"],
+            ["--host", "no-such-name"], ["--format", "tsv", "--port", "80"],
+        ]
+        for filter in filters {
+            var arguments = ["requests"]
+            for node in Lab.nodes(scenario) {
+                arguments += ["--node", "\(node)=\(Lab.file(scenario, .tcpdumpAny, node: node).path)"]
+                arguments += ["--links", "\(node)=\(Lab.linksFile(scenario, node: node).path)"]
+            }
+            let files = try Command.hoptrace(arguments + filter)
+            let stored = try Command.hoptrace(
+                ["requests", "--store", server.url, "--database", "rq", "--since", "0"] + filter
+            )
+            #expect(files.status == 0 && stored.status == 0, "\(filter): \(stored.stderr)")
+            // (Zeek's #open and #close lines carry the time of the run.)
+            let lines = { (run: Command.Result) in
+                run.stdout.split(separator: "\n").filter { !$0.hasPrefix("#open") && !$0.hasPrefix("#close") }.sorted()
+            }
+            #expect(filter.contains("no-such-name") || lines(files).count > 1, "\(filter)")
+            #expect(lines(stored) == lines(files), "\(filter)")
+        }
+    }
+
     /// The rows an agent says it made (`..., N rows, ...` in its last line).
     static func rowsMade(_ stderr: String) -> Int? {
         guard let line = stderr.split(separator: "\n").last(where: { $0.contains(" packets, ") }) else { return nil }
