@@ -51,17 +51,23 @@ ORDER BY (client_isn, server_isn, time);
 -- On 18.16 there is no TTL: drop whole days, e.g.
 --   ALTER TABLE hoptrace.flows DROP PARTITION '2026-11-23';
 
--- The agents' own counters, one row at the end of each run.
+-- The agents' own counters: one row every --stats-interval while an agent runs (periodic = 1; the interval is of
+-- capture time for an -r replay, of the wall clock live) and one at the end of each run (periodic = 0). Counts are
+-- since the run started (they never decrease within a run); spool_bytes and queue_rows are what is held then.
 CREATE TABLE IF NOT EXISTS hoptrace.agent_stats
 (
-    time UInt64,
+    time UInt64,            -- when the row was taken (wall clock)
     node String,
     run UInt64,
-    packets UInt64,
+    packets UInt64,         -- packets read
     rows_made UInt64,
     rows_sent UInt64,
     rows_dropped UInt64,    -- rows neither the queue nor the spool had room for while the store was away
-    spool_bytes UInt64      -- left in the spool at the end (sent first by the next run)
+    spool_bytes UInt64,     -- in the spool (at the end: left for the next run, which sends it first)
+    periodic UInt8 DEFAULT 0, -- 1: a periodic row; 0: the run's end
+    capture_time UInt64,    -- the newest packet's time
+    kernel_drops UInt64,    -- packets libpcap reports the kernel dropped (live capture)
+    queue_rows UInt64       -- rows waiting in memory (the queue and the batch being built)
 )
 ENGINE = MergeTree
 PARTITION BY toDate(intDiv(time, 1000000000))
@@ -70,6 +76,9 @@ ORDER BY (node, time);
 -- A table made by a hoptrace before row format 2 gets the selection columns from `hoptrace store init` (18.16 has
 -- no ADD COLUMN IF NOT EXISTS: it reads system.columns and adds the missing ones):
 --   ALTER TABLE hoptrace.flows ADD COLUMN method String      (and target, host, request_id, status, rcode, latency)
+-- and an agent_stats table of before the periodic rows its four columns:
+--   ALTER TABLE hoptrace.agent_stats ADD COLUMN periodic UInt8 DEFAULT 0  (and capture_time, kernel_drops, queue_rows)
+-- (until then an agent's rows go in with the columns the table has: input_format_skip_unknown_fields=1).
 
 -- Queries hoptrace makes (JSONEachRow, output_format_json_quote_64bit_integers=0); rows travel in the HTTP body,
 -- never pasted into SQL. ClickHouse 18.16 has no query parameters: a user's selector text is a string literal made
@@ -78,7 +87,15 @@ ORDER BY (node, time);
 --   INSERT INTO hoptrace.flows FORMAT JSONEachRow            (the agent, a batch of up to 10k rows or 1 s)
 --   SELECT <every column> FROM hoptrace.flows WHERE emitted >= <ns> FORMAT JSONEachRow
 --                                                            (the whole window: trace --store with no selector,
---                                                            --index, --all, --list; requests and flows --store)
+--                                                            --index, --all, --list; flows --store)
+--
+-- requests --store (RequestSelection.swift): the HTTP and DNS rows its filters may keep, in one query (after the
+-- format-1 count above; rows of format 1 mean the whole window), a superset the filters then judge in Swift:
+--   ... WHERE <window> AND kind IN ('http', 'dns') [AND (client_port = <p> OR server_port = <p>)]       (--port)
+--       [AND kind = 'http' AND status = 404 | status BETWEEN 500 AND 599 | kind = 'dns' AND rcode = 'NXDOMAIN']
+--       [AND latency > <ns>]                                                                   (--slower-than)
+--       [AND (client = '<ip>' OR server = '<ip>' OR (kind = 'dns' AND position(event, '"<ip>"') > 0))]
+--       [AND (position(lower(host), '<name>') > 0 OR lengthUTF8(host) != length(host))]   (--host, an ASCII name)
 --
 -- trace --store with a selector (RowSelection.swift). <window> is `emitted >= <since ns>`; every query selects every
 -- column. 1. The candidates, one selector (the most selective given), at most 10,000 (else the whole window):

@@ -98,7 +98,8 @@ public struct ClickHouseStore: Sendable {
                 rows_made UInt64,
                 rows_sent UInt64,
                 rows_dropped UInt64,
-                spool_bytes UInt64
+                spool_bytes UInt64,
+                \(Self.statsColumns.map { "\($0.name) \($0.type)" }.joined(separator: ",\n    "))
             )
             ENGINE = MergeTree
             PARTITION BY toDate(intDiv(time, 1000000000))
@@ -114,9 +115,16 @@ public struct ClickHouseStore: Sendable {
         ("status", "UInt16"), ("rcode", "String"), ("latency", "Int64 DEFAULT -1"),
     ]
 
-    /// Creates the database and tables when missing, and adds the selection columns to a `flows` table made before
-    /// them (ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`: the table's columns are read first); returns the
-    /// server's version and whether a TTL was set.
+    /// The columns `agent_stats` gained with the periodic rows (``AgentStats``); rows of older agents read them as
+    /// the defaults (`periodic` 0: their one row was the run's end).
+    public static let statsColumns: [(name: String, type: String)] = [
+        ("periodic", "UInt8 DEFAULT 0"), ("capture_time", "UInt64"), ("kernel_drops", "UInt64"),
+        ("queue_rows", "UInt64"),
+    ]
+
+    /// Creates the database and tables when missing, and adds the columns of ``selectionColumns`` and
+    /// ``statsColumns`` to tables made before them (ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`: the tables'
+    /// columns are read first); returns the server's version and whether a TTL was set.
     @discardableResult
     public func initialize(retentionDays: Int? = 7) throws(StoreError) -> (version: String, ttl: Bool) {
         let version = try self.version()
@@ -126,15 +134,26 @@ public struct ClickHouseStore: Sendable {
         return (version, ttl)
     }
 
-    /// The `ALTER TABLE ... ADD COLUMN` statements `flows` still needs (none for a table made by this hoptrace).
+    /// The `ALTER TABLE ... ADD COLUMN` statements the existing `flows` and `agent_stats` tables still need (none
+    /// for tables made by this hoptrace).
     public func missingColumnStatements() throws(StoreError) -> [String] {
         let text = try execute(
-            "SELECT name FROM system.columns WHERE database = \(Self.literal(database)) AND table = 'flows' FORMAT TSV"
+            "SELECT table, name FROM system.columns WHERE database = \(Self.literal(database)) "
+                + "AND table IN ('flows', 'agent_stats') FORMAT TSV"
         )
-        let present = Set(text.split(separator: "\n").map(String.init))
-        return Self.selectionColumns.filter { !present.contains($0.name) }.map { column in
-            "ALTER TABLE \(database).flows ADD COLUMN \(column.name) \(column.type)"
+        var present: [String: Set<String>] = [:]
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: "\t", maxSplits: 1).map(String.init)
+            if fields.count == 2 { present[fields[0], default: []].insert(fields[1]) }
         }
+        var statements: [String] = []
+        for (table, columns) in [("flows", Self.selectionColumns), ("agent_stats", Self.statsColumns)] {
+            guard let have = present[table] else { continue }
+            for column in columns where !have.contains(column.name) {
+                statements.append("ALTER TABLE \(database).\(table) ADD COLUMN \(column.name) \(column.type)")
+            }
+        }
+        return statements
     }
 
     /// Inserts rows (one `JSONEachRow` body).
@@ -146,11 +165,27 @@ public struct ClickHouseStore: Sendable {
         try insert(body: body, table: "flows")
     }
 
-    /// Inserts a body of `JSONEachRow` lines into `table` (`flows` or `agent_stats`).
-    public func insert(body: [UInt8], table: String) throws(StoreError) {
+    /// Inserts agent counters into `agent_stats` (a table not yet given the newer columns by `store init` takes the
+    /// ones it has).
+    public func insert(stats: [AgentStats]) throws(StoreError) {
+        guard !stats.isEmpty else { return }
+        try insert(
+            body: stats.flatMap(\.jsonLine),
+            table: "agent_stats",
+            settings: "input_format_skip_unknown_fields=1"
+        )
+    }
+
+    /// Inserts a body of `JSONEachRow` lines into `table` (`flows` or `agent_stats`), with `settings`
+    /// (`name=value&...`) when given.
+    public func insert(body: [UInt8], table: String, settings: String = "") throws(StoreError) {
         guard Self.isIdentifier(table) else { throw StoreError("table '\(table.prefix(64))' is not a plain name") }
         let query = HTTPClient.encode("INSERT INTO \(database).\(table) FORMAT JSONEachRow")
-        let response = try client.request("POST", "/?query=" + query, body: body)
+        let response = try client.request(
+            "POST",
+            "/?query=" + query + (settings.isEmpty ? "" : "&" + settings),
+            body: body
+        )
         guard response.status == 200 else { throw Self.refused(response, client.url) }
     }
 

@@ -42,6 +42,9 @@ public final class RowShipper: @unchecked Sendable {
         public var queuedRows = 0
         /// Inserts that failed.
         public var failures = 0
+
+        /// All zero.
+        public init() {}
     }
 
     private struct Batch {
@@ -145,6 +148,9 @@ public final class RowShipper: @unchecked Sendable {
         condition.signal()
         condition.unlock()
     }
+
+    /// Rows in the batch being built, not yet counted in ``Counters/made`` (read it on the thread that adds rows).
+    public var building: Int { currentRows }
 
     /// The counters now.
     public var snapshot: Counters {

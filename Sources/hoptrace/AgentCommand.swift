@@ -25,7 +25,9 @@ struct AgentCommand: ParsableCommand {
             it). While the store cannot be reached, batches wait in memory (--queue-rows), then in --spool (capped \
             by --spool-max), and are sent oldest first when it is back; rows that fit nowhere are dropped and \
             counted. -r FILE replays a capture file instead (with --links for tcpdump -i any files). Ctrl-C or \
-            SIGTERM stops it; it then waits up to --drain-timeout for the store to take what is queued.
+            SIGTERM stops it; it then waits up to --drain-timeout for the store to take what is queued. With -w, the \
+            node's packets are also kept in a local ring of pcapng files (--rotate-size or --rotate-seconds, and \
+            --max-files), so that a traced request's packets can be fetched later.
             """
     )
 
@@ -53,6 +55,18 @@ struct AgentCommand: ParsableCommand {
     @OptionGroup(title: "Store")
     var store: StoreOptions
 
+    @Option(
+        name: [.customShort("w"), .customLong("write")],
+        help: ArgumentHelp(
+            "Also keep the packets in a ring of pcapng files: DIR/NAME.pcapng gives DIR/NAME-00000.pcapng, ...",
+            valueName: "file"
+        )
+    )
+    var ring: String?
+
+    @OptionGroup(title: "Local ring (with -w)")
+    var rotation: RotationOptions
+
     @OptionGroup(title: "Interface names (with -r)")
     var interfaceNames: InterfaceNameOptions
 
@@ -79,7 +93,8 @@ struct AgentCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Print the agent's counters on standard error this often (0: at the end only).",
+            "Every this long (of capture time with -r), the agent's counters on standard error and in agent_stats "
+                + "(0: only the end's row).",
             valueName: "time"
         )
     )
@@ -103,6 +118,18 @@ struct AgentCommand: ParsableCommand {
             throw ValidationError("--spool-max '\(spoolMax)' is not a size; e.g. 512M, 2G")
         }
         if !(1...4096).contains(bufferSize) { throw ValidationError("--buffer-size must be between 1 and 4096 MiB") }
+        if let ring {
+            if ring.isEmpty || ring == "-" || ring.hasSuffix("/") {
+                throw ValidationError("-w needs a file name, e.g. -w /var/lib/hoptrace/ring/node.pcapng")
+            }
+            if !rotation.rotation.rotates || rotation.maxFiles == nil {
+                throw ValidationError(
+                    "the local ring is bounded: give -w with --rotate-size (or --rotate-seconds) and --max-files"
+                )
+            }
+        } else if rotation.given {
+            throw ValidationError("--rotate-size, --rotate-seconds and --max-files are for the local ring: add -w FILE")
+        }
         if let node = node ?? ProcessInfo.processInfo.environment["NODE_NAME"], node.isEmpty || node.count > 253 {
             throw ValidationError("--node must be a name of 1 to 253 characters")
         }
@@ -152,20 +179,40 @@ struct AgentCommand: ParsableCommand {
             shipper.add(row)
         }
         var pipeline = FlowPipeline(configuration: Correlator.flowConfiguration())
+        let reporter = AgentReporter(
+            node: node,
+            run: run,
+            interval: statsInterval.nanoseconds,
+            shipper: shipper,
+            store: store
+        )
         let started = Date()
         var packets = 0
         var readError: CaptureError?
         var kernelDrops: UInt64 = 0
+        var tee: RecordingSource?
         do {
             if !readFiles.isEmpty {
                 let names = try interfaceNames.loadAll()
                 pipeline.ifIndexNames = names.shared
-                pipeline.filter = try CaptureInput.packetFilter(filter)
+                let filter = try CaptureInput.packetFilter(filter)
+                pipeline.filter = filter
+                let opened = try CaptureSet.open(readFiles.map { CaptureFileSpec(path: $0, node: node) })
+                if let filter {
+                    for interface in opened.source.interfaces { try filter.prepare(for: interface.linkType) }
+                }
+                tee = try openRing(opened.source, node: node, filter: filter)
+                let counting = CountingSource(tee ?? opened.source)
+                reporter.counter = counting
                 let result = try pipeline.run(
-                    inputs: readFiles.map { CaptureFileSpec(path: $0, node: node) },
+                    source: counting,
                     tap: { decoded, _ in recorder.note(time: decoded.timestamp) },
                     capturePoints: points,
-                    clock: { sink(recorder.clock($0)) },
+                    // A replay's reports come every interval of capture time.
+                    clock: { time in
+                        sink(recorder.clock(time))
+                        reporter.tick(now: time)
+                    },
                     sink: { event in
                         do {
                             if let row = try recorder.row(event) { sink(row) }
@@ -182,16 +229,28 @@ struct AgentCommand: ParsableCommand {
                     points: points,
                     recorder: recorder,
                     shipper: shipper,
+                    reporter: reporter,
                     sink: sink,
+                    tee: &tee,
                     failure: { failure = failure ?? $0 }
                 )
             }
         } catch let error as CaptureError {
             readError = error
         }
+        var ringError: CaptureError?
+        do {
+            try tee?.finish(start: Int64(clamping: run))
+        } catch {
+            ringError = error
+        }
         let counters = shipper.finish(drainTimeout: Double(drainTimeout.nanoseconds) / 1e9)
         let seconds = max(Date().timeIntervalSince(started), 1e-3)
-        try? Self.insertStats(store, node: node, run: run, packets: packets, counters: counters)
+        let drops = kernelDrops
+        reporter.kernelDrops = readFiles.isEmpty ? { drops } : nil
+        var end = reporter.row(periodic: false, counters: counters)
+        end.packets = packets
+        try? reporter.sender.finish(end)
         let unsent = counters.spoolRows
         printError(
             "hoptrace agent \(node): \(packets) packets, \(counters.made) rows, \(counters.sent) sent to "
@@ -200,7 +259,14 @@ struct AgentCommand: ParsableCommand {
                 + "the spool (\(counters.spoolBytes) bytes)"
                 + (kernelDrops > 0 ? ", \(kernelDrops) dropped by kernel" : "")
         )
+        if let files = tee?.recorder.files, let first = files.first, let last = files.last {
+            printError(
+                "hoptrace agent \(node): local ring of \(files.count) file\(files.count == 1 ? "" : "s") ("
+                    + (files.count == 1 ? first : "\(first) ... \(last)") + ")"
+            )
+        }
         if let failure { throw CLIFailure("\(failure)") }
+        if let ringError { throw CLIFailure("local ring (-w): \(ringError.description)") }
         if let readError { throw CLIFailure(readError.description) }
         if counters.dropped > 0 {
             throw CLIFailure(
@@ -220,7 +286,9 @@ struct AgentCommand: ParsableCommand {
         points: CapturePointTable,
         recorder: FlowRowRecorder,
         shipper: RowShipper,
+        reporter: AgentReporter,
         sink: @escaping (FlowRow) -> Void,
+        tee: inout RecordingSource?,
         failure: @escaping (any Error) -> Void
     ) throws -> (Int, UInt64) {
         let source: LiveSource
@@ -232,40 +300,33 @@ struct AgentCommand: ParsableCommand {
         } catch {
             throw CLIFailure(error.description)
         }
+        tee = try openRing(source, node: recorder.node, filter: nil, statistics: { source.statistics() })
         var pipeline = pipeline
         pipeline.ifIndexNames = Self.hostInterfaceNames()
         let triggers = StopTriggers(stopping: source.stopHandle, after: duration)
         defer { triggers.cancel() }
         printError(
             "hoptrace agent \(recorder.node): capturing on \(interfaces.joined(separator: ", "))"
-                + (filter.map { " (filter: \($0))" } ?? "") + ", shipping to \(store.store ?? ""); Ctrl-C to stop"
+                + (filter.map { " (filter: \($0))" } ?? "") + ", shipping to \(store.store ?? "")"
+                + (ring.map { ", keeping the packets in \($0) (rotated)" } ?? "") + "; Ctrl-C to stop"
         )
-        let every = statsInterval.nanoseconds
-        var nextStats = wallClockNanoseconds() &+ every
-        var packets = 0
-        let report = {
-            guard every > 0, wallClockNanoseconds() >= nextStats else { return }
-            nextStats = wallClockNanoseconds() &+ every
-            let c = shipper.snapshot
-            printError(
-                "hoptrace agent \(recorder.node): \(packets) packets, \(c.made) rows, \(c.sent) sent, "
-                    + "\(c.dropped) dropped, \(c.spoolRows) rows in the spool (\(c.spoolBytes) bytes)"
-            )
-        }
+        // A live capture's reports come every interval of the wall clock, also while the link is quiet; libpcap's
+        // counters are read on this (the capturing) thread.
+        let counting = CountingSource(tee ?? source)
+        reporter.counter = counting
+        reporter.kernelDrops = { source.statistics().reduce(UInt64(0)) { $0 + UInt64($1.dropped) } }
+        reporter.tick(now: wallClockNanoseconds())
         source.onIdle = {
             shipper.tick()
-            report()
+            reporter.tick(now: wallClockNanoseconds())
         }
         let result = try pipeline.run(
-            source: source,
-            tap: { decoded, _ in
-                packets += 1
-                recorder.note(time: decoded.timestamp)
-            },
+            source: counting,
+            tap: { decoded, _ in recorder.note(time: decoded.timestamp) },
             capturePoints: points,
             clock: { time in
                 sink(recorder.clock(time))
-                report()
+                reporter.tick(now: wallClockNanoseconds())
             },
             sink: { event in
                 do {
@@ -282,6 +343,35 @@ struct AgentCommand: ParsableCommand {
         return (result.packets, drops)
     }
 
+    /// With `-w`: `source` teed into the local ring (its directory created), the node's name in each file's section
+    /// header (as `hoptrace capture` writes the host's), so that `trace` reading the ring knows the node.
+    func openRing(
+        _ source: any PacketSource,
+        node: String,
+        filter: PacketFilter?,
+        statistics: @escaping () -> [LiveSource.Statistics] = { [] }
+    ) throws -> RecordingSource? {
+        guard let ring else { return nil }
+        var section = PcapngWriter.SectionInfo.currentHost(application: "hoptrace \(HoptraceVersion.string)")
+        section.comment = "host \(node)"
+        let directory = (ring as NSString).deletingLastPathComponent
+        do {
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+        } catch {
+            throw CLIFailure("cannot create \(directory) for -w: \(error.localizedDescription)")
+        }
+        do {
+            let recorder = try RotatingRecorder(path: ring, rotation: rotation.rotation, section: section)
+            let tee = RecordingSource(source, recorder: recorder, filter: filter, statistics: statistics)
+            tee.onFailure = { printError("hoptrace agent \(node): the local ring stopped: \($0.description)") }
+            return tee
+        } catch {
+            throw CLIFailure(error.description)
+        }
+    }
+
     /// This host's interface names by index, for `-i any` (SLL2) packets.
     static func hostInterfaceNames() -> [Int32: String] {
         var names: [Int32: String] = [:]
@@ -293,36 +383,5 @@ struct AgentCommand: ParsableCommand {
             entry += 1
         }
         return names
-    }
-
-    /// One row of the agent's counters in `agent_stats`.
-    static func insertStats(
-        _ store: ClickHouseStore,
-        node: String,
-        run: UInt64,
-        packets: Int,
-        counters: RowShipper.Counters
-    ) throws {
-        struct Stats: Encodable {
-            var time: UInt64
-            var node: String
-            var run: UInt64
-            var packets: Int
-            var rows_made: Int
-            var rows_sent: Int
-            var rows_dropped: Int
-            var spool_bytes: Int
-        }
-        let stats = Stats(
-            time: UInt64(clamping: wallClockNanoseconds()),
-            node: node,
-            run: run,
-            packets: packets,
-            rows_made: counters.made,
-            rows_sent: counters.sent,
-            rows_dropped: counters.dropped,
-            spool_bytes: counters.spoolBytes
-        )
-        try store.insert(body: Array(JSONEncoder().encode(stats)) + [10], table: "agent_stats")
     }
 }

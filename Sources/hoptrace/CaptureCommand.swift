@@ -62,23 +62,7 @@ struct CaptureCommand: ParsableCommand {
     )
     var duration: DurationArgument?
 
-    @Option(
-        name: .customLong("rotate-size"),
-        help: ArgumentHelp("Start a new file after this size: 100MB, 512KB, 1GB.", valueName: "size")
-    )
-    var rotateSize: ByteSize?
-
-    @Option(
-        name: .customLong("rotate-seconds"),
-        help: ArgumentHelp("Start a new file after this many seconds.", valueName: "n")
-    )
-    var rotateSeconds: Int?
-
-    @Option(
-        name: .customLong("max-files"),
-        help: ArgumentHelp("With rotation, keep only the newest n files.", valueName: "n")
-    )
-    var maxFiles: Int?
+    @OptionGroup var rotation: RotationOptions
 
     @Option(
         name: .customLong("buffer-size"),
@@ -120,16 +104,7 @@ struct CaptureCommand: ParsableCommand {
         if output.isEmpty {
             throw ValidationError("-w needs a file name")
         }
-        if let rotateSeconds, rotateSeconds <= 0 {
-            throw ValidationError("--rotate-seconds must be positive, got \(rotateSeconds)")
-        }
-        if let maxFiles, maxFiles <= 0 {
-            throw ValidationError("--max-files must be positive, got \(maxFiles)")
-        }
-        if maxFiles != nil && rotateSize == nil && rotateSeconds == nil {
-            throw ValidationError("--max-files needs --rotate-size or --rotate-seconds")
-        }
-        if output == "-" && (rotateSize != nil || rotateSeconds != nil) {
+        if output == "-" && rotation.rotation.rotates {
             throw ValidationError("cannot rotate standard output; give -w a file name")
         }
     }
@@ -154,11 +129,7 @@ struct CaptureCommand: ParsableCommand {
         let source = try LiveSource(interfaces: interfaces, options: options)
         let recorder = try RotatingRecorder(
             path: output,
-            rotation: RotatingRecorder.Rotation(
-                bytes: rotateSize?.bytes,
-                nanoseconds: rotateSeconds.map { Int64($0) * 1_000_000_000 },
-                maxFiles: maxFiles
-            ),
+            rotation: rotation.rotation,
             section: .currentHost(application: "hoptrace \(HoptraceVersion.string)")
         )
         if let user {
@@ -233,6 +204,52 @@ struct CaptureCommand: ParsableCommand {
             )
         }
     }
+}
+
+/// `--rotate-size`, `--rotate-seconds`, `--max-files`: a series of pcapng files instead of one (`hoptrace capture -w`,
+/// `hoptrace agent -w`).
+struct RotationOptions: ParsableArguments {
+    @Option(
+        name: .customLong("rotate-size"),
+        help: ArgumentHelp("Start a new file after this size: 100MB, 512KB, 1GB.", valueName: "size")
+    )
+    var rotateSize: ByteSize?
+
+    @Option(
+        name: .customLong("rotate-seconds"),
+        help: ArgumentHelp("Start a new file after this many seconds.", valueName: "n")
+    )
+    var rotateSeconds: Int?
+
+    @Option(
+        name: .customLong("max-files"),
+        help: ArgumentHelp("With rotation, keep only the newest n files.", valueName: "n")
+    )
+    var maxFiles: Int?
+
+    func validate() throws {
+        if let rotateSeconds, rotateSeconds <= 0 {
+            throw ValidationError("--rotate-seconds must be positive, got \(rotateSeconds)")
+        }
+        if let maxFiles, maxFiles <= 0 {
+            throw ValidationError("--max-files must be positive, got \(maxFiles)")
+        }
+        if maxFiles != nil && rotateSize == nil && rotateSeconds == nil {
+            throw ValidationError("--max-files needs --rotate-size or --rotate-seconds")
+        }
+    }
+
+    /// The policy for ``RotatingRecorder``.
+    var rotation: RotatingRecorder.Rotation {
+        RotatingRecorder.Rotation(
+            bytes: rotateSize?.bytes,
+            nanoseconds: rotateSeconds.map { Int64($0) * 1_000_000_000 },
+            maxFiles: maxFiles
+        )
+    }
+
+    /// Whether any of the options was given.
+    var given: Bool { rotateSize != nil || rotateSeconds != nil || maxFiles != nil }
 }
 
 /// A size on the command line: `100MB`, `512KB`, `1GB` (powers of 1000, as tcpdump's -C), `2MiB`, or bytes; at

@@ -82,7 +82,7 @@ extension FlowCommandOptions {
         let now = UInt64(clamping: wallClockNanoseconds())
         let start = window == 0 ? 0 : now - min(now, UInt64(window))
         do {
-            let stored = try StoredFlows(rows: store.rows(since: start))
+            let stored = try StoredFlows(rows: Kind.storeRows(store, since: start, filter: printer.filter))
             printer.fixedPointNames = stored.capturePoints.map(\.description)
             for event in stored.events {
                 printer.take(event)
@@ -107,6 +107,15 @@ protocol FlowRecordKind {
     static func matches(_ record: Record, _ filter: RecordFilter) -> Bool
     /// The cluster's names for the record's addresses.
     static func names(of record: Record, in names: inout AddressNames) -> [String: String]
+    /// The store's rows emitted since `since` that may hold records `filter` keeps (a superset, in any order).
+    static func storeRows(_ store: ClickHouseStore, since: UInt64, filter: RecordFilter) throws -> [FlowRow]
+}
+
+extension FlowRecordKind {
+    /// Every row of the window.
+    static func storeRows(_ store: ClickHouseStore, since: UInt64, filter: RecordFilter) throws -> [FlowRow] {
+        try store.rows(since: since)
+    }
 }
 
 /// `flows`: connections and ICMP errors.
@@ -140,6 +149,26 @@ enum RequestRecords: FlowRecordKind {
 
     static func names(of record: RequestRecord, in names: inout AddressNames) -> [String: String] {
         names.names(of: record)
+    }
+
+    /// The HTTP and DNS rows the filter may keep, chosen in SQL (``RequestSelection``).
+    static func storeRows(_ store: ClickHouseStore, since: UInt64, filter: RecordFilter) throws -> [FlowRow] {
+        try store.rows(since: since, selecting: selection(filter)).rows
+    }
+
+    /// `filter` as a selection in SQL.
+    static func selection(_ filter: RecordFilter) -> RequestSelection {
+        var selection = RequestSelection(port: filter.port, slowerThan: filter.slowerThan)
+        if let host = filter.host {
+            selection.host = IPAddress(host).map(RequestSelection.Host.address) ?? .name(host)
+        }
+        switch filter.status {
+        case .http(let code): selection.status = .http(code)
+        case .httpClass(let digit): selection.status = .httpClass(digit)
+        case .rcode(let rcode): selection.status = .rcode(rcode)
+        case .connectionState, nil: break
+        }
+        return selection
     }
 }
 

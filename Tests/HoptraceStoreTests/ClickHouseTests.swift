@@ -1,6 +1,7 @@
 import Foundation
 import HoptraceCapture
 import HoptraceCorrelate
+import HoptraceDecode
 import HoptraceReport
 import HoptraceStore
 import HoptraceTestSupport
@@ -324,5 +325,123 @@ struct SelectionTests {
         #expect(
             traces.map { TraceJSON.render($0) } == (try RoundTripTests.direct(RoundTripTests.inputs("clusterip-ok")))
         )
+    }
+
+    @Test("an agent_stats table of before the periodic rows takes a new agent's row, and store init adds its columns")
+    func statsBeforePeriodic() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        let store = try ClickHouseStore(url: server.url, database: "old")
+        try store.execute("CREATE DATABASE old")
+        // The table as the first agents made it (docs/clickhouse.sql before the periodic rows).
+        try store.execute(
+            """
+            CREATE TABLE old.agent_stats (time UInt64, node String, run UInt64, packets UInt64, rows_made UInt64,
+            rows_sent UInt64, rows_dropped UInt64, spool_bytes UInt64)
+            ENGINE = MergeTree PARTITION BY toDate(intDiv(time, 1000000000)) ORDER BY (node, time)
+            """
+        )
+        var counters = RowShipper.Counters()
+        counters.made = 7
+        counters.sent = 5
+        counters.queuedRows = 2
+        let row = AgentStats(
+            time: 1_000_000_000,
+            node: "n",
+            run: 1,
+            periodic: true,
+            captureTime: 900_000_000,
+            packets: 40,
+            kernelDrops: 3,
+            counters: counters
+        )
+        try store.insert(stats: [row])
+        #expect(
+            try server.query("SELECT packets, rows_made, rows_sent FROM old.agent_stats FORMAT TSV") == "40\t7\t5\n"
+        )
+        #expect(try store.missingColumnStatements().count == ClickHouseStore.statsColumns.count)
+        try store.initialize(retentionDays: nil)
+        #expect(try store.missingColumnStatements().isEmpty)
+        try store.insert(stats: [row])
+        let columns = "periodic, capture_time, kernel_drops, queue_rows"
+        #expect(
+            try server.query("SELECT \(columns) FROM old.agent_stats ORDER BY periodic FORMAT TSV")
+                == "0\t0\t0\t0\n1\t900000000\t3\t2\n"
+        )
+    }
+
+    @Test("requests' selection: every HTTP and DNS row a filter keeps, none of 20,000 others")
+    func requestSelection() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        let store = try ClickHouseStore(url: server.url, database: "rsel")
+        try store.initialize(retentionDays: nil)
+        var rows: [FlowRow] = []
+        for (index, input) in RoundTripTests.inputs("xnode-ok").enumerated() {
+            rows += try RoundTripTests.rows([input], node: input.node ?? "", run: 100 + UInt64(index))
+        }
+        try store.insert(rows)
+        // 20,000 exchanges no filter below keeps: other clients, server, port, Host, a 503 answered in 1 ns.
+        let template = try #require(rows.first { $0.kind == "http" })
+        var noise: [FlowRow] = []
+        for k in 0..<20_000 {
+            var row = template
+            (row.node, row.run, row.seq) = ("node-z", 9, UInt64(k))
+            row.client = "10.250.\(k / 250 % 250).\(k % 250 + 1)"
+            (row.server, row.clientPort, row.serverPort) = ("10.251.0.1", 40_000, 9_999)
+            (row.host, row.status, row.latency) = ("noise.example", 503, 1)
+            noise.append(row)
+        }
+        try store.insert(noise)
+        let total = try store.count()
+        #expect(total == rows.count + noise.count)
+        let dnsServer = try #require(IPAddress("10.96.0.10"))
+        let cases: [(RecordFilter, RequestSelection)] = [
+            (RecordFilter(), RequestSelection()),
+            (RecordFilter(port: 53), RequestSelection(port: 53)),
+            (RecordFilter(status: .rcode("NOERROR")), RequestSelection(status: .rcode("NOERROR"))),
+            (RecordFilter(status: .httpClass(2)), RequestSelection(status: .httpClass(2))),
+            (RecordFilter(status: .http(200)), RequestSelection(status: .http(200))),
+            (RecordFilter(host: "web"), RequestSelection(host: .name("web"))),
+            (RecordFilter(host: "WEB.default"), RequestSelection(host: .name("WEB.default"))),
+            (RecordFilter(host: "10.96.0.10"), RequestSelection(host: .address(dnsServer))),
+            (RecordFilter(slowerThan: 1_000_000), RequestSelection(slowerThan: 1_000_000)),
+            (
+                RecordFilter(host: "web", port: 80, status: .httpClass(2)),
+                RequestSelection(host: .name("web"), port: 80, status: .httpClass(2))
+            ),
+        ]
+        for (filter, selection) in cases {
+            let (selected, report) = try store.rows(since: 0, selecting: selection)
+            #expect(report.wholeWindow == nil && report.rows == selected.count)
+            #expect(selected.allSatisfy { $0.kind == "http" || $0.kind == "dns" })
+            if selection == RequestSelection() {
+                // No filter: every request, the 20,000 too, and no connection or clock row.
+                let requests = rows.filter { $0.kind == "http" || $0.kind == "dns" }.count
+                #expect(selected.count == requests + noise.count)
+            } else {
+                #expect(!selected.contains { $0.node == "node-z" }, "\(selection)")
+                #expect(report.rows * 50 < total, "\(selection): \(report.rows) of \(total)")
+            }
+            // The filter itself, on every row of the window: each record it keeps is among the rows selected.
+            let chosen = Set(selected.map { "\($0.node)/\($0.run)/\($0.seq)" })
+            var kept = 0
+            for row in rows {
+                let record: RequestRecord
+                switch try row.flowEvent(capturePoint: 0) {
+                case .http(let exchange): record = .http(exchange)
+                case .dns(let transaction): record = .dns(transaction)
+                default: continue
+                }
+                guard filter.matches(record) else { continue }
+                kept += 1
+                #expect(chosen.contains("\(row.node)/\(row.run)/\(row.seq)"), "\(selection): \(row.kind) \(row.seq)")
+            }
+            #expect(kept > 0 && kept <= selected.count, "\(selection)")
+        }
+        // Hostile text is a value: nothing matches, nothing breaks.
+        let (none, _) = try store.rows(since: 0, selecting: RequestSelection(host: .name("x') OR 1=1 --")))
+        #expect(none.isEmpty)
+        #expect(try store.count() == total)
     }
 }
