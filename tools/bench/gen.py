@@ -32,6 +32,9 @@ parser.add_argument("out", help="output prefix: writes OUT.sll2.pcap, OUT.pcapng
 parser.add_argument("--scale", type=float, default=1.0)
 parser.add_argument("--seed", type=int, default=7)
 parser.add_argument("--concurrency", type=int, default=400)
+parser.add_argument("--slowdown", type=float, default=1.0,
+                    help="every gap in and between conversations F times longer: with F times the concurrency, the "
+                    "same packet rate (so the same rate of connections closing) and F times the concurrent flows")
 parser.add_argument("--format", choices=["both", "sll2", "pcapng", "ether"], default="both",
                     help="both (the default) writes all three")
 args = parser.parse_args()
@@ -316,6 +319,10 @@ def gap(step, following):
     return 12_000  # the server's next segment
 
 
+def slow(ns):
+    return ns if args.slowdown == 1 else int(ns * args.slowdown)
+
+
 # Event-driven: each conversation's next step is due a realistic gap after its last; steps are played in time
 # order, at least 2.5 us apart (three capture points each), so a busy node's healthy traffic looks healthy.
 import heapq
@@ -324,7 +331,7 @@ t_ns = 1_795_000_000 * 1_000_000_000
 due = []
 started = 0
 while started < min(args.concurrency, CONNECTIONS):
-    heapq.heappush(due, (t_ns + started * 20_000, started, Conn(started)))
+    heapq.heappush(due, (t_ns + slow(started * 20_000), started, Conn(started)))
     started += 1
 finished = 0
 last = 0
@@ -334,11 +341,11 @@ while due:
     last = now
     step = conn.steps[conn.next]
     if conn.play(now):
-        heapq.heappush(due, (now + gap(step, conn.steps[conn.next]), order, conn))
+        heapq.heappush(due, (now + slow(gap(step, conn.steps[conn.next])), order, conn))
     else:
         finished += 1
         if started < CONNECTIONS:
-            heapq.heappush(due, (now + rng.randint(10_000, 500_000), started, Conn(started)))
+            heapq.heappush(due, (now + slow(rng.randint(10_000, 500_000)), started, Conn(started)))
             started += 1
     if len(out_sll2) + len(out_ng) + len(out_ether) > 60_000:
         flush()
