@@ -12,7 +12,7 @@ MAN := docs/hoptrace.1
 # The demo traces two bundled lab captures: a SYN dropped after kube-proxy's DNAT, and a slow server.
 DEMO ?= captures/clusterip-drop/hoptrace.pcapng captures/clusterip-slow-server/hoptrace.pcapng
 
-.PHONY: all deps test-deps build demo test lint format fuzz fuzz-smoke bench bench-micro lab clean man install uninstall
+.PHONY: all deps test-deps bench-deps build demo test lint format fuzz fuzz-smoke bench bench-micro lab clean man install uninstall
 
 all: build
 
@@ -21,6 +21,9 @@ deps:
 
 test-deps:
 	@tools/setup.sh test
+
+bench-deps:
+	@tools/setup.sh bench
 
 build: deps
 	$(SWIFT) build -c release --product hoptrace
@@ -80,11 +83,14 @@ fuzz: deps
 fuzz-smoke:
 	tools/fuzz/run.sh --smoke $(FUZZ_SMOKE)
 
-## bench: hoptrace against tcpdump and tshark on a generated 2.8 M-packet node capture (median of 5, one core);
-## SCALE=2, FORMAT=pcapng, RUNS, TSHARK_SCALE=0.1 (tshark on a smaller file) as in tools/bench/compare.sh; then the
-## flow stage's peak RSS as the file grows and per concurrent flow (tools/bench/memory.sh).
-bench: test-deps build
+## bench: hoptrace against the tcpdump floor and its peers (tshark, tcptrace, ndpiReader, httpry) on a generated
+## 2.8 M-packet Ethernet capture, then the same node's 2.8 M-packet SLL2 capture (median of 5, one core;
+## tools/bench/compare.sh: ETHER_SCALE, SCALE, RUNS, TSHARK_SCALE...); trace --all and requests at ~1, 2 and 3 M
+## packets (tools/bench/scaling.sh); the flow stage's peak RSS as the file grows and per concurrent flow
+## (tools/bench/memory.sh). bench-deps installs the peers.
+bench: bench-deps build
 	tools/bench/compare.sh
+	tools/bench/scaling.sh
 	tools/bench/memory.sh
 
 ## bench-micro: the decode micro-benchmarks (ns/packet, 0 mallocs/packet) against Benchmarks/Thresholds.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages hoptrace builds, tests and demos with, when they are missing.
+# Installs the Debian packages hoptrace builds, tests, demos and benchmarks with, when they are missing.
+#   tools/setup.sh build | test | bench      (bench: make bench's tools, tools/bench/compare.sh's peers included)
 # Idempotent: a machine that has them all is left alone (no apt-get update).
 set -euo pipefail
 
@@ -11,7 +12,10 @@ case "${1:-build}" in
     build) ;;
     test) want+=(tshark wireshark-common tcpdump iproute2 iptables nginx-light dnsmasq-base dnsutils curl python3 musl-tools
                  util-linux chromium clickhouse-server) ;;
-    *) echo "usage: tools/setup.sh [build|test]" >&2; exit 2 ;;
+    # tools/bench: tcpdump (the floor), tshark and capinfos, the peers of tools/bench/compare.sh (tcptrace,
+    # ndpiReader from libndpi-bin, httpry), taskset (util-linux), /usr/bin/time, bc, python3 (gen.py).
+    bench) want+=(tshark wireshark-common tcpdump tcptrace libndpi-bin httpry util-linux time bc python3) ;;
+    *) echo "usage: tools/setup.sh [build|test|bench]" >&2; exit 2 ;;
 esac
 
 for p in "${want[@]}"; do have_pkg "$p" || need+=("$p"); done

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Writes a large, deterministic, lab-like node capture for benchmarks, in both formats at once.
+"""Writes a large, deterministic, lab-like node capture for benchmarks, in all its formats at once.
 
-Usage: tools/bench/gen.py [--scale S] [--seed N] [--concurrency C] OUT_PREFIX
+Usage: tools/bench/gen.py [--scale S] [--seed N] [--concurrency C] [--format both|sll2|pcapng|ether] OUT_PREFIX
        writes OUT_PREFIX.sll2.pcap (LINUX_SLL2, one ifindex per capture point, packet type 3 "from the pod"
-       or 4 "outgoing", microseconds) and OUT_PREFIX.pcapng (one Ethernet IDB per interface with its name,
-       nanosecond timestamps, EPB flags inbound/outbound), and prints the packet and connection counts.
+       or 4 "outgoing", microseconds), OUT_PREFIX.pcapng (one Ethernet IDB per interface with its name,
+       nanosecond timestamps, EPB flags inbound/outbound) and OUT_PREFIX.ether.pcap (classic pcap, LINKTYPE_ETHERNET,
+       microseconds: one capture point's view, the client pods' veths, i.e. every packet once, pre-DNAT, as the
+       client sees it; for the peers that cannot read SLL2 or several interfaces: tcptrace, ndpiReader, httpry),
+       and prints the packet and connection counts (both: all three files).
 
 What is in it, modelled on the lab's captures (tools/lab/lab.py, captures/*/any.sll2.pcap):
 - 8 client pods (10.244.0.20+i behind vethcli<i>), a Service ClusterIP 10.96.0.100:80 load-balanced over 4 server
@@ -25,11 +28,15 @@ import struct
 import sys
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("out", help="output prefix: writes OUT.sll2.pcap and OUT.pcapng")
+parser.add_argument("out", help="output prefix: writes OUT.sll2.pcap, OUT.pcapng and OUT.ether.pcap")
 parser.add_argument("--scale", type=float, default=1.0)
 parser.add_argument("--seed", type=int, default=7)
 parser.add_argument("--concurrency", type=int, default=400)
-parser.add_argument("--format", choices=["both", "sll2", "pcapng"], default="both")
+parser.add_argument("--slowdown", type=float, default=1.0,
+                    help="every gap in and between conversations F times longer: with F times the concurrency, the "
+                    "same packet rate (so the same rate of connections closing) and F times the concurrent flows")
+parser.add_argument("--format", choices=["both", "sll2", "pcapng", "ether"], default="both",
+                    help="both (the default) writes all three")
 args = parser.parse_args()
 rng = random.Random(args.seed)
 
@@ -58,10 +65,14 @@ idb_of = {ifindex: k for k, (ifindex, _) in enumerate(interfaces)}
 # --- writers -------------------------------------------------------------------------------------------------
 want_sll2 = args.format in ("both", "sll2")
 want_ng = args.format in ("both", "pcapng")
+want_ether = args.format in ("both", "ether")
 sll2 = open(args.out + ".sll2.pcap", "wb") if want_sll2 else None
 ng = open(args.out + ".pcapng", "wb") if want_ng else None
+ether = open(args.out + ".ether.pcap", "wb") if want_ether else None
 if sll2:
     sll2.write(pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 276))  # LINKTYPE_LINUX_SLL2
+if ether:
+    ether.write(pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))  # LINKTYPE_ETHERNET
 
 
 def ng_option(code, value):
@@ -76,8 +87,10 @@ if ng:
         body = pack("<HHI", 1, 0, 262144) + ng_option(2, name.encode()) + ng_option(9, b"\x09") + b"\0\0\0\0"
         ng.write(pack("<II", 1, 12 + len(body)) + body + pack("<I", 12 + len(body)))
 
-out_sll2, out_ng = [], []
+out_sll2, out_ng, out_ether = [], [], []
 packets = 0
+ether_packets = 0
+CLIENT_IFINDEXES = {ifindex for _, ifindex, _ in CLIENTS}
 
 
 def flush():
@@ -85,8 +98,11 @@ def flush():
         sll2.write(b"".join(out_sll2))
     if ng:
         ng.write(b"".join(out_ng))
+    if ether:
+        ether.write(b"".join(out_ether))
     out_sll2.clear()
     out_ng.clear()
+    out_ether.clear()
 
 
 def ip_checksum(header):
@@ -104,7 +120,7 @@ def emit(t_ns, sightings, proto, payload_l4):
 
     sightings: [(offset_ns, ifindex, pkttype, src, dst, src_mac, dst_mac, l4_override)]; l4_override replaces the
     ports (NAT) when not None."""
-    global packets
+    global packets, ether_packets
     ident = ip_ids.get(sightings[0][3], 1)
     for off, ifindex, pkttype, src, dst, smac, dmac, l4 in sightings:
         l4 = l4 if l4 is not None else payload_l4
@@ -125,6 +141,11 @@ def emit(t_ns, sightings, proto, payload_l4):
             out_ng.append(pack("<IIIIIII", 6, total, idb_of[ifindex], t >> 32, t & 0xFFFFFFFF, len(frame), len(frame)))
             out_ng.append(frame + b"\0" * pad)
             out_ng.append(pack("<HHII", 2, 4, flags, 0) + pack("<I", total))
+        if ether and ifindex in CLIENT_IFINDEXES:  # the client veth's sighting only: each packet once
+            frame = dmac + smac + b"\x08\x00" + ip
+            out_ether.append(pack("<IIII", t // 1_000_000_000, (t % 1_000_000_000) // 1000, len(frame), len(frame)))
+            out_ether.append(frame)
+            ether_packets += 1
         packets += 1
     # one IP ID per sender and packet (NAT keeps it), the same at every capture point
     ip_ids[sightings[0][3]] = (ip_ids.get(sightings[0][3], 1) + 1) & 0xFFFF
@@ -298,6 +319,10 @@ def gap(step, following):
     return 12_000  # the server's next segment
 
 
+def slow(ns):
+    return ns if args.slowdown == 1 else int(ns * args.slowdown)
+
+
 # Event-driven: each conversation's next step is due a realistic gap after its last; steps are played in time
 # order, at least 2.5 us apart (three capture points each), so a busy node's healthy traffic looks healthy.
 import heapq
@@ -306,7 +331,7 @@ t_ns = 1_795_000_000 * 1_000_000_000
 due = []
 started = 0
 while started < min(args.concurrency, CONNECTIONS):
-    heapq.heappush(due, (t_ns + started * 20_000, started, Conn(started)))
+    heapq.heappush(due, (t_ns + slow(started * 20_000), started, Conn(started)))
     started += 1
 finished = 0
 last = 0
@@ -316,17 +341,19 @@ while due:
     last = now
     step = conn.steps[conn.next]
     if conn.play(now):
-        heapq.heappush(due, (now + gap(step, conn.steps[conn.next]), order, conn))
+        heapq.heappush(due, (now + slow(gap(step, conn.steps[conn.next])), order, conn))
     else:
         finished += 1
         if started < CONNECTIONS:
-            heapq.heappush(due, (now + rng.randint(10_000, 500_000), started, Conn(started)))
+            heapq.heappush(due, (now + slow(rng.randint(10_000, 500_000)), started, Conn(started)))
             started += 1
-    if len(out_sll2) + len(out_ng) > 60_000:
+    if len(out_sll2) + len(out_ng) + len(out_ether) > 60_000:
         flush()
 flush()
-for f in (sll2, ng):
+for f in (sll2, ng, ether):
     if f:
         f.close()
-print(f"{packets} packets, {CONNECTIONS} HTTP connections, {REQUESTS} HTTP requests, {args.concurrency} concurrent",
+if ether:
+    print(f"ether.pcap (client veths): {ether_packets} packets", file=sys.stderr)
+print(f"{packets} packets (three capture points), {CONNECTIONS} HTTP connections, {REQUESTS} HTTP requests, {args.concurrency} concurrent",
       file=sys.stderr)
