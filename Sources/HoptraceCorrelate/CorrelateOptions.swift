@@ -45,8 +45,10 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// At the end of the input, how many connections still open are traced before the traces that can no longer be
     /// preceded are released (what is held at the end is a batch, not everything open).
     public var finishBatch = 4_096
-    /// Most DNS queries held per client; beyond it the oldest are dropped (counted).
-    public var maxQueriesPerClient = 4_096
+    /// Most DNS queries of one client waiting to be built into lookups; beyond it the oldest are dropped (counted).
+    /// Memory is bounded across clients by ``maxHeldQueries``; this only keeps one client from taking all of it (at
+    /// 4,096 a busy pod's lookups were dropped: the dense benchmark node, 8 pods, lost 50,000 of them).
+    public var maxQueriesPerClient = 32_768
     /// Two-way delay sums within this many ns of zero do not order two capture points (microsecond timestamps).
     public var delayTolerance: Int64 = 2_000
     /// How often (capture time) what is due is looked at.
