@@ -42,6 +42,33 @@ struct StreamingFinishTests {
         }
     }
 
+    @Test("two nodes, every writer: batches of 1 give the traces of one batch (but the clock offsets they report)")
+    func twoNodes() throws {
+        for labCase in LabTwoNodeTests.cases {
+            let (specs, names) = try LabTwoNodeTests.inputs(labCase)
+            var traces: [[RequestTrace]] = []
+            for batch in [1, Int.max] {
+                var options = CorrelateOptions()
+                options.finishBatch = batch
+                var found: [RequestTrace] = []
+                _ = try Correlator.trace(inputs: specs, nodeIfIndexNames: names, options: options) { found += $0 }
+                traces.append(found)
+            }
+            // The times are the same; the clock offsets a trace reports are the estimate when it was written, which
+            // later connections on both nodes refine (as for the traces written while the capture is read).
+            let stripped = traces.map {
+                $0.map { trace -> RequestTrace in
+                    var trace = trace
+                    trace.clockOffsets = []
+                    return trace
+                }
+            }
+            let same = stripped[0] == stripped[1]
+            #expect(same, "\(labCase.testDescription)")
+            #expect(!traces[0].isEmpty, "\(labCase.testDescription)")
+        }
+    }
+
     @Test("1,000 connections open at the end, 40 ms apart, each traced once, in order")
     func manyOpenAtEnd() throws {
         var capture = HandBuiltCapture(interfaces: ["eth0"])
