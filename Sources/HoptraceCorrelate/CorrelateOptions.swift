@@ -39,6 +39,9 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// A trace waits up to ``reorderWindow`` for the traces that started before it: at 25,000 that is a node's
     /// 1,600 requests a second, and ~60 MiB under a flood.
     public var maxPendingTraces = 25_000
+    /// Most HTTP exchanges kept for a proxy's inbound request to claim as its onward request (a minute's worth, at
+    /// most this many); beyond it the earliest are forgotten (counted).
+    public var maxOnwardExchanges = 200_000
     /// Most DNS queries held for building lookups and for connections to claim, across clients; beyond it (a flood
     /// of lookups) they are judged at once and the oldest lookups released (counted).
     public var maxHeldQueries = 100_000
@@ -115,6 +118,9 @@ public struct CorrelateStatistics: Sendable, Hashable {
     public var evictedPending = 0
     /// DNS queries dropped to stay under the per-client cap.
     public var evictedQueries = 0
+    /// HTTP exchanges forgotten before a proxy's inbound request could claim them, to stay under
+    /// ``CorrelateOptions/maxOnwardExchanges``.
+    public var shedExchanges = 0
     /// DNS queries judged before their retries or answers could join them, or released before a connection could
     /// claim them, to stay under ``CorrelateOptions/maxHeldQueries``.
     public var shedQueries = 0
@@ -127,7 +133,7 @@ public struct CorrelateStatistics: Sendable, Hashable {
     public var peakOpenConnections = 0
 
     /// Everything given up to stay within the caps.
-    public var evicted: Int { evictedConnections + evictedPending + evictedQueries + shedQueries }
+    public var evicted: Int { evictedConnections + evictedPending + evictedQueries + shedQueries + shedExchanges }
 
     /// Zeroes.
     public init() {}

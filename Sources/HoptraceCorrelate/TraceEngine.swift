@@ -476,6 +476,11 @@ public final class TraceEngine {
         // Indexed by any client (proxies not learned yet) and by this client.
         onward.insert(entry, client: OnwardIndex.anyClient, method: request.method, path: request.target)
         onward.insert(entry, client: sighting.client.address, method: request.method, path: request.target)
+        // Exchanges are kept a minute for a proxy's inbound request to claim; a flood of requests is bounded by count.
+        let cap = options.maxOnwardExchanges
+        if onward.count > 2 * cap + max(1, cap / 4) {
+            statistics.shedExchanges += onward.shed(to: 2 * (cap - cap / 8)) / 2
+        }
     }
 
     static func end(of exchange: HTTPExchange) -> Int64 {
@@ -1207,6 +1212,8 @@ struct OnwardIndex {
     }
 
     private var entries: [Key: [Entry]] = [:]
+    /// Entries held (an exchange is indexed under two keys).
+    private(set) var count = 0
     /// The exchanges claimed, with their times (forgotten with them).
     private var consumed: [ConsumedKey: Int64] = [:]
 
@@ -1220,6 +1227,7 @@ struct OnwardIndex {
         let key = Key(client: client, method: method, path: path)
         // In place (no copy of a shared path's long list), usually appended: kept sorted by time. The same exchange
         // indexed twice has the same time: only the entries of that time are compared.
+        var inserted = false
         modify(key) { list in
             var position = list.count
             while position > 0, list[position - 1].time > entry.time { position -= 1 }
@@ -1230,7 +1238,26 @@ struct OnwardIndex {
                 if other.group == entry.group && other.raw == entry.raw && other.index == entry.index { return }
             }
             list.insert(entry, at: position)
+            inserted = true
         }
+        if inserted { count += 1 }
+    }
+
+    /// Under a flood of requests: forgets the earliest exchanges until `target` entries are left (about: entries of
+    /// one instant go together). Returns how many were forgotten.
+    mutating func shed(to target: Int) -> Int {
+        guard count > target else { return 0 }
+        var times: [Int64] = []
+        times.reserveCapacity(count)
+        for list in entries.values {
+            for entry in list { times.append(entry.time) }
+        }
+        times.sort()
+        let before = count
+        let cutoff = times[min(times.count - 1, max(0, times.count - target))]
+        expire(before: cutoff)
+        if count == before { expire(before: Clock.plus(cutoff, 1)) }
+        return before - count
     }
 
     private mutating func modify(_ key: Key, _ body: (inout [Entry]) -> Void) {
@@ -1301,15 +1328,18 @@ struct OnwardIndex {
 
     /// Forgets the exchanges sent before `time` (each list is in time order: a prefix goes), and their consumption.
     mutating func expire(before time: Int64) {
+        var removed = 0
         for key in Array(entries.keys) {
             var emptied = false
             modify(key) { list in
                 let gone = list.partitionPoint { $0.time < time }
                 if gone > 0 { list.removeFirst(gone) }
+                removed += gone
                 emptied = list.isEmpty
             }
             if emptied { entries[key] = nil }
         }
+        count -= removed
         if consumed.values.contains(where: { $0 < time }) { consumed = consumed.filter { $0.value >= time } }
     }
 }

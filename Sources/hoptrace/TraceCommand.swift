@@ -282,6 +282,12 @@ struct TraceCommand: ParsableCommand {
                     + "\(options.maxPendingTraces) held)"
             )
         }
+        if statistics.shedExchanges > 0 {
+            parts.append(
+                "\(statistics.shedExchanges) HTTP exchanges forgotten before a proxy's inbound request could claim them "
+                    + "(at the cap of \(options.maxOnwardExchanges) kept)"
+            )
+        }
         if statistics.shedQueries > 0 {
             parts.append(
                 "\(statistics.shedQueries) DNS queries judged or released early (at the cap of "

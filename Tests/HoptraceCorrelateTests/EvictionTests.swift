@@ -108,4 +108,50 @@ struct EvictionTests {
             }
         }
     }
+
+    @Test("a flood of requests past the cap on exchanges kept for proxies: forgotten early, counted, each traced once")
+    func requestFlood() throws {
+        // 400 connections from distinct clients, each one GET answered, 200 us apart.
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        for n in 0..<400 {
+            let client = "10.2.\(n / 200).\(n % 200 + 1):\(41_000 + n)"
+            let server = "10.96.0.20:80"
+            let t = Double(n) * 0.2
+            let request = Array("GET /r/\(n) HTTP/1.1\r\nHost: svc\r\n\r\n".utf8)
+            let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8)
+            // Each connection its own ISNs: they are what stitching goes by.
+            let c = UInt32(100 + n * 7_919)
+            let s = UInt32(900 + n * 104_729)
+            capture.tcp(at: ms(t), client, server, .syn, seq: c)
+            capture.tcp(at: ms(t + 0.01), server, client, [.syn, .ack], seq: s, ack: c + 1)
+            capture.tcp(at: ms(t + 0.02), client, server, .ack, seq: c + 1, ack: s + 1)
+            capture.tcp(at: ms(t + 0.03), client, server, [.ack, .psh], seq: c + 1, ack: s + 1, payload: request)
+            capture.tcp(
+                at: ms(t + 0.05),
+                server,
+                client,
+                [.ack, .psh],
+                seq: s + 1,
+                ack: c + 1 + UInt32(request.count),
+                payload: response
+            )
+        }
+        let path = try capture.write(name: "request-flood-400.pcapng")
+        for cap in [40, 200_000] {
+            var options = CorrelateOptions()
+            options.maxOnwardExchanges = cap
+            var traces: [RequestTrace] = []
+            let run = try Correlator.trace(files: [path], options: options) { traces += $0 }
+            let paths = traces.compactMap { $0.request?.path }
+            #expect(paths.count == 400, "cap \(cap)")
+            #expect(Set(paths) == Set((0..<400).map { "/r/\($0)" }), "cap \(cap)")
+            #expect(traces.allSatisfy { $0.request?.status == 200 }, "cap \(cap)")
+            if cap == 40 {
+                // At most the cap and a quarter kept at once: all the others were forgotten early.
+                #expect(run.statistics.shedExchanges >= 400 - 40 - 40 / 4 - 1)
+            } else {
+                #expect(run.statistics.shedExchanges == 0)
+            }
+        }
+    }
 }
