@@ -41,7 +41,12 @@ iface=v1
 [ "$mode" = any ] && iface=any
 
 count_of() { capinfos -c -M "$1" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /, "", $2); print $2}'; }
-waitfor() { for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# Up to 30 s: on a loaded machine tcpdump can take seconds to open its handle (5 s was too short under CI load).
+waitfor() {
+    for _ in $(seq 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+    echo "burst.sh: no \"$2\" in $1 after 30 s: $(cat "$1" 2>/dev/null)" >&2
+    return 1
+}
 
 for run in $(seq "$repeat"); do
     rm -f "$work"/*
