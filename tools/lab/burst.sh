@@ -58,7 +58,9 @@ for run in $(seq "$repeat"); do
     pids+=($!)
     tpid=$!
     waitfor "$work/t.err" "listening on"
-    sleep 0.5  # hoptrace says nothing when it listens; its handles are open well within this
+    # hoptrace says nothing when it listens: wait for its output file to exist, then half a second more.
+    for _ in $(seq 600); do [ -e "$work/h.pcapng" ] && break; sleep 0.05; done
+    sleep 0.5
     sent=$(ip netns exec "$a" python3 -c "
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -75,8 +77,9 @@ print('%.3f' % (time.monotonic() - t))
     wait "$tpid" || true
     h=$(count_of "$work/h.pcapng")
     t=$(count_of "$work/t.pcap")
-    hd=$(grep -o '[0-9]* dropped by kernel' "$work/h.err" | awk '{s += $1} END {print s + 0}')
-    td=$(grep -o '^[0-9]* packets dropped by kernel' "$work/t.err" | awk '{print $1}')
+    # (A missing line must not end the script silently under pipefail: it shows as -1 / ? in the report.)
+    hd=$({ grep -o '[0-9]* dropped by kernel' "$work/h.err" || echo "-1 dropped by kernel"; } | awk '{s += $1} END {print s + 0}')
+    td=$({ grep -o '^[0-9]* packets dropped by kernel' "$work/t.err" || true; } | awk '{print $1}')
     pps=$(python3 -c "print(int($count / max($sent, 1e-6)))")
     echo "mode=$mode count=$count size=$size seconds=$sent sent_pps=$pps hoptrace=$h tcpdump=$t hoptrace_dropped=$hd tcpdump_dropped=${td:-?}"
 done
