@@ -102,6 +102,20 @@ table() {
         }' "$results"
 }
 
+# common FILE TSHARK_FILE TRACE_FILE : rows (a)-(f), the floor, hoptrace and tshark, of both tables
+common() {
+    local file=$1 tfile=$2 dfile=$3
+    run a "tcpdump -r F -w /dev/null" "$RUNS" "$file" tcpdump -r "$file" -w /dev/null
+    run b "hoptrace flows F" "$RUNS" "$file" "$HOPTRACE" flows "$file"
+    run c "hoptrace requests F" "$RUNS" "$file" "$HOPTRACE" requests "$file"
+    run d "hoptrace trace --all --json F" "$TRACE_RUNS" "$dfile" "$HOPTRACE" trace --all --json "$dfile"
+    if [ -z "${SKIP_TSHARK:-}" ]; then
+        run e "tshark -q -z conv,tcp" "$TSHARK_RUNS" "$tfile" tshark -r "$tfile" -q -z conv,tcp
+        run f "tshark -T fields -e http.time -e dns.time -e tcp.analysis.flags" "$TSHARK_RUNS" "$tfile" \
+            tshark -r "$tfile" -T fields -e http.time -e dns.time -e tcp.analysis.flags
+    fi
+}
+
 machine() {
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), pinned to CPU $CPU;" \
         "load average before: $1"
@@ -113,15 +127,7 @@ ETFILE=$(file "$TSHARK_SCALE" ether.pcap)
 RESULTS=$OUT/results-ether.txt
 : > "$RESULTS"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
-run a "tcpdump -r F -w /dev/null" "$RUNS" "$EFILE" tcpdump -r "$EFILE" -w /dev/null
-run b "hoptrace flows F" "$RUNS" "$EFILE" "$HOPTRACE" flows "$EFILE"
-run c "hoptrace requests F" "$RUNS" "$EFILE" "$HOPTRACE" requests "$EFILE"
-run d "hoptrace trace --all --json F" "$TRACE_RUNS" "$EFILE" "$HOPTRACE" trace --all --json "$EFILE"
-if [ -z "${SKIP_TSHARK:-}" ]; then
-    run e "tshark -q -z conv,tcp" "$TSHARK_RUNS" "$ETFILE" tshark -r "$ETFILE" -q -z conv,tcp
-    run f "tshark -T fields -e http.time -e dns.time -e tcp.analysis.flags" "$TSHARK_RUNS" "$ETFILE" \
-        tshark -r "$ETFILE" -T fields -e http.time -e dns.time -e tcp.analysis.flags
-fi
+common "$EFILE" "$ETFILE" "$EFILE"
 run g "tcptrace -n F" "$RUNS" "$EFILE" tcptrace -n "$EFILE"
 run h "ndpiReader -q -i F" "$RUNS" "$EFILE" ndpiReader -q -i "$EFILE"
 run i "httpry -r F" "$RUNS" "$EFILE" httpry -r "$EFILE"
@@ -153,15 +159,7 @@ if [ "$NODE" = 1 ]; then
     RESULTS=$OUT/results-sll2.txt
     : > "$RESULTS"
     load=$(cut -d' ' -f1-3 /proc/loadavg)
-    run a "tcpdump -r F -w /dev/null" "$RUNS" "$FILE" tcpdump -r "$FILE" -w /dev/null
-    run b "hoptrace flows F" "$RUNS" "$FILE" "$HOPTRACE" flows "$FILE"
-    run c "hoptrace requests F" "$RUNS" "$FILE" "$HOPTRACE" requests "$FILE"
-    run d "hoptrace trace --all --json F" "$TRACE_RUNS" "$DFILE" "$HOPTRACE" trace --all --json "$DFILE"
-    if [ -z "${SKIP_TSHARK:-}" ]; then
-        run e "tshark -q -z conv,tcp" "$TSHARK_RUNS" "$TFILE" tshark -r "$TFILE" -q -z conv,tcp
-        run f "tshark -T fields -e http.time -e dns.time -e tcp.analysis.flags" "$TSHARK_RUNS" "$TFILE" \
-            tshark -r "$TFILE" -T fields -e http.time -e dns.time -e tcp.analysis.flags
-    fi
+    common "$FILE" "$TFILE" "$DFILE"
     echo
     echo "## Node: $FILE ($(count "$FILE") packets, $(du -m "$FILE" | cut -f1) MB, SLL2, three capture points)"
     machine "$load"
