@@ -222,7 +222,7 @@ struct TraceCommand: ParsableCommand {
                 }
             } else {
                 if list { out.write("\n") }
-                out.write(summary.render(evicted: evicted))
+                out.write(summary.render(evicted: evicted, capsNote: capsNote))
                 if let chosen = summary.chosen {
                     out.write("\n")
                     out.line(report.render(chosen))
@@ -456,7 +456,7 @@ struct TraceSummary {
     /// The first failed request, else the slowest.
     var chosen: RequestTrace? { failures.first ?? slowest.first }
 
-    func render(evicted: Int) -> String {
+    func render(evicted: Int, capsNote: String = "") -> String {
         guard count > 0 else { return "no requests found in the capture\n" }
         var lines: [String] = []
         let verdicts = VerdictKind.allCases.compactMap { kind in byVerdict[kind].map { "\($0) \(kind.rawValue)" } }
@@ -466,7 +466,10 @@ struct TraceSummary {
                 + modes.joined(separator: ", ")
         )
         if evicted > 0 {
-            lines.append("  (\(evicted) flows or requests were given up to stay within memory caps)")
+            lines.append(
+                capsNote.isEmpty
+                    ? "  (\(evicted) flows or requests were given up to stay within memory caps)" : "  (\(capsNote))"
+            )
         }
         if !failures.isEmpty {
             let total = failures.count == Self.shown ? "first \(Self.shown)" : "\(failures.count)"
