@@ -514,40 +514,37 @@ public final class TraceEngine {
         let now = watermark
         // Lookups first: the connections due now claim the ones that led to them.
         dns.build(upTo: now)
-        do {
-            // Only the groups whose time came (a wheel of capture seconds): the cost is in what is due, not in what
-            // is open.
-            let second = now / options.tick
-            while let (bucket, ids) = wheel.popDue(through: second) {
-                for id in ids {
-                    guard let group = groups[id], group.scheduled == bucket else { continue }
-                    group.scheduled = nil
-                    if !group.dnsChecked, Clock.since(now, group.firstTime) > options.lookupSettle {
-                        claimLookup(group)
-                    }
-                    let quiet = Clock.since(now, group.lastActivity)
-                    if group.open == 0, quiet > options.settle, group.dnsChecked, !holdsForInbound(group, quiet: quiet)
-                    {
-                        finalize(group, final: false)
-                    } else if quiet > options.openGroupTimeout {
-                        statistics.timedOutConnections += 1
-                        finalize(group, final: false)
-                    } else if group.open > 0, let live = liveWait(group), quiet >= live, group.dnsChecked {
-                        // Live: nothing can change this request's verdict any more; what comes later is ignored. The
-                        // requests still waiting in the flow stage are judged with the rest.
-                        if let pendingExchanges {
-                            for index in group.sightings.indices where !group.sightings[index].isFinal {
-                                let known = Set(group.sightings[index].exchanges.map(\.index))
-                                group.sightings[index].exchanges += pendingExchanges(group.sightings[index].record)
-                                    .filter { !known.contains($0.index) }
-                            }
+        // Only the groups whose time came (a wheel of capture seconds): the cost is in what is due, not in what
+        // is open.
+        let second = now / options.tick
+        while let (bucket, ids) = wheel.popDue(through: second) {
+            for id in ids {
+                guard let group = groups[id], group.scheduled == bucket else { continue }
+                group.scheduled = nil
+                if !group.dnsChecked, Clock.since(now, group.firstTime) > options.lookupSettle {
+                    claimLookup(group)
+                }
+                let quiet = Clock.since(now, group.lastActivity)
+                if group.open == 0, quiet > options.settle, group.dnsChecked, !holdsForInbound(group, quiet: quiet) {
+                    finalize(group, final: false)
+                } else if quiet > options.openGroupTimeout {
+                    statistics.timedOutConnections += 1
+                    finalize(group, final: false)
+                } else if group.open > 0, let live = liveWait(group), quiet >= live, group.dnsChecked {
+                    // Live: nothing can change this request's verdict any more; what comes later is ignored. The
+                    // requests still waiting in the flow stage are judged with the rest.
+                    if let pendingExchanges {
+                        for index in group.sightings.indices where !group.sightings[index].isFinal {
+                            let known = Set(group.sightings[index].exchanges.map(\.index))
+                            group.sightings[index].exchanges += pendingExchanges(group.sightings[index].record)
+                                .filter { !known.contains($0.index) }
                         }
-                        finalize(group, final: false)
-                    } else {
-                        group.nextExchangeDue = nil
-                        finalizeExchanges(of: group, now: now)
-                        schedule(group, floor: second + 1)
                     }
+                    finalize(group, final: false)
+                } else {
+                    group.nextExchangeDue = nil
+                    finalizeExchanges(of: group, now: now)
+                    schedule(group, floor: second + 1)
                 }
             }
         }
@@ -561,20 +558,19 @@ public final class TraceEngine {
         ) {
             queue(Assembly(lookup: lookup))
         }
-        do {
-            let horizon = Clock.since(now, 60_000_000_000)
-            if let first = icmp.first, first.event.time < horizon { icmp.removeAll { $0.event.time < horizon } }
-            if Clock.since(now, lastExpiry) >= 10_000_000_000 {
-                lastExpiry = now
-                // Onward exchanges matter until the inbound request they answer is traced: its proxy's join window
-                // and the settle after it; a minute is well past both.
-                onward.expire(before: Clock.since(now, max(60_000_000_000, options.proxyJoinWindow * 2)))
-                let stale = Clock.since(now, 120_000_000_000)
-                if served.count > 1024 { served = served.filter { $0.value >= stale } }
-                // The flow stage gives up an idle connection after 5 minutes: its records cannot come later.
-                let forget = Clock.since(now, 360_000_000_000)
-                finished = finished.filter { $0.value >= forget }
-            }
+        // ICMP errors are kept a minute.
+        let icmpHorizon = Clock.since(now, 60_000_000_000)
+        if let first = icmp.first, first.event.time < icmpHorizon { icmp.removeAll { $0.event.time < icmpHorizon } }
+        if Clock.since(now, lastExpiry) >= 10_000_000_000 {
+            lastExpiry = now
+            // Onward exchanges matter until the inbound request they answer is traced: its proxy's join window
+            // and the settle after it; a minute is well past both.
+            onward.expire(before: Clock.since(now, max(60_000_000_000, options.proxyJoinWindow * 2)))
+            let stale = Clock.since(now, 120_000_000_000)
+            if served.count > 1024 { served = served.filter { $0.value >= stale } }
+            // The flow stage gives up an idle connection after 5 minutes: its records cannot come later.
+            let forget = Clock.since(now, 360_000_000_000)
+            finished = finished.filter { $0.value >= forget }
         }
     }
 

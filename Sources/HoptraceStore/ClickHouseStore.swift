@@ -191,18 +191,13 @@ public struct ClickHouseStore: Sendable {
 
     /// The rows emitted at or after `since` (ns since the epoch), every node's.
     public func rows(since: UInt64) throws(StoreError) -> [FlowRow] {
-        let columns = FlowRow.CodingKeys.allColumns.joined(separator: ", ")
-        let text = try execute(
-            "SELECT \(columns) FROM \(database).flows WHERE emitted >= \(since) FORMAT JSONEachRow",
-            settings: "output_format_json_quote_64bit_integers=0"
-        )
-        return try decodeRows(text)
+        try rows(since: since, where: "1")
     }
 
     /// How many rows `flows` holds (optionally of one node).
     public func count(node: String? = nil) throws(StoreError) -> Int {
-        // The node goes in as a query parameter's quoted literal: escaped, never pasted raw.
-        let filter = node.map { " WHERE node = '\(Self.quoted($0))'" } ?? ""
+        // The node goes in as a literal: escaped, never pasted raw.
+        let filter = node.map { " WHERE node = \(Self.literal($0))" } ?? ""
         let text = try execute("SELECT count() FROM \(database).flows\(filter)")
         guard let count = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw StoreError("\(client.url): count() answered '\(text.prefix(80))'")
