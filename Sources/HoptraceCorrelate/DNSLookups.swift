@@ -34,10 +34,27 @@ struct DNSLookupBuilder {
         var deadline: Int64 {
             let waiting = queries.contains { $0.responseTime == nil }
             if !waiting { return Clock.plus(lastActivity, continuationGap) }
-            let lastSend =
-                queries.map { Clock.plus($0.queryTime, Int64($0.sent - 1) * resolverTimeout) }.max() ?? lastActivity
             return Clock.plus(lastSend, 2 * resolverTimeout + 1_000_000_000)
         }
+
+        /// When the last (re)send of a query of the lookup went out: each retry a resolver timeout after the one
+        /// before (``lastActivity`` when there is no query).
+        var lastSend: Int64 {
+            var latest: Int64?
+            for query in queries {
+                let sent = Clock.plus(query.queryTime, Int64(query.sent - 1) &* resolverTimeout)
+                if latest.map({ sent > $0 }) ?? true { latest = sent }
+            }
+            return latest ?? lastActivity
+        }
+
+        /// Whether some query of the lookup answered `address`.
+        func answered(_ address: IPAddress) -> Bool {
+            queries.contains { $0.addresses.contains(address) }
+        }
+
+        /// Whether the lookup would be built as resolved now (some query of it succeeded).
+        var resolved: Bool { queries.contains(where: \.succeeded) }
     }
 
     /// The lookups being built (queries can still join them).
@@ -100,9 +117,6 @@ struct DNSLookupBuilder {
         return finished
     }
 
-    /// The lookups still open, as they stand.
-    var provisional: [DNSLookup] { open.map(Self.lookup) }
-
     /// Whether `query` continues the open `lookup`, and whether it came from the lookup's own socket.
     static func continues(_ lookup: Open, with query: DNSQuery) -> (continues: Bool, sameSocket: Bool) {
         let asked = lookup.queries.contains { $0.name == query.name && $0.type == query.type }
@@ -130,10 +144,7 @@ struct DNSLookupBuilder {
         }
         if !sameSocket, waiting, !asked {
             // The next name after the last one timed out: a resolver timeout after its last (re)send.
-            let lastSend =
-                lookup.queries.map { Clock.plus($0.queryTime, Int64($0.sent - 1) * resolverTimeout) }.max()
-                ?? lookup.lastActivity
-            let sinceSend = Clock.since(query.queryTime, lastSend)
+            let sinceSend = Clock.since(query.queryTime, lookup.lastSend)
             return (sinceSend >= 0 && sinceSend <= resolverTimeout + 1_000_000_000, false)
         }
         return (false, sameSocket)

@@ -204,8 +204,7 @@ struct DNSStore {
     func answered(_ address: IPAddress, for client: IPAddress) -> Bool {
         guard let entry = clients[client] else { return false }
         return entry.closedAnswers[address] != nil
-            || entry.builder.provisional.contains { lookup in lookup.queries.contains { $0.addresses.contains(address) }
-            }
+            || entry.builder.open.contains { $0.answered(address) }
             || entry.pending.values.contains { list in
                 list.contains { transaction, _ in
                     transaction.answers.contains { answer in
@@ -237,7 +236,10 @@ struct DNSStore {
             consider(entry.closed[index])
             index += 1
         }
-        for lookup in entry.builder.provisional where lookup.outcome == .resolved { consider(lookup) }
+        // An open lookup is built only when it could be chosen (building one copies its queries).
+        for open in entry.builder.open where open.answered(answering) && open.resolved {
+            consider(DNSLookupBuilder.lookup(open))
+        }
         if let chosen {
             clients[client]?.claimed.insert(LookupKey(start: chosen.start, name: chosen.name))
         }

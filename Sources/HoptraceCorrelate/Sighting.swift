@@ -5,8 +5,27 @@ import HoptraceFlows
 /// One TCP connection as seen at one capture point: the flow stage's record (provisional while the connection is
 /// open there, final once it closed) and the HTTP exchanges it carried there.
 struct Sighting {
+    /// The record's storage, shared between copies until one changes it (copy on write): a sighting is copied
+    /// whenever a path is filtered or ordered, and the record is most of its ~700 bytes.
+    private var box: RecordBox
+
     /// The flow stage's record.
-    var record: ConnectionRecord
+    var record: ConnectionRecord {
+        _read { yield box.record }
+        _modify {
+            if !isKnownUniquelyReferenced(&box) { box = RecordBox(box.record) }
+            yield &box.record
+        }
+    }
+
+    init(record: ConnectionRecord, isFinal: Bool, point: CapturePoint, pointID: Int, exchanges: [HTTPExchange] = []) {
+        self.box = RecordBox(record)
+        self.isFinal = isFinal
+        self.point = point
+        self.pointID = pointID
+        self.exchanges = exchanges
+    }
+
     /// Whether `record` is the final one (the connection closed or the input ended there).
     var isFinal: Bool
     /// The capture point.
@@ -113,6 +132,13 @@ extension Sighting {
         }
         return merged
     }
+}
+
+/// A ``Sighting``'s record on the heap, so that copying a sighting copies a reference.
+private final class RecordBox {
+    var record: ConnectionRecord
+
+    init(_ record: ConnectionRecord) { self.record = record }
 }
 
 /// Saturating time arithmetic: times and durations from the wire never trap.

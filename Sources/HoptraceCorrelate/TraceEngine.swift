@@ -91,8 +91,12 @@ public final class TraceEngine {
         statistics.records += 1
         if !finished.isEmpty {
             switch event {
-            case .opened(let record), .connection(let record):
+            case .opened(let record):
                 if finished[record.id] != nil { return }
+            case .connection(let record):
+                // The final record is a connection's last event (its exchanges come before it): forgotten with it,
+                // so a flood of connections traced before they ended is not remembered for minutes.
+                if finished.removeValue(forKey: record.id) != nil { return }
             case .http(let exchange):
                 if finished[exchange.connectionID] != nil { return }
             default:

@@ -97,8 +97,8 @@ public struct JSONWriter {
     /// `]`.
     public mutating func endArray() { self.close(UInt8(ascii: "]")) }
 
-    /// Writes an object key (escaped); the next call writes its value.
-    public mutating func key(_ name: String) {
+    /// Writes an object key that is data (an address, a name: escaped); the next call writes its value.
+    public mutating func key(text name: String) {
         self.separate()
         self.appendEscaped(name, limit: .max)
         self.bytes.append(UInt8(ascii: ":"))
@@ -162,6 +162,33 @@ public struct JSONWriter {
         self.bytes.append(contentsOf: TimeFormat.fixed(value, decimals).utf8)
     }
 
+    /// A duration in nanoseconds as milliseconds with exactly six decimals (`0.790123`, `1500.000000`): what
+    /// ``double(_:decimals:)`` writes for `ns / 1e6`, written from the integer (no `String`).
+    public mutating func millisecondsSixDecimals(_ nanoseconds: Int64) {
+        // Below 2^50 ns (13 days) `Double(ns) / 1e6` rounds back to `ns` exactly; beyond, the double's own rounding.
+        guard nanoseconds.magnitude < 1 << 50 else {
+            self.double(Double(nanoseconds) / 1e6, decimals: 6)
+            return
+        }
+        self.separate()
+        TimeFormat.append(to: &self.bytes) { out in
+            var at = 0
+            let magnitude = nanoseconds.magnitude
+            if nanoseconds < 0 {
+                out[0] = UInt8(ascii: "-")
+                at = 1
+            }
+            at += TimeFormat.writeDecimal(magnitude / 1_000_000, to: out + at)
+            out[at] = UInt8(ascii: ".")
+            var fraction = magnitude % 1_000_000
+            for place in stride(from: at + 6, to: at, by: -1) {
+                out[place] = UInt8(truncatingIfNeeded: 0x30 &+ fraction % 10)
+                fraction /= 10
+            }
+            return at + 7
+        }
+    }
+
     /// A duration as milliseconds, exact to the nanosecond (`0.790123`, `1500`).
     public mutating func milliseconds(_ nanoseconds: Int64) {
         self.separate()
@@ -205,13 +232,13 @@ public struct JSONWriter {
     }
 
     /// `key: value` for optional strings, `null` when absent.
-    public mutating func field(_ name: String, _ value: String?) {
+    public mutating func field(_ name: StaticString, _ value: String?) {
         self.key(name)
         if let value { self.string(value) } else { self.null() }
     }
 
     /// `key: value` for optional integers, `null` when absent.
-    public mutating func field<T: BinaryInteger>(_ name: String, _ value: T?) {
+    public mutating func field<T: BinaryInteger>(_ name: StaticString, _ value: T?) {
         self.key(name)
         if let value { self.int(value) } else { self.null() }
     }
@@ -293,7 +320,7 @@ public struct JSONWriter {
         self.key("names")
         self.beginObject()
         for (address, name) in names.sorted(by: { $0.key < $1.key }) {
-            self.key(address)
+            self.key(text: address)
             self.string(name, limit: 256)
         }
         self.endObject()

@@ -29,9 +29,9 @@ public enum TraceJSON {
         out.append(UInt8(ascii: "\n"))
     }
 
-    static func milliseconds(_ json: inout JSONWriter, _ name: String, _ ns: Int64?) {
+    static func milliseconds(_ json: inout JSONWriter, _ name: StaticString, _ ns: Int64?) {
         json.key(name)
-        if let ns { json.double(Double(ns) / 1e6, decimals: 6) } else { json.null() }
+        if let ns { json.millisecondsSixDecimals(ns) } else { json.null() }
     }
 
     static func instant(_ json: inout JSONWriter, _ name: StaticString, _ nsName: StaticString, _ ns: Int64?) {
@@ -46,7 +46,7 @@ public enum TraceJSON {
         if let value { json.endpoint(value) } else { json.null() }
     }
 
-    static func point(_ json: inout JSONWriter, _ name: String, _ value: CapturePoint?) {
+    static func point(_ json: inout JSONWriter, _ name: StaticString, _ value: CapturePoint?) {
         json.field(name, value?.description)
     }
 
@@ -95,7 +95,7 @@ public enum TraceJSON {
         json.key("names")
         json.beginObject()
         for (key, name) in trace.names.sorted(by: { $0.key < $1.key }) {
-            json.key(key)
+            json.key(text: key)
             json.beginObject()
             json.field("role", name.role.rawValue)
             json.field("namespace", name.object.flatMap { $0.namespace.isEmpty ? nil : $0.namespace })

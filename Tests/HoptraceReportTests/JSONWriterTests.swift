@@ -116,6 +116,34 @@ struct JSONWriterTests {
         #expect(array?.count == 11)
     }
 
+    /// Durations in nanoseconds written as milliseconds with six decimals from the integer: the same text as printf's
+    /// `%.6f` of `ns / 1e6` (Foundation's `String(format:)`), including negatives, the digits carried and the cut-over
+    /// to the double beyond 2^50.
+    @Test func millisecondsFromIntegersMatchFixedPointDecimals() {
+        var values: [Int64] = [
+            0, 1, -1, 999, 1_000, 999_999, 1_000_000, 1_000_001, -1_000_001, 123_456_789, 86_400_000_000_000,
+            (1 << 50) - 1, 1 << 50, -(1 << 50), Int64.max, Int64.min + 1,
+        ]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 { values.append(Int64.random(in: -(1 << 45)...(1 << 45), using: &random)) }
+        for value in values {
+            var json = JSONWriter()
+            json.millisecondsSixDecimals(value)
+            let text = String(decoding: json.bytes, as: UTF8.self)
+            var expected = String(format: "%.6f", Double(value) / 1e6)
+            if expected.hasPrefix("-"), expected.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) {
+                expected.removeFirst()  // printf keeps the sign of a negative zero; a duration has none
+            }
+            if value.magnitude < 1 << 50 {
+                #expect(text == expected, "\(value)")
+            } else {
+                var double = JSONWriter()
+                double.double(Double(value) / 1e6, decimals: 6)
+                #expect(json.bytes == double.bytes, "\(value)")
+            }
+        }
+    }
+
     @Test func doublesAreFixedPoint() {
         var json = JSONWriter()
         json.beginArray()
