@@ -887,15 +887,22 @@ public final class TraceEngine {
     private func queue(_ assembly: Assembly) {
         let diagnosis = Diagnosis(options: options, directory: directory, topology: topology, captureEnd: watermark)
         let trace = diagnosis.trace(assembly)
-        let slot: Int
-        if let free = freeSlots.popLast() {
-            slot = free
-            held[slot] = trace
+        let slot = freeSlots.popLast() ?? held.count
+        pending.append(
+            Pending(
+                start: trace.start,
+                client: trace.client,
+                slot: slot,
+                failed: trace.verdict.kind.isFailure,
+                hasRequest: trace.request != nil
+            )
+        )
+        // Moved into its slot, not copied (its last use).
+        if slot < held.count {
+            held[slot] = consume trace
         } else {
-            slot = held.count
-            held.append(trace)
+            held.append(consume trace)
         }
-        pending.append(Pending(start: trace.start, client: trace.client, slot: slot))
         pendingSorted = false
     }
 
@@ -920,10 +927,8 @@ public final class TraceEngine {
         while count < pending.count, pending[count].start <= horizon { count += 1 }
         if holdRetries, horizon != .max {
             let retryHorizon = Clock.since(horizon, 1_000_000_000)
-            if let wait = pending[0..<count].firstIndex(where: {
-                $0.start > retryHorizon && held[$0.slot]?.request != nil
-                    && held[$0.slot]?.verdict.kind.isFailure == true
-            }) {
+            if let wait = pending[0..<count].firstIndex(where: { $0.start > retryHorizon && $0.hasRequest && $0.failed }
+            ) {
                 count = wait
             }
         }
@@ -944,7 +949,7 @@ public final class TraceEngine {
             let retryHorizon = Clock.since(watermark, 1_000_000_000)
             var kept: [Pending] = []
             for entry in pending {
-                if held[entry.slot]?.verdict.kind.isFailure == true && entry.start > retryHorizon {
+                if entry.failed && entry.start > retryHorizon {
                     kept.append(entry)
                 } else {
                     if let trace = take(entry.slot) { traces.append(trace) }
@@ -1176,6 +1181,10 @@ struct Pending {
     var client: FlowEndpoint?
     /// Where the trace is held.
     var slot: Int
+    /// Whether the trace failed (its retry may still fold it in).
+    var failed: Bool
+    /// Whether the trace has an HTTP request.
+    var hasRequest: Bool
 }
 
 /// Exchanges by the sender's address, method and target, in time order: where an L7 proxy's onward request is found

@@ -50,6 +50,45 @@ public enum TraceJSON {
         json.field(name, value?.description)
     }
 
+    /// Writes one hop as a JSON object.
+    static func write(hop: Hop, into json: inout JSONWriter) {
+        json.beginObject()
+        point(&json, "capturePoint", hop.point)
+        json.field("node", hop.point.node)
+        json.field("interface", hop.point.name)
+        json.key("directions")
+        json.beginArray()
+        for direction in hop.directions { json.string(direction.description) }
+        json.endArray()
+        endpoint(&json, "source", hop.source)
+        endpoint(&json, "destination", hop.destination)
+        json.field("translation", hop.translation.rawValue)
+        json.key("encapsulation")
+        if let encapsulation = hop.encapsulation {
+            json.beginObject()
+            json.field("kind", encapsulation.kind)
+            json.field("outerSource", encapsulation.outerSource.description)
+            json.field("outerDestination", encapsulation.outerDestination.description)
+            json.endObject()
+        } else {
+            json.null()
+        }
+        json.field("evidence", hop.evidence.rawValue)
+        json.field("connection", hop.connection)
+        instant(&json, "firstSeen", "firstSeenNs", hop.firstSeen)
+        milliseconds(&json, "synDelay", hop.synDelay)
+        milliseconds(&json, "requestDelay", hop.requestDelay)
+        milliseconds(&json, "responseDelay", hop.responseDelay)
+        milliseconds(&json, "handshakeRTT", hop.handshakeRTT)
+        json.field("syns", hop.synCount)
+        json.field("retransmissions", hop.retransmissions)
+        json.key("sawRequest")
+        json.bool(hop.sawRequest)
+        json.key("sawResponse")
+        json.bool(hop.sawResponse)
+        json.endObject()
+    }
+
     /// Writes one trace as a JSON object.
     public static func write(_ trace: RequestTrace, evicted: Int = 0, into json: inout JSONWriter) {
         json.beginObject()
@@ -149,43 +188,8 @@ public enum TraceJSON {
         }
         json.key("hops")
         json.beginArray()
-        for hop in trace.hops {
-            json.beginObject()
-            point(&json, "capturePoint", hop.point)
-            json.field("node", hop.point.node)
-            json.field("interface", hop.point.name)
-            json.key("directions")
-            json.beginArray()
-            for direction in hop.directions { json.string(direction.description) }
-            json.endArray()
-            endpoint(&json, "source", hop.source)
-            endpoint(&json, "destination", hop.destination)
-            json.field("translation", hop.translation.rawValue)
-            json.key("encapsulation")
-            if let encapsulation = hop.encapsulation {
-                json.beginObject()
-                json.field("kind", encapsulation.kind)
-                json.field("outerSource", encapsulation.outerSource.description)
-                json.field("outerDestination", encapsulation.outerDestination.description)
-                json.endObject()
-            } else {
-                json.null()
-            }
-            json.field("evidence", hop.evidence.rawValue)
-            json.field("connection", hop.connection)
-            instant(&json, "firstSeen", "firstSeenNs", hop.firstSeen)
-            milliseconds(&json, "synDelay", hop.synDelay)
-            milliseconds(&json, "requestDelay", hop.requestDelay)
-            milliseconds(&json, "responseDelay", hop.responseDelay)
-            milliseconds(&json, "handshakeRTT", hop.handshakeRTT)
-            json.field("syns", hop.synCount)
-            json.field("retransmissions", hop.retransmissions)
-            json.key("sawRequest")
-            json.bool(hop.sawRequest)
-            json.key("sawResponse")
-            json.bool(hop.sawResponse)
-            json.endObject()
-        }
+        // By index: each hop is read where it is (a loop variable would copy every hop).
+        for index in trace.hops.indices { write(hop: trace.hops[index], into: &json) }
         json.endArray()
         json.key("timings")
         json.beginObject()

@@ -173,18 +173,19 @@ struct TraceCommand: ParsableCommand {
         defer { progress.clear() }
         var jsonLine = JSONWriter()
         let emit: ([RequestTrace]) -> Void = { traces in
-            for trace in traces {
-                summary.add(trace)
-                if list, !json { out.line("  " + Self.oneLine(trace)) }
-                guard streaming, all || matches(trace) else { continue }
+            // By index: each trace is read where it is (a loop variable would copy every trace).
+            for index in traces.indices {
+                summary.add(traces[index])
+                if list, !json { out.line("  " + Self.oneLine(traces[index])) }
+                guard streaming, all || matches(traces[index]) else { continue }
                 if json {
-                    TraceJSON.write(trace, to: out, using: &jsonLine)
+                    TraceJSON.write(traces[index], to: out, using: &jsonLine)
                 } else {
                     if printedAny { out.write("\n") }
-                    out.line(report.render(trace))
+                    out.line(report.render(traces[index]))
                 }
                 printedAny = true
-                if html != nil, htmlTraces.count < 10_000 { htmlTraces.append(trace) }
+                if html != nil, htmlTraces.count < 10_000 { htmlTraces.append(traces[index]) }
             }
         }
         var evicted = 0
