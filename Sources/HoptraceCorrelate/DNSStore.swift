@@ -221,25 +221,33 @@ struct DNSStore {
         guard let entry = clients[client] else { return nil }
         let earliest = Clock.since(before, window)
         let latest = Clock.plus(before, 1_000_000)
-        var chosen: DNSLookup?
-        func consider(_ lookup: DNSLookup) {
-            guard lookup.end >= earliest, lookup.end <= latest,
-                chosen.map({ lookup.end > $0.end }) ?? true,
-                lookup.queries.contains(where: { $0.addresses.contains(answering) }),
-                !entry.claimed.contains(LookupKey(start: lookup.start, name: lookup.name))
-            else { return }
-            chosen = lookup
+        // The candidate so far: a closed lookup, or an open one (built only once chosen: building copies queries).
+        var chosenEnd = Int64.min
+        var chosenClosed: Int?
+        var chosenOpen: Int?
+        func better(start: Int64, end: Int64, name: String) -> Bool {
+            end >= earliest && end <= latest && (chosenClosed == nil && chosenOpen == nil || end > chosenEnd)
+                && !entry.claimed.contains(LookupKey(start: start, name: name))
         }
         // Only the closed lookups that ended in the window: found by their end, never a scan of the client's all.
         var index = entry.closed.partitionPoint { $0.end < earliest }
         while index < entry.closed.count, entry.closed[index].end <= latest {
-            consider(entry.closed[index])
+            let lookup = entry.closed[index]
+            if better(start: lookup.start, end: lookup.end, name: lookup.name),
+                lookup.queries.contains(where: { $0.addresses.contains(answering) })
+            {
+                (chosenEnd, chosenClosed) = (lookup.end, index)
+            }
             index += 1
         }
-        // An open lookup is built only when it could be chosen (building one copies its queries).
-        for open in entry.builder.open where open.answered(answering) && open.resolved {
-            consider(DNSLookupBuilder.lookup(open))
+        for (position, open) in entry.builder.open.enumerated() where open.answered(answering) {
+            guard let span = open.resolvedSpan, better(start: span.start, end: span.end, name: span.name) else {
+                continue
+            }
+            (chosenEnd, chosenClosed, chosenOpen) = (span.end, nil, position)
         }
+        let chosen =
+            chosenOpen.map { DNSLookupBuilder.lookup(entry.builder.open[$0]) } ?? chosenClosed.map { entry.closed[$0] }
         if let chosen {
             clients[client]?.claimed.insert(LookupKey(start: chosen.start, name: chosen.name))
         }

@@ -941,7 +941,7 @@ public final class TraceEngine {
         var traces: [RequestTrace] = []
         traces.reserveCapacity(count)
         for index in 0..<count {
-            if let trace = take(pending[index].slot) { traces.append(trace) }
+            if let trace = take(pending[index].slot) { traces.append(consume trace) }
         }
         pending.removeFirst(count)
         if horizon != .max, options.reorderWindow == 0, !pending.isEmpty {
@@ -952,7 +952,7 @@ public final class TraceEngine {
                 if entry.failed && entry.start > retryHorizon {
                     kept.append(entry)
                 } else {
-                    if let trace = take(entry.slot) { traces.append(trace) }
+                    if let trace = take(entry.slot) { traces.append(consume trace) }
                 }
             }
             pending = kept
