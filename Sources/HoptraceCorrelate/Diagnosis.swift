@@ -910,9 +910,9 @@ struct Diagnosis {
         let raw = exchange?.requestFirstByte.flatMap { client.clientRaw($0.offset) }
         for (sighting, evidence) in zip(facts.sightings, facts.evidence) {
             let view = exchange.flatMap { sighting.exchange(startingAt: raw, index: $0.index) }
-            let record = sighting.record
-            let retransmissions = record.originatorSummary.retransmissions + record.responderSummary.retransmissions
-            let synCount = record.synTime == nil ? 0 : 1 + record.synRetransmissions
+            let retransmissions =
+                sighting.record.originatorSummary.retransmissions + sighting.record.responderSummary.retransmissions
+            let synCount = sighting.record.synTime == nil ? 0 : 1 + sighting.record.synRetransmissions
             if var last = hops.last, last.point == sighting.point {
                 if !last.directions.contains(sighting.direction) { last.directions.append(sighting.direction) }
                 last.source = sighting.client
@@ -929,7 +929,7 @@ struct Diagnosis {
                     directions: [sighting.direction],
                     source: sighting.client,
                     destination: sighting.server,
-                    encapsulation: record.originatorFirst?.tunnel.map {
+                    encapsulation: sighting.record.originatorFirst?.tunnel.map {
                         Encapsulation(
                             kind: $0.kind.description,
                             outerSource: $0.outerSrc,
@@ -939,24 +939,27 @@ struct Diagnosis {
                     evidence: evidence,
                     connection: connection,
                     firstSeen: corrected(sighting.start, sighting),
-                    handshakeRTT: record.synTime.flatMap { syn in record.synAckTime.map { Clock.elapsed($0, syn) } },
+                    handshakeRTT: sighting.record.synTime.flatMap { syn in
+                        sighting.record.synAckTime.map { Clock.elapsed($0, syn) }
+                    },
                     synCount: synCount,
                     retransmissions: retransmissions,
-                    sawRequest: exchange == nil ? (record.synTime != nil || sighting.hasClientPackets) : view != nil,
-                    sawResponse: exchange == nil ? record.synAckTime != nil : view?.responseFirstByte != nil
+                    sawRequest: exchange == nil
+                        ? (sighting.record.synTime != nil || sighting.hasClientPackets) : view != nil,
+                    sawResponse: exchange == nil ? sighting.record.synAckTime != nil : view?.responseFirstByte != nil
                 )
             )
             var mark = HopMarks()
             mark.isBridgeCopy = evidence == .bridge && topology.kind(of: sighting.point) == .bridge
-            mark.syn = record.synTime.map { corrected($0, sighting) }
+            mark.syn = sighting.record.synTime.map { corrected($0, sighting) }
             if let last = view?.requestLastByte {
                 mark.request = (sighting.clientRaw(last.offset), corrected(last.time, sighting))
-            } else if exchange == nil, let last = record.originatorSummary.lastData {
+            } else if exchange == nil, let last = sighting.record.originatorSummary.lastData {
                 mark.request = (sighting.clientRaw(last.offset), corrected(last.time, sighting))
             }
             if let last = view?.responseLastByte {
                 mark.response = (sighting.serverRaw(last.offset), corrected(last.time, sighting))
-            } else if exchange == nil, let last = record.responderSummary.lastData {
+            } else if exchange == nil, let last = sighting.record.responderSummary.lastData {
                 mark.response = (sighting.serverRaw(last.offset), corrected(last.time, sighting))
             }
             marks.append(mark)

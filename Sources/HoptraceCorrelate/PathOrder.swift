@@ -252,21 +252,37 @@ struct PathOrder {
     /// The packets of a sighting that another point can recognise, keyed by what identifies them (kind and raw
     /// sequence number, which NAT never rewrites), with their times: client-to-server and server-to-client.
     static func marks(_ s: Sighting) -> (forward: [UInt64: Int64], reverse: [UInt64: Int64]) {
-        var forward: [UInt64: Int64] = [:]
-        var reverse: [UInt64: Int64] = [:]
+        // Room for every mark at once (no rehash while filling): 3 per direction and 2 per exchange.
+        let exchanges = min(16, s.exchanges.count)
+        var forward: [UInt64: Int64] = Dictionary(minimumCapacity: 4 + 2 * exchanges)
+        var reverse: [UInt64: Int64] = Dictionary(minimumCapacity: 4 + 2 * exchanges)
         func key(_ kind: UInt64, _ raw: UInt32?) -> UInt64? { raw.map { kind << 32 | UInt64($0) } }
-        let record = s.record
-        let o = record.originatorSummary
-        let r = record.responderSummary
-        if let syn = record.synTime, let isn = record.originatorISN { forward[1 << 32 | UInt64(isn)] = syn }
-        if let synAck = record.synAckTime, let isn = record.responderISN { reverse[2 << 32 | UInt64(isn)] = synAck }
-        if let ack = record.handshakeAckTime, let isn = record.responderISN { forward[3 << 32 | UInt64(isn)] = ack }
-        if let mark = o.firstData, let k = key(4, s.clientRaw(mark.offset)) { forward[k] = mark.time }
-        if let mark = o.lastData, let k = key(5, s.clientRaw(mark.offset)) { forward[k] = mark.time }
-        if let mark = o.fin, let k = key(6, s.clientRaw(mark.offset)) { forward[k] = mark.time }
-        if let mark = r.firstData, let k = key(4, s.serverRaw(mark.offset)) { reverse[k] = mark.time }
-        if let mark = r.lastData, let k = key(5, s.serverRaw(mark.offset)) { reverse[k] = mark.time }
-        if let mark = r.fin, let k = key(6, s.serverRaw(mark.offset)) { reverse[k] = mark.time }
+        // Read in place (the record is shared storage: a local copy would copy its ~750 bytes).
+        if let syn = s.record.synTime, let isn = s.record.originatorISN { forward[1 << 32 | UInt64(isn)] = syn }
+        if let synAck = s.record.synAckTime, let isn = s.record.responderISN {
+            reverse[2 << 32 | UInt64(isn)] = synAck
+        }
+        if let ack = s.record.handshakeAckTime, let isn = s.record.responderISN {
+            forward[3 << 32 | UInt64(isn)] = ack
+        }
+        if let mark = s.record.originatorSummary.firstData, let k = key(4, s.clientRaw(mark.offset)) {
+            forward[k] = mark.time
+        }
+        if let mark = s.record.originatorSummary.lastData, let k = key(5, s.clientRaw(mark.offset)) {
+            forward[k] = mark.time
+        }
+        if let mark = s.record.originatorSummary.fin, let k = key(6, s.clientRaw(mark.offset)) {
+            forward[k] = mark.time
+        }
+        if let mark = s.record.responderSummary.firstData, let k = key(4, s.serverRaw(mark.offset)) {
+            reverse[k] = mark.time
+        }
+        if let mark = s.record.responderSummary.lastData, let k = key(5, s.serverRaw(mark.offset)) {
+            reverse[k] = mark.time
+        }
+        if let mark = s.record.responderSummary.fin, let k = key(6, s.serverRaw(mark.offset)) {
+            reverse[k] = mark.time
+        }
         for exchange in s.exchanges.prefix(16) {
             if let mark = exchange.requestFirstByte, let k = key(7, s.clientRaw(mark.offset)) { forward[k] = mark.time }
             if let mark = exchange.requestLastByte, let k = key(8, s.clientRaw(mark.offset)) { forward[k] = mark.time }

@@ -589,8 +589,7 @@ public final class TraceEngine {
         }
         // The client closed or reset with no response begun: what it waited for is final.
         let clientGaveUp = group.sightings.contains { sighting in
-            let record = sighting.record
-            return record.originatorSummary.fin != nil || record.originatorSummary.rstTime != nil
+            sighting.record.originatorSummary.fin != nil || sighting.record.originatorSummary.rstTime != nil
         }
         let responded = group.sightings.contains { $0.record.responderSummary.firstData != nil }
         if clientGaveUp, !responded { return options.settle }
