@@ -385,42 +385,202 @@ public enum RequestKind: String, Sendable, Hashable, CaseIterable {
 
 /// One request, traced end to end: the answer of `hoptrace trace`.
 public struct RequestTrace: Sendable, Hashable {
+    /// The trace's fields, on the heap and shared between copies until one changes (copy on write): a trace is
+    /// ~570 bytes and a few dozen references, and it is handed from the correlator to the writers by value.
+    private var storage: Storage
+
+    /// What a trace holds (compared and hashed as the trace).
+    struct Fields: Hashable {
+        var index: Int
+        var kind: RequestKind
+        var mode: TraceMode
+        var verdict: Verdict
+        var findings: [Finding]
+        var request: RequestSummary?
+        var client: FlowEndpoint?
+        var service: FlowEndpoint?
+        var server: FlowEndpoint?
+        var dns: DNSLookup?
+        var hops: [Hop]
+        var timings: Timings
+        var start: Int64
+        var end: Int64
+        var names: [String: AddressName]
+        var clockOffsets: [ClockOffset]
+        var evictedSoFar: Int = 0
+    }
+
+    private final class Storage: @unchecked Sendable {
+        // Changed only through a uniquely referenced storage (``makeUnique()``): never shared while written.
+        var fields: Fields
+
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+    }
+
+    public static func == (lhs: RequestTrace, rhs: RequestTrace) -> Bool {
+        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
+    }
+
+    public func hash(into hasher: inout Hasher) { storage.fields.hash(into: &hasher) }
+
     /// Position in the capture's list of requests (0-based, in start order).
-    public var index: Int
+    public var index: Int {
+        _read { yield storage.fields.index }
+        _modify {
+            makeUnique()
+            yield &storage.fields.index
+        }
+    }
+
     /// What the request is.
-    public var kind: RequestKind
+    public var kind: RequestKind {
+        _read { yield storage.fields.kind }
+        _modify {
+            makeUnique()
+            yield &storage.fields.kind
+        }
+    }
+
     /// How it reached its server.
-    public var mode: TraceMode
+    public var mode: TraceMode {
+        _read { yield storage.fields.mode }
+        _modify {
+            makeUnique()
+            yield &storage.fields.mode
+        }
+    }
+
     /// What happened, in one sentence.
-    public var verdict: Verdict
+    public var verdict: Verdict {
+        _read { yield storage.fields.verdict }
+        _modify {
+            makeUnique()
+            yield &storage.fields.verdict
+        }
+    }
+
     /// What else is worth knowing.
-    public var findings: [Finding]
+    public var findings: [Finding] {
+        _read { yield storage.fields.findings }
+        _modify {
+            makeUnique()
+            yield &storage.fields.findings
+        }
+    }
+
     /// The HTTP request, when one was seen.
-    public var request: RequestSummary?
+    public var request: RequestSummary? {
+        _read { yield storage.fields.request }
+        _modify {
+            makeUnique()
+            yield &storage.fields.request
+        }
+    }
+
     /// The client, as it saw itself.
-    public var client: FlowEndpoint?
+    public var client: FlowEndpoint? {
+        _read { yield storage.fields.client }
+        _modify {
+            makeUnique()
+            yield &storage.fields.client
+        }
+    }
+
     /// The address the client connected to (Service, NodePort, proxy or the server itself).
-    public var service: FlowEndpoint?
+    public var service: FlowEndpoint? {
+        _read { yield storage.fields.service }
+        _modify {
+            makeUnique()
+            yield &storage.fields.service
+        }
+    }
+
     /// The server that answered (or should have), as its nearest capture point saw it.
-    public var server: FlowEndpoint?
+    public var server: FlowEndpoint? {
+        _read { yield storage.fields.server }
+        _modify {
+            makeUnique()
+            yield &storage.fields.server
+        }
+    }
+
     /// The name lookup before the request, when one was tied to it.
-    public var dns: DNSLookup?
+    public var dns: DNSLookup? {
+        _read { yield storage.fields.dns }
+        _modify {
+            makeUnique()
+            yield &storage.fields.dns
+        }
+    }
+
     /// The capture points on the path, in causal order.
-    public var hops: [Hop]
+    public var hops: [Hop] {
+        _read { yield storage.fields.hops }
+        _modify {
+            makeUnique()
+            yield &storage.fields.hops
+        }
+    }
+
     /// Where the time went.
-    public var timings: Timings
+    public var timings: Timings {
+        _read { yield storage.fields.timings }
+        _modify {
+            makeUnique()
+            yield &storage.fields.timings
+        }
+    }
+
     /// When the request started (its first DNS query, SYN or request byte) and ended, on the first node's clock.
-    public var start: Int64
+    public var start: Int64 {
+        _read { yield storage.fields.start }
+        _modify {
+            makeUnique()
+            yield &storage.fields.start
+        }
+    }
+
     /// When it ended.
-    public var end: Int64
+    public var end: Int64 {
+        _read { yield storage.fields.end }
+        _modify {
+            makeUnique()
+            yield &storage.fields.end
+        }
+    }
+
     /// Names of the addresses in this trace, declared (cluster state) or learned from the capture: keyed by address
     /// (`10.244.0.5`) or address and port (`10.96.0.20:80`).
-    public var names: [String: AddressName]
+    public var names: [String: AddressName] {
+        _read { yield storage.fields.names }
+        _modify {
+            makeUnique()
+            yield &storage.fields.names
+        }
+    }
+
     /// Clock corrections applied to capture points of other nodes.
-    public var clockOffsets: [ClockOffset]
+    public var clockOffsets: [ClockOffset] {
+        _read { yield storage.fields.clockOffsets }
+        _modify {
+            makeUnique()
+            yield &storage.fields.clockOffsets
+        }
+    }
+
     /// Connections, flows or requests given up to stay within memory caps in the run up to when this trace was
     /// released (a running count: a trace written as it is found cannot know the run's total).
-    public var evictedSoFar = 0
+    public var evictedSoFar: Int {
+        _read { yield storage.fields.evictedSoFar }
+        _modify {
+            makeUnique()
+            yield &storage.fields.evictedSoFar
+        }
+    }
 
     /// A trace.
     public init(
@@ -441,22 +601,27 @@ public struct RequestTrace: Sendable, Hashable {
         names: [String: AddressName] = [:],
         clockOffsets: [ClockOffset] = []
     ) {
-        self.index = index
-        self.kind = kind
-        self.mode = mode
-        self.verdict = verdict
-        self.findings = findings
-        self.request = request
-        self.client = client
-        self.service = service
-        self.server = server
-        self.dns = dns
-        self.hops = hops
-        self.timings = timings
-        self.start = start
-        self.end = end
-        self.names = names
-        self.clockOffsets = clockOffsets
+        self.storage = Storage(
+            Fields(
+                index: index,
+                kind: kind,
+                mode: mode,
+                verdict: verdict,
+                findings: findings,
+                request: request,
+                client: client,
+                service: service,
+                server: server,
+                dns: dns,
+                hops: hops,
+                timings: timings,
+                start: start,
+                end: end,
+                names: names,
+                clockOffsets: clockOffsets,
+                evictedSoFar: 0
+            )
+        )
     }
 
     /// The name of an endpoint: its address and port's (a Service port), else its address's.

@@ -50,21 +50,21 @@ public enum TraceJSON {
         json.field(name, value?.description)
     }
 
-    /// Writes one hop as a JSON object.
-    static func write(hop: Hop, into json: inout JSONWriter) {
+    /// Writes one hop as a JSON object, read through `hop` field by field (a `Hop` argument would be a copy).
+    static func write(hop: UnsafePointer<Hop>, into json: inout JSONWriter) {
         json.beginObject()
-        point(&json, "capturePoint", hop.point)
-        json.field("node", hop.point.node)
-        json.field("interface", hop.point.name)
+        point(&json, "capturePoint", hop.pointee.point)
+        json.field("node", hop.pointee.point.node)
+        json.field("interface", hop.pointee.point.name)
         json.key("directions")
         json.beginArray()
-        for direction in hop.directions { json.string(direction.description) }
+        for direction in hop.pointee.directions { json.string(direction.description) }
         json.endArray()
-        endpoint(&json, "source", hop.source)
-        endpoint(&json, "destination", hop.destination)
-        json.field("translation", hop.translation.rawValue)
+        endpoint(&json, "source", hop.pointee.source)
+        endpoint(&json, "destination", hop.pointee.destination)
+        json.field("translation", hop.pointee.translation.rawValue)
         json.key("encapsulation")
-        if let encapsulation = hop.encapsulation {
+        if let encapsulation = hop.pointee.encapsulation {
             json.beginObject()
             json.field("kind", encapsulation.kind)
             json.field("outerSource", encapsulation.outerSource.description)
@@ -73,19 +73,19 @@ public enum TraceJSON {
         } else {
             json.null()
         }
-        json.field("evidence", hop.evidence.rawValue)
-        json.field("connection", hop.connection)
-        instant(&json, "firstSeen", "firstSeenNs", hop.firstSeen)
-        milliseconds(&json, "synDelay", hop.synDelay)
-        milliseconds(&json, "requestDelay", hop.requestDelay)
-        milliseconds(&json, "responseDelay", hop.responseDelay)
-        milliseconds(&json, "handshakeRTT", hop.handshakeRTT)
-        json.field("syns", hop.synCount)
-        json.field("retransmissions", hop.retransmissions)
+        json.field("evidence", hop.pointee.evidence.rawValue)
+        json.field("connection", hop.pointee.connection)
+        instant(&json, "firstSeen", "firstSeenNs", hop.pointee.firstSeen)
+        milliseconds(&json, "synDelay", hop.pointee.synDelay)
+        milliseconds(&json, "requestDelay", hop.pointee.requestDelay)
+        milliseconds(&json, "responseDelay", hop.pointee.responseDelay)
+        milliseconds(&json, "handshakeRTT", hop.pointee.handshakeRTT)
+        json.field("syns", hop.pointee.synCount)
+        json.field("retransmissions", hop.pointee.retransmissions)
         json.key("sawRequest")
-        json.bool(hop.sawRequest)
+        json.bool(hop.pointee.sawRequest)
         json.key("sawResponse")
-        json.bool(hop.sawResponse)
+        json.bool(hop.pointee.sawResponse)
         json.endObject()
     }
 
@@ -188,8 +188,11 @@ public enum TraceJSON {
         }
         json.key("hops")
         json.beginArray()
-        // By index: each hop is read where it is (a loop variable would copy every hop).
-        for index in trace.hops.indices { write(hop: trace.hops[index], into: &json) }
+        // Each hop is read where it is (through the buffer: a loop variable, or an array subscript passed on, copies).
+        trace.hops.withUnsafeBufferPointer { hops in
+            guard let first = hops.baseAddress else { return }
+            for index in hops.indices { write(hop: first + index, into: &json) }
+        }
         json.endArray()
         json.key("timings")
         json.beginObject()

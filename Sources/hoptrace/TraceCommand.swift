@@ -173,19 +173,22 @@ struct TraceCommand: ParsableCommand {
         defer { progress.clear() }
         var jsonLine = JSONWriter()
         let emit: ([RequestTrace]) -> Void = { traces in
-            // By index: each trace is read where it is (a loop variable would copy every trace).
-            for index in traces.indices {
-                summary.add(traces[index])
-                if list, !json { out.line("  " + Self.oneLine(traces[index])) }
-                guard streaming, all || matches(traces[index]) else { continue }
-                if json {
-                    TraceJSON.write(traces[index], to: out, using: &jsonLine)
-                } else {
-                    if printedAny { out.write("\n") }
-                    out.line(report.render(traces[index]))
+            // Each trace is read where it is (through the buffer: a loop variable, or an array subscript passed on,
+            // copies every trace).
+            traces.withUnsafeBufferPointer { traces in
+                for index in traces.indices {
+                    summary.add(traces[index])
+                    if list, !json { out.line("  " + Self.oneLine(traces[index])) }
+                    guard streaming, all || matches(traces[index]) else { continue }
+                    if json {
+                        TraceJSON.write(traces[index], to: out, using: &jsonLine)
+                    } else {
+                        if printedAny { out.write("\n") }
+                        out.line(report.render(traces[index]))
+                    }
+                    printedAny = true
+                    if html != nil, htmlTraces.count < 10_000 { htmlTraces.append(traces[index]) }
                 }
-                printedAny = true
-                if html != nil, htmlTraces.count < 10_000 { htmlTraces.append(traces[index]) }
             }
         }
         var evicted = 0
