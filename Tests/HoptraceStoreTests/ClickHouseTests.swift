@@ -250,7 +250,7 @@ struct SelectionTests {
         )
         let hostile = [
             "/a'b", "/a\\'b", "/a\\", "/a\0b", "/a\nb", "/a\rb\tc", "/'); DROP TABLE selection.flows; --", "/é💥",
-            "/a\\nb", "/\u{1}\u{7f}",
+            "/a\\nb", "/\u{1}\u{7f}", "/\u{8}\u{c}\u{2028}\u{2029}",
         ]
         var rows: [FlowRow] = []
         for (k, target) in hostile.enumerated() {
@@ -279,6 +279,8 @@ struct SelectionTests {
             }
         }
         #expect(try store.count() == hostile.count)
+        // The rows' JSON lines (every escape JSONWriter writes) read back as the same text.
+        #expect(Set(try store.rows(since: 0).map(\.target)) == Set(hostile))
     }
 
     @Test("store init adds the selection columns to a table of row format 1, whose rows still read")
