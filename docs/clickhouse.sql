@@ -87,7 +87,7 @@ ORDER BY (node, time);
 --   INSERT INTO hoptrace.flows FORMAT JSONEachRow            (the agent, a batch of up to 10k rows or 1 s)
 --   SELECT <every column> FROM hoptrace.flows WHERE emitted >= <ns> FORMAT JSONEachRow
 --                                                            (the whole window: trace --store with no selector,
---                                                            --index, --all, --list; flows --store)
+--                                                            --index, --all, --list)
 --
 -- requests --store (RequestSelection.swift): the HTTP and DNS rows its filters may keep, in one query (after the
 -- format-1 count above; rows of format 1 mean the whole window), a superset the filters then judge in Swift:
@@ -96,6 +96,16 @@ ORDER BY (node, time);
 --       [AND latency > <ns>]                                                                   (--slower-than)
 --       [AND (client = '<ip>' OR server = '<ip>' OR (kind = 'dns' AND position(event, '"<ip>"') > 0))]
 --       [AND (position(lower(host), '<name>') > 0 OR lengthUTF8(host) != length(host))]   (--host, an ASCII name)
+--
+-- flows --store (FlowSelection.swift): the connection and ICMP rows its filters may keep, in one query, a superset the
+-- filters then judge in Swift (its columns are all of format 1 too; the JSON's top-level keys by visitParamExtract*):
+--   ... WHERE <window> AND kind IN ('connection', 'icmp') [AND kind = 'connection']  (--status, --slower-than)
+--       [AND (client_port = <p> OR server_port = <p>)]                                                (--port)
+--       [AND visitParamExtractString(event, 'state') = 'SF']                                        (--status)
+--       [AND (<start> < 0 OR <end> < <start> OR <end> - <start> > <ns>)]                       (--slower-than,
+--                                           <start>, <end>: visitParamExtractInt(event, 'startTime' | 'endTime'))
+--       [AND (client = '<ip>' OR server = '<ip>' OR (kind = 'icmp' AND visitParamExtractString(event, 'sender') =
+--       '<ip>'))]                                                                     (--host, an address; a name: 0)
 --
 -- trace --store with a selector (RowSelection.swift). <window> is `emitted >= <since ns>`; every query selects every
 -- column. 1. The candidates, one selector (the most selective given), at most 10,000 (else the whole window):

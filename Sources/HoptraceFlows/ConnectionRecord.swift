@@ -354,6 +354,37 @@ extension ConnectionEndReason: Codable {}
 /// equal to the one written.
 extension TCPDirectionSummary: Codable {}
 
+/// Its `Codable` form by hand (FlowEvent-codableJSON.swift), here because the stored properties are private.
+extension TCPDirectionSummary: CodableJSONWritable {
+    func writeCodableJSON(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.member("bytes", self.bytes)
+        writer.member("capturedPayloadBytes", self.capturedPayloadBytes)
+        writer.member("ipBytes", self.ipBytes)
+        writer.member("retransmittedBytes", self.retransmittedBytes)
+        writer.member("gapBytes", self.gapBytes)
+        writer.member("packetCount", self.packetCount)
+        writer.codable("firstDataMark", self.firstDataMark)
+        writer.codable("lastDataMark", self.lastDataMark)
+        writer.codable("finMark", self.finMark)
+        writer.member("rstTimeValue", self.rstTimeValue)
+        writer.member("isnValue", self.isnValue)
+        writer.member("rstSeqValue", self.rstSeqValue)
+        writer.member("rstAckValue", self.rstAckValue)
+        writer.member("retransmissionCount", self.retransmissionCount)
+        writer.member("outOfOrderCount", self.outOfOrderCount)
+        writer.member("duplicateAckCount", self.duplicateAckCount)
+        writer.member("zeroWindowCount", self.zeroWindowCount)
+        writer.member("keepAliveCount", self.keepAliveCount)
+        writer.member("gapCount", self.gapCount)
+        writer.member("rstCount", self.rstCount)
+        writer.member("largestSegmentValue", self.largestSegmentValue)
+        writer.member("copyCount", self.copyCount)
+        writer.member("present", self.present)
+        writer.endObject()
+    }
+}
+
 extension FirstPacketEvidence: Codable {}
 
 extension ConnectionRecord: Codable {}

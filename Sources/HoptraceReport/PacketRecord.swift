@@ -1,5 +1,6 @@
 import HoptraceCapture
 import HoptraceDecode
+import HoptraceFlows
 
 /// One decoded packet, as `hoptrace packets` prints it (docs/packet.schema.json).
 ///

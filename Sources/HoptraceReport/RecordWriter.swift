@@ -1,3 +1,5 @@
+import HoptraceFlows
+
 /// Writes records of one kind in one format: one record, many writers, as Zeek declares a log record once and lets
 /// the writer (ASCII TSV, JSON) be a separate choice.
 ///

@@ -1,3 +1,5 @@
+import HoptraceFlows
+
 /// Text for a terminal: packet- and file-derived strings made harmless, and colour.
 ///
 /// A string from a capture (a capture point name, an HTTP target, a DNS name) could carry escape sequences that

@@ -45,7 +45,7 @@ public struct FlowRow: Codable, Hashable, Sendable {
     public var clientISN: UInt32
     /// The server's ISN, 0 when unknown.
     public var serverISN: UInt32
-    /// The record, as JSON (its type's `Codable` form, chosen by ``kind``).
+    /// The record, as JSON (its type's `Codable` form, chosen by ``kind``; written by hand, read by `JSONDecoder`).
     public var event: String
     /// Selection columns (version 2; empty, 0 or -1 in a version-1 row and where they do not apply), copied from the
     /// record so that a query can select on them without reading ``event``.
@@ -147,9 +147,8 @@ public struct FlowRow: Codable, Hashable, Sendable {
         run: UInt64 = 0,
         seq: UInt64,
         emitted: Int64
-    ) throws {
+    ) {
         let kind: Kind
-        let payload: Data
         let time: Int64
         let client: FlowEndpoint
         let server: FlowEndpoint
@@ -157,17 +156,13 @@ public struct FlowRow: Codable, Hashable, Sendable {
         var serverISN: UInt32?
         (self.method, self.target, self.host, self.requestID, self.status, self.rcode, self.latency) =
             ("", "", "", "", 0, "", -1)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
         switch event {
         case .opened(let record), .connection(let record):
             kind = event.isOpened ? .opened : .connection
-            payload = try encoder.encode(record)
             (time, client, server) = (record.startTime, record.originator, record.responder)
             (clientISN, serverISN) = (record.originatorISN, record.responderISN)
         case .http(let exchange):
             kind = .http
-            payload = try encoder.encode(exchange)
             time = (exchange.requestFirstByte ?? exchange.responseFirstByte)?.time ?? 0
             (client, server) = (exchange.client, exchange.server)
             (clientISN, serverISN) = (exchange.clientISN, exchange.serverISN)
@@ -179,7 +174,6 @@ public struct FlowRow: Codable, Hashable, Sendable {
             self.latency = exchange.latency ?? -1
         case .dns(let transaction):
             kind = .dns
-            payload = try encoder.encode(transaction)
             time = transaction.queryTime ?? transaction.responseTime ?? 0
             (client, server) = (transaction.client, transaction.server)
             self.host = transaction.question?.name ?? ""
@@ -187,7 +181,6 @@ public struct FlowRow: Codable, Hashable, Sendable {
             self.latency = transaction.latency ?? -1
         case .icmpError(let error):
             kind = .icmp
-            payload = try encoder.encode(error)
             time = error.time
             (client, server) = (error.quotedSource, error.quotedDestination)
             clientISN = error.quotedTCPSequence
@@ -209,7 +202,9 @@ public struct FlowRow: Codable, Hashable, Sendable {
         self.serverPort = server.port
         self.clientISN = clientISN ?? 0
         self.serverISN = serverISN ?? 0
-        self.event = String(decoding: payload, as: UTF8.self)
+        var writer = JSONWriter(capacity: 1024)
+        _ = event.writeCodableJSON(to: &writer)
+        self.event = String(decoding: writer.bytes, as: UTF8.self)
     }
 
     /// The clock row of a run that reached capture time `time`.
@@ -235,68 +230,36 @@ public struct FlowRow: Codable, Hashable, Sendable {
     }
 
     /// Appends the row as one `JSONEachRow` line (the object ``JSONDecoder`` reads back, and a newline), written
-    /// directly: the agent writes one per record, and the event is already JSON text.
+    /// directly by ``JSONWriter``: the agent writes one per record, and the event is already JSON text.
     public func appendJSONLine(to bytes: inout [UInt8]) {
-        func key(_ name: String, first: Bool = false) {
-            if !first { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(UInt8(ascii: "\""))
-            bytes += name.utf8
-            bytes += "\":".utf8
-        }
-        func number<T: BinaryInteger>(_ name: String, _ value: T) {
-            key(name)
-            bytes += String(value).utf8
-        }
-        func string(_ name: String, _ value: String) {
-            key(name)
-            Self.appendJSONString(value, to: &bytes)
-        }
-        bytes.append(UInt8(ascii: "{"))
-        key("version", first: true)
-        bytes += String(self.version).utf8
-        string("node", self.node)
-        number("run", self.run)
-        number("seq", self.seq)
-        number("emitted", self.emitted)
-        string("point", self.point)
-        number("if_index", self.ifIndex)
-        string("kind", self.kind)
-        number("time", self.time)
-        string("client", self.client)
-        number("client_port", self.clientPort)
-        string("server", self.server)
-        number("server_port", self.serverPort)
-        number("client_isn", self.clientISN)
-        number("server_isn", self.serverISN)
-        string("event", self.event)
-        string("method", self.method)
-        string("target", self.target)
-        string("host", self.host)
-        string("request_id", self.requestID)
-        number("status", self.status)
-        string("rcode", self.rcode)
-        number("latency", self.latency)
-        bytes += "}\n".utf8
-    }
-
-    /// Appends `text` as a JSON string: `"` and `\` escaped, control characters as `\u00XX`, the rest as UTF-8.
-    static func appendJSONString(_ text: String, to bytes: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                bytes.append(UInt8(ascii: "\\"))
-                bytes.append(byte)
-            case 0..<0x20:
-                bytes += "\\u00".utf8
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 15)])
-            default:
-                bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
+        var writer = JSONWriter(appendingTo: &bytes)
+        writer.beginObject()
+        writer.member("version", self.version)
+        writer.member("node", self.node)
+        writer.member("run", self.run)
+        writer.member("seq", self.seq)
+        writer.member("emitted", self.emitted)
+        writer.member("point", self.point)
+        writer.member("if_index", self.ifIndex)
+        writer.member("kind", self.kind)
+        writer.member("time", self.time)
+        writer.member("client", self.client)
+        writer.member("client_port", self.clientPort)
+        writer.member("server", self.server)
+        writer.member("server_port", self.serverPort)
+        writer.member("client_isn", self.clientISN)
+        writer.member("server_isn", self.serverISN)
+        writer.member("event", self.event)
+        writer.member("method", self.method)
+        writer.member("target", self.target)
+        writer.member("host", self.host)
+        writer.member("request_id", self.requestID)
+        writer.member("status", self.status)
+        writer.member("rcode", self.rcode)
+        writer.member("latency", self.latency)
+        writer.endObject()
+        writer.finish(into: &bytes)
+        bytes.append(UInt8(ascii: "\n"))
     }
 
     /// The capture point the row was captured at (its node nil when the row has none).

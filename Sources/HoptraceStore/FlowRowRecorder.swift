@@ -29,11 +29,10 @@ public final class FlowRowRecorder {
     }
 
     /// The row of `event`, or nil for a record that is not stored (segments).
-    public func row(_ event: FlowEvent) throws -> FlowRow? {
+    public func row(_ event: FlowEvent) -> FlowRow? {
         let id = Self.capturePointID(of: event)
         let point = id >= 0 && id < self.points.points.count ? self.points[id] : CapturePoint(name: "if?\(id)")
-        guard
-            let row = try FlowRow(event, point: point, node: self.node, run: self.run, seq: self.seq, emitted: reached)
+        guard let row = FlowRow(event, point: point, node: self.node, run: self.run, seq: self.seq, emitted: reached)
         else { return nil }
         self.seq += 1
         return row
@@ -65,21 +64,15 @@ public final class FlowRowRecorder {
     ) throws -> FlowPipeline.Result {
         let points = CapturePointTable()
         let recorder = FlowRowRecorder(node: node, run: run, points: points)
-        var failure: (any Error)?
         let result = try pipeline.run(
             inputs: inputs,
             tap: { decoded, _ in recorder.note(time: decoded.timestamp) },
             capturePoints: points,
             clock: { time in sink(recorder.clock(time)) },
             sink: { event in
-                do {
-                    if let row = try recorder.row(event) { sink(row) }
-                } catch {
-                    failure = failure ?? error
-                }
+                if let row = recorder.row(event) { sink(row) }
             }
         )
-        if let failure { throw failure }
         return result
     }
 

@@ -174,7 +174,6 @@ struct AgentCommand: ParsableCommand {
         let run = UInt64(clamping: wallClockNanoseconds())
         let points = CapturePointTable()
         let recorder = FlowRowRecorder(node: node, run: run, points: points)
-        var failure: (any Error)?
         let sink: (FlowRow) -> Void = { row in
             shipper.add(row)
         }
@@ -214,11 +213,7 @@ struct AgentCommand: ParsableCommand {
                         reporter.tick(now: time)
                     },
                     sink: { event in
-                        do {
-                            if let row = try recorder.row(event) { sink(row) }
-                        } catch {
-                            failure = failure ?? error
-                        }
+                        if let row = recorder.row(event) { sink(row) }
                     }
                 )
                 packets = result.packets
@@ -231,8 +226,7 @@ struct AgentCommand: ParsableCommand {
                     shipper: shipper,
                     reporter: reporter,
                     sink: sink,
-                    tee: &tee,
-                    failure: { failure = failure ?? $0 }
+                    tee: &tee
                 )
             }
         } catch let error as CaptureError {
@@ -265,7 +259,6 @@ struct AgentCommand: ParsableCommand {
                     + (files.count == 1 ? first : "\(first) ... \(last)") + ")"
             )
         }
-        if let failure { throw CLIFailure("\(failure)") }
         if let ringError { throw CLIFailure("local ring (-w): \(ringError.description)") }
         if let readError { throw CLIFailure(readError.description) }
         if counters.dropped > 0 {
@@ -288,8 +281,7 @@ struct AgentCommand: ParsableCommand {
         shipper: RowShipper,
         reporter: AgentReporter,
         sink: @escaping (FlowRow) -> Void,
-        tee: inout RecordingSource?,
-        failure: @escaping (any Error) -> Void
+        tee: inout RecordingSource?
     ) throws -> (Int, UInt64) {
         let source: LiveSource
         do {
@@ -329,11 +321,7 @@ struct AgentCommand: ParsableCommand {
                 reporter.tick(now: wallClockNanoseconds())
             },
             sink: { event in
-                do {
-                    if let row = try recorder.row(event) { sink(row) }
-                } catch {
-                    failure(error)
-                }
+                if let row = recorder.row(event) { sink(row) }
             }
         )
         source.stop()

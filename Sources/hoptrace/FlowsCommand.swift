@@ -111,13 +111,6 @@ protocol FlowRecordKind {
     static func storeRows(_ store: ClickHouseStore, since: UInt64, filter: RecordFilter) throws -> [FlowRow]
 }
 
-extension FlowRecordKind {
-    /// Every row of the window.
-    static func storeRows(_ store: ClickHouseStore, since: UInt64, filter: RecordFilter) throws -> [FlowRow] {
-        try store.rows(since: since)
-    }
-}
-
 /// `flows`: connections and ICMP errors.
 enum ConnectionRecords: FlowRecordKind {
     static func take(_ event: FlowEvent, _ body: (FlowRecord, Int) -> Void) {
@@ -132,6 +125,19 @@ enum ConnectionRecords: FlowRecordKind {
 
     static func names(of record: FlowRecord, in names: inout AddressNames) -> [String: String] {
         names.names(of: record)
+    }
+
+    /// The connection and ICMP rows the filter may keep, chosen in SQL (``FlowSelection``).
+    static func storeRows(_ store: ClickHouseStore, since: UInt64, filter: RecordFilter) throws -> [FlowRow] {
+        try store.rows(since: since, selecting: selection(filter)).rows
+    }
+
+    /// `filter` as a selection in SQL.
+    static func selection(_ filter: RecordFilter) -> FlowSelection {
+        var selection = FlowSelection(port: filter.port, slowerThan: filter.slowerThan)
+        if let host = filter.host { selection.host = IPAddress(host).map(FlowSelection.Host.address) ?? .name }
+        if case .connectionState(let state) = filter.status { selection.connectionState = state }
+        return selection
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HoptraceCapture
 import HoptraceDecode
+import HoptraceFlows
 import HoptraceKube
 import HoptraceReport
 

@@ -2,6 +2,7 @@ import Foundation
 import HoptraceCapture
 import HoptraceCorrelate
 import HoptraceDecode
+import HoptraceFlows
 import HoptraceReport
 import HoptraceStore
 import HoptraceTestSupport
@@ -250,7 +251,7 @@ struct SelectionTests {
         )
         let hostile = [
             "/a'b", "/a\\'b", "/a\\", "/a\0b", "/a\nb", "/a\rb\tc", "/'); DROP TABLE selection.flows; --", "/é💥",
-            "/a\\nb", "/\u{1}\u{7f}",
+            "/a\\nb", "/\u{1}\u{7f}", "/\u{8}\u{c}\u{2028}\u{2029}",
         ]
         var rows: [FlowRow] = []
         for (k, target) in hostile.enumerated() {
@@ -279,6 +280,8 @@ struct SelectionTests {
             }
         }
         #expect(try store.count() == hostile.count)
+        // The rows' JSON lines (every escape JSONWriter writes) read back as the same text.
+        #expect(Set(try store.rows(since: 0).map(\.target)) == Set(hostile))
     }
 
     @Test("store init adds the selection columns to a table of row format 1, whose rows still read")
@@ -370,31 +373,67 @@ struct SelectionTests {
         )
     }
 
-    @Test("requests' selection: every HTTP and DNS row a filter keeps, none of 20,000 others")
-    func requestSelection() throws {
+    /// A selection made in SQL against the filter itself, on the rows of one agent per node of `scenario` and 20,000
+    /// rows like `template` (one of them) that no case keeps (`noise` makes the k-th one): for each case the rows
+    /// selected are of `kinds` and hold no noise row (all of them when the case keeps `everything`), and every
+    /// record of the scenario the filter keeps (`keeps`) is among them. Returns the store, for more checks.
+    static func checkSelections<Case>(
+        _ scenario: String,
+        kinds: Set<String>,
+        template: (FlowRow) -> Bool,
+        noise: (inout FlowRow, Int) -> Void,
+        cases: [Case],
+        everything: (Case) -> Bool,
+        select: (ClickHouseStore, Case) throws -> (rows: [FlowRow], report: SelectionReport),
+        keeps: (Case, FlowEvent) -> Bool
+    ) throws {
         let server = try ClickHouseServer()
         defer { server.stop() }
-        let store = try ClickHouseStore(url: server.url, database: "rsel")
+        let store = try ClickHouseStore(url: server.url, database: "sel")
         try store.initialize(retentionDays: nil)
         var rows: [FlowRow] = []
-        for (index, input) in RoundTripTests.inputs("xnode-ok").enumerated() {
+        for (index, input) in RoundTripTests.inputs(scenario).enumerated() {
             rows += try RoundTripTests.rows([input], node: input.node ?? "", run: 100 + UInt64(index))
         }
         try store.insert(rows)
-        // 20,000 exchanges no filter below keeps: other clients, server, port, Host, a 503 answered in 1 ns.
-        let template = try #require(rows.first { $0.kind == "http" })
-        var noise: [FlowRow] = []
-        for k in 0..<20_000 {
-            var row = template
+        let found = rows.first(where: template)
+        let first = try #require(found)
+        let others = (0..<20_000).map { k in
+            var row = first
             (row.node, row.run, row.seq) = ("node-z", 9, UInt64(k))
-            row.client = "10.250.\(k / 250 % 250).\(k % 250 + 1)"
-            (row.server, row.clientPort, row.serverPort) = ("10.251.0.1", 40_000, 9_999)
-            (row.host, row.status, row.latency) = ("noise.example", 503, 1)
-            noise.append(row)
+            noise(&row, k)
+            return row
         }
-        try store.insert(noise)
+        try store.insert(others)
         let total = try store.count()
-        #expect(total == rows.count + noise.count)
+        #expect(total == rows.count + others.count)
+        for selection in cases {
+            let (selected, report) = try select(store, selection)
+            #expect(report.wholeWindow == nil && report.rows == selected.count)
+            #expect(selected.allSatisfy { kinds.contains($0.kind) })
+            if everything(selection) {
+                // No filter: every record of the kinds, the 20,000 too, and no other row.
+                #expect(selected.count == rows.filter { kinds.contains($0.kind) }.count + others.count)
+            } else {
+                #expect(!selected.contains { $0.node == "node-z" }, "\(selection)")
+                #expect(report.rows * 50 < total, "\(selection): \(report.rows) of \(total)")
+            }
+            // The filter itself, on every row of the window: each record it keeps is among the rows selected.
+            let chosen = Set(selected.map { "\($0.node)/\($0.run)/\($0.seq)" })
+            var kept = 0
+            for row in rows where kinds.contains(row.kind) {
+                guard let event = try row.flowEvent(capturePoint: 0), keeps(selection, event) else { continue }
+                kept += 1
+                #expect(chosen.contains("\(row.node)/\(row.run)/\(row.seq)"), "\(selection): \(row.kind) \(row.seq)")
+            }
+            // (A case no record passes selects nothing.)
+            #expect(kept <= selected.count && (kept > 0 || selected.isEmpty), "\(selection)")
+        }
+        #expect(try store.count() == total)
+    }
+
+    @Test("requests' selection: every HTTP and DNS row a filter keeps, none of 20,000 others")
+    func requestSelection() throws {
         let dnsServer = try #require(IPAddress("10.96.0.10"))
         let cases: [(RecordFilter, RequestSelection)] = [
             (RecordFilter(), RequestSelection()),
@@ -410,38 +449,82 @@ struct SelectionTests {
                 RecordFilter(host: "web", port: 80, status: .httpClass(2)),
                 RequestSelection(host: .name("web"), port: 80, status: .httpClass(2))
             ),
+            // Hostile text is a value: nothing matches, nothing breaks.
+            (RecordFilter(host: "x') OR 1=1 --"), RequestSelection(host: .name("x') OR 1=1 --"))),
         ]
-        for (filter, selection) in cases {
-            let (selected, report) = try store.rows(since: 0, selecting: selection)
-            #expect(report.wholeWindow == nil && report.rows == selected.count)
-            #expect(selected.allSatisfy { $0.kind == "http" || $0.kind == "dns" })
-            if selection == RequestSelection() {
-                // No filter: every request, the 20,000 too, and no connection or clock row.
-                let requests = rows.filter { $0.kind == "http" || $0.kind == "dns" }.count
-                #expect(selected.count == requests + noise.count)
-            } else {
-                #expect(!selected.contains { $0.node == "node-z" }, "\(selection)")
-                #expect(report.rows * 50 < total, "\(selection): \(report.rows) of \(total)")
-            }
-            // The filter itself, on every row of the window: each record it keeps is among the rows selected.
-            let chosen = Set(selected.map { "\($0.node)/\($0.run)/\($0.seq)" })
-            var kept = 0
-            for row in rows {
-                let record: RequestRecord
-                switch try row.flowEvent(capturePoint: 0) {
-                case .http(let exchange): record = .http(exchange)
-                case .dns(let transaction): record = .dns(transaction)
-                default: continue
+        try Self.checkSelections(
+            "xnode-ok",
+            kinds: ["http", "dns"],
+            template: { $0.kind == "http" },
+            // Exchanges no filter above keeps: other clients, server, port, Host, a 503 answered in 1 ns.
+            noise: { (row: inout FlowRow, k: Int) in
+                row.client = "10.250.\(k / 250 % 250).\(k % 250 + 1)"
+                (row.server, row.clientPort, row.serverPort) = ("10.251.0.1", 40_000, 9_999)
+                (row.host, row.status, row.latency) = ("noise.example", 503, 1)
+            },
+            cases: cases,
+            everything: { $0.1 == RequestSelection() },
+            select: { (store: ClickHouseStore, selection: (RecordFilter, RequestSelection)) in
+                try store.rows(since: 0, selecting: selection.1)
+            },
+            keeps: { (selection: (RecordFilter, RequestSelection), event: FlowEvent) -> Bool in
+                switch event {
+                case .http(let exchange): return selection.0.matches(RequestRecord.http(exchange))
+                case .dns(let transaction): return selection.0.matches(RequestRecord.dns(transaction))
+                default: return false
                 }
-                guard filter.matches(record) else { continue }
-                kept += 1
-                #expect(chosen.contains("\(row.node)/\(row.run)/\(row.seq)"), "\(selection): \(row.kind) \(row.seq)")
             }
-            #expect(kept > 0 && kept <= selected.count, "\(selection)")
-        }
-        // Hostile text is a value: nothing matches, nothing breaks.
-        let (none, _) = try store.rows(since: 0, selecting: RequestSelection(host: .name("x') OR 1=1 --")))
-        #expect(none.isEmpty)
-        #expect(try store.count() == total)
+        )
+    }
+
+    @Test("flows' selection: every connection and ICMP row a filter keeps, none of 20,000 others")
+    func flowSelection() throws {
+        let sender = try #require(IPAddress("10.244.1.1"))
+        let client = try #require(IPAddress("10.244.0.10"))
+        let cases: [(RecordFilter, FlowSelection)] = [
+            (RecordFilter(), FlowSelection()),
+            (RecordFilter(port: 8080), FlowSelection(port: 8080)),
+            (RecordFilter(host: "10.244.1.1"), FlowSelection(host: .address(sender))),
+            (RecordFilter(host: "10.244.0.10"), FlowSelection(host: .address(client))),
+            (RecordFilter(host: "web"), FlowSelection(host: .name)),
+            (RecordFilter(status: .connectionState("SF")), FlowSelection(connectionState: "SF")),
+            (RecordFilter(status: .connectionState("S0")), FlowSelection(connectionState: "S0")),
+            (RecordFilter(slowerThan: 100_000_000), FlowSelection(slowerThan: 100_000_000)),
+            (
+                RecordFilter(host: "10.244.0.10", port: 8080, status: .connectionState("SF"), slowerThan: 1_000),
+                FlowSelection(host: .address(client), port: 8080, connectionState: "SF", slowerThan: 1_000)
+            ),
+            (RecordFilter(status: .connectionState("x') OR 1=1 --")), FlowSelection(connectionState: "x') OR 1=1 --")),
+        ]
+        try Self.checkSelections(
+            "xnode-slow-underlay",
+            kinds: ["connection", "icmp"],
+            template: { $0.kind == "connection" },
+            // Connections no filter above keeps: other addresses and ports, in state REJ, 1 ns long.
+            noise: { (row: inout FlowRow, k: Int) in
+                row.client = "10.250.\(k / 250 % 250).\(k % 250 + 1)"
+                (row.server, row.clientPort, row.serverPort) = ("10.251.0.1", 40_000, 9_999)
+                for state in RecordFilter.Status.connectionStates {
+                    row.event = row.event.replacingOccurrences(of: "\"state\":\"\(state)\"", with: "\"state\":\"REJ\"")
+                }
+                // (The first endTime key is the one read; the old value is left to an unknown key.)
+                row.event = row.event.replacingOccurrences(
+                    of: "\"endTime\":",
+                    with: "\"endTime\":\(row.time + 1),\"x\":"
+                )
+            },
+            cases: cases,
+            everything: { $0.1 == FlowSelection() },
+            select: { (store: ClickHouseStore, selection: (RecordFilter, FlowSelection)) in
+                try store.rows(since: 0, selecting: selection.1)
+            },
+            keeps: { (selection: (RecordFilter, FlowSelection), event: FlowEvent) -> Bool in
+                switch event {
+                case .connection(let connection): return selection.0.matches(FlowRecord.connection(connection))
+                case .icmpError(let error): return selection.0.matches(FlowRecord.icmpError(error))
+                default: return false
+                }
+            }
+        )
     }
 }

@@ -66,7 +66,7 @@ struct RoundTripTests {
         let recorder = FlowRowRecorder(node: "", run: 1, points: points)
         for event in events {
             let id = FlowRowRecorder.capturePointID(of: event)
-            let row = try #require(try recorder.row(event))
+            let row = try #require(recorder.row(event))
             let back = try #require(try Self.throughText([row]).first)
             #expect(try back.flowEvent(capturePoint: id) == event)
             #expect(back.capturePoint == points[id])
@@ -113,7 +113,7 @@ struct RoundTripTests {
             quotedProtocol: .tcp,
             quotedTCPSequence: 9
         )
-        let row = try #require(try FlowRow(.icmpError(icmp), point: point, seq: 0, emitted: 1))
+        let row = try #require(FlowRow(.icmpError(icmp), point: point, seq: 0, emitted: 1))
         #expect(row.clientISN == 9 && row.client == "10.0.0.2" && row.serverPort == 80 && row.kind == "icmp")
         // Text that JSON must escape survives the agent's line.
         var hostile = row

@@ -1,6 +1,5 @@
 import HoptraceCapture
 import HoptraceDecode
-import HoptraceFlows
 
 /// The one JSON writer of hoptrace: every JSON line (packets, connections, requests, traces, names) is written by it,
 /// straight into a reusable byte buffer.
@@ -349,14 +348,14 @@ public struct JSONWriter {
     }
 
     /// The largest count at most `limit` that does not cut a UTF-8 sequence of `utf8`.
-    static func boundary(_ utf8: UnsafeRawBufferPointer, atMost limit: Int) -> Int {
+    package static func boundary(_ utf8: UnsafeRawBufferPointer, atMost limit: Int) -> Int {
         var cut = min(limit, utf8.count)
         while cut > 0 && cut < utf8.count && utf8[cut] & 0xC0 == 0x80 { cut -= 1 }
         return cut
     }
 
     /// Writes `text` escaped, byte by byte: the definition the fast scan is checked against.
-    static func appendEscapedSlowly(_ text: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
+    package static func appendEscapedSlowly(_ text: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
         let hex: StaticString = "0123456789abcdef"
         var index = 0
         var plainStart = 0
@@ -403,7 +402,7 @@ public struct JSONWriter {
 
     /// Whether any byte is a control character, DEL, a quote, a backslash or 0xE2 (the lead byte of U+2028 and
     /// U+2029); eight bytes at a time (SWAR: a byte below 0x20 or equal to c shows as a borrow into its top bit).
-    static func needsEscaping(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    package static func needsEscaping(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let high: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func hasZeroByte(_ v: UInt64) -> Bool { (v &- ones) & ~v & high != 0 }
@@ -427,7 +426,7 @@ public struct JSONWriter {
     }
 
     /// Whether every byte is below 0x80; eight bytes at a time.
-    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    package static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var index = 0
         while index + 8 <= bytes.count {
             if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
@@ -441,7 +440,7 @@ public struct JSONWriter {
     }
 
     /// Appends `10.0.0.1:80` or `[fd00::1]:80`.
-    static func appendEndpoint(_ value: FlowEndpoint, to bytes: inout [UInt8]) {
+    package static func appendEndpoint(_ value: FlowEndpoint, to bytes: inout [UInt8]) {
         if value.address.isIPv4 {
             value.address.appendDescription(to: &bytes)
         } else {

@@ -1,9 +1,8 @@
 import Foundation
 import HoptraceDecode
-import HoptraceFlows
 import Testing
 
-@testable import HoptraceReport
+@testable import HoptraceFlows
 
 /// The one JSON writer against independent facts: Foundation's JSON parser reads back what it wrote, and its
 /// string escaping equals a definition written here from RFC 8259 section 7 (plus U+2028/U+2029, for JavaScript),
