@@ -133,6 +133,11 @@ ORDER BY (node, time);
 --   ... AND kind = 'icmp' AND time BETWEEN <first-60s> AND <last emitted+60s>
 --   ... AND kind = 'clock' AND time BETWEEN <first-60s> AND <last emitted+147.5s>  (the open-connection timeout,
 --                                                                                  the lookup settle, reordering)
+-- 4. The nodes' clock (path-order.md, "Clock offsets between nodes"): every connection seen on two nodes or more up
+--    to the clock's end, so that the offset is estimated from the files' samples (nothing in a window of one node):
+--   ... AND kind IN ('connection','http') AND emitted <= <last emitted+147.5s> AND (client_isn IN (SELECT client_isn
+--       FROM hoptrace.flows WHERE <window> AND emitted <= <same> AND kind IN ('opened','connection')
+--       AND client_isn != 0 GROUP BY client_isn HAVING uniqExact(node) > 1) OR server_isn IN (<the same by server_isn>))
 -- The server still scans the window's key columns for step 1 and the dns/icmp/clock queries (a column store reads
 -- only the columns named); `event` is read and sent only for the rows returned.
 --

@@ -127,7 +127,8 @@ extension ClickHouseStore {
     /// mid-stream); the exchanges of the same method and target, or request id, within a proxy's join window (an
     /// L7 proxy's onward request) and their connections; the DNS transactions of the clients in the lookup window
     /// and the other connections of a client right after its lookups (which may claim them); repeated until nothing
-    /// new is found (at most `rounds` times); then the ICMP errors and the flow stage's clock around them.
+    /// new is found (at most `rounds` times); then the ICMP errors and the flow stage's clock around them, and, on
+    /// two nodes, the connections seen on both up to then (the samples of their clock offset, as the files give it).
     ///
     /// Falls back to every row of the window (``SelectionReport/wholeWindow`` says why) when nothing is selected,
     /// when the window holds rows of format 1, or when more than `maxCandidates` rows match.
@@ -166,6 +167,10 @@ extension ClickHouseStore {
             }
         }
         for query in gathered.contextQueries() {
+            report.queries += 1
+            gathered.add(try rows(since: since, where: query))
+        }
+        if let query = gathered.clockQuery(table: "\(database).flows", since: since) {
             report.queries += 1
             gathered.add(try rows(since: since, where: query))
         }
@@ -351,14 +356,34 @@ struct RowGathering {
     /// The ICMP errors around the rows (those quoting a data packet carry no ISN) and the flow stage's clock, every
     /// node's, from a minute before the first row to when the last connection would be given up
     /// (``CorrelateOptions/openGroupTimeout`` and the settling after it).
+    /// How long after the last row is emitted the clock is read: until its connections would be given up
+    /// (``CorrelateOptions/openGroupTimeout``) and the settling and reordering after it.
+    private var horizon: UInt64 {
+        UInt64(clamping: options.openGroupTimeout) &+ UInt64(clamping: options.lookupSettle)
+            &+ UInt64(clamping: options.reorderWindow) &+ 5_000_000_000
+    }
+
     func contextQueries() -> [String] {
         guard first <= last else { return [] }
-        let horizon =
-            UInt64(clamping: options.openGroupTimeout) &+ UInt64(clamping: options.lookupSettle)
-            &+ UInt64(clamping: options.reorderWindow) &+ 5_000_000_000
         return [
             "kind = 'icmp' AND " + Self.between(first, lastEmitted, before: 60_000_000_000, after: 60_000_000_000),
             "kind = 'clock' AND " + Self.between(first, lastEmitted, before: 60_000_000_000, after: horizon),
         ]
+    }
+
+    /// The connection and HTTP rows of every connection seen on two nodes or more (by either ISN) emitted up to
+    /// when the clock rows read end: the packets they share bound the nodes' clock offset, and the correlator reading
+    /// the files has taken all of them when it releases the requests selected, so that its estimate and the times it
+    /// corrects are the files' (docs/path-order.md, "Clock offsets"). Nothing in a window of one node.
+    func clockQuery(table: String, since: UInt64) -> String? {
+        guard first <= last else { return nil }
+        let until = "emitted <= \(lastEmitted &+ horizon)"
+        // By either ISN: a reply caught half translated has only the server's.
+        let crossing = { (isn: String) in
+            "\(isn) IN (SELECT \(isn) FROM \(table) WHERE emitted >= \(since) AND \(until) "
+                + "AND kind IN ('opened', 'connection') AND \(isn) != 0 GROUP BY \(isn) HAVING uniqExact(node) > 1)"
+        }
+        return "kind IN ('connection', 'http') AND \(until) AND (\(crossing("client_isn")) OR "
+            + "\(crossing("server_isn")))"
     }
 }

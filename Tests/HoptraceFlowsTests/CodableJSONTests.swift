@@ -22,34 +22,29 @@ struct CodableJSONTests {
         return lab + Repository.corpusCaptures.map(Repository.corpusFile)
     }
 
+    /// `JSONEncoder`'s form of `record` (the old path); expects both it and `written` to decode to `record`.
+    static func encoded<T: Codable & Equatable>(_ record: T, written: Data) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let encoded = try encoder.encode(record)
+        #expect(try JSONDecoder().decode(T.self, from: written) == record)
+        #expect(try JSONDecoder().decode(T.self, from: encoded) == record)
+        return encoded
+    }
+
     /// Checks one record; returns false for a segment (not stored).
     @discardableResult
     static func check(_ event: FlowEvent) throws -> Bool {
         var writer = JSONWriter()
         guard event.writeCodableJSON(to: &writer) else { return false }
         let written = Data(writer.bytes)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
         let encoded: Data
         switch event {
-        case .opened(let record), .connection(let record):
-            encoded = try encoder.encode(record)
-            #expect(try JSONDecoder().decode(ConnectionRecord.self, from: written) == record)
-            #expect(try JSONDecoder().decode(ConnectionRecord.self, from: encoded) == record)
-        case .http(let exchange):
-            encoded = try encoder.encode(exchange)
-            #expect(try JSONDecoder().decode(HTTPExchange.self, from: written) == exchange)
-            #expect(try JSONDecoder().decode(HTTPExchange.self, from: encoded) == exchange)
-        case .dns(let transaction):
-            encoded = try encoder.encode(transaction)
-            #expect(try JSONDecoder().decode(DNSTransaction.self, from: written) == transaction)
-            #expect(try JSONDecoder().decode(DNSTransaction.self, from: encoded) == transaction)
-        case .icmpError(let error):
-            encoded = try encoder.encode(error)
-            #expect(try JSONDecoder().decode(ICMPErrorEvent.self, from: written) == error)
-            #expect(try JSONDecoder().decode(ICMPErrorEvent.self, from: encoded) == error)
-        case .segment:
-            return false
+        case .opened(let record), .connection(let record): encoded = try Self.encoded(record, written: written)
+        case .http(let exchange): encoded = try Self.encoded(exchange, written: written)
+        case .dns(let transaction): encoded = try Self.encoded(transaction, written: written)
+        case .icmpError(let error): encoded = try Self.encoded(error, written: written)
+        case .segment: return false
         }
         let ours = try JSONSerialization.jsonObject(with: written) as? NSDictionary
         let theirs = try JSONSerialization.jsonObject(with: encoded) as? NSDictionary
