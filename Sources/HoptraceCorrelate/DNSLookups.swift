@@ -228,8 +228,9 @@ struct DNSLookupBuilder {
             outcome = .timeout
         }
         var end = queries.map { $0.responseTime ?? $0.queryTime }.max() ?? start
-        if outcome == .timeout {
-            // The resolver gave up a timeout after its last unanswered query.
+        if outcome == .timeout, !queries.contains(where: \.givenUp) {
+            // The resolver gave up a timeout after its last unanswered query (unless hoptrace gave a query up before
+            // then: what came after it is not known, and no time is invented for it).
             let lastSent = queries.filter { $0.responseTime == nil }.map(\.queryTime).max() ?? end
             end = max(end, Clock.plus(lastSent, resolverTimeout))
         }
@@ -266,7 +267,7 @@ struct DNSLookupBuilder {
         if question.type == .any { matching = answers.count }
         var seen: [CapturePoint] = []
         for (_, point) in ordered where !seen.contains(point) { seen.append(point) }
-        return DNSQuery(
+        var query = DNSQuery(
             id: first.id,
             name: name,
             type: question.type,
@@ -281,5 +282,7 @@ struct DNSLookupBuilder {
             transport: first.transport,
             seenAt: seen
         )
+        query.givenUp = responseTime == nil && transactions.contains { $0.0.isEvicted }
+        return query
     }
 }

@@ -13,6 +13,9 @@ struct Diagnosis {
     let topology: Topology
     /// The last capture time reached (for requests cut by the end of the capture).
     let captureEnd: Int64
+    /// The latest time of anything the correlator was given so far (records, exchanges, transactions): at the end of
+    /// the input, about where the capture ended (``captureEnd`` moves once a second of capture time).
+    var latestSeen: Int64 = .min
 
     static func human(_ ns: Int64) -> String { TimeFormat.duration(ns) }
 
@@ -53,12 +56,19 @@ struct Diagnosis {
     // MARK: A lookup that led nowhere
 
     func lookupTrace(_ assembly: Assembly) -> RequestTrace {
-        let lookup = assembly.dns!
+        var lookup = assembly.dns!
+        // Unanswered, and the capture ended before a resolver gives up: not a timeout seen, and no time is counted
+        // past the capture's end.
+        let seenUntil = max(captureEnd, latestSeen)
+        let cutByEnd =
+            lookup.outcome == .timeout && !lookup.queries.contains(where: \.givenUp) && lookup.end > seenUntil
+            && seenUntil >= lookup.start
+        if cutByEnd { lookup.end = seenUntil }
         var names: [String] = []
         for query in lookup.queries where !names.contains(query.name) { names.append(query.name) }
         let sent = lookup.queries.map(\.sent).reduce(0, +)
         let server = lookup.queries.first?.server
-        let sentence: String
+        var sentence: String
         switch lookup.outcome {
         case .timeout:
             sentence =
@@ -84,6 +94,20 @@ struct Diagnosis {
                 "\(lookup.name) resolved\(answer) in \(Self.human(lookup.duration)) (\(lookup.queries.count) "
                 + "quer\(lookup.queries.count == 1 ? "y" : "ies")); no connection to it followed"
         }
+        // A lookup left unanswered when hoptrace gave a query of it up at its cap: neither a timeout nor a success.
+        let givenUp = lookup.outcome == .timeout && lookup.queries.contains(where: \.givenUp)
+        if cutByEnd {
+            sentence =
+                "no answer from \(server.map(\.description) ?? "the DNS server") for \(names.joined(separator: ", ")) "
+                + "in the \(Self.human(lookup.duration)) after the " + (sent == 1 ? "query" : "first query")
+                + " that hoptrace saw, less than a resolver waits before it times out"
+        }
+        if givenUp {
+            sentence =
+                "no answer from \(server.map(\.description) ?? "the DNS server") for \(names.joined(separator: ", ")) "
+                + "was seen before hoptrace gave \(lookup.queries.count == 1 ? "the query" : "its queries") up (at its "
+                + "cap on DNS transactions held at once): whether an answer came is not known"
+        }
         // The furthest capture point the queries reached: the DNS server's own link when the capture showed one (a
         // bridge's copies can be stamped after it), else the last to see them.
         let seen = lookup.queries.last?.seenAt ?? []
@@ -99,12 +123,19 @@ struct Diagnosis {
             kind: .dns,
             mode: mode,
             verdict: Verdict(
-                kind: resolved ? .ok : .dnsFailure,
+                kind: resolved ? .ok : givenUp || cutByEnd ? .incomplete : .dnsFailure,
                 sentence: sentence,
                 location: location,
-                phase: resolved ? nil : .dns
+                phase: resolved || givenUp || cutByEnd ? nil : .dns
             ),
-            findings: [],
+            findings: givenUp
+                ? [
+                    Finding(
+                        .evicted,
+                        "hoptrace gave this lookup's query up before its answer or timeout, to stay within its cap on "
+                            + "DNS transactions held at once: what came after is not in this trace"
+                    )
+                ] : [],
             client: lookup.queries.first?.client,
             service: server,
             dns: lookup,

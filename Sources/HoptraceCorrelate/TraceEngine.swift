@@ -60,6 +60,8 @@ public final class TraceEngine {
     private var pendingSorted = true
     private var nextIndex = 0
     private var watermark: Int64 = .min
+    /// The latest time of anything taken (see ``Diagnosis/latestSeen``).
+    private var latestSeen: Int64 = .min
     private var lastDue: Int64 = .min
 
     /// An engine. `capturePoint` names a flow-stage capture point id (it may learn new ids as the capture goes).
@@ -89,6 +91,14 @@ public final class TraceEngine {
     /// Takes one flow record.
     public func take(_ event: FlowEvent) {
         statistics.records += 1
+        switch event {
+        case .opened(let record), .connection(let record): latestSeen = max(latestSeen, record.endTime)
+        case .dns(let transaction):
+            latestSeen = max(latestSeen, transaction.responseTime ?? transaction.queryTime ?? .min)
+        case .http(let exchange): latestSeen = max(latestSeen, Self.end(of: exchange))
+        case .icmpError(let event): latestSeen = max(latestSeen, event.time)
+        case .segment: break
+        }
         if !finished.isEmpty {
             switch event {
             case .opened(let record):
@@ -884,7 +894,8 @@ public final class TraceEngine {
 
     /// Judges an assembled request now (with what the directory knows now) and keeps the trace for its turn.
     private func queue(_ assembly: Assembly) {
-        let diagnosis = Diagnosis(options: options, directory: directory, topology: topology, captureEnd: watermark)
+        var diagnosis = Diagnosis(options: options, directory: directory, topology: topology, captureEnd: watermark)
+        diagnosis.latestSeen = latestSeen
         let trace = diagnosis.trace(assembly)
         let slot = freeSlots.popLast() ?? held.count
         pending.append(
