@@ -417,12 +417,41 @@ struct Diagnosis {
                 phase: .connect
             )
         }
+        // The client reset its own attempt before any answer (a scanner, a client that gave up): not the network.
+        if let reset = facts.sightings.compactMap({ s in s.record.originatorSummary.rstTime.map { corrected($0, s) } })
+            .min(), reset >= syn
+        {
+            state.end = max(reset, state.start)
+            state.timings.connect = Clock.elapsed(state.end, syn)
+            return Verdict(
+                kind: .reset,
+                sentence: "the client reset its own connection to \(service) "
+                    + "\(Self.human(state.timings.connect ?? 0)) after its SYN, before any answer came",
+                location: facts.client.point,
+                phase: .connect
+            )
+        }
         let last = facts.server
         let lastSYN = facts.sightings.flatMap { s in s.synTimes.map { corrected($0, s) } }.max() ?? syn
         state.end = max(lastSYN, state.start)
         state.timings.connect = Clock.elapsed(state.end, syn)
         let next = nextExpected(after: last, facts: facts, mode: mode)
         let sent = facts.maxSYN
+        // A single SYN and less than TCP's first retransmission timeout (1 s) seen after it: no answer yet is not a
+        // lost SYN.
+        let seenUntil = max(captureEnd, latestSeen)
+        if sent == 1, seenUntil < Clock.plus(lastSYN, 1_000_000_000) {
+            state.end = max(seenUntil, state.start)
+            state.timings.connect = Clock.elapsed(state.end, syn)
+            return Verdict(
+                kind: .incomplete,
+                sentence: "the SYN to \(service) was last seen at \(last.point) (as \(last.client) > \(last.server)) "
+                    + "and hoptrace saw \(Self.human(state.timings.connect ?? 0)) after it without an answer, less than "
+                    + "TCP waits before sending it again: whether it was answered is not known",
+                location: last.point,
+                phase: .connect
+            )
+        }
         return Verdict(
             kind: .breakpoint,
             sentence: "the SYN to \(service) was last seen at \(last.point) (as \(last.client) > \(last.server)), "
