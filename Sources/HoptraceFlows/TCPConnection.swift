@@ -70,10 +70,11 @@ final class TCPConnection {
     var handshakeAckTime: Int64?
     /// When the connection closed (FIN both ways, or a RST): it lingers from then.
     @exclusivity(unchecked) var closedAt: Int64?
-    /// The HTTP analyzer, when `application` is `.http`.
-    @exclusivity(unchecked) var http: HTTPSession?
-    /// The DNS framing, when `application` is `.dns`.
-    @exclusivity(unchecked) var dns: DNSStreamPair?
+    /// The HTTP analyzer, in use when `application` is `.http` (empty otherwise). Not optional: a session behind an
+    /// optional is copied out and back (every buffer retained and released) on each chunk it is fed.
+    @exclusivity(unchecked) var http = HTTPSession()
+    /// The DNS framing, in use when `application` is `.dns` (empty otherwise).
+    @exclusivity(unchecked) var dns = DNSStreamPair()
     @exclusivity(unchecked) var httpCount = 0
     /// What each side's first packet here showed (set by the analyzer before the packet is processed).
     var originatorFirst: FirstPacketEvidence?
@@ -249,10 +250,10 @@ final class TCPConnection {
             let highest = senderStream.highest
             sender.summary.bytes = highest > 1 ? highest - 1 : 0
         }
-        if isFIN, !fromOriginator, self.respStream.isFinished, self.http != nil {
+        if isFIN, !fromOriginator, self.respStream.isFinished, self.application == .http {
             // The server closed: a response delimited by the close is complete now, not at the record.
             let lastServerByte = self.resp.summary.lastData
-            self.http?.serverFinished(lastServerByte: lastServerByte) { self.emitHTTP($0, output: output) }
+            self.http.serverFinished(lastServerByte: lastServerByte) { self.emitHTTP($0, output: output) }
         }
         if isFIN {
             if self.closedBy == nil && self.resetBy == nil { self.closedBy = side }
@@ -359,10 +360,8 @@ final class TCPConnection {
         if self.application == .undecided {
             if self.originator.port == 53 || self.responder.port == 53 {
                 self.application = .dns
-                self.dns = DNSStreamPair()
             } else {
                 self.application = .http
-                self.http = HTTPSession()
             }
         }
         switch self.application {
@@ -370,7 +369,7 @@ final class TCPConnection {
             let emit: (HTTPExchange) -> Void = { exchange in self.emitHTTP(exchange, output: output) }
             switch chunk {
             case .data(let bytes, let offset, let time):
-                self.http?.data(
+                self.http.data(
                     bytes,
                     fromClient: fromOriginator,
                     offset: offset,
@@ -379,26 +378,26 @@ final class TCPConnection {
                     emit: emit
                 )
             case .gap(let offset, let length, let time):
-                self.http?.gap(fromClient: fromOriginator, length: length, offset: offset, time: time, emit: emit)
+                self.http.gap(fromClient: fromOriginator, length: length, offset: offset, time: time, emit: emit)
             }
-            if let session = self.http, session.isNotHTTP, !session.sawHTTP {
+            if self.http.isNotHTTP, !self.http.sawHTTP {
                 self.application = .notHTTP
-                self.http = nil
+                self.http = HTTPSession()
             }
         case .dns:
             switch chunk {
             case .data(let bytes, _, let time):
                 if fromOriginator {
-                    self.dns?.fromClient.feed(bytes) {
+                    self.dns.fromClient.feed(bytes) {
                         output.dnsMessage($0, time: time, connection: self, fromOriginator: true)
                     }
                 } else {
-                    self.dns?.fromServer.feed(bytes) {
+                    self.dns.fromServer.feed(bytes) {
                         output.dnsMessage($0, time: time, connection: self, fromOriginator: false)
                     }
                 }
             case .gap:
-                if fromOriginator { self.dns?.fromClient.reset() } else { self.dns?.fromServer.reset() }
+                if fromOriginator { self.dns.fromClient.reset() } else { self.dns.fromServer.reset() }
             }
         case .notHTTP, .undecided:
             break
@@ -421,8 +420,8 @@ final class TCPConnection {
     /// Bytes stored by the application analyzer: HTTP heads in progress, partial DNS-over-TCP messages.
     var applicationBufferBytes: Int {
         switch self.application {
-        case .http: return self.http?.bufferedHeadBytes ?? 0
-        case .dns: return (self.dns?.fromClient.bufferedBytes ?? 0) + (self.dns?.fromServer.bufferedBytes ?? 0)
+        case .http: return self.http.bufferedHeadBytes
+        case .dns: return self.dns.fromClient.bufferedBytes + self.dns.fromServer.bufferedBytes
         case .undecided, .notHTTP: return 0
         }
     }
@@ -432,11 +431,11 @@ final class TCPConnection {
     func releaseApplicationBuffers() -> Int {
         switch self.application {
         case .http:
-            return self.http?.truncateHeads() ?? 0
+            return self.http.truncateHeads()
         case .dns:
             let released = self.applicationBufferBytes
-            self.dns?.fromClient.reset()
-            self.dns?.fromServer.reset()
+            self.dns.fromClient.reset()
+            self.dns.fromServer.reset()
             return released
         case .undecided, .notHTTP:
             return 0
@@ -446,8 +445,8 @@ final class TCPConnection {
     /// The HTTP exchanges begun on this connection and not emitted yet (requests waiting for their response),
     /// labelled as ``emitHTTP(_:output:)`` labels them; nothing is changed.
     func pendingExchanges() -> [HTTPExchange] {
-        guard let session = self.http else { return [] }
-        return session.pendingExchanges.map(self.labelled)
+        guard self.application == .http else { return [] }
+        return self.http.pendingExchanges.map(self.labelled)
     }
 
     private func labelled(_ exchange: HTTPExchange) -> HTTPExchange {
@@ -484,9 +483,9 @@ final class TCPConnection {
         self.orig.summary.gapBytes = self.origStream.gapBytes
         self.resp.summary.gaps = self.respStream.gapCount
         self.resp.summary.gapBytes = self.respStream.gapBytes
-        if self.http != nil {
+        if self.application == .http {
             let lastServerByte = self.resp.summary.lastData
-            self.http?.finish(lastServerByte: lastServerByte) { self.emitHTTP($0, output: output) }
+            self.http.finish(lastServerByte: lastServerByte) { self.emitHTTP($0, output: output) }
         }
         return self.record(reason: reason)
     }
@@ -498,8 +497,7 @@ final class TCPConnection {
         switch self.application {
         case .undecided: applicationName = ""
         case .http:
-            let session = self.http
-            applicationName = session?.sawHTTP == true ? "http" : (session?.isNotHTTP == true ? "not-http" : "")
+            applicationName = self.http.sawHTTP ? "http" : (self.http.isNotHTTP ? "not-http" : "")
         case .dns: applicationName = "dns"
         case .notHTTP: applicationName = "not-http"
         }
