@@ -328,7 +328,8 @@ final class TCPConnection {
         if let ack, fromOriginator, self.respStream.isAnchored {
             peerAck = self.respStream.relative(ack)
         }
-        return self.withStream(fromOriginator) { stream in
+        // Unowned captures: see `consume`.
+        return self.withStream(fromOriginator) { [unowned(unsafe) self, unowned(unsafe) output] stream in
             stream.segment(seq: seq, payload: payload, wireLength: wireLength, fin: fin, time: time) {
                 self.consume($0, fromOriginator: fromOriginator, peerAck: peerAck, output: output)
             }
@@ -345,7 +346,7 @@ final class TCPConnection {
 
     private func acknowledge(_ ack: UInt32, fromOriginator: Bool, time: Int64, output: FlowOutput) {
         // The sender acknowledges the peer's stream.
-        self.withStream(!fromOriginator) { stream in
+        self.withStream(!fromOriginator) { [unowned(unsafe) self, unowned(unsafe) output] stream in
             stream.acknowledged(ack, time: time) {
                 self.consume($0, fromOriginator: !fromOriginator, peerAck: 0, output: output)
             }
@@ -353,6 +354,10 @@ final class TCPConnection {
     }
 
     /// Reassembled bytes or a hole, handed to the application analyzer.
+    ///
+    /// The closures that lead here and out of here (the reassembler's delivery, the session's emit) capture the
+    /// connection and the output `unowned(unsafe)`: they are not escaping and run inside a call on this connection,
+    /// whose caller holds both; strong captures cost a retain and a release of each per chunk and per parser event.
     private func consume(_ chunk: StreamChunk, fromOriginator: Bool, peerAck: UInt64, output: FlowOutput) {
         if case .gap = chunk {
             self.history.scaled(UInt8(ascii: "G"), originator: fromOriginator)
@@ -366,7 +371,9 @@ final class TCPConnection {
         }
         switch self.application {
         case .http:
-            let emit: (HTTPExchange) -> Void = { exchange in self.emitHTTP(exchange, output: output) }
+            let emit: (consuming HTTPExchange) -> Void = { [unowned(unsafe) self, unowned(unsafe) output] exchange in
+                self.emitHTTP(exchange, output: output)
+            }
             switch chunk {
             case .data(let bytes, let offset, let time):
                 self.http.data(
@@ -449,7 +456,7 @@ final class TCPConnection {
         return self.http.pendingExchanges.map(self.labelled)
     }
 
-    private func labelled(_ exchange: HTTPExchange) -> HTTPExchange {
+    private func labelled(_ exchange: consuming HTTPExchange) -> HTTPExchange {
         var exchange = exchange
         exchange.connectionID = self.id
         exchange.capturePoint = self.capturePoint
@@ -460,7 +467,7 @@ final class TCPConnection {
         return exchange
     }
 
-    private func emitHTTP(_ exchange: HTTPExchange, output: FlowOutput) {
+    private func emitHTTP(_ exchange: consuming HTTPExchange, output: FlowOutput) {
         self.httpCount += 1
         output.emit(.http(self.labelled(exchange)))
     }
