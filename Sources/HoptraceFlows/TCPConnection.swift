@@ -24,16 +24,44 @@ struct DNSStreamPair {
 
 /// What one side of a connection sent and where its stream is.
 struct TCPEndpoint {
+    // Declared so that nothing pads (the optionals are a flag each in `present`): 184 bytes, not 201.
+    var summary = TCPDirectionSummary()
     var state: TCPEndpointState = .inactive
     /// The state before the last change (Zeek's prev_state: a FIN-then-RST peer is taken back to CLOSED).
     var previousState: TCPEndpointState = .inactive
-    var summary = TCPDirectionSummary()
-    var lastAck: UInt32 = 0
-    var lastWindow: UInt16 = 0
     var hasAcked = false
-    var lastSYNSeq: UInt32?
-    var lastFINEnd: UInt64?
-    var lastRSTSeq: UInt32?
+    private var present: UInt8 = 0
+    var lastWindow: UInt16 = 0
+    var lastAck: UInt32 = 0
+    private var lastSYNSeqValue: UInt32 = 0
+    private var lastRSTSeqValue: UInt32 = 0
+    private var lastFINEndValue: UInt64 = 0
+
+    private static let hasSYNSeq: UInt8 = 1
+    private static let hasRSTSeq: UInt8 = 2
+    private static let hasFINEnd: UInt8 = 4
+
+    var lastSYNSeq: UInt32? {
+        get { self.present & Self.hasSYNSeq != 0 ? self.lastSYNSeqValue : nil }
+        set {
+            self.lastSYNSeqValue = newValue ?? 0
+            self.present = newValue == nil ? self.present & ~Self.hasSYNSeq : self.present | Self.hasSYNSeq
+        }
+    }
+    var lastFINEnd: UInt64? {
+        get { self.present & Self.hasFINEnd != 0 ? self.lastFINEndValue : nil }
+        set {
+            self.lastFINEndValue = newValue ?? 0
+            self.present = newValue == nil ? self.present & ~Self.hasFINEnd : self.present | Self.hasFINEnd
+        }
+    }
+    var lastRSTSeq: UInt32? {
+        get { self.present & Self.hasRSTSeq != 0 ? self.lastRSTSeqValue : nil }
+        set {
+            self.lastRSTSeqValue = newValue ?? 0
+            self.present = newValue == nil ? self.present & ~Self.hasRSTSeq : self.present | Self.hasRSTSeq
+        }
+    }
 
     /// Moves to `state`, remembering the one before (when it changes).
     mutating func setState(_ state: TCPEndpointState) {
@@ -62,23 +90,42 @@ final class TCPConnection {
     @exclusivity(unchecked) var history = ConnectionHistory()
     let startTime: Int64
     @exclusivity(unchecked) var lastTime: Int64
-    var synTime: Int64?
+    // The optional times are stored with the sentinel `.min` (8 bytes each, not 16), as the summaries' are.
+    @exclusivity(unchecked) private var synTimeValue = Int64.min
+    @exclusivity(unchecked) private var synAckTimeValue = Int64.min
+    @exclusivity(unchecked) private var handshakeAckTimeValue = Int64.min
+    @exclusivity(unchecked) private var closedAtValue = Int64.min
+    var synTime: Int64? {
+        get { self.synTimeValue == .min ? nil : self.synTimeValue }
+        set { self.synTimeValue = newValue ?? .min }
+    }
     var synRetransmissions = 0
     var synRetransmissionTimes: [Int64] = []
-    var synAckTime: Int64?
+    var synAckTime: Int64? {
+        get { self.synAckTimeValue == .min ? nil : self.synAckTimeValue }
+        set { self.synAckTimeValue = newValue ?? .min }
+    }
     var synAckRetransmissions = 0
-    var handshakeAckTime: Int64?
+    var handshakeAckTime: Int64? {
+        get { self.handshakeAckTimeValue == .min ? nil : self.handshakeAckTimeValue }
+        set { self.handshakeAckTimeValue = newValue ?? .min }
+    }
     /// When the connection closed (FIN both ways, or a RST): it lingers from then.
-    @exclusivity(unchecked) var closedAt: Int64?
+    var closedAt: Int64? {
+        get { self.closedAtValue == .min ? nil : self.closedAtValue }
+        set { self.closedAtValue = newValue ?? .min }
+    }
     /// The HTTP analyzer, in use when `application` is `.http` (empty otherwise). Not optional: a session behind an
     /// optional is copied out and back (every buffer retained and released) on each chunk it is fed.
     @exclusivity(unchecked) var http = HTTPSession()
     /// The DNS framing, in use when `application` is `.dns` (empty otherwise).
     @exclusivity(unchecked) var dns = DNSStreamPair()
     @exclusivity(unchecked) var httpCount = 0
-    /// What each side's first packet here showed (set by the analyzer before the packet is processed).
-    var originatorFirst: FirstPacketEvidence?
-    var responderFirst: FirstPacketEvidence?
+    /// What each side's first packet here showed (set by the analyzer before the packet is processed), kept compact.
+    var originatorEvidence: KeptEvidence?
+    var responderEvidence: KeptEvidence?
+    var originatorFirst: FirstPacketEvidence? { self.originatorEvidence?.evidence }
+    var responderFirst: FirstPacketEvidence? { self.responderEvidence?.evidence }
     // The one-byte fields together (no padding between them).
     var synDirection: PacketDirection?
     /// The last packet each side sent here (its signature and time), to tell a copy from a retransmission.
@@ -635,5 +682,52 @@ final class TCPConnection {
                 self.history.check(UInt8(ascii: "A"), originator: fromOriginator)
             }
         }
+    }
+}
+
+/// A side's ``FirstPacketEvidence`` as a connection keeps it: link addresses without their optionals' padding and
+/// the tunnel (most connections have none) boxed, 32 bytes instead of 104; both sides of every connection hold one.
+struct KeptEvidence {
+    private let ttl: UInt8
+    private let direction: PacketDirection
+    private let ipID: UInt32
+    /// A MAC address's 48 bits, or `noMAC`.
+    private let sourceMAC: UInt64
+    private let destinationMAC: UInt64
+    private let tunnel: TunnelBox?
+
+    /// Not a MAC address (those are 48 bits).
+    private static let noMAC = UInt64.max
+
+    final class TunnelBox {
+        let tunnel: TunnelInfo
+        init(_ tunnel: TunnelInfo) { self.tunnel = tunnel }
+    }
+
+    init(
+        ttl: UInt8,
+        ipID: UInt32,
+        sourceMAC: MACAddress?,
+        destinationMAC: MACAddress?,
+        direction: PacketDirection,
+        tunnel: TunnelInfo?
+    ) {
+        self.ttl = ttl
+        self.direction = direction
+        self.ipID = ipID
+        self.sourceMAC = sourceMAC?.rawValue ?? KeptEvidence.noMAC
+        self.destinationMAC = destinationMAC?.rawValue ?? KeptEvidence.noMAC
+        self.tunnel = tunnel.map(TunnelBox.init)
+    }
+
+    var evidence: FirstPacketEvidence {
+        FirstPacketEvidence(
+            ttl: self.ttl,
+            ipID: self.ipID,
+            sourceMAC: self.sourceMAC == KeptEvidence.noMAC ? nil : MACAddress(rawValue: self.sourceMAC),
+            destinationMAC: self.destinationMAC == KeptEvidence.noMAC ? nil : MACAddress(rawValue: self.destinationMAC),
+            direction: self.direction,
+            tunnel: self.tunnel?.tunnel
+        )
     }
 }
