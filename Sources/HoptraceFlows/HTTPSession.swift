@@ -15,8 +15,8 @@ struct HTTPSession {
     /// The most interim (1xx) statuses kept per exchange.
     static let maxInterim = 8
 
-    private var requestParser = HTTPMessageParser(isRequestSide: true)
-    private var responseParser = HTTPMessageParser(isRequestSide: false)
+    private var requestParser: HTTPMessageParser
+    private var responseParser: HTTPMessageParser
     /// Exchanges begun and not yet emitted, oldest first.
     private var pending: [PendingExchange] = []
     // Optionals stored with a sentinel (-1, StreamMark.none): every tracked HTTP connection holds a session.
@@ -57,6 +57,12 @@ struct HTTPSession {
 
         /// Whether a final response may still be paired with it.
         var isAwaitingResponse: Bool { !self.hasFinalResponse && !self.responseDone }
+    }
+
+    /// A session whose heads keep their text fields, or only the framing (``FlowConfiguration/emitHTTP``).
+    init(keepsText: Bool = true) {
+        self.requestParser = HTTPMessageParser(isRequestSide: true, keepsText: keepsText)
+        self.responseParser = HTTPMessageParser(isRequestSide: false, keepsText: keepsText)
     }
 
     /// In-order bytes of one direction.

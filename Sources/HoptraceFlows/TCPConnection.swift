@@ -414,6 +414,7 @@ final class TCPConnection {
                 self.application = .dns
             } else {
                 self.application = .http
+                if !output.configuration.emitHTTP { self.http = HTTPSession(keepsText: false) }
             }
         }
         switch self.application {
@@ -516,6 +517,10 @@ final class TCPConnection {
 
     private func emitHTTP(_ exchange: consuming HTTPExchange, output: FlowOutput) {
         self.httpCount += 1
+        guard output.configuration.emitHTTP else {
+            output.count(exchange)
+            return
+        }
         output.emit(.http(self.labelled(exchange)))
     }
 
