@@ -2,7 +2,8 @@
 final class FlowOutput {
     let sink: (FlowEvent) -> Void
     // Unchecked exclusivity (see TCPConnection): the counters are bumped on every packet; single-threaded.
-    var dns = DNSTransactionTable()
+    // Unchecked too: the table's callbacks emit to the sink, which never reaches the table (as for the flow table).
+    @exclusivity(unchecked) var dns = DNSTransactionTable()
     @exclusivity(unchecked) var statistics = FlowStatistics()
 
     let configuration: FlowConfiguration

@@ -375,12 +375,27 @@ final class TCPConnection {
         if let ack, fromOriginator, self.respStream.isAnchored {
             peerAck = self.respStream.relative(ack)
         }
-        // Unowned captures: see `consume`.
-        return self.withStream(fromOriginator) { [unowned(unsafe) self, unowned(unsafe) output] stream in
-            stream.segment(seq: seq, payload: payload, wireLength: wireLength, fin: fin, time: time) {
-                self.consume($0, fromOriginator: fromOriginator, peerAck: peerAck, output: output)
+        // Unretained: see `consume`.
+        let connection = Unmanaged.passUnretained(self)
+        let output = Unmanaged.passUnretained(output)
+        return self.withStream(fromOriginator) { stream in
+            stream.segment(seq: seq, payload: payload, wireLength: wireLength, fin: fin, time: time) { chunk in
+                Self.borrowing(connection, output) {
+                    $0.consume(chunk, fromOriginator: fromOriginator, peerAck: peerAck, output: $1)
+                }
             }
         }
+    }
+
+    /// Runs `body` with the connection and the output the caller holds, without retaining them (`Unmanaged`'s
+    /// guaranteed reference; see `consume`).
+    @inline(__always)
+    private static func borrowing<R>(
+        _ connection: Unmanaged<TCPConnection>,
+        _ output: Unmanaged<FlowOutput>,
+        _ body: (TCPConnection, FlowOutput) -> R
+    ) -> R {
+        connection._withUnsafeGuaranteedRef { connection in output._withUnsafeGuaranteedRef { body(connection, $0) } }
     }
 
     /// Runs `body` on one direction's reassembler, in place (its consumer never touches the streams; see the
@@ -393,18 +408,23 @@ final class TCPConnection {
 
     private func acknowledge(_ ack: UInt32, fromOriginator: Bool, time: Int64, output: FlowOutput) {
         // The sender acknowledges the peer's stream.
-        self.withStream(!fromOriginator) { [unowned(unsafe) self, unowned(unsafe) output] stream in
-            stream.acknowledged(ack, time: time) {
-                self.consume($0, fromOriginator: !fromOriginator, peerAck: 0, output: output)
+        let connection = Unmanaged.passUnretained(self)
+        let output = Unmanaged.passUnretained(output)
+        self.withStream(!fromOriginator) { stream in
+            stream.acknowledged(ack, time: time) { chunk in
+                Self.borrowing(connection, output) {
+                    $0.consume(chunk, fromOriginator: !fromOriginator, peerAck: 0, output: $1)
+                }
             }
         }
     }
 
     /// Reassembled bytes or a hole, handed to the application analyzer.
     ///
-    /// The closures that lead here and out of here (the reassembler's delivery, the session's emit) capture the
-    /// connection and the output `unowned(unsafe)`: they are not escaping and run inside a call on this connection,
-    /// whose caller holds both; strong captures cost a retain and a release of each per chunk and per parser event.
+    /// The closures that lead here and out of here (the reassembler's delivery, the session's emit) reach the
+    /// connection and the output unretained (`Unmanaged`, `unowned(unsafe)`): they are not escaping and run inside a
+    /// call on this connection, whose caller holds both; strong captures cost a retain and a release of each per
+    /// chunk and per parser event.
     private func consume(_ chunk: StreamChunk, fromOriginator: Bool, peerAck: UInt64, output: FlowOutput) {
         if case .gap = chunk {
             self.history.scaled(UInt8(ascii: "G"), originator: fromOriginator)
