@@ -164,12 +164,14 @@ public final class FlowAnalyzer {
         if isPureSYN, connection.synDirection == nil { connection.synDirection = packet.direction }
         if fromOriginator ? connection.originatorEvidence == nil : connection.responderEvidence == nil {
             let evidence = KeptEvidence(
-                ttl: network.ttl,
-                ipID: network.ipID,
-                sourceMAC: packet.link.srcMAC,
-                destinationMAC: packet.link.dstMAC,
-                direction: packet.direction,
-                tunnel: packet.tunnel
+                FirstPacketEvidence(
+                    ttl: network.ttl,
+                    ipID: network.ipID,
+                    sourceMAC: packet.link.srcMAC,
+                    destinationMAC: packet.link.dstMAC,
+                    direction: packet.direction,
+                    tunnel: packet.tunnel
+                )
             )
             if fromOriginator {
                 connection.originatorEvidence = evidence

@@ -24,43 +24,21 @@ struct DNSStreamPair {
 
 /// What one side of a connection sent and where its stream is.
 struct TCPEndpoint {
-    // Declared so that nothing pads (the optionals are a flag each in `present`): 184 bytes, not 201.
+    // Declared in this order so that the small fields fill what would be padding: 184 bytes, not 201.
     var summary = TCPDirectionSummary()
     var state: TCPEndpointState = .inactive
     /// The state before the last change (Zeek's prev_state: a FIN-then-RST peer is taken back to CLOSED).
     var previousState: TCPEndpointState = .inactive
     var hasAcked = false
-    private var present: UInt8 = 0
+    var lastSYNSeq: UInt32?
     var lastWindow: UInt16 = 0
     var lastAck: UInt32 = 0
-    private var lastSYNSeqValue: UInt32 = 0
-    private var lastRSTSeqValue: UInt32 = 0
-    private var lastFINEndValue: UInt64 = 0
-
-    private static let hasSYNSeq: UInt8 = 1
-    private static let hasRSTSeq: UInt8 = 2
-    private static let hasFINEnd: UInt8 = 4
-
-    var lastSYNSeq: UInt32? {
-        get { self.present & Self.hasSYNSeq != 0 ? self.lastSYNSeqValue : nil }
-        set {
-            self.lastSYNSeqValue = newValue ?? 0
-            self.present = newValue == nil ? self.present & ~Self.hasSYNSeq : self.present | Self.hasSYNSeq
-        }
-    }
+    var lastRSTSeq: UInt32?
+    /// `lastFINEnd` with the sentinel `.max` (a stream offset never reaches it).
+    private var lastFINEndValue = UInt64.max
     var lastFINEnd: UInt64? {
-        get { self.present & Self.hasFINEnd != 0 ? self.lastFINEndValue : nil }
-        set {
-            self.lastFINEndValue = newValue ?? 0
-            self.present = newValue == nil ? self.present & ~Self.hasFINEnd : self.present | Self.hasFINEnd
-        }
-    }
-    var lastRSTSeq: UInt32? {
-        get { self.present & Self.hasRSTSeq != 0 ? self.lastRSTSeqValue : nil }
-        set {
-            self.lastRSTSeqValue = newValue ?? 0
-            self.present = newValue == nil ? self.present & ~Self.hasRSTSeq : self.present | Self.hasRSTSeq
-        }
+        get { self.lastFINEndValue == .max ? nil : self.lastFINEndValue }
+        set { self.lastFINEndValue = newValue ?? .max }
     }
 
     /// Moves to `state`, remembering the one before (when it changes).
@@ -729,20 +707,13 @@ struct KeptEvidence {
         init(_ tunnel: TunnelInfo) { self.tunnel = tunnel }
     }
 
-    init(
-        ttl: UInt8,
-        ipID: UInt32,
-        sourceMAC: MACAddress?,
-        destinationMAC: MACAddress?,
-        direction: PacketDirection,
-        tunnel: TunnelInfo?
-    ) {
-        self.ttl = ttl
-        self.direction = direction
-        self.ipID = ipID
-        self.sourceMAC = sourceMAC?.rawValue ?? KeptEvidence.noMAC
-        self.destinationMAC = destinationMAC?.rawValue ?? KeptEvidence.noMAC
-        self.tunnel = tunnel.map(TunnelBox.init)
+    init(_ evidence: FirstPacketEvidence) {
+        self.ttl = evidence.ttl
+        self.direction = evidence.direction
+        self.ipID = evidence.ipID
+        self.sourceMAC = evidence.sourceMAC?.rawValue ?? KeptEvidence.noMAC
+        self.destinationMAC = evidence.destinationMAC?.rawValue ?? KeptEvidence.noMAC
+        self.tunnel = evidence.tunnel.map(TunnelBox.init)
     }
 
     var evidence: FirstPacketEvidence {
