@@ -21,7 +21,8 @@ extension PacketDecoder {
     /// without allocation, and without dynamic dispatch per packet for the file readers.
     ///
     /// - Parameters:
-    ///   - source: the packets; a ``PcapFileReader`` or ``PcapngFileReader`` gets a loop of its own.
+    ///   - source: the packets; a ``PcapFileReader``, ``PcapngFileReader``, ``MergedPacketSource`` or
+    ///     ``LabeledPacketSource`` gets a loop of its own.
     ///   - capturePoints: gives each packet its capture point id.
     ///   - counts: packets read and the latest time, updated as the loop goes (also when it throws).
     ///   - filter: a BPF filter; packets it rejects are read and counted but not decoded (nil: every packet).
@@ -43,6 +44,11 @@ extension PacketDecoder {
             try self.decodePackets(in: pcapng, capturePoints: capturePoints, counts: &counts, filter: filter, body)
         } else if let merged = source as? MergedPacketSource {
             try self.decodePackets(in: merged, capturePoints: capturePoints, counts: &counts, filter: filter, body)
+        } else if let labeled = source as? LabeledPacketSource {
+            // A file of `CaptureSet` (every file `flows`, `requests` and `trace` read is labeled with its node): a
+            // loop of its own too, one dynamic call per packet (to the file's reader), and the decoded packet lent
+            // without a copy (the loop over `any PacketSource` copies it for each call of `body`).
+            try self.decodePackets(in: labeled, capturePoints: capturePoints, counts: &counts, filter: filter, body)
         } else {
             try self.decodePackets(in: source, capturePoints: capturePoints, counts: &counts, filter: filter, body)
         }

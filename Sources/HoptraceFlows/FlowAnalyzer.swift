@@ -162,16 +162,22 @@ public final class FlowAnalyzer {
         guard let connection else { return }
         let fromOriginator = connection.originator == source
         if isPureSYN, connection.synDirection == nil { connection.synDirection = packet.direction }
-        if fromOriginator ? connection.originatorFirst == nil : connection.responderFirst == nil {
-            let evidence = FirstPacketEvidence(
-                ttl: network.ttl,
-                ipID: network.ipID,
-                sourceMAC: packet.link.srcMAC,
-                destinationMAC: packet.link.dstMAC,
-                direction: packet.direction,
-                tunnel: packet.tunnel
+        if fromOriginator ? connection.originatorEvidence == nil : connection.responderEvidence == nil {
+            let evidence = KeptEvidence(
+                FirstPacketEvidence(
+                    ttl: network.ttl,
+                    ipID: network.ipID,
+                    sourceMAC: packet.link.srcMAC,
+                    destinationMAC: packet.link.dstMAC,
+                    direction: packet.direction,
+                    tunnel: packet.tunnel
+                )
             )
-            if fromOriginator { connection.originatorFirst = evidence } else { connection.responderFirst = evidence }
+            if fromOriginator {
+                connection.originatorEvidence = evidence
+            } else {
+                connection.responderEvidence = evidence
+            }
         }
         let wireLength = max(packet.payloadLength, packet.payload.count, 0)
         // The same packet tapped twice at one capture point (a bridge's promiscuous copy of a frame it forwarded, a

@@ -30,6 +30,11 @@ public struct FlowConfiguration: Sendable {
     /// Whether every TCP segment is also emitted as a ``SegmentObservation`` (for correlation across capture
     /// points).
     public var emitSegments = false
+    /// Whether HTTP exchanges go to the sink (``FlowEvent/http(_:)``). Off, heads are parsed for their framing only
+    /// (the method and status, no other text kept) and exchanges are still counted
+    /// (``ConnectionRecord/httpExchanges``, ``FlowStatistics/httpExchanges``): for a consumer of connection
+    /// records alone, such as `hoptrace flows`.
+    public var emitHTTP = true
 
     /// The defaults.
     public init() {}

@@ -2,7 +2,8 @@
 final class FlowOutput {
     let sink: (FlowEvent) -> Void
     // Unchecked exclusivity (see TCPConnection): the counters are bumped on every packet; single-threaded.
-    var dns = DNSTransactionTable()
+    // Unchecked too: the table's callbacks emit to the sink, which never reaches the table (as for the flow table).
+    @exclusivity(unchecked) var dns = DNSTransactionTable()
     @exclusivity(unchecked) var statistics = FlowStatistics()
 
     let configuration: FlowConfiguration
@@ -15,15 +16,19 @@ final class FlowOutput {
     func emit(_ event: FlowEvent) {
         switch event {
         case .connection, .opened: break
-        case .http(let exchange):
-            self.statistics.httpExchanges += 1
-            if exchange.request?.isTruncated == true { self.statistics.truncatedHeads += 1 }
-            if exchange.response?.isTruncated == true { self.statistics.truncatedHeads += 1 }
+        case .http(let exchange): self.count(exchange)
         case .dns: self.statistics.dnsTransactions += 1
         case .icmpError: self.statistics.icmpErrors += 1
         case .segment: break
         }
         self.sink(event)
+    }
+
+    /// Counts an HTTP exchange (emitted, or done when exchanges are not emitted).
+    func count(_ exchange: borrowing HTTPExchange) {
+        self.statistics.httpExchanges += 1
+        if exchange.request?.isTruncated == true { self.statistics.truncatedHeads += 1 }
+        if exchange.response?.isTruncated == true { self.statistics.truncatedHeads += 1 }
     }
 
     /// A DNS message from UDP or from a TCP connection.

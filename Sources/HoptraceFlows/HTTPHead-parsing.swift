@@ -16,8 +16,9 @@ import Darwin
 #endif
 
 extension HTTPMessageParser {
-    /// Parses a head (start line through the blank line); nil when the start line is not HTTP/1.x.
-    static func parseHead(_ bytes: UnsafeRawBufferPointer, request: Bool) -> HTTPHead? {
+    /// Parses a head (start line through the blank line); nil when the start line is not HTTP/1.x. Without
+    /// `keepsText`, of the text fields only the method is kept (the framing depends on it).
+    static func parseHead(_ bytes: UnsafeRawBufferPointer, request: Bool, keepsText: Bool = true) -> HTTPHead? {
         var head = HTTPHead(isRequest: request)
         // The text fields as locals, moved into the head's box at the end.
         var method = ""
@@ -41,9 +42,16 @@ extension HTTPMessageParser {
             lineStart = lineEnd + 1
             if isFirst {
                 isFirst = false
-                guard parseStartLine(line, into: &head, method: &method, target: &target, reason: &reason) else {
-                    return nil
-                }
+                guard
+                    parseStartLine(
+                        line,
+                        into: &head,
+                        method: &method,
+                        target: &target,
+                        reason: &reason,
+                        keepsText: keepsText
+                    )
+                else { return nil }
                 continue
             }
             if line.isEmpty { break }
@@ -53,7 +61,7 @@ extension HTTPMessageParser {
             // Only the fields kept are compared in full; the name's length picks the candidates.
             switch name.count {
             case 4:
-                if equalsIgnoringCase(name, "host") {
+                if keepsText, equalsIgnoringCase(name, "host") {
                     host = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
                 }
             case 6:
@@ -63,7 +71,7 @@ extension HTTPMessageParser {
             case 7:
                 if equalsIgnoringCase(name, "upgrade") { hasUpgradeHeader = true }
             case 10:
-                if equalsIgnoringCase(name, "user-agent") {
+                if keepsText, equalsIgnoringCase(name, "user-agent") {
                     userAgent = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
                 } else if equalsIgnoringCase(name, "connection") {
                     forEachToken(value(of: line, colon)) { token in
@@ -73,11 +81,11 @@ extension HTTPMessageParser {
                     }
                 }
             case 11:
-                if equalsIgnoringCase(name, "traceparent") {
+                if keepsText, equalsIgnoringCase(name, "traceparent") {
                     traceparent = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
                 }
             case 12:
-                if equalsIgnoringCase(name, "x-request-id") {
+                if keepsText, equalsIgnoringCase(name, "x-request-id") {
                     requestID = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
                 }
             case 14:
@@ -87,7 +95,7 @@ extension HTTPMessageParser {
                     }
                 }
             case 15:
-                if equalsIgnoringCase(name, "x-forwarded-for") {
+                if keepsText, equalsIgnoringCase(name, "x-forwarded-for") {
                     forwardedFor = sanitizedString(value(of: line, colon), limit: HTTPHead.maxFieldLength)
                 }
             case 17:
@@ -100,6 +108,11 @@ extension HTTPMessageParser {
         }
         head.connectionClose = connectionTokens.close || (head.minorVersion == 0 && !connectionTokens.keepAlive)
         head.isUpgrade = hasUpgradeHeader && connectionTokens.upgrade
+        if method.isEmpty && target.isEmpty && reason.isEmpty && host == nil && requestID == nil && traceparent == nil
+            && forwardedFor == nil && userAgent == nil
+        {
+            return head  // the shared empty box (a response head without text kept)
+        }
         head.text = HTTPHead.Text(
             method: method,
             target: target,
@@ -116,7 +129,8 @@ extension HTTPMessageParser {
     /// Parses the stored start of a head that was cut (over the cap): its complete lines as a head; when even the
     /// start line was cut, what it begins with (a request's method and target, a response's version and status).
     /// nil when that is not HTTP either.
-    static func parseTruncatedHead(_ bytes: UnsafeRawBufferPointer, request: Bool) -> HTTPHead? {
+    static func parseTruncatedHead(_ bytes: UnsafeRawBufferPointer, request: Bool, keepsText: Bool = true) -> HTTPHead?
+    {
         var lastLineFeed: Int? = nil
         var from = 0
         while let lineFeed = lineFeed(in: bytes, from: from) {
@@ -124,7 +138,11 @@ extension HTTPMessageParser {
             from = lineFeed + 1
         }
         if let lastLineFeed {
-            return parseHead(UnsafeRawBufferPointer(rebasing: bytes[0...lastLineFeed]), request: request)
+            return parseHead(
+                UnsafeRawBufferPointer(rebasing: bytes[0...lastLineFeed]),
+                request: request,
+                keepsText: keepsText
+            )
         }
         // The start line itself was cut.
         var head = HTTPHead(isRequest: request)
@@ -141,7 +159,12 @@ extension HTTPMessageParser {
             var start = space + 1
             while start < bytes.count, bytes[start] == 0x20 { start += 1 }
             method = sanitizedString(UnsafeRawBufferPointer(rebasing: bytes[0..<space]), limit: HTTPHead.maxFieldLength)
-            target = sanitizedString(UnsafeRawBufferPointer(rebasing: bytes[start...]), limit: HTTPHead.maxFieldLength)
+            if keepsText {
+                target = sanitizedString(
+                    UnsafeRawBufferPointer(rebasing: bytes[start...]),
+                    limit: HTTPHead.maxFieldLength
+                )
+            }
         } else {
             // "HTTP/1.1 200 reason...": at least the version, a space and the status.
             guard bytes.count >= 12, let minor = parseVersion(UnsafeRawBufferPointer(rebasing: bytes[0..<8])),
@@ -154,7 +177,7 @@ extension HTTPMessageParser {
             }
             head.minorVersion = minor
             head.status = status
-            if bytes.count > 13 {
+            if keepsText, bytes.count > 13 {
                 reason = sanitizedString(UnsafeRawBufferPointer(rebasing: bytes[13...]), limit: HTTPHead.maxFieldLength)
             }
         }
@@ -197,7 +220,8 @@ extension HTTPMessageParser {
         into head: inout HTTPHead,
         method: inout String,
         target: inout String,
-        reason: inout String
+        reason: inout String,
+        keepsText: Bool
     ) -> Bool {
         guard let firstSpace = firstIndex(of: 0x20, in: line) else { return false }
         let first = UnsafeRawBufferPointer(rebasing: line[0..<firstSpace])
@@ -210,6 +234,10 @@ extension HTTPMessageParser {
                 return false
             }
             method = sanitizedString(first, limit: HTTPHead.maxFieldLength)
+            guard keepsText else {
+                head.minorVersion = minor
+                return true
+            }
             target = sanitizedString(
                 UnsafeRawBufferPointer(rebasing: rest[0..<lastSpace]),
                 limit: HTTPHead.maxFieldLength
@@ -227,7 +255,7 @@ extension HTTPMessageParser {
         guard rest.count == 3 || rest[3] == 0x20 else { return false }
         head.minorVersion = minor
         head.status = status
-        if rest.count > 4 {
+        if keepsText, rest.count > 4 {
             reason = sanitizedString(UnsafeRawBufferPointer(rebasing: rest[4...]), limit: HTTPHead.maxFieldLength)
         }
         return true

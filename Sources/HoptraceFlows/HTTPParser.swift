@@ -86,12 +86,16 @@ struct HTTPMessageParser {
     private var atLineStart = true
     /// Body bytes of the current message (gap bytes included).
     private(set) var bodyLength = 0
+    /// Whether heads keep their text fields (else the method and the framing only; see
+    /// ``FlowConfiguration/emitHTTP``).
+    let keepsText: Bool
     private var buffer: [UInt8] = []
     /// The head in progress once it stopped being stored (nil otherwise: one word per parser).
     private var truncation: HeadTruncation?
 
-    init(isRequestSide: Bool) {
+    init(isRequestSide: Bool, keepsText: Bool = true) {
         self.isRequestSide = isRequestSide
+        self.keepsText = keepsText
     }
 
     /// Consumes bytes up to the next event.
@@ -128,7 +132,8 @@ struct HTTPMessageParser {
                 guard
                     var head = HTTPMessageParser.parseHead(
                         UnsafeRawBufferPointer(rebasing: bytes[0..<end]),
-                        request: self.isRequestSide
+                        request: self.isRequestSide,
+                        keepsText: self.keepsText
                     )
                 else {
                     return (end, self.failHead())
@@ -148,7 +153,7 @@ struct HTTPMessageParser {
                         || (count >= 3 && self.buffer[count - 2] == 0x0d && self.buffer[count - 3] == 0x0a)
                     if blank {
                         let head = self.buffer.withUnsafeBytes {
-                            HTTPMessageParser.parseHead($0, request: self.isRequestSide)
+                            HTTPMessageParser.parseHead($0, request: self.isRequestSide, keepsText: self.keepsText)
                         }
                         guard let head else {
                             return (index + 1, self.failHead())
@@ -322,7 +327,7 @@ struct HTTPMessageParser {
         let released = self.buffer.count
         let truncation = HeadTruncation()
         truncation.head = self.buffer.withUnsafeBytes {
-            HTTPMessageParser.parseTruncatedHead($0, request: self.isRequestSide)
+            HTTPMessageParser.parseTruncatedHead($0, request: self.isRequestSide, keepsText: self.keepsText)
         }
         truncation.seen = released
         truncation.last1 = self.buffer[released - 1]

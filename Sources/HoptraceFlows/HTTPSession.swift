@@ -15,8 +15,8 @@ struct HTTPSession {
     /// The most interim (1xx) statuses kept per exchange.
     static let maxInterim = 8
 
-    private var requestParser = HTTPMessageParser(isRequestSide: true)
-    private var responseParser = HTTPMessageParser(isRequestSide: false)
+    private var requestParser: HTTPMessageParser
+    private var responseParser: HTTPMessageParser
     /// Exchanges begun and not yet emitted, oldest first.
     private var pending: [PendingExchange] = []
     // Optionals stored with a sentinel (-1, StreamMark.none): every tracked HTTP connection holds a session.
@@ -59,6 +59,12 @@ struct HTTPSession {
         var isAwaitingResponse: Bool { !self.hasFinalResponse && !self.responseDone }
     }
 
+    /// A session whose heads keep their text fields, or only the framing (``FlowConfiguration/emitHTTP``).
+    init(keepsText: Bool = true) {
+        self.requestParser = HTTPMessageParser(isRequestSide: true, keepsText: keepsText)
+        self.responseParser = HTTPMessageParser(isRequestSide: false, keepsText: keepsText)
+    }
+
     /// In-order bytes of one direction.
     /// - Parameters:
     ///   - offset: relative sequence number of `bytes[0]`.
@@ -69,18 +75,18 @@ struct HTTPSession {
         offset: UInt64,
         time: Int64,
         clientAck: UInt64,
-        emit: (HTTPExchange) -> Void
+        emit: (consuming HTTPExchange) -> Void
     ) {
         if self.isNotHTTP { return }
         var position = 0
+        // The state read field by field: `(fromClient ? a : b).state` copies a whole parser (its buffers retained).
         while position < bytes.count
-            || (fromClient ? self.requestParser : self.responseParser).state
-                == .awaitingFraming
+            || (fromClient ? self.requestParser.state : self.responseParser.state) == .awaitingFraming
         {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
-            let step = fromClient ? self.requestParser.step(rest) : self.responseParser.step(rest)
-            position += step.consumed
-            if let event = step.event {
+            let (consumed, event) = fromClient ? self.requestParser.step(rest) : self.responseParser.step(rest)
+            position += consumed
+            if let event {
                 let mark = StreamMark(offset: offset + UInt64(position), time: time)
                 if fromClient {
                     self.requestEvent(event, at: mark, clientAck: clientAck, emit: emit)
@@ -88,14 +94,20 @@ struct HTTPSession {
                     self.responseEvent(event, at: mark, emit: emit)
                 }
                 if self.isNotHTTP { return }
-            } else if step.consumed == 0 {
+            } else if consumed == 0 {
                 break
             }
         }
     }
 
     /// A hole in one direction's stream.
-    mutating func gap(fromClient: Bool, length: UInt64, offset: UInt64, time: Int64, emit: (HTTPExchange) -> Void) {
+    mutating func gap(
+        fromClient: Bool,
+        length: UInt64,
+        offset: UInt64,
+        time: Int64,
+        emit: (consuming HTTPExchange) -> Void
+    ) {
         if self.isNotHTTP { return }
         if fromClient {
             let effect = self.requestParser.gap(length)
@@ -146,7 +158,7 @@ struct HTTPSession {
     }
 
     /// The server's stream reached its FIN: a close-delimited response ends at its last byte.
-    mutating func serverFinished(lastServerByte: StreamMark?, emit: (HTTPExchange) -> Void) {
+    mutating func serverFinished(lastServerByte: StreamMark?, emit: (consuming HTTPExchange) -> Void) {
         if self.responseParser.finish(), let serial = self.responseSerial, let index = self.index(of: serial),
             let last = lastServerByte
         {
@@ -155,7 +167,7 @@ struct HTTPSession {
     }
 
     /// The connection ended: close-delimited bodies end at the last byte; everything pending is emitted.
-    mutating func finish(lastServerByte: StreamMark?, emit: (HTTPExchange) -> Void) {
+    mutating func finish(lastServerByte: StreamMark?, emit: (consuming HTTPExchange) -> Void) {
         if self.responseParser.finish(), let serial = self.responseSerial, let index = self.index(of: serial),
             let last = lastServerByte
         {
@@ -176,7 +188,7 @@ struct HTTPSession {
         _ event: HTTPParserEvent,
         at mark: StreamMark,
         clientAck: UInt64,
-        emit: (HTTPExchange) -> Void
+        emit: (consuming HTTPExchange) -> Void
     ) {
         switch event {
         case .notHTTP:
@@ -241,7 +253,11 @@ struct HTTPSession {
         }
     }
 
-    private mutating func responseEvent(_ event: HTTPParserEvent, at mark: StreamMark, emit: (HTTPExchange) -> Void) {
+    private mutating func responseEvent(
+        _ event: HTTPParserEvent,
+        at mark: StreamMark,
+        emit: (consuming HTTPExchange) -> Void
+    ) {
         switch event {
         case .notHTTP:
             if !self.sawHTTP { self.isNotHTTP = true }
@@ -306,7 +322,7 @@ struct HTTPSession {
 
     /// Picks the exchange a final response starting at server offset `start` answers (see the file comment), or
     /// creates one for a response without a request.
-    private mutating func matchResponse(startingAt start: UInt64, emit: (HTTPExchange) -> Void) -> Int {
+    private mutating func matchResponse(startingAt start: UInt64, emit: (consuming HTTPExchange) -> Void) -> Int {
         // Only exchanges still waiting: one whose response was given up as lost (responseDone) is not answered now.
         var chosen: Int? = nil
         for index in self.pending.indices where self.pending[index].isAwaitingResponse {
@@ -351,7 +367,7 @@ struct HTTPSession {
 
     /// Emits the oldest exchange when ``maxPending`` are waiting (a request stuck in an endless body cannot hold
     /// back every later exchange of the connection).
-    private mutating func makeRoom(emit: (HTTPExchange) -> Void) {
+    private mutating func makeRoom(emit: (consuming HTTPExchange) -> Void) {
         while self.pending.count >= HTTPSession.maxPending {
             let oldest = self.pending.removeFirst()
             self.emitted += 1
@@ -359,7 +375,7 @@ struct HTTPSession {
         }
     }
 
-    private mutating func finishRequest(index: Int, last: StreamMark, emit: (HTTPExchange) -> Void) {
+    private mutating func finishRequest(index: Int, last: StreamMark, emit: (consuming HTTPExchange) -> Void) {
         self.pending[index].exchange.requestLastByte = last
         self.pending[index].exchange.requestBodyLength = self.requestParser.bodyLength
         self.pending[index].requestDone = true
@@ -367,7 +383,7 @@ struct HTTPSession {
         self.emitReady(emit: emit)
     }
 
-    private mutating func finishResponse(index: Int, last: StreamMark, emit: (HTTPExchange) -> Void) {
+    private mutating func finishResponse(index: Int, last: StreamMark, emit: (consuming HTTPExchange) -> Void) {
         self.pending[index].exchange.responseLastByte = last
         self.pending[index].exchange.responseBodyLength = self.responseParser.bodyLength
         self.pending[index].responseDone = true
@@ -376,9 +392,11 @@ struct HTTPSession {
     }
 
     /// Emits, in order, the leading exchanges that are done both ways.
-    private mutating func emitReady(emit: (HTTPExchange) -> Void) {
+    private mutating func emitReady(emit: (consuming HTTPExchange) -> Void) {
         while !self.pending.isEmpty, self.pending[0].requestDone, self.pending[0].responseDone {
-            let first = self.pending.removeFirst()
+            // removeLast moves the exchange out; removeFirst copies it and destroys the original. One is pending
+            // most of the time.
+            let first = self.pending.count == 1 ? self.pending.removeLast() : self.pending.removeFirst()
             self.emitted += 1
             emit(first.exchange)
         }

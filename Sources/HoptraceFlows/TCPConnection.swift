@@ -24,16 +24,22 @@ struct DNSStreamPair {
 
 /// What one side of a connection sent and where its stream is.
 struct TCPEndpoint {
+    // Declared in this order so that the small fields fill what would be padding: 184 bytes, not 201.
+    var summary = TCPDirectionSummary()
     var state: TCPEndpointState = .inactive
     /// The state before the last change (Zeek's prev_state: a FIN-then-RST peer is taken back to CLOSED).
     var previousState: TCPEndpointState = .inactive
-    var summary = TCPDirectionSummary()
-    var lastAck: UInt32 = 0
-    var lastWindow: UInt16 = 0
     var hasAcked = false
     var lastSYNSeq: UInt32?
-    var lastFINEnd: UInt64?
+    var lastWindow: UInt16 = 0
+    var lastAck: UInt32 = 0
     var lastRSTSeq: UInt32?
+    /// `lastFINEnd` with the sentinel `.max` (a stream offset never reaches it).
+    private var lastFINEndValue = UInt64.max
+    var lastFINEnd: UInt64? {
+        get { self.lastFINEndValue == .max ? nil : self.lastFINEndValue }
+        set { self.lastFINEndValue = newValue ?? .max }
+    }
 
     /// Moves to `state`, remembering the one before (when it changes).
     mutating func setState(_ state: TCPEndpointState) {
@@ -62,22 +68,42 @@ final class TCPConnection {
     @exclusivity(unchecked) var history = ConnectionHistory()
     let startTime: Int64
     @exclusivity(unchecked) var lastTime: Int64
-    var synTime: Int64?
+    // The optional times are stored with the sentinel `.min` (8 bytes each, not 16), as the summaries' are.
+    @exclusivity(unchecked) private var synTimeValue = Int64.min
+    @exclusivity(unchecked) private var synAckTimeValue = Int64.min
+    @exclusivity(unchecked) private var handshakeAckTimeValue = Int64.min
+    @exclusivity(unchecked) private var closedAtValue = Int64.min
+    var synTime: Int64? {
+        get { self.synTimeValue == .min ? nil : self.synTimeValue }
+        set { self.synTimeValue = newValue ?? .min }
+    }
     var synRetransmissions = 0
     var synRetransmissionTimes: [Int64] = []
-    var synAckTime: Int64?
+    var synAckTime: Int64? {
+        get { self.synAckTimeValue == .min ? nil : self.synAckTimeValue }
+        set { self.synAckTimeValue = newValue ?? .min }
+    }
     var synAckRetransmissions = 0
-    var handshakeAckTime: Int64?
+    var handshakeAckTime: Int64? {
+        get { self.handshakeAckTimeValue == .min ? nil : self.handshakeAckTimeValue }
+        set { self.handshakeAckTimeValue = newValue ?? .min }
+    }
     /// When the connection closed (FIN both ways, or a RST): it lingers from then.
-    @exclusivity(unchecked) var closedAt: Int64?
-    /// The HTTP analyzer, when `application` is `.http`.
-    @exclusivity(unchecked) var http: HTTPSession?
-    /// The DNS framing, when `application` is `.dns`.
-    @exclusivity(unchecked) var dns: DNSStreamPair?
+    var closedAt: Int64? {
+        get { self.closedAtValue == .min ? nil : self.closedAtValue }
+        set { self.closedAtValue = newValue ?? .min }
+    }
+    /// The HTTP analyzer, in use when `application` is `.http` (empty otherwise). Not optional: a session behind an
+    /// optional is copied out and back (every buffer retained and released) on each chunk it is fed.
+    @exclusivity(unchecked) var http = HTTPSession()
+    /// The DNS framing, in use when `application` is `.dns` (empty otherwise).
+    @exclusivity(unchecked) var dns = DNSStreamPair()
     @exclusivity(unchecked) var httpCount = 0
-    /// What each side's first packet here showed (set by the analyzer before the packet is processed).
-    var originatorFirst: FirstPacketEvidence?
-    var responderFirst: FirstPacketEvidence?
+    /// What each side's first packet here showed (set by the analyzer before the packet is processed), kept compact.
+    var originatorEvidence: KeptEvidence?
+    var responderEvidence: KeptEvidence?
+    var originatorFirst: FirstPacketEvidence? { self.originatorEvidence?.evidence }
+    var responderFirst: FirstPacketEvidence? { self.responderEvidence?.evidence }
     // The one-byte fields together (no padding between them).
     var synDirection: PacketDirection?
     /// The last packet each side sent here (its signature and time), to tell a copy from a retransmission.
@@ -249,10 +275,10 @@ final class TCPConnection {
             let highest = senderStream.highest
             sender.summary.bytes = highest > 1 ? highest - 1 : 0
         }
-        if isFIN, !fromOriginator, self.respStream.isFinished, self.http != nil {
+        if isFIN, !fromOriginator, self.respStream.isFinished, self.application == .http {
             // The server closed: a response delimited by the close is complete now, not at the record.
             let lastServerByte = self.resp.summary.lastData
-            self.http?.serverFinished(lastServerByte: lastServerByte) { self.emitHTTP($0, output: output) }
+            self.http.serverFinished(lastServerByte: lastServerByte) { self.emitHTTP($0, output: output) }
         }
         if isFIN {
             if self.closedBy == nil && self.resetBy == nil { self.closedBy = side }
@@ -327,11 +353,27 @@ final class TCPConnection {
         if let ack, fromOriginator, self.respStream.isAnchored {
             peerAck = self.respStream.relative(ack)
         }
+        // Unretained: see `consume`.
+        let connection = Unmanaged.passUnretained(self)
+        let output = Unmanaged.passUnretained(output)
         return self.withStream(fromOriginator) { stream in
-            stream.segment(seq: seq, payload: payload, wireLength: wireLength, fin: fin, time: time) {
-                self.consume($0, fromOriginator: fromOriginator, peerAck: peerAck, output: output)
+            stream.segment(seq: seq, payload: payload, wireLength: wireLength, fin: fin, time: time) { chunk in
+                Self.borrowing(connection, output) {
+                    $0.consume(chunk, fromOriginator: fromOriginator, peerAck: peerAck, output: $1)
+                }
             }
         }
+    }
+
+    /// Runs `body` with the connection and the output the caller holds, without retaining them (`Unmanaged`'s
+    /// guaranteed reference; see `consume`).
+    @inline(__always)
+    private static func borrowing<R>(
+        _ connection: Unmanaged<TCPConnection>,
+        _ output: Unmanaged<FlowOutput>,
+        _ body: (TCPConnection, FlowOutput) -> R
+    ) -> R {
+        connection._withUnsafeGuaranteedRef { connection in output._withUnsafeGuaranteedRef { body(connection, $0) } }
     }
 
     /// Runs `body` on one direction's reassembler, in place (its consumer never touches the streams; see the
@@ -344,14 +386,23 @@ final class TCPConnection {
 
     private func acknowledge(_ ack: UInt32, fromOriginator: Bool, time: Int64, output: FlowOutput) {
         // The sender acknowledges the peer's stream.
+        let connection = Unmanaged.passUnretained(self)
+        let output = Unmanaged.passUnretained(output)
         self.withStream(!fromOriginator) { stream in
-            stream.acknowledged(ack, time: time) {
-                self.consume($0, fromOriginator: !fromOriginator, peerAck: 0, output: output)
+            stream.acknowledged(ack, time: time) { chunk in
+                Self.borrowing(connection, output) {
+                    $0.consume(chunk, fromOriginator: !fromOriginator, peerAck: 0, output: $1)
+                }
             }
         }
     }
 
     /// Reassembled bytes or a hole, handed to the application analyzer.
+    ///
+    /// The closures that lead here and out of here (the reassembler's delivery, the session's emit) reach the
+    /// connection and the output unretained (`Unmanaged`, `unowned(unsafe)`): they are not escaping and run inside a
+    /// call on this connection, whose caller holds both; strong captures cost a retain and a release of each per
+    /// chunk and per parser event.
     private func consume(_ chunk: StreamChunk, fromOriginator: Bool, peerAck: UInt64, output: FlowOutput) {
         if case .gap = chunk {
             self.history.scaled(UInt8(ascii: "G"), originator: fromOriginator)
@@ -359,18 +410,19 @@ final class TCPConnection {
         if self.application == .undecided {
             if self.originator.port == 53 || self.responder.port == 53 {
                 self.application = .dns
-                self.dns = DNSStreamPair()
             } else {
                 self.application = .http
-                self.http = HTTPSession()
+                if !output.configuration.emitHTTP { self.http = HTTPSession(keepsText: false) }
             }
         }
         switch self.application {
         case .http:
-            let emit: (HTTPExchange) -> Void = { exchange in self.emitHTTP(exchange, output: output) }
+            let emit: (consuming HTTPExchange) -> Void = { [unowned(unsafe) self, unowned(unsafe) output] exchange in
+                self.emitHTTP(exchange, output: output)
+            }
             switch chunk {
             case .data(let bytes, let offset, let time):
-                self.http?.data(
+                self.http.data(
                     bytes,
                     fromClient: fromOriginator,
                     offset: offset,
@@ -379,26 +431,26 @@ final class TCPConnection {
                     emit: emit
                 )
             case .gap(let offset, let length, let time):
-                self.http?.gap(fromClient: fromOriginator, length: length, offset: offset, time: time, emit: emit)
+                self.http.gap(fromClient: fromOriginator, length: length, offset: offset, time: time, emit: emit)
             }
-            if let session = self.http, session.isNotHTTP, !session.sawHTTP {
+            if self.http.isNotHTTP, !self.http.sawHTTP {
                 self.application = .notHTTP
-                self.http = nil
+                self.http = HTTPSession()
             }
         case .dns:
             switch chunk {
             case .data(let bytes, _, let time):
                 if fromOriginator {
-                    self.dns?.fromClient.feed(bytes) {
+                    self.dns.fromClient.feed(bytes) {
                         output.dnsMessage($0, time: time, connection: self, fromOriginator: true)
                     }
                 } else {
-                    self.dns?.fromServer.feed(bytes) {
+                    self.dns.fromServer.feed(bytes) {
                         output.dnsMessage($0, time: time, connection: self, fromOriginator: false)
                     }
                 }
             case .gap:
-                if fromOriginator { self.dns?.fromClient.reset() } else { self.dns?.fromServer.reset() }
+                if fromOriginator { self.dns.fromClient.reset() } else { self.dns.fromServer.reset() }
             }
         case .notHTTP, .undecided:
             break
@@ -421,8 +473,8 @@ final class TCPConnection {
     /// Bytes stored by the application analyzer: HTTP heads in progress, partial DNS-over-TCP messages.
     var applicationBufferBytes: Int {
         switch self.application {
-        case .http: return self.http?.bufferedHeadBytes ?? 0
-        case .dns: return (self.dns?.fromClient.bufferedBytes ?? 0) + (self.dns?.fromServer.bufferedBytes ?? 0)
+        case .http: return self.http.bufferedHeadBytes
+        case .dns: return self.dns.fromClient.bufferedBytes + self.dns.fromServer.bufferedBytes
         case .undecided, .notHTTP: return 0
         }
     }
@@ -432,11 +484,11 @@ final class TCPConnection {
     func releaseApplicationBuffers() -> Int {
         switch self.application {
         case .http:
-            return self.http?.truncateHeads() ?? 0
+            return self.http.truncateHeads()
         case .dns:
             let released = self.applicationBufferBytes
-            self.dns?.fromClient.reset()
-            self.dns?.fromServer.reset()
+            self.dns.fromClient.reset()
+            self.dns.fromServer.reset()
             return released
         case .undecided, .notHTTP:
             return 0
@@ -446,11 +498,11 @@ final class TCPConnection {
     /// The HTTP exchanges begun on this connection and not emitted yet (requests waiting for their response),
     /// labelled as ``emitHTTP(_:output:)`` labels them; nothing is changed.
     func pendingExchanges() -> [HTTPExchange] {
-        guard let session = self.http else { return [] }
-        return session.pendingExchanges.map(self.labelled)
+        guard self.application == .http else { return [] }
+        return self.http.pendingExchanges.map(self.labelled)
     }
 
-    private func labelled(_ exchange: HTTPExchange) -> HTTPExchange {
+    private func labelled(_ exchange: consuming HTTPExchange) -> HTTPExchange {
         var exchange = exchange
         exchange.connectionID = self.id
         exchange.capturePoint = self.capturePoint
@@ -461,8 +513,12 @@ final class TCPConnection {
         return exchange
     }
 
-    private func emitHTTP(_ exchange: HTTPExchange, output: FlowOutput) {
+    private func emitHTTP(_ exchange: consuming HTTPExchange, output: FlowOutput) {
         self.httpCount += 1
+        guard output.configuration.emitHTTP else {
+            output.count(exchange)
+            return
+        }
         output.emit(.http(self.labelled(exchange)))
     }
 
@@ -484,9 +540,9 @@ final class TCPConnection {
         self.orig.summary.gapBytes = self.origStream.gapBytes
         self.resp.summary.gaps = self.respStream.gapCount
         self.resp.summary.gapBytes = self.respStream.gapBytes
-        if self.http != nil {
+        if self.application == .http {
             let lastServerByte = self.resp.summary.lastData
-            self.http?.finish(lastServerByte: lastServerByte) { self.emitHTTP($0, output: output) }
+            self.http.finish(lastServerByte: lastServerByte) { self.emitHTTP($0, output: output) }
         }
         return self.record(reason: reason)
     }
@@ -498,8 +554,7 @@ final class TCPConnection {
         switch self.application {
         case .undecided: applicationName = ""
         case .http:
-            let session = self.http
-            applicationName = session?.sawHTTP == true ? "http" : (session?.isNotHTTP == true ? "not-http" : "")
+            applicationName = self.http.sawHTTP ? "http" : (self.http.isNotHTTP ? "not-http" : "")
         case .dns: applicationName = "dns"
         case .notHTTP: applicationName = "not-http"
         }
@@ -630,5 +685,45 @@ final class TCPConnection {
                 self.history.check(UInt8(ascii: "A"), originator: fromOriginator)
             }
         }
+    }
+}
+
+/// A side's ``FirstPacketEvidence`` as a connection keeps it: link addresses without their optionals' padding and
+/// the tunnel (most connections have none) boxed, 32 bytes instead of 104; both sides of every connection hold one.
+struct KeptEvidence {
+    private let ttl: UInt8
+    private let direction: PacketDirection
+    private let ipID: UInt32
+    /// A MAC address's 48 bits, or `noMAC`.
+    private let sourceMAC: UInt64
+    private let destinationMAC: UInt64
+    private let tunnel: TunnelBox?
+
+    /// Not a MAC address (those are 48 bits).
+    private static let noMAC = UInt64.max
+
+    final class TunnelBox {
+        let tunnel: TunnelInfo
+        init(_ tunnel: TunnelInfo) { self.tunnel = tunnel }
+    }
+
+    init(_ evidence: FirstPacketEvidence) {
+        self.ttl = evidence.ttl
+        self.direction = evidence.direction
+        self.ipID = evidence.ipID
+        self.sourceMAC = evidence.sourceMAC?.rawValue ?? KeptEvidence.noMAC
+        self.destinationMAC = evidence.destinationMAC?.rawValue ?? KeptEvidence.noMAC
+        self.tunnel = evidence.tunnel.map(TunnelBox.init)
+    }
+
+    var evidence: FirstPacketEvidence {
+        FirstPacketEvidence(
+            ttl: self.ttl,
+            ipID: self.ipID,
+            sourceMAC: self.sourceMAC == KeptEvidence.noMAC ? nil : MACAddress(rawValue: self.sourceMAC),
+            destinationMAC: self.destinationMAC == KeptEvidence.noMAC ? nil : MACAddress(rawValue: self.destinationMAC),
+            direction: self.direction,
+            tunnel: self.tunnel?.tunnel
+        )
     }
 }

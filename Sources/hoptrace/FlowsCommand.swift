@@ -54,6 +54,7 @@ struct FlowCommandOptions: ParsableArguments {
         }
         let ifIndexNames = try interfaceNames.loadAll()
         var pipeline = FlowPipeline(ifIndexNames: ifIndexNames.shared, filter: try input.packetFilter())
+        pipeline.configuration.emitHTTP = Kind.takesHTTP
         pipeline.nodeIfIndexNames = ifIndexNames.perNode
         if count != nil { pipeline.shouldStop = { printer.isDone } }
         let specs = try input.specs()
@@ -101,6 +102,8 @@ extension FlowCommandOptions {
 protocol FlowRecordKind {
     /// The record kind.
     associatedtype Record
+    /// Whether the kind's records include HTTP exchanges (without them, the flow stage does not build them).
+    static var takesHTTP: Bool { get }
     /// Calls `body` with the record in `event` and its capture point id, when the event is of this kind.
     static func take(_ event: FlowEvent, _ body: (Record, Int) -> Void)
     /// Whether `record` passes `filter`.
@@ -113,6 +116,8 @@ protocol FlowRecordKind {
 
 /// `flows`: connections and ICMP errors.
 enum ConnectionRecords: FlowRecordKind {
+    static let takesHTTP = false
+
     static func take(_ event: FlowEvent, _ body: (FlowRecord, Int) -> Void) {
         switch event {
         case .connection(let connection): body(.connection(connection), connection.capturePoint)
@@ -143,6 +148,8 @@ enum ConnectionRecords: FlowRecordKind {
 
 /// `requests`: DNS transactions and HTTP exchanges.
 enum RequestRecords: FlowRecordKind {
+    static let takesHTTP = true
+
     static func take(_ event: FlowEvent, _ body: (RequestRecord, Int) -> Void) {
         switch event {
         case .dns(let transaction): body(.dns(transaction), transaction.capturePoint)

@@ -131,6 +131,27 @@ struct HTTPParserTests {
         #expect(driver.exchanges[2].responseBodyLength == 0)
     }
 
+    /// Without text (`FlowConfiguration.emitHTTP` off, `hoptrace flows`): the same exchanges, framed the same (the
+    /// method still decides HEAD's body), with only the method and status kept.
+    @Test(arguments: [5, 1000])
+    func framingOnlyWithoutText(chunk: Int) throws {
+        var driver = SessionDriver(session: HTTPSession(keepsText: false))
+        driver.client(Self.request, at: 1, chunk: chunk)
+        driver.client("HEAD /3 HTTP/1.1\r\nHost: h\r\n\r\n", at: 2, chunk: chunk)
+        driver.server(Self.response, at: 3, chunk: chunk)
+        driver.server("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", at: 4, chunk: chunk)
+        driver.client("GET /4 HTTP/1.1\r\n\r\n", at: 5, chunk: chunk)
+        driver.server("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", at: 6, chunk: chunk)
+        #expect(driver.exchanges.map { $0.request?.method } == ["GET", "HEAD", "GET"])
+        #expect(driver.exchanges.map { $0.response?.status } == [200, 200, 404])
+        #expect(driver.exchanges.map(\.responseBodyLength) == [5, 0, 0])
+        let first = try #require(driver.exchanges.first)
+        #expect(first.request?.target == "" && first.request?.host == nil && first.request?.userAgent == nil)
+        #expect(first.request?.requestID == nil && first.request?.traceparent == nil)
+        #expect(first.response?.reason == "")
+        #expect(first.isRequestComplete && first.isResponseComplete)
+    }
+
     @Test func noBodyStatuses() throws {
         var driver = SessionDriver()
         for (index, status) in [204, 304].enumerated() {
