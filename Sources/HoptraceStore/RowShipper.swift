@@ -19,6 +19,10 @@ public final class RowShipper: @unchecked Sendable {
         public var spoolMaxBytes = 1 << 30
         /// Seconds between attempts while the store is away.
         public var retryInterval = 1.0
+        /// Whether a full queue makes ``add(_:)`` wait while the store is up, instead of spooling or dropping: for a
+        /// replay, which reads a file faster than a store inserts (nothing is lost for being fast). While the store
+        /// is away, batches go to the spool (or are dropped) as in a live capture, which cannot wait.
+        public var waitForRoom = false
 
         /// The defaults.
         public init() {}
@@ -137,6 +141,12 @@ public final class RowShipper: @unchecked Sendable {
         currentRows = 0
         condition.lock()
         counters.made += batch.rows
+        if options.waitForRoom {
+            // Until the sender makes room (a batch larger than the queue goes in alone), or the store goes away.
+            while !down, !senderDone, counters.queuedRows > 0, counters.queuedRows + batch.rows > options.queueRows {
+                condition.wait()
+            }
+        }
         let room = counters.queuedRows + batch.rows <= options.queueRows
         if (down && options.spoolDirectory != nil) || !room {
             // The store is away (or slower than the capture): to the spool, in order behind what is there.
@@ -242,6 +252,7 @@ public final class RowShipper: @unchecked Sendable {
                 if !down {
                     down = true
                     log("\(failure.description); keeping the rows until it is back")
+                    condition.broadcast()  // a producer waiting for room spools instead
                 }
                 if file == nil {
                     let batch = Batch(body: body, rows: rows)
@@ -266,6 +277,8 @@ public final class RowShipper: @unchecked Sendable {
                 log("store back: sending \(counters.spoolRows) spooled rows")
             }
             counters.sent += rows
+            // A producer may wait for room (``Options/waitForRoom``).
+            condition.broadcast()
             if let file {
                 try? FileManager.default.removeItem(atPath: file.path)
                 spool.removeFirst()

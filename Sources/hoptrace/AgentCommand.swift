@@ -162,6 +162,8 @@ struct AgentCommand: ParsableCommand {
         options.batchRows = batchRows
         options.batchInterval = Double(batchInterval.nanoseconds) / 1e9
         options.queueRows = queueRows
+        // A replay waits for the store rather than drop what it read faster than the store takes it.
+        options.waitForRoom = !readFiles.isEmpty
         options.spoolDirectory = spool
         options.spoolMaxBytes = Self.bytes(spoolMax) ?? options.spoolMaxBytes
         let shipper: RowShipper

@@ -52,6 +52,30 @@ struct ClickHouseTests {
         }
     }
 
+    @Test("a replay faster than the store waits for room: a queue of one batch, 30 batches, none dropped")
+    func replayWaitsForRoom() throws {
+        let server = try ClickHouseServer()
+        defer { server.stop() }
+        let store = try ClickHouseStore(url: server.url, database: "hoptrace_wait")
+        try store.initialize(retentionDays: 7)
+        let inputs = RoundTripTests.inputs("keepalive-many")
+        let rows = try RoundTripTests.rows(Array(inputs.prefix(1)), node: "n1", run: 7)
+        try #require(rows.count >= 60)
+        var options = RowShipper.Options()
+        options.batchRows = max(1, rows.count / 30)
+        options.queueRows = options.batchRows
+        options.waitForRoom = true
+        let shipper = try RowShipper(store: store, options: options) { _ in }
+        shipper.start()
+        for row in rows { shipper.add(row) }
+        let counters = shipper.finish(drainTimeout: 60)
+        #expect(counters.dropped == 0)
+        #expect(counters.spooled == 0)
+        #expect(counters.sent == rows.count)
+        // The server's own count.
+        #expect(try store.count() == rows.count)
+    }
+
     @Test("text that would break a query is escaped")
     func escaping() throws {
         let server = try ClickHouseServer()
