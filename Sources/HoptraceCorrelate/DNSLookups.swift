@@ -56,24 +56,29 @@ struct DNSLookupBuilder {
         /// What ``DNSLookupBuilder/lookup(_:)`` would build now, when it would be resolved: its name, start and end,
         /// computed in place (building the lookup copies its queries); nil when no query succeeded.
         var resolvedSpan: (name: String, start: Int64, end: Int64)? {
-            var success: Int?
-            var start = Int64.max
-            for index in queries.indices {
-                start = min(start, queries[index].queryTime)
-                guard queries[index].succeeded else { continue }
-                // The first success with the earliest response (as `min(by:)` picks).
-                if let best = success, (queries[best].responseTime ?? .max) <= (queries[index].responseTime ?? .max) {
-                    continue
+            // Stored fields read through the buffer: an element's computed property (`succeeded`) copies it.
+            queries.withUnsafeBufferPointer { queries in
+                var success: Int?
+                var start = Int64.max
+                for index in queries.indices {
+                    start = min(start, queries[index].queryTime)
+                    guard queries[index].rcode == .noError, queries[index].answeredRecords > 0 else { continue }
+                    // The first success with the earliest response (as `min(by:)` picks).
+                    if let best = success,
+                        (queries[best].responseTime ?? .max) <= (queries[index].responseTime ?? .max)
+                    {
+                        continue
+                    }
+                    success = index
                 }
-                success = index
+                guard let success else { return nil }
+                let name = queries[success].name
+                var end: Int64?
+                for index in queries.indices where queries[index].name == name {
+                    if let response = queries[index].responseTime { end = max(end ?? response, response) }
+                }
+                return (name, start, end ?? queries[success].responseTime ?? start)
             }
-            guard let success else { return nil }
-            let name = queries[success].name
-            var end: Int64?
-            for index in queries.indices where queries[index].name == name {
-                if let response = queries[index].responseTime { end = max(end ?? response, response) }
-            }
-            return (name, start, end ?? queries[success].responseTime ?? start)
         }
     }
 
