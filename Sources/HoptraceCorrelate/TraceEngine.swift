@@ -1349,16 +1349,19 @@ struct OnwardIndex {
     /// Forgets the exchanges sent before `time` (each list is in time order: a prefix goes), and their consumption.
     mutating func expire(before time: Int64) {
         var removed = 0
-        for key in Array(entries.keys) {
-            var emptied = false
-            modify(key) { list in
-                let gone = list.partitionPoint { $0.time < time }
-                if gone > 0 { list.removeFirst(gone) }
+        var emptied: [Key] = []
+        // One pass over the lists in place (no copy of the keys, no hashing), then the keys left empty.
+        var index = entries.values.startIndex
+        while index != entries.values.endIndex {
+            let gone = entries.values[index].partitionPoint { $0.time < time }
+            if gone > 0 {
+                entries.values[index].removeFirst(gone)
                 removed += gone
-                emptied = list.isEmpty
             }
-            if emptied { entries[key] = nil }
+            if entries.values[index].isEmpty { emptied.append(entries.keys[index]) }
+            entries.values.formIndex(after: &index)
         }
+        for key in emptied { entries[key] = nil }
         count -= removed
         if consumed.values.contains(where: { $0 < time }) { consumed = consumed.filter { $0.value >= time } }
     }
