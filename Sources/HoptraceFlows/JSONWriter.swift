@@ -155,7 +155,7 @@ public struct JSONWriter {
     public mutating func double(_ value: Double, decimals: Int = 3) {
         self.separate()
         guard value.isFinite else {
-            self.bytes.append(contentsOf: "null".utf8)
+            self.appendLiteral("null")
             return
         }
         self.bytes.append(contentsOf: TimeFormat.fixed(value, decimals).utf8)
@@ -205,13 +205,13 @@ public struct JSONWriter {
     /// `true` or `false`.
     public mutating func bool(_ value: Bool) {
         self.separate()
-        self.bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        self.appendLiteral(value ? "true" : "false")
     }
 
     /// `null`.
     public mutating func null() {
         self.separate()
-        self.bytes.append(contentsOf: "null".utf8)
+        self.appendLiteral("null")
     }
 
     /// An endpoint as a string: `"10.0.0.1:80"`, `"[fd00::1]:80"` (no String built for IPv4).
@@ -339,12 +339,25 @@ public struct JSONWriter {
         let text = UnsafeRawBufferPointer(rebasing: utf8[0..<cut])
         self.bytes.append(UInt8(ascii: "\""))
         if !Self.needsEscaping(text) {
-            self.bytes.append(contentsOf: text)
+            Self.append(text, to: &self.bytes)
         } else {
             Self.appendEscapedSlowly(text, to: &self.bytes)
         }
         if cut < utf8.count { self.bytes.append(contentsOf: [0xE2, 0x80, 0xA6]) }  // …
         self.bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends raw bytes as one copy (a raw buffer appended as a sequence goes byte by byte).
+    @inline(__always)
+    static func append(_ raw: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
+        guard let base = raw.baseAddress, raw.count > 0 else { return }
+        bytes.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: raw.count))
+    }
+
+    /// Appends a literal's bytes.
+    @inline(__always)
+    private mutating func appendLiteral(_ text: StaticString) {
+        text.withUTF8Buffer { self.bytes.append(contentsOf: $0) }
     }
 
     /// The largest count at most `limit` that does not cut a UTF-8 sequence of `utf8`.
@@ -381,7 +394,7 @@ public struct JSONWriter {
                 continue
             }
             if plainStart < index {
-                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[plainStart..<index]))
+                Self.append(UnsafeRawBufferPointer(rebasing: text[plainStart..<index]), to: &bytes)
             }
             bytes.append(0x5C)
             if short != 0 {
@@ -397,7 +410,7 @@ public struct JSONWriter {
             index += width
             plainStart = index
         }
-        if plainStart < text.count { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[plainStart...])) }
+        if plainStart < text.count { Self.append(UnsafeRawBufferPointer(rebasing: text[plainStart...]), to: &bytes) }
     }
 
     /// Whether any byte is a control character, DEL, a quote, a backslash or 0xE2 (the lead byte of U+2028 and
