@@ -22,16 +22,38 @@ struct DNSLookupBuilder {
 
     /// A lookup being built.
     struct Open {
-        var queries: [DNSQuery]
-        var ports: Set<UInt16>
-        var stem: Substring
+        private(set) var queries: [DNSQuery]
+        private(set) var ports: Set<UInt16>
+        let stem: Substring
         /// When a query of the lookup first succeeded (nil: none yet).
-        var succeededAt: Int64?
+        private(set) var succeededAt: Int64?
         /// The latest response time (or query time) so far.
-        var lastActivity: Int64
+        private(set) var lastActivity: Int64
+        /// After this no query can continue the lookup (kept as queries join: every query sent is checked against
+        /// every open lookup's).
+        private(set) var deadline: Int64 = .min
 
-        /// After this no query can continue the lookup.
-        var deadline: Int64 {
+        init(_ query: DNSQuery, stem: Substring) {
+            self.queries = [query]
+            self.ports = [query.client.port]
+            self.stem = stem
+            self.succeededAt = query.succeeded ? query.responseTime : nil
+            self.lastActivity = query.responseTime ?? query.queryTime
+            self.deadline = computeDeadline()
+        }
+
+        /// Adds a query that continues the lookup.
+        mutating func take(_ query: DNSQuery) {
+            queries.append(query)
+            ports.insert(query.client.port)
+            lastActivity = max(lastActivity, query.responseTime ?? query.queryTime)
+            if query.succeeded, let response = query.responseTime {
+                succeededAt = min(succeededAt ?? response, response)
+            }
+            deadline = computeDeadline()
+        }
+
+        private func computeDeadline() -> Int64 {
             let waiting = queries.contains { $0.responseTime == nil }
             if !waiting { return Clock.plus(lastActivity, continuationGap) }
             return Clock.plus(lastSend, 2 * resolverTimeout + 1_000_000_000)
@@ -111,22 +133,9 @@ struct DNSLookupBuilder {
             }
         }
         if let best {
-            open[best.index].queries.append(query)
-            open[best.index].ports.insert(query.client.port)
-            open[best.index].lastActivity = max(open[best.index].lastActivity, query.responseTime ?? query.queryTime)
-            if query.succeeded, let response = query.responseTime {
-                open[best.index].succeededAt = min(open[best.index].succeededAt ?? response, response)
-            }
+            open[best.index].take(query)
         } else {
-            open.append(
-                Open(
-                    queries: [query],
-                    ports: [query.client.port],
-                    stem: stem,
-                    succeededAt: query.succeeded ? query.responseTime : nil,
-                    lastActivity: query.responseTime ?? query.queryTime
-                )
-            )
+            open.append(Open(query, stem: stem))
         }
         return finished
     }
