@@ -171,6 +171,17 @@ package enum TimeFormat {
     }
 
     /// Writes ``milliseconds(_:)``'s text at `out`; returns the bytes written.
+    /// Writes `nanoseconds` as milliseconds with exactly six decimals (`0.790123`, `1500.000000`) at `out` (room for
+    /// 28 bytes); returns the bytes written.
+    package static func writeMillisecondsSixDecimals(_ nanoseconds: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        var at = self.writeSign(nanoseconds, to: out)
+        let magnitude = nanoseconds.magnitude
+        at += self.writeDecimal(magnitude / 1_000_000, to: out + at)
+        out[at] = UInt8(ascii: ".")
+        at += 1
+        return at + self.writePadded(magnitude % 1_000_000, width: 6, to: out + at)
+    }
+
     package static func writeMilliseconds(_ nanoseconds: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
         var at = self.writeSign(nanoseconds, to: out)
         let magnitude = nanoseconds.magnitude

@@ -75,8 +75,9 @@ struct DNSLookupBuilder {
             queries.contains { $0.addresses.contains(address) }
         }
 
-        /// What ``DNSLookupBuilder/lookup(_:)`` would build now, when it would be resolved: its name, start and end,
-        /// computed in place (building the lookup copies its queries); nil when no query succeeded.
+        /// The name, start and end of the lookup as resolved (the first success with the earliest response; the end
+        /// is the latest response to that name, its other type included), computed in place (building the lookup
+        /// copies its queries); nil when no query succeeded. ``DNSLookupBuilder/lookup(_:)`` builds from it.
         var resolvedSpan: (name: String, start: Int64, end: Int64)? {
             // Stored fields read through the buffer: an element's computed property (`succeeded`) copies it.
             queries.withUnsafeBufferPointer { queries in
@@ -206,20 +207,17 @@ struct DNSLookupBuilder {
     static func lookup(_ open: Open) -> DNSLookup {
         let queries = open.queries
         let start = queries.map(\.queryTime).min() ?? 0
-        if let success = queries.filter(\.succeeded).min(by: { ($0.responseTime ?? .max) < ($1.responseTime ?? .max) })
-        {
+        if let span = open.resolvedSpan {
             // The answer used: the success and its sibling of the other type, when that was answered too (the
-            // resolver waits for both).
-            let siblings = queries.filter { $0.name == success.name && $0.responseTime != nil }
-            let end = siblings.compactMap(\.responseTime).max() ?? success.responseTime ?? start
-            let address = queries.filter { $0.name == success.name }.flatMap(\.addresses).first
+            // resolver waits for both): ``Open/resolvedSpan``.
+            let address = queries.filter { $0.name == span.name }.flatMap(\.addresses).first
             return DNSLookup(
-                name: success.name,
+                name: span.name,
                 queries: queries,
                 outcome: .resolved,
                 answer: address,
-                start: start,
-                end: end
+                start: span.start,
+                end: span.end
             )
         }
         let last = queries.last!

@@ -17,6 +17,9 @@ struct Diagnosis {
     /// the input, about where the capture ended (``captureEnd`` moves once a second of capture time).
     var latestSeen: Int64 = .min
 
+    /// How far hoptrace has seen: what an unanswered query or SYN can be said to have waited.
+    var seenUntil: Int64 { max(captureEnd, latestSeen) }
+
     static func human(_ ns: Int64) -> String { TimeFormat.duration(ns) }
 
     func corrected(_ time: Int64, _ sighting: Sighting) -> Int64 {
@@ -59,7 +62,6 @@ struct Diagnosis {
         var lookup = assembly.dns!
         // Unanswered, and the capture ended before a resolver gives up: not a timeout seen, and no time is counted
         // past the capture's end.
-        let seenUntil = max(captureEnd, latestSeen)
         let cutByEnd =
             lookup.outcome == .timeout && !lookup.queries.contains(where: \.givenUp) && lookup.end > seenUntil
             && seenUntil >= lookup.start
@@ -439,7 +441,6 @@ struct Diagnosis {
         let sent = facts.maxSYN
         // A single SYN and less than TCP's first retransmission timeout (1 s) seen after it: no answer yet is not a
         // lost SYN.
-        let seenUntil = max(captureEnd, latestSeen)
         if sent == 1, seenUntil < Clock.plus(lastSYN, 1_000_000_000) {
             state.end = max(seenUntil, state.start)
             state.timings.connect = Clock.elapsed(state.end, syn)

@@ -156,7 +156,6 @@ public final class TraceEngine {
                     byServerISN[isn, default: []].append(group.id)
                     adoptReplies(into: group, serverISN: isn)
                 }
-                learn(from: group.sightings[index])
             } else {
                 attach(record, isFinal: true)
             }
@@ -340,7 +339,6 @@ public final class TraceEngine {
             topology.noteRouter(record.capturePoint)
         }
         for exchange in sighting.exchanges { index(exchange, group: group, sighting: sighting) }
-        if isFinal { learn(from: sighting) }
     }
 
     /// Moves the sightings of replies caught half translated (only the server's packets, the same server ISN),
@@ -448,11 +446,6 @@ public final class TraceEngine {
     }
 
     // MARK: Learning
-
-    /// What a final sighting teaches about addresses.
-    private func learn(from sighting: Sighting) {
-        _ = sighting
-    }
 
     /// Learns translations from a group's sightings: a client address replaced (MASQUERADE) is the node's; the
     /// client's original destination translated elsewhere is a NodePort when it is a node address, or when the

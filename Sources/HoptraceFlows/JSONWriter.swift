@@ -170,22 +170,7 @@ public struct JSONWriter {
             return
         }
         self.separate()
-        TimeFormat.append(to: &self.bytes) { out in
-            var at = 0
-            let magnitude = nanoseconds.magnitude
-            if nanoseconds < 0 {
-                out[0] = UInt8(ascii: "-")
-                at = 1
-            }
-            at += TimeFormat.writeDecimal(magnitude / 1_000_000, to: out + at)
-            out[at] = UInt8(ascii: ".")
-            var fraction = magnitude % 1_000_000
-            for place in stride(from: at + 6, to: at, by: -1) {
-                out[place] = UInt8(truncatingIfNeeded: 0x30 &+ fraction % 10)
-                fraction /= 10
-            }
-            return at + 7
-        }
+        TimeFormat.append(to: &self.bytes) { TimeFormat.writeMillisecondsSixDecimals(nanoseconds, to: $0) }
     }
 
     /// A duration as milliseconds, exact to the nanosecond (`0.790123`, `1500`).
