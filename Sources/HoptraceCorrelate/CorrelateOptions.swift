@@ -127,6 +127,13 @@ public struct CorrelateStatistics: Sendable, Hashable {
     /// Connections the flow stage gave up at its own cap (their final records say so), as they reached the engine.
     /// Not in ``evicted``: the flow stage counts them itself.
     public var evictedFlows = 0
+    /// Pieces of connections given up at a cap with no request, reset or ICMP error in them, and no beginning with
+    /// payload: counted, not traced (their outcome is not known). Not in ``evicted``: each was given up already (here,
+    /// in ``evictedConnections``, or by the flow stage).
+    public var untracedPieces = 0
+    /// DNS queries the flow stage gave up unanswered (at its cap on pending transactions): counted, not traced, and
+    /// not part of any lookup. Not in ``evicted`` (the flow stage counts them).
+    public var untracedQueries = 0
     /// Connections traced before all their capture points closed because they stayed open too long.
     public var timedOutConnections = 0
     /// Most connections held at once.

@@ -57,11 +57,13 @@ public enum Correlator {
     /// - Parameters:
     ///   - nodeIfIndexNames: per node, names for its SLL2 interface indexes.
     ///   - progress: called every ``FlowPipeline/progressInterval`` packets with the packets and bytes read.
+    ///   - flows: the flow stage's settings (its caps), adjusted by ``flowConfiguration(_:)``.
     public static func trace(
         inputs: [CaptureFileSpec],
         ifIndexNames: [Int32: String] = [:],
         nodeIfIndexNames: [String: [Int32: String]] = [:],
         options: CorrelateOptions = .init(),
+        flows: FlowConfiguration = .init(),
         directory: ClusterDirectory = ClusterDirectory(),
         filter: PacketFilter? = nil,
         progress: ((_ packets: Int, _ bytes: UInt64) -> Void)? = nil,
@@ -71,7 +73,7 @@ public enum Correlator {
         let engine = TraceEngine(options: options, directory: directory) { id in
             id >= 0 && id < points.points.count ? points[id] : CapturePoint(name: "if?\(id)")
         }
-        var pipeline = FlowPipeline(ifIndexNames: ifIndexNames, configuration: flowConfiguration(), filter: filter)
+        var pipeline = FlowPipeline(ifIndexNames: ifIndexNames, configuration: flowConfiguration(flows), filter: filter)
         pipeline.nodeIfIndexNames = nodeIfIndexNames
         pipeline.progress = progress
         let result = try pipeline.run(

@@ -240,9 +240,9 @@ struct DNSLookupBuilder {
             outcome = .timeout
         }
         var end = queries.map { $0.responseTime ?? $0.queryTime }.max() ?? start
-        if outcome == .timeout, !queries.contains(where: \.givenUp) {
-            // The resolver gave up a timeout after its last unanswered query (unless hoptrace gave a query up before
-            // then: what came after it is not known, and no time is invented for it).
+        if outcome == .timeout {
+            // The resolver gave up a timeout after its last unanswered query (a query the flow stage gave up
+            // unanswered is not here: counted by the engine, never part of a lookup).
             let lastSent = queries.filter { $0.responseTime == nil }.map(\.queryTime).max() ?? end
             end = max(end, Clock.plus(lastSent, resolverTimeout))
         }
@@ -294,7 +294,6 @@ struct DNSLookupBuilder {
             transport: first.transport,
             seenAt: seen
         )
-        query.givenUp = responseTime == nil && transactions.contains { $0.0.isEvicted }
         return query
     }
 }

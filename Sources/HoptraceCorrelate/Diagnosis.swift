@@ -63,8 +63,7 @@ struct Diagnosis {
         // Unanswered, and the capture ended before a resolver gives up: not a timeout seen, and no time is counted
         // past the capture's end.
         let cutByEnd =
-            lookup.outcome == .timeout && !lookup.queries.contains(where: \.givenUp) && lookup.end > seenUntil
-            && seenUntil >= lookup.start
+            lookup.outcome == .timeout && lookup.end > seenUntil && seenUntil >= lookup.start
         if cutByEnd { lookup.end = seenUntil }
         var names: [String] = []
         for query in lookup.queries where !names.contains(query.name) { names.append(query.name) }
@@ -96,19 +95,11 @@ struct Diagnosis {
                 "\(lookup.name) resolved\(answer) in \(Self.human(lookup.duration)) (\(lookup.queries.count) "
                 + "quer\(lookup.queries.count == 1 ? "y" : "ies")); no connection to it followed"
         }
-        // A lookup left unanswered when hoptrace gave a query of it up at its cap: neither a timeout nor a success.
-        let givenUp = lookup.outcome == .timeout && lookup.queries.contains(where: \.givenUp)
         if cutByEnd {
             sentence =
                 "no answer from \(server.map(\.description) ?? "the DNS server") for \(names.joined(separator: ", ")) "
                 + "in the \(Self.human(lookup.duration)) after the " + (sent == 1 ? "query" : "first query")
                 + " that hoptrace saw, less than a resolver waits before it times out"
-        }
-        if givenUp {
-            sentence =
-                "no answer from \(server.map(\.description) ?? "the DNS server") for \(names.joined(separator: ", ")) "
-                + "was seen before hoptrace gave \(lookup.queries.count == 1 ? "the query" : "its queries") up (at its "
-                + "cap on DNS transactions held at once): whether an answer came is not known"
         }
         // The furthest capture point the queries reached: the DNS server's own link when the capture showed one (a
         // bridge's copies can be stamped after it), else the last to see them.
@@ -125,19 +116,12 @@ struct Diagnosis {
             kind: .dns,
             mode: mode,
             verdict: Verdict(
-                kind: resolved ? .ok : givenUp || cutByEnd ? .incomplete : .dnsFailure,
+                kind: resolved ? .ok : cutByEnd ? .incomplete : .dnsFailure,
                 sentence: sentence,
                 location: location,
-                phase: resolved || givenUp || cutByEnd ? nil : .dns
+                phase: resolved || cutByEnd ? nil : .dns
             ),
-            findings: givenUp
-                ? [
-                    Finding(
-                        .evicted,
-                        "hoptrace gave this lookup's query up before its answer or timeout, to stay within its cap on "
-                            + "DNS transactions held at once: what came after is not in this trace"
-                    )
-                ] : [],
+            findings: [],
             client: lookup.queries.first?.client,
             service: server,
             dns: lookup,
@@ -687,6 +671,17 @@ struct Diagnosis {
                 kind: .noResponse,
                 sentence: "\(serverName) received the request at \(serverPoint) and had not answered when the client "
                     + "\(how) \(Self.human(Clock.elapsed(end, delivered))) later",
+                location: serverPoint,
+                phase: .response
+            )
+        }
+        if assembly.evicted || facts.sightings.contains(where: { $0.record.endReason == .evicted }) {
+            // Given up at a cap before any response: what came after is not in this trace, and no wait is invented.
+            return Verdict(
+                kind: .incomplete,
+                sentence: "\(serverName) received the request at \(serverPoint) and hoptrace gave the connection up "
+                    + "before any response, to stay within its cap on connections held at once: whether it was "
+                    + "answered is not known",
                 location: serverPoint,
                 phase: .response
             )

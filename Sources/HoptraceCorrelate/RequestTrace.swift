@@ -165,9 +165,6 @@ public struct DNSQuery: Sendable, Hashable {
     public var transport: DNSTransport
     /// The capture points that saw it, nearest the client first.
     public var seenAt: [CapturePoint]
-    /// Unanswered when the flow stage gave it up early, at its cap on DNS transactions held at once
-    /// (``DNSTransaction/isEvicted``): an answer after that is not known, so it is not a timeout.
-    public var givenUp = false
 
     /// Query to response, ns.
     public var duration: Int64? { responseTime.map { Self.difference($0, queryTime) } }

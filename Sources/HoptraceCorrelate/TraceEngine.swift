@@ -57,6 +57,8 @@ public final class TraceEngine {
     private var lastExpiry: Int64 = .min
     /// Connections judged before they closed (live), by flow record id, with when: their later records are ignored.
     private var finished: [UInt64: Int64] = [:]
+    /// Tuples of connections the flow stage gave up at its cap: their later pieces begun mid-stream are continuations.
+    private var givenUpTuples = GivenUpTuples()
     private var pendingSorted = true
     private var nextIndex = 0
     private var watermark: Int64 = .min
@@ -138,11 +140,21 @@ public final class TraceEngine {
                     byServerISN[isn, default: []].append(group.id)
                     adoptReplies(into: group, serverISN: isn)
                 }
+            } else if options.liveness == nil, record.synAckTime == nil, record.responderSummary.packets == 0,
+                record.originatorSummary.firstData == nil, record.originatorSummary.rstTime == nil
+            {
+                // Files: a connection with nothing yet but its client's packets without payload (an unanswered SYN,
+                // bare ACKs) is taken when it is answered, carries data or ends (its final record); a flood of
+                // unanswered SYNs then costs one record each, not two. Live tracing judges a SYN by its provisional
+                // records, so it takes them all.
             } else {
                 attach(record, isFinal: false)
             }
         case .connection(let record):
-            if record.endReason == .evicted { statistics.evictedFlows += 1 }
+            if record.endReason == .evicted {
+                statistics.evictedFlows += 1
+                givenUpTuples.insert(record)
+            }
             if let id = sightingOf[record.id], let group = groups[id],
                 let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
             {
@@ -156,6 +168,9 @@ public final class TraceEngine {
                     byServerISN[isn, default: []].append(group.id)
                     adoptReplies(into: group, serverISN: isn)
                 }
+            } else if record.endReason == .evicted, isEmptyPiece(record) {
+                // Given up by the flow stage with nothing in it and nothing here to join: counted at once.
+                statistics.untracedPieces += 1
             } else {
                 attach(record, isFinal: true)
             }
@@ -175,6 +190,13 @@ public final class TraceEngine {
                 orphanExchanges[exchange.connectionID, default: []].append(exchange)
             }
         case .dns(let transaction):
+            if transaction.isEvicted, transaction.responseTime == nil {
+                // Given up unanswered by the flow stage (at its cap on pending transactions): its outcome is not known
+                // and cannot be. Counted, and not part of any lookup, so that a flood of queries costs what counting
+                // does.
+                statistics.untracedQueries += 1
+                return
+            }
             let point = capturePoint(transaction.capturePoint)
             // A lookup is a conversation too: it tells which address lives behind which point.
             topology.note(
@@ -312,6 +334,9 @@ public final class TraceEngine {
         if let orphans = orphanExchanges.removeValue(forKey: record.id) { sighting.exchanges = orphans }
         let group = findGroup(for: sighting) ?? newGroup(for: sighting)
         group.sightings.append(sighting)
+        if record.synTime == nil, record.synAckTime == nil, givenUpTuples.contains(record) {
+            group.continuesGivenUp = true
+        }
         if !isFinal { group.open += 1 }
         group.lastActivity = max(group.lastActivity, record.endTime)
         group.firstTime = min(group.firstTime, sighting.start)
@@ -697,6 +722,10 @@ public final class TraceEngine {
         }
         // A reply caught half translated whose connection was never seen otherwise is not a request.
         if group.sightings.allSatisfy({ $0.isReplyOnly && $0.record.synAckTime != nil }) { return }
+        if group.emitted.isEmpty, isGivenUpPiece(group) {
+            statistics.untracedPieces += 1
+            return
+        }
         let path = ordered(group)
         guard let client = path.first?.0 else { return }
         // DNS over TCP that opened is a transport of DNS transactions, not a request of its own.
@@ -713,6 +742,78 @@ public final class TraceEngine {
         }
         if !any {
             queue(assemble(group: group, path: path, exchange: nil, atEnd: final))
+        }
+    }
+
+    /// Whether a connection without a request (no exchange, or only responses) is a piece given up at a cap (by the
+    /// flow stage or by this engine, or the continuation of a connection the flow stage gave up) that says nothing
+    /// of its own: no reset, no ICMP error quoting it, no lookup claimed, and either no payload at
+    /// all or no beginning (a middle piece, its start given up before it). Its outcome is not known and cannot be:
+    /// what came after it is another piece or was not kept. Such pieces are counted
+    /// (``CorrelateStatistics/untracedPieces``), not traced, so that a flood of connections costs what counting
+    /// does; a piece with a request, a reset, an ICMP error or a handshake and data is traced as before.
+    private func isGivenUpPiece(_ group: ConnectionGroup) -> Bool {
+        // Given up: by the flow stage (its record says so, or the piece continues one it gave up), or here while a
+        // capture point still held the connection open (a group of final records traced early is whole).
+        guard
+            (group.evicted && group.open > 0) || group.continuesGivenUp
+                || group.sightings.contains(where: { $0.record.endReason == .evicted }),
+            group.lookup == nil
+        else { return false }
+        var payload = false
+        var beginning = false
+        for sighting in group.sightings {
+            let record = sighting.record
+            if record.originatorSummary.rstTime != nil || record.responderSummary.rstTime != nil { return false }
+            if sighting.exchanges.contains(where: { $0.request != nil }) { return false }
+            if record.originatorSummary.firstData != nil || record.responderSummary.firstData != nil { payload = true }
+            if record.synTime != nil || record.synAckTime != nil { beginning = true }
+        }
+        if payload && beginning { return false }
+        if !icmp.isEmpty {
+            let tuples = group.sightings.map { TupleKey(client: $0.client, server: $0.server) }
+            let quoted = icmp.contains { record in
+                let e = record.event
+                guard e.quotedProtocol == .tcp else { return false }
+                if let isn = group.clientISN, e.quotedTCPSequence == isn { return true }
+                return tuples.contains(TupleKey(client: e.quotedSource, server: e.quotedDestination))
+            }
+            if quoted { return false }
+        }
+        return true
+    }
+
+    /// Whether a record of a connection not seen before holds no payload, no reset and no exchange, and no ICMP error
+    /// kept quotes it (what ``isGivenUpPiece(_:)`` asks of a connection, for one record).
+    private func isEmptyPiece(_ record: ConnectionRecord) -> Bool {
+        guard record.originatorSummary.firstData == nil, record.responderSummary.firstData == nil,
+            record.originatorSummary.rstTime == nil, record.responderSummary.rstTime == nil,
+            orphanExchanges[record.id] == nil
+        else { return false }
+        if !icmp.isEmpty {
+            let isn = record.originatorISN
+            let quoted = icmp.contains { kept in
+                let e = kept.event
+                guard e.quotedProtocol == .tcp else { return false }
+                if let isn, e.quotedTCPSequence == isn { return true }
+                return (e.quotedSource == record.originator && e.quotedDestination == record.responder)
+                    || (e.quotedSource == record.responder && e.quotedDestination == record.originator)
+            }
+            if quoted { return false }
+        }
+        return true
+    }
+
+    /// The ICMP errors kept that quote a connection: its client ISN, or any of its tuples along the path.
+    private func quotingICMP(_ path: [(Sighting, OrderEvidence)]) -> [ICMPRecord] {
+        guard let client = path.first?.0, !icmp.isEmpty else { return [] }
+        let isn = client.clientISN
+        let tuples = Set(path.map { TupleKey(client: $0.0.client, server: $0.0.server) })
+        return icmp.filter { record in
+            let e = record.event
+            guard e.quotedProtocol == .tcp else { return false }
+            if let isn, e.quotedTCPSequence == isn { return true }
+            return tuples.contains(TupleKey(client: e.quotedSource, server: e.quotedDestination))
         }
     }
 
@@ -813,14 +914,7 @@ public final class TraceEngine {
             }
         }
         // ICMP errors quoting this connection.
-        let isn = client.clientISN
-        let tuples = Set(path.map { TupleKey(client: $0.0.client, server: $0.0.server) })
-        assembly.icmp = icmp.filter { record in
-            let e = record.event
-            guard e.quotedProtocol == .tcp else { return false }
-            if let isn, e.quotedTCPSequence == isn { return true }
-            return tuples.contains(TupleKey(client: e.quotedSource, server: e.quotedDestination))
-        }
+        assembly.icmp = quotingICMP(path)
         // Behind an L7 proxy: the onward exchange.
         if let exchange, let request = exchange.request {
             let serverSide = path[path.count - 1].0
@@ -1055,12 +1149,70 @@ final class ConnectionGroup {
     var lookup: DNSLookup?
     /// Traced early at the cap on open connections.
     var evicted = false
+    /// Has a piece begun mid-stream on the tuple of a connection the flow stage gave up at its cap (its continuation).
+    var continuesGivenUp = false
     /// When the earliest completed exchange not traced yet is due.
     var nextExchangeDue: Int64?
 
     init(id: Int, firstTime: Int64) {
         self.id = id
         self.firstTime = firstTime
+    }
+}
+
+/// The tuples (capture point and both endpoints, either way round) of connections the flow stage gave up at its cap,
+/// as hashes in a fixed table of 4-way buckets where a newer one pushes the oldest of its bucket out: a later piece of
+/// the same connection, begun mid-stream, is known as its continuation. Lossy on purpose and deterministic (its own
+/// hash, not the seeded `Hasher`): a miss only means the piece is traced as any connection begun mid-stream is.
+struct GivenUpTuples {
+    /// 2^18 buckets of 4 (8 MiB), made at the first connection given up.
+    private static let bucketBits = 18
+    private static let ways = 4
+    private var slots: [UInt64] = []
+
+    static func key(_ record: ConnectionRecord) -> UInt64 {
+        func mix(_ value: UInt64) -> UInt64 {
+            // splitmix64's finalizer.
+            var z = value &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        func endpoint(_ e: FlowEndpoint) -> UInt64 {
+            mix(mix(e.address.high ^ UInt64(e.port) << 48) ^ e.address.low)
+        }
+        // A sum: the same either way round (a piece begun mid-stream may take the server for its originator).
+        let key = mix(
+            (endpoint(record.originator) &+ endpoint(record.responder))
+                ^ UInt64(truncatingIfNeeded: record.capturePoint)
+        )
+        return key == 0 ? 1 : key
+    }
+
+    private static func bucket(_ key: UInt64) -> Int {
+        Int(truncatingIfNeeded: key >> UInt64(64 - bucketBits)) &* ways
+    }
+
+    mutating func insert(_ record: ConnectionRecord) {
+        if slots.isEmpty { slots = Array(repeating: 0, count: Self.ways << Self.bucketBits) }
+        let key = Self.key(record)
+        let first = Self.bucket(key)
+        var way = 0
+        while way < Self.ways - 1, slots[first + way] != key { way += 1 }
+        // The key to the front of its bucket; the ones before it move back one (the last one out when it is new).
+        while way > 0 {
+            slots[first + way] = slots[first + way - 1]
+            way -= 1
+        }
+        slots[first] = key
+    }
+
+    func contains(_ record: ConnectionRecord) -> Bool {
+        guard !slots.isEmpty else { return false }
+        let key = Self.key(record)
+        let first = Self.bucket(key)
+        for way in 0..<Self.ways where slots[first + way] == key { return true }
+        return false
     }
 }
 

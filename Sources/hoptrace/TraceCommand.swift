@@ -276,8 +276,19 @@ struct TraceCommand: ParsableCommand {
         }
         if statistics.evictedConnections > 0 {
             parts.append(
-                "\(statistics.evictedConnections) traced before they ended (at the cap of "
+                "\(statistics.evictedConnections) judged before they ended (at the cap of "
                     + "\(options.maxOpenConnections) open connections)"
+            )
+        }
+        if statistics.untracedPieces > 0 {
+            parts.append(
+                "\(statistics.untracedPieces) pieces of connections given up with no request, reset or ICMP error in "
+                    + "them counted, not traced"
+            )
+        }
+        if statistics.untracedQueries > 0 {
+            parts.append(
+                "\(statistics.untracedQueries) DNS queries given up unanswered by the flow stage counted, not traced"
             )
         }
         if statistics.evictedPending > 0 {

@@ -1,0 +1,140 @@
+import Foundation
+import HoptraceCapture
+import HoptraceFlows
+import HoptraceTestSupport
+import Testing
+
+@testable import HoptraceCorrelate
+
+/// What the flow stage gives up at its caps (a flood of connections or of lookups) is counted, not traced, when
+/// nothing of a request is in it; a request given up before its response is `incomplete`, never `no-response`. The
+/// facts asserted are the hand-built captures' own: how many connections and queries they hold, that every request
+/// in them was answered.
+@Suite("pieces given up at the flow stage's caps")
+struct GivenUpPiecesTests {
+    static func run(_ path: String, flows: FlowConfiguration) throws -> ([RequestTrace], Correlator.Run) {
+        var traces: [RequestTrace] = []
+        let run = try Correlator.trace(inputs: [CaptureFileSpec(path: path)], flows: flows) { traces += $0 }
+        return (traces, run)
+    }
+
+    @Test("200 unanswered SYNs past a flow cap of 32: the 168 given up counted, the 32 held at the end traced")
+    func synFlood() throws {
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        for n in 0..<200 {
+            capture.tcp(
+                at: ms(Double(n) * 0.01),
+                "10.0.0.5:\(20_000 + n)",
+                "10.0.0.9:80",
+                .syn,
+                seq: UInt32(1_000 + n * 7919)
+            )
+        }
+        let path = try capture.write(name: "syn-flood-given-up.pcapng")
+        var flows = FlowConfiguration()
+        flows.maxConnections = 32
+        let (traces, run) = try Self.run(path, flows: flows)
+        #expect(run.flows.flowStatistics.evictedForCap == 168)
+        #expect(run.statistics.untracedPieces == 168)
+        // The last 32 SYNs, each once; the capture lasts 2 ms, so whether they were answered is not known.
+        #expect(traces.compactMap { $0.client?.port }.sorted() == (168..<200).map { UInt16(20_000 + $0) })
+        #expect(traces.allSatisfy { $0.verdict.kind == .incomplete })
+        #expect(!traces.contains { $0.findings.contains { $0.kind == .evicted } })
+    }
+
+    @Test("keep-alive connections past a flow cap: each request traced once, given up before its response: incomplete")
+    func keepAliveFlood() throws {
+        // 50 connections: all handshakes, then all requests, then all responses, then the client's ACKs (as the
+        // flood file of tools/bench/floods.py): with room for 16, every request's piece is given up before its
+        // response arrives.
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        let server = "10.96.0.20:80"
+        let count = 50
+        func client(_ n: Int) -> String { "10.2.0.\(n + 1):\(42_000 + n)" }
+        func isn(_ n: Int) -> (UInt32, UInt32) { (UInt32(100 + n * 7_919), UInt32(900 + n * 104_729)) }
+        let request = { (n: Int) in Array("GET /ka/\(n) HTTP/1.1\r\nHost: svc\r\n\r\n".utf8) }
+        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+        var t = 0.0
+        func next() -> Double {
+            t += 0.01
+            return t
+        }
+        for n in 0..<count { capture.tcp(at: ms(next()), client(n), server, .syn, seq: isn(n).0) }
+        for n in 0..<count {
+            capture.tcp(at: ms(next()), server, client(n), [.syn, .ack], seq: isn(n).1, ack: isn(n).0 + 1)
+        }
+        for n in 0..<count {
+            capture.tcp(at: ms(next()), client(n), server, .ack, seq: isn(n).0 + 1, ack: isn(n).1 + 1)
+        }
+        for n in 0..<count {
+            capture.tcp(
+                at: ms(next()),
+                client(n),
+                server,
+                [.ack, .psh],
+                seq: isn(n).0 + 1,
+                ack: isn(n).1 + 1,
+                payload: request(n)
+            )
+        }
+        for n in 0..<count {
+            capture.tcp(
+                at: ms(next()),
+                server,
+                client(n),
+                [.ack, .psh],
+                seq: isn(n).1 + 1,
+                ack: isn(n).0 + 1 + UInt32(request(n).count),
+                payload: response
+            )
+        }
+        for n in 0..<count {
+            capture.tcp(
+                at: ms(next()),
+                client(n),
+                server,
+                .ack,
+                seq: isn(n).0 + 1 + UInt32(request(n).count),
+                ack: isn(n).1 + 1 + UInt32(response.count)
+            )
+        }
+        let path = try capture.write(name: "keepalive-flood-given-up.pcapng")
+        var flows = FlowConfiguration()
+        flows.maxConnections = 16
+        let (traces, run) = try Self.run(path, flows: flows)
+        #expect(run.flows.flowStatistics.evictedForCap > 0)
+        // Every request once, and nothing else: the handshakes', responses' and ACKs' pieces are counted.
+        #expect(traces.compactMap { $0.request?.path }.sorted() == (0..<count).map { "/ka/\($0)" }.sorted())
+        #expect(traces.count == count)
+        #expect(run.statistics.untracedPieces > 0)
+        // Every request here was answered: a given-up piece never claims otherwise.
+        #expect(!traces.contains { $0.verdict.kind == .noResponse })
+        let givenUp = traces.filter { $0.findings.contains { $0.kind == .evicted } }
+        #expect(!givenUp.isEmpty)
+        #expect(givenUp.allSatisfy { $0.verdict.kind == .incomplete && $0.verdict.sentence.contains("not known") })
+    }
+
+    @Test("200 unanswered lookups past a flow cap of 32: the 168 queries given up counted, the other 32 traced")
+    func lookupFlood() throws {
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        for n in 0..<200 {
+            capture.udp(
+                at: ms(Double(n) * 0.01),
+                "10.1.0.\(n + 1):\(40_000 + n)",
+                "10.96.0.10:53",
+                payload: DNSBytes.query(id: UInt16(n), "q\(n).default.svc.cluster.local", type: 1)
+            )
+        }
+        let path = try capture.write(name: "lookup-flood-given-up.pcapng")
+        var flows = FlowConfiguration()
+        flows.maxDNSTransactions = 32
+        let (traces, run) = try Self.run(path, flows: flows)
+        #expect(run.flows.flowStatistics.evictedDNSTransactions == 168)
+        #expect(run.statistics.untracedQueries == 168)
+        #expect(
+            traces.compactMap { $0.dns?.name }.sorted()
+                == (168..<200).map { "q\($0).default.svc.cluster.local" }.sorted()
+        )
+        #expect(traces.allSatisfy { $0.verdict.kind == .incomplete })
+    }
+}
