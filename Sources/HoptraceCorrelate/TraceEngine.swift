@@ -549,8 +549,16 @@ public final class TraceEngine {
         // Only the groups whose time came (a wheel of capture seconds): the cost is in what is due, not in what
         // is open.
         let second = now / options.tick
-        while let (bucket, ids) = wheel.popDue(through: second) {
-            for id in ids {
+        while let (bucket, due) = wheel.popDue(through: second) {
+            // In the order the connections began (then opened here): a connection claims the latest lookup left
+            // unclaimed before its SYN, so the claims go in SYN order, whatever order their records came in.
+            var ids: [(Int64, Int)] = []
+            ids.reserveCapacity(due.count)
+            for id in due {
+                if let group = groups[id], group.scheduled == bucket { ids.append((group.firstTime, id)) }
+            }
+            ids.sort { $0 < $1 }
+            for (_, id) in ids {
                 guard let group = groups[id], group.scheduled == bucket else { continue }
                 group.scheduled = nil
                 if !group.dnsChecked, Clock.since(now, group.firstTime) > options.lookupSettle {
