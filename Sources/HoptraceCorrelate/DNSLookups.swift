@@ -30,8 +30,13 @@ struct DNSLookupBuilder {
         /// The latest response time (or query time) so far.
         private(set) var lastActivity: Int64
         /// After this no query can continue the lookup (kept as queries join: every query sent is checked against
-        /// every open lookup's).
+        /// every open lookup's). It never moves earlier: queries only join.
         private(set) var deadline: Int64 = .min
+        /// Whether a query of the lookup is unanswered (kept as queries join).
+        private(set) var waiting: Bool
+        /// When the last (re)send of a query of the lookup went out: each retry a resolver timeout after the one
+        /// before (kept as queries join).
+        private(set) var lastSend: Int64
 
         init(_ query: DNSQuery, stem: Substring) {
             self.queries = [query]
@@ -39,6 +44,8 @@ struct DNSLookupBuilder {
             self.stem = stem
             self.succeededAt = query.succeeded ? query.responseTime : nil
             self.lastActivity = query.responseTime ?? query.queryTime
+            self.waiting = query.responseTime == nil
+            self.lastSend = Self.lastSend(of: query)
             self.deadline = computeDeadline()
         }
 
@@ -50,24 +57,18 @@ struct DNSLookupBuilder {
             if query.succeeded, let response = query.responseTime {
                 succeededAt = min(succeededAt ?? response, response)
             }
+            if query.responseTime == nil { waiting = true }
+            lastSend = max(lastSend, Self.lastSend(of: query))
             deadline = computeDeadline()
         }
 
-        private func computeDeadline() -> Int64 {
-            let waiting = queries.contains { $0.responseTime == nil }
-            if !waiting { return Clock.plus(lastActivity, continuationGap) }
-            return Clock.plus(lastSend, 2 * resolverTimeout + 1_000_000_000)
+        private static func lastSend(of query: DNSQuery) -> Int64 {
+            Clock.plus(query.queryTime, Int64(query.sent - 1) &* resolverTimeout)
         }
 
-        /// When the last (re)send of a query of the lookup went out: each retry a resolver timeout after the one
-        /// before (``lastActivity`` when there is no query).
-        var lastSend: Int64 {
-            var latest: Int64?
-            for query in queries {
-                let sent = Clock.plus(query.queryTime, Int64(query.sent - 1) &* resolverTimeout)
-                if latest.map({ sent > $0 }) ?? true { latest = sent }
-            }
-            return latest ?? lastActivity
+        private func computeDeadline() -> Int64 {
+            if !waiting { return Clock.plus(lastActivity, continuationGap) }
+            return Clock.plus(lastSend, 2 * resolverTimeout + 1_000_000_000)
         }
 
         /// Whether some query of the lookup answered `address`.
@@ -107,6 +108,9 @@ struct DNSLookupBuilder {
 
     /// The lookups being built (queries can still join them).
     private(set) var open: [Open] = []
+    /// No open lookup's deadline is earlier (`.max` when none is open): the sweep for lookups over runs only when a
+    /// query is sent after it.
+    private var earliestDeadline = Int64.max
 
     /// Adds the next query (in query-time order) and returns the lookups it showed to be over (their deadline passed
     /// before it was sent).
@@ -115,13 +119,18 @@ struct DNSLookupBuilder {
         var finished: [DNSLookup] = []
         // Lookups no query can continue any more are over: nothing waiting and quiet for longer than the resolver
         // moves on after, or waiting longer than its timeouts allow. Busy pods keep few lookups open.
-        var index = 0
-        while index < open.count {
-            if open[index].deadline < query.queryTime {
-                finished.append(Self.lookup(open.remove(at: index)))
-            } else {
-                index += 1
+        if earliestDeadline < query.queryTime {
+            var index = 0
+            var earliest = Int64.max
+            while index < open.count {
+                if open[index].deadline < query.queryTime {
+                    finished.append(Self.lookup(open.remove(at: index)))
+                } else {
+                    earliest = min(earliest, open[index].deadline)
+                    index += 1
+                }
             }
+            earliestDeadline = earliest
         }
         var best: (index: Int, sameSocket: Bool)?
         for i in open.indices where open[i].stem == stem {
@@ -133,27 +142,49 @@ struct DNSLookupBuilder {
                 best = (i, continuation.sameSocket)
             }
         }
+        // A deadline only moves later as queries join: the earliest kept stays a lower bound until the next sweep.
         if let best {
             open[best.index].take(query)
         } else {
             open.append(Open(query, stem: stem))
+            earliestDeadline = min(earliestDeadline, open[open.count - 1].deadline)
         }
         return finished
     }
 
     /// Closes the lookups that no query sent from `time` on can continue, and returns them.
     mutating func close(before time: Int64) -> [DNSLookup] {
+        guard earliestDeadline < time else { return [] }
         var finished: [DNSLookup] = []
+        var earliest = Int64.max
         open.removeAll { lookup in
-            guard lookup.deadline < time else { return false }
+            guard lookup.deadline < time else {
+                earliest = min(earliest, lookup.deadline)
+                return false
+            }
             finished.append(Self.lookup(lookup))
             return true
         }
+        earliestDeadline = earliest
         return finished
     }
 
     /// Whether `query` continues the open `lookup`, and whether it came from the lookup's own socket.
     static func continues(_ lookup: Open, with query: DNSQuery) -> (continues: Bool, sameSocket: Bool) {
+        let sameSocket = lookup.ports.contains(query.client.port)
+        if !sameSocket {
+            // From another socket a query continues a lookup only inside these windows, and never one that already
+            // succeeded (after a success only the sibling type from the same socket joins): the rules below, their
+            // cheap parts first, which rule out most of a busy pod's many lookups of one name.
+            if let succeeded = lookup.succeededAt, succeeded <= query.queryTime { return (false, false) }
+            if lookup.waiting {
+                let sinceSend = Clock.since(query.queryTime, lookup.lastSend)
+                guard sinceSend >= 0, sinceSend <= resolverTimeout + 1_000_000_000 else { return (false, false) }
+            } else {
+                let gap = Clock.since(query.queryTime, lookup.lastActivity)
+                guard gap >= 0, gap <= continuationGap else { return (false, false) }
+            }
+        }
         let asked = lookup.queries.contains { $0.name == query.name && $0.type == query.type }
         // After a success only the other type of the same name, sent with it, still belongs to the lookup.
         if let succeeded = lookup.succeededAt, succeeded <= query.queryTime {
@@ -164,9 +195,8 @@ struct DNSLookupBuilder {
                 return (false, false)
             }
         }
-        let sameSocket = lookup.ports.contains(query.client.port)
         let gap = Clock.since(query.queryTime, lookup.lastActivity)
-        let waiting = lookup.queries.contains { $0.responseTime == nil }
+        let waiting = lookup.waiting
         if sameSocket, gap <= continuationGap || (waiting && gap <= 2 * resolverTimeout) {
             // The same socket, at once (the next name, the other type) or after a timeout (a retry).
             return (true, true)
