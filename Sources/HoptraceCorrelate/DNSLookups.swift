@@ -215,6 +215,21 @@ struct DNSLookupBuilder {
         return (false, sameSocket)
     }
 
+    /// A DNS name as lookups compare it: lowercase, without the root's trailing dot; the name itself (its storage
+    /// shared, nothing allocated) when it is so already (ASCII without capitals or that dot, as almost every name
+    /// on the wire is).
+    static func normalized(_ name: String) -> String {
+        var plain = true
+        for byte in name.utf8 where (byte >= 0x41 && byte <= 0x5A) || byte >= 0x80 {
+            plain = false
+            break
+        }
+        if plain, name.utf8.last != UInt8(ascii: ".") { return name }
+        var lower = name.lowercased()
+        if lower.hasSuffix(".") { lower.removeLast() }
+        return lower
+    }
+
     /// The lookups of one client's queries (deduplicated, any order), in start order.
     static func lookups(_ queries: [DNSQuery]) -> [DNSLookup] {
         var builder = DNSLookupBuilder()
@@ -298,8 +313,7 @@ struct DNSLookupBuilder {
             if answers.isEmpty { answers = transaction.answers }
             sent = max(sent, 1 + transaction.queryRetransmissions)
         }
-        var name = question.name.lowercased()
-        if name.hasSuffix(".") { name.removeLast() }
+        let name = normalized(question.name)
         var addresses: [IPAddress] = []
         var matching = 0
         for answer in answers {

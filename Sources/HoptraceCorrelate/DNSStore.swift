@@ -54,9 +54,12 @@ struct DNSStore {
     /// Takes one transaction; returns how many queries were dropped to stay under the per-client cap.
     mutating func take(_ transaction: DNSTransaction, point: CapturePoint, cap: Int) -> Int {
         guard let question = transaction.question, transaction.queryTime != nil else { return 0 }
-        var name = question.name.lowercased()
-        if name.hasSuffix(".") { name.removeLast() }
-        let key = QueryKey(client: transaction.client, id: transaction.id, name: name, type: question.type)
+        let key = QueryKey(
+            client: transaction.client,
+            id: transaction.id,
+            name: DNSLookupBuilder.normalized(question.name),
+            type: question.type
+        )
         var dropped = 0
         var added = 0
         modify(transaction.client.address) { client in
