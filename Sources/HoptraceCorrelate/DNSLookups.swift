@@ -323,7 +323,7 @@ struct DNSLookupBuilder {
         if question.type == .any { matching = answers.count }
         var seen: [CapturePoint] = []
         for (_, point) in ordered where !seen.contains(point) { seen.append(point) }
-        var query = DNSQuery(
+        let query = DNSQuery(
             id: first.id,
             name: name,
             type: question.type,

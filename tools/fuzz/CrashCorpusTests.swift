@@ -10,6 +10,7 @@ struct CrashCorpusTests {
     /// Each target's entry point, by the target's name (tools/fuzz/targets/<name>.swift, `// fuzz-entry:`).
     static let entries: [String: @Sendable ([UInt8]) -> Void] = [
         "capture": { fuzzCapture($0) },
+        "correlate": { fuzzCorrelate($0) },
         "decode": { fuzzDecode($0) },
         "flows": { fuzzFlows($0) },
         "kube": { fuzzKube($0) },
