@@ -87,7 +87,8 @@ struct ClockOffsetEstimator {
                 guard known[other] == nil, let estimate = Self.estimate(entry) else { continue }
                 let base = known[node]!
                 known[other] = (
-                    Clock.plus(base.offset, sign * estimate.offset), Clock.plus(base.uncertainty, estimate.uncertainty),
+                    sign > 0 ? Clock.plus(base.offset, estimate.offset) : Clock.since(base.offset, estimate.offset),
+                    Clock.plus(base.uncertainty, estimate.uncertainty),
                     entry.samples
                 )
                 queue.append(other)

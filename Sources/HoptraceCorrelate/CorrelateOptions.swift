@@ -81,7 +81,10 @@ public struct CorrelateOptions: Sendable, Hashable {
             let times = synTimes.sorted()
             guard times.count >= 2 else { return quietPeriod }
             let interval = Clock.since(times[times.count - 1], times[times.count - 2])
-            return min(maxQuietPeriod, max(quietPeriod, Clock.plus(2 * interval, 500_000_000)))
+            // Twice the interval, saturating: SYN times from a store or a hostile capture may be anything.
+            let doubled = interval.multipliedReportingOverflow(by: 2)
+            let backoff = doubled.overflow ? (interval < 0 ? Int64.min : Int64.max) : doubled.partialValue
+            return min(maxQuietPeriod, max(quietPeriod, Clock.plus(backoff, 500_000_000)))
         }
     }
 

@@ -337,8 +337,9 @@ struct Diagnosis {
     func isHeadersOnly(_ facts: PathFacts) -> Bool {
         let o = facts.client.record.originatorSummary
         let r = facts.client.record.responderSummary
-        let wire = o.bytes + r.bytes
-        let captured = o.capturedPayloadBytes + r.capturedPayloadBytes
+        // In floating point: byte counts from a store may be anything, and their sums must not trap.
+        let wire = Double(o.bytes) + Double(r.bytes)
+        let captured = Double(o.capturedPayloadBytes) + Double(r.capturedPayloadBytes)
         return wire > 0 && captured * 2 < wire
     }
 

@@ -52,4 +52,15 @@ struct UnansweredSYNTests {
         #expect(trace.verdict.location?.name == "eth0")
         #expect(trace.verdict.sentence.contains("client reset its own connection"))
     }
+
+    @Test("live: the wait after retransmitted SYNs saturates on absurd times (a store's rows), never traps")
+    func backoffSaturates() {
+        let live = CorrelateOptions.Liveness()
+        // Twice the last interval and half a second: 2 x 2 s + 0.5 s.
+        #expect(live.quiet(synTimes: [0, 1_000_000_000, 3_000_000_000]) == 4_500_000_000)
+        // Intervals whose double does not fit 64 bits: the cap, not a trap (found by the correlate fuzz target).
+        #expect(live.quiet(synTimes: [.min, .max]) == live.maxQuietPeriod)
+        #expect(live.quiet(synTimes: [0, .max / 2 + 1]) == live.maxQuietPeriod)
+        #expect(live.quiet(synTimes: [.min, 0]) == live.maxQuietPeriod)
+    }
 }

@@ -120,6 +120,12 @@ private func correlateFuzzEvent(_ input: inout CorrelateFuzzInput, pool: [FlowEv
         if changes & 8 != 0 {
             let reasons: [ConnectionEndReason] = [.evicted, .reused, .endOfInput, .evicted]
             record.endReason = reasons[Int(id) % reasons.count]
+            if id >= 12 {
+                // Byte counts near the top of the range (a store's rows may say anything).
+                record.originatorSummary.bytes = .max - UInt64(id)
+                record.responderSummary.bytes = .max - UInt64(id)
+                record.originatorSummary.capturedPayloadBytes = .max
+            }
         }
         if changes & 16 != 0 { swap(&record.originator, &record.responder) }
         if changes & 32 != 0 {
