@@ -214,7 +214,7 @@ struct Diagnosis {
                 )
             }
         }
-        if !facts.synSeen, !facts.synAckSeen {
+        if !facts.synSeen, !facts.synAckSeen, !assembly.continuesGivenUp {
             findings.append(
                 Finding(
                     .handshakeNotCaptured,
@@ -234,7 +234,18 @@ struct Diagnosis {
         if let exchange, exchange.request != nil, exchange.headTruncated {
             findings.append(Finding(.headTruncated, "a head was longer than hoptrace keeps; what was kept is shown"))
         }
-        if assembly.evicted || facts.sightings.contains(where: { $0.record.endReason == .evicted }) {
+        let givenUpAfter = assembly.evicted || facts.sightings.contains(where: { $0.record.endReason == .evicted })
+        if assembly.continuesGivenUp {
+            // A later piece of a connection the flow stage gave up: its beginning was captured, in the piece given up.
+            findings.append(
+                Finding(
+                    .evicted,
+                    "hoptrace gave this connection up (to stay within its cap on connections held at once) and took it "
+                        + "up again mid-stream: what came before this piece, its handshake included, "
+                        + (givenUpAfter ? "and what came after it are" : "is") + " not in this trace"
+                )
+            )
+        } else if givenUpAfter {
             findings.append(
                 Finding(
                     .evicted,

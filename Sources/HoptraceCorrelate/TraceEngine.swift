@@ -905,6 +905,7 @@ public final class TraceEngine {
             atEnd: atEnd
         )
         assembly.evicted = group.evicted
+        assembly.continuesGivenUp = group.continuesGivenUp
         let connectionStart = topology.corrected(client.start, node: client.point.node)
         let isFirst =
             exchange.map { $0.index == 0 || client.record.synTime == nil && $0 == client.exchanges.first } ?? true
@@ -1322,6 +1323,8 @@ struct Assembly {
     var atEnd = false
     /// Traced early because the engine held too many connections (its packets after that are not in it).
     var evicted = false
+    /// A later piece of a connection the flow stage gave up (its beginning is not in it).
+    var continuesGivenUp = false
 
     init(path: [(Sighting, OrderEvidence)], strays: [Sighting], exchange: HTTPExchange?, atEnd: Bool) {
         self.path = path

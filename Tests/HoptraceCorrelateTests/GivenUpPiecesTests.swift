@@ -112,6 +112,10 @@ struct GivenUpPiecesTests {
         let givenUp = traces.filter { $0.findings.contains { $0.kind == .evicted } }
         #expect(!givenUp.isEmpty)
         #expect(givenUp.allSatisfy { $0.verdict.kind == .incomplete && $0.verdict.sentence.contains("not known") })
+        // Every handshake here was captured: a piece taken up again mid-stream says its beginning was given up, not
+        // that the capture began after it.
+        #expect(!traces.contains { $0.findings.contains { $0.kind == .handshakeNotCaptured } })
+        #expect(traces.allSatisfy { $0.findings.contains { $0.detail.contains("took it up again mid-stream") } })
     }
 
     @Test("200 unanswered lookups past a flow cap of 32: the 168 queries given up counted, the other 32 traced")
