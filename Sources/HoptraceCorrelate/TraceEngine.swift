@@ -1066,7 +1066,8 @@ public final class TraceEngine {
         for index in traces.indices {
             traces[index].index = nextIndex
             traces[index].clockOffsets = clockOffsets
-            traces[index].evictedSoFar = statistics.evicted + statistics.evictedFlows
+            // Queries the flow stage gave up unanswered are requests given up too (they are traced no more).
+            traces[index].evictedSoFar = statistics.evicted + statistics.evictedFlows + statistics.untracedQueries
             nextIndex += 1
         }
         statistics.traced += traces.count

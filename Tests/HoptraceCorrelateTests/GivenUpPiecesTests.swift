@@ -135,6 +135,8 @@ struct GivenUpPiecesTests {
         let (traces, run) = try Self.run(path, flows: flows)
         #expect(run.flows.flowStatistics.evictedDNSTransactions == 168)
         #expect(run.statistics.untracedQueries == 168)
+        // And said in JSON: the running count of requests given up (`evicted`) includes them.
+        #expect(traces.last?.evictedSoFar == 168)
         #expect(
             traces.compactMap { $0.dns?.name }.sorted()
                 == (168..<200).map { "q\($0).default.svc.cluster.local" }.sorted()
