@@ -213,7 +213,8 @@ struct TraceCommand: ParsableCommand {
             } catch {
                 throw CLIFailure(error.description)
             }
-            evicted = run.statistics.evicted + run.flows.flowStatistics.evictedForCap
+            // Everything either stage gave up: connections, DNS transactions, reassembly buffers and heads too.
+            evicted = run.statistics.evicted + run.flows.flowStatistics.evicted
             capsNote = Self.capsNote(run.statistics, flows: run.flows.flowStatistics, options: options)
             flowError = run.flows.error
         }
@@ -312,7 +313,8 @@ struct TraceCommand: ParsableCommand {
         if statistics.evictedQueries > 0 {
             parts.append("\(statistics.evictedQueries) DNS queries dropped (at the per-client cap)")
         }
-        let other = flows.evicted - flows.evictedForCap
+        // The flow stage's other evictions, but the queries said above.
+        let other = max(0, flows.evicted - flows.evictedForCap - statistics.untracedQueries)
         if other > 0 { parts.append("\(other) DNS transactions, reassembly buffers or HTTP heads given up early") }
         return "memory caps reached: " + parts.joined(separator: "; ")
             + "; the traces of connections given up carry the finding \"evicted\""
