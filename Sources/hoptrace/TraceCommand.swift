@@ -268,54 +268,42 @@ struct TraceCommand: ParsableCommand {
     }
 
     /// What the memory caps cost, by cap: connections given up by the flow stage and by the correlator (their traces
-    /// carry the finding `evicted`), traces written before their turn, DNS queries dropped.
+    /// carry the finding `evicted`), pieces and queries counted instead of traced, traces written before their turn,
+    /// exchanges forgotten, DNS queries judged early or dropped.
     static func capsNote(_ statistics: CorrelateStatistics, flows: FlowStatistics, options: CorrelateOptions) -> String
     {
-        var parts: [String] = []
-        if flows.evictedForCap > 0 {
-            parts.append("\(flows.evictedForCap) connections given up by the flow stage (at its cap on open flows)")
-        }
-        if statistics.evictedConnections > 0 {
-            parts.append(
-                "\(statistics.evictedConnections) judged before they ended (at the cap of "
-                    + "\(options.maxOpenConnections) open connections)"
-            )
-        }
-        if statistics.untracedPieces > 0 {
-            parts.append(
-                "\(statistics.untracedPieces) pieces of connections given up with no request, reset or ICMP error in "
-                    + "them counted, not traced"
-            )
-        }
-        if statistics.untracedQueries > 0 {
-            parts.append(
-                "\(statistics.untracedQueries) DNS queries given up unanswered by the flow stage counted, not traced"
-            )
-        }
-        if statistics.evictedPending > 0 {
-            parts.append(
-                "\(statistics.evictedPending) traces written before their turn in start order (at the cap of "
-                    + "\(options.maxPendingTraces) held)"
-            )
-        }
-        if statistics.shedExchanges > 0 {
-            parts.append(
-                "\(statistics.shedExchanges) HTTP exchanges forgotten before a proxy's inbound request could claim them "
-                    + "(at the cap of \(options.maxOnwardExchanges) kept)"
-            )
-        }
-        if statistics.shedQueries > 0 {
-            parts.append(
-                "\(statistics.shedQueries) DNS queries judged or released early (at the cap of "
-                    + "\(options.maxHeldQueries) held)"
-            )
-        }
-        if statistics.evictedQueries > 0 {
-            parts.append("\(statistics.evictedQueries) DNS queries dropped (at the per-client cap)")
-        }
-        // The flow stage's other evictions, but the queries said above.
-        let other = max(0, flows.evicted - flows.evictedForCap - statistics.untracedQueries)
-        if other > 0 { parts.append("\(other) DNS transactions, reassembly buffers or HTTP heads given up early") }
+        let costs: [(count: Int, what: String)] = [
+            (flows.evictedForCap, "connections given up by the flow stage (at its cap on open flows)"),
+            (
+                statistics.evictedConnections,
+                "judged before they ended (at the cap of \(options.maxOpenConnections) open connections)"
+            ),
+            (
+                statistics.untracedPieces,
+                "pieces of connections given up with no request, reset or ICMP error in them counted, not traced"
+            ),
+            (statistics.untracedQueries, "DNS queries given up unanswered by the flow stage counted, not traced"),
+            (
+                statistics.evictedPending,
+                "traces written before their turn in start order (at the cap of \(options.maxPendingTraces) held)"
+            ),
+            (
+                statistics.shedExchanges,
+                "HTTP exchanges forgotten before a proxy's inbound request could claim them (at the cap of "
+                    + "\(options.maxOnwardExchanges) kept)"
+            ),
+            (
+                statistics.shedQueries,
+                "DNS queries judged or released early (at the cap of \(options.maxHeldQueries) held)"
+            ),
+            (statistics.evictedQueries, "DNS queries dropped (at the per-client cap)"),
+            // The flow stage's other evictions, but the queries said above.
+            (
+                max(0, flows.evicted - flows.evictedForCap - statistics.untracedQueries),
+                "DNS transactions, reassembly buffers or HTTP heads given up early"
+            ),
+        ]
+        let parts = costs.filter { $0.count > 0 }.map { "\($0.count) \($0.what)" }
         return "memory caps reached: " + parts.joined(separator: "; ")
             + "; the traces of connections given up carry the finding \"evicted\""
     }

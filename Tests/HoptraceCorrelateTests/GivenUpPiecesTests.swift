@@ -20,17 +20,8 @@ struct GivenUpPiecesTests {
 
     @Test("200 unanswered SYNs past a flow cap of 32: the 168 given up counted, the 32 held at the end traced")
     func synFlood() throws {
-        var capture = HandBuiltCapture(interfaces: ["eth0"])
-        for n in 0..<200 {
-            capture.tcp(
-                at: ms(Double(n) * 0.01),
-                "10.0.0.5:\(20_000 + n)",
-                "10.0.0.9:80",
-                .syn,
-                seq: UInt32(1_000 + n * 7919)
-            )
-        }
-        let path = try capture.write(name: "syn-flood-given-up.pcapng")
+        // EvictionTests' flood: 200 SYNs from distinct ports, 10 us apart.
+        let path = try EvictionTests.flood()
         var flows = FlowConfiguration()
         flows.maxConnections = 32
         let (traces, run) = try Self.run(path, flows: flows)

@@ -218,7 +218,8 @@ public struct HandBuiltCapture {
         )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent(name).path
-        try Data(name.hasSuffix(".pcapng") ? pcapng : pcap).write(to: URL(fileURLWithPath: path))
+        // Atomically: tests running at once may write the same capture while another reads it.
+        try Data(name.hasSuffix(".pcapng") ? pcapng : pcap).write(to: URL(fileURLWithPath: path), options: .atomic)
         return path
     }
 
