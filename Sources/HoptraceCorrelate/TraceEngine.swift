@@ -153,7 +153,13 @@ public final class TraceEngine {
         case .connection(let record):
             if record.endReason == .evicted {
                 statistics.evictedFlows += 1
-                givenUpTuples.insert(record)
+                // What follows an unanswered SYN begins again (a SYN-ACK, a SYN): only pieces that got further are
+                // noted for their continuations (a SYN flood then costs no table writes).
+                if record.synTime == nil || record.synAckTime != nil || record.responderSummary.packets > 0
+                    || record.originatorSummary.firstData != nil
+                {
+                    givenUpTuples.insert(record)
+                }
             }
             if let id = sightingOf[record.id], let group = groups[id],
                 let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
@@ -401,8 +407,9 @@ public final class TraceEngine {
             victim.evicted = true
             finalize(victim, final: true)
         }
-        // Ids of groups traced since are dropped once they are most of the list (amortized constant work).
-        if creation.count - creationHead > 2 * groups.count + 4_096 {
+        // Ids of groups traced since are dropped once they are most of the list, and the ids passed by the cap once
+        // they are half of it (amortized constant work; else a flood grows the list by every connection it made).
+        if creation.count - creationHead > 2 * groups.count + 4_096 || creationHead > creation.count / 2 + 4_096 {
             creation = creation[creationHead...].filter { groups[$0] != nil }
             creationHead = 0
         }
