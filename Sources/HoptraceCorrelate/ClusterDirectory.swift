@@ -26,7 +26,13 @@ public final class ClusterDirectory {
     private var nodePorts: [FlowEndpoint: Bool] = [:]
     private var nodeAddresses: Set<IPAddress> = []
     private var proxies: Set<IPAddress> = []
-    private var declaredCache: [FlowEndpoint: AddressName?] = [:]
+    private var declaredCache: [DeclaredKey: AddressName?] = [:]
+
+    /// An endpoint's declared name depends on the transport too (a Service may name TCP and UDP ports apart).
+    private struct DeclaredKey: Hashable {
+        var endpoint: FlowEndpoint
+        var transport: String
+    }
     private var declaredAddressCache: [IPAddress: AddressName?] = [:]
 
     /// A directory over `state` (nil: learned names only).
@@ -141,9 +147,10 @@ public final class ClusterDirectory {
 
     private func declared(_ endpoint: FlowEndpoint, transport: String = "TCP") -> AddressName? {
         guard let state else { return nil }
-        if let cached = declaredCache[endpoint] { return cached }
+        let key = DeclaredKey(endpoint: endpoint, transport: transport)
+        if let cached = declaredCache[key] { return cached }
         let name = state.addressName(of: endpoint.address.description, port: Int(endpoint.port), transport: transport)
-        if declaredCache.count < Self.capacity { declaredCache[endpoint] = name }
+        if declaredCache.count < Self.capacity { declaredCache[key] = name }
         return name
     }
 

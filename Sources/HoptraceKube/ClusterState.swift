@@ -407,7 +407,14 @@ public struct ClusterState: Sendable {
             }
         }
         if isNodeAddress(address) {
-            for index in servicesByNodePort[port] ?? [] {
+            // A UDP and a TCP port of two Services may share a node port: the one of the transport asked first.
+            let candidates = servicesByNodePort[port] ?? []
+            for index in candidates {
+                if let match = services[index].ports.first(where: { $0.nodePort == port && fits($0) }) {
+                    return ServiceMatch(service: services[index], port: match, access: .nodePort)
+                }
+            }
+            for index in candidates {
                 if let match = pick(services[index], { $0.nodePort == port }) {
                     return ServiceMatch(service: services[index], port: match, access: .nodePort)
                 }
