@@ -1178,13 +1178,14 @@ final class ConnectionGroup {
 }
 
 /// The tuples (capture point and both endpoints, either way round) of connections the flow stage gave up at its cap,
-/// as hashes in a fixed table of 4-way buckets where a newer one pushes the oldest of its bucket out: a later piece of
-/// the same connection, begun mid-stream, is known as its continuation. Lossy on purpose and deterministic (its own
-/// hash, not the seeded `Hasher`): a miss only means the piece is traced as any connection begun mid-stream is.
+/// as hashes in a fixed table of 8-way buckets (a cache line each) where a newer one pushes the oldest of its bucket
+/// out: a later piece of the same connection, begun mid-stream, is known as its continuation. Lossy on purpose and
+/// deterministic (its own hash, not the seeded `Hasher`): a miss only means the piece is traced as any connection
+/// begun mid-stream is.
 struct GivenUpTuples {
-    /// 2^18 buckets of 4 (8 MiB), made at the first connection given up.
-    private static let bucketBits = 18
-    private static let ways = 4
+    /// 2^17 buckets of 8 (8 MiB), made at the first connection given up.
+    private static let bucketBits = 17
+    private static let ways = 8
     private var slots: [UInt64] = []
 
     static func key(_ record: ConnectionRecord) -> UInt64 {
