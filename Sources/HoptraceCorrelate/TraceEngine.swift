@@ -1180,30 +1180,19 @@ final class ConnectionGroup {
 /// The tuples (capture point and both endpoints, either way round) of connections the flow stage gave up at its cap,
 /// as hashes in a fixed table of 8-way buckets (a cache line each) where a newer one pushes the oldest of its bucket
 /// out: a later piece of the same connection, begun mid-stream, is known as its continuation. Lossy on purpose and
-/// deterministic (its own hash, not the seeded `Hasher`): a miss only means the piece is traced as any connection
-/// begun mid-stream is.
+/// deterministic (a fixed seed, not the per-process `Hasher`): a miss only means the piece is traced as any
+/// connection begun mid-stream is.
 struct GivenUpTuples {
     /// 2^17 buckets of 8 (8 MiB), made at the first connection given up.
     private static let bucketBits = 17
     private static let ways = 8
     private var slots: [UInt64] = []
 
+    /// The flow table's key and hash (``ConnectionKey``: either direction the same), with a fixed seed so that what
+    /// is recognised does not change from run to run; 0 is the empty slot.
     static func key(_ record: ConnectionRecord) -> UInt64 {
-        func mix(_ value: UInt64) -> UInt64 {
-            // splitmix64's finalizer.
-            var z = value &+ 0x9E37_79B9_7F4A_7C15
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        func endpoint(_ e: FlowEndpoint) -> UInt64 {
-            mix(mix(e.address.high ^ UInt64(e.port) << 48) ^ e.address.low)
-        }
-        // A sum: the same either way round (a piece begun mid-stream may take the server for its originator).
-        let key = mix(
-            (endpoint(record.originator) &+ endpoint(record.responder))
-                ^ UInt64(truncatingIfNeeded: record.capturePoint)
-        )
+        let key = ConnectionKey(capturePoint: record.capturePoint, record.originator, record.responder)
+            .hash(seed: 0x6869_7474_6572_7570)
         return key == 0 ? 1 : key
     }
 

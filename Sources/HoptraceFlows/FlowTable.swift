@@ -10,13 +10,14 @@
 
 import HoptraceDecode
 
-struct ConnectionKey: Hashable {
+/// A connection's key at a capture point: its two endpoints in a canonical order (either direction gives the same key).
+package struct ConnectionKey: Hashable {
     var capturePoint: Int
     var low: FlowEndpoint
     var high: FlowEndpoint
 
     @inline(__always)
-    init(capturePoint: Int, _ a: FlowEndpoint, _ b: FlowEndpoint) {
+    package init(capturePoint: Int, _ a: FlowEndpoint, _ b: FlowEndpoint) {
         self.capturePoint = capturePoint
         if a < b {
             self.low = a
@@ -29,7 +30,7 @@ struct ConnectionKey: Hashable {
 
     /// A 64-bit hash keyed with `seed`: every field folded in with a multiply-xorshift round.
     @inline(__always)
-    func hash(seed: UInt64) -> UInt64 {
+    package func hash(seed: UInt64) -> UInt64 {
         @inline(__always) func mix(_ h: UInt64, _ v: UInt64) -> UInt64 {
             let m = (h ^ v) &* 0x9E37_79B9_7F4A_7C15
             return m ^ (m >> 29)
