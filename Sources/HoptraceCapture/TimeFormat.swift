@@ -162,26 +162,31 @@ package enum TimeFormat {
 
     /// Writes ``seconds(_:)``'s text at `out`; returns the bytes written.
     package static func writeSeconds(_ nanoseconds: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
-        var at = self.writeSign(nanoseconds, to: out)
-        let magnitude = nanoseconds.magnitude
-        at += self.writeDecimal(magnitude / 1_000_000_000, to: out + at)
-        out[at] = UInt8(ascii: ".")
-        at += 1
-        return at + self.writePadded(magnitude % 1_000_000_000, width: 9, to: out + at)
+        self.writeFixed(nanoseconds, unit: 1_000_000_000, decimals: 9, to: out)
     }
 
-    /// Writes ``milliseconds(_:)``'s text at `out`; returns the bytes written.
     /// Writes `nanoseconds` as milliseconds with exactly six decimals (`0.790123`, `1500.000000`) at `out` (room for
     /// 28 bytes); returns the bytes written.
     package static func writeMillisecondsSixDecimals(_ nanoseconds: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
-        var at = self.writeSign(nanoseconds, to: out)
-        let magnitude = nanoseconds.magnitude
-        at += self.writeDecimal(magnitude / 1_000_000, to: out + at)
-        out[at] = UInt8(ascii: ".")
-        at += 1
-        return at + self.writePadded(magnitude % 1_000_000, width: 6, to: out + at)
+        self.writeFixed(nanoseconds, unit: 1_000_000, decimals: 6, to: out)
     }
 
+    /// `nanoseconds` in `unit`s with exactly `decimals` digits after the point (`unit` is 10^`decimals` ns).
+    private static func writeFixed(
+        _ nanoseconds: Int64,
+        unit: UInt64,
+        decimals: Int,
+        to out: UnsafeMutablePointer<UInt8>
+    ) -> Int {
+        var at = self.writeSign(nanoseconds, to: out)
+        let magnitude = nanoseconds.magnitude
+        at += self.writeDecimal(magnitude / unit, to: out + at)
+        out[at] = UInt8(ascii: ".")
+        at += 1
+        return at + self.writePadded(magnitude % unit, width: decimals, to: out + at)
+    }
+
+    /// Writes ``milliseconds(_:)``'s text at `out`; returns the bytes written.
     package static func writeMilliseconds(_ nanoseconds: Int64, to out: UnsafeMutablePointer<UInt8>) -> Int {
         var at = self.writeSign(nanoseconds, to: out)
         let magnitude = nanoseconds.magnitude

@@ -785,17 +785,8 @@ public final class TraceEngine {
             if record.synTime != nil || record.synAckTime != nil { beginning = true }
         }
         if payload && beginning { return false }
-        if !icmp.isEmpty {
-            let tuples = group.sightings.map { TupleKey(client: $0.client, server: $0.server) }
-            let quoted = icmp.contains { record in
-                let e = record.event
-                guard e.quotedProtocol == .tcp else { return false }
-                if let isn = group.clientISN, e.quotedTCPSequence == isn { return true }
-                return tuples.contains(TupleKey(client: e.quotedSource, server: e.quotedDestination))
-            }
-            if quoted { return false }
-        }
-        return true
+        let tuples = group.sightings.map { TupleKey(client: $0.client, server: $0.server) }
+        return !icmp.contains { Self.quotes($0.event, isn: group.clientISN, tuples: tuples) }
     }
 
     /// Whether a record of a connection not seen before holds no payload, no reset and no exchange, and no ICMP error
@@ -805,31 +796,26 @@ public final class TraceEngine {
             record.originatorSummary.rstTime == nil, record.responderSummary.rstTime == nil,
             orphanExchanges[record.id] == nil
         else { return false }
-        if !icmp.isEmpty {
-            let isn = record.originatorISN
-            let quoted = icmp.contains { kept in
-                let e = kept.event
-                guard e.quotedProtocol == .tcp else { return false }
-                if let isn, e.quotedTCPSequence == isn { return true }
-                return (e.quotedSource == record.originator && e.quotedDestination == record.responder)
-                    || (e.quotedSource == record.responder && e.quotedDestination == record.originator)
-            }
-            if quoted { return false }
-        }
-        return true
+        // Either way round: a piece's originator may be its server.
+        let tuples = [
+            TupleKey(client: record.originator, server: record.responder),
+            TupleKey(client: record.responder, server: record.originator),
+        ]
+        return !icmp.contains { Self.quotes($0.event, isn: record.originatorISN, tuples: tuples) }
     }
 
     /// The ICMP errors kept that quote a connection: its client ISN, or any of its tuples along the path.
     private func quotingICMP(_ path: [(Sighting, OrderEvidence)]) -> [ICMPRecord] {
         guard let client = path.first?.0, !icmp.isEmpty else { return [] }
-        let isn = client.clientISN
         let tuples = Set(path.map { TupleKey(client: $0.0.client, server: $0.0.server) })
-        return icmp.filter { record in
-            let e = record.event
-            guard e.quotedProtocol == .tcp else { return false }
-            if let isn, e.quotedTCPSequence == isn { return true }
-            return tuples.contains(TupleKey(client: e.quotedSource, server: e.quotedDestination))
-        }
+        return icmp.filter { Self.quotes($0.event, isn: client.clientISN, tuples: tuples) }
+    }
+
+    /// Whether an ICMP error quotes a TCP connection: its client's ISN, or one of its tuples.
+    private static func quotes(_ e: ICMPErrorEvent, isn: UInt32?, tuples: some Collection<TupleKey>) -> Bool {
+        guard e.quotedProtocol == .tcp else { return false }
+        if let isn, e.quotedTCPSequence == isn { return true }
+        return tuples.contains(TupleKey(client: e.quotedSource, server: e.quotedDestination))
     }
 
     /// The sightings of a group in path order (hops), client side first; reply-only and RST-only sightings apart.
