@@ -8,6 +8,10 @@ import HoptraceFlows
 /// linger after the response, an unanswered one after its timeout): ``stableDelay`` after it was sent. Lookups are
 /// built from stable queries in the order they were sent, once each (``DNSLookupBuilder`` keeps the open ones), so
 /// the cost is in the queries, not in how long they are kept.
+///
+/// Queries not stable yet sit in one flat table across clients (a slot each, found by a ``SlotIndex``): at the end of
+/// a flood of unanswered queries every one the flow stage held arrives at once, each from a client of its own, and a
+/// table per client cost three allocations and a dictionary entry of 150 bytes for each.
 struct DNSStore {
     /// A query's identity across capture points.
     struct QueryKey: Hashable {
@@ -17,22 +21,35 @@ struct DNSStore {
         var type: DNSRecordType
     }
 
-    /// One client's queries and lookups.
+    /// A query not stable yet: its transactions, one per capture point that saw it (almost always one, kept inline).
+    struct Pending {
+        var first: DNSTransaction
+        var more: [DNSTransaction] = []
+        /// Its key's hash (to find its index entry when it leaves).
+        var hash: Int
+        /// When it arrived, counted in queries (to tell its entry in ``DNSStore/order`` from a later one in its slot).
+        var arrival: UInt64
+
+        var transactions: [DNSTransaction] { [first] + more }
+        /// The earliest time a transaction of it was sent.
+        var sent: Int64 {
+            var sent = first.queryTime ?? .max
+            for transaction in more { sent = min(sent, transaction.queryTime ?? .max) }
+            return sent
+        }
+    }
+
+    /// One client's lookups: the open ones, and the resolved ones kept for claims. A client with queries pending and
+    /// no lookup has no entry.
     struct Client {
-        /// Transactions of queries not stable yet, by query.
-        var pending: [QueryKey: [(DNSTransaction, CapturePoint)]] = [:]
-        /// The pending queries in the order they arrived (from ``orderHead``; keys no longer pending are skipped):
-        /// the oldest is found without a scan when the cap is reached.
-        var order: [QueryKey] = []
-        var orderHead = 0
         var builder = DNSLookupBuilder()
         /// Resolved lookups over, sorted by their end (kept for claims: found by binary search on the end).
         var closed: [DNSLookup] = []
         /// How many lookups of ``closed`` answered each address.
         var closedAnswers: [IPAddress: Int] = [:]
-        /// Failed lookups over, not released yet.
-        var failed: [DNSLookup] = []
         var claimed = Set<LookupKey>()
+
+        var isEmpty: Bool { builder.open.isEmpty && closed.isEmpty }
     }
 
     /// A lookup's identity.
@@ -41,18 +58,46 @@ struct DNSStore {
         var name: String
     }
 
+    /// An address a client's pending transaction was answered with.
+    struct AnswerKey: Hashable {
+        var client: IPAddress
+        var address: IPAddress
+    }
+
     /// How long after a query all its transactions are in.
     let stableDelay: Int64
+    private let capturePoint: (Int) -> CapturePoint
+    /// The queries not stable yet (nil: a free slot), found by their key's hash in ``index``.
+    private var slots: [Pending?] = []
+    private var freeSlots: [Int32] = []
+    private var index = SlotIndex()
+    /// The pending queries in the order they arrived (slot and arrival; entries whose slot moved on are skipped): a
+    /// client's oldest is found without a scan of all when it reaches its cap.
+    private var order: [(slot: Int32, arrival: UInt64)] = []
+    /// Positions in ``order`` are counted from the first query ever (``orderBase`` of them were dropped from its front).
+    private var orderBase = 0
+    /// Entries of ``order`` before it are of queries gone.
+    private var orderHead = 0
+    private var nextArrival: UInt64 = 0
+    /// Pending queries per client.
+    private var waiting: [IPAddress: Int32] = [:]
+    /// For a client at its cap: the position in ``order`` before which none of its queries is pending.
+    private var oldestSearch: [IPAddress: Int] = [:]
+    /// How many pending transactions of a client were answered with an address.
+    private var pendingAnswers: [AnswerKey: Int32] = [:]
     private var clients: [IPAddress: Client] = [:]
+    /// Failed lookups over, not released yet.
+    private var failed: [DNSLookup] = []
     /// Queries held (pending and in open or closed lookups).
     private(set) var count = 0
 
-    init(stableDelay: Int64) {
+    init(stableDelay: Int64, capturePoint: @escaping (Int) -> CapturePoint) {
         self.stableDelay = stableDelay
+        self.capturePoint = capturePoint
     }
 
     /// Takes one transaction; returns how many queries were dropped to stay under the per-client cap.
-    mutating func take(_ transaction: DNSTransaction, point: CapturePoint, cap: Int) -> Int {
+    mutating func take(_ transaction: DNSTransaction, cap: Int) -> Int {
         guard let question = transaction.question, transaction.queryTime != nil else { return 0 }
         let key = QueryKey(
             client: transaction.client,
@@ -60,59 +105,154 @@ struct DNSStore {
             name: DNSLookupBuilder.normalized(question.name),
             type: question.type
         )
-        var dropped = 0
-        var added = 0
-        modify(transaction.client.address) { client in
-            if client.pending[key] == nil {
-                if client.pending.count >= cap {
-                    // The oldest pending query goes (the first to arrive still pending).
-                    client.skipGoneKeys()
-                    if client.orderHead < client.order.count {
-                        client.pending[client.order[client.orderHead]] = nil
-                        client.orderHead += 1
-                        dropped = 1
-                    }
-                }
-                added = 1 - dropped
-                client.order.append(key)
-            }
-            client.pending[key, default: []].append((transaction, point))
+        let hash = key.hashValue
+        noteAnswers(of: transaction, by: 1)
+        if let found = index.find(hash: hash, where: { Self.matches(slots[Int($0)]?.first, key) }) {
+            slots[Int(found.slot)]?.more.append(transaction)
+            return 0
         }
-        count += added
+        let address = transaction.client.address
+        var dropped = 0
+        if Int(waiting[address] ?? 0) >= cap, let oldest = oldestPending(of: address) {
+            // The oldest pending query of the client goes (the first to arrive still pending).
+            removePending(slot: oldest)
+            dropped = 1
+        }
+        let pending = Pending(first: transaction, hash: hash, arrival: nextArrival)
+        let slot: Int32
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[Int(slot)] = pending
+        } else {
+            slot = Int32(slots.count)
+            slots.append(pending)
+        }
+        index.insert(slot, hash: hash)
+        order.append((slot, nextArrival))
+        nextArrival += 1
+        waiting[address, default: 0] += 1
+        count += 1 - dropped
         return dropped
     }
 
-    private mutating func modify(_ address: IPAddress, _ body: (inout Client) -> Void) {
-        body(&clients[address, default: Client()])
+    private static func matches(_ pending: DNSTransaction?, _ key: QueryKey) -> Bool {
+        guard let pending, let question = pending.question else { return false }
+        return pending.client == key.client && pending.id == key.id && question.type == key.type
+            && DNSLookupBuilder.normalized(question.name) == key.name
+    }
+
+    private mutating func noteAnswers(of transaction: DNSTransaction, by change: Int32) {
+        for answer in transaction.answers {
+            guard case .address(let address) = answer.data else { continue }
+            let key = AnswerKey(client: transaction.client.address, address: address)
+            let left = (pendingAnswers[key] ?? 0) + change
+            pendingAnswers[key] = left > 0 ? left : nil
+        }
+    }
+
+    /// The slot of the oldest query of `address` still pending.
+    private mutating func oldestPending(of address: IPAddress) -> Int32? {
+        var position = max(oldestSearch[address] ?? 0, orderBase + orderHead) - orderBase
+        while position < order.count {
+            let (slot, arrival) = order[position]
+            if let pending = slots[Int(slot)], pending.arrival == arrival, pending.first.client.address == address {
+                oldestSearch[address] = orderBase + position
+                return slot
+            }
+            position += 1
+        }
+        oldestSearch[address] = orderBase + position
+        return nil
+    }
+
+    /// Takes a query out of the pending table (the count of queries held is the caller's).
+    @discardableResult
+    private mutating func removePending(slot: Int32) -> Pending? {
+        guard let pending = slots[Int(slot)] else { return nil }
+        if let entry = index.find(hash: pending.hash, where: { $0 == slot }) { index.remove(at: entry.position) }
+        slots[Int(slot)] = nil
+        freeSlots.append(slot)
+        let address = pending.first.client.address
+        if let left = waiting[address], left > 1 {
+            waiting[address] = left - 1
+        } else {
+            waiting[address] = nil
+            oldestSearch[address] = nil
+        }
+        noteAnswers(of: pending.first, by: -1)
+        for transaction in pending.more { noteAnswers(of: transaction, by: -1) }
+        if index.count == 0 {
+            // Nothing pending: the table's storage goes (a flood's would stay otherwise).
+            slots = []
+            freeSlots = []
+            orderBase += order.count
+            order = []
+            orderHead = 0
+            index.removeAll()
+        } else {
+            // Entries of queries gone are skipped at the front of the arrival order, and their storage dropped once
+            // they are most of it.
+            while orderHead < order.count, slots[Int(order[orderHead].slot)]?.arrival != order[orderHead].arrival {
+                orderHead += 1
+            }
+            if orderHead >= 1_024, orderHead * 2 >= order.count {
+                order.removeFirst(orderHead)
+                orderBase += orderHead
+                orderHead = 0
+            }
+        }
+        return pending
     }
 
     /// Builds the lookups of every query stable by `now` (all of them when `now` is `.max`, at the end): the failed
     /// ones wait in ``release(now:retention:)``'s list, the resolved ones are kept for claims.
     mutating func build(upTo now: Int64) {
         let stable = now == .max ? Int64.max : Clock.since(now, stableDelay)
-        for address in Array(clients.keys) {
-            modify(address) { client in
-                var ready: [DNSQuery] = []
-                var readyKeys: [QueryKey] = []
-                for (key, transactions) in client.pending {
-                    let sent = transactions.compactMap(\.0.queryTime).min() ?? .max
-                    guard sent < stable, let query = DNSLookupBuilder.query(from: transactions) else { continue }
-                    ready.append(query)
-                    readyKeys.append(key)
-                }
-                for key in readyKeys { client.pending[key] = nil }
-                client.skipGoneKeys()
-                ready.sort { ($0.queryTime, $0.name, $0.type.rawValue) < ($1.queryTime, $1.name, $1.type.rawValue) }
-                var finished: [DNSLookup] = []
-                for query in ready { finished += client.builder.add(query) }
-                finished += client.builder.close(before: stable)
-                for lookup in finished {
-                    if lookup.outcome == .resolved {
-                        client.keepClosed(lookup)
+        // The stable queries, by client, each client's in the order they were sent.
+        var ready: [(client: IPAddress, sent: Int64, name: String, type: UInt16, slot: Int32)] = []
+        for slot in slots.indices {
+            guard let pending = slots[slot] else { continue }
+            let sent = pending.sent
+            guard sent < stable, let question = pending.first.question else { continue }
+            ready.append((pending.first.client.address, sent, question.name, question.type.rawValue, Int32(slot)))
+        }
+        ready.sort { ($0.client, $0.sent, $0.name, $0.type) < ($1.client, $1.sent, $1.name, $1.type) }
+        var next = 0
+        while next < ready.count {
+            let address = ready[next].client
+            var client = clients.removeValue(forKey: address) ?? Client()
+            var finished: [DNSLookup] = []
+            while next < ready.count, ready[next].client == address {
+                if let pending = removePending(slot: ready[next].slot) {
+                    let views = pending.transactions.map { ($0, capturePoint($0.capturePoint)) }
+                    if let query = DNSLookupBuilder.query(from: views) {
+                        finished += client.builder.add(query)
                     } else {
-                        client.failed.append(lookup)
+                        count -= 1
                     }
                 }
+                next += 1
+            }
+            finished += client.builder.close(before: stable)
+            keep(finished, client: &client)
+            if !client.isEmpty { clients[address] = client }
+        }
+        // The other clients' open lookups that no query sent from `stable` on can continue.
+        let open = clients.compactMap { $0.value.builder.open.isEmpty ? nil : $0.key }
+        for address in open {
+            guard var client = clients.removeValue(forKey: address) else { continue }
+            keep(client.builder.close(before: stable), client: &client)
+            if !client.isEmpty { clients[address] = client }
+        }
+    }
+
+    /// Keeps lookups over: the resolved ones for claims, the failed ones for release.
+    private mutating func keep(_ finished: [DNSLookup], client: inout Client) {
+        for lookup in finished {
+            if lookup.outcome == .resolved {
+                client.keepClosed(lookup)
+            } else {
+                failed.append(lookup)
             }
         }
     }
@@ -127,39 +267,32 @@ struct DNSStore {
     /// ``release(now:retention:)``, the failed lookups only when they ended before `failedBefore`.
     private mutating func release(now: Int64, retention: Int64, failedBefore: Int64) -> [DNSLookup] {
         var released: [DNSLookup] = []
-        var forgotten = 0
+        if failedBefore == .max {
+            released = failed
+            failed = []
+        } else if !failed.isEmpty {
+            released = failed.filter { $0.end < failedBefore }
+            failed.removeAll { $0.end < failedBefore }
+        }
+        var forgotten = released.map(\.queries.count).reduce(0, +)
         let horizon = now == .max ? Int64.max : Clock.since(now, retention)
         for address in Array(clients.keys) {
-            modify(address) { client in
-                if failedBefore == .max {
-                    released += client.failed
-                    forgotten += client.failed.map(\.queries.count).reduce(0, +)
-                    client.failed = []
-                } else if !client.failed.isEmpty {
-                    let gone = client.failed.filter { $0.end < failedBefore }
-                    client.failed.removeAll { $0.end < failedBefore }
-                    released += gone
-                    forgotten += gone.map(\.queries.count).reduce(0, +)
+            guard var client = clients[address], let first = client.closed.first, first.end < horizon || now == .max
+            else { continue }
+            clients[address] = nil
+            let gone = client.closed.filter { $0.end < horizon || now == .max }
+            client.closed.removeAll { $0.end < horizon || now == .max }
+            for lookup in gone {
+                for address in Self.addresses(of: lookup) {
+                    client.closedAnswers[address, default: 1] -= 1
+                    if client.closedAnswers[address] == 0 { client.closedAnswers[address] = nil }
                 }
-                guard let first = client.closed.first, first.end < horizon || now == .max else { return }
-                let gone = client.closed.filter { $0.end < horizon || now == .max }
-                client.closed.removeAll { $0.end < horizon || now == .max }
-                for lookup in gone {
-                    for address in Self.addresses(of: lookup) {
-                        client.closedAnswers[address, default: 1] -= 1
-                        if client.closedAnswers[address] == 0 { client.closedAnswers[address] = nil }
-                    }
-                    if client.claimed.remove(LookupKey(start: lookup.start, name: lookup.name)) == nil {
-                        released.append(lookup)
-                    }
+                if client.claimed.remove(LookupKey(start: lookup.start, name: lookup.name)) == nil {
+                    released.append(lookup)
                 }
-                forgotten += gone.map(\.queries.count).reduce(0, +)
             }
-            if let client = clients[address], client.pending.isEmpty, client.builder.open.isEmpty,
-                client.closed.isEmpty, client.failed.isEmpty
-            {
-                clients[address] = nil
-            }
+            forgotten += gone.map(\.queries.count).reduce(0, +)
+            if !client.isEmpty { clients[address] = client }
         }
         count -= forgotten
         return released.sorted { $0.start < $1.start }
@@ -177,8 +310,8 @@ struct DNSStore {
         var ends: [(end: Int64, queries: Int)] = []
         for client in clients.values {
             for lookup in client.closed { ends.append((lookup.end, lookup.queries.count)) }
-            for lookup in client.failed { ends.append((lookup.end, lookup.queries.count)) }
         }
+        for lookup in failed { ends.append((lookup.end, lookup.queries.count)) }
         ends.sort { $0.end < $1.end }
         var excess = count - target
         var cutoff = Int64.min
@@ -198,24 +331,16 @@ struct DNSStore {
         var earliest = Int64.max
         for client in clients.values {
             for lookup in client.closed where lookup.start < earliest { earliest = lookup.start }
-            for lookup in client.failed where lookup.start < earliest { earliest = lookup.start }
         }
+        for lookup in failed where lookup.start < earliest { earliest = lookup.start }
         return earliest
     }
 
     /// Whether some query of `client` was answered with `address`.
     func answered(_ address: IPAddress, for client: IPAddress) -> Bool {
+        if pendingAnswers[AnswerKey(client: client, address: address)] != nil { return true }
         guard let entry = clients[client] else { return false }
-        return entry.closedAnswers[address] != nil
-            || entry.builder.open.contains { $0.answered(address) }
-            || entry.pending.values.contains { list in
-                list.contains { transaction, _ in
-                    transaction.answers.contains { answer in
-                        if case .address(let answered) = answer.data { return answered == address }
-                        return false
-                    }
-                }
-            }
+        return entry.closedAnswers[address] != nil || entry.builder.open.contains { $0.answered(address) }
     }
 
     /// The lookup that gave `client` the address `answering` it connected to at `before`: the latest one, not claimed
@@ -266,16 +391,6 @@ struct DNSStore {
 }
 
 extension DNSStore.Client {
-    /// Drops the keys at the front of ``order`` that are no longer pending, and the storage before the head once it
-    /// is most of the array.
-    mutating func skipGoneKeys() {
-        while orderHead < order.count, pending[order[orderHead]] == nil { orderHead += 1 }
-        if orderHead >= 1_024, orderHead * 2 >= order.count {
-            order.removeFirst(orderHead)
-            orderHead = 0
-        }
-    }
-
     /// Keeps a resolved lookup for claims, in end order (lookups close about in that order: from the back).
     mutating func keepClosed(_ lookup: DNSLookup) {
         var index = closed.count

@@ -75,7 +75,7 @@ public final class TraceEngine {
         self.options = options
         self.directory = directory
         self.capturePoint = capturePoint
-        self.dns = DNSStore(stableDelay: options.dnsStableDelay)
+        self.dns = DNSStore(stableDelay: options.dnsStableDelay, capturePoint: capturePoint)
     }
 
     /// Clock corrections per node (subtracted from that node's times), estimated from the packets seen on two nodes
@@ -211,7 +211,7 @@ public final class TraceEngine {
                 group: -1 - (Int(transaction.client.port) << 16 | Int(transaction.id)),
                 addresses: [transaction.client.address, transaction.server.address]
             )
-            statistics.evictedQueries += dns.take(transaction, point: point, cap: options.maxQueriesPerClient)
+            statistics.evictedQueries += dns.take(transaction, cap: options.maxQueriesPerClient)
             if let question = transaction.question {
                 for answer in transaction.answers {
                     if case .address(let address) = answer.data {

@@ -112,6 +112,57 @@ struct EvictionTests {
         }
     }
 
+    @Test("one client past its cap on pending queries loses its oldest, counted; another client loses none")
+    func perClientCap() throws {
+        // 40 queries of distinct names from one socket and 5 from another client, interleaved, 1 ms apart, every
+        // other one answered: all inside the stable delay, so all pending at once.
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        var quiet = 0
+        for n in 0..<40 {
+            let name = "busy\(n).default.svc.cluster.local"
+            capture.udp(
+                at: ms(Double(n)),
+                "10.1.0.5:41000",
+                "10.96.0.10:53",
+                payload: DNSBytes.query(id: UInt16(n), name, type: 1)
+            )
+            if n % 2 == 0 {
+                capture.udp(
+                    at: ms(Double(n) + 0.2),
+                    "10.96.0.10:53",
+                    "10.1.0.5:41000",
+                    payload: DNSBytes.response(id: UInt16(n), name, type: 1, answers: [.a("10.96.8.\(n + 1)")])
+                )
+            }
+            if n % 8 == 0 {
+                let other = "quiet\(quiet).default.svc.cluster.local"
+                capture.udp(
+                    at: ms(Double(n) + 0.5),
+                    "10.1.0.6:42000",
+                    "10.96.0.10:53",
+                    payload: DNSBytes.query(id: UInt16(500 + quiet), other, type: 1)
+                )
+                quiet += 1
+            }
+        }
+        let path = try capture.write(name: "per-client-cap.pcapng")
+        var options = CorrelateOptions()
+        options.maxQueriesPerClient = 8
+        var traces: [RequestTrace] = []
+        let run = try Correlator.trace(files: [path], options: options) { traces += $0 }
+        let names = Set(traces.compactMap { $0.dns?.name })
+        #expect(run.statistics.evictedQueries == 32)
+        // The busy client keeps its 8 latest; the other client keeps all of its 5.
+        #expect(
+            names
+                == Set(
+                    (32..<40).map { "busy\($0).default.svc.cluster.local" }
+                        + (0..<5).map { "quiet\($0).default.svc.cluster.local" }
+                )
+        )
+        #expect(traces.count == 13)
+    }
+
     @Test("a flood of requests past the cap on exchanges kept for proxies: forgotten early, counted, each traced once")
     func requestFlood() throws {
         // 400 connections from distinct clients, each one GET answered, 200 us apart.
