@@ -513,8 +513,7 @@ public final class TraceEngine {
             sender: sighting.client.address
         )
         // Indexed by any client (proxies not learned yet) and by this client.
-        onward.insert(entry, client: OnwardIndex.anyClient, method: request.method, path: request.target)
-        onward.insert(entry, client: sighting.client.address, method: request.method, path: request.target)
+        onward.insert(entry, method: request.method, path: request.target)
         // Exchanges are kept a minute for a proxy's inbound request to claim; a flood of requests is bounded by count.
         let cap = options.maxOnwardExchanges
         if onward.count > 2 * cap + max(1, cap / 4) {
@@ -1341,13 +1340,12 @@ struct Pending {
 /// Exchanges by the sender's address, method and target, in time order: where an L7 proxy's onward request is found
 /// for an inbound one (the proxy sends it from its own address, or its node's, between the inbound request's first
 /// byte and the response's first byte).
+///
+/// Each exchange is stored once, in a slot, and listed twice: under its method and target alone, and under its sender
+/// too. The lists are keyed by a hash of what they list (checked against the slot's own fields when claimed), a list
+/// of one slot is held inline: a keep-alive flood of distinct paths, 200,000 exchanges kept, cost 126 MB with a
+/// dictionary of string keys holding an array of full entries per key, twice.
 struct OnwardIndex {
-    struct Key: Hashable {
-        var client: IPAddress
-        var method: String
-        var path: String
-    }
-
     struct Entry {
         var time: Int64
         var group: Int
@@ -1371,8 +1369,23 @@ struct OnwardIndex {
         var byRequestID: Bool
     }
 
-    private var entries: [Key: [Entry]] = [:]
-    /// Entries held (an exchange is indexed under two keys).
+    /// An exchange and what it is listed by.
+    private struct Stored {
+        var entry: Entry
+        var method: String
+        var path: String
+    }
+
+    /// The slots of one list, in time order.
+    private enum Slots {
+        case one(Int32)
+        case many([Int32])
+    }
+
+    private var stored: [Stored?] = []
+    private var freeSlots: [Int32] = []
+    private var lists: [Int: Slots] = [:]
+    /// Entries held (an exchange is listed under two keys).
     private(set) var count = 0
     /// The exchanges claimed, with their times (forgotten with them).
     private var consumed: [ConsumedKey: Int64] = [:]
@@ -1383,34 +1396,96 @@ struct OnwardIndex {
         var index: Int
     }
 
-    mutating func insert(_ entry: Entry, client: IPAddress, method: String, path: String) {
-        let key = Key(client: client, method: method, path: path)
-        // In place (no copy of a shared path's long list), usually appended: kept sorted by time. The same exchange
-        // indexed twice has the same time: only the entries of that time are compared.
-        var inserted = false
-        modify(key) { list in
-            var position = list.count
-            while position > 0, list[position - 1].time > entry.time { position -= 1 }
-            var same = position
-            while same > 0, list[same - 1].time == entry.time {
-                same -= 1
-                let other = list[same]
-                if other.group == entry.group && other.raw == entry.raw && other.index == entry.index { return }
-            }
-            list.insert(entry, at: position)
-            inserted = true
+    private static func key(_ client: IPAddress, _ method: String, _ path: String) -> Int {
+        var hasher = Hasher()
+        hasher.combine(client)
+        hasher.combine(method)
+        hasher.combine(path)
+        return hasher.finalize()
+    }
+
+    /// Whether the exchange in `slot` is listed under `client` (or ``anyClient``), `method` and `path`: a list's key is
+    /// a hash, so another's exchanges may share it.
+    private func lists(_ slot: Int32, client: IPAddress, method: String, path: String) -> Bool {
+        guard let item = stored[Int(slot)] else { return false }
+        return (client == Self.anyClient || item.entry.sender == client) && item.method == method && item.path == path
+    }
+
+    /// Lists an exchange by its method and target, and by its sender too (once: the same exchange again is ignored).
+    mutating func insert(_ entry: Entry, method: String, path: String) {
+        let anyKey = Self.key(Self.anyClient, method, path)
+        let senderKey = Self.key(entry.sender, method, path)
+        if isListed(entry, method: method, path: path, key: anyKey) { return }
+        let slot: Int32
+        let item = Stored(entry: entry, method: method, path: path)
+        if let free = freeSlots.popLast() {
+            slot = free
+            stored[Int(slot)] = item
+        } else {
+            slot = Int32(stored.count)
+            stored.append(item)
         }
-        if inserted { count += 1 }
+        add(slot, time: entry.time, to: anyKey)
+        count += 1
+        if senderKey != anyKey || entry.sender != Self.anyClient {
+            add(slot, time: entry.time, to: senderKey)
+            count += 1
+        }
+    }
+
+    /// Whether the same exchange is in the list of `key` already: it has the same time, so only the entries of that time
+    /// are compared.
+    private func isListed(_ entry: Entry, method: String, path: String, key: Int) -> Bool {
+        guard let slots = lists[key] else { return false }
+        let list = Self.array(slots)
+        var position = list.count
+        while position > 0, let item = stored[Int(list[position - 1])], item.entry.time >= entry.time {
+            let other = item.entry
+            if other.time == entry.time, other.group == entry.group, other.raw == entry.raw,
+                other.index == entry.index, item.method == method, item.path == path
+            {
+                return true
+            }
+            position -= 1
+        }
+        return false
+    }
+
+    private static func array(_ slots: Slots) -> [Int32] {
+        switch slots {
+        case .one(let slot): [slot]
+        case .many(let array): array
+        }
+    }
+
+    /// Adds `slot` to a list, in time order (usually at its end), in place.
+    private mutating func add(_ slot: Int32, time: Int64, to key: Int) {
+        var array: [Int32]
+        switch lists.removeValue(forKey: key) {
+        case nil:
+            lists[key] = .one(slot)
+            return
+        case .one(let first):
+            array = [first]
+        case .many(let existing):
+            // Moved out of the dictionary: appended in place, not copied.
+            array = existing
+        }
+        var position = array.count
+        while position > 0, let item = stored[Int(array[position - 1])], item.entry.time > time { position -= 1 }
+        array.insert(slot, at: position)
+        lists[key] = .many(array)
     }
 
     /// Under a flood of requests: forgets the earliest exchanges until `target` entries are left (about: entries of
     /// one instant go together). Returns how many were forgotten.
     mutating func shed(to target: Int) -> Int {
         guard count > target else { return 0 }
+        // Each exchange is counted for each list it is in.
         var times: [Int64] = []
         times.reserveCapacity(count)
-        for list in entries.values {
-            for entry in list { times.append(entry.time) }
+        for list in lists.values {
+            for slot in Self.array(list) { if let item = stored[Int(slot)] { times.append(item.entry.time) } }
         }
         times.sort()
         let before = count
@@ -1418,10 +1493,6 @@ struct OnwardIndex {
         expire(before: cutoff)
         if count == before { expire(before: Clock.plus(cutoff, 1)) }
         return before - count
-    }
-
-    private mutating func modify(_ key: Key, _ body: (inout [Entry]) -> Void) {
-        body(&entries[key, default: []])
     }
 
     /// The onward request for an inbound one: sent from one of `hosts` between `from` and `to`, same method and
@@ -1437,48 +1508,33 @@ struct OnwardIndex {
         excluding group: Int,
         notFrom client: IPAddress
     ) -> Match? {
-        var best: (key: Key, position: Int, byID: Bool)?
+        var best: (slot: Int32, byID: Bool)?
         for host in Set(hosts) {
-            let key = Key(client: host, method: method, path: path)
-            guard let list = entries[key] else { continue }
-            var position = list.partitionPoint { $0.time < from }
+            guard let slots = lists[Self.key(host, method, path)] else { continue }
+            let list = Self.array(slots)
+            var position = list.partitionPoint { (stored[Int($0)]?.entry.time ?? .min) < from }
             var scanned = 0
-            while position < list.count, list[position].time <= to, scanned < 256 {
-                let entry = list[position]
-                defer {
-                    position += 1
-                    scanned += 1
-                }
+            while position < list.count, let item = stored[Int(list[position])], item.entry.time <= to, scanned < 256 {
+                let entry = item.entry
+                let slot = list[position]
+                position += 1
+                scanned += 1
+                guard lists(slot, client: host, method: method, path: path) else { continue }
                 // A proxy's onward request comes from the proxy, never from the inbound request's own client.
                 guard !entry.consumed, entry.group != group, entry.sender != client else { continue }
                 if let requestID, let theirs = entry.requestID, requestID != theirs { continue }
                 if let hostHeader, entry.host != hostHeader { continue }
                 let byID = requestID != nil && requestID == entry.requestID
                 if best == nil || (byID && !best!.byID) {
-                    best = (key, position, byID)
+                    best = (slot, byID)
                 }
                 if byID { break }
             }
         }
-        guard let best, let entry = entries[best.key]?[best.position] else { return nil }
-        entries[best.key]?[best.position].consumed = true
+        guard let best, let entry = stored[Int(best.slot)]?.entry else { return nil }
+        // Consumed in both lists at once: they share the slot.
+        stored[Int(best.slot)]?.entry.consumed = true
         consumed[ConsumedKey(group: entry.group, raw: entry.raw, index: entry.index)] = entry.time
-        // The same exchange in the other index: found by its time.
-        let other = Key(client: Self.anyClient, method: method, path: path)
-        if other != best.key {
-            modify(other) { list in
-                var position = list.partitionPoint { $0.time < entry.time }
-                while position < list.count, list[position].time == entry.time {
-                    let candidate = list[position]
-                    if candidate.group == entry.group && candidate.raw == entry.raw && candidate.index == entry.index {
-                        list[position].consumed = true
-                        break
-                    }
-                    position += 1
-                }
-            }
-            if entries[other]?.isEmpty == true { entries[other] = nil }
-        }
         return Match(group: entry.group, raw: entry.raw, index: entry.index, byRequestID: best.byID)
     }
 
@@ -1489,19 +1545,33 @@ struct OnwardIndex {
     /// Forgets the exchanges sent before `time` (each list is in time order: a prefix goes), and their consumption.
     mutating func expire(before time: Int64) {
         var removed = 0
-        var emptied: [Key] = []
-        // One pass over the lists in place (no copy of the keys, no hashing), then the keys left empty.
-        var index = entries.values.startIndex
-        while index != entries.values.endIndex {
-            let gone = entries.values[index].partitionPoint { $0.time < time }
+        var changed: [(key: Int, rest: [Int32])] = []
+        for (key, slots) in lists {
+            let list = Self.array(slots)
+            let gone = list.partitionPoint { (stored[Int($0)]?.entry.time ?? .min) < time }
             if gone > 0 {
-                entries.values[index].removeFirst(gone)
                 removed += gone
+                changed.append((key, Array(list[gone...])))
             }
-            if entries.values[index].isEmpty { emptied.append(entries.keys[index]) }
-            entries.values.formIndex(after: &index)
         }
-        for key in emptied { entries[key] = nil }
+        for (key, rest) in changed {
+            switch rest.count {
+            case 0: lists[key] = nil
+            case 1: lists[key] = .one(rest[0])
+            default: lists[key] = .many(rest)
+            }
+        }
+        if removed > 0 {
+            for slot in stored.indices {
+                guard let item = stored[slot], item.entry.time < time else { continue }
+                stored[slot] = nil
+                freeSlots.append(Int32(slot))
+            }
+            if lists.isEmpty {
+                stored = []
+                freeSlots = []
+            }
+        }
         count -= removed
         if consumed.values.contains(where: { $0 < time }) { consumed = consumed.filter { $0.value >= time } }
     }

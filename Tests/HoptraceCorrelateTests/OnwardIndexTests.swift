@@ -1,0 +1,118 @@
+import HoptraceDecode
+import Testing
+
+@testable import HoptraceCorrelate
+
+/// The index where an L7 proxy's onward request is found for an inbound one, asked directly with hand-written
+/// exchanges: each claim's answer follows from the rules (sender, method and target, window, request ID, Host).
+@Suite("onward exchanges index")
+struct OnwardIndexTests {
+    static let proxy = IPAddress(10, 244, 1, 7)
+    static let other = IPAddress(10, 244, 2, 9)
+    static let inbound = IPAddress(10, 0, 0, 5)
+
+    static func entry(
+        _ time: Int64,
+        group: Int,
+        sender: IPAddress,
+        requestID: String? = nil,
+        host: String? = nil
+    ) -> OnwardIndex.Entry {
+        .init(
+            time: time,
+            group: group,
+            connectionID: UInt64(group),
+            raw: UInt32(group * 100),
+            index: 0,
+            requestID: requestID,
+            host: host,
+            sender: sender
+        )
+    }
+
+    func claim(
+        _ index: inout OnwardIndex,
+        hosts: [IPAddress],
+        path: String = "/api",
+        requestID: String? = nil,
+        host: String? = nil,
+        from: Int64 = 0,
+        to: Int64 = 1_000
+    ) -> Int? {
+        index.claim(
+            hosts: hosts,
+            method: "GET",
+            path: path,
+            requestID: requestID,
+            host: host,
+            from: from,
+            to: to,
+            excluding: -1,
+            notFrom: Self.inbound
+        )?.group
+    }
+
+    @Test("by sender, method and target, in the window; each exchange claimed once, then by any sender")
+    func bySender() {
+        var index = OnwardIndex()
+        index.insert(Self.entry(100, group: 1, sender: Self.other), method: "GET", path: "/api")
+        index.insert(Self.entry(200, group: 2, sender: Self.proxy), method: "GET", path: "/api")
+        index.insert(Self.entry(300, group: 3, sender: Self.proxy), method: "GET", path: "/other")
+        index.insert(Self.entry(400, group: 4, sender: Self.proxy), method: "POST", path: "/api")
+        // Listed twice each (by target, and by sender and target); the same exchange again is ignored.
+        #expect(index.count == 8)
+        index.insert(Self.entry(200, group: 2, sender: Self.proxy), method: "GET", path: "/api")
+        #expect(index.count == 8)
+        #expect(claim(&index, hosts: [Self.proxy], to: 150) == nil)
+        #expect(claim(&index, hosts: [Self.proxy]) == 2)
+        #expect(index.isConsumed(group: 2, raw: 200, index: 0))
+        // Claimed: neither list offers it again; any sender now finds the other one.
+        #expect(claim(&index, hosts: [Self.proxy]) == nil)
+        #expect(claim(&index, hosts: [OnwardIndex.anyClient]) == 1)
+        #expect(claim(&index, hosts: [OnwardIndex.anyClient]) == nil)
+    }
+
+    @Test("a request ID that matches wins over an earlier exchange; one that differs excludes; Host must match")
+    func requestIDAndHost() {
+        var index = OnwardIndex()
+        index.insert(
+            Self.entry(100, group: 1, sender: Self.proxy, requestID: "a", host: "web"),
+            method: "GET",
+            path: "/"
+        )
+        index.insert(
+            Self.entry(110, group: 2, sender: Self.proxy, requestID: "b", host: "web"),
+            method: "GET",
+            path: "/"
+        )
+        index.insert(Self.entry(120, group: 3, sender: Self.proxy, host: "api"), method: "GET", path: "/")
+        #expect(claim(&index, hosts: [Self.proxy], path: "/", requestID: "b") == 2)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/", requestID: "z") == 3)
+        #expect(claim(&index, hosts: [OnwardIndex.anyClient], path: "/", host: "api") == nil)
+        #expect(claim(&index, hosts: [OnwardIndex.anyClient], path: "/", host: "web") == 1)
+    }
+
+    @Test("expiry forgets a prefix of every list; shedding keeps about the latest")
+    func expiryAndShedding() {
+        var index = OnwardIndex()
+        for n in 0..<100 {
+            // Half on one shared target (one long list), half on targets of their own (lists of one).
+            let path = n % 2 == 0 ? "/shared" : "/own/\(n)"
+            index.insert(Self.entry(Int64(n * 10), group: n, sender: Self.proxy), method: "GET", path: path)
+        }
+        #expect(index.count == 200)
+        index.expire(before: 500)
+        #expect(index.count == 100)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/shared", from: 0, to: 490) == nil)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/shared", from: 0, to: 1_000) == 50)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/own/51", from: 0, to: 1_000) == 51)
+        let shed = index.shed(to: 20)
+        #expect(shed == 80)
+        #expect(index.count == 20)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/own/99", from: 0, to: 1_000) == 99)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/own/79", from: 0, to: 1_000) == nil)
+        // Freed slots are used again.
+        index.insert(Self.entry(2_000, group: 500, sender: Self.other), method: "GET", path: "/shared")
+        #expect(claim(&index, hosts: [Self.other], path: "/shared", from: 1_500, to: 2_500) == 500)
+    }
+}
