@@ -1481,15 +1481,14 @@ struct OnwardIndex {
     /// one instant go together). Returns how many were forgotten.
     mutating func shed(to target: Int) -> Int {
         guard count > target else { return 0 }
-        // Each exchange is counted for each list it is in.
+        // Each exchange counts once for each list it is in: its time once, the target halved.
         var times: [Int64] = []
-        times.reserveCapacity(count)
-        for list in lists.values {
-            for slot in Self.array(list) { if let item = stored[Int(slot)] { times.append(item.entry.time) } }
-        }
+        times.reserveCapacity(count / 2 + 1)
+        for item in stored { if let item { times.append(item.entry.time) } }
         times.sort()
+        let exchanges = (target + 1) / 2
         let before = count
-        let cutoff = times[min(times.count - 1, max(0, times.count - target))]
+        let cutoff = times[min(times.count - 1, max(0, times.count - exchanges))]
         expire(before: cutoff)
         if count == before { expire(before: Clock.plus(cutoff, 1)) }
         return before - count
@@ -1547,11 +1546,18 @@ struct OnwardIndex {
         var removed = 0
         var changed: [(key: Int, rest: [Int32])] = []
         for (key, slots) in lists {
-            let list = Self.array(slots)
-            let gone = list.partitionPoint { (stored[Int($0)]?.entry.time ?? .min) < time }
-            if gone > 0 {
-                removed += gone
-                changed.append((key, Array(list[gone...])))
+            switch slots {
+            case .one(let slot):
+                if (stored[Int(slot)]?.entry.time ?? .min) < time {
+                    removed += 1
+                    changed.append((key, []))
+                }
+            case .many(let list):
+                let gone = list.partitionPoint { (stored[Int($0)]?.entry.time ?? .min) < time }
+                if gone > 0 {
+                    removed += gone
+                    changed.append((key, Array(list[gone...])))
+                }
             }
         }
         for (key, rest) in changed {
