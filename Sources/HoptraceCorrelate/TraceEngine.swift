@@ -1341,10 +1341,11 @@ struct Pending {
 /// for an inbound one (the proxy sends it from its own address, or its node's, between the inbound request's first
 /// byte and the response's first byte).
 ///
-/// Each exchange is stored once, in a slot, and listed twice: under its method and target alone, and under its sender
-/// too. The lists are keyed by a hash of what they list (checked against the slot's own fields when claimed), a list
-/// of one slot is held inline: a keep-alive flood of distinct paths, 200,000 exchanges kept, cost 126 MB with a
-/// dictionary of string keys holding an array of full entries per key, twice.
+/// Each exchange is stored once, in a slot, and listed under its method and target alone and, once another exchange
+/// shares that list, under its sender too (a list of one answers for its sender by itself). The lists are keyed by a
+/// hash of what they list (checked against the slot's own fields when claimed), and a list of one slot is held
+/// inline: a keep-alive flood of distinct paths, 200,000 exchanges kept, cost 126 MB with a dictionary of string keys
+/// holding an array of full entries per key, twice.
 struct OnwardIndex {
     struct Entry {
         var time: Int64
@@ -1374,6 +1375,8 @@ struct OnwardIndex {
         var entry: Entry
         var method: String
         var path: String
+        /// Whether it is in its sender's list (every exchange of a list by target of two or more is).
+        var bySender = false
     }
 
     /// The slots of one list, in time order.
@@ -1385,7 +1388,7 @@ struct OnwardIndex {
     private var stored: [Stored?] = []
     private var freeSlots: [Int32] = []
     private var lists: [Int: Slots] = [:]
-    /// Entries held (an exchange is listed under two keys).
+    /// Entries held, two per exchange (by target, and by sender and target, whether that list is built or not).
     private(set) var count = 0
     /// The exchanges claimed, with their times (forgotten with them).
     private var consumed: [ConsumedKey: Int64] = [:]
@@ -1414,7 +1417,6 @@ struct OnwardIndex {
     /// Lists an exchange by its method and target, and by its sender too (once: the same exchange again is ignored).
     mutating func insert(_ entry: Entry, method: String, path: String) {
         let anyKey = Self.key(Self.anyClient, method, path)
-        let senderKey = Self.key(entry.sender, method, path)
         if isListed(entry, method: method, path: path, key: anyKey) { return }
         let slot: Int32
         let item = Stored(entry: entry, method: method, path: path)
@@ -1425,11 +1427,15 @@ struct OnwardIndex {
             slot = Int32(stored.count)
             stored.append(item)
         }
-        add(slot, time: entry.time, to: anyKey)
-        count += 1
-        if senderKey != anyKey || entry.sender != Self.anyClient {
-            add(slot, time: entry.time, to: senderKey)
-            count += 1
+        count += entry.sender == Self.anyClient ? 1 : 2
+        let length = add(slot, time: entry.time, to: anyKey)
+        guard length > 1, let list = lists[anyKey] else { return }
+        // Shared: every exchange of the list is in its sender's list too (the first one joins it now).
+        for other in length == 2 ? Self.array(list) : [slot] {
+            guard let item = stored[Int(other)], !item.bySender else { continue }
+            stored[Int(other)]?.bySender = true
+            guard item.entry.sender != Self.anyClient else { continue }
+            add(other, time: item.entry.time, to: Self.key(item.entry.sender, item.method, item.path))
         }
     }
 
@@ -1458,13 +1464,14 @@ struct OnwardIndex {
         }
     }
 
-    /// Adds `slot` to a list, in time order (usually at its end), in place.
-    private mutating func add(_ slot: Int32, time: Int64, to key: Int) {
+    /// Adds `slot` to a list, in time order (usually at its end), in place; returns the list's length.
+    @discardableResult
+    private mutating func add(_ slot: Int32, time: Int64, to key: Int) -> Int {
         var array: [Int32]
         switch lists.removeValue(forKey: key) {
         case nil:
             lists[key] = .one(slot)
-            return
+            return 1
         case .one(let first):
             array = [first]
         case .many(let existing):
@@ -1474,7 +1481,9 @@ struct OnwardIndex {
         var position = array.count
         while position > 0, let item = stored[Int(array[position - 1])], item.entry.time > time { position -= 1 }
         array.insert(slot, at: position)
+        let length = array.count
         lists[key] = .many(array)
+        return length
     }
 
     /// Under a flood of requests: forgets the earliest exchanges until `target` entries are left (about: entries of
@@ -1509,7 +1518,14 @@ struct OnwardIndex {
     ) -> Match? {
         var best: (slot: Int32, byID: Bool)?
         for host in Set(hosts) {
-            guard let slots = lists[Self.key(host, method, path)] else { continue }
+            // A sender's own list; else the list by target when it is one exchange (which may be the sender's).
+            var found = lists[Self.key(host, method, path)]
+            if found == nil, host != Self.anyClient,
+                case .one(let only)? = lists[Self.key(Self.anyClient, method, path)]
+            {
+                found = .one(only)
+            }
+            guard let slots = found else { continue }
             let list = Self.array(slots)
             var position = list.partitionPoint { (stored[Int($0)]?.entry.time ?? .min) < from }
             var scanned = 0
@@ -1543,21 +1559,14 @@ struct OnwardIndex {
 
     /// Forgets the exchanges sent before `time` (each list is in time order: a prefix goes), and their consumption.
     mutating func expire(before time: Int64) {
-        var removed = 0
         var changed: [(key: Int, rest: [Int32])] = []
         for (key, slots) in lists {
             switch slots {
             case .one(let slot):
-                if (stored[Int(slot)]?.entry.time ?? .min) < time {
-                    removed += 1
-                    changed.append((key, []))
-                }
+                if (stored[Int(slot)]?.entry.time ?? .min) < time { changed.append((key, [])) }
             case .many(let list):
                 let gone = list.partitionPoint { (stored[Int($0)]?.entry.time ?? .min) < time }
-                if gone > 0 {
-                    removed += gone
-                    changed.append((key, Array(list[gone...])))
-                }
+                if gone > 0 { changed.append((key, Array(list[gone...]))) }
             }
         }
         for (key, rest) in changed {
@@ -1567,18 +1576,18 @@ struct OnwardIndex {
             default: lists[key] = .many(rest)
             }
         }
-        if removed > 0 {
+        if !changed.isEmpty {
             for slot in stored.indices {
                 guard let item = stored[slot], item.entry.time < time else { continue }
                 stored[slot] = nil
                 freeSlots.append(Int32(slot))
+                count -= item.entry.sender == Self.anyClient ? 1 : 2
             }
             if lists.isEmpty {
                 stored = []
                 freeSlots = []
             }
         }
-        count -= removed
         if consumed.values.contains(where: { $0 < time }) { consumed = consumed.filter { $0.value >= time } }
     }
 }

@@ -72,6 +72,29 @@ struct OnwardIndexTests {
         #expect(claim(&index, hosts: [OnwardIndex.anyClient]) == nil)
     }
 
+    @Test("a target's only exchange answers for its sender alone; once shared, for each sender its own")
+    func sharedLater() {
+        var index = OnwardIndex()
+        index.insert(Self.entry(100, group: 1, sender: Self.proxy), method: "GET", path: "/x")
+        #expect(claim(&index, hosts: [Self.other]) == nil)
+        #expect(claim(&index, hosts: [Self.other], path: "/x") == nil)
+        // A second exchange on the target: both senders' lists, the first exchange's included.
+        index.insert(Self.entry(200, group: 2, sender: Self.other), method: "GET", path: "/x")
+        index.insert(Self.entry(300, group: 3, sender: Self.other), method: "GET", path: "/x")
+        #expect(index.count == 6)
+        #expect(claim(&index, hosts: [Self.other], path: "/x") == 2)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/x") == 1)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/x") == nil)
+        #expect(claim(&index, hosts: [Self.other], path: "/x") == 3)
+        // Expired down to one and shared again: nothing listed twice, nothing lost.
+        index.expire(before: 250)
+        #expect(index.count == 2)
+        index.insert(Self.entry(400, group: 4, sender: Self.proxy), method: "GET", path: "/x")
+        #expect(claim(&index, hosts: [Self.proxy], path: "/x") == 4)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/x") == nil)
+        #expect(claim(&index, hosts: [OnwardIndex.anyClient], path: "/x") == nil)
+    }
+
     @Test("a request ID that matches wins over an earlier exchange; one that differs excludes; Host must match")
     func requestIDAndHost() {
         var index = OnwardIndex()
