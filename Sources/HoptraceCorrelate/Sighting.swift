@@ -89,12 +89,23 @@ struct Sighting {
 
     /// The exchange here whose request starts at the client's raw sequence number `raw`, else the one with the same
     /// index when the raw numbers are unknown.
+    ///
+    /// Exchanges come in request order, so the one wanted is looked for by binary search first (on the request's
+    /// offset, or on the index), checked, and only then by a scan: a connection with many exchanges (a pipelined or
+    /// long keep-alive one, traced at its end) costs a logarithm per exchange, not a scan of them all.
     func exchange(startingAt raw: UInt32?, index: Int) -> HTTPExchange? {
-        if let raw, record.originatorBase != nil {
-            return exchanges.first { exchange in
+        if let raw, let base = record.originatorBase {
+            let matches = { (exchange: HTTPExchange) in
                 exchange.requestFirstByte.flatMap { clientRaw($0.offset) } == raw
             }
+            // The offset within the first 4 GiB of the stream (beyond, the scan finds it).
+            let offset = UInt64(raw &- base)
+            let guess = exchanges.partitionPoint { ($0.requestFirstByte?.offset ?? .max) < offset }
+            if guess < exchanges.count, matches(exchanges[guess]) { return exchanges[guess] }
+            return exchanges.first(where: matches)
         }
+        let guess = exchanges.partitionPoint { $0.index < index }
+        if guess < exchanges.count, exchanges[guess].index == index { return exchanges[guess] }
         return exchanges.first { $0.index == index }
     }
 }

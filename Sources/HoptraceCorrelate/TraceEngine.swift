@@ -660,6 +660,8 @@ public final class TraceEngine {
         guard group.sightings.contains(where: { !$0.exchanges.isEmpty }) else { return }
         let path = ordered(group)
         guard let client = path.first?.0 else { return }
+        var traced: [HTTPExchange] = []
+        defer { forget(traced, in: group, client: client) }
         for exchange in client.exchanges where exchange.isResponseComplete {
             let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
             let key = ExchangeKey(raw: raw, index: exchange.index)
@@ -673,21 +675,36 @@ public final class TraceEngine {
             if waitsForInbound(exchange, client: client, now: now, end: end) { continue }
             group.emitted.insert(key)
             queue(assemble(group: group, path: path, exchange: exchange))
-            forget(exchange, in: group, client: client)
+            traced.append(exchange)
         }
     }
 
-    /// Drops a traced exchange's views from a connection still open, so that a long keep-alive connection holds only
-    /// the exchanges in progress.
-    private func forget(_ exchange: HTTPExchange, in group: ConnectionGroup, client: Sighting) {
-        let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
-        for index in group.sightings.indices {
-            let sighting = group.sightings[index]
-            group.sightings[index].exchanges.removeAll { candidate in
-                if let raw, sighting.record.originatorBase != nil {
-                    return candidate.requestFirstByte.flatMap { sighting.clientRaw($0.offset) } == raw
+    /// Drops traced exchanges' views from a connection still open, so that a long keep-alive connection holds only
+    /// the exchanges in progress (one pass over each point's exchanges, however many were traced).
+    private func forget(_ traced: [HTTPExchange], in group: ConnectionGroup, client: Sighting) {
+        guard !traced.isEmpty else { return }
+        // A traced exchange's views: by the raw sequence number its request starts at where both know it, else by
+        // its index.
+        var raws = Set<UInt32>()
+        var unnumbered = Set<Int>()
+        var indexes = Set<Int>()
+        for exchange in traced {
+            indexes.insert(exchange.index)
+            if let raw = exchange.requestFirstByte.flatMap({ client.clientRaw($0.offset) }) {
+                raws.insert(raw)
+            } else {
+                unnumbered.insert(exchange.index)
+            }
+        }
+        for position in group.sightings.indices {
+            let sighting = group.sightings[position]
+            let numbered = sighting.record.originatorBase != nil
+            group.sightings[position].exchanges.removeAll { candidate in
+                guard numbered else { return indexes.contains(candidate.index) }
+                if let raw = candidate.requestFirstByte.flatMap({ sighting.clientRaw($0.offset) }), raws.contains(raw) {
+                    return true
                 }
-                return candidate.index == exchange.index
+                return unnumbered.contains(candidate.index)
             }
         }
     }
