@@ -698,12 +698,14 @@ struct Diagnosis {
                 phase: .response
             )
         }
-        state.end = max(state.end, captureEnd)
-        waited(until: captureEnd)
+        // The end of what was seen, not the last clock tick (which is up to a second of capture time behind it).
+        let end = max(seenUntil, delivered)
+        state.end = max(state.end, end)
+        waited(until: end)
         return Verdict(
             kind: .noResponse,
             sentence: "\(serverName) received the request at \(serverPoint) and had not answered by the end of the "
-                + "capture, \(Self.human(Clock.elapsed(captureEnd, delivered))) later",
+                + "capture, \(Self.human(Clock.elapsed(end, delivered))) later",
             location: serverPoint,
             phase: .response
         )
