@@ -42,6 +42,10 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// Most HTTP exchanges kept for a proxy's inbound request to claim as its onward request (a minute's worth, at
     /// most this many); beyond it the earliest are forgotten (counted).
     public var maxOnwardExchanges = 200_000
+    /// Most HTTP exchanges held on one connection not traced yet (a request waits for its response, a response for
+    /// the settle time); beyond it (a flood of pipelined requests) the oldest are traced at once with what is known
+    /// (counted). A keep-alive connection at 1,000 requests a second holds about 3,000.
+    public var maxExchangesPerConnection = 8_192
     /// Most DNS queries held for building lookups and for connections to claim, across clients; beyond it (a flood
     /// of lookups) they are judged at once and the oldest lookups released (counted).
     public var maxHeldQueries = 100_000
@@ -124,6 +128,10 @@ public struct CorrelateStatistics: Sendable, Hashable {
     /// HTTP exchanges forgotten before a proxy's inbound request could claim them, to stay under
     /// ``CorrelateOptions/maxOnwardExchanges``.
     public var shedExchanges = 0
+    /// HTTP exchanges traced before their connection ended because it held more than
+    /// ``CorrelateOptions/maxExchangesPerConnection`` (a request without its response yet is `incomplete`), or, seen
+    /// at a capture point only, forgotten.
+    public var evictedExchanges = 0
     /// DNS queries judged before their retries or answers could join them, or released before a connection could
     /// claim them, to stay under ``CorrelateOptions/maxHeldQueries``.
     public var shedQueries = 0
@@ -143,7 +151,9 @@ public struct CorrelateStatistics: Sendable, Hashable {
     public var peakOpenConnections = 0
 
     /// Everything given up to stay within the caps.
-    public var evicted: Int { evictedConnections + evictedPending + evictedQueries + shedQueries + shedExchanges }
+    public var evicted: Int {
+        evictedConnections + evictedPending + evictedQueries + shedQueries + shedExchanges + evictedExchanges
+    }
 
     /// Zeroes.
     public init() {}

@@ -253,6 +253,14 @@ struct Diagnosis {
                         + "once: what came after is not in this trace"
                 )
             )
+        } else if assembly.exchangeCapped {
+            findings.append(
+                Finding(
+                    .evicted,
+                    "hoptrace traced this request before its connection ended, to stay within its cap on requests held "
+                        + "on one connection (\(options.maxExchangesPerConnection)): what came after is not in this trace"
+                )
+            )
         }
 
         let start = assembly.start
@@ -694,6 +702,16 @@ struct Diagnosis {
                 sentence: "\(serverName) received the request at \(serverPoint) and hoptrace gave the connection up "
                     + "before any response, to stay within its cap on connections held at once: whether it was "
                     + "answered is not known",
+                location: serverPoint,
+                phase: .response
+            )
+        }
+        if assembly.exchangeCapped {
+            return Verdict(
+                kind: .incomplete,
+                sentence: "\(serverName) received the request at \(serverPoint) and hoptrace traced it before any "
+                    + "response, to stay within its cap on requests held on one connection: whether it was answered "
+                    + "is not known",
                 location: serverPoint,
                 phase: .response
             )

@@ -192,8 +192,18 @@ public final class TraceEngine {
                 }
                 schedule(group)
                 index(exchange, group: group, sighting: group.sightings[position])
+                if group.sightings[position].exchanges.count > options.maxExchangesPerConnection {
+                    trimExchanges(of: group)
+                }
             } else {
                 orphanExchanges[exchange.connectionID, default: []].append(exchange)
+                if let count = orphanExchanges[exchange.connectionID]?.count, count > options.maxExchangesPerConnection
+                {
+                    // Exchanges of a connection not seen yet: the oldest go (counted), as they would be traced.
+                    let excess = count - (options.maxExchangesPerConnection - options.maxExchangesPerConnection / 8)
+                    orphanExchanges[exchange.connectionID]?.removeFirst(excess)
+                    statistics.evictedExchanges += excess
+                }
             }
         case .dns(let transaction):
             if transaction.isEvicted, transaction.responseTime == nil {
@@ -676,6 +686,32 @@ public final class TraceEngine {
             group.emitted.insert(key)
             queue(assemble(group: group, path: path, exchange: exchange))
             traced.append(exchange)
+        }
+    }
+
+    /// Past the cap on exchanges held on one connection (a flood of pipelined requests): traces the oldest now, with
+    /// what is known, down to seven eighths of the cap (counted). Views at other capture points that the client's side
+    /// does not have are forgotten past it (counted too).
+    private func trimExchanges(of group: ConnectionGroup) {
+        let keep = options.maxExchangesPerConnection - options.maxExchangesPerConnection / 8
+        let path = ordered(group)
+        guard let client = path.first?.0 else { return }
+        let oldest = client.exchanges.prefix(max(0, client.exchanges.count - keep))
+        for exchange in oldest {
+            let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
+            let key = ExchangeKey(raw: raw, index: exchange.index)
+            guard !group.emitted.contains(key) else { continue }
+            group.emitted.insert(key)
+            var assembly = assemble(group: group, path: path, exchange: exchange)
+            assembly.exchangeCapped = true
+            queue(assembly)
+        }
+        statistics.evictedExchanges += oldest.count
+        forget(Array(oldest), in: group, client: client)
+        for position in group.sightings.indices where group.sightings[position].exchanges.count > keep {
+            let excess = group.sightings[position].exchanges.count - keep
+            group.sightings[position].exchanges.removeFirst(excess)
+            statistics.evictedExchanges += excess
         }
     }
 
@@ -1323,6 +1359,8 @@ struct Assembly {
     var atEnd = false
     /// Traced early because the engine held too many connections (its packets after that are not in it).
     var evicted = false
+    /// Traced early because its connection held too many exchanges (what came after it is not in it).
+    var exchangeCapped = false
     /// A later piece of a connection the flow stage gave up (its beginning is not in it).
     var continuesGivenUp = false
 

@@ -293,6 +293,11 @@ struct TraceCommand: ParsableCommand {
                     + "\(options.maxOnwardExchanges) kept)"
             ),
             (
+                statistics.evictedExchanges,
+                "HTTP requests traced before their connection ended (at the cap of "
+                    + "\(options.maxExchangesPerConnection) held on one connection)"
+            ),
+            (
                 statistics.shedQueries,
                 "DNS queries judged or released early (at the cap of \(options.maxHeldQueries) held)"
             ),

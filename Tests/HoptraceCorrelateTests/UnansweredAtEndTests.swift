@@ -62,4 +62,26 @@ struct UnansweredAtEndTests {
         let end = ms(10 + Double(count - 1) + 100)
         #expect(requests.allSatisfy { $0.end == end })
     }
+
+    @Test("past the cap on requests held on one connection: the oldest traced at once as incomplete, counted")
+    func pipelinedPastTheCap() throws {
+        let count = 3_000
+        let path = try Self.capture(count: count, tail: 100)
+        var options = CorrelateOptions()
+        options.maxExchangesPerConnection = 64
+        var traces: [RequestTrace] = []
+        let run = try Correlator.trace(files: [path], options: options) { traces += $0 }
+        let requests = traces.filter { $0.request != nil }
+        #expect(requests.count == count)
+        #expect(Set(requests.compactMap { $0.request?.path }) == Set((0..<count).map { "/p/\($0)" }))
+        let early = requests.filter { $0.verdict.kind == .incomplete }
+        #expect(early.count == run.statistics.evictedExchanges)
+        #expect(early.allSatisfy { trace in trace.findings.contains { $0.kind == .evicted } })
+        // Never more than the cap held: all but the last 64 at most went early, and those left waited to the end.
+        #expect(early.count >= count - 64)
+        let late = requests.filter { $0.verdict.kind == .noResponse }
+        #expect(late.count == count - early.count)
+        #expect(late.allSatisfy { $0.end == ms(10 + Double(count - 1) + 100) })
+        #expect(traces.last?.evictedSoFar == run.statistics.evicted)
+    }
 }

@@ -7,6 +7,8 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
   ka         COUNT concurrent keep-alive connections, each with its own path (GET /ka/<i>): all handshakes, then
              all requests, then all responses; none closes (6 packets per connection)
   ka-shared  the same with one shared path (GET /ka), as health checks and /metrics scrapes look
+  pipe       COUNT pipelined requests (GET /p/<i>) on one connection after its handshake, never answered
+  dns-one    COUNT DNS queries from one client address (ports and ids cycling, distinct names), never answered
 
 Packets are 1 us apart, so no timeout expires inside a flood: the caps alone bound memory.
 """
@@ -84,6 +86,23 @@ elif kind in ("ka", "ka-shared"):
         a, p = client(i)
         q = len(request(i))
         tcp(a, SERVER, p, 80, isn(i) + 1 + q, (isn(i) ^ 0x5555) + 1 + len(response), ACK)
+elif kind == "pipe":
+    a, p = client(0)
+    tcp(a, SERVER, p, 80, 1000, 0, SYN)
+    tcp(SERVER, a, 80, p, 5000, 1001, SYN | ACK)
+    tcp(a, SERVER, p, 80, 1001, 5001, ACK)
+    seq = 1001
+    for i in range(count):
+        request = b"GET /p/%d HTTP/1.1\r\nHost: svc.default\r\n\r\n" % i
+        tcp(a, SERVER, p, 80, seq, 5001, ACK | PSH, request)
+        seq += len(request)
+elif kind == "dns-one":
+    address, _ = client(0)
+    for i in range(count):
+        name = b"".join(bytes([len(label)]) + label for label in [b"q%d" % i, b"default", b"svc", b"cluster", b"local"])
+        query = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0) + name + b"\x00" + struct.pack("!HH", 1, 1)
+        udp = struct.pack("!HHHH", 1024 + i % 60000, 53, 8 + len(query), 0) + query
+        emit(ETHER + ip(address, SERVER, 17, udp))
 else:
-    sys.exit("kind: syn, dns, ka or ka-shared")
+    sys.exit("kind: syn, dns, ka, ka-shared, pipe or dns-one")
 out.write(b"".join(buffer))
