@@ -111,6 +111,14 @@ struct DNSLookupBuilder {
     /// No open lookup's deadline is earlier (`.max` when none is open): the sweep for lookups over runs only when a
     /// query is sent after it.
     private var earliestDeadline = Int64.max
+    /// The positions in ``open`` of the lookups of each stem, in order: a query is compared with the lookups of its own
+    /// name's walk only (a client looking up 30,000 distinct names at once compared each query with all of them).
+    private var byStem: [Substring: [Int]] = [:]
+
+    private mutating func reindex() {
+        byStem.removeAll(keepingCapacity: true)
+        for index in open.indices { byStem[open[index].stem, default: []].append(index) }
+    }
 
     /// Adds the next query (in query-time order) and returns the lookups it showed to be over (their deadline passed
     /// before it was sent).
@@ -122,18 +130,25 @@ struct DNSLookupBuilder {
         if earliestDeadline < query.queryTime {
             var index = 0
             var earliest = Int64.max
+            var kept: [Open] = []
+            kept.reserveCapacity(open.count)
             while index < open.count {
                 if open[index].deadline < query.queryTime {
-                    finished.append(Self.lookup(open.remove(at: index)))
+                    finished.append(Self.lookup(open[index]))
                 } else {
                     earliest = min(earliest, open[index].deadline)
-                    index += 1
+                    kept.append(open[index])
                 }
+                index += 1
+            }
+            if !finished.isEmpty {
+                open = kept
+                reindex()
             }
             earliestDeadline = earliest
         }
         var best: (index: Int, sameSocket: Bool)?
-        for i in open.indices where open[i].stem == stem {
+        for i in byStem[stem] ?? [] {
             let continuation = Self.continues(open[i], with: query)
             guard continuation.continues else { continue }
             if best == nil || (continuation.sameSocket && !best!.sameSocket)
@@ -147,6 +162,7 @@ struct DNSLookupBuilder {
             open[best.index].take(query)
         } else {
             open.append(Open(query, stem: stem))
+            byStem[stem, default: []].append(open.count - 1)
             earliestDeadline = min(earliestDeadline, open[open.count - 1].deadline)
         }
         return finished
@@ -165,6 +181,7 @@ struct DNSLookupBuilder {
             finished.append(Self.lookup(lookup))
             return true
         }
+        reindex()
         earliestDeadline = earliest
         return finished
     }
