@@ -137,7 +137,7 @@ public final class TraceEngine {
                 group.lastActivity = max(group.lastActivity, record.endTime)
                 if group.serverISN == nil, let isn = group.sightings[index].serverISN {
                     group.serverISN = isn
-                    byServerISN[isn, default: []].append(group.id)
+                    Self.note(group.id, in: &byServerISN[isn, default: []])
                     adoptReplies(into: group, serverISN: isn)
                 }
             } else if options.liveness == nil, record.synAckTime == nil, record.responderSummary.packets == 0,
@@ -171,7 +171,7 @@ public final class TraceEngine {
                 schedule(group)
                 if group.serverISN == nil, let isn = group.sightings[index].serverISN {
                     group.serverISN = isn
-                    byServerISN[isn, default: []].append(group.id)
+                    Self.note(group.id, in: &byServerISN[isn, default: []])
                     adoptReplies(into: group, serverISN: isn)
                 }
             } else if record.endReason == .evicted, isEmptyPiece(record) {
@@ -360,15 +360,15 @@ public final class TraceEngine {
         sightingOf[record.id] = group.id
         if group.clientISN == nil, let isn = sighting.clientISN {
             group.clientISN = isn
-            byClientISN[isn, default: []].append(group.id)
+            Self.note(group.id, in: &byClientISN[isn, default: []])
         }
         if group.serverISN == nil, let isn = sighting.serverISN {
             group.serverISN = isn
-            byServerISN[isn, default: []].append(group.id)
+            Self.note(group.id, in: &byServerISN[isn, default: []])
             if !sighting.isReplyOnly { adoptReplies(into: group, serverISN: isn) }
         }
         if sighting.clientISN == nil, sighting.serverISN == nil, let key = MidstreamKey(sighting) {
-            byMidstream[key, default: []].append(group.id)
+            Self.note(group.id, in: &byMidstream[key, default: []])
         }
         topology.note(
             point: record.capturePoint,
@@ -380,6 +380,16 @@ public final class TraceEngine {
             topology.noteRouter(record.capturePoint)
         }
         for exchange in sighting.exchanges { index(exchange, group: group, sighting: sighting) }
+    }
+
+    /// The most connections listed under one ISN (or one tuple begun mid-stream) for the sightings still to come to be
+    /// matched with: the latest. NAT's views of a connection come within milliseconds of each other, while a scanner's
+    /// fixed ISN lists every connection it makes; only the latest are candidates, and a list costs what it holds.
+    static let candidatesPerKey = 64
+
+    static func note(_ id: Int, in list: inout [Int]) {
+        if list.count >= candidatesPerKey { list.removeFirst(list.count - candidatesPerKey + 1) }
+        list.append(id)
     }
 
     /// Moves the sightings of replies caught half translated (only the server's packets, the same server ISN),
@@ -457,6 +467,16 @@ public final class TraceEngine {
                 // The same addresses twice at one point: a new connection reusing the ISN (nmap, a stack reusing it).
                 return false
             }
+            if other.pointID == sighting.pointID, other.server == sighting.server,
+                other.client.address != sighting.client.address, sighting.clientISN != nil, other.clientISN != nil
+            {
+                // At one point, the same server from another client address is a translated view (SNAT seen twice
+                // where interfaces are not told apart) only when it is the same packet, by its IP identification:
+                // else another connection with the same ISN (a scanner's fixed ISN), never a NAT invented.
+                guard let mine = sighting.record.originatorFirst?.ipID, mine != 0,
+                    other.record.originatorFirst?.ipID == mine
+                else { return false }
+            }
         }
         let anchor = group.sightings.first { $0.clientISN != nil } ?? group.sightings[0]
         let anchorTime = topology.corrected(anchor.start, node: anchor.point.node)
@@ -520,7 +540,8 @@ public final class TraceEngine {
             index: exchange.index,
             requestID: request.requestID,
             host: request.host,
-            sender: sighting.client.address
+            sender: sighting.client.address,
+            destination: sighting.server.address
         )
         // Indexed by any client (proxies not learned yet) and by this client.
         onward.insert(entry, method: request.method, path: request.target)
@@ -992,7 +1013,8 @@ public final class TraceEngine {
                     from: window.0,
                     to: window.1,
                     excluding: group.id,
-                    notFrom: client.client.address
+                    notFrom: client.client.address,
+                    notTo: hosts
                 )
                 ?? onward.claim(
                     hosts: [OnwardIndex.anyClient],
@@ -1003,7 +1025,8 @@ public final class TraceEngine {
                     from: window.0,
                     to: window.1,
                     excluding: group.id,
-                    notFrom: client.client.address
+                    notFrom: client.client.address,
+                    notTo: hosts
                 )
             if let match, let upstream = groups[match.group] ?? retired[match.group]?.group {
                 let upstreamPath = ordered(upstream)
@@ -1412,6 +1435,8 @@ struct OnwardIndex {
         var host: String?
         /// The onward request's sender as seen where it was indexed.
         var sender: IPAddress
+        /// The onward request's server as seen where it was indexed.
+        var destination: IPAddress
         var consumed = false
     }
 
@@ -1569,7 +1594,8 @@ struct OnwardIndex {
         from: Int64,
         to: Int64,
         excluding group: Int,
-        notFrom client: IPAddress
+        notFrom client: IPAddress,
+        notTo servers: [IPAddress]
     ) -> Match? {
         var best: (slot: Int32, byID: Bool)?
         for host in Set(hosts) {
@@ -1590,8 +1616,11 @@ struct OnwardIndex {
                 position += 1
                 scanned += 1
                 guard lists(slot, client: host, method: method, path: path) else { continue }
-                // A proxy's onward request comes from the proxy, never from the inbound request's own client.
-                guard !entry.consumed, entry.group != group, entry.sender != client else { continue }
+                // A proxy's onward request comes from the proxy, never from the inbound request's own client, and goes
+                // elsewhere than the inbound one (another client's request to the same server is not forwarded).
+                guard !entry.consumed, entry.group != group, entry.sender != client,
+                    !servers.contains(entry.destination)
+                else { continue }
                 if let requestID, let theirs = entry.requestID, requestID != theirs { continue }
                 if let hostHeader, entry.host != hostHeader { continue }
                 let byID = requestID != nil && requestID == entry.requestID

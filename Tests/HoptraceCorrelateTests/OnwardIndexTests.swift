@@ -16,7 +16,8 @@ struct OnwardIndexTests {
         group: Int,
         sender: IPAddress,
         requestID: String? = nil,
-        host: String? = nil
+        host: String? = nil,
+        destination: IPAddress = IPAddress(10, 96, 5, 5)
     ) -> OnwardIndex.Entry {
         .init(
             time: time,
@@ -26,7 +27,8 @@ struct OnwardIndexTests {
             index: 0,
             requestID: requestID,
             host: host,
-            sender: sender
+            sender: sender,
+            destination: destination
         )
     }
 
@@ -48,7 +50,8 @@ struct OnwardIndexTests {
             from: from,
             to: to,
             excluding: -1,
-            notFrom: Self.inbound
+            notFrom: Self.inbound,
+            notTo: [IPAddress(10, 96, 0, 1)]
         )?.group
     }
 
@@ -93,6 +96,22 @@ struct OnwardIndexTests {
         #expect(claim(&index, hosts: [Self.proxy], path: "/x") == 4)
         #expect(claim(&index, hosts: [Self.proxy], path: "/x") == nil)
         #expect(claim(&index, hosts: [OnwardIndex.anyClient], path: "/x") == nil)
+    }
+
+    @Test("a request to the inbound request's own server is another client's, never its onward request")
+    func notToTheSameServer() {
+        var index = OnwardIndex()
+        // Another client's identical request to the same server, inside the window: not a proxy's.
+        let inboundServer = IPAddress(10, 96, 0, 1)
+        index.insert(
+            Self.entry(100, group: 1, sender: Self.other, destination: inboundServer),
+            method: "GET",
+            path: "/"
+        )
+        #expect(claim(&index, hosts: [OnwardIndex.anyClient], path: "/") == nil)
+        #expect(claim(&index, hosts: [Self.other], path: "/") == nil)
+        index.insert(Self.entry(200, group: 2, sender: Self.proxy), method: "GET", path: "/")
+        #expect(claim(&index, hosts: [OnwardIndex.anyClient], path: "/") == 2)
     }
 
     @Test("a request ID that matches wins over an earlier exchange; one that differs excludes; Host must match")

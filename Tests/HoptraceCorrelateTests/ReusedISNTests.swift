@@ -1,0 +1,70 @@
+import Foundation
+import HoptraceTestSupport
+import Testing
+
+@testable import HoptraceCorrelate
+
+/// Connections that share their ISNs (a scanner's fixed ISN, a load generator's) are distinct connections, not views
+/// of one connection through NAT; two views of one SYN at one capture point (SNAT where interfaces are not told
+/// apart) are one connection when they are the same packet by IP identification. The facts are the hand-built
+/// captures' own: which connections they hold.
+@Suite("ISNs reused by distinct connections")
+struct ReusedISNTests {
+    static let server = "10.96.0.10:80"
+
+    /// A connection from `client` with fixed ISNs, 1 ms per packet from `start`: handshake, a GET, its response, close.
+    static func connection(
+        _ capture: inout HandBuiltCapture,
+        client: String,
+        start: Double,
+        ipID: UInt16 = 0,
+        path: String = "/"
+    ) {
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: svc\r\n\r\n".utf8)
+        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8)
+        let c: UInt32 = 12_345
+        let s: UInt32 = 777
+        let q = UInt32(request.count)
+        let r = UInt32(response.count)
+        capture.tcp(at: ms(start), client, server, .syn, seq: c, ipID: ipID)
+        capture.tcp(at: ms(start + 1), server, client, [.syn, .ack], seq: s, ack: c + 1)
+        capture.tcp(at: ms(start + 2), client, server, .ack, seq: c + 1, ack: s + 1)
+        capture.tcp(at: ms(start + 3), client, server, [.psh, .ack], seq: c + 1, ack: s + 1, payload: request)
+        capture.tcp(at: ms(start + 4), server, client, [.psh, .ack], seq: s + 1, ack: c + 1 + q, payload: response)
+        capture.tcp(at: ms(start + 5), client, server, [.fin, .ack], seq: c + 1 + q, ack: s + 1 + r)
+        capture.tcp(at: ms(start + 6), server, client, [.fin, .ack], seq: s + 1 + r, ack: c + 2 + q)
+        capture.tcp(at: ms(start + 7), client, server, .ack, seq: c + 2 + q, ack: s + 2 + r)
+    }
+
+    @Test("50 clients with the same client and server ISNs, IP ID 0, interleaved: 50 connections, no NAT invented")
+    func scannerISN() throws {
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        for n in 0..<50 {
+            Self.connection(&capture, client: "10.1.\(n / 200).\(n % 200 + 1):\(40_000 + n)", start: Double(n) * 0.1)
+        }
+        var traces: [RequestTrace] = []
+        _ = try Correlator.trace(files: [try capture.write(name: "reused-isn-50.pcapng")]) { traces += $0 }
+        #expect(traces.count == 50)
+        #expect(Set(traces.compactMap { $0.client?.address.description }).count == 50)
+        #expect(traces.allSatisfy { $0.verdict.kind == .ok })
+        #expect(traces.allSatisfy { trace in trace.hops.allSatisfy { $0.translation == .none } })
+    }
+
+    @Test("one SYN seen twice at one point, before and after SNAT (the same IP identification): one connection")
+    func samePacketTwice() throws {
+        var capture = HandBuiltCapture(interfaces: ["any"])
+        // The pod's view and the masqueraded one of the same packets, 5 us apart.
+        Self.connection(&capture, client: "10.244.1.5:40000", start: 0, ipID: 4_242)
+        Self.connection(&capture, client: "192.168.1.10:40000", start: 0.005, ipID: 4_242)
+        var traces: [RequestTrace] = []
+        _ = try Correlator.trace(files: [try capture.write(name: "snat-twice.pcapng")]) { traces += $0 }
+        #expect(traces.count == 1)
+        // The same pair with different IP identifications: two connections.
+        var other = HandBuiltCapture(interfaces: ["any"])
+        Self.connection(&other, client: "10.244.1.5:40000", start: 0, ipID: 4_242)
+        Self.connection(&other, client: "192.168.1.10:40000", start: 0.005, ipID: 4_243)
+        traces = []
+        _ = try Correlator.trace(files: [try other.write(name: "snat-twice-other.pcapng")]) { traces += $0 }
+        #expect(traces.count == 2)
+    }
+}
