@@ -46,6 +46,9 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// the settle time); beyond it (a flood of pipelined requests) the oldest are traced at once with what is known
     /// (counted). A keep-alive connection at 1,000 requests a second holds about 3,000.
     public var maxExchangesPerConnection = 8_192
+    /// Most ICMP errors kept for the connections they quote (a minute's worth, at most this many); beyond it the
+    /// earliest are forgotten (counted).
+    public var maxICMPErrors = 100_000
     /// Most DNS queries held for building lookups and for connections to claim, across clients; beyond it (a flood
     /// of lookups) they are judged at once and the oldest lookups released (counted).
     public var maxHeldQueries = 100_000
@@ -132,6 +135,9 @@ public struct CorrelateStatistics: Sendable, Hashable {
     /// ``CorrelateOptions/maxExchangesPerConnection`` (a request without its response yet is `incomplete`), or, seen
     /// at a capture point only, forgotten.
     public var evictedExchanges = 0
+    /// ICMP errors forgotten before a connection they quote was traced, to stay under
+    /// ``CorrelateOptions/maxICMPErrors``.
+    public var shedICMPErrors = 0
     /// DNS queries judged before their retries or answers could join them, or released before a connection could
     /// claim them, to stay under ``CorrelateOptions/maxHeldQueries``.
     public var shedQueries = 0
@@ -153,6 +159,7 @@ public struct CorrelateStatistics: Sendable, Hashable {
     /// Everything given up to stay within the caps.
     public var evicted: Int {
         evictedConnections + evictedPending + evictedQueries + shedQueries + shedExchanges + evictedExchanges
+            + shedICMPErrors
     }
 
     /// Zeroes.

@@ -39,7 +39,7 @@ public final class TraceEngine {
     private var byMidstream: [MidstreamKey: [Int]] = [:]
     private var orphanExchanges: [UInt64: [HTTPExchange]] = [:]
     private var dns: DNSStore
-    private var icmp: [ICMPRecord] = []
+    private var icmp = ICMPErrors()
     private var onward = OnwardIndex()
     /// When each address last received a request's first bytes as a server (reference clock): a client that had
     /// just been sent a request may be forwarding it (an L7 proxy not learned yet), and its connection waits for
@@ -232,6 +232,11 @@ public final class TraceEngine {
         case .icmpError(let event):
             let record = ICMPRecord(event: event, point: capturePoint(event.capturePoint))
             icmp.append(record)
+            if icmp.count > options.maxICMPErrors {
+                // A flood of ICMP errors: the earliest half kept is forgotten (counted); the indexes are rebuilt once
+                // per half a cap of errors, not per error.
+                statistics.shedICMPErrors += icmp.shed(to: options.maxICMPErrors / 2)
+            }
             if event.quotedProtocol == .tcp || event.quotedProtocol == .udp, event.type == 3 || event.type == 1 {
                 // Unreachable from an address that is not the quoted destination: the node rejecting it.
                 if event.sender != event.quotedDestination.address {
@@ -637,7 +642,7 @@ public final class TraceEngine {
         }
         // ICMP errors are kept a minute.
         let icmpHorizon = Clock.since(now, 60_000_000_000)
-        if let first = icmp.first, first.event.time < icmpHorizon { icmp.removeAll { $0.event.time < icmpHorizon } }
+        icmp.expire(before: icmpHorizon)
         if Clock.since(now, lastExpiry) >= 10_000_000_000 {
             lastExpiry = now
             // Onward exchanges matter until the inbound request they answer is traced: its proxy's join window
@@ -859,7 +864,7 @@ public final class TraceEngine {
         }
         if payload && beginning { return false }
         let tuples = group.sightings.map { TupleKey(client: $0.client, server: $0.server) }
-        return !icmp.contains { Self.quotes($0.event, isn: group.clientISN, tuples: tuples) }
+        return !icmp.quotes(isn: group.clientISN, tuples: tuples)
     }
 
     /// Whether a record of a connection not seen before holds no payload, no reset and no exchange, and no ICMP error
@@ -874,18 +879,18 @@ public final class TraceEngine {
             TupleKey(client: record.originator, server: record.responder),
             TupleKey(client: record.responder, server: record.originator),
         ]
-        return !icmp.contains { Self.quotes($0.event, isn: record.originatorISN, tuples: tuples) }
+        return !icmp.quotes(isn: record.originatorISN, tuples: tuples)
     }
 
     /// The ICMP errors kept that quote a connection: its client ISN, or any of its tuples along the path.
     private func quotingICMP(_ path: [(Sighting, OrderEvidence)]) -> [ICMPRecord] {
         guard let client = path.first?.0, !icmp.isEmpty else { return [] }
         let tuples = Set(path.map { TupleKey(client: $0.0.client, server: $0.0.server) })
-        return icmp.filter { Self.quotes($0.event, isn: client.clientISN, tuples: tuples) }
+        return icmp.quoting(isn: client.clientISN, tuples: tuples)
     }
 
     /// Whether an ICMP error quotes a TCP connection: its client's ISN, or one of its tuples.
-    private static func quotes(_ e: ICMPErrorEvent, isn: UInt32?, tuples: some Collection<TupleKey>) -> Bool {
+    static func quotes(_ e: ICMPErrorEvent, isn: UInt32?, tuples: some Collection<TupleKey>) -> Bool {
         guard e.quotedProtocol == .tcp else { return false }
         if let isn, e.quotedTCPSequence == isn { return true }
         return tuples.contains(TupleKey(client: e.quotedSource, server: e.quotedDestination))

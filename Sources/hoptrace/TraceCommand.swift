@@ -298,6 +298,10 @@ struct TraceCommand: ParsableCommand {
                     + "\(options.maxExchangesPerConnection) held on one connection)"
             ),
             (
+                statistics.shedICMPErrors,
+                "ICMP errors forgotten early (at the cap of \(options.maxICMPErrors) kept)"
+            ),
+            (
                 statistics.shedQueries,
                 "DNS queries judged or released early (at the cap of \(options.maxHeldQueries) held)"
             ),

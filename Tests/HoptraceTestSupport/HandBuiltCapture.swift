@@ -160,6 +160,38 @@ public struct HandBuiltCapture {
         )
     }
 
+    /// Appends an ICMP destination unreachable (`code` 3: port) from `sender`, quoting the IPv4 header and first 8
+    /// bytes of a TCP segment from `src` to `dst` with sequence number `seq`.
+    public mutating func icmpUnreachable(
+        at time: Int64,
+        from sender: String,
+        _ src: String,
+        _ dst: String,
+        seq: UInt32,
+        code: UInt8 = 3
+    ) {
+        let (ra, _) = Self.endpoint(sender)
+        let (sa, sp) = Self.endpoint(src)
+        let (da, dp) = Self.endpoint(dst)
+        let quotedTCP = Self.be16(sp) + Self.be16(dp) + Self.be32(seq)
+        let quoted = Self.ipv4(sa, da, protocol: 6, ttl: 63, id: 0, quotedTCP + [UInt8](repeating: 0, count: 12))
+        var icmp: [UInt8] = [3, code, 0, 0, 0, 0, 0, 0] + quoted.prefix(28)
+        let sum = Self.checksum(icmp)
+        icmp[2] = UInt8(sum >> 8)
+        icmp[3] = UInt8(sum & 0xff)
+        frames.append(
+            (
+                time,
+                Self.ethernet(
+                    [2, 0, 0, 0, 0, 3],
+                    [2, 0, 0, 0, 0, 1],
+                    Self.ipv4(ra, sa, protocol: 1, ttl: 64, id: 0, icmp)
+                ),
+                current.interface, current.direction
+            )
+        )
+    }
+
     /// The classic pcap file bytes (little-endian, microseconds, snaplen 262144, Ethernet).
     public var pcap: [UInt8] {
         var out: [UInt8] = []
