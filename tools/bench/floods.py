@@ -9,6 +9,10 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
   ka-shared  the same with one shared path (GET /ka), as health checks and /metrics scrapes look
   pipe       COUNT pipelined requests (GET /p/<i>) on one connection after its handshake, never answered
   dns-one    COUNT DNS queries from one client address (ports and ids cycling, distinct names), never answered
+  icmp       COUNT ICMP port unreachables (from a router, each quoting a TCP tuple of its own), and every 20th a
+             short HTTP connection (handshake, GET, 200, close) to the server they quote
+  fixed-isn  COUNT connections from distinct clients with the same client and server ISNs and IP ID 0 (a scanner's
+             fixed ISN), each SYN, SYN-ACK, RST
 
 Packets are 1 us apart, so no timeout expires inside a flood: the caps alone bound memory.
 """
@@ -20,7 +24,7 @@ count = int(sys.argv[2])
 out = sys.stdout.buffer
 out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
 ETHER = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00"
-SYN, ACK, PSH = 0x02, 0x10, 0x08
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 t = [1_700_000_000 * 1_000_000]
 buffer = []
 
@@ -103,6 +107,31 @@ elif kind == "dns-one":
         query = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0) + name + b"\x00" + struct.pack("!HH", 1, 1)
         udp = struct.pack("!HHHH", 1024 + i % 60000, 53, 8 + len(query), 0) + query
         emit(ETHER + ip(address, SERVER, 17, udp))
+elif kind == "icmp":
+    ROUTER = bytes([10, 0, 0, 1])
+    for i in range(count):
+        address, port = client(i)
+        header = struct.pack("!HHIIBBHHH", 80, port, i, 0, 5 << 4, SYN | ACK, 65535, 0, 0)
+        quoted = ip(SERVER, address, 6, header)[:28]
+        emit(ETHER + ip(ROUTER, SERVER, 1, struct.pack("!BBHI", 3, 3, 0, 0) + quoted))
+        if i % 20 == 0:
+            a, p = client(i + 7)
+            get = b"GET / HTTP/1.1\r\nHost: svc.default\r\n\r\n"
+            ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+            tcp(a, SERVER, p, 80, 1000, 0, SYN)
+            tcp(SERVER, a, 80, p, 5000, 1001, SYN | ACK)
+            tcp(a, SERVER, p, 80, 1001, 5001, ACK)
+            tcp(a, SERVER, p, 80, 1001, 5001, ACK | PSH, get)
+            tcp(SERVER, a, 80, p, 5001, 1001 + len(get), ACK | PSH, ok)
+            tcp(a, SERVER, p, 80, 1001 + len(get), 5001 + len(ok), ACK | FIN)
+            tcp(SERVER, a, 80, p, 5001 + len(ok), 1002 + len(get), ACK | FIN)
+            tcp(a, SERVER, p, 80, 1002 + len(get), 5002 + len(ok), ACK)
+elif kind == "fixed-isn":
+    for i in range(count):
+        a, p = client(i)
+        tcp(a, SERVER, p, 80, 12345, 0, SYN)
+        tcp(SERVER, a, 80, p, 777, 12346, SYN | ACK)
+        tcp(a, SERVER, p, 80, 12346, 0, RST)
 else:
-    sys.exit("kind: syn, dns, ka, ka-shared, pipe or dns-one")
+    sys.exit("kind: syn, dns, ka, ka-shared, pipe, dns-one, icmp or fixed-isn")
 out.write(b"".join(buffer))
