@@ -391,6 +391,8 @@ public final class TraceEngine {
     /// matched with: the latest. NAT's views of a connection come within milliseconds of each other, while a scanner's
     /// fixed ISN lists every connection it makes; only the latest are candidates, and a list costs what it holds.
     static let candidatesPerKey = 64
+    /// The most sightings joined into one connection.
+    static let sightingsPerConnection = 256
 
     static func note(_ id: Int, in list: inout [Int]) {
         if list.count >= candidatesPerKey { list.removeFirst(list.count - candidatesPerKey + 1) }
@@ -463,6 +465,9 @@ public final class TraceEngine {
 
     /// Whether `sighting` is the same connection as `group`'s sightings.
     func consistent(_ sighting: Sighting, with group: ConnectionGroup) -> Bool {
+        // A connection crosses a few points per node; hundreds of views are not one connection (and each join would
+        // cost them all).
+        guard group.sightings.count < Self.sightingsPerConnection else { return false }
         // Close in time: within the SYN retransmissions (plus clock offsets between nodes), else a minute.
         let window: Int64 = 2_000_000_000
         let time = topology.corrected(sighting.start, node: sighting.point.node)
