@@ -357,16 +357,21 @@ struct DNSStore {
             end >= earliest && end <= latest && (chosenClosed == nil && chosenOpen == nil || end > chosenEnd)
                 && !entry.claimed.contains(LookupKey(start: start, name: name))
         }
-        // Only the closed lookups that ended in the window: found by their end, never a scan of the client's all.
-        var index = entry.closed.partitionPoint { $0.end < earliest }
-        while index < entry.closed.count, entry.closed[index].end <= latest {
-            let lookup = entry.closed[index]
-            if better(start: lookup.start, end: lookup.end, name: lookup.name),
-                lookup.queries.contains(where: { $0.addresses.contains(answering) })
-            {
-                (chosenEnd, chosenClosed) = (lookup.end, index)
+        // The closed lookups that ended in the window, latest first (found by their end, never a scan of the
+        // client's all), and only while they can still be the latest: the first that answered the address and is
+        // not claimed wins, or among several that ended at that instant the earliest kept.
+        if entry.closedAnswers[answering] != nil {
+            var index = entry.closed.partitionPoint { $0.end <= latest } - 1
+            while index >= 0 {
+                let end = entry.closed[index].end
+                if end < earliest || end < chosenEnd { break }
+                if entry.closed[index].queries.contains(where: { $0.addresses.contains(answering) }),
+                    !entry.claimed.contains(LookupKey(start: entry.closed[index].start, name: entry.closed[index].name))
+                {
+                    (chosenEnd, chosenClosed) = (end, index)
+                }
+                index -= 1
             }
-            index += 1
         }
         for (position, open) in entry.builder.open.enumerated() where open.answered(answering) {
             guard let span = open.resolvedSpan, better(start: span.start, end: span.end, name: span.name) else {
