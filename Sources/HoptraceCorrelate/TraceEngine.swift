@@ -393,6 +393,8 @@ public final class TraceEngine {
     static let candidatesPerKey = 64
     /// The most sightings joined into one connection.
     static let sightingsPerConnection = 256
+    /// The most client addresses one connection is seen with (before and after source NAT, with a margin).
+    static let clientAddressesPerConnection = 4
 
     static func note(_ id: Int, in list: inout [Int]) {
         if list.count >= candidatesPerKey { list.removeFirst(list.count - candidatesPerKey + 1) }
@@ -468,6 +470,13 @@ public final class TraceEngine {
         // A connection crosses a few points per node; hundreds of views are not one connection (and each join would
         // cost them all).
         guard group.sightings.count < Self.sightingsPerConnection else { return false }
+        // NAT gives a connection a client address or two more (MASQUERADE, a node's overlay address), never dozens:
+        // distinct connections that share their ISNs, seen at many points, are not views of one.
+        if !group.sightings.contains(where: { $0.client.address == sighting.client.address }) {
+            var clients = Set<IPAddress>()
+            for other in group.sightings { clients.insert(other.client.address) }
+            if clients.count >= Self.clientAddressesPerConnection { return false }
+        }
         // Close in time: within the SYN retransmissions (plus clock offsets between nodes), else a minute.
         let window: Int64 = 2_000_000_000
         let time = topology.corrected(sighting.start, node: sighting.point.node)

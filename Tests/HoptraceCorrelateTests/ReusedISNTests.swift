@@ -67,4 +67,21 @@ struct ReusedISNTests {
         _ = try Correlator.trace(files: [try other.write(name: "snat-twice-other.pcapng")]) { traces += $0 }
         #expect(traces.count == 2)
     }
+
+    @Test("12 clients with the same ISNs, each at a capture point of its own: no trace joins more than 4 of them")
+    func acrossPoints() throws {
+        let interfaces = (0..<12).map { "veth\($0)" }
+        var capture = HandBuiltCapture(interfaces: interfaces)
+        for n in 0..<12 {
+            capture.at(interfaces[n])
+            Self.connection(&capture, client: "10.2.0.\(n + 1):40000", start: Double(n) * 0.01)
+        }
+        var traces: [RequestTrace] = []
+        _ = try Correlator.trace(files: [try capture.write(name: "reused-isn-points.pcapng")]) { traces += $0 }
+        // Without IP identification, the same ISNs at other points look like NAT's views; NAT gives a connection two
+        // or three client addresses, so a trace is never stretched over more than 4.
+        let clients = traces.map { Set($0.hops.map(\.source.address)) }
+        #expect(clients.allSatisfy { $0.count <= 4 })
+        #expect(Set(clients.flatMap { $0 }).count == 12)
+    }
 }
