@@ -1020,8 +1020,8 @@ public final class TraceEngine {
                     node: client.point.node
                 )
             )
-            // From the proxy's own address; else from any of the node's addresses, with the same Host (a proxy on
-            // the node's host network connects from whichever of them routing picks): never from another client.
+            // From the proxy's own address; else from any address, with the same Host (a proxy on the node's
+            // host network connects from whichever of the node's addresses routing picks).
             let match =
                 onward.claim(
                     hosts: hosts,
@@ -1045,8 +1045,7 @@ public final class TraceEngine {
                     to: window.1,
                     excluding: group.id,
                     notFrom: client.client.address,
-                    notTo: hosts,
-                    senders: { [directory] in directory.isNodeAddress($0) }
+                    notTo: hosts
                 )
             if let match, let upstream = groups[match.group] ?? retired[match.group]?.group {
                 let upstreamPath = ordered(upstream)
@@ -1615,8 +1614,7 @@ struct OnwardIndex {
         to: Int64,
         excluding group: Int,
         notFrom client: IPAddress,
-        notTo servers: [IPAddress],
-        senders allowed: (IPAddress) -> Bool = { _ in true }
+        notTo servers: [IPAddress]
     ) -> Match? {
         var best: (slot: Int32, byID: Bool)?
         for host in Set(hosts) {
@@ -1640,7 +1638,7 @@ struct OnwardIndex {
                 // A proxy's onward request comes from the proxy, never from the inbound request's own client, and goes
                 // elsewhere than the inbound one (another client's request to the same server is not forwarded).
                 guard !entry.consumed, entry.group != group, entry.sender != client,
-                    !servers.contains(entry.destination), allowed(entry.sender)
+                    !servers.contains(entry.destination)
                 else { continue }
                 if let requestID, let theirs = entry.requestID, requestID != theirs { continue }
                 if let hostHeader, entry.host != hostHeader { continue }
