@@ -452,7 +452,10 @@ struct TraceSummary {
     var byVerdict: [VerdictKind: Int] = [:]
     var byMode: [TraceMode: Int] = [:]
     var failures: [RequestTrace] = []
+    /// The slowest of the requests that finished (an `incomplete` one's time is only what was seen of it).
     var slowest: [RequestTrace] = []
+    /// The first `incomplete` requests: shown and chosen only when no request finished.
+    var unfinished: [RequestTrace] = []
     static let shown = 10
 
     mutating func add(_ trace: RequestTrace) {
@@ -460,6 +463,10 @@ struct TraceSummary {
         byVerdict[trace.verdict.kind, default: 0] += 1
         byMode[trace.mode, default: 0] += 1
         if trace.verdict.kind.isFailure, failures.count < Self.shown { failures.append(trace) }
+        if trace.verdict.kind == .incomplete {
+            if unfinished.count < Self.shown { unfinished.append(trace) }
+            return
+        }
         if slowest.count < Self.shown || trace.timings.total > slowest[slowest.count - 1].timings.total {
             slowest.append(trace)
             slowest.sort { $0.timings.total > $1.timings.total }
@@ -467,8 +474,8 @@ struct TraceSummary {
         }
     }
 
-    /// The first failed request, else the slowest.
-    var chosen: RequestTrace? { failures.first ?? slowest.first }
+    /// The first failed request, else the slowest, else the first incomplete one.
+    var chosen: RequestTrace? { failures.first ?? slowest.first ?? unfinished.first }
 
     func render(evicted: Int, capsNote: String = "") -> String {
         guard count > 0 else { return "no requests found in the capture\n" }
@@ -490,11 +497,22 @@ struct TraceSummary {
             lines.append("failures (\(total) of \(byVerdict.filter { $0.key.isFailure }.values.reduce(0, +))):")
             for trace in failures { lines.append("  " + TraceCommand.oneLine(trace)) }
         }
-        lines.append("slowest:")
-        for trace in slowest { lines.append("  " + TraceCommand.oneLine(trace)) }
-        if let chosen {
+        if !slowest.isEmpty {
+            lines.append("slowest:")
+            for trace in slowest { lines.append("  " + TraceCommand.oneLine(trace)) }
+        } else if !unfinished.isEmpty {
+            let total = byVerdict[.incomplete] ?? 0
             lines.append(
-                "tracing #\(chosen.index) (\(chosen.verdict.kind.isFailure ? "the first failed" : "the slowest")"
+                "incomplete (\(unfinished.count == Self.shown ? "first \(Self.shown)" : "\(total)") of \(total)):"
+            )
+            for trace in unfinished { lines.append("  " + TraceCommand.oneLine(trace)) }
+        }
+        if let chosen {
+            let which =
+                chosen.verdict.kind.isFailure
+                ? "the first failed" : chosen.verdict.kind == .incomplete ? "the first incomplete" : "the slowest"
+            lines.append(
+                "tracing #\(chosen.index) (\(which)"
                     + "; select another with --index N, --http, --request-id, --client or --service; --all traces "
                     + "each, --list lists each)"
             )
