@@ -735,19 +735,21 @@ public final class TraceEngine {
     private func trimExchanges(of group: ConnectionGroup) {
         let keep = options.maxExchangesPerConnection - options.maxExchangesPerConnection / 8
         let path = ordered(group)
-        guard let client = path.first?.0 else { return }
-        let oldest = client.exchanges.prefix(max(0, client.exchanges.count - keep))
-        for exchange in oldest {
-            let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
-            let key = ExchangeKey(raw: raw, index: exchange.index)
-            guard !group.emitted.contains(key) else { continue }
-            group.emitted.insert(key)
-            var assembly = assemble(group: group, path: path, exchange: exchange)
-            assembly.exchangeCapped = true
-            queue(assembly)
+        if let client = path.first?.0 {
+            let oldest = client.exchanges.prefix(max(0, client.exchanges.count - keep))
+            for exchange in oldest {
+                let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
+                let key = ExchangeKey(raw: raw, index: exchange.index)
+                guard !group.emitted.contains(key) else { continue }
+                group.emitted.insert(key)
+                var assembly = assemble(group: group, path: path, exchange: exchange)
+                assembly.exchangeCapped = true
+                queue(assembly)
+            }
+            statistics.evictedExchanges += oldest.count
+            forget(Array(oldest), in: group, client: client)
         }
-        statistics.evictedExchanges += oldest.count
-        forget(Array(oldest), in: group, client: client)
+        // Views the client's side does not have (or no client's side at all): past the cap, forgotten.
         for position in group.sightings.indices where group.sightings[position].exchanges.count > keep {
             let excess = group.sightings[position].exchanges.count - keep
             group.sightings[position].exchanges.removeFirst(excess)
