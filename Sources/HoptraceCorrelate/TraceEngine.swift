@@ -560,7 +560,8 @@ public final class TraceEngine {
             requestID: request.requestID,
             host: request.host,
             sender: sighting.client.address,
-            destination: sighting.server.address
+            destination: sighting.server.address,
+            forwarded: request.forwardedFor != nil || request.requestID != nil || request.traceparent != nil
         )
         // Indexed by any client (proxies not learned yet) and by this client.
         onward.insert(entry, method: request.method, path: request.target)
@@ -1023,7 +1024,9 @@ public final class TraceEngine {
                 )
             )
             // From the proxy's own address; else from any address, with the same Host (a proxy on the node's
-            // host network connects from whichever of the node's addresses routing picks).
+            // host network connects from whichever of the node's addresses routing picks), when it carries what a
+            // proxy adds (X-Forwarded-For, X-Request-ID, traceparent): two pods' identical health checks, one sent
+            // while the other waited, are two requests.
             let match =
                 onward.claim(
                     hosts: hosts,
@@ -1047,7 +1050,8 @@ public final class TraceEngine {
                     to: window.1,
                     excluding: group.id,
                     notFrom: client.client.address,
-                    notTo: hosts
+                    notTo: hosts,
+                    forwardedOnly: true
                 )
             if let match, let upstream = groups[match.group] ?? retired[match.group]?.group {
                 let upstreamPath = ordered(upstream)
@@ -1458,6 +1462,9 @@ struct OnwardIndex {
         var sender: IPAddress
         /// The onward request's server as seen where it was indexed.
         var destination: IPAddress
+        /// Whether the request carries what proxies add to what they forward (X-Forwarded-For, X-Request-ID,
+        /// traceparent).
+        var forwarded = false
         var consumed = false
     }
 
@@ -1616,7 +1623,8 @@ struct OnwardIndex {
         to: Int64,
         excluding group: Int,
         notFrom client: IPAddress,
-        notTo servers: [IPAddress]
+        notTo servers: [IPAddress],
+        forwardedOnly: Bool = false
     ) -> Match? {
         var best: (slot: Int32, byID: Bool)?
         for host in Set(hosts) {
@@ -1640,7 +1648,7 @@ struct OnwardIndex {
                 // A proxy's onward request comes from the proxy, never from the inbound request's own client, and goes
                 // elsewhere than the inbound one (another client's request to the same server is not forwarded).
                 guard !entry.consumed, entry.group != group, entry.sender != client,
-                    !servers.contains(entry.destination)
+                    !servers.contains(entry.destination), entry.forwarded || !forwardedOnly
                 else { continue }
                 if let requestID, let theirs = entry.requestID, requestID != theirs { continue }
                 if let hostHeader, entry.host != hostHeader { continue }
