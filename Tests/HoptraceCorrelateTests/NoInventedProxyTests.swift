@@ -17,21 +17,19 @@ struct NoInventedProxyTests {
         start: Double,
         serverTime: Double
     ) {
-        let request = Array("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)
-        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8)
-        let c: UInt32 = UInt32(start * 1_000) &* 7_919
-        let s: UInt32 = 90_000 &+ c
-        let q = UInt32(request.count)
-        let r = UInt32(response.count)
-        capture.tcp(at: ms(start), client, server, .syn, seq: c, ipID: 1)
-        capture.tcp(at: ms(start + 0.1), server, client, [.syn, .ack], seq: s, ack: c + 1)
-        capture.tcp(at: ms(start + 0.2), client, server, .ack, seq: c + 1, ack: s + 1)
-        capture.tcp(at: ms(start + 0.3), client, server, [.psh, .ack], seq: c + 1, ack: s + 1, payload: request)
-        let end = start + 0.3 + serverTime
-        capture.tcp(at: ms(end), server, client, [.psh, .ack], seq: s + 1, ack: c + 1 + q, payload: response)
-        capture.tcp(at: ms(end + 0.1), client, server, [.fin, .ack], seq: c + 1 + q, ack: s + 1 + r)
-        capture.tcp(at: ms(end + 0.2), server, client, [.fin, .ack], seq: s + 1 + r, ack: c + 2 + q)
-        capture.tcp(at: ms(end + 0.3), client, server, .ack, seq: c + 2 + q, ack: s + 2 + r)
+        let c = UInt32(start * 1_000) &* 7_919
+        capture.httpConnection(
+            at: ms(start),
+            client,
+            server,
+            clientISN: c,
+            serverISN: 90_000 &+ c,
+            request: Array("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8),
+            response: Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8),
+            gap: 100_000,
+            serverTime: Int64(serverTime * 1_000_000),
+            ipID: 1
+        )
     }
 
     @Test("two clients' identical health checks to two servers, one inside the other: two direct requests")

@@ -20,20 +20,18 @@ struct ReusedISNTests {
         ipID: UInt16 = 0,
         path: String = "/"
     ) {
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: svc\r\n\r\n".utf8)
-        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8)
-        let c: UInt32 = 12_345
-        let s: UInt32 = 777
-        let q = UInt32(request.count)
-        let r = UInt32(response.count)
-        capture.tcp(at: ms(start), client, server, .syn, seq: c, ipID: ipID)
-        capture.tcp(at: ms(start + 1), server, client, [.syn, .ack], seq: s, ack: c + 1)
-        capture.tcp(at: ms(start + 2), client, server, .ack, seq: c + 1, ack: s + 1)
-        capture.tcp(at: ms(start + 3), client, server, [.psh, .ack], seq: c + 1, ack: s + 1, payload: request)
-        capture.tcp(at: ms(start + 4), server, client, [.psh, .ack], seq: s + 1, ack: c + 1 + q, payload: response)
-        capture.tcp(at: ms(start + 5), client, server, [.fin, .ack], seq: c + 1 + q, ack: s + 1 + r)
-        capture.tcp(at: ms(start + 6), server, client, [.fin, .ack], seq: s + 1 + r, ack: c + 2 + q)
-        capture.tcp(at: ms(start + 7), client, server, .ack, seq: c + 2 + q, ack: s + 2 + r)
+        capture.httpConnection(
+            at: ms(start),
+            client,
+            server,
+            clientISN: 12_345,
+            serverISN: 777,
+            request: Array("GET \(path) HTTP/1.1\r\nHost: svc\r\n\r\n".utf8),
+            response: Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8),
+            gap: 1_000_000,
+            serverTime: 1_000_000,
+            ipID: ipID
+        )
     }
 
     @Test("50 clients with the same client and server ISNs, IP ID 0, interleaved: 50 connections, no NAT invented")

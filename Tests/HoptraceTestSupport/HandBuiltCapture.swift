@@ -147,17 +147,47 @@ public struct HandBuiltCapture {
         let sum = Self.checksum(sa + da + [0, 17] + Self.be16(UInt16(udp.count)) + udp)
         udp[6] = UInt8(sum >> 8)
         udp[7] = UInt8(sum & 0xff)
-        frames.append(
-            (
-                time,
-                Self.ethernet(
-                    [2, 0, 0, 0, 0, 1],
-                    [2, 0, 0, 0, 0, 2],
-                    Self.ipv4(sa, da, protocol: 17, ttl: ttl, id: ipID, udp)
-                ),
-                current.interface, current.direction
+        append(
+            at: time,
+            Self.ethernet(
+                [2, 0, 0, 0, 0, 1],
+                [2, 0, 0, 0, 0, 2],
+                Self.ipv4(sa, da, protocol: 17, ttl: ttl, id: ipID, udp)
             )
         )
+    }
+
+    /// Appends one whole HTTP connection from `client` to `server`: the handshake, `request`, its `response`
+    /// `serverTime` after the request, and a close begun by the client; the other packets `gap` apart from `start`.
+    /// Only the SYN carries `ipID`.
+    public mutating func httpConnection(
+        at start: Int64,
+        _ client: String,
+        _ server: String,
+        clientISN c: UInt32,
+        serverISN s: UInt32,
+        request: [UInt8],
+        response: [UInt8],
+        gap: Int64,
+        serverTime: Int64,
+        ipID: UInt16 = 0
+    ) {
+        let q = UInt32(request.count)
+        let r = UInt32(response.count)
+        tcp(at: start, client, server, .syn, seq: c, ipID: ipID)
+        tcp(at: start + gap, server, client, [.syn, .ack], seq: s, ack: c &+ 1)
+        tcp(at: start + 2 * gap, client, server, .ack, seq: c &+ 1, ack: s &+ 1)
+        tcp(at: start + 3 * gap, client, server, [.psh, .ack], seq: c &+ 1, ack: s &+ 1, payload: request)
+        let end = start + 3 * gap + serverTime
+        tcp(at: end, server, client, [.psh, .ack], seq: s &+ 1, ack: c &+ 1 &+ q, payload: response)
+        tcp(at: end + gap, client, server, [.fin, .ack], seq: c &+ 1 &+ q, ack: s &+ 1 &+ r)
+        tcp(at: end + 2 * gap, server, client, [.fin, .ack], seq: s &+ 1 &+ r, ack: c &+ 2 &+ q)
+        tcp(at: end + 3 * gap, client, server, .ack, seq: c &+ 2 &+ q, ack: s &+ 2 &+ r)
+    }
+
+    /// Appends a frame at the current interface and direction.
+    private mutating func append(at time: Int64, _ frame: [UInt8]) {
+        frames.append((time, frame, current.interface, current.direction))
     }
 
     /// Appends an ICMP destination unreachable (`code` 3: port) from `sender`, quoting the IPv4 header and first 8
@@ -179,15 +209,12 @@ public struct HandBuiltCapture {
         let sum = Self.checksum(icmp)
         icmp[2] = UInt8(sum >> 8)
         icmp[3] = UInt8(sum & 0xff)
-        frames.append(
-            (
-                time,
-                Self.ethernet(
-                    [2, 0, 0, 0, 0, 3],
-                    [2, 0, 0, 0, 0, 1],
-                    Self.ipv4(ra, sa, protocol: 1, ttl: 64, id: 0, icmp)
-                ),
-                current.interface, current.direction
+        append(
+            at: time,
+            Self.ethernet(
+                [2, 0, 0, 0, 0, 3],
+                [2, 0, 0, 0, 0, 1],
+                Self.ipv4(ra, sa, protocol: 1, ttl: 64, id: 0, icmp)
             )
         )
     }
