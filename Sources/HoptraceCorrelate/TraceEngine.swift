@@ -714,8 +714,7 @@ public final class TraceEngine {
         var traced: [HTTPExchange] = []
         defer { forget(traced, in: group, client: client) }
         for exchange in client.exchanges where exchange.isResponseComplete {
-            let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
-            let key = ExchangeKey(raw: raw, index: exchange.index)
+            let key = Self.key(of: exchange, at: client)
             guard !group.emitted.contains(key) else { continue }
             let end = topology.corrected(Self.end(of: exchange), node: client.point.node)
             guard Clock.since(now, end) > options.settle else {
@@ -730,6 +729,11 @@ public final class TraceEngine {
         }
     }
 
+    /// An exchange's identity on its connection: the client's raw sequence number its request starts at, and its index.
+    static func key(of exchange: HTTPExchange, at client: Sighting) -> ExchangeKey {
+        ExchangeKey(raw: exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }, index: exchange.index)
+    }
+
     /// Past the cap on exchanges held on one connection (a flood of pipelined requests): traces the oldest now, with
     /// what is known, down to seven eighths of the cap (counted). Views at other capture points that the client's side
     /// does not have are forgotten past it (counted too).
@@ -739,8 +743,7 @@ public final class TraceEngine {
         if let client = path.first?.0 {
             let oldest = client.exchanges.prefix(max(0, client.exchanges.count - keep))
             for exchange in oldest {
-                let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
-                let key = ExchangeKey(raw: raw, index: exchange.index)
+                let key = Self.key(of: exchange, at: client)
                 guard !group.emitted.contains(key) else { continue }
                 group.emitted.insert(key)
                 var assembly = assemble(group: group, path: path, exchange: exchange)
@@ -843,9 +846,8 @@ public final class TraceEngine {
         var any = !group.emitted.isEmpty
         for exchange in client.exchanges {
             any = true
-            let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
-            let key = ExchangeKey(raw: raw, index: exchange.index)
-            guard !group.emitted.contains(key), !onward.isConsumed(group: group.id, raw: raw, index: exchange.index)
+            let key = Self.key(of: exchange, at: client)
+            guard !group.emitted.contains(key), !onward.isConsumed(group: group.id, raw: key.raw, index: exchange.index)
             else { continue }
             group.emitted.insert(key)
             queue(assemble(group: group, path: path, exchange: exchange, atEnd: final))
@@ -1515,9 +1517,9 @@ struct OnwardIndex {
         return hasher.finalize()
     }
 
-    /// Whether the exchange in `slot` is listed under `client` (or ``anyClient``), `method` and `path`: a list's key is
-    /// a hash, so another's exchanges may share it.
-    private func lists(_ slot: Int32, client: IPAddress, method: String, path: String) -> Bool {
+    /// Whether the exchange in `slot` belongs in the list of `client` (or ``anyClient``), `method` and `path`: a list's
+    /// key is a hash, so another's exchanges may share it.
+    private func belongs(_ slot: Int32, client: IPAddress, method: String, path: String) -> Bool {
         guard let item = stored[Int(slot)] else { return false }
         return (client == Self.anyClient || item.entry.sender == client) && item.method == method && item.path == path
     }
@@ -1644,7 +1646,7 @@ struct OnwardIndex {
                 let slot = list[position]
                 position += 1
                 scanned += 1
-                guard lists(slot, client: host, method: method, path: path) else { continue }
+                guard belongs(slot, client: host, method: method, path: path) else { continue }
                 // A proxy's onward request comes from the proxy, never from the inbound request's own client, and goes
                 // elsewhere than the inbound one (another client's request to the same server is not forwarded).
                 guard !entry.consumed, entry.group != group, entry.sender != client,
