@@ -222,19 +222,48 @@ extension StreamMark {
 /// What the first packet one side sent at a capture point showed beyond TCP: the evidence correlation uses to order
 /// capture points (TTL falls at each router, link addresses change at each L2 segment, direction flags where the
 /// capture has them) and to tell a copy of a packet from another packet (the IP identification).
+///
+/// Both sides of every tracked connection and of every record hold one, so the storage is compact: link addresses
+/// as 48-bit values with a sentinel instead of optionals' padding, and the tunnel (most connections have none)
+/// boxed; 32 bytes instead of 104. The public properties are the plain types.
 public struct FirstPacketEvidence: Hashable, Sendable {
     /// IPv4 TTL or IPv6 hop limit.
     public var ttl: UInt8
-    /// IPv4 identification (0 for IPv6).
-    public var ipID: UInt32
-    /// Link-layer source address, when the link layer has one.
-    public var sourceMAC: MACAddress?
-    /// Link-layer destination address (Ethernet only).
-    public var destinationMAC: MACAddress?
     /// The direction the capture recorded (SLL2 packet type, pcapng flags), `.unknown` without one.
     public var direction: PacketDirection
+    /// IPv4 identification (0 for IPv6).
+    public var ipID: UInt32
+    /// A MAC address's 48 bits, or `noMAC`.
+    private var sourceMACValue: UInt64
+    private var destinationMACValue: UInt64
+    private var tunnelBox: TunnelBox?
+
+    /// Not a MAC address (those are 48 bits).
+    private static let noMAC = UInt64.max
+
+    /// A tunnel, boxed: compared and hashed by its contents.
+    private final class TunnelBox: Hashable, Sendable {
+        let tunnel: TunnelInfo
+        init(_ tunnel: TunnelInfo) { self.tunnel = tunnel }
+        static func == (lhs: TunnelBox, rhs: TunnelBox) -> Bool { lhs.tunnel == rhs.tunnel }
+        func hash(into hasher: inout Hasher) { hasher.combine(self.tunnel) }
+    }
+
+    /// Link-layer source address, when the link layer has one.
+    public var sourceMAC: MACAddress? {
+        get { self.sourceMACValue == Self.noMAC ? nil : MACAddress(rawValue: self.sourceMACValue) }
+        set { self.sourceMACValue = newValue?.rawValue ?? Self.noMAC }
+    }
+    /// Link-layer destination address (Ethernet only).
+    public var destinationMAC: MACAddress? {
+        get { self.destinationMACValue == Self.noMAC ? nil : MACAddress(rawValue: self.destinationMACValue) }
+        set { self.destinationMACValue = newValue?.rawValue ?? Self.noMAC }
+    }
     /// The tunnel the packet was carried in at this capture point (VXLAN, Geneve, IP-in-IP, GRE), if any.
-    public var tunnel: TunnelInfo?
+    public var tunnel: TunnelInfo? {
+        get { self.tunnelBox?.tunnel }
+        set { self.tunnelBox = newValue.map(TunnelBox.init) }
+    }
 
     /// Evidence from its fields.
     public init(
@@ -246,11 +275,11 @@ public struct FirstPacketEvidence: Hashable, Sendable {
         tunnel: TunnelInfo?
     ) {
         self.ttl = ttl
-        self.ipID = ipID
-        self.sourceMAC = sourceMAC
-        self.destinationMAC = destinationMAC
         self.direction = direction
-        self.tunnel = tunnel
+        self.ipID = ipID
+        self.sourceMACValue = sourceMAC?.rawValue ?? Self.noMAC
+        self.destinationMACValue = destinationMAC?.rawValue ?? Self.noMAC
+        self.tunnelBox = tunnel.map(TunnelBox.init)
     }
 }
 
@@ -385,6 +414,34 @@ extension TCPDirectionSummary: CodableJSONWritable {
     }
 }
 
-extension FirstPacketEvidence: Codable {}
+extension FirstPacketEvidence: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case ttl, ipID, sourceMAC, destinationMAC, direction, tunnel
+    }
+
+    /// Decodes the public fields (the storage is private).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            ttl: try container.decode(UInt8.self, forKey: .ttl),
+            ipID: try container.decode(UInt32.self, forKey: .ipID),
+            sourceMAC: try container.decodeIfPresent(MACAddress.self, forKey: .sourceMAC),
+            destinationMAC: try container.decodeIfPresent(MACAddress.self, forKey: .destinationMAC),
+            direction: try container.decode(PacketDirection.self, forKey: .direction),
+            tunnel: try container.decodeIfPresent(TunnelInfo.self, forKey: .tunnel)
+        )
+    }
+
+    /// Encodes the public fields, as the writer in `FlowEvent-codableJSON.swift` does.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.ttl, forKey: .ttl)
+        try container.encode(self.ipID, forKey: .ipID)
+        try container.encodeIfPresent(self.sourceMAC, forKey: .sourceMAC)
+        try container.encodeIfPresent(self.destinationMAC, forKey: .destinationMAC)
+        try container.encode(self.direction, forKey: .direction)
+        try container.encodeIfPresent(self.tunnel, forKey: .tunnel)
+    }
+}
 
 extension ConnectionRecord: Codable {}

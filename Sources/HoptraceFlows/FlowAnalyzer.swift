@@ -162,21 +162,19 @@ public final class FlowAnalyzer {
         guard let connection else { return }
         let fromOriginator = connection.originator == source
         if isPureSYN, connection.synDirection == nil { connection.synDirection = packet.direction }
-        if fromOriginator ? connection.originatorEvidence == nil : connection.responderEvidence == nil {
-            let evidence = KeptEvidence(
-                FirstPacketEvidence(
-                    ttl: network.ttl,
-                    ipID: network.ipID,
-                    sourceMAC: packet.link.srcMAC,
-                    destinationMAC: packet.link.dstMAC,
-                    direction: packet.direction,
-                    tunnel: packet.tunnel
-                )
+        if fromOriginator ? connection.originatorFirst == nil : connection.responderFirst == nil {
+            let evidence = FirstPacketEvidence(
+                ttl: network.ttl,
+                ipID: network.ipID,
+                sourceMAC: packet.link.srcMAC,
+                destinationMAC: packet.link.dstMAC,
+                direction: packet.direction,
+                tunnel: packet.tunnel
             )
             if fromOriginator {
-                connection.originatorEvidence = evidence
+                connection.originatorFirst = evidence
             } else {
-                connection.responderEvidence = evidence
+                connection.responderFirst = evidence
             }
         }
         let wireLength = max(packet.payloadLength, packet.payload.count, 0)

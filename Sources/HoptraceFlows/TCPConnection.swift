@@ -99,11 +99,9 @@ final class TCPConnection {
     /// The DNS framing, in use when `application` is `.dns` (empty otherwise).
     @exclusivity(unchecked) var dns = DNSStreamPair()
     @exclusivity(unchecked) var httpCount = 0
-    /// What each side's first packet here showed (set by the analyzer before the packet is processed), kept compact.
-    var originatorEvidence: KeptEvidence?
-    var responderEvidence: KeptEvidence?
-    var originatorFirst: FirstPacketEvidence? { self.originatorEvidence?.evidence }
-    var responderFirst: FirstPacketEvidence? { self.responderEvidence?.evidence }
+    /// What each side's first packet here showed (set by the analyzer before the packet is processed).
+    var originatorFirst: FirstPacketEvidence?
+    var responderFirst: FirstPacketEvidence?
     // The one-byte fields together (no padding between them).
     var synDirection: PacketDirection?
     /// The last packet each side sent here (its signature and time), to tell a copy from a retransmission.
@@ -685,45 +683,5 @@ final class TCPConnection {
                 self.history.check(UInt8(ascii: "A"), originator: fromOriginator)
             }
         }
-    }
-}
-
-/// A side's ``FirstPacketEvidence`` as a connection keeps it: link addresses without their optionals' padding and
-/// the tunnel (most connections have none) boxed, 32 bytes instead of 104; both sides of every connection hold one.
-struct KeptEvidence {
-    private let ttl: UInt8
-    private let direction: PacketDirection
-    private let ipID: UInt32
-    /// A MAC address's 48 bits, or `noMAC`.
-    private let sourceMAC: UInt64
-    private let destinationMAC: UInt64
-    private let tunnel: TunnelBox?
-
-    /// Not a MAC address (those are 48 bits).
-    private static let noMAC = UInt64.max
-
-    final class TunnelBox {
-        let tunnel: TunnelInfo
-        init(_ tunnel: TunnelInfo) { self.tunnel = tunnel }
-    }
-
-    init(_ evidence: FirstPacketEvidence) {
-        self.ttl = evidence.ttl
-        self.direction = evidence.direction
-        self.ipID = evidence.ipID
-        self.sourceMAC = evidence.sourceMAC?.rawValue ?? KeptEvidence.noMAC
-        self.destinationMAC = evidence.destinationMAC?.rawValue ?? KeptEvidence.noMAC
-        self.tunnel = evidence.tunnel.map(TunnelBox.init)
-    }
-
-    var evidence: FirstPacketEvidence {
-        FirstPacketEvidence(
-            ttl: self.ttl,
-            ipID: self.ipID,
-            sourceMAC: self.sourceMAC == KeptEvidence.noMAC ? nil : MACAddress(rawValue: self.sourceMAC),
-            destinationMAC: self.destinationMAC == KeptEvidence.noMAC ? nil : MACAddress(rawValue: self.destinationMAC),
-            direction: self.direction,
-            tunnel: self.tunnel?.tunnel
-        )
     }
 }
