@@ -1495,7 +1495,7 @@ struct OnwardIndex {
         case many([Int32])
     }
 
-    private var stored: [Stored?] = []
+    private var stored = ChunkedArray<Stored?>()
     private var freeSlots: [Int32] = []
     private var lists: [Int: Slots] = [:]
     /// Entries held, two per exchange (by target, and by sender and target, whether that list is built or not).
@@ -1603,7 +1603,7 @@ struct OnwardIndex {
         // Each exchange counts once for each list it is in: its time once, the target halved.
         var times: [Int64] = []
         times.reserveCapacity(count / 2 + 1)
-        for item in stored { if let item { times.append(item.entry.time) } }
+        for slot in stored.indices { if let item = stored[slot] { times.append(item.entry.time) } }
         times.sort()
         let exchanges = (target + 1) / 2
         let before = count
@@ -1699,7 +1699,7 @@ struct OnwardIndex {
                 count -= item.entry.sender == Self.anyClient ? 1 : 2
             }
             if lists.isEmpty {
-                stored = []
+                stored.removeAll()
                 freeSlots = []
             }
         }
