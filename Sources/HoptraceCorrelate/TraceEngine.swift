@@ -1550,22 +1550,25 @@ struct OnwardIndex {
     }
 
     /// Whether the same exchange is in the list of `key` already: it has the same time, so only the entries of that time
-    /// are compared.
+    /// are compared (found by binary search: a capture whose clock steps back lists exchanges ahead of many later ones).
     private func isListed(_ entry: Entry, method: String, path: String, key: Int) -> Bool {
         guard let slots = lists[key] else { return false }
         let list = Self.array(slots)
-        var position = list.count
-        while position > 0, let item = stored[Int(list[position - 1])], item.entry.time >= entry.time {
+        var position = list.partitionPoint { time(of: $0) < entry.time }
+        while position < list.count, let item = stored[Int(list[position])], item.entry.time == entry.time {
             let other = item.entry
-            if other.time == entry.time, other.group == entry.group, other.raw == entry.raw,
-                other.index == entry.index, item.method == method, item.path == path
+            if other.group == entry.group, other.raw == entry.raw, other.index == entry.index, item.method == method,
+                item.path == path
             {
                 return true
             }
-            position -= 1
+            position += 1
         }
         return false
     }
+
+    /// The time of the exchange in `slot` (`.min` for a free slot, which no list holds).
+    private func time(of slot: Int32) -> Int64 { stored[Int(slot)]?.entry.time ?? .min }
 
     private static func array(_ slots: Slots) -> [Int32] {
         switch slots {
@@ -1588,9 +1591,12 @@ struct OnwardIndex {
             // Moved out of the dictionary: appended in place, not copied.
             array = existing
         }
-        var position = array.count
-        while position > 0, let item = stored[Int(array[position - 1])], item.entry.time > time { position -= 1 }
-        array.insert(slot, at: position)
+        // After the entries of the same time or earlier: at the end, unless the capture's clock stepped back.
+        if let last = array.last, self.time(of: last) > time {
+            array.insert(slot, at: array.partitionPoint { self.time(of: $0) <= time })
+        } else {
+            array.append(slot)
+        }
         let length = array.count
         lists[key] = .many(array)
         return length
@@ -1639,7 +1645,7 @@ struct OnwardIndex {
             }
             guard let slots = found else { continue }
             let list = Self.array(slots)
-            var position = list.partitionPoint { (stored[Int($0)]?.entry.time ?? .min) < from }
+            var position = list.partitionPoint { time(of: $0) < from }
             var scanned = 0
             while position < list.count, let item = stored[Int(list[position])], item.entry.time <= to, scanned < 256 {
                 let entry = item.entry
@@ -1678,9 +1684,9 @@ struct OnwardIndex {
         for (key, slots) in lists {
             switch slots {
             case .one(let slot):
-                if (stored[Int(slot)]?.entry.time ?? .min) < time { changed.append((key, [])) }
+                if self.time(of: slot) < time { changed.append((key, [])) }
             case .many(let list):
-                let gone = list.partitionPoint { (stored[Int($0)]?.entry.time ?? .min) < time }
+                let gone = list.partitionPoint { self.time(of: $0) < time }
                 if gone > 0 { changed.append((key, Array(list[gone...]))) }
             }
         }

@@ -157,4 +157,28 @@ struct OnwardIndexTests {
         index.insert(Self.entry(2_000, group: 500, sender: Self.other), method: "GET", path: "/shared")
         #expect(claim(&index, hosts: [Self.other], path: "/shared", from: 1_500, to: 2_500) == 500)
     }
+
+    @Test("a clock that steps back: exchanges listed in time order wherever they come, the same one again ignored")
+    func clockStepsBack() {
+        var index = OnwardIndex()
+        // Groups 0..<20 at 1,000 + 10n, then groups 20..<40 from 100 on: each of those lands ahead of all the first.
+        for n in 0..<40 {
+            let time = n < 20 ? Int64(1_000 + n * 10) : Int64(100 + (n - 20) * 10)
+            index.insert(Self.entry(time, group: n, sender: Self.proxy), method: "GET", path: "/shared")
+        }
+        #expect(index.count == 80)
+        // Listed again, at its place in the middle of the list: still one entry.
+        index.insert(Self.entry(150, group: 25, sender: Self.proxy), method: "GET", path: "/shared")
+        index.insert(Self.entry(1_050, group: 5, sender: Self.proxy), method: "GET", path: "/shared")
+        #expect(index.count == 80)
+        // Windows pick by time, not by arrival: the earliest in each.
+        #expect(claim(&index, hosts: [Self.proxy], path: "/shared", from: 125, to: 1_000) == 23)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/shared", from: 1_000, to: 2_000) == 0)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/shared", from: 0, to: 2_000) == 20)
+        // Expiry forgets by time: the 20 that came last, being the earliest (claimed or not).
+        index.expire(before: 1_000)
+        #expect(index.count == 40)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/shared", from: 0, to: 999) == nil)
+        #expect(claim(&index, hosts: [Self.proxy], path: "/shared", from: 0, to: 2_000) == 1)
+    }
 }

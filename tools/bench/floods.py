@@ -13,6 +13,8 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
              short HTTP connection (handshake, GET, 200, close) to the server they quote
   fixed-isn  COUNT connections from distinct clients with the same client and server ISNs and IP ID 0 (a scanner's
              fixed ISN), each SYN, SYN-ACK, RST
+  clock-back COUNT short HTTP connections (GET /b, 200, close) whose clock steps an hour back every 1,000 packets
+             and forward again after the next 1,000, as files appended out of order (mergecap -a) look
 
 Packets are 1 us apart, so no timeout expires inside a flood: the caps alone bound memory.
 """
@@ -132,6 +134,31 @@ elif kind == "fixed-isn":
         tcp(a, SERVER, p, 80, 12345, 0, SYN)
         tcp(SERVER, a, 80, p, 777, 12346, SYN | ACK)
         tcp(a, SERVER, p, 80, 12346, 0, RST)
+elif kind == "clock-back":
+    get = b"GET /b HTTP/1.1\r\nHost: s\r\n\r\n"
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    start, sent = t[0], [0]
+
+    def stepped(frame):
+        # The clock of every other thousand packets runs an hour behind.
+        sent[0] += 1
+        t[0] = start + sent[0] - (3_600_000_000 if (sent[0] // 1000) % 2 else 0)
+        buffer.append(struct.pack("<IIII", t[0] // 1_000_000, t[0] % 1_000_000, len(frame), len(frame)) + frame)
+
+    emit = stepped
+    for i in range(count):
+        a, p = client(i)
+        c, s = (i * 2654435761) & 0xFFFFFFF, (i * 40503 + 77) & 0xFFFFFFF
+        tcp(a, SERVER, p, 80, c, 0, SYN)
+        tcp(SERVER, a, 80, p, s, c + 1, SYN | ACK)
+        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK)
+        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK | PSH, get)
+        tcp(SERVER, a, 80, p, s + 1, c + 1 + len(get), ACK | PSH, ok)
+        tcp(a, SERVER, p, 80, c + 1 + len(get), s + 1 + len(ok), ACK | FIN)
+        tcp(SERVER, a, 80, p, s + 1 + len(ok), c + 2 + len(get), ACK | FIN)
+        if len(buffer) >= 4096:
+            out.write(b"".join(buffer))
+            buffer.clear()
 else:
-    sys.exit("kind: syn, dns, ka, ka-shared, pipe, dns-one, icmp or fixed-isn")
+    sys.exit("kind: syn, dns, ka, ka-shared, pipe, dns-one, icmp, fixed-isn or clock-back")
 out.write(b"".join(buffer))
