@@ -106,50 +106,42 @@ struct DNSLookupBuilder {
         }
     }
 
-    /// The lookups being built (queries can still join them).
-    private(set) var open: [Open] = []
-    /// No open lookup's deadline is earlier (`.max` when none is open): the sweep for lookups over runs only when a
-    /// query is sent after it.
-    private var earliestDeadline = Int64.max
-    /// The positions in ``open`` of the lookups of each stem, in order: a query is compared with the lookups of its own
-    /// name's walk only (a client looking up 30,000 distinct names at once compared each query with all of them).
+    /// The lookups being built (queries can still join them), in the order they began; nil where one is over, until
+    /// those are most of the list and it is compacted.
+    private var slots: [Open?] = []
+    /// How many lookups are open.
+    private(set) var openCount = 0
+    /// The open lookups' deadlines with their positions in ``slots``, earliest first. A deadline only moves later as
+    /// queries join: the lookup is listed again then, and an entry that is no longer its lookup's deadline is
+    /// skipped. A client with thousands of lookups open (one every few microseconds, each open for the quarter second
+    /// a resolver may continue it) had every open lookup scanned each time one was over.
+    private var deadlines = MinHeap<Deadline>()
+    /// The positions in ``slots`` of the lookups of each stem, in order: a query is compared with the lookups of its
+    /// own name's walk only (a client looking up 30,000 distinct names at once compared each query with all of them).
     private var byStem: [Substring: [Int]] = [:]
 
-    private mutating func reindex() {
-        byStem.removeAll(keepingCapacity: true)
-        for index in open.indices { byStem[open[index].stem, default: []].append(index) }
+    /// An open lookup's deadline and its position.
+    struct Deadline: Comparable {
+        var time: Int64
+        var position: Int
+
+        static func < (lhs: Deadline, rhs: Deadline) -> Bool { (lhs.time, lhs.position) < (rhs.time, rhs.position) }
     }
+
+    /// The open lookups, in the order they began.
+    var open: some Sequence<Open> { slots.lazy.compactMap { $0 } }
 
     /// Adds the next query (in query-time order) and returns the lookups it showed to be over (their deadline passed
     /// before it was sent).
     mutating func add(_ query: DNSQuery) -> [DNSLookup] {
         let stem = Self.stem(query.name)
-        var finished: [DNSLookup] = []
         // Lookups no query can continue any more are over: nothing waiting and quiet for longer than the resolver
         // moves on after, or waiting longer than its timeouts allow. Busy pods keep few lookups open.
-        if earliestDeadline < query.queryTime {
-            var index = 0
-            var earliest = Int64.max
-            var kept: [Open] = []
-            kept.reserveCapacity(open.count)
-            while index < open.count {
-                if open[index].deadline < query.queryTime {
-                    finished.append(Self.lookup(open[index]))
-                } else {
-                    earliest = min(earliest, open[index].deadline)
-                    kept.append(open[index])
-                }
-                index += 1
-            }
-            if !finished.isEmpty {
-                open = kept
-                reindex()
-            }
-            earliestDeadline = earliest
-        }
+        let finished = finish(before: query.queryTime)
         var best: (index: Int, sameSocket: Bool)?
         for i in byStem[stem] ?? [] {
-            let continuation = Self.continues(open[i], with: query)
+            guard let lookup = slots[i] else { continue }
+            let continuation = Self.continues(lookup, with: query)
             guard continuation.continues else { continue }
             if best == nil || (continuation.sameSocket && !best!.sameSocket)
                 || continuation.sameSocket == best!.sameSocket
@@ -157,33 +149,64 @@ struct DNSLookupBuilder {
                 best = (i, continuation.sameSocket)
             }
         }
-        // A deadline only moves later as queries join: the earliest kept stays a lower bound until the next sweep.
-        if let best {
-            open[best.index].take(query)
+        if let best, let before = slots[best.index]?.deadline {
+            slots[best.index]?.take(query)
+            if let after = slots[best.index]?.deadline, after != before {
+                deadlines.insert(Deadline(time: after, position: best.index))
+            }
         } else {
-            open.append(Open(query, stem: stem))
-            byStem[stem, default: []].append(open.count - 1)
-            earliestDeadline = min(earliestDeadline, open[open.count - 1].deadline)
+            let lookup = Open(query, stem: stem)
+            slots.append(lookup)
+            openCount += 1
+            byStem[stem, default: []].append(slots.count - 1)
+            deadlines.insert(Deadline(time: lookup.deadline, position: slots.count - 1))
         }
         return finished
     }
 
     /// Closes the lookups that no query sent from `time` on can continue, and returns them.
     mutating func close(before time: Int64) -> [DNSLookup] {
-        guard earliestDeadline < time else { return [] }
-        var finished: [DNSLookup] = []
-        var earliest = Int64.max
-        open.removeAll { lookup in
-            guard lookup.deadline < time else {
-                earliest = min(earliest, lookup.deadline)
-                return false
-            }
-            finished.append(Self.lookup(lookup))
-            return true
+        finish(before: time)
+    }
+
+    /// Removes the lookups whose deadline is before `time` and returns them, in the order they began.
+    private mutating func finish(before time: Int64) -> [DNSLookup] {
+        var positions: [Int] = []
+        while let next = deadlines.min, next.time < time {
+            deadlines.removeMin()
+            guard let lookup = slots[next.position], lookup.deadline == next.time else { continue }
+            positions.append(next.position)
         }
-        reindex()
-        earliestDeadline = earliest
+        guard !positions.isEmpty else { return [] }
+        positions.sort()
+        var finished: [DNSLookup] = []
+        finished.reserveCapacity(positions.count)
+        for position in positions {
+            guard let lookup = slots[position] else { continue }
+            finished.append(Self.lookup(lookup))
+            slots[position] = nil
+            openCount -= 1
+        }
+        if openCount == 0 {
+            slots.removeAll(keepingCapacity: true)
+            byStem.removeAll(keepingCapacity: true)
+            deadlines.removeAll()
+        } else if slots.count > 64, openCount * 2 < slots.count {
+            compact()
+        }
         return finished
+    }
+
+    /// Drops the positions of lookups that are over; the lists by stem and the deadlines follow.
+    private mutating func compact() {
+        slots = slots.filter { $0 != nil }
+        byStem.removeAll(keepingCapacity: true)
+        deadlines.removeAll()
+        for index in slots.indices {
+            guard let lookup = slots[index] else { continue }
+            byStem[lookup.stem, default: []].append(index)
+            deadlines.insert(Deadline(time: lookup.deadline, position: index))
+        }
     }
 
     /// Whether `query` continues the open `lookup`, and whether it came from the lookup's own socket.

@@ -49,7 +49,7 @@ struct DNSStore {
         var closedAnswers: [IPAddress: Int] = [:]
         var claimed = Set<LookupKey>()
 
-        var isEmpty: Bool { builder.open.isEmpty && closed.isEmpty }
+        var isEmpty: Bool { builder.openCount == 0 && closed.isEmpty }
     }
 
     /// A lookup's identity.
@@ -238,7 +238,7 @@ struct DNSStore {
             if !client.isEmpty { clients[address] = client }
         }
         // The other clients' open lookups that no query sent from `stable` on can continue.
-        let open = clients.compactMap { $0.value.builder.open.isEmpty ? nil : $0.key }
+        let open = clients.compactMap { $0.value.builder.openCount == 0 ? nil : $0.key }
         for address in open {
             guard var client = clients.removeValue(forKey: address) else { continue }
             keep(client.builder.close(before: stable), client: &client)
@@ -352,7 +352,7 @@ struct DNSStore {
         // The candidate so far: a closed lookup, or an open one (built only once chosen: building copies queries).
         var chosenEnd = Int64.min
         var chosenClosed: Int?
-        var chosenOpen: Int?
+        var chosenOpen: DNSLookupBuilder.Open?
         func better(start: Int64, end: Int64, name: String) -> Bool {
             end >= earliest && end <= latest && (chosenClosed == nil && chosenOpen == nil || end > chosenEnd)
                 && !entry.claimed.contains(LookupKey(start: start, name: name))
@@ -373,14 +373,13 @@ struct DNSStore {
                 index -= 1
             }
         }
-        for (position, open) in entry.builder.open.enumerated() where open.answered(answering) {
+        for open in entry.builder.open where open.answered(answering) {
             guard let span = open.resolvedSpan, better(start: span.start, end: span.end, name: span.name) else {
                 continue
             }
-            (chosenEnd, chosenClosed, chosenOpen) = (span.end, nil, position)
+            (chosenEnd, chosenClosed, chosenOpen) = (span.end, nil, open)
         }
-        let chosen =
-            chosenOpen.map { DNSLookupBuilder.lookup(entry.builder.open[$0]) } ?? chosenClosed.map { entry.closed[$0] }
+        let chosen = chosenOpen.map(DNSLookupBuilder.lookup) ?? chosenClosed.map { entry.closed[$0] }
         if let chosen {
             clients[client]?.claimed.insert(LookupKey(start: chosen.start, name: chosen.name))
         }

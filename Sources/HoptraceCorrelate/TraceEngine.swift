@@ -1314,19 +1314,12 @@ struct GivenUpTuples {
 /// Groups by the capture second they are due in: buckets, and a min-heap of the buckets' seconds.
 struct DueWheel {
     private var buckets: [Int64: [Int]] = [:]
-    private var seconds: [Int64] = []
+    private var seconds = MinHeap<Int64>()
 
     mutating func insert(_ second: Int64, _ id: Int) {
         if buckets[second] == nil {
             buckets[second] = [id]
-            seconds.append(second)
-            var child = seconds.count - 1
-            while child > 0 {
-                let parent = (child - 1) / 2
-                guard seconds[child] < seconds[parent] else { break }
-                seconds.swapAt(child, parent)
-                child = parent
-            }
+            seconds.insert(second)
         } else {
             buckets[second]?.append(id)
         }
@@ -1334,22 +1327,8 @@ struct DueWheel {
 
     /// The earliest bucket due by `second`, removed.
     mutating func popDue(through second: Int64) -> (Int64, [Int])? {
-        guard let first = seconds.first, first <= second else { return nil }
-        let last = seconds.removeLast()
-        if !seconds.isEmpty {
-            seconds[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1
-                let right = left + 1
-                var smallest = parent
-                if left < seconds.count, seconds[left] < seconds[smallest] { smallest = left }
-                if right < seconds.count, seconds[right] < seconds[smallest] { smallest = right }
-                if smallest == parent { break }
-                seconds.swapAt(parent, smallest)
-                parent = smallest
-            }
-        }
+        guard let first = seconds.min, first <= second else { return nil }
+        seconds.removeMin()
         return (first, buckets.removeValue(forKey: first) ?? [])
     }
 }

@@ -9,6 +9,8 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
   ka-shared  the same with one shared path (GET /ka), as health checks and /metrics scrapes look
   pipe       COUNT pipelined requests (GET /p/<i>) on one connection after its handshake, never answered
   dns-one    COUNT DNS queries from one client address (ports and ids cycling, distinct names), never answered
+  dns-answered COUNT A lookups from one client address (distinct names, each answered 1 us later with an address),
+             one every 20 us: about 12,500 open at a time (a resolver may continue one for 250 ms after its answer)
   icmp       COUNT ICMP port unreachables (from a router, each quoting a TCP tuple of its own), and every 20th a
              short HTTP connection (handshake, GET, 200, close) to the server they quote
   fixed-isn  COUNT connections from distinct clients with the same client and server ISNs and IP ID 0 (a scanner's
@@ -16,7 +18,7 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
   clock-back COUNT short HTTP connections (GET /b, 200, close) whose clock steps an hour back every 1,000 packets
              and forward again after the next 1,000, as files appended out of order (mergecap -a) look
 
-Packets are 1 us apart, so no timeout expires inside a flood: the caps alone bound memory.
+Packets are 1 us apart (but for dns-answered), so no timeout expires inside a flood: the caps alone bound memory.
 """
 import struct
 import sys
@@ -109,6 +111,24 @@ elif kind == "dns-one":
         query = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0) + name + b"\x00" + struct.pack("!HH", 1, 1)
         udp = struct.pack("!HHHH", 1024 + i % 60000, 53, 8 + len(query), 0) + query
         emit(ETHER + ip(address, SERVER, 17, udp))
+elif kind == "dns-answered":
+    address, _ = client(0)
+    for i in range(count):
+        name = b"".join(bytes([len(label)]) + label for label in [b"h%d" % i, b"svc", b"cluster", b"local"]) + b"\x00"
+        query = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
+        port = 1024 + i % 60000
+        t[0] += 18
+        emit(ETHER + ip(address, SERVER, 17, struct.pack("!HHHH", port, 53, 8 + len(query), 0) + query))
+        answer = bytes([10, 96, (i >> 8) & 0xFF, i & 0xFF])
+        response = (
+            struct.pack("!HHHHHH", i & 0xFFFF, 0x8180, 1, 1, 0, 0)
+            + name
+            + struct.pack("!HH", 1, 1)
+            + b"\xc0\x0c"
+            + struct.pack("!HHIH", 1, 1, 30, 4)
+            + answer
+        )
+        emit(ETHER + ip(SERVER, address, 17, struct.pack("!HHHH", 53, port, 8 + len(response), 0) + response))
 elif kind == "icmp":
     ROUTER = bytes([10, 0, 0, 1])
     for i in range(count):
@@ -160,5 +180,5 @@ elif kind == "clock-back":
             out.write(b"".join(buffer))
             buffer.clear()
 else:
-    sys.exit("kind: syn, dns, ka, ka-shared, pipe, dns-one, icmp, fixed-isn or clock-back")
+    sys.exit("kind: syn, dns, ka, ka-shared, pipe, dns-one, dns-answered, icmp, fixed-isn or clock-back")
 out.write(b"".join(buffer))
