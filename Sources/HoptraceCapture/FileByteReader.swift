@@ -56,6 +56,13 @@ final class FileByteReader {
                     "permission denied; make the file readable or run as its owner",
                     source: path
                 )
+            case EMFILE, ENFILE:
+                throw CaptureError(
+                    .cannotOpen,
+                    "cannot open: too many files open at once; raise the limit (`ulimit -n`) or merge the captures "
+                        + "into fewer files first (`mergecap -w merged.pcapng FILES`)",
+                    source: path
+                )
             default:
                 throw CaptureError(.cannotOpen, "cannot open: \(errnoText(err))", source: path)
             }
@@ -233,5 +240,24 @@ extension UnsafeRawBufferPointer {
     func u64(_ offset: Int, bigEndian: Bool) -> UInt64 {
         let raw = self.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
         return bigEndian ? UInt64(bigEndian: raw) : UInt64(littleEndian: raw)
+    }
+}
+
+/// Open-file limits.
+public enum OpenFileLimit {
+    /// Raises this process's soft limit on open files to its hard limit (capped at a million), as Go's runtime does
+    /// at start: captures from many nodes and interfaces are read at once, one descriptor each, and the usual soft
+    /// limit of 1,024 is a default, not a policy. Returns the soft limit now in force.
+    @discardableResult
+    public static func raise() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return -1 }
+        let wanted = min(limit.rlim_max, 1 << 20)
+        if limit.rlim_cur < wanted {
+            var raised = limit
+            raised.rlim_cur = wanted
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return Int(wanted) }
+        }
+        return Int(limit.rlim_cur)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HoptraceCapture
 
 @main
 struct Hoptrace: ParsableCommand {
@@ -10,6 +11,7 @@ struct Hoptrace: ParsableCommand {
         if let unknown = Self.unknownCommand(in: arguments) {
             Self.fail(unknown, status: 2)
         }
+        OpenFileLimit.raise()
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

@@ -247,3 +247,35 @@ struct CLIHabitsTests {
         }
     }
 }
+
+extension CLIHabitsTests {
+    @Test(
+        "More captures than the soft open-file limit are read (it is raised); past the hard one, one line naming the fix"
+    )
+    func manyInputs() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hoptrace-many-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Self.get))
+        var paths: [String] = []
+        for n in 0..<100 {
+            let path = directory.appendingPathComponent(String(format: "point%03d.pcap", n)).path
+            try bytes.write(to: URL(fileURLWithPath: path))
+            paths.append("'\(path)'")
+        }
+        let command = "exec '\(Command.hoptrace)' requests " + paths.joined(separator: " ")
+        // A soft limit of 64 under a higher hard one: raised, every file read (one request each).
+        let raised = try Command.run("/bin/sh", ["-c", "ulimit -S -n 64 && " + command])
+        #expect(raised.status == 0, "\(raised.stderr)")
+        #expect(raised.stdout.split(separator: "\n").filter { $0.contains("GET ") }.count == 100)
+        // A hard limit of 64: exit 1 and one line that says what to do.
+        let capped = try Command.run("/bin/sh", ["-c", "ulimit -n 64 && " + command])
+        #expect(capped.status == 1)
+        #expect(capped.stdout.isEmpty)
+        #expect(capped.stderr.split(separator: "\n").count == 1)
+        #expect(
+            capped.stderr.contains("too many files open at once; raise the limit (`ulimit -n`)"),
+            "\(capped.stderr)"
+        )
+    }
+}
