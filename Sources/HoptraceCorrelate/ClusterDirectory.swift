@@ -73,9 +73,9 @@ public final class ClusterDirectory {
         nodeAddresses.insert(address)
     }
 
-    /// A DNS answer named `address` with the cluster name `name` (`web.default.svc.cluster.local`).
-    func learnDNSAnswer(name: String, address: IPAddress) {
-        guard let service = Self.serviceRef(dnsName: name), serviceNames.count < Self.capacity else { return }
+    /// A DNS answer named `address` with the cluster name of `service` (`web.default.svc.cluster.local`).
+    func learnDNSAnswer(service: ObjectRef, address: IPAddress) {
+        guard serviceNames.count < Self.capacity else { return }
         serviceNames[address] = service
     }
 
@@ -86,10 +86,21 @@ public final class ClusterDirectory {
     }
 
     /// The Service a cluster DNS name stands for: `name.namespace.svc.<anything>`.
+    /// Reads the first three labels only (a name is split by nothing else: lookups of long names with many answers
+    /// asked this for each answer).
     static func serviceRef(dnsName: String) -> ObjectRef? {
-        let labels = dnsName.split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.count >= 3, labels[2] == "svc", !labels[0].isEmpty, !labels[1].isEmpty else { return nil }
-        return ObjectRef(namespace: String(labels[1]), name: String(labels[0]))
+        let bytes = dnsName.utf8
+        let dot = UInt8(ascii: ".")
+        guard let first = bytes.firstIndex(of: dot), first != bytes.startIndex else { return nil }
+        let namespaceStart = bytes.index(after: first)
+        guard let second = bytes[namespaceStart...].firstIndex(of: dot), second != namespaceStart else { return nil }
+        let thirdStart = bytes.index(after: second)
+        let third = bytes[thirdStart...].firstIndex(of: dot) ?? bytes.endIndex
+        guard bytes[thirdStart..<third].elementsEqual("svc".utf8) else { return nil }
+        return ObjectRef(
+            namespace: String(decoding: bytes[namespaceStart..<second], as: UTF8.self),
+            name: String(decoding: bytes[..<first], as: UTF8.self)
+        )
     }
 
     // MARK: Questions

@@ -222,10 +222,12 @@ public final class TraceEngine {
                 addresses: [transaction.client.address, transaction.server.address]
             )
             statistics.evictedQueries += dns.take(transaction, cap: options.maxQueriesPerClient)
-            if let question = transaction.question {
+            if let question = transaction.question, !transaction.answers.isEmpty,
+                let service = ClusterDirectory.serviceRef(dnsName: question.name.lowercased())
+            {
                 for answer in transaction.answers {
                     if case .address(let address) = answer.data {
-                        directory.learnDNSAnswer(name: question.name.lowercased(), address: address)
+                        directory.learnDNSAnswer(service: service, address: address)
                     }
                 }
             }

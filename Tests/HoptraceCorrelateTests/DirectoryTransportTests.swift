@@ -40,3 +40,32 @@ struct DirectoryTransportTests {
         }
     }
 }
+
+/// Kubernetes' DNS schema for Services (`<service>.<namespace>.svc.<cluster-domain>`, the cluster-domain any suffix):
+/// which names name a Service, and which one.
+@Suite("Service DNS names")
+struct ServiceDNSNameTests {
+    @Test(
+        "name.namespace.svc.<anything> names a Service; other shapes do not",
+        arguments: [
+            ("web.default.svc.cluster.local", "default/web"),
+            ("web.default.svc", "default/web"),
+            ("web.default.svc.", "default/web"),
+            ("my-api.prod-1.svc.k8s.example.com", "prod-1/my-api"),
+            ("web.default.svc.cluster.local.", "default/web"),
+            ("web.default.cluster.local", nil),
+            ("web.default", nil),
+            ("web", nil),
+            (".default.svc.cluster.local", nil),
+            ("web..svc.cluster.local", nil),
+            ("web.default.svcx.cluster.local", nil),
+            ("web.default.sv", nil),
+            ("web.default.svc\u{301}.cluster.local", nil),
+            ("_http._tcp.web.default.svc.cluster.local", nil),
+            ("", nil),
+        ] as [(String, String?)]
+    )
+    func serviceName(name: String, service: String?) {
+        #expect(ClusterDirectory.serviceRef(dnsName: name).map { "\($0.namespace)/\($0.name)" } == service)
+    }
+}
