@@ -61,13 +61,34 @@ public struct TextReport: Sendable {
     }
 
     static func column(_ text: String, _ width: Int) -> String {
-        let count = text.count
-        return count >= width ? text : text + String(repeating: " ", count: width - count)
+        let count = characters(text)
+        return count >= width ? text : text + spaces(width - count)
     }
 
     static func rightColumn(_ text: String, _ width: Int) -> String {
-        let count = text.count
-        return count >= width ? text : String(repeating: " ", count: width - count) + text
+        let count = characters(text)
+        return count >= width ? text : spaces(width - count) + text
+    }
+
+    /// Runs of spaces and of full blocks, made once: every column of every trace is padded with one.
+    private static let spaceRuns = (0...160).map { String(repeating: " ", count: $0) }
+    private static let blockRuns = (0...160).map { String(repeating: "█", count: $0) }
+
+    /// `count` spaces (none for a negative count).
+    static func spaces(_ count: Int) -> String {
+        count < spaceRuns.count ? spaceRuns[max(0, count)] : String(repeating: " ", count: count)
+    }
+
+    /// `count` full blocks (none for a negative count).
+    static func blocks(_ count: Int) -> String {
+        count < blockRuns.count ? blockRuns[max(0, count)] : String(repeating: "█", count: count)
+    }
+
+    /// The characters in `text`: its bytes when they are all ASCII (most columns), without breaking it into
+    /// grapheme clusters.
+    static func characters(_ text: String) -> Int {
+        let bytes = text.utf8
+        return bytes.allSatisfy { $0 < 0x80 } ? bytes.count : text.count
     }
 
     /// One line naming the request: method and path, or the connection or lookup.
@@ -198,7 +219,7 @@ public struct TextReport: Sendable {
     func waterfall(_ t: Timings) -> [String] {
         let total = max(t.total, 1)
         var lines = [
-            "  phase      " + Self.rightColumn("time", 10) + "   0" + String(repeating: " ", count: barWidth - 1)
+            "  phase      " + Self.rightColumn("time", 10) + "   0" + Self.spaces(barWidth - 1)
                 + TimeFormat.duration(t.total)
         ]
         var offset: Int64 = 0
@@ -209,7 +230,7 @@ public struct TextReport: Sendable {
             var length = Int((min(Double(value) / Double(total), 1) * Double(barWidth)).rounded())
             length = max(1, length)
             length = min(length, barWidth - min(start, barWidth))
-            let bar = String(repeating: " ", count: min(start, barWidth)) + String(repeating: "█", count: length)
+            let bar = Self.spaces(min(start, barWidth)) + Self.blocks(length)
             let padded = Self.column(bar, barWidth)
             let share = Int((min(Double(value) / Double(total), 1e9) * 100).rounded())
             lines.append(
@@ -264,8 +285,12 @@ public struct TextReport: Sendable {
 extension String {
     /// The string without trailing spaces.
     var trailingSpacesRemoved: String {
-        var text = Substring(self)
-        while text.last == " " { text = text.dropLast() }
-        return String(text)
+        // By bytes: a space is one byte in UTF-8 and never part of another character's encoding.
+        let bytes = self.utf8
+        var end = bytes.endIndex
+        while end > bytes.startIndex, bytes[bytes.index(before: end)] == UInt8(ascii: " ") {
+            end = bytes.index(before: end)
+        }
+        return end == bytes.endIndex ? self : String(Substring(bytes[..<end]))
     }
 }
