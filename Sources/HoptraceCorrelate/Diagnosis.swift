@@ -1114,18 +1114,22 @@ struct Diagnosis {
 
     /// The names of every address of the trace, keyed as ``RequestTrace/names`` documents.
     func names(of trace: RequestTrace) -> [String: AddressName] {
+        // Each endpoint once, in the order first named (a lookup's queries name the same two many times over).
         var endpoints: [(FlowEndpoint, String)] = []
-        let transport = trace.kind == .dns ? "UDP" : "TCP"
-        for endpoint in [trace.client, trace.service, trace.server].compactMap({ $0 }) {
-            endpoints.append((endpoint, transport))
+        func add(_ endpoint: FlowEndpoint, _ transport: String) {
+            if !endpoints.contains(where: { $0.0 == endpoint && $0.1 == transport }) {
+                endpoints.append((endpoint, transport))
+            }
         }
+        let transport = trace.kind == .dns ? "UDP" : "TCP"
+        for endpoint in [trace.client, trace.service, trace.server].compactMap({ $0 }) { add(endpoint, transport) }
         for hop in trace.hops {
-            endpoints.append((hop.source, "TCP"))
-            endpoints.append((hop.destination, "TCP"))
+            add(hop.source, "TCP")
+            add(hop.destination, "TCP")
         }
         for query in trace.dns?.queries ?? [] {
-            endpoints.append((query.client, query.transport == .tcp ? "TCP" : "UDP"))
-            endpoints.append((query.server, query.transport == .tcp ? "TCP" : "UDP"))
+            add(query.client, query.transport == .tcp ? "TCP" : "UDP")
+            add(query.server, query.transport == .tcp ? "TCP" : "UDP")
         }
         var names: [String: AddressName] = [:]
         for (endpoint, transport) in endpoints {
