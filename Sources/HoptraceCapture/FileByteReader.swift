@@ -250,13 +250,18 @@ public enum OpenFileLimit {
     /// limit of 1,024 is a default, not a policy. Returns the soft limit now in force.
     @discardableResult
     public static func raise() -> Int {
+        #if canImport(Glibc)
+        let resource = Int32(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return -1 }
+        guard getrlimit(resource, &limit) == 0 else { return -1 }
         let wanted = min(limit.rlim_max, 1 << 20)
         if limit.rlim_cur < wanted {
             var raised = limit
             raised.rlim_cur = wanted
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return Int(wanted) }
+            if setrlimit(resource, &raised) == 0 { return Int(wanted) }
         }
         return Int(limit.rlim_cur)
     }

@@ -184,6 +184,9 @@ public final class TraceEngine {
             if let id = sightingOf[exchange.connectionID], let group = groups[id],
                 let position = group.sightings.firstIndex(where: { $0.record.id == exchange.connectionID })
             {
+                // Each request, not only a connection's first, says its server was just sent one (keep-alive
+                // connections to a proxy carry many).
+                noteServed(group.sightings[position], exchange)
                 group.sightings[position].exchanges.append(exchange)
                 group.lastActivity = max(group.lastActivity, Self.end(of: exchange))
                 if exchange.isResponseComplete {
@@ -314,11 +317,37 @@ public final class TraceEngine {
             if let lookup = group.lookup { start = min(start, lookup.start) }
             earliest[index] = min(earliest[index + 1], start)
         }
+        // An inbound request claims its onward one: a connection from an address that is itself sent requests
+        // (perhaps a proxy, its upstream connection reused and so begun long before) is traced after the
+        // connections to that address that began before its last packet. Each list is walked once, by a cursor.
+        var inbound: [IPAddress: (groups: [ConnectionGroup], next: Int)] = [:]
+        if !served.isEmpty {
+            for group in order {
+                guard let client = group.sightings.first(where: { !$0.isReplyOnly }),
+                    served[client.server.address] != nil
+                else { continue }
+                inbound[client.server.address, default: ([], 0)].groups.append(group)
+            }
+        }
         let size = max(1, options.finishBatch)
         var next = 0
         while next < order.count {
             let end = min(next + size, order.count)
-            for group in order[next..<end] where groups[group.id] === group { finalize(group, final: true) }
+            for group in order[next..<end] where groups[group.id] === group {
+                if !inbound.isEmpty, let client = group.sightings.first(where: { !$0.isReplyOnly }),
+                    var waiting = inbound[client.client.address]
+                {
+                    while waiting.next < waiting.groups.count,
+                        waiting.groups[waiting.next].firstTime <= group.lastActivity
+                    {
+                        let other = waiting.groups[waiting.next]
+                        waiting.next += 1
+                        if other !== group, groups[other.id] === other { finalize(other, final: true) }
+                    }
+                    inbound[client.client.address] = waiting
+                }
+                finalize(group, final: true)
+            }
             next = end
             guard next < order.count else { break }
             // Lookups no connection left can claim (they ended more than the claim window before its start).
@@ -608,45 +637,70 @@ public final class TraceEngine {
         // Only the groups whose time came (a wheel of capture seconds): the cost is in what is due, not in what
         // is open.
         let second = now / options.tick
+        // Connections from an address that is itself sent requests (perhaps a proxy, forwarding them) come after
+        // the others due in this pass: the inbound request claims its onward one before that is traced on its own.
+        var forwarding: [(Int64, Int, Int64)] = []
         while let (bucket, due) = wheel.popDue(through: second) {
             // In the order the connections began (then opened here): a connection claims the latest lookup left
             // unclaimed before its SYN, so the claims go in SYN order, whatever order their records came in.
             var ids: [(Int64, Int)] = []
             ids.reserveCapacity(due.count)
             for id in due {
-                if let group = groups[id], group.scheduled == bucket { ids.append((group.firstTime, id)) }
+                guard let group = groups[id], group.scheduled == bucket else { continue }
+                if mayBeForwarding(group) {
+                    forwarding.append((group.firstTime, id, bucket))
+                } else {
+                    ids.append((group.firstTime, id))
+                }
             }
             ids.sort { $0 < $1 }
-            for (_, id) in ids {
-                guard let group = groups[id], group.scheduled == bucket else { continue }
-                group.scheduled = nil
-                if !group.dnsChecked, Clock.since(now, group.firstTime) > options.lookupSettle {
-                    claimLookup(group)
-                }
-                let quiet = Clock.since(now, group.lastActivity)
-                if group.open == 0, quiet > options.settle, group.dnsChecked, !holdsForInbound(group, quiet: quiet) {
-                    finalize(group, final: false)
-                } else if quiet > options.openGroupTimeout {
-                    statistics.timedOutConnections += 1
-                    finalize(group, final: false)
-                } else if group.open > 0, let live = liveWait(group), quiet >= live, group.dnsChecked {
-                    // Live: nothing can change this request's verdict any more; what comes later is ignored. The
-                    // requests still waiting in the flow stage are judged with the rest.
-                    if let pendingExchanges {
-                        for index in group.sightings.indices where !group.sightings[index].isFinal {
-                            let known = Set(group.sightings[index].exchanges.map(\.index))
-                            group.sightings[index].exchanges += pendingExchanges(group.sightings[index].record)
-                                .filter { !known.contains($0.index) }
-                        }
-                    }
-                    finalize(group, final: false)
-                } else {
-                    group.nextExchangeDue = nil
-                    finalizeExchanges(of: group, now: now)
-                    schedule(group, floor: second + 1)
+            for (_, id) in ids { judgeDue(id, bucket: bucket, now: now, second: second) }
+        }
+        forwarding.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+        for (_, id, bucket) in forwarding { judgeDue(id, bucket: bucket, now: now, second: second) }
+        finishDuePass(now: now)
+    }
+
+    /// Whether a connection's client is an address that is itself sent requests: what it sends may be a request
+    /// it was sent, forwarded (an L7 proxy, known or not).
+    private func mayBeForwarding(_ group: ConnectionGroup) -> Bool {
+        guard !served.isEmpty, let client = group.sightings.first(where: { !$0.isReplyOnly }) else { return false }
+        return served[client.client.address] != nil
+    }
+
+    /// Looks at one connection whose time came: traces it, or the exchanges of it that are done, or waits.
+    private func judgeDue(_ id: Int, bucket: Int64, now: Int64, second: Int64) {
+        guard let group = groups[id], group.scheduled == bucket else { return }
+        group.scheduled = nil
+        if !group.dnsChecked, Clock.since(now, group.firstTime) > options.lookupSettle {
+            claimLookup(group)
+        }
+        let quiet = Clock.since(now, group.lastActivity)
+        if group.open == 0, quiet > options.settle, group.dnsChecked, !holdsForInbound(group, quiet: quiet) {
+            finalize(group, final: false)
+        } else if quiet > options.openGroupTimeout {
+            statistics.timedOutConnections += 1
+            finalize(group, final: false)
+        } else if group.open > 0, let live = liveWait(group), quiet >= live, group.dnsChecked {
+            // Live: nothing can change this request's verdict any more; what comes later is ignored. The
+            // requests still waiting in the flow stage are judged with the rest.
+            if let pendingExchanges {
+                for index in group.sightings.indices where !group.sightings[index].isFinal {
+                    let known = Set(group.sightings[index].exchanges.map(\.index))
+                    group.sightings[index].exchanges += pendingExchanges(group.sightings[index].record)
+                        .filter { !known.contains($0.index) }
                 }
             }
+            finalize(group, final: false)
+        } else {
+            group.nextExchangeDue = nil
+            finalizeExchanges(of: group, now: now)
+            schedule(group, floor: second + 1)
         }
+    }
+
+    /// The rest of a pass over what is due: retired connections, lookups and ICMP errors past their time, expiry.
+    private func finishDuePass(now: Int64) {
         if !retired.isEmpty {
             let horizon = Clock.since(now, options.proxyHold)
             retired = retired.filter { $0.value.at >= horizon }
@@ -724,7 +778,15 @@ public final class TraceEngine {
                 group.nextExchangeDue = min(group.nextExchangeDue ?? due, due)
                 continue
             }
-            if waitsForInbound(exchange, client: client, now: now, end: end) { continue }
+            if waitsForInbound(exchange, client: client, now: now, end: end) {
+                // Looked at again once the wait is over (traced then, unless the inbound request claimed it).
+                let due = Clock.plus(
+                    end,
+                    directory.isProxy(client.client.address) ? options.proxyJoinWindow : forwardHold
+                )
+                group.nextExchangeDue = min(group.nextExchangeDue ?? due, due)
+                continue
+            }
             group.emitted.insert(key)
             queue(assemble(group: group, path: path, exchange: exchange))
             traced.append(exchange)
@@ -746,7 +808,10 @@ public final class TraceEngine {
             let oldest = client.exchanges.prefix(max(0, client.exchanges.count - keep))
             for exchange in oldest {
                 let key = Self.key(of: exchange, at: client)
-                guard !group.emitted.contains(key) else { continue }
+                // Already traced, or another trace's onward request (a proxy's, claimed): not traced again.
+                guard !group.emitted.contains(key),
+                    !onward.isConsumed(group: group.id, raw: key.raw, index: exchange.index)
+                else { continue }
                 group.emitted.insert(key)
                 var assembly = assemble(group: group, path: path, exchange: exchange)
                 assembly.exchangeCapped = true
@@ -793,11 +858,30 @@ public final class TraceEngine {
         }
     }
 
-    /// Whether an exchange sent by a known proxy should wait for the inbound request that caused it.
+    /// Whether an exchange sent by a known proxy, or by an address that had just been sent a request, should wait
+    /// for the inbound request that caused it.
     private func waitsForInbound(_ exchange: HTTPExchange, client: Sighting, now: Int64, end: Int64) -> Bool {
         if directory.isProxy(client.client.address) { return Clock.since(now, end) < options.proxyJoinWindow }
         let start = topology.corrected(exchange.requestFirstByte?.time ?? end, node: client.point.node)
-        return mayForward(client.client.address, at: start) && Clock.since(now, end) < options.proxyHold
+        return mayForward(client.client.address, at: start) && Clock.since(now, end) < forwardHold
+    }
+
+    /// How long what an address sends right after it was sent a request waits for the inbound request to claim it:
+    /// ``CorrelateOptions/proxyHold`` live; from files, a tick past the settle time, so that the inbound request,
+    /// due about when its onward one is, is judged first. A proxy's connection to its upstream is often reused
+    /// (ingress-nginx keeps upstream connections alive) and so older than the inbound one: judged in opening order
+    /// within a tick, its exchange was traced on its own before the inbound request could claim it.
+    private var forwardHold: Int64 {
+        max(options.proxyHold, Clock.plus(options.settle, options.tick))
+    }
+
+    /// Notes that `sighting`'s server was sent `exchange`'s request (reference clock).
+    private func noteServed(_ sighting: Sighting, _ exchange: HTTPExchange) {
+        guard let first = exchange.requestFirstByte else { return }
+        let address = sighting.server.address
+        guard served.count < ClusterDirectory.capacity || served[address] != nil else { return }
+        let time = topology.corrected(first.time, node: sighting.point.node)
+        served[address] = max(served[address] ?? .min, time)
     }
 
     /// Whether `address` had been sent a request shortly before `time` (within a second): what it sends then may be
@@ -810,7 +894,7 @@ public final class TraceEngine {
     /// Whether a closed connection from a client that may be forwarding waits a little longer for the inbound
     /// request that caused it (live: the settle time is shorter than a proxy's turn-around).
     private func holdsForInbound(_ group: ConnectionGroup, quiet: Int64) -> Bool {
-        guard options.proxyHold > options.settle, quiet < options.proxyHold,
+        guard forwardHold > options.settle, quiet < forwardHold,
             let client = group.sightings.first(where: { !$0.isReplyOnly })
         else { return false }
         return mayForward(client.client.address, at: topology.corrected(client.start, node: client.point.node))

@@ -46,3 +46,107 @@ struct NoInventedProxyTests {
         #expect(traces.allSatisfy { trace in trace.hops.allSatisfy { $0.translation != .l7Proxy } })
     }
 }
+
+/// A proxy's onward request belongs to the inbound request's trace, also when it goes over an upstream connection the
+/// proxy opened before (ingress-nginx and Envoy keep upstream connections alive), and it is not traced again on its
+/// own, even when that connection later holds more requests than the cap and the oldest go early. Hand-built: who
+/// sent what to whom, no cluster state.
+@Suite("an onward request over a reused upstream connection")
+struct ReusedUpstreamTests {
+    static let proxy = "10.244.0.50"
+    static let client = "10.1.0.5:40000"
+    static let onward = "10.244.0.50:50000"
+    static let server = "10.244.1.9:8080"
+    static let inbound = "GET /a HTTP/1.1\r\nHost: web\r\n\r\n"
+    static let forwarded = "GET /a HTTP/1.1\r\nHost: web\r\nX-Forwarded-For: 10.1.0.5\r\n\r\n"
+    static let ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+    enum Ending: String, CaseIterable {
+        /// The capture ends with the upstream connection still open.
+        case atOnce
+        /// The upstream connection closes 7 ms after the client's.
+        case upstreamCloses
+        /// Ten seconds later the proxy sends another request on it.
+        case laterRequest
+        /// Ten seconds later the proxy pipelines 100 requests on it, past a cap of 16 held.
+        case pastTheCap
+    }
+
+    static func capture(_ ending: Ending) -> HandBuiltCapture {
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        func send(
+            _ t: Double,
+            _ src: String,
+            _ dst: String,
+            _ seq: UInt32,
+            _ ack: UInt32,
+            _ flags: HandBuiltCapture.Flags = .ack,
+            _ body: String = ""
+        ) {
+            capture.tcp(at: ms(t), src, dst, flags, seq: seq, ack: ack, payload: Array(body.utf8))
+        }
+        let front = "\(proxy):80"
+        let q = UInt32(inbound.utf8.count)
+        let f = UInt32(forwarded.utf8.count)
+        let r = UInt32(ok.utf8.count)
+        // The proxy's connection to the server opens ten milliseconds before the client's request.
+        send(0, onward, server, 1_000, 0, .syn)
+        send(0.1, server, onward, 9_000, 1_001, [.syn, .ack])
+        send(0.2, onward, server, 1_001, 9_001)
+        // The client's request, forwarded on that connection and answered; the client's connection closes.
+        send(10, client, front, 5_000, 0, .syn)
+        send(10.1, front, client, 7_000, 5_001, [.syn, .ack])
+        send(10.2, client, front, 5_001, 7_001)
+        send(10.3, client, front, 5_001, 7_001, [.psh, .ack], inbound)
+        send(11, onward, server, 1_001, 9_001, [.psh, .ack], forwarded)
+        send(12, server, onward, 9_001, 1_001 + f, [.psh, .ack], ok)
+        send(13, front, client, 7_001, 5_001 + q, [.psh, .ack], ok)
+        send(13.1, client, front, 5_001 + q, 7_001 + r, [.fin, .ack])
+        send(13.2, front, client, 7_001 + r, 5_002 + q, [.fin, .ack])
+        send(13.3, client, front, 5_002 + q, 7_002 + r)
+        var seq = 1_001 + f
+        switch ending {
+        case .atOnce:
+            break
+        case .upstreamCloses:
+            send(20, onward, server, seq, 9_001 + r, [.fin, .ack])
+            send(20.1, server, onward, 9_001 + r, seq + 1, [.fin, .ack])
+            send(20.2, onward, server, seq + 1, 9_002 + r)
+        case .laterRequest, .pastTheCap:
+            for n in 0..<(ending == .pastTheCap ? 100 : 1) {
+                let request = "GET /p/\(n) HTTP/1.1\r\nHost: web\r\n\r\n"
+                send(10_000 + Double(n) * 0.01, onward, server, seq, 9_001 + r, [.psh, .ack], request)
+                seq &+= UInt32(request.utf8.count)
+            }
+        }
+        return capture
+    }
+
+    @Test(
+        "the inbound request claims its onward request: one trace of GET /a, the client's, through the proxy",
+        arguments: Ending.allCases
+    )
+    func claimed(ending: Ending) throws {
+        let capture = Self.capture(ending)
+        var options = CorrelateOptions()
+        options.maxExchangesPerConnection = 16
+        var traces: [RequestTrace] = []
+        let run = try Correlator.trace(
+            files: [try capture.write(name: "reused-upstream-\(ending).pcapng")],
+            options: options
+        ) {
+            traces += $0
+        }
+        let a = traces.filter { $0.request?.path == "/a" }
+        #expect(a.count == 1)
+        #expect(a.first?.client?.description == Self.client)
+        #expect(a.first?.mode == .ingress)
+        #expect(a.first?.hops.contains { $0.translation == .l7Proxy } == true)
+        #expect(a.first?.hops.contains { $0.destination.description == Self.server } == true)
+        // The proxy's later requests: each once, on their own.
+        let later = traces.filter { $0.request?.path.hasPrefix("/p/") == true }
+        #expect(later.count == [.laterRequest: 1, .pastTheCap: 100][ending, default: 0])
+        #expect(later.allSatisfy { $0.client?.description == Self.onward })
+        if ending == .pastTheCap { #expect(run.statistics.evictedExchanges > 0) }
+    }
+}
