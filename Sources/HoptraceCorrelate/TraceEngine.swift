@@ -93,94 +93,15 @@ public final class TraceEngine {
     /// Takes one flow record.
     public func take(_ event: FlowEvent) {
         statistics.records += 1
-        switch event {
-        case .opened(let record), .connection(let record): latestSeen = max(latestSeen, record.endTime)
-        case .dns(let transaction):
-            latestSeen = max(latestSeen, transaction.responseTime ?? transaction.queryTime ?? .min)
-        case .http(let exchange): latestSeen = max(latestSeen, Self.end(of: exchange))
-        case .icmpError(let event): latestSeen = max(latestSeen, event.time)
-        case .segment: break
-        }
-        if !finished.isEmpty {
-            switch event {
-            case .opened(let record):
-                if finished[record.id] != nil { return }
-            case .connection(let record):
-                // The final record is a connection's last event (its exchanges come before it): forgotten with it,
-                // so a flood of connections traced before they ended is not remembered for minutes.
-                if finished.removeValue(forKey: record.id) != nil { return }
-            case .http(let exchange):
-                if finished[exchange.connectionID] != nil { return }
-            default:
-                break
-            }
-        }
-        switch event {
-        case .opened(let record), .connection(let record):
-            if let first = record.originatorSummary.firstData,
-                served.count < ClusterDirectory.capacity
-                    || served[record.responder.address] != nil
-            {
-                let time = topology.corrected(first.time, node: capturePoint(record.capturePoint).node)
-                served[record.responder.address] = max(served[record.responder.address] ?? .min, time)
-            }
-        default:
-            break
-        }
+        // One switch: a record is bound (copied) once per event, not once per question asked of it.
         switch event {
         case .opened(let record):
-            if let id = sightingOf[record.id], let group = groups[id],
-                let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
-            {
-                // A newer provisional record of a connection still open there.
-                group.sightings[index].record = record
-                group.lastActivity = max(group.lastActivity, record.endTime)
-                if group.serverISN == nil, let isn = group.sightings[index].serverISN {
-                    group.serverISN = isn
-                    Self.note(group.id, in: &byServerISN[isn, default: []])
-                    adoptReplies(into: group, serverISN: isn)
-                }
-            } else if options.liveness == nil, record.synAckTime == nil, record.responderSummary.packets == 0,
-                record.originatorSummary.firstData == nil, record.originatorSummary.rstTime == nil
-            {
-                // Files: a connection with nothing yet but its client's packets without payload (an unanswered SYN,
-                // bare ACKs) is taken when it is answered, carries data or ends (its final record); a flood of
-                // unanswered SYNs then costs one record each, not two. Live tracing judges a SYN by its provisional
-                // records, so it takes them all.
-            } else {
-                attach(record, isFinal: false)
-            }
+            takeOpened(record)
         case .connection(let record):
-            if record.endReason == .evicted {
-                statistics.evictedFlows += 1
-                // What follows an unanswered SYN begins again (a SYN-ACK, a SYN): only pieces that got further are
-                // noted for their continuations (a SYN flood then costs no table writes).
-                if record.synTime == nil || record.synAckTime != nil || record.responderSummary.packets > 0
-                    || record.originatorSummary.firstData != nil
-                {
-                    givenUpTuples.insert(record)
-                }
-            }
-            if let id = sightingOf[record.id], let group = groups[id],
-                let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
-            {
-                if !group.sightings[index].isFinal { group.open -= 1 }
-                group.sightings[index].record = record
-                group.sightings[index].isFinal = true
-                group.lastActivity = max(group.lastActivity, record.endTime)
-                schedule(group)
-                if group.serverISN == nil, let isn = group.sightings[index].serverISN {
-                    group.serverISN = isn
-                    Self.note(group.id, in: &byServerISN[isn, default: []])
-                    adoptReplies(into: group, serverISN: isn)
-                }
-            } else if record.endReason == .evicted, isEmptyPiece(record) {
-                // Given up by the flow stage with nothing in it and nothing here to join: counted at once.
-                statistics.untracedPieces += 1
-            } else {
-                attach(record, isFinal: true)
-            }
+            takeFinal(record)
         case .http(let exchange):
+            latestSeen = max(latestSeen, Self.end(of: exchange))
+            if !finished.isEmpty, finished[exchange.connectionID] != nil { return }
             if let id = sightingOf[exchange.connectionID], let group = groups[id],
                 let position = group.sightings.firstIndex(where: { $0.record.id == exchange.connectionID })
             {
@@ -209,6 +130,7 @@ public final class TraceEngine {
                 }
             }
         case .dns(let transaction):
+            latestSeen = max(latestSeen, transaction.responseTime ?? transaction.queryTime ?? .min)
             if transaction.isEvicted, transaction.responseTime == nil {
                 // Given up unanswered by the flow stage (at its cap on pending transactions): its outcome is not known
                 // and cannot be. Counted, and not part of any lookup, so that a flood of queries costs what counting
@@ -235,6 +157,7 @@ public final class TraceEngine {
                 }
             }
         case .icmpError(let event):
+            latestSeen = max(latestSeen, event.time)
             let record = ICMPRecord(event: event, point: capturePoint(event.capturePoint))
             icmp.append(record)
             if icmp.count > options.maxICMPErrors {
@@ -253,6 +176,83 @@ public final class TraceEngine {
             }
         case .segment:
             break
+        }
+    }
+
+    /// Notes that a record's server was sent data (a request's first bytes), on the reference clock.
+    private func noteServed(_ record: ConnectionRecord) {
+        if let first = record.originatorSummary.firstData,
+            served.count < ClusterDirectory.capacity
+                || served[record.responder.address] != nil
+        {
+            let time = topology.corrected(first.time, node: capturePoint(record.capturePoint).node)
+            served[record.responder.address] = max(served[record.responder.address] ?? .min, time)
+        }
+    }
+
+    /// A provisional record: a connection still open at a capture point.
+    private func takeOpened(_ record: ConnectionRecord) {
+        latestSeen = max(latestSeen, record.endTime)
+        if !finished.isEmpty, finished[record.id] != nil { return }
+        noteServed(record)
+        if let id = sightingOf[record.id], let group = groups[id],
+            let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
+        {
+            // A newer provisional record of a connection still open there.
+            group.sightings[index].record = record
+            group.lastActivity = max(group.lastActivity, record.endTime)
+            if group.serverISN == nil, let isn = group.sightings[index].serverISN {
+                group.serverISN = isn
+                Self.note(group.id, in: &byServerISN[isn, default: []])
+                adoptReplies(into: group, serverISN: isn)
+            }
+        } else if options.liveness == nil, record.synAckTime == nil, record.responderSummary.packets == 0,
+            record.originatorSummary.firstData == nil, record.originatorSummary.rstTime == nil
+        {
+            // Files: a connection with nothing yet but its client's packets without payload (an unanswered SYN,
+            // bare ACKs) is taken when it is answered, carries data or ends (its final record); a flood of
+            // unanswered SYNs then costs one record each, not two. Live tracing judges a SYN by its provisional
+            // records, so it takes them all.
+        } else {
+            attach(record, isFinal: false)
+        }
+    }
+
+    /// A final record: a connection closed (or given up) at a capture point.
+    private func takeFinal(_ record: ConnectionRecord) {
+        latestSeen = max(latestSeen, record.endTime)
+        // The final record is a connection's last event (its exchanges come before it): forgotten with it,
+        // so a flood of connections traced before they ended is not remembered for minutes.
+        if !finished.isEmpty, finished.removeValue(forKey: record.id) != nil { return }
+        noteServed(record)
+        if record.endReason == .evicted {
+            statistics.evictedFlows += 1
+            // What follows an unanswered SYN begins again (a SYN-ACK, a SYN): only pieces that got further are
+            // noted for their continuations (a SYN flood then costs no table writes).
+            if record.synTime == nil || record.synAckTime != nil || record.responderSummary.packets > 0
+                || record.originatorSummary.firstData != nil
+            {
+                givenUpTuples.insert(record)
+            }
+        }
+        if let id = sightingOf[record.id], let group = groups[id],
+            let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
+        {
+            if !group.sightings[index].isFinal { group.open -= 1 }
+            group.sightings[index].record = record
+            group.sightings[index].isFinal = true
+            group.lastActivity = max(group.lastActivity, record.endTime)
+            schedule(group)
+            if group.serverISN == nil, let isn = group.sightings[index].serverISN {
+                group.serverISN = isn
+                Self.note(group.id, in: &byServerISN[isn, default: []])
+                adoptReplies(into: group, serverISN: isn)
+            }
+        } else if record.endReason == .evicted, isEmptyPiece(record) {
+            // Given up by the flow stage with nothing in it and nothing here to join: counted at once.
+            statistics.untracedPieces += 1
+        } else {
+            attach(record, isFinal: true)
         }
     }
 
