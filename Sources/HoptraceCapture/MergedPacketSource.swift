@@ -15,8 +15,16 @@ public final class MergedPacketSource: PacketSource {
     /// For each source, its local interface index -> global index.
     private var interfaceMaps: [[Int]]
     private var heads: [Packet?]
-    /// Source indices ordered as a binary min-heap on (head timestamp, source index).
-    private var heap: [Int] = []
+    /// The sources with a head packet, least (head timestamp, source index) first.
+    private var heap = MinHeap<Head>()
+
+    /// A source's place in the heap: its head packet's time, ties by the order the sources were given.
+    private struct Head: Comparable {
+        var timestamp: Int64
+        var source: Int
+
+        static func < (a: Head, b: Head) -> Bool { (a.timestamp, a.source) < (b.timestamp, b.source) }
+    }
     /// The source whose packet was returned last; it is advanced at the next call.
     private var toAdvance: Int?
     private var firstError: CaptureError?
@@ -52,14 +60,13 @@ public final class MergedPacketSource: PacketSource {
             advance(index)
         }
         toAdvance = nil
-        guard let top = heap.first else {
+        guard let top = heap.removeMin()?.source else {
             if let firstError {
                 self.firstError = nil
                 throw firstError
             }
             return nil
         }
-        popHeap()
         toAdvance = top
         guard var packet = heads[top] else {
             return nil
@@ -81,8 +88,8 @@ public final class MergedPacketSource: PacketSource {
                 firstError = error
             }
         }
-        if heads[index] != nil {
-            pushHeap(index)
+        if let head = heads[index] {
+            heap.insert(Head(timestamp: head.timestamp, source: index))
         }
     }
 
@@ -91,42 +98,6 @@ public final class MergedPacketSource: PacketSource {
         while interfaceMaps[index].count < local.count {
             interfaceMaps[index].append(interfaces.count)
             interfaces.append(local[interfaceMaps[index].count - 1])
-        }
-    }
-
-    // MARK: - Heap
-
-    private func less(_ a: Int, _ b: Int) -> Bool {
-        let ta = heads[a]?.timestamp ?? Int64.max
-        let tb = heads[b]?.timestamp ?? Int64.max
-        return ta < tb || (ta == tb && a < b)
-    }
-
-    private func pushHeap(_ index: Int) {
-        heap.append(index)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard less(heap[child], heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    private func popHeap() {
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return }
-        heap[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < heap.count && less(heap[left], heap[smallest]) { smallest = left }
-            if right < heap.count && less(heap[right], heap[smallest]) { smallest = right }
-            if smallest == parent { break }
-            heap.swapAt(parent, smallest)
-            parent = smallest
         }
     }
 }

@@ -1,3 +1,4 @@
+import HoptraceCapture
 import HoptraceDecode
 import HoptraceFlows
 

@@ -1,16 +1,24 @@
-/// A binary min-heap: the least element first, insertion and removal in O(log n).
-struct MinHeap<Element: Comparable> {
-    private var elements: [Element] = []
+/// A binary min-heap: the least element first, insertion and removal in O(log n). Used wherever a pass must take
+/// the earliest of many (the merge of capture files by time, the correlator's timer wheel, DNS lookups' deadlines);
+/// inlinable, so that each use is specialized for its element.
+package struct MinHeap<Element: Comparable> {
+    @usableFromInline package var elements: [Element] = []
+
+    /// An empty heap.
+    @inlinable package init() {}
 
     /// The elements held.
-    var count: Int { elements.count }
+    @inlinable package var count: Int { elements.count }
     /// Whether it holds none.
-    var isEmpty: Bool { elements.isEmpty }
+    @inlinable package var isEmpty: Bool { elements.isEmpty }
     /// The least element.
-    var min: Element? { elements.first }
+    @inlinable package var min: Element? { elements.first }
+
+    /// Reserves room for `capacity` elements.
+    @inlinable package mutating func reserveCapacity(_ capacity: Int) { elements.reserveCapacity(capacity) }
 
     /// Adds an element.
-    mutating func insert(_ element: Element) {
+    @inlinable package mutating func insert(_ element: Element) {
         elements.append(element)
         var child = elements.count - 1
         while child > 0 {
@@ -22,8 +30,7 @@ struct MinHeap<Element: Comparable> {
     }
 
     /// Removes and returns the least element.
-    @discardableResult
-    mutating func removeMin() -> Element? {
+    @inlinable @discardableResult package mutating func removeMin() -> Element? {
         guard let first = elements.first else { return nil }
         let last = elements.removeLast()
         guard !elements.isEmpty else { return first }
@@ -43,5 +50,5 @@ struct MinHeap<Element: Comparable> {
     }
 
     /// Forgets every element.
-    mutating func removeAll() { elements.removeAll() }
+    @inlinable package mutating func removeAll() { elements.removeAll() }
 }
