@@ -323,11 +323,17 @@ public final class TraceEngine {
         // connections to that address that began before its last packet. Each list is walked once, by a cursor.
         var inbound: [IPAddress: (groups: [ConnectionGroup], next: Int)] = [:]
         if !served.isEmpty {
+            // Under each address its server has at any point: a Service address where the client sent it, the
+            // proxy's own after the DNAT.
+            var addresses: [IPAddress] = []
             for group in order {
-                guard let client = group.sightings.first(where: { !$0.isReplyOnly }),
-                    served[client.server.address] != nil
-                else { continue }
-                inbound[client.server.address, default: ([], 0)].groups.append(group)
+                addresses.removeAll(keepingCapacity: true)
+                for sighting in group.sightings where !sighting.isReplyOnly {
+                    let address = sighting.server.address
+                    guard served[address] != nil, !addresses.contains(address) else { continue }
+                    addresses.append(address)
+                    inbound[address, default: ([], 0)].groups.append(group)
+                }
             }
         }
         let size = max(1, options.finishBatch)

@@ -72,8 +72,10 @@ struct ReusedUpstreamTests {
         case pastTheCap
     }
 
-    static func capture(_ ending: Ending) -> HandBuiltCapture {
-        var capture = HandBuiltCapture(interfaces: ["eth0"])
+    /// The capture; `viaService`: the client sends to the proxy's Service address, seen at `eth0` before the DNAT
+    /// and at the proxy's `veth1` after it (the proxy's own packets are seen there).
+    static func capture(_ ending: Ending, viaService: Bool = false) -> HandBuiltCapture {
+        var capture = HandBuiltCapture(interfaces: ["eth0", "veth1"])
         func send(
             _ t: Double,
             _ src: String,
@@ -83,7 +85,26 @@ struct ReusedUpstreamTests {
             _ flags: HandBuiltCapture.Flags = .ack,
             _ body: String = ""
         ) {
-            capture.tcp(at: ms(t), src, dst, flags, seq: seq, ack: ack, payload: Array(body.utf8))
+            let service = "10.96.0.80:80"
+            let isInbound = src == "\(proxy):80" || dst == "\(proxy):80"
+            if viaService, isInbound {
+                // Before the DNAT, the Service address in place of the proxy's; 10 us later, after it.
+                capture.at("eth0")
+                capture.tcp(
+                    at: ms(t),
+                    src == "\(proxy):80" ? service : src,
+                    dst == "\(proxy):80" ? service : dst,
+                    flags,
+                    seq: seq,
+                    ack: ack,
+                    payload: Array(body.utf8)
+                )
+                capture.at("veth1")
+                capture.tcp(at: ms(t) + 10_000, src, dst, flags, seq: seq, ack: ack, payload: Array(body.utf8))
+            } else {
+                capture.at(viaService ? "veth1" : "eth0")
+                capture.tcp(at: ms(t), src, dst, flags, seq: seq, ack: ack, payload: Array(body.utf8))
+            }
         }
         let front = "\(proxy):80"
         let q = UInt32(inbound.utf8.count)
@@ -148,5 +169,23 @@ struct ReusedUpstreamTests {
         #expect(later.count == [.laterRequest: 1, .pastTheCap: 100][ending, default: 0])
         #expect(later.allSatisfy { $0.client?.description == Self.onward })
         if ending == .pastTheCap { #expect(run.statistics.evictedExchanges > 0) }
+    }
+
+    @Test(
+        "through the proxy's Service address (DNAT before the proxy): the same one trace",
+        arguments: [Ending.atOnce, .upstreamCloses, .laterRequest]
+    )
+    func claimedThroughService(ending: Ending) throws {
+        let capture = Self.capture(ending, viaService: true)
+        var traces: [RequestTrace] = []
+        _ = try Correlator.trace(files: [try capture.write(name: "reused-upstream-service-\(ending).pcapng")]) {
+            traces += $0
+        }
+        let a = traces.filter { $0.request?.path == "/a" }
+        #expect(a.count == 1)
+        #expect(a.first?.client?.description == Self.client)
+        #expect(a.first?.service?.description == "10.96.0.80:80")
+        #expect(a.first?.mode == .ingress)
+        #expect(a.first?.hops.contains { $0.translation == .l7Proxy } == true)
     }
 }
