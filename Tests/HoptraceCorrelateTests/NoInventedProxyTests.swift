@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceCapture
 import HoptraceTestSupport
 import Testing
 
@@ -187,5 +188,28 @@ struct ReusedUpstreamTests {
         #expect(a.first?.service?.description == "10.96.0.80:80")
         #expect(a.first?.mode == .ingress)
         #expect(a.first?.hops.contains { $0.translation == .l7Proxy } == true)
+    }
+
+    @Test("live (trace --live), polled every 100 ms: the same one trace", arguments: [Ending.atOnce, .laterRequest])
+    func claimedLive(ending: Ending) throws {
+        let path = try Self.capture(ending).write(name: "reused-upstream-live-\(ending).pcapng")
+        let source = try openCaptureFile(path: path)
+        let tracer = LiveTracer(ifIndexNames: [:])
+        var traces: [RequestTrace] = []
+        var now: Int64 = 0
+        while let packet = try source.next() {
+            now = max(now, packet.timestamp)
+            tracer.process(packet, interfaces: source.interfaces)
+            traces += tracer.poll(now: now)
+        }
+        for _ in 0..<200 {
+            now += 100_000_000
+            traces += tracer.poll(now: now)
+        }
+        traces += tracer.finish(now: now)
+        let a = traces.filter { $0.request?.path == "/a" }
+        #expect(a.count == 1)
+        #expect(a.first?.client?.description == Self.client)
+        #expect(a.first?.mode == .ingress)
     }
 }
