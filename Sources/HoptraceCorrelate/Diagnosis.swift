@@ -651,6 +651,32 @@ struct Diagnosis {
             }
             return Verdict(kind: .reset, sentence: "\(who) \(when)", location: origin.sighting.point, phase: phase)
         }
+        // The server's FIN after its response began, the response not whole and nothing missing from what was
+        // captured: the server cut it short, whether or not the capture ended soon after.
+        if exchange.response != nil, let responseFirstMark = exchange.responseFirstByte, !exchange.responseHasGap,
+            let (finTime, finPoint) = serverSide.record.responderSummary.fin.map({
+                (corrected($0.time, serverSide), serverSide.point)
+            }) ?? client.record.responderSummary.fin.map({ (corrected($0.time, client), client.point) })
+        {
+            let responseFirst = corrected(responseFirstMark.time, client)
+            if finTime >= responseFirst {
+                state.end = max(state.end, finTime)
+                state.timings.response = Clock.elapsed(finTime, responseFirst)
+                // The response's bytes up to the FIN, in the client's view of the server's stream.
+                let sent = client.record.responderSummary.fin.map { fin in
+                    fin.offset > responseFirstMark.offset ? fin.offset - responseFirstMark.offset : 0
+                }
+                let bytes = sent.map { " and \($0) byte\($0 == 1 ? "" : "s") of it" } ?? ""
+                return Verdict(
+                    kind: .truncated,
+                    sentence: "\(serverName) closed the connection mid-response (FIN at \(finPoint)), after "
+                        + "\(Self.human(state.timings.response ?? 0)) of response\(bytes): the response to \(what) "
+                        + "ended before its length",
+                    location: finPoint,
+                    phase: .response
+                )
+            }
+        }
         if exchange.response != nil, assembly.atEnd {
             return Verdict(
                 kind: .incomplete,

@@ -32,6 +32,10 @@ public enum VerdictKind: String, Sendable, Hashable, CaseIterable {
     case reset
     /// The server received the request and never answered.
     case noResponse = "no-response"
+    /// The server closed the connection (its FIN) after its response began and before the response was whole (its
+    /// Content-Length or last chunk not reached, nothing missing from the capture): nginx's "upstream prematurely
+    /// closed connection", curl's "transfer closed with bytes remaining to read".
+    case truncated
 
     /// Whether this verdict is a failure (the request did not complete).
     public var isFailure: Bool {
