@@ -659,7 +659,10 @@ struct Diagnosis {
             }) ?? client.record.responderSummary.fin.map({ (corrected($0.time, client), client.point) })
         {
             let responseFirst = corrected(responseFirstMark.time, client)
-            if finTime >= responseFirst {
+            // Not when the client had closed or reset first: then it gave up on the response.
+            let clientEnded = [client.record.originatorSummary.fin?.time, client.record.originatorSummary.rstTime]
+                .compactMap { $0 }.map { corrected($0, client) }.min()
+            if finTime >= responseFirst, clientEnded.map({ $0 > finTime }) ?? true {
                 state.end = max(state.end, finTime)
                 state.timings.response = Clock.elapsed(finTime, responseFirst)
                 // The response's bytes up to the FIN, in the client's view of the server's stream.

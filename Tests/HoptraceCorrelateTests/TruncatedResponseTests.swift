@@ -13,7 +13,7 @@ struct TruncatedResponseTests {
     static let server = "10.96.0.10:80"
     static let request = "GET /x HTTP/1.1\r\nHost: s\r\n\r\n"
 
-    enum End { case fin, reset, captureEnds }
+    enum End { case fin, reset, captureEnds, clientClosesFirst }
 
     /// Handshake at 0-0.2 ms, the request at 1 ms, `response` at 2 ms, then the server's FIN (and the client's),
     /// its reset, or nothing, at 5 ms. `gap`: the response's second half is not captured (another 1,000 bytes).
@@ -48,6 +48,10 @@ struct TruncatedResponseTests {
             capture.tcp(at: ms(5), server, client, .rst, seq: after)
         case .captureEnds:
             break
+        case .clientClosesFirst:
+            capture.tcp(at: ms(4), client, server, [.fin, .ack], seq: 1_001 + q, ack: after)
+            capture.tcp(at: ms(5), server, client, [.fin, .ack], seq: after, ack: 1_002 + q)
+            capture.tcp(at: ms(5.1), client, server, .ack, seq: 1_002 + q, ack: after + 1)
         }
         var traces: [RequestTrace] = []
         _ = try Correlator.trace(files: [try capture.write(name: "truncated-\(name).pcapng")]) { traces += $0 }
@@ -91,6 +95,12 @@ struct TruncatedResponseTests {
     @Test("bytes of the response missing from the capture, then the FIN: not the server's doing, not truncated")
     func gapIsNotTruncation() throws {
         let trace = try #require(try Self.trace(Self.short, end: .fin, gap: true, name: "gap"))
+        #expect(trace.verdict.kind != .truncated)
+    }
+
+    @Test("the client closes mid-response and the server's FIN follows: the client gave up, not truncated")
+    func clientClosedFirst() throws {
+        let trace = try #require(try Self.trace(Self.short, end: .clientClosesFirst, name: "client-first"))
         #expect(trace.verdict.kind != .truncated)
     }
 }
