@@ -680,6 +680,25 @@ struct Diagnosis {
                 )
             }
         }
+        // The client closed or reset after the response began, before it was whole (and before any FIN of the
+        // server's): it gave up on the response, which had been answered; not "no response", nor the capture's end.
+        if let status = exchange.response?.status, let responseFirstMark = exchange.responseFirstByte,
+            let clientEnd = [client.record.originatorSummary.fin?.time, client.record.originatorSummary.rstTime]
+                .compactMap({ $0 }).map({ corrected($0, client) }).min()
+        {
+            let responseFirst = corrected(responseFirstMark.time, client)
+            if clientEnd >= responseFirst {
+                state.end = max(state.end, clientEnd)
+                state.timings.response = Clock.elapsed(clientEnd, responseFirst)
+                return Verdict(
+                    kind: .incomplete,
+                    sentence: "\(what) was answered \(status) and the client closed the connection "
+                        + "\(Self.human(state.timings.response ?? 0)) into the response, before it was whole",
+                    location: client.point,
+                    phase: .response
+                )
+            }
+        }
         if exchange.response != nil, assembly.atEnd {
             return Verdict(
                 kind: .incomplete,

@@ -20,7 +20,8 @@ public enum VerdictKind: String, Sendable, Hashable, CaseIterable {
     case ok
     /// The request completed but one part of the path or the server held most of its time.
     case slow
-    /// The capture ended while the response was still arriving: neither a success nor a failure.
+    /// The capture ended while the response was still arriving, or the client closed the connection before the
+    /// response was whole: neither a success nor a failure the capture can show.
     case incomplete
     /// The name did not resolve: NXDOMAIN on every name tried, SERVFAIL, REFUSED or no answer.
     case dnsFailure = "dns-failure"

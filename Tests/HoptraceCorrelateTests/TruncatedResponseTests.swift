@@ -98,9 +98,12 @@ struct TruncatedResponseTests {
         #expect(trace.verdict.kind != .truncated)
     }
 
-    @Test("the client closes mid-response and the server's FIN follows: the client gave up, not truncated")
+    @Test("the client closes mid-response and the server's FIN follows: the client gave up (incomplete), not truncated")
     func clientClosedFirst() throws {
         let trace = try #require(try Self.trace(Self.short, end: .clientClosesFirst, name: "client-first"))
-        #expect(trace.verdict.kind != .truncated)
+        // Answered (200 at 2 ms); the client's FIN at 4 ms, 2 ms into the response.
+        #expect(trace.verdict.kind == .incomplete)
+        #expect(trace.verdict.sentence.contains("the client closed the connection 2.00 ms into the response"))
+        #expect(trace.timings.response == 2_000_000)
     }
 }
