@@ -651,43 +651,38 @@ struct Diagnosis {
             }
             return Verdict(kind: .reset, sentence: "\(who) \(when)", location: origin.sighting.point, phase: phase)
         }
-        // The server's FIN after its response began, the response not whole and nothing missing from what was
-        // captured: the server cut it short, whether or not the capture ended soon after.
-        if exchange.response != nil, let responseFirstMark = exchange.responseFirstByte, !exchange.responseHasGap,
-            let (finTime, finPoint) = serverSide.record.responderSummary.fin.map({
-                (corrected($0.time, serverSide), serverSide.point)
-            }) ?? client.record.responderSummary.fin.map({ (corrected($0.time, client), client.point) })
-        {
+        // A response begun and not whole: who closed first after it began. The server (its FIN), with nothing
+        // missing from what was captured, cut it short, whether or not the capture ended soon after; the client
+        // (its FIN or reset), before any FIN of the server's, gave up on an answered request: neither is "no
+        // response" nor the capture's end.
+        if let status = exchange.response?.status, let responseFirstMark = exchange.responseFirstByte {
             let responseFirst = corrected(responseFirstMark.time, client)
-            // Not when the client had closed or reset first: then it gave up on the response.
-            let clientEnded = [client.record.originatorSummary.fin?.time, client.record.originatorSummary.rstTime]
-                .compactMap { $0 }.map { corrected($0, client) }.min()
-            if finTime >= responseFirst, clientEnded.map({ $0 > finTime }) ?? true {
-                state.end = max(state.end, finTime)
-                state.timings.response = Clock.elapsed(finTime, responseFirst)
-                // The response's bytes up to the FIN, in the client's view of the server's stream.
-                let sent = client.record.responderSummary.fin.map { fin in
-                    fin.offset > responseFirstMark.offset ? fin.offset - responseFirstMark.offset : 0
+            let serverFin =
+                serverSide.record.responderSummary.fin.map {
+                    (time: corrected($0.time, serverSide), point: serverSide.point)
                 }
-                let bytes = sent.map { " and \($0) byte\($0 == 1 ? "" : "s") of it" } ?? ""
-                return Verdict(
-                    kind: .truncated,
-                    sentence: "\(serverName) closed the connection mid-response (FIN at \(finPoint)), after "
-                        + "\(Self.human(state.timings.response ?? 0)) of response\(bytes): the response to \(what) "
-                        + "ended before its length",
-                    location: finPoint,
-                    phase: .response
-                )
-            }
-        }
-        // The client closed or reset after the response began, before it was whole (and before any FIN of the
-        // server's): it gave up on the response, which had been answered; not "no response", nor the capture's end.
-        if let status = exchange.response?.status, let responseFirstMark = exchange.responseFirstByte,
+                ?? client.record.responderSummary.fin.map { (time: corrected($0.time, client), point: client.point) }
             let clientEnd = [client.record.originatorSummary.fin?.time, client.record.originatorSummary.rstTime]
-                .compactMap({ $0 }).map({ corrected($0, client) }).min()
-        {
-            let responseFirst = corrected(responseFirstMark.time, client)
-            if clientEnd >= responseFirst {
+                .compactMap { $0 }.map { corrected($0, client) }.min()
+            if let fin = serverFin, fin.time >= responseFirst, clientEnd.map({ $0 > fin.time }) ?? true {
+                if !exchange.responseHasGap {
+                    state.end = max(state.end, fin.time)
+                    state.timings.response = Clock.elapsed(fin.time, responseFirst)
+                    // The response's bytes up to the FIN, in the client's view of the server's stream.
+                    let sent = client.record.responderSummary.fin.map { mark in
+                        mark.offset > responseFirstMark.offset ? mark.offset - responseFirstMark.offset : 0
+                    }
+                    let bytes = sent.map { " and \($0) byte\($0 == 1 ? "" : "s") of it" } ?? ""
+                    return Verdict(
+                        kind: .truncated,
+                        sentence: "\(serverName) closed the connection mid-response (FIN at \(fin.point)), after "
+                            + "\(Self.human(state.timings.response ?? 0)) of response\(bytes): the response to \(what) "
+                            + "ended before its length",
+                        location: fin.point,
+                        phase: .response
+                    )
+                }
+            } else if let clientEnd, clientEnd >= responseFirst {
                 state.end = max(state.end, clientEnd)
                 state.timings.response = Clock.elapsed(clientEnd, responseFirst)
                 return Verdict(
