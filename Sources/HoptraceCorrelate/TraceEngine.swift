@@ -182,13 +182,17 @@ public final class TraceEngine {
 
     /// Notes that a record's server was sent data (a request's first bytes), on the reference clock.
     private func noteServed(_ record: ConnectionRecord) {
-        if let first = record.originatorSummary.firstData,
-            served.count < ClusterDirectory.capacity
-                || served[record.responder.address] != nil
-        {
-            let time = topology.corrected(first.time, node: capturePoint(record.capturePoint).node)
-            served[record.responder.address] = max(served[record.responder.address] ?? .min, time)
-        }
+        guard let first = record.originatorSummary.firstData else { return }
+        noteServed(record.responder.address, at: first.time, node: capturePoint(record.capturePoint).node)
+    }
+
+    /// The server's ISN, once a newer record of one of `group`'s sightings shows it: listed, and the replies caught
+    /// half translated before it adopted.
+    private func learnServerISN(of group: ConnectionGroup, at index: Int) {
+        guard group.serverISN == nil, let isn = group.sightings[index].serverISN else { return }
+        group.serverISN = isn
+        Self.note(group.id, in: &byServerISN[isn, default: []])
+        adoptReplies(into: group, serverISN: isn)
     }
 
     /// A provisional record: a connection still open at a capture point.
@@ -202,11 +206,7 @@ public final class TraceEngine {
             // A newer provisional record of a connection still open there.
             group.sightings[index].record = record
             group.lastActivity = max(group.lastActivity, record.endTime)
-            if group.serverISN == nil, let isn = group.sightings[index].serverISN {
-                group.serverISN = isn
-                Self.note(group.id, in: &byServerISN[isn, default: []])
-                adoptReplies(into: group, serverISN: isn)
-            }
+            learnServerISN(of: group, at: index)
         } else if options.liveness == nil, record.synAckTime == nil, record.responderSummary.packets == 0,
             record.originatorSummary.firstData == nil, record.originatorSummary.rstTime == nil
         {
@@ -244,11 +244,7 @@ public final class TraceEngine {
             group.sightings[index].isFinal = true
             group.lastActivity = max(group.lastActivity, record.endTime)
             schedule(group)
-            if group.serverISN == nil, let isn = group.sightings[index].serverISN {
-                group.serverISN = isn
-                Self.note(group.id, in: &byServerISN[isn, default: []])
-                adoptReplies(into: group, serverISN: isn)
-            }
+            learnServerISN(of: group, at: index)
         } else if record.endReason == .evicted, isEmptyPiece(record) {
             // Given up by the flow stage with nothing in it and nothing here to join: counted at once.
             statistics.untracedPieces += 1
@@ -341,7 +337,7 @@ public final class TraceEngine {
         while next < order.count {
             let end = min(next + size, order.count)
             for group in order[next..<end] where groups[group.id] === group {
-                if !inbound.isEmpty, let client = group.sightings.first(where: { !$0.isReplyOnly }),
+                if !inbound.isEmpty, let client = group.clientSide,
                     var waiting = inbound[client.client.address]
                 {
                     while waiting.next < waiting.groups.count,
@@ -671,7 +667,7 @@ public final class TraceEngine {
     /// Whether a connection's client is an address that is itself sent requests: what it sends may be a request
     /// it was sent, forwarded (an L7 proxy, known or not).
     private func mayBeForwarding(_ group: ConnectionGroup) -> Bool {
-        guard !served.isEmpty, let client = group.sightings.first(where: { !$0.isReplyOnly }) else { return false }
+        guard !served.isEmpty, let client = group.clientSide else { return false }
         return served[client.client.address] != nil
     }
 
@@ -785,12 +781,9 @@ public final class TraceEngine {
                 group.nextExchangeDue = min(group.nextExchangeDue ?? due, due)
                 continue
             }
-            if waitsForInbound(exchange, client: client, now: now, end: end) {
+            if let hold = inboundHold(exchange, client: client, end: end), Clock.since(now, end) < hold {
                 // Looked at again once the wait is over (traced then, unless the inbound request claimed it).
-                let due = Clock.plus(
-                    end,
-                    directory.isProxy(client.client.address) ? options.proxyJoinWindow : forwardHold
-                )
+                let due = Clock.plus(end, hold)
                 group.nextExchangeDue = min(group.nextExchangeDue ?? due, due)
                 continue
             }
@@ -798,6 +791,11 @@ public final class TraceEngine {
             queue(assemble(group: group, path: path, exchange: exchange))
             traced.append(exchange)
         }
+    }
+
+    /// Whether the exchange of `key` was traced already, or claimed as another trace's onward request (a proxy's).
+    private func isTraced(_ key: ExchangeKey, in group: ConnectionGroup) -> Bool {
+        group.emitted.contains(key) || onward.isConsumed(group: group.id, raw: key.raw, index: key.index)
     }
 
     /// An exchange's identity on its connection: the client's raw sequence number its request starts at, and its index.
@@ -815,10 +813,7 @@ public final class TraceEngine {
             let oldest = client.exchanges.prefix(max(0, client.exchanges.count - keep))
             for exchange in oldest {
                 let key = Self.key(of: exchange, at: client)
-                // Already traced, or another trace's onward request (a proxy's, claimed): not traced again.
-                guard !group.emitted.contains(key),
-                    !onward.isConsumed(group: group.id, raw: key.raw, index: exchange.index)
-                else { continue }
+                guard !isTraced(key, in: group) else { continue }
                 group.emitted.insert(key)
                 var assembly = assemble(group: group, path: path, exchange: exchange)
                 assembly.exchangeCapped = true
@@ -865,12 +860,12 @@ public final class TraceEngine {
         }
     }
 
-    /// Whether an exchange sent by a known proxy, or by an address that had just been sent a request, should wait
-    /// for the inbound request that caused it.
-    private func waitsForInbound(_ exchange: HTTPExchange, client: Sighting, now: Int64, end: Int64) -> Bool {
-        if directory.isProxy(client.client.address) { return Clock.since(now, end) < options.proxyJoinWindow }
+    /// How long after its end an exchange waits for the inbound request that caused it: one sent by a known proxy
+    /// its join window, one sent by an address that had just been sent a request ``forwardHold``; nil for others.
+    private func inboundHold(_ exchange: HTTPExchange, client: Sighting, end: Int64) -> Int64? {
+        if directory.isProxy(client.client.address) { return options.proxyJoinWindow }
         let start = topology.corrected(exchange.requestFirstByte?.time ?? end, node: client.point.node)
-        return mayForward(client.client.address, at: start) && Clock.since(now, end) < forwardHold
+        return mayForward(client.client.address, at: start) ? forwardHold : nil
     }
 
     /// How long what an address sends right after it was sent a request waits for the inbound request to claim it:
@@ -885,10 +880,14 @@ public final class TraceEngine {
     /// Notes that `sighting`'s server was sent `exchange`'s request (reference clock).
     private func noteServed(_ sighting: Sighting, _ exchange: HTTPExchange) {
         guard let first = exchange.requestFirstByte else { return }
-        let address = sighting.server.address
+        noteServed(sighting.server.address, at: first.time, node: sighting.point.node)
+    }
+
+    /// Notes that `address` was sent a request's first bytes at `time` (capture time at `node`), within the
+    /// directory's capacity of addresses.
+    private func noteServed(_ address: IPAddress, at time: Int64, node: String?) {
         guard served.count < ClusterDirectory.capacity || served[address] != nil else { return }
-        let time = topology.corrected(first.time, node: sighting.point.node)
-        served[address] = max(served[address] ?? .min, time)
+        served[address] = max(served[address] ?? .min, topology.corrected(time, node: node))
     }
 
     /// Whether `address` had been sent a request shortly before `time` (within a second): what it sends then may be
@@ -901,9 +900,8 @@ public final class TraceEngine {
     /// Whether a closed connection from a client that may be forwarding waits a little longer for the inbound
     /// request that caused it (live: the settle time is shorter than a proxy's turn-around).
     private func holdsForInbound(_ group: ConnectionGroup, quiet: Int64) -> Bool {
-        guard forwardHold > options.settle, quiet < forwardHold,
-            let client = group.sightings.first(where: { !$0.isReplyOnly })
-        else { return false }
+        // Called once quiet passed the settle time: a hold no longer than it never holds.
+        guard quiet < forwardHold, let client = group.clientSide else { return false }
         return mayForward(client.client.address, at: topology.corrected(client.start, node: client.point.node))
     }
 
@@ -940,8 +938,7 @@ public final class TraceEngine {
         for exchange in client.exchanges {
             any = true
             let key = Self.key(of: exchange, at: client)
-            guard !group.emitted.contains(key), !onward.isConsumed(group: group.id, raw: key.raw, index: exchange.index)
-            else { continue }
+            guard !isTraced(key, in: group) else { continue }
             group.emitted.insert(key)
             queue(assemble(group: group, path: path, exchange: exchange, atEnd: final))
         }
@@ -1332,6 +1329,8 @@ public final class TraceEngine {
 final class ConnectionGroup {
     let id: Int
     var sightings: [Sighting] = []
+    /// The first sighting that is more than replies caught half translated: where the client is seen sending.
+    var clientSide: Sighting? { sightings.first { !$0.isReplyOnly } }
     var clientISN: UInt32?
     var serverISN: UInt32?
     /// Sightings whose record is still provisional (the connection open there).

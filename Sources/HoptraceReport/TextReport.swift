@@ -75,13 +75,13 @@ public struct TextReport: Sendable {
     private static let blockRuns = (0...160).map { String(repeating: "█", count: $0) }
 
     /// `count` spaces (none for a negative count).
-    static func spaces(_ count: Int) -> String {
-        count < spaceRuns.count ? spaceRuns[max(0, count)] : String(repeating: " ", count: count)
-    }
+    static func spaces(_ count: Int) -> String { run(spaceRuns, " ", count) }
 
     /// `count` full blocks (none for a negative count).
-    static func blocks(_ count: Int) -> String {
-        count < blockRuns.count ? blockRuns[max(0, count)] : String(repeating: "█", count: count)
+    static func blocks(_ count: Int) -> String { run(blockRuns, "█", count) }
+
+    private static func run(_ runs: [String], _ unit: String, _ count: Int) -> String {
+        count < runs.count ? runs[max(0, count)] : String(repeating: unit, count: count)
     }
 
     /// The characters in `text`: its bytes when they are all ASCII (most columns), without breaking it into
