@@ -216,43 +216,25 @@ struct Diagnosis {
         }
         if !facts.synSeen, !facts.synAckSeen, !assembly.continuesGivenUp {
             findings.append(
-                Finding(
-                    .handshakeNotCaptured,
-                    "the capture began after this connection opened: its handshake was not captured"
-                )
+                Finding(.handshakeNotCaptured, FixedText.handshakeNotCaptured)
             )
         }
         if summary == nil, exchange == nil, isHeadersOnly(facts) {
             findings.append(
-                Finding(
-                    .httpNotVisible,
-                    "the capture holds only the first bytes of each packet (snap length): HTTP was not visible, so the "
-                        + "request was judged from TCP alone"
-                )
+                Finding(.httpNotVisible, FixedText.httpNotVisible)
             )
         }
         if let exchange, exchange.request != nil, exchange.headTruncated {
-            findings.append(Finding(.headTruncated, "a head was longer than hoptrace keeps; what was kept is shown"))
+            findings.append(Finding(.headTruncated, FixedText.headTruncated))
         }
         let givenUpAfter = assembly.evicted || facts.sightings.contains(where: { $0.record.endReason == .evicted })
         if assembly.continuesGivenUp {
             // A later piece of a connection the flow stage gave up: its beginning was captured, in the piece given up.
             findings.append(
-                Finding(
-                    .evicted,
-                    "hoptrace gave this connection up (to stay within its cap on connections held at once) and took it "
-                        + "up again mid-stream: what came before this piece, its handshake included, "
-                        + (givenUpAfter ? "and what came after it are" : "is") + " not in this trace"
-                )
+                Finding(.evicted, givenUpAfter ? FixedText.takenUpAndGivenUp : FixedText.takenUpAgain)
             )
         } else if givenUpAfter {
-            findings.append(
-                Finding(
-                    .evicted,
-                    "hoptrace gave this connection up before it ended, to stay within its cap on connections held at "
-                        + "once: what came after is not in this trace"
-                )
-            )
+            findings.append(Finding(.evicted, FixedText.givenUp))
         } else if assembly.exchangeCapped {
             findings.append(
                 Finding(
@@ -1196,4 +1178,22 @@ struct Diagnosis {
         }
         return names
     }
+}
+
+/// The texts of findings that say the same for every trace, made once: a trace holds a reference to them, not a copy
+/// of its own (under a flood of connections given up, every trace carries one).
+enum FixedText {
+    static let handshakeNotCaptured = "the capture began after this connection opened: its handshake was not captured"
+    static let httpNotVisible =
+        "the capture holds only the first bytes of each packet (snap length): HTTP was not visible, so the "
+        + "request was judged from TCP alone"
+    static let headTruncated = "a head was longer than hoptrace keeps; what was kept is shown"
+    static let takenUpAgain = takenUp + "is not in this trace"
+    static let takenUpAndGivenUp = takenUp + "and what came after it are not in this trace"
+    static let givenUp =
+        "hoptrace gave this connection up before it ended, to stay within its cap on connections held at "
+        + "once: what came after is not in this trace"
+    private static let takenUp =
+        "hoptrace gave this connection up (to stay within its cap on connections held at once) and took it "
+        + "up again mid-stream: what came before this piece, its handshake included, "
 }

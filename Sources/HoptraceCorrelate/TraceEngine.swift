@@ -588,14 +588,13 @@ public final class TraceEngine {
         let entry = OnwardIndex.Entry(
             time: topology.corrected(first.time, node: sighting.point.node),
             group: group.id,
-            connectionID: exchange.connectionID,
-            raw: sighting.clientRaw(first.offset),
             index: exchange.index,
             requestID: request.requestID,
             host: request.host,
             sender: sighting.client.address,
-            destination: sighting.server.address,
-            forwarded: request.forwardedFor != nil || request.requestID != nil || request.traceparent != nil
+            forwarded: request.forwardedFor != nil || request.requestID != nil || request.traceparent != nil,
+            raw: sighting.clientRaw(first.offset),
+            destination: sighting.server.address
         )
         // Indexed by any client (proxies not learned yet) and by this client.
         onward.insert(entry, method: request.method, path: request.target)
@@ -631,6 +630,10 @@ public final class TraceEngine {
         guard group.scheduled != second else { return }
         group.scheduled = second
         wheel.insert(second, group.id)
+        if wheel.count > 2 * groups.count + 4096 {
+            // Each live group has one entry that counts (its bucket is its `scheduled`): the rest are stale.
+            wheel.compact { [groups] second, id in groups[id]?.scheduled == second }
+        }
     }
 
     private func finalizeDue() {
@@ -1404,11 +1407,19 @@ struct GivenUpTuples {
 }
 
 /// Groups by the capture second they are due in: buckets, and a min-heap of the buckets' seconds.
+///
+/// A group moved to a later second, or traced, leaves its old entry behind (skipped when its bucket comes up):
+/// cheaper than finding it. Under a flood, capture time hardly moves, so those entries would pile up with every
+/// connection seen in the last two minutes (the timeout of an open connection), not the ones open: ``compact(keeping:)``
+/// drops them once they outnumber the live ones.
 struct DueWheel {
     private var buckets: [Int64: [Int]] = [:]
     private var seconds = MinHeap<Int64>()
+    /// Entries held, stale ones included.
+    private(set) var count = 0
 
     mutating func insert(_ second: Int64, _ id: Int) {
+        count += 1
         if buckets[second] == nil {
             buckets[second] = [id]
             seconds.insert(second)
@@ -1421,7 +1432,25 @@ struct DueWheel {
     mutating func popDue(through second: Int64) -> (Int64, [Int])? {
         guard let first = seconds.min, first <= second else { return nil }
         seconds.removeMin()
-        return (first, buckets.removeValue(forKey: first) ?? [])
+        let due = buckets.removeValue(forKey: first) ?? []
+        count -= due.count
+        return (first, due)
+    }
+
+    /// Keeps only the entries `keep(second, id)` says are live, in their order; buckets left empty go.
+    mutating func compact(keeping keep: (Int64, Int) -> Bool) {
+        var kept: [Int64: [Int]] = [:]
+        var heap = MinHeap<Int64>()
+        count = 0
+        for (second, ids) in buckets {
+            let live = ids.filter { keep(second, $0) }
+            guard !live.isEmpty else { continue }
+            kept[second] = live
+            heap.insert(second)
+            count += live.count
+        }
+        buckets = kept
+        seconds = heap
     }
 }
 
@@ -1523,22 +1552,23 @@ struct Pending {
 /// inline: a keep-alive flood of distinct paths, 200,000 exchanges kept, cost 126 MB with a dictionary of string keys
 /// holding an array of full entries per key, twice.
 struct OnwardIndex {
+    /// The fields are in this order so that the small ones fill the padding after an address (an index holds up to
+    /// ``CorrelateOptions/maxOnwardExchanges`` of these).
     struct Entry {
         var time: Int64
         var group: Int
-        var connectionID: UInt64
-        var raw: UInt32?
         var index: Int
         var requestID: String?
         var host: String?
         /// The onward request's sender as seen where it was indexed.
         var sender: IPAddress
-        /// The onward request's server as seen where it was indexed.
-        var destination: IPAddress
         /// Whether the request carries what proxies add to what they forward (X-Forwarded-For, X-Request-ID,
         /// traceparent).
         var forwarded = false
         var consumed = false
+        var raw: UInt32?
+        /// The onward request's server as seen where it was indexed.
+        var destination: IPAddress
     }
 
     /// The key of the index by method and target alone.
@@ -1553,9 +1583,9 @@ struct OnwardIndex {
 
     /// An exchange and what it is listed by.
     private struct Stored {
-        var entry: Entry
         var method: String
         var path: String
+        var entry: Entry
         /// Whether it is in its sender's list (every exchange of a list by target of two or more is).
         var bySender = false
     }
@@ -1600,7 +1630,7 @@ struct OnwardIndex {
         let anyKey = Self.key(Self.anyClient, method, path)
         if isListed(entry, method: method, path: path, key: anyKey) { return }
         let slot: Int32
-        let item = Stored(entry: entry, method: method, path: path)
+        let item = Stored(method: method, path: path, entry: entry)
         if let free = freeSlots.popLast() {
             slot = free
             stored[Int(slot)] = item

@@ -22,12 +22,11 @@ struct OnwardIndexTests {
         .init(
             time: time,
             group: group,
-            connectionID: UInt64(group),
-            raw: UInt32(group * 100),
             index: 0,
             requestID: requestID,
             host: host,
             sender: sender,
+            raw: UInt32(group * 100),
             destination: destination
         )
     }

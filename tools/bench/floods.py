@@ -23,6 +23,11 @@ Packets are 1 us apart (but for dns-answered), so no timeout expires inside a fl
 import struct
 import sys
 
+KINDS = ("syn", "dns", "ka", "ka-shared", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back")
+if len(sys.argv) != 3 or sys.argv[1] not in KINDS or not sys.argv[2].isdigit():
+    sys.exit("usage: tools/bench/floods.py KIND COUNT > FILE (KIND: " + ", ".join(KINDS) + ")")
+if sys.stdout.isatty():
+    sys.exit("floods.py writes a capture to stdout: redirect it to a file (> FILE)")
 kind = sys.argv[1]
 count = int(sys.argv[2])
 out = sys.stdout.buffer
