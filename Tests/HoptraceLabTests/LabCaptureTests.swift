@@ -72,7 +72,7 @@ struct LabCommittedTests {
         #expect(writerDrops.isEmpty, "the pcapng writer lost packets: \(writerDrops)")
         #expect(["clusterip", "nodeport", "ingress", "direct"].contains(truth.mode))
         #expect(
-            ["ok", "dns-failure", "rejected", "breakpoint", "reset", "no-response", "slow"].contains(
+            ["ok", "dns-failure", "rejected", "breakpoint", "reset", "no-response", "slow", "truncated"].contains(
                 truth.expected.verdict.kind
             )
         )

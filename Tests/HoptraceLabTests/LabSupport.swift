@@ -253,6 +253,7 @@ struct WirePacket: Sendable {
     var syn: Bool
     var ack: Bool
     var rst: Bool
+    var fin: Bool
     var stream: Int?
     var isDNS: Bool
     var dnsResponse: Bool
@@ -273,6 +274,7 @@ struct WirePacket: Sendable {
     var isSyn: Bool { isTCP && !isICMP && syn && !ack }
     var isSynAck: Bool { isTCP && !isICMP && syn && ack }
     var isRst: Bool { isTCP && !isICMP && rst }
+    var isFin: Bool { isTCP && !isICMP && fin }
     var isHTTPRequest: Bool { httpURI != nil }
 
     /// The value of a request header as sent (first occurrence), e.g. `header("X-Request-ID")`.
@@ -313,7 +315,8 @@ enum Tshark {
     private static let fields = [
         "sll.ifindex", "frame.interface_name", "frame.time_epoch", "sll.pkttype", "sll.src.eth", "ip.src", "ip.dst",
         "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "tcp.seq_raw", "tcp.len", "tcp.flags.syn",
-        "tcp.flags.ack", "tcp.flags.reset", "tcp.stream", "dns.flags.response", "dns.qry.name", "dns.qry.type",
+        "tcp.flags.ack", "tcp.flags.reset", "tcp.flags.fin", "tcp.stream", "dns.flags.response", "dns.qry.name",
+        "dns.qry.type",
         "dns.flags.rcode", "dns.a", "icmp.type", "icmp.code", "http.request.uri", "http.request.line",
         "http.response.code",
     ]
@@ -368,6 +371,7 @@ enum Tshark {
             syn: flag("tcp.flags.syn"),
             ack: flag("tcp.flags.ack"),
             rst: flag("tcp.flags.reset"),
+            fin: flag("tcp.flags.fin"),
             stream: int("tcp.stream"),
             isDNS: !col("dns.flags.response").isEmpty,
             dnsResponse: flag("dns.flags.response"),

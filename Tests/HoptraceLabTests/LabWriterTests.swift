@@ -470,6 +470,25 @@ struct LabNewScenarioTests {
     }
 
     @Test(
+        "truncated response: the pod sends part of the body, then a FIN and no RST; curl reports the bytes missing",
+        arguments: LabPaths.scenarios { $0.fault?.kind == "truncated-response" },
+        formats
+    )
+    func truncatedResponse(scenario: String, format: CaptureFormat) throws {
+        let truth = try Truth.load(scenario)
+        let service = try #require(truth.service)
+        let endpoint = try #require(truth.endpoints.first)
+        let packets = try Tshark.packets(scenario, format, truth: truth)
+        let fromPod = packets.filter { $0.hop == endpoint.veth && $0.src == endpoint.ip }
+        let fin = try #require(fromPod.first { $0.isFin }, "no FIN from the pod on \(endpoint.veth)")
+        let before = fromPod.filter { $0.time <= fin.time }.reduce(0) { $0 + $1.tcpLen }
+        #expect(before > 4000 && before < 20_000, "\(before) bytes before the FIN")
+        #expect(!packets.contains { $0.isRst }, "an RST: this scenario closes with a FIN")
+        #expect(packets.contains { $0.isFin && $0.hop == truth.clientHop && $0.src == service.clusterIP })
+        #expect(truth.clientResult.exitCode == 18)
+    }
+
+    @Test(
         "accept-queue overflow: SYN-ACK retransmitted, the request never ACKed and retransmitted, then the RST",
         arguments: LabPaths.scenarios { $0.fault?.kind == "accept-queue-overflow" },
         formats

@@ -468,6 +468,18 @@ def new_scenarios(web_url: str, only1: dict) -> list:
                         "sets SO_LINGER {1, 0} and closes"},
                  location={"hop": W1.veth, "nextHop": None}, phase="response", dns_name="web", dns_rcode="NOERROR",
                  expect_rc=(18, 56)),
+        Scenario("clusterip-truncated-response", "clusterip", "the web pod sends the headers and 4000 of 20000 "
+                 "body bytes, then closes the connection as usual: a FIN in the middle of the response, which the "
+                 "client reads as the end of a response cut short (curl: transfer closed with 16000 bytes remaining)",
+                 "client",
+                 [Transfer(f"{web_url}/close-mid?bytes=20000&cut=4000", "lab-clusterip-truncated-response-1")],
+                 endpoints=only1, verdict="truncated", verdict_hop=W1.veth,
+                 verdict_detail=f"FIN from {W1.ip}:8080 after 4000 of 20000 body bytes (response phase)",
+                 fault={"kind": "truncated-response", "hop": W1.veth,
+                        "details": "the handler writes headers (Content-Length 20000) and 4000 bytes, waits 200 ms, "
+                        "and shuts its side down (shutdown SHUT_WR: a FIN)"},
+                 location={"hop": W1.veth, "nextHop": None}, phase="response", dns_name="web", dns_rcode="NOERROR",
+                 expect_rc=(18,)),
         Scenario("clusterip-congested-request", "clusterip", "a 30000-byte upload (POST) through tc tbf 64kbit on "
                  "the client pod's eth0 (egress toward the node): the request direction is slow", "client",
                  [Transfer(f"{web_url}/upload", "lab-clusterip-congested-request-1")], endpoints=only1,

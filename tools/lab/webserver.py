@@ -5,7 +5,8 @@ Answers every GET. Query parameters shape the answer:
   ms=N     wait N milliseconds before sending anything (a slow server),
   bytes=N  send an N-byte body (a big response for the congested-hop scenario).
 `/slow?ms=N` is the documented slow endpoint. `/reset-mid?bytes=N&cut=M` sends the headers of an N-byte
-body and its first M bytes, then closes with SO_LINGER 0 (an RST in the middle of the response). POST
+body and its first M bytes, then closes with SO_LINGER 0 (an RST in the middle of the response);
+`/close-mid?bytes=N&cut=M` the same, but closes as usual (a FIN: the response cut short, not reset). POST
 reads the request body (Content-Length) and answers with its size (the upload scenario). Connections are kept alive (HTTP/1.1,
 Content-Length), so one curl with several URLs reuses its connection.
 
@@ -87,8 +88,8 @@ def main() -> None:
         def do_GET(self) -> None:  # noqa: N802 - stdlib naming
             received = time.time()
             query = parse_qs(urlsplit(self.path).query)
-            if urlsplit(self.path).path == "/reset-mid":
-                self._reset_mid(received, query)
+            if urlsplit(self.path).path in ("/reset-mid", "/close-mid"):
+                self._cut_mid(received, query, reset=urlsplit(self.path).path == "/reset-mid")
                 return
             delay_ms = _int(query.get("ms", ["0"])[0], 0, MAX_DELAY_MS)
             size = _int(query.get("bytes", ["0"])[0], 0, MAX_BYTES)
@@ -111,7 +112,7 @@ def main() -> None:
             self.wfile.write(body)
             self._log(received, answered, delay_ms, len(body), {})
 
-        def _reset_mid(self, received: float, query: dict) -> None:
+        def _cut_mid(self, received: float, query: dict, reset: bool) -> None:
             size = _int(query.get("bytes", ["20000"])[0], 1, MAX_BYTES)
             cut = _int(query.get("cut", ["4000"])[0], 0, size - 1)
             self.send_response(200)
@@ -123,12 +124,19 @@ def main() -> None:
             self.wfile.write((b"0123456789abcdef" * (cut // 16 + 1))[:cut])
             self.wfile.flush()
             time.sleep(0.2)
-            # SO_LINGER on, 0 s: close() discards the socket at once and sends RST instead of FIN.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            reset_at = time.time()
-            self.connection.close()
+            if reset:
+                # SO_LINGER on, 0 s: close() discards the socket at once and sends RST instead of FIN.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                reset_at = time.time()
+                self.connection.close()
+                self.close_connection = True
+                self._log(received, answered, 0, cut, {"declaredBytes": size, "resetAt": reset_at, "reset": True})
+                return
+            # A FIN after the bytes written: the peer reads them, then the end of the stream.
+            closed_at = time.time()
+            self.connection.shutdown(socket.SHUT_WR)
             self.close_connection = True
-            self._log(received, answered, 0, cut, {"declaredBytes": size, "resetAt": reset_at, "reset": True})
+            self._log(received, answered, 0, cut, {"declaredBytes": size, "closedAt": closed_at, "closed": True})
 
     server = ThreadingHTTPServer((args.bind, args.port), Handler)
     server.daemon_threads = True
