@@ -708,13 +708,42 @@ struct Diagnosis {
             state.timings.network = Clock.elapsed(delivered, requestLast)
             state.timings.server = Clock.elapsed(end, delivered)
         }
+        // Interim responses (100 Continue) are not an answer, but they were sent: said, so that nobody looks for
+        // them in vain.
+        let interim = exchange.interimStatuses.map(String.init).joined(separator: ", ")
+        let unanswered = interim.isEmpty ? "had not answered" : "had sent only an interim \(interim) and no answer"
+        // The server closed its side after the request, before the client closed or gave up: the server's doing
+        // (nginx: "upstream prematurely closed connection while reading response header").
+        // Not through a proxy: there the server's FIN is on the onward connection and says nothing of the client's.
+        // Nor when a later request on the connection was answered: responses come in order, so the server did not
+        // close on this one (its answer is missing from the capture, or was not parsed).
+        let laterAnswered = client.exchanges.contains { $0.index > exchange.index && $0.responseFirstByte != nil }
+        let serverClose =
+            assembly.upstream != nil || laterAnswered
+            ? nil
+            : serverSide.record.responderSummary.fin.map {
+                (time: corrected($0.time, serverSide), point: serverSide.point)
+            } ?? client.record.responderSummary.fin.map { (time: corrected($0.time, client), point: client.point) }
+        if let serverClose, gaveUp.map({ serverClose.time <= corrected($0.0, client) }) ?? true {
+            let end = max(serverClose.time, delivered)
+            state.end = max(state.end, end)
+            waited(until: end)
+            let how = interim.isEmpty ? "without answering" : "having sent only an interim \(interim) and no answer"
+            return Verdict(
+                kind: .noResponse,
+                sentence: "\(serverName) received the request at \(serverPoint) and closed the connection (FIN at "
+                    + "\(serverClose.point)) \(Self.human(Clock.elapsed(end, delivered))) later, \(how)",
+                location: serverClose.point,
+                phase: .response
+            )
+        }
         if let (time, how) = gaveUp {
             let end = corrected(time, client)
             state.end = max(state.end, end)
             waited(until: end)
             return Verdict(
                 kind: .noResponse,
-                sentence: "\(serverName) received the request at \(serverPoint) and had not answered when the client "
+                sentence: "\(serverName) received the request at \(serverPoint) and \(unanswered) when the client "
                     + "\(how) \(Self.human(Clock.elapsed(end, delivered))) later",
                 location: serverPoint,
                 phase: .response
@@ -747,7 +776,7 @@ struct Diagnosis {
         waited(until: end)
         return Verdict(
             kind: .noResponse,
-            sentence: "\(serverName) received the request at \(serverPoint) and had not answered by the end of the "
+            sentence: "\(serverName) received the request at \(serverPoint) and \(unanswered) by the end of the "
                 + "capture, \(Self.human(Clock.elapsed(end, delivered))) later",
             location: serverPoint,
             phase: .response

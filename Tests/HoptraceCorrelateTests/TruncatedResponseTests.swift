@@ -109,3 +109,83 @@ struct TruncatedResponseTests {
         #expect(trace.timings.response == 2_000_000)
     }
 }
+
+/// A request with no final response: who closed first says whose doing it was, and an interim response (100
+/// Continue) sent before is named, not passed over as "had not answered". Hand-built, as above.
+@Suite("no final response")
+struct NoFinalResponseTests {
+    static let interim = "HTTP/1.1 100 Continue\r\n\r\n"
+
+    @Test("100 Continue, then the server's FIN: the server closed without an answer, 4 ms after the request")
+    func interimThenServerFin() throws {
+        let trace = try #require(try TruncatedResponseTests.trace(Self.interim, end: .fin, name: "interim-fin"))
+        #expect(trace.verdict.kind == .noResponse)
+        #expect(trace.verdict.phase == .response)
+        // The request's last byte at 1 ms, the server's FIN at 5 ms.
+        #expect(trace.verdict.sentence.contains("closed the connection (FIN at eth0) 4.00 ms later"))
+        #expect(trace.verdict.sentence.contains("having sent only an interim 100 and no answer"))
+        #expect(!trace.verdict.sentence.contains("the client closed"))
+        #expect(trace.timings.server == 4_000_000)
+    }
+
+    @Test("nothing at all, then the server's FIN: the server closed without answering, not the client")
+    func silentServerFin() throws {
+        let trace = try #require(try TruncatedResponseTests.trace("", end: .fin, name: "silent-fin"))
+        #expect(trace.verdict.kind == .noResponse)
+        #expect(
+            trace.verdict.sentence.hasSuffix("closed the connection (FIN at eth0) 4.00 ms later, without answering")
+        )
+    }
+
+    @Test("100 Continue, then the client closes first: the client's close, and the interim named")
+    func interimThenClientCloses() throws {
+        let trace = try #require(
+            try TruncatedResponseTests.trace(Self.interim, end: .clientClosesFirst, name: "interim-client")
+        )
+        #expect(trace.verdict.kind == .noResponse)
+        #expect(
+            trace.verdict.sentence.contains(
+                "had sent only an interim 100 and no answer when the client closed 3.00 ms later"
+            )
+        )
+    }
+
+    @Test("100 Continue, then the capture ends: the interim named")
+    func interimThenCaptureEnds() throws {
+        let trace = try #require(
+            try TruncatedResponseTests.trace(Self.interim, end: .captureEnds, name: "interim-end")
+        )
+        #expect(trace.verdict.kind == .noResponse)
+        #expect(trace.verdict.sentence.contains("had sent only an interim 100 and no answer by the end of the capture"))
+    }
+
+    @Test("a response missing from the capture, a later request answered, then the server's FIN: not blamed on the FIN")
+    func laterAnswered() throws {
+        let client = TruncatedResponseTests.client
+        let server = TruncatedResponseTests.server
+        let first = Array("GET /x HTTP/1.1\r\nHost: s\r\n\r\n".utf8)
+        let second = Array("GET /y HTTP/1.1\r\nHost: s\r\n\r\n".utf8)
+        let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+        let q = UInt32(first.count)
+        let q2 = UInt32(second.count)
+        let a = UInt32(answer.count)
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        capture.tcp(at: ms(0), client, server, .syn, seq: 1_000)
+        capture.tcp(at: ms(0.1), server, client, [.syn, .ack], seq: 9_000, ack: 1_001)
+        capture.tcp(at: ms(0.2), client, server, .ack, seq: 1_001, ack: 9_001)
+        capture.tcp(at: ms(1), client, server, [.psh, .ack], seq: 1_001, ack: 9_001, payload: first)
+        // The answer to /x (a bytes) is not in the capture; the client's ACK of it is.
+        capture.tcp(at: ms(2.1), client, server, .ack, seq: 1_001 + q, ack: 9_001 + a)
+        capture.tcp(at: ms(3), client, server, [.psh, .ack], seq: 1_001 + q, ack: 9_001 + a, payload: second)
+        capture.tcp(at: ms(3.5), server, client, [.psh, .ack], seq: 9_001 + a, ack: 1_001 + q + q2, payload: answer)
+        capture.tcp(at: ms(5), server, client, [.fin, .ack], seq: 9_001 + 2 * a, ack: 1_001 + q + q2)
+        capture.tcp(at: ms(5.1), client, server, [.fin, .ack], seq: 1_001 + q + q2, ack: 9_002 + 2 * a)
+        var traces: [RequestTrace] = []
+        _ = try Correlator.trace(files: [try capture.write(name: "later-answered.pcapng")]) { traces += $0 }
+        let x = try #require(traces.first { $0.request?.path == "/x" })
+        let y = try #require(traces.first { $0.request?.path == "/y" })
+        #expect(y.verdict.kind == .ok)
+        #expect(!x.verdict.sentence.contains("FIN"), "\(x.verdict.sentence)")
+        #expect(!x.verdict.sentence.contains("without answering"), "\(x.verdict.sentence)")
+    }
+}
