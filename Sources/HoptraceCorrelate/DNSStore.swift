@@ -209,14 +209,22 @@ struct DNSStore {
     mutating func build(upTo now: Int64) {
         let stable = now == .max ? Int64.max : Clock.since(now, stableDelay)
         // The stable queries, by client, each client's in the order they were sent.
-        var ready: [(client: IPAddress, sent: Int64, name: String, type: UInt16, slot: Int32)] = []
+        // Sorted by client, time, name and type; the name is read from its slot only to break a tie of client and
+        // time, so that what is sorted holds no reference (moving it costs no retain and release).
+        var ready: [(client: IPAddress, sent: Int64, type: UInt16, slot: Int32)] = []
         for slot in slots.indices {
             guard let pending = slots[slot] else { continue }
             let sent = pending.sent
             guard sent < stable, let question = pending.first.question else { continue }
-            ready.append((pending.first.client.address, sent, question.name, question.type.rawValue, Int32(slot)))
+            ready.append((pending.first.client.address, sent, question.type.rawValue, Int32(slot)))
         }
-        ready.sort { ($0.client, $0.sent, $0.name, $0.type) < ($1.client, $1.sent, $1.name, $1.type) }
+        ready.sort { a, b in
+            if a.client != b.client { return a.client < b.client }
+            if a.sent != b.sent { return a.sent < b.sent }
+            let nameA = slots[Int(a.slot)]?.first.question?.name ?? ""
+            let nameB = slots[Int(b.slot)]?.first.question?.name ?? ""
+            return nameA != nameB ? nameA < nameB : a.type < b.type
+        }
         var next = 0
         while next < ready.count {
             let address = ready[next].client

@@ -504,16 +504,8 @@ public final class TraceEngine {
         // A connection crosses a few points per node; hundreds of views are not one connection (and each join would
         // cost them all).
         guard group.sightings.count < Self.sightingsPerConnection else { return false }
-        // NAT gives a connection a client address or two more (MASQUERADE, a node's overlay address), never dozens:
-        // distinct connections that share their ISNs, seen at many points, are not views of one.
-        if !group.sightings.contains(where: { $0.client.address == sighting.client.address }) {
-            var clients = Set<IPAddress>()
-            for other in group.sightings { clients.insert(other.client.address) }
-            if clients.count >= Self.clientAddressesPerConnection { return false }
-        }
-        // Close in time: within the SYN retransmissions (plus clock offsets between nodes), else a minute.
-        let window: Int64 = 2_000_000_000
-        let time = topology.corrected(sighting.start, node: sighting.point.node)
+        // The rules are all required; the ones that cost no allocation come first (a scanner's fixed ISN lists 64
+        // candidates for every connection, and the rule of one point rejects each of them).
         for other in group.sightings {
             if let a = sighting.serverISN, let b = other.serverISN, a != b { return false }
             if other.pointID == sighting.pointID, other.client == sighting.client, other.server == sighting.server {
@@ -531,6 +523,16 @@ public final class TraceEngine {
                 else { return false }
             }
         }
+        // NAT gives a connection a client address or two more (MASQUERADE, a node's overlay address), never dozens:
+        // distinct connections that share their ISNs, seen at many points, are not views of one.
+        if !group.sightings.contains(where: { $0.client.address == sighting.client.address }) {
+            var clients = Set<IPAddress>()
+            for other in group.sightings { clients.insert(other.client.address) }
+            if clients.count >= Self.clientAddressesPerConnection { return false }
+        }
+        // Close in time: within the SYN retransmissions (plus clock offsets between nodes), else a minute.
+        let window: Int64 = 2_000_000_000
+        let time = topology.corrected(sighting.start, node: sighting.point.node)
         let anchor = group.sightings.first { $0.clientISN != nil } ?? group.sightings[0]
         let anchorTime = topology.corrected(anchor.start, node: anchor.point.node)
         let synTimes = group.sightings.flatMap { s in s.synTimes.map { topology.corrected($0, node: s.point.node) } }
