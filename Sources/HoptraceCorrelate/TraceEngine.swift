@@ -162,8 +162,8 @@ public final class TraceEngine {
             let record = ICMPRecord(event: event, point: capturePoint(event.capturePoint))
             icmp.append(record)
             if icmp.count > options.maxICMPErrors {
-                // A flood of ICMP errors: the earliest half kept is forgotten (counted); the indexes are rebuilt once
-                // per half a cap of errors, not per error.
+                // A flood of ICMP errors: the earliest half kept is forgotten (counted), once per half a cap of
+                // errors, not per error.
                 statistics.shedICMPErrors += icmp.shed(to: options.maxICMPErrors / 2)
             }
             if event.quotedProtocol == .tcp || event.quotedProtocol == .udp, event.type == 3 || event.type == 1 {
