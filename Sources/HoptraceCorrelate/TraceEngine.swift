@@ -37,6 +37,10 @@ public final class TraceEngine {
     private var sightingOf: [UInt64: Int] = [:]
     private var byClientISN: [UInt32: [Int]] = [:]
     private var byServerISN: [UInt32: [Int]] = [:]
+    /// The connections of ``byServerISN`` that held only replies when their server ISN was learned: the only ones
+    /// ``adoptReplies(into:serverISN:)`` can adopt (a connection that held more never holds only replies again), so
+    /// that it does not look through every connection with the ISN (a fixed ISN lists 64 for each).
+    private var repliesByServerISN: [UInt32: [Int]] = [:]
     private var byMidstream: [MidstreamKey: [Int]] = [:]
     private var orphanExchanges: [UInt64: [HTTPExchange]] = [:]
     private var dns: DNSStore
@@ -190,9 +194,15 @@ public final class TraceEngine {
     /// half translated before it adopted.
     private func learnServerISN(of group: ConnectionGroup, at index: Int) {
         guard group.serverISN == nil, let isn = group.sightings[index].serverISN else { return }
+        listServerISN(isn, of: group)
+        adoptReplies(into: group, serverISN: isn)
+    }
+
+    /// Lists `group` under its server ISN, just learned (and among the replies, when it holds nothing else).
+    private func listServerISN(_ isn: UInt32, of group: ConnectionGroup) {
         group.serverISN = isn
         Self.note(group.id, in: &byServerISN[isn, default: []])
-        adoptReplies(into: group, serverISN: isn)
+        if group.sightings.allSatisfy(\.isReplyOnly) { Self.note(group.id, in: &repliesByServerISN[isn, default: []]) }
     }
 
     /// A provisional record: a connection still open at a capture point.
@@ -402,8 +412,7 @@ public final class TraceEngine {
             Self.note(group.id, in: &byClientISN[isn, default: []])
         }
         if group.serverISN == nil, let isn = sighting.serverISN {
-            group.serverISN = isn
-            Self.note(group.id, in: &byServerISN[isn, default: []])
+            listServerISN(isn, of: group)
             if !sighting.isReplyOnly { adoptReplies(into: group, serverISN: isn) }
         }
         if sighting.clientISN == nil, sighting.serverISN == nil, let key = MidstreamKey(sighting) {
@@ -438,7 +447,7 @@ public final class TraceEngine {
     /// Moves the sightings of replies caught half translated (only the server's packets, the same server ISN),
     /// that arrived before the connection's server ISN was known, into the connection.
     private func adoptReplies(into group: ConnectionGroup, serverISN: UInt32) {
-        for id in byServerISN[serverISN] ?? [] where id != group.id {
+        for id in repliesByServerISN[serverISN] ?? [] where id != group.id {
             guard let other = groups[id], other.sightings.allSatisfy(\.isReplyOnly),
                 consistent(other.sightings[0], with: group)
             else { continue }
@@ -450,6 +459,7 @@ public final class TraceEngine {
             group.lastActivity = max(group.lastActivity, other.lastActivity)
             groups[id] = nil
             byServerISN[serverISN]?.removeAll { $0 == id }
+            repliesByServerISN[serverISN]?.removeAll { $0 == id }
         }
     }
 
@@ -923,6 +933,10 @@ public final class TraceEngine {
         if let isn = group.serverISN { byServerISN[isn]?.removeAll { $0 == group.id } }
         if let isn = group.clientISN, byClientISN[isn]?.isEmpty == true { byClientISN[isn] = nil }
         if let isn = group.serverISN, byServerISN[isn]?.isEmpty == true { byServerISN[isn] = nil }
+        if let isn = group.serverISN, repliesByServerISN[isn] != nil {
+            repliesByServerISN[isn]?.removeAll { $0 == group.id }
+            if repliesByServerISN[isn]?.isEmpty == true { repliesByServerISN[isn] = nil }
+        }
         for sighting in group.sightings {
             if let key = MidstreamKey(sighting) {
                 byMidstream[key]?.removeAll { $0 == group.id }
