@@ -717,7 +717,7 @@ struct Diagnosis {
         // Not through a proxy: there the server's FIN is on the onward connection and says nothing of the client's.
         // Nor when a later request on the connection was answered: responses come in order, so the server did not
         // close on this one (its answer is missing from the capture, or was not parsed).
-        let laterAnswered = client.exchanges.contains { $0.index > exchange.index && $0.responseFirstByte != nil }
+        let laterAnswered = assembly.lastAnsweredIndex.map { $0 > exchange.index } ?? false
         let serverClose =
             assembly.upstream != nil || laterAnswered
             ? nil

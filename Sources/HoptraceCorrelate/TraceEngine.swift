@@ -808,6 +808,16 @@ public final class TraceEngine {
         }
     }
 
+    /// The highest index of an exchange answered (its response begun) among `exchanges`: found once per connection
+    /// judged, not once per exchange (300,000 pipelined requests on one connection).
+    static func lastAnswered(_ exchanges: [HTTPExchange]) -> Int? {
+        var last: Int?
+        for exchange in exchanges where exchange.responseFirstByte != nil {
+            last = max(last ?? exchange.index, exchange.index)
+        }
+        return last
+    }
+
     /// Whether the exchange of `key` was traced already, or claimed as another trace's onward request (a proxy's).
     private func isTraced(_ key: ExchangeKey, in group: ConnectionGroup) -> Bool {
         group.emitted.contains(key) || onward.isConsumed(group: group.id, raw: key.raw, index: key.index)
@@ -826,11 +836,13 @@ public final class TraceEngine {
         let path = ordered(group)
         if let client = path.first?.0 {
             let oldest = client.exchanges.prefix(max(0, client.exchanges.count - keep))
+            let answered = Self.lastAnswered(client.exchanges)
             for exchange in oldest {
                 let key = Self.key(of: exchange, at: client)
                 guard !isTraced(key, in: group) else { continue }
                 group.emitted.insert(key)
                 var assembly = assemble(group: group, path: path, exchange: exchange)
+                assembly.lastAnsweredIndex = answered
                 assembly.exchangeCapped = true
                 queue(assembly)
             }
@@ -954,12 +966,15 @@ public final class TraceEngine {
         // DNS over TCP that opened is a transport of DNS transactions, not a request of its own.
         if client.server.port == 53, path.contains(where: { $0.0.record.synAckTime != nil }) { return }
         var any = !group.emitted.isEmpty
+        let answered = Self.lastAnswered(client.exchanges)
         for exchange in client.exchanges {
             any = true
             let key = Self.key(of: exchange, at: client)
             guard !isTraced(key, in: group) else { continue }
             group.emitted.insert(key)
-            queue(assemble(group: group, path: path, exchange: exchange, atEnd: final))
+            var assembly = assemble(group: group, path: path, exchange: exchange, atEnd: final)
+            assembly.lastAnsweredIndex = answered
+            queue(assembly)
         }
         if !any {
             queue(assemble(group: group, path: path, exchange: nil, atEnd: final))
@@ -1529,6 +1544,9 @@ struct Assembly {
     var exchangeCapped = false
     /// A later piece of a connection the flow stage gave up (its beginning is not in it).
     var continuesGivenUp = false
+    /// The highest index of an exchange answered on the client's connection, when the engine looked (a request with
+    /// no answer and a later one answered was answered too: responses come in order).
+    var lastAnsweredIndex: Int?
 
     init(path: [(Sighting, OrderEvidence)], strays: [Sighting], exchange: HTTPExchange?, atEnd: Bool) {
         self.path = path
