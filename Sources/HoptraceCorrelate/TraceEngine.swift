@@ -610,9 +610,10 @@ public final class TraceEngine {
         )
         // Indexed by any client (proxies not learned yet) and by this client.
         onward.insert(entry, method: request.method, path: request.target)
-        // Exchanges are kept a minute for a proxy's inbound request to claim; a flood of requests is bounded by count.
+        // Exchanges are kept a minute for a proxy's inbound request to claim; a flood of requests is bounded by count:
+        // never more than the cap (two entries each), the earliest eighth forgotten at once when it is passed.
         let cap = options.maxOnwardExchanges
-        if onward.count > 2 * cap + max(1, cap / 4) {
+        if onward.count > 2 * cap {
             statistics.shedExchanges += onward.shed(to: 2 * (cap - cap / 8)) / 2
         }
     }
@@ -1360,13 +1361,14 @@ public final class TraceEngine {
 }
 
 /// The sightings of one TCP connection at every capture point that saw it.
+///
+/// A flood holds ``CorrelateOptions/maxOpenConnections`` of these: the fields are ordered so that the small ones share
+/// padding, and the lookup (most connections have none) is boxed.
 final class ConnectionGroup {
     let id: Int
     var sightings: [Sighting] = []
     /// The first sighting that is more than replies caught half translated: where the client is seen sending.
     var clientSide: Sighting? { sightings.first { !$0.isReplyOnly } }
-    var clientISN: UInt32?
-    var serverISN: UInt32?
     /// Sightings whose record is still provisional (the connection open there).
     var open = 0
     var lastActivity: Int64 = .min
@@ -1375,15 +1377,27 @@ final class ConnectionGroup {
     var emitted = Set<ExchangeKey>()
     /// The capture second the group is scheduled to be looked at (its bucket in the engine's wheel).
     var scheduled: Int64?
-    /// Whether the lookup that led to the connection was looked for, and the lookup found.
+    /// When the earliest completed exchange not traced yet is due.
+    var nextExchangeDue: Int64?
+    /// The lookup found for the connection.
+    var lookup: DNSLookup? {
+        get { lookupBox?.lookup }
+        set { lookupBox = newValue.map(LookupBox.init) }
+    }
+    private var lookupBox: LookupBox?
+    var clientISN: UInt32?
+    var serverISN: UInt32?
+    /// Whether the lookup that led to the connection was looked for.
     var dnsChecked = false
-    var lookup: DNSLookup?
     /// Traced early at the cap on open connections.
     var evicted = false
     /// Has a piece begun mid-stream on the tuple of a connection the flow stage gave up at its cap (its continuation).
     var continuesGivenUp = false
-    /// When the earliest completed exchange not traced yet is due.
-    var nextExchangeDue: Int64?
+
+    private final class LookupBox {
+        let lookup: DNSLookup
+        init(_ lookup: DNSLookup) { self.lookup = lookup }
+    }
 
     init(id: Int, firstTime: Int64) {
         self.id = id
