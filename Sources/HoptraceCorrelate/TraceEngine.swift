@@ -611,10 +611,11 @@ public final class TraceEngine {
         // Indexed by any client (proxies not learned yet) and by this client.
         onward.insert(entry, method: request.method, path: request.target)
         // Exchanges are kept a minute for a proxy's inbound request to claim; a flood of requests is bounded by count:
-        // never more than the cap (two entries each), the earliest eighth forgotten at once when it is passed.
+        // never more than the cap (two entries each), the earliest quarter forgotten at once when it is passed (each
+        // shedding sorts what is kept: once per quarter of the cap of exchanges, not per exchange).
         let cap = options.maxOnwardExchanges
         if onward.count > 2 * cap {
-            statistics.shedExchanges += onward.shed(to: 2 * (cap - cap / 8)) / 2
+            statistics.shedExchanges += onward.shed(to: 2 * (cap - cap / 4)) / 2
         }
     }
 

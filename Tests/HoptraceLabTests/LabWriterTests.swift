@@ -457,16 +457,10 @@ struct LabNewScenarioTests {
         formats
     )
     func resetMidResponse(scenario: String, format: CaptureFormat) throws {
-        let truth = try Truth.load(scenario)
-        let service = try #require(truth.service)
-        let endpoint = try #require(truth.endpoints.first)
-        let packets = try Tshark.packets(scenario, format, truth: truth)
-        let fromPod = packets.filter { $0.hop == endpoint.veth && $0.src == endpoint.ip }
-        let reset = try #require(fromPod.first { $0.isRst }, "no RST from the pod on \(endpoint.veth)")
-        let before = fromPod.filter { $0.time <= reset.time }.reduce(0) { $0 + $1.tcpLen }
-        #expect(before > 1000 && before < 20_000, "\(before) bytes before the RST")
-        #expect(packets.contains { $0.isRst && $0.hop == truth.clientHop && $0.src == service.clusterIP })
-        #expect([18, 56].contains(truth.clientResult.exitCode))
+        let cut = try CutResponse(scenario, format, by: \.isRst)
+        #expect(cut.before > 1000 && cut.before < 20_000, "\(cut.before) bytes before the RST")
+        #expect(cut.atClient)
+        #expect([18, 56].contains(cut.truth.clientResult.exitCode))
     }
 
     @Test(
@@ -475,17 +469,33 @@ struct LabNewScenarioTests {
         formats
     )
     func truncatedResponse(scenario: String, format: CaptureFormat) throws {
-        let truth = try Truth.load(scenario)
-        let service = try #require(truth.service)
-        let endpoint = try #require(truth.endpoints.first)
-        let packets = try Tshark.packets(scenario, format, truth: truth)
-        let fromPod = packets.filter { $0.hop == endpoint.veth && $0.src == endpoint.ip }
-        let fin = try #require(fromPod.first { $0.isFin }, "no FIN from the pod on \(endpoint.veth)")
-        let before = fromPod.filter { $0.time <= fin.time }.reduce(0) { $0 + $1.tcpLen }
-        #expect(before > 4000 && before < 20_000, "\(before) bytes before the FIN")
-        #expect(!packets.contains { $0.isRst }, "an RST: this scenario closes with a FIN")
-        #expect(packets.contains { $0.isFin && $0.hop == truth.clientHop && $0.src == service.clusterIP })
-        #expect(truth.clientResult.exitCode == 18)
+        let cut = try CutResponse(scenario, format, by: \.isFin)
+        #expect(cut.before > 4000 && cut.before < 20_000, "\(cut.before) bytes before the FIN")
+        #expect(!cut.packets.contains { $0.isRst }, "an RST: this scenario closes with a FIN")
+        #expect(cut.atClient)
+        #expect(cut.truth.clientResult.exitCode == 18)
+    }
+
+    /// A response the pod cut short with `end` (its RST or FIN): the body bytes the pod sent before it on its veth,
+    /// and whether the client's hop saw the same end come from the ClusterIP.
+    struct CutResponse {
+        let truth: Truth
+        let packets: [WirePacket]
+        let before: Int
+        let atClient: Bool
+
+        init(_ scenario: String, _ format: CaptureFormat, by end: (WirePacket) -> Bool) throws {
+            truth = try Truth.load(scenario)
+            let service = try #require(truth.service)
+            let endpoint = try #require(truth.endpoints.first)
+            packets = try Tshark.packets(scenario, format, truth: truth)
+            let fromPod = packets.filter { $0.hop == endpoint.veth && $0.src == endpoint.ip }
+            let ends = fromPod.filter { end($0) }
+            let last = try #require(ends.first, "no end of the response from the pod on \(endpoint.veth)")
+            before = fromPod.filter { $0.time <= last.time }.reduce(0) { $0 + $1.tcpLen }
+            let clientHop = truth.clientHop
+            atClient = packets.contains { end($0) && $0.hop == clientHop && $0.src == service.clusterIP }
+        }
     }
 
     @Test(
