@@ -637,13 +637,14 @@ struct Diagnosis {
         // missing from what was captured, cut it short, whether or not the capture ended soon after; the client
         // (its FIN or reset), before any FIN of the server's, gave up on an answered request: neither is "no
         // response" nor the capture's end.
+        // The server's FIN where it was seen first: at the server's side, else at the client's.
+        let serverFin =
+            serverSide.record.responderSummary.fin.map {
+                (time: corrected($0.time, serverSide), point: serverSide.point)
+            }
+            ?? client.record.responderSummary.fin.map { (time: corrected($0.time, client), point: client.point) }
         if let status = exchange.response?.status, let responseFirstMark = exchange.responseFirstByte {
             let responseFirst = corrected(responseFirstMark.time, client)
-            let serverFin =
-                serverSide.record.responderSummary.fin.map {
-                    (time: corrected($0.time, serverSide), point: serverSide.point)
-                }
-                ?? client.record.responderSummary.fin.map { (time: corrected($0.time, client), point: client.point) }
             let clientEnd = [client.record.originatorSummary.fin?.time, client.record.originatorSummary.rstTime]
                 .compactMap { $0 }.map { corrected($0, client) }.min()
             if let fin = serverFin, fin.time >= responseFirst, clientEnd.map({ $0 > fin.time }) ?? true {
@@ -718,12 +719,7 @@ struct Diagnosis {
         // Nor when a later request on the connection was answered: responses come in order, so the server did not
         // close on this one (its answer is missing from the capture, or was not parsed).
         let laterAnswered = assembly.lastAnsweredIndex.map { $0 > exchange.index } ?? false
-        let serverClose =
-            assembly.upstream != nil || laterAnswered
-            ? nil
-            : serverSide.record.responderSummary.fin.map {
-                (time: corrected($0.time, serverSide), point: serverSide.point)
-            } ?? client.record.responderSummary.fin.map { (time: corrected($0.time, client), point: client.point) }
+        let serverClose = assembly.upstream != nil || laterAnswered ? nil : serverFin
         if let serverClose, gaveUp.map({ serverClose.time <= corrected($0.0, client) }) ?? true {
             let end = max(serverClose.time, delivered)
             state.end = max(state.end, end)

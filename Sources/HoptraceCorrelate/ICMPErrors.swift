@@ -28,23 +28,33 @@ struct ICMPErrors {
             }
         }
 
-        func adding(_ position: Int) -> Positions {
-            switch self {
-            case .one(let earlier): return .many([earlier, position])
-            case .many(var positions):
-                positions.append(position)
-                return .many(positions)
+        /// Appends `position` to a list, in place (a key many errors quote, a refused SYN retried, is appended to
+        /// without copying its list).
+        static func add(_ position: Int, to positions: inout Positions?) {
+            switch positions {
+            case nil: positions = .one(position)
+            case .one(let earlier)?: positions = .many([earlier, position])
+            case .many(var list)?:
+                // Out of the slot first, so that the list is uniquely held and grows where it is.
+                positions = nil
+                list.append(position)
+                positions = .many(list)
             }
         }
 
-        /// Without its earliest position (`position`, when it is that); nil when none is left.
-        func dropping(_ position: Int) -> Positions? {
-            switch self {
-            case .one(let only): return only == position ? nil : self
-            case .many(var positions):
-                guard positions.first == position else { return self }
-                positions.removeFirst()
-                return positions.count == 1 ? .one(positions[0]) : .many(positions)
+        /// Removes a list's `count` earliest positions, in place; nil when none is left.
+        static func dropEarliest(_ count: Int, from positions: inout Positions?) {
+            switch positions {
+            case nil: return
+            case .one?: positions = nil
+            case .many(var list)?:
+                positions = nil
+                list.removeFirst(min(count, list.count))
+                if list.count > 1 {
+                    positions = .many(list)
+                } else if let only = list.first {
+                    positions = .one(only)
+                }
             }
         }
     }
@@ -64,23 +74,22 @@ struct ICMPErrors {
 
     private mutating func list(_ position: Int, _ event: ICMPErrorEvent) {
         guard let keys = Self.keys(event) else { return }
-        if let sequence = keys.sequence {
-            bySequence[sequence] = bySequence[sequence].map { $0.adding(position) } ?? .one(position)
-        }
-        byTuple[keys.tuple] = byTuple[keys.tuple].map { $0.adding(position) } ?? .one(position)
+        if let sequence = keys.sequence { Positions.add(position, to: &bySequence[sequence]) }
+        Positions.add(position, to: &byTuple[keys.tuple])
     }
 
-    private mutating func unlist(_ position: Int, _ event: ICMPErrorEvent) {
-        guard let keys = Self.keys(event) else { return }
-        if let sequence = keys.sequence, let positions = bySequence[sequence] {
-            bySequence[sequence] = positions.dropping(position)
-        }
-        if let positions = byTuple[keys.tuple] { byTuple[keys.tuple] = positions.dropping(position) }
-    }
-
-    /// Forgets the `count` earliest errors.
+    /// Forgets the `count` earliest errors: each is the earliest left in its lists, so each list loses a prefix, cut
+    /// once per list (not once per error: a key quoted by half the errors kept is one cut).
     private mutating func dropFirst(_ count: Int) {
-        for index in 0..<count { unlist(first + index, records[index].event) }
+        var sequences: [UInt32: Int] = [:]
+        var tuples: [TupleKey: Int] = [:]
+        for record in records.prefix(count) {
+            guard let keys = Self.keys(record.event) else { continue }
+            if let sequence = keys.sequence { sequences[sequence, default: 0] += 1 }
+            tuples[keys.tuple, default: 0] += 1
+        }
+        for (sequence, dropped) in sequences { Positions.dropEarliest(dropped, from: &bySequence[sequence]) }
+        for (tuple, dropped) in tuples { Positions.dropEarliest(dropped, from: &byTuple[tuple]) }
         records.removeFirst(count)
         first += count
     }
@@ -90,7 +99,7 @@ struct ICMPErrors {
         guard let oldest = records.first, oldest.event.time < time else { return }
         let prefix = records.prefix { $0.event.time < time }.count
         if !records[prefix...].contains(where: { $0.event.time < time }) {
-            // In time order (the usual case): the earliest go, unlisted one by one.
+            // In time order (the usual case): the earliest go, each list cut once.
             dropFirst(prefix)
             return
         }

@@ -444,6 +444,13 @@ public final class TraceEngine {
         list.append(id)
     }
 
+    /// Takes `id` off a key's list of candidates, and the key off its index when nothing is left under it.
+    static func unnote(_ id: Int, in list: inout [Int]?) {
+        guard list != nil else { return }
+        list?.removeAll { $0 == id }
+        if list?.isEmpty == true { list = nil }
+    }
+
     /// Moves the sightings of replies caught half translated (only the server's packets, the same server ISN),
     /// that arrived before the connection's server ISN was known, into the connection.
     private func adoptReplies(into group: ConnectionGroup, serverISN: UInt32) {
@@ -458,8 +465,8 @@ public final class TraceEngine {
             }
             group.lastActivity = max(group.lastActivity, other.lastActivity)
             groups[id] = nil
-            byServerISN[serverISN]?.removeAll { $0 == id }
-            repliesByServerISN[serverISN]?.removeAll { $0 == id }
+            Self.unnote(id, in: &byServerISN[serverISN])
+            Self.unnote(id, in: &repliesByServerISN[serverISN])
         }
     }
 
@@ -943,19 +950,13 @@ public final class TraceEngine {
             // Records of a connection judged before it closed (live) are ignored when they come.
             if sighting.isFinal == false { finished[sighting.record.id] = watermark }
         }
-        if let isn = group.clientISN { byClientISN[isn]?.removeAll { $0 == group.id } }
-        if let isn = group.serverISN { byServerISN[isn]?.removeAll { $0 == group.id } }
-        if let isn = group.clientISN, byClientISN[isn]?.isEmpty == true { byClientISN[isn] = nil }
-        if let isn = group.serverISN, byServerISN[isn]?.isEmpty == true { byServerISN[isn] = nil }
-        if let isn = group.serverISN, repliesByServerISN[isn] != nil {
-            repliesByServerISN[isn]?.removeAll { $0 == group.id }
-            if repliesByServerISN[isn]?.isEmpty == true { repliesByServerISN[isn] = nil }
+        if let isn = group.clientISN { Self.unnote(group.id, in: &byClientISN[isn]) }
+        if let isn = group.serverISN {
+            Self.unnote(group.id, in: &byServerISN[isn])
+            Self.unnote(group.id, in: &repliesByServerISN[isn])
         }
         for sighting in group.sightings {
-            if let key = MidstreamKey(sighting) {
-                byMidstream[key]?.removeAll { $0 == group.id }
-                if byMidstream[key]?.isEmpty == true { byMidstream[key] = nil }
-            }
+            if let key = MidstreamKey(sighting) { Self.unnote(group.id, in: &byMidstream[key]) }
         }
         // A reply caught half translated whose connection was never seen otherwise is not a request.
         if group.sightings.allSatisfy({ $0.isReplyOnly && $0.record.synAckTime != nil }) { return }

@@ -86,11 +86,7 @@ public final class FlowAnalyzer {
 
     /// The input ended: every connection and transaction still open is emitted (connections in creation order).
     public func finish() {
-        // Each connection is let go as soon as its record is out (popped, not iterated), so that what the sink keeps
-        // of it and what the table kept are not both held at the end of a capture with many connections open.
-        var open = self.table.removeAll()
-        open.reverse()
-        while let connection = open.popLast() {
+        for connection in self.table.removeAll() {
             self.emitConnection(connection, reason: .endOfInput)
         }
         self.output.dns.flush { self.output.emit(.dns($0)) }

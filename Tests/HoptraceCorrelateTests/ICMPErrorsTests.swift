@@ -71,6 +71,26 @@ struct ICMPErrorsTests {
         Self.agree(errors, kept, "appended")
     }
 
+    @Test("one tuple and one sequence number quoted by every error (a refused SYN retried): found as a scan finds")
+    func oneKey() {
+        var errors = ICMPErrors()
+        var kept: [ICMPRecord] = []
+        for n in 0..<500 {
+            // Every error quotes client 1 and sequence number 1000 (n a multiple of 35).
+            let record = Self.error(n * 35, at: Int64(n) * 1_000)
+            errors.append(record)
+            kept.append(record)
+            if errors.count > 200 {
+                _ = errors.shed(to: 100)
+                kept.removeFirst(kept.count - 100)
+                Self.agree(errors, kept, "after \(n)")
+            }
+        }
+        errors.expire(before: 450_000)
+        kept.removeAll { $0.event.time < 450_000 }
+        Self.agree(errors, kept, "expired")
+    }
+
     @Test("a clock that stepped back: the old errors are not all first, and they all go")
     func clockBack() {
         var errors = ICMPErrors()
