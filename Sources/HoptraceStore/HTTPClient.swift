@@ -1,3 +1,5 @@
+import Dispatch
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -201,7 +203,13 @@ public struct HTTPClient: Sendable {
             return false
         }
         var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        let ready = poll(&poller, 1, Int32(clamping: timeout * 1000))
+        // A signal caught on this thread (a live agent's SIGTERM) interrupts the wait; it goes on to the deadline.
+        let deadline = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, timeout)) &* 1_000_000_000
+        var ready: Int32
+        repeat {
+            let left = deadline &- min(deadline, DispatchTime.now().uptimeNanoseconds)
+            ready = poll(&poller, 1, Int32(clamping: left / 1_000_000))
+        } while ready < 0 && errno == EINTR
         guard ready > 0 else {
             error = ready == 0 ? ETIMEDOUT : errno
             return false

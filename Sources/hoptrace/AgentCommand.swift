@@ -156,6 +156,9 @@ struct AgentCommand: ParsableCommand {
     }
 
     func run() throws {
+        // A live agent catches SIGINT and SIGTERM from here on, so that one sent while it connects to the store and
+        // opens the interfaces still ends it cleanly (see StopSignals).
+        if readFiles.isEmpty { try StopSignals.install() }
         let node = nodeName
         let store = try self.store.open(timeout: 10)
         var options = RowShipper.Options()
@@ -297,7 +300,7 @@ struct AgentCommand: ParsableCommand {
         tee = try openRing(source, node: recorder.node, filter: nil, statistics: { source.statistics() })
         var pipeline = pipeline
         pipeline.ifIndexNames = Self.hostInterfaceNames()
-        let triggers = StopTriggers(stopping: source.stopHandle, after: duration)
+        let triggers = try StopTriggers(stopping: source.stopHandle, after: duration)
         defer { triggers.cancel() }
         printError(
             "hoptrace agent \(recorder.node): capturing on \(interfaces.joined(separator: ", "))"

@@ -111,6 +111,9 @@ struct CaptureCommand: ParsableCommand {
 
     func run() throws {
         do {
+            // Caught from before the interfaces are opened: a SIGTERM sent during the setup ends the capture cleanly
+            // once it starts (see StopSignals).
+            try StopSignals.install()
             try capture()
         } catch {
             printError("hoptrace: \(error)")
@@ -137,7 +140,12 @@ struct CaptureCommand: ParsableCommand {
         }
 
         // SIGINT / SIGTERM: stop cleanly; handled on a dispatch queue, not in signal context.
-        let triggers = StopTriggers(stopping: source.stopHandle, after: duration)
+        let triggers: StopTriggers
+        do {
+            triggers = try StopTriggers(stopping: source.stopHandle, after: duration)
+        } catch {
+            throw CaptureError(.io, error.message, source: "capture")
+        }
         defer { triggers.cancel() }
 
         // The status line: on a terminal, at most once a second, drawn by the capturing thread (pcap_stats is not

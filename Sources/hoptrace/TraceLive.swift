@@ -109,6 +109,9 @@ struct LiveTraceOptions: ParsableArguments {
 extension TraceCommand {
     /// `trace --live`: capture, correlate and print each matching request once its verdict is final.
     func runLive() throws {
+        // Caught from before the interfaces are opened: a SIGTERM sent during the setup ends the run cleanly once the
+        // capture starts (see StopSignals).
+        try StopSignals.install()
         let source: LiveSource
         do {
             source = try LiveSource(
@@ -139,7 +142,7 @@ extension TraceCommand {
         let cluster = try kube.load()
 
         // SIGINT / SIGTERM / --duration: stop the capture; handled on a dispatch queue, not in signal context.
-        let triggers = StopTriggers(stopping: source.stopHandle, after: capture.duration)
+        let triggers = try StopTriggers(stopping: source.stopHandle, after: capture.duration)
         defer { triggers.cancel() }
 
         var options = LiveTracer.Options()
