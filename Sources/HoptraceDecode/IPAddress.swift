@@ -133,6 +133,13 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         }
     }
 
+    /// Writes an IPv4 address's dotted quad at `out` (room for 15 bytes); returns the bytes written. (For IPv6,
+    /// ``appendDescription(to:)``.)
+    package func writeIPv4Description(to out: UnsafeMutablePointer<UInt8>) -> Int {
+        assert(self.isIPv4, "writeIPv4Description of an IPv6 address")
+        return Self.writeDottedQuad(self.ipv4Value, into: UnsafeMutableBufferPointer(start: out, count: 15))
+    }
+
     /// Writes `v` as a dotted quad into `out` (15 bytes at least); returns the bytes written.
     private static func writeDottedQuad(_ v: UInt32, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
         var at = 0

@@ -112,7 +112,7 @@ public struct FlowJSONWriter: RecordWriter {
     public mutating func write(_ record: FlowRecord, context: RecordContext, to out: BufferedOutput) {
         self.json.reset()
         Self.write(record, context: context, into: &self.json)
-        out.append(contentsOf: self.json.bytes)
+        self.json.withUnsafeBytes { out.append($0) }
         out.append(0x0A)
     }
 

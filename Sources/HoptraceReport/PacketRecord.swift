@@ -61,7 +61,7 @@ public struct PacketJSONWriter: RecordWriter {
     public mutating func write(_ record: PacketRecord, context: RecordContext, to out: BufferedOutput) {
         self.json.reset()
         Self.write(record.decoded, context: context, into: &self.json)
-        out.append(contentsOf: self.json.bytes)
+        self.json.withUnsafeBytes { out.append($0) }
         out.append(0x0A)
     }
 

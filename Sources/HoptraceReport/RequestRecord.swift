@@ -143,7 +143,7 @@ public struct RequestJSONWriter: RecordWriter {
     public mutating func write(_ record: RequestRecord, context: RecordContext, to out: BufferedOutput) {
         self.json.reset()
         Self.write(record, context: context, into: &self.json)
-        out.append(contentsOf: self.json.bytes)
+        self.json.withUnsafeBytes { out.append($0) }
         out.append(0x0A)
     }
 

@@ -13,7 +13,7 @@ public enum TraceJSON {
     public static func render(_ trace: RequestTrace, evicted: Int = 0) -> String {
         var json = JSONWriter()
         write(trace, evicted: evicted, into: &json)
-        return String(decoding: json.bytes, as: UTF8.self)
+        return json.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Writes the trace as one line of JSON (with its newline) to `out`, reusing `json`'s storage.
@@ -25,7 +25,7 @@ public enum TraceJSON {
     ) {
         json.reset()
         write(trace, evicted: evicted, into: &json)
-        json.bytes.withUnsafeBytes { out.append($0) }
+        json.withUnsafeBytes { out.append($0) }
         out.append(UInt8(ascii: "\n"))
     }
 

@@ -204,7 +204,7 @@ public struct FlowRow: Codable, Hashable, Sendable {
         self.serverISN = serverISN ?? 0
         var writer = JSONWriter(capacity: 1024)
         _ = event.writeCodableJSON(to: &writer)
-        self.event = String(decoding: writer.bytes, as: UTF8.self)
+        self.event = writer.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The clock row of a run that reached capture time `time`.

@@ -189,6 +189,33 @@ struct JSONWriterTests {
     }
 }
 
+/// The writer's buffer: grown far past its first allocation, shared by a copy only until one of them writes, and
+/// left alone by a copy's reset; what each wrote is read back by Foundation's parser.
+@Test func copiesWriteOnTheirOwnAndTheBufferGrows() throws {
+    var json = JSONWriter(capacity: 1)
+    json.beginArray()
+    for index in 0..<10_000 {
+        json.int(index)
+        json.string("s\(index)\n")
+    }
+    var copy = json
+    json.int(-1)
+    json.endArray()
+    copy.string("copy")
+    copy.endArray()
+    let original = try #require(try JSONSerialization.jsonObject(with: Data(json.bytes)) as? [Any])
+    let copied = try #require(try JSONSerialization.jsonObject(with: Data(copy.bytes)) as? [Any])
+    #expect(original.count == 20_001 && original.last as? Int == -1)
+    #expect(copied.count == 20_001 && copied.last as? String == "copy")
+    #expect(original[19_999] as? String == "s9999\n" && copied[19_998] as? Int == 9_999)
+    let before = copy.bytes
+    var emptied = copy
+    emptied.reset()
+    emptied.null()
+    #expect(String(decoding: emptied.bytes, as: UTF8.self) == "null")
+    #expect(copy.bytes == before && copy.count == before.count)
+}
+
 /// The eight-bytes-at-a-time scan against a byte-by-byte definition, for every byte value at every position of a
 /// 19-byte string (two words and a tail).
 @Test func escapeScanMatchesTheByteDefinition() {
