@@ -51,16 +51,9 @@ public struct JSONWriter {
         self.storage = Storage(capacity: capacity)
     }
 
-    /// A writer appending to `bytes`, which ``finish(into:)`` gives back with what was written after them.
-    public init(appendingTo bytes: inout [UInt8]) {
-        self.storage = Storage(capacity: bytes.count + 1024)
-        bytes.withUnsafeBytes { self.append($0) }
-        bytes.removeAll(keepingCapacity: true)
-    }
-
-    /// Gives the bytes back to `bytes` (replacing what it held), leaving this writer empty.
-    public mutating func finish(into bytes: inout [UInt8]) {
-        bytes.removeAll(keepingCapacity: true)
+    /// Appends what was written to `bytes` and empties the writer. Only this writer's bytes are copied, so a batch
+    /// built line by line (the agent's rows) costs each line once.
+    public mutating func finish(appendingTo bytes: inout [UInt8]) {
         self.withUnsafeBytes { bytes.append(contentsOf: $0) }
         self.reset()
     }

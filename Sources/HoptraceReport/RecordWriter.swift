@@ -20,7 +20,7 @@ import HoptraceFlows
 ///
 /// The `hoptrace trace` record plugs in the same way: a `TraceTextWriter`, `TraceJSONWriter` and `TraceHTMLWriter`
 /// with `Record == RequestTrace` (a trace carries its own names, so `context` is unused), each appending what
-/// `TextReport`, `TraceJSON` (through ``JSONWriter/init(appendingTo:)``) and `HTMLReport` render; the CLI picks one
+/// `TextReport`, `TraceJSON` (through ``JSONWriter/finish(appendingTo:)``) and `HTMLReport` render; the CLI picks one
 /// from ``RecordFormat`` as it does for the other kinds.
 public protocol RecordWriter<Record> {
     /// The record kind written.

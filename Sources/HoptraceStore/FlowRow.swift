@@ -232,7 +232,7 @@ public struct FlowRow: Codable, Hashable, Sendable {
     /// Appends the row as one `JSONEachRow` line (the object ``JSONDecoder`` reads back, and a newline), written
     /// directly by ``JSONWriter``: the agent writes one per record, and the event is already JSON text.
     public func appendJSONLine(to bytes: inout [UInt8]) {
-        var writer = JSONWriter(appendingTo: &bytes)
+        var writer = JSONWriter(capacity: 1024)
         writer.beginObject()
         writer.member("version", self.version)
         writer.member("node", self.node)
@@ -258,7 +258,7 @@ public struct FlowRow: Codable, Hashable, Sendable {
         writer.member("rcode", self.rcode)
         writer.member("latency", self.latency)
         writer.endObject()
-        writer.finish(into: &bytes)
+        writer.finish(appendingTo: &bytes)
         bytes.append(UInt8(ascii: "\n"))
     }
 

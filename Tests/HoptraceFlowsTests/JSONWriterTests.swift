@@ -159,7 +159,7 @@ struct JSONWriterTests {
 
     @Test func recordMembersFollowTheDialect() throws {
         var bytes = Array("prefix ".utf8)
-        var json = JSONWriter(appendingTo: &bytes)
+        var json = JSONWriter()
         json.beginObject()
         json.instant("time", "timeNs", 1_795_361_169_514_824_472)
         json.milliseconds("latency", 525_123)
@@ -171,7 +171,7 @@ struct JSONWriterTests {
         json.member("list", integers: [3, -4])
         json.names(["10.0.0.1": "pod default/client"])
         json.endObject()
-        json.finish(into: &bytes)
+        json.finish(appendingTo: &bytes)
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.hasPrefix("prefix {"))
         let object = try #require(
