@@ -78,16 +78,7 @@ public final class LiveSource: PacketSource {
         private let writeFD: Int32
 
         fileprivate init() throws(CaptureError) {
-            var fds: [Int32] = [-1, -1]
-            guard pipe(&fds) == 0 else {
-                throw CaptureError(.io, "cannot create a pipe: \(errnoText(errno))", source: "capture")
-            }
-            for fd in fds {
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            }
-            readFD = fds[0]
-            writeFD = fds[1]
+            (readFD, writeFD) = try makeWakeupPipe()
         }
 
         deinit {
@@ -455,4 +446,18 @@ private func monotonicMilliseconds() -> Int64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+}
+
+/// A pipe with both ends non-blocking and closed on exec: how a stop request (a ``LiveSource/StopHandle``, the CLI's
+/// signal handler) wakes a `poll(2)` or dispatch loop.
+package func makeWakeupPipe() throws(CaptureError) -> (read: Int32, write: Int32) {
+    var fds: [Int32] = [-1, -1]
+    guard pipe(&fds) == 0 else {
+        throw CaptureError(.io, "cannot create a pipe: \(errnoText(errno))", source: "capture")
+    }
+    for fd in fds {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+    }
+    return (fds[0], fds[1])
 }

@@ -129,6 +129,14 @@ public struct JSONWriter {
         self.commit(raw.count)
     }
 
+    /// Writes, as a string value, text that needs no escaping (an address) built by `build` (the rare IPv6 path).
+    private mutating func quoted(_ build: (inout [UInt8]) -> Void) {
+        var text: [UInt8] = [UInt8(ascii: "\"")]
+        build(&text)
+        text.append(UInt8(ascii: "\""))
+        text.withUnsafeBytes { self.value($0) }
+    }
+
     // MARK: - Structure
 
     /// Room for a value of at most `count` bytes, after the comma that separates it from the one before when one is
@@ -324,10 +332,7 @@ public struct JSONWriter {
             at[written] = UInt8(ascii: "\"")
             self.commit(written &+ 1)
         } else {
-            var text: [UInt8] = [UInt8(ascii: "\"")]
-            Self.appendEndpoint(value, to: &text)
-            text.append(UInt8(ascii: "\""))
-            text.withUnsafeBytes { self.value($0) }
+            self.quoted { Self.appendEndpoint(value, to: &$0) }
         }
     }
 
@@ -340,10 +345,7 @@ public struct JSONWriter {
             at[written] = UInt8(ascii: "\"")
             self.commit(written &+ 1)
         } else {
-            var text: [UInt8] = [UInt8(ascii: "\"")]
-            value.appendDescription(to: &text)
-            text.append(UInt8(ascii: "\""))
-            text.withUnsafeBytes { self.value($0) }
+            self.quoted { value.appendDescription(to: &$0) }
         }
     }
 

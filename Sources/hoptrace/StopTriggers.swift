@@ -22,15 +22,11 @@ enum StopSignals {
     /// write error, not a death.
     static func install() throws(CLIFailure) {
         guard stopSignalPipe.read < 0 else { return }
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else {
-            throw CLIFailure("cannot create a pipe for the stop signals: \(String(cString: strerror(errno)))")
+        do {
+            stopSignalPipe = try makeWakeupPipe()
+        } catch {
+            throw CLIFailure("stop signals: \(error.reason)")
         }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-        stopSignalPipe = (fds[0], fds[1])
         signal(SIGPIPE, SIG_IGN)
         var action = sigaction()
         action.__sigaction_handler.sa_handler = onStopSignal
