@@ -1,24 +1,26 @@
 /// A binary min-heap: the least element first, insertion and removal in O(log n). Used wherever a pass must take
 /// the earliest of many (the merge of capture files by time, the correlator's timer wheel, DNS lookups' deadlines);
-/// inlinable, so that each use is specialized for its element.
-package struct MinHeap<Element: Comparable> {
-    @usableFromInline package var elements: [Element] = []
+/// inlinable, so that each use is specialized for its element. Public rather than `package`: with Swift 6.3 the
+/// other modules called the unspecialized generic code of the `package` form (every comparison through a witness
+/// table, ~10,000 instructions to take the earliest of the DNS lookups' deadlines).
+public struct MinHeap<Element: Comparable> {
+    @usableFromInline var elements: [Element] = []
 
     /// An empty heap.
-    @inlinable package init() {}
+    @inlinable public init() {}
 
     /// The elements held.
-    @inlinable package var count: Int { elements.count }
+    @inlinable public var count: Int { elements.count }
     /// Whether it holds none.
-    @inlinable package var isEmpty: Bool { elements.isEmpty }
+    @inlinable public var isEmpty: Bool { elements.isEmpty }
     /// The least element.
-    @inlinable package var min: Element? { elements.first }
+    @inlinable public var min: Element? { elements.first }
 
     /// Reserves room for `capacity` elements.
-    @inlinable package mutating func reserveCapacity(_ capacity: Int) { elements.reserveCapacity(capacity) }
+    @inlinable public mutating func reserveCapacity(_ capacity: Int) { elements.reserveCapacity(capacity) }
 
     /// Adds an element.
-    @inlinable package mutating func insert(_ element: Element) {
+    @inlinable public mutating func insert(_ element: Element) {
         elements.append(element)
         var child = elements.count - 1
         while child > 0 {
@@ -30,7 +32,7 @@ package struct MinHeap<Element: Comparable> {
     }
 
     /// Removes and returns the least element.
-    @inlinable @discardableResult package mutating func removeMin() -> Element? {
+    @inlinable @discardableResult public mutating func removeMin() -> Element? {
         guard let first = elements.first else { return nil }
         let last = elements.removeLast()
         guard !elements.isEmpty else { return first }
@@ -50,5 +52,5 @@ package struct MinHeap<Element: Comparable> {
     }
 
     /// Forgets every element.
-    @inlinable package mutating func removeAll() { elements.removeAll() }
+    @inlinable public mutating func removeAll() { elements.removeAll() }
 }
