@@ -24,7 +24,8 @@ struct DNSLookupBuilder {
     /// A lookup being built.
     struct Open {
         private(set) var queries: [DNSQuery]
-        private(set) var ports: Set<UInt16>
+        /// The client ports the lookup's queries came from (one per socket: a few, so a list, not a hashed set).
+        private(set) var ports: [UInt16]
         let stem: Substring
         /// When a query of the lookup first succeeded (nil: none yet).
         private(set) var succeededAt: Int64?
@@ -53,7 +54,7 @@ struct DNSLookupBuilder {
         /// Adds a query that continues the lookup.
         mutating func take(_ query: DNSQuery) {
             queries.append(query)
-            ports.insert(query.client.port)
+            if !ports.contains(query.client.port) { ports.append(query.client.port) }
             lastActivity = max(lastActivity, query.responseTime ?? query.queryTime)
             if query.succeeded, let response = query.responseTime {
                 succeededAt = min(succeededAt ?? response, response)
@@ -140,14 +141,20 @@ struct DNSLookupBuilder {
         // moves on after, or waiting longer than its timeouts allow. Busy pods keep few lookups open.
         let finished = finish(before: query.queryTime)
         var best: (index: Int, sameSocket: Bool)?
-        for i in byStem[stem] ?? [] {
-            guard let lookup = slots[i] else { continue }
-            let continuation = Self.continues(lookup, with: query)
-            guard continuation.continues else { continue }
-            if best == nil || (continuation.sameSocket && !best!.sameSocket)
-                || continuation.sameSocket == best!.sameSocket
-            {
-                best = (i, continuation.sameSocket)
+        if let positions = byStem[stem] {
+            // Read in place: a busy pod has dozens of lookups of one name open, and copying each (its queries and
+            // ports) to ask was most of the cost.
+            slots.withUnsafeBufferPointer { slots in
+                for i in positions {
+                    guard case .some(let lookup) = slots[i] else { continue }
+                    let continuation = Self.continues(lookup, with: query)
+                    guard continuation.continues else { continue }
+                    if best == nil || (continuation.sameSocket && !best!.sameSocket)
+                        || continuation.sameSocket == best!.sameSocket
+                    {
+                        best = (i, continuation.sameSocket)
+                    }
+                }
             }
         }
         if let best, let before = slots[best.index]?.deadline {
@@ -286,7 +293,8 @@ struct DNSLookupBuilder {
 
     /// The first label of a name: what a search-list walk keeps.
     static func stem(_ name: String) -> Substring {
-        name.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first ?? Substring(name)
+        guard let dot = name.utf8.firstIndex(of: UInt8(ascii: ".")) else { return Substring(name) }
+        return name[..<dot]
     }
 
     /// The outcome of a built lookup.
