@@ -30,6 +30,10 @@ public struct JSONWriter {
         @exclusivity(unchecked) var base: UnsafeMutablePointer<UInt8>
         @exclusivity(unchecked) var count = 0
         @exclusivity(unchecked) var capacity: Int
+        /// The whole second ``rfc3339(_:)`` wrote last and its first 20 bytes (`2026-11-22T14:02:03.`): a trace's
+        /// instants mostly share their second, and the date is most of the work.
+        @exclusivity(unchecked) var lastSecond = Int64.min
+        @exclusivity(unchecked) var lastSecondText: (UInt64, UInt64, UInt32) = (0, 0, 0)
 
         init(capacity: Int) {
             self.capacity = max(capacity, 64)
@@ -295,7 +299,17 @@ public struct JSONWriter {
     public mutating func rfc3339(_ nanoseconds: Int64) {
         let at = self.valueStart(TimeFormat.maxWrittenBytes &+ 2)
         at.pointee = UInt8(ascii: "\"")
-        let written = TimeFormat.writeRFC3339(nanoseconds, to: at + 1)
+        let (seconds, fraction) = TimeFormat.splitSeconds(nanoseconds)
+        let storage = self.storage
+        withUnsafeMutableBytes(of: &storage.lastSecondText) { cache in
+            let cached = cache.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            if storage.lastSecond != seconds {
+                _ = TimeFormat.writeRFC3339Second(seconds, to: cached)
+                storage.lastSecond = seconds
+            }
+            (at + 1).update(from: cached, count: 20)
+        }
+        let written = 20 &+ TimeFormat.writeRFC3339Fraction(fraction, to: at + 21)
         at[written &+ 1] = UInt8(ascii: "\"")
         self.commit(written &+ 2)
     }

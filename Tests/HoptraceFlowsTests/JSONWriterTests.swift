@@ -216,17 +216,59 @@ struct JSONWriterTests {
     #expect(copy.bytes == before && copy.count == before.count)
 }
 
-/// The eight-bytes-at-a-time scan against a byte-by-byte definition, for every byte value at every position of a
-/// 19-byte string (two words and a tail).
+/// The eight-bytes-at-a-time scan against a byte-by-byte definition, for every byte value at every position of
+/// strings of every length up to 19 (shorter than a word, whole words, two words and a tail), and for the empty one.
 @Test func escapeScanMatchesTheByteDefinition() {
-    for position in 0..<19 {
-        for value in 0...255 {
-            var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 19)
-            bytes[position] = UInt8(value)
-            let expected = bytes.contains { $0 < 0x20 || $0 == 0x7F || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }
-            #expect(bytes.withUnsafeBytes { JSONWriter.needsEscaping($0) } == expected)
-            let ascii = bytes.allSatisfy { $0 < 0x80 }
-            #expect(bytes.withUnsafeBytes { JSONWriter.isASCII($0) } == ascii)
+    #expect(!JSONWriter.needsEscaping(UnsafeRawBufferPointer(start: nil, count: 0)))
+    for length in 1...19 {
+        for position in 0..<length {
+            for value in 0...255 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                bytes[position] = UInt8(value)
+                let expected = bytes.contains { $0 < 0x20 || $0 == 0x7F || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }
+                #expect(bytes.withUnsafeBytes { JSONWriter.needsEscaping($0) } == expected)
+                let ascii = bytes.allSatisfy { $0 < 0x80 }
+                #expect(bytes.withUnsafeBytes { JSONWriter.isASCII($0) } == ascii)
+            }
         }
+    }
+}
+
+/// Instants in one writer, which keeps the date of the last second it wrote: the same second again, the next, one
+/// before it, another day, before 1970; each as gmtime(3) spells it, read back by Foundation's parser.
+@Test func instantsReuseOnlyTheirOwnSecond() throws {
+    let second: Int64 = 1_795_000_000
+    let values: [Int64] = [
+        second * 1_000_000_000 + 80_000, second * 1_000_000_000 + 999_999_999, (second + 1) * 1_000_000_000,
+        (second - 1) * 1_000_000_000 + 5, (second + 86_400) * 1_000_000_000 + 1, second * 1_000_000_000 + 7,
+        -1, 0, -1_000_000_000, second * 1_000_000_000 + 7,
+    ]
+    var json = JSONWriter()
+    json.beginArray()
+    for value in values { json.rfc3339(value) }
+    json.endArray()
+    let parsed = try #require(try JSONSerialization.jsonObject(with: Data(json.bytes)) as? [String])
+    #expect(parsed.count == values.count)
+    for (value, text) in zip(values, parsed) {
+        var seconds = value / 1_000_000_000
+        var fraction = value % 1_000_000_000
+        if fraction < 0 {
+            fraction += 1_000_000_000
+            seconds -= 1
+        }
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        let expected = String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ",
+            parts.tm_year + 1900,
+            parts.tm_mon + 1,
+            parts.tm_mday,
+            parts.tm_hour,
+            parts.tm_min,
+            parts.tm_sec,
+            fraction
+        )
+        #expect(text == expected, "\(value)")
     }
 }
