@@ -387,37 +387,38 @@ public enum RequestKind: String, Sendable, Hashable, CaseIterable {
 public struct RequestTrace: Sendable, Hashable {
     /// The trace's fields, on the heap and shared between copies until one changes (copy on write): a trace is
     /// ~570 bytes and a few dozen references, and it is handed from the correlator to the writers by value.
-    private var storage: Storage
+    @usableFromInline var storage: Storage
 
     /// What a trace holds (compared and hashed as the trace).
-    struct Fields: Hashable {
-        var index: Int
-        var kind: RequestKind
-        var mode: TraceMode
-        var verdict: Verdict
-        var findings: [Finding]
-        var request: RequestSummary?
-        var client: FlowEndpoint?
-        var service: FlowEndpoint?
-        var server: FlowEndpoint?
-        var dns: DNSLookup?
-        var hops: [Hop]
-        var timings: Timings
-        var start: Int64
-        var end: Int64
-        var names: [String: AddressName]
-        var clockOffsets: [ClockOffset]
-        var evictedSoFar: Int = 0
+    @usableFromInline struct Fields: Hashable {
+        @usableFromInline var index: Int
+        @usableFromInline var kind: RequestKind
+        @usableFromInline var mode: TraceMode
+        @usableFromInline var verdict: Verdict
+        @usableFromInline var findings: [Finding]
+        @usableFromInline var request: RequestSummary?
+        @usableFromInline var client: FlowEndpoint?
+        @usableFromInline var service: FlowEndpoint?
+        @usableFromInline var server: FlowEndpoint?
+        @usableFromInline var dns: DNSLookup?
+        @usableFromInline var hops: [Hop]
+        @usableFromInline var timings: Timings
+        @usableFromInline var start: Int64
+        @usableFromInline var end: Int64
+        @usableFromInline var names: [String: AddressName]
+        @usableFromInline var clockOffsets: [ClockOffset]
+        @usableFromInline var evictedSoFar: Int = 0
     }
 
-    private final class Storage: @unchecked Sendable {
-        // Changed only through a uniquely referenced storage (``makeUnique()``): never shared while written.
-        var fields: Fields
+    @usableFromInline final class Storage: @unchecked Sendable {
+        // Changed only through a uniquely referenced storage (``makeUnique()``): never shared while written, so the
+        // accessors need no run-time exclusivity check (which cost a call per read).
+        @usableFromInline @exclusivity(unchecked) var fields: Fields
 
-        init(_ fields: Fields) { self.fields = fields }
+        @usableFromInline init(_ fields: Fields) { self.fields = fields }
     }
 
-    private mutating func makeUnique() {
+    @usableFromInline mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
     }
 
@@ -428,7 +429,7 @@ public struct RequestTrace: Sendable, Hashable {
     public func hash(into hasher: inout Hasher) { storage.fields.hash(into: &hasher) }
 
     /// Position in the capture's list of requests (0-based, in start order).
-    public var index: Int {
+    @inlinable public var index: Int {
         _read { yield storage.fields.index }
         _modify {
             makeUnique()
@@ -437,7 +438,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// What the request is.
-    public var kind: RequestKind {
+    @inlinable public var kind: RequestKind {
         _read { yield storage.fields.kind }
         _modify {
             makeUnique()
@@ -446,7 +447,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// How it reached its server.
-    public var mode: TraceMode {
+    @inlinable public var mode: TraceMode {
         _read { yield storage.fields.mode }
         _modify {
             makeUnique()
@@ -455,7 +456,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// What happened, in one sentence.
-    public var verdict: Verdict {
+    @inlinable public var verdict: Verdict {
         _read { yield storage.fields.verdict }
         _modify {
             makeUnique()
@@ -464,7 +465,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// What else is worth knowing.
-    public var findings: [Finding] {
+    @inlinable public var findings: [Finding] {
         _read { yield storage.fields.findings }
         _modify {
             makeUnique()
@@ -473,7 +474,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// The HTTP request, when one was seen.
-    public var request: RequestSummary? {
+    @inlinable public var request: RequestSummary? {
         _read { yield storage.fields.request }
         _modify {
             makeUnique()
@@ -482,7 +483,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// The client, as it saw itself.
-    public var client: FlowEndpoint? {
+    @inlinable public var client: FlowEndpoint? {
         _read { yield storage.fields.client }
         _modify {
             makeUnique()
@@ -491,7 +492,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// The address the client connected to (Service, NodePort, proxy or the server itself).
-    public var service: FlowEndpoint? {
+    @inlinable public var service: FlowEndpoint? {
         _read { yield storage.fields.service }
         _modify {
             makeUnique()
@@ -500,7 +501,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// The server that answered (or should have), as its nearest capture point saw it.
-    public var server: FlowEndpoint? {
+    @inlinable public var server: FlowEndpoint? {
         _read { yield storage.fields.server }
         _modify {
             makeUnique()
@@ -509,7 +510,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// The name lookup before the request, when one was tied to it.
-    public var dns: DNSLookup? {
+    @inlinable public var dns: DNSLookup? {
         _read { yield storage.fields.dns }
         _modify {
             makeUnique()
@@ -518,7 +519,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// The capture points on the path, in causal order.
-    public var hops: [Hop] {
+    @inlinable public var hops: [Hop] {
         _read { yield storage.fields.hops }
         _modify {
             makeUnique()
@@ -527,7 +528,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// Where the time went.
-    public var timings: Timings {
+    @inlinable public var timings: Timings {
         _read { yield storage.fields.timings }
         _modify {
             makeUnique()
@@ -536,7 +537,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// When the request started (its first DNS query, SYN or request byte) and ended, on the first node's clock.
-    public var start: Int64 {
+    @inlinable public var start: Int64 {
         _read { yield storage.fields.start }
         _modify {
             makeUnique()
@@ -545,7 +546,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// When it ended.
-    public var end: Int64 {
+    @inlinable public var end: Int64 {
         _read { yield storage.fields.end }
         _modify {
             makeUnique()
@@ -555,7 +556,7 @@ public struct RequestTrace: Sendable, Hashable {
 
     /// Names of the addresses in this trace, declared (cluster state) or learned from the capture: keyed by address
     /// (`10.244.0.5`) or address and port (`10.96.0.20:80`).
-    public var names: [String: AddressName] {
+    @inlinable public var names: [String: AddressName] {
         _read { yield storage.fields.names }
         _modify {
             makeUnique()
@@ -564,7 +565,7 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     /// Clock corrections applied to capture points of other nodes.
-    public var clockOffsets: [ClockOffset] {
+    @inlinable public var clockOffsets: [ClockOffset] {
         _read { yield storage.fields.clockOffsets }
         _modify {
             makeUnique()
@@ -574,7 +575,7 @@ public struct RequestTrace: Sendable, Hashable {
 
     /// Connections, flows or requests given up to stay within memory caps in the run up to when this trace was
     /// released (a running count: a trace written as it is found cannot know the run's total).
-    public var evictedSoFar: Int {
+    @inlinable public var evictedSoFar: Int {
         _read { yield storage.fields.evictedSoFar }
         _modify {
             makeUnique()
