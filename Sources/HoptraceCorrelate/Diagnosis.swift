@@ -1106,8 +1106,12 @@ struct Diagnosis {
         // Delays between consecutive hops that saw the same mark: the SYN and the request toward the server, the
         // response toward the client. A bridge copy out of step with its neighbours is skipped: the next hop is
         // timed from the one before it.
-        func delays(_ time: (HopMarks) -> (raw: UInt32?, time: Int64)?, towardServer: Bool) -> [Int64?] {
-            var result = [Int64?](repeating: nil, count: marks.count)
+        // Written into the hops as found (most paths have one hop, and so no delay at all).
+        func delays(
+            _ time: (HopMarks) -> (raw: UInt32?, time: Int64)?,
+            towardServer: Bool,
+            into field: WritableKeyPath<Hop, Int64?>
+        ) {
             var previous: (raw: UInt32?, time: Int64)?
             for index in marks.indices {
                 guard let here = time(marks[index]) else {
@@ -1128,20 +1132,16 @@ struct Diagnosis {
                     guard inStep else { continue }
                 }
                 if let before = previous, before.raw == here.raw {
-                    result[index] =
+                    hops[index][keyPath: field] =
                         towardServer ? Clock.elapsed(here.time, before.time) : Clock.elapsed(before.time, here.time)
                 }
                 previous = here
             }
-            return result
         }
-        let syn = delays({ $0.syn.map { (raw: nil, time: $0) } }, towardServer: true)
-        let request = delays(\.request, towardServer: true)
-        let response = delays(\.response, towardServer: false)
-        for index in hops.indices {
-            hops[index].synDelay = syn[index]
-            hops[index].requestDelay = request[index]
-            hops[index].responseDelay = response[index]
+        if marks.count > 1 {
+            delays({ $0.syn.map { (raw: nil, time: $0) } }, towardServer: true, into: \.synDelay)
+            delays(\.request, towardServer: true, into: \.requestDelay)
+            delays(\.response, towardServer: false, into: \.responseDelay)
         }
         for i in hops.indices {
             let before = i == 0 ? entering[0] : (hops[i - 1].source, hops[i - 1].destination)
@@ -1182,6 +1182,7 @@ struct Diagnosis {
             add(query.server, query.transport == .tcp ? "TCP" : "UDP")
         }
         var names: [String: AddressName] = [:]
+        names.reserveCapacity(endpoints.count &* 2 &+ 1)
         for (endpoint, transport) in endpoints {
             // The address and port's name where the port matters (a Service port, a NodePort, a host-network pod),
             // else the address's alone.

@@ -1786,7 +1786,9 @@ struct OnwardIndex {
         forwardedOnly: Bool = false
     ) -> Match? {
         var best: (slot: Int32, byID: Bool)?
-        for host in Set(hosts) {
+        // Each host once, in the order given (one or two: a Set cost more than the search, and its order changed
+        // from run to run).
+        for (i, host) in hosts.enumerated() where !hosts[..<i].contains(host) {
             // A sender's own list; else the list by target when it is one exchange (which may be the sender's).
             var found = lists[Self.key(host, method, path)]
             if found == nil, host != Self.anyClient,
