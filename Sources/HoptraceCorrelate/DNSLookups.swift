@@ -267,12 +267,13 @@ struct DNSLookupBuilder {
     /// shared, nothing allocated) when it is so already (ASCII without capitals or that dot, as almost every name
     /// on the wire is).
     static func normalized(_ name: String) -> String {
-        var plain = true
-        for byte in name.utf8 where (byte >= 0x41 && byte <= 0x5A) || byte >= 0x80 {
-            plain = false
-            break
-        }
-        if plain, name.utf8.last != UInt8(ascii: ".") { return name }
+        // Read in place (iterating a String's UTF-8 view goes byte by byte through its index).
+        let plain =
+            name.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+                for byte in utf8 where (byte >= 0x41 && byte <= 0x5A) || byte >= 0x80 { return false }
+                return utf8.last != UInt8(ascii: ".")
+            } ?? false
+        if plain { return name }
         var lower = name.lowercased()
         if lower.hasSuffix(".") { lower.removeLast() }
         return lower

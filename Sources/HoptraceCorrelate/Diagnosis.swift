@@ -1166,42 +1166,46 @@ struct Diagnosis {
     func names(of trace: RequestTrace) -> [String: AddressName] {
         // Each endpoint once, in the order first named (a lookup's queries name the same two many times over).
         var endpoints: [(FlowEndpoint, String)] = []
+        endpoints.reserveCapacity(8)
         func add(_ endpoint: FlowEndpoint, _ transport: String) {
             if !endpoints.contains(where: { $0.0 == endpoint && $0.1 == transport }) {
                 endpoints.append((endpoint, transport))
             }
         }
         let transport = trace.kind == .dns ? "UDP" : "TCP"
-        for endpoint in [trace.client, trace.service, trace.server].compactMap({ $0 }) { add(endpoint, transport) }
+        if let client = trace.client { add(client, transport) }
+        if let service = trace.service { add(service, transport) }
+        if let server = trace.server { add(server, transport) }
         for hop in trace.hops {
             add(hop.source, "TCP")
             add(hop.destination, "TCP")
         }
-        for query in trace.dns?.queries ?? [] {
+        let queries = trace.dns?.queries ?? []
+        for query in queries {
             add(query.client, query.transport == .tcp ? "TCP" : "UDP")
             add(query.server, query.transport == .tcp ? "TCP" : "UDP")
         }
-        var names: [String: AddressName] = [:]
-        names.reserveCapacity(endpoints.count &* 2 &+ 1)
+        // The first name given for each key wins; kept in a list (a trace has a few) and made a dictionary once.
+        var named: [(key: String, name: AddressName)] = []
+        func note(_ key: String, _ name: AddressName) {
+            if !named.contains(where: { $0.key == key }) { named.append((key, name)) }
+        }
         for (endpoint, transport) in endpoints {
             // The address and port's name where the port matters (a Service port, a NodePort, a host-network pod),
             // else the address's alone.
             // The keys are spelled only for addresses that have a name (most have none).
             let byAddress = directory.name(ofAddress: endpoint.address)
             if let name = directory.name(of: endpoint, transport: transport), name != byAddress {
-                let key = endpoint.description
-                if names[key] == nil { names[key] = name }
+                note(endpoint.description, name)
             }
-            if let byAddress {
-                let addressKey = endpoint.address.description
-                if names[addressKey] == nil { names[addressKey] = byAddress }
-            }
+            if let byAddress { note(endpoint.address.description, byAddress) }
         }
-        if let answer = trace.dns?.answer, names[answer.description] == nil,
-            let name = directory.name(ofAddress: answer)
-        {
-            names[answer.description] = name
+        if let answer = trace.dns?.answer, let name = directory.name(ofAddress: answer) {
+            note(answer.description, name)
         }
+        guard !named.isEmpty else { return [:] }
+        var names = [String: AddressName](minimumCapacity: named.count)
+        for (key, name) in named { names[key] = name }
         return names
     }
 }

@@ -74,4 +74,20 @@ struct DNSLookupBuilderTests {
         #expect(over.count == 100_000)
         #expect(over.map(\.queries[0].name) == (0..<100_000).map { "h\($0).svc.cluster.local" })
     }
+
+    @Test("names compare lowercase without the root's dot; a plain name is returned as it is")
+    func normalizedNames() {
+        // RFC 4343: DNS names compare case-insensitively; `name.` and `name` are the same absolute name.
+        let cases: [(String, String)] = [
+            ("web.default.svc.cluster.local", "web.default.svc.cluster.local"),
+            ("Web.Default.SVC.cluster.local.", "web.default.svc.cluster.local"),
+            ("a.", "a"), ("A", "a"), ("", ""), (".", ""), ("x", "x"),
+            ("short.name", "short.name"),  // a small string (stored inline)
+            ("ÄPFEL.example", "äpfel.example"),  // beyond ASCII: lowercased as Unicode does
+            (String(repeating: "abc.", count: 40) + "Z.", String(repeating: "abc.", count: 40) + "z"),
+        ]
+        for (name, expected) in cases {
+            #expect(DNSLookupBuilder.normalized(name) == expected, "\(name)")
+        }
+    }
 }
