@@ -1314,6 +1314,8 @@ public final class TraceEngine {
     /// target and request id) follows within a second and completes, the failed attempt is a finding of the retry.
     /// Linear: failed attempts are looked up by what a retry repeats; the traces are changed in place.
     static func foldRetries(_ traces: inout [RequestTrace]) {
+        // Only a failed attempt folds: a batch without one (the usual) has nothing to look up.
+        guard traces.contains(where: { $0.verdict.kind.isFailure && $0.request != nil }) else { return }
         struct Key: Hashable {
             var client: IPAddress?
             var method: String
