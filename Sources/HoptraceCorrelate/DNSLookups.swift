@@ -133,6 +133,35 @@ struct DNSLookupBuilder {
     /// The open lookups, in the order they began.
     var open: some Sequence<Open> { slots.lazy.compactMap { $0 } }
 
+    /// Calls `body` with the position and resolved span of each open lookup that answered `address`, in the order
+    /// they began, reading each in place: a busy client has dozens open, and each connection's claim asks them all
+    /// (a copy of each was most of the claim's cost).
+    func forEachResolvedOpen(
+        answering address: IPAddress,
+        _ body: (_ position: Int, _ span: (name: String, start: Int64, end: Int64)) -> Void
+    ) {
+        slots.withUnsafeBufferPointer { slots in
+            for index in slots.indices {
+                guard case .some(let lookup) = slots[index], lookup.answered(address), let span = lookup.resolvedSpan
+                else { continue }
+                body(index, span)
+            }
+        }
+    }
+
+    /// Whether an open lookup answered `address` (read in place).
+    func anyOpenAnswered(_ address: IPAddress) -> Bool {
+        slots.withUnsafeBufferPointer { slots in
+            slots.contains { lookup in
+                guard case .some(let lookup) = lookup else { return false }
+                return lookup.answered(address)
+            }
+        }
+    }
+
+    /// The open lookup at `position` (from ``forEachResolvedOpen(answering:_:)``), built.
+    func lookup(at position: Int) -> DNSLookup? { slots[position].map(Self.lookup) }
+
     /// Adds the next query (in query-time order) and returns the lookups it showed to be over (their deadline passed
     /// before it was sent).
     mutating func add(_ query: DNSQuery) -> [DNSLookup] {

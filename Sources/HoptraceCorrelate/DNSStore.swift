@@ -348,7 +348,7 @@ struct DNSStore {
     func answered(_ address: IPAddress, for client: IPAddress) -> Bool {
         if pendingAnswers[AnswerKey(client: client, address: address)] != nil { return true }
         guard let entry = clients[client] else { return false }
-        return entry.closedAnswers[address] != nil || entry.builder.open.contains { $0.answered(address) }
+        return entry.closedAnswers[address] != nil || entry.builder.anyOpenAnswered(address)
     }
 
     /// The lookup that gave `client` the address `answering` it connected to at `before`: the latest one, not claimed
@@ -360,7 +360,7 @@ struct DNSStore {
         // The candidate so far: a closed lookup, or an open one (built only once chosen: building copies queries).
         var chosenEnd = Int64.min
         var chosenClosed: Int?
-        var chosenOpen: DNSLookupBuilder.Open?
+        var chosenOpen: Int?
         func better(start: Int64, end: Int64, name: String) -> Bool {
             end >= earliest && end <= latest && (chosenClosed == nil && chosenOpen == nil || end > chosenEnd)
                 && !entry.claimed.contains(LookupKey(start: start, name: name))
@@ -381,13 +381,11 @@ struct DNSStore {
                 index -= 1
             }
         }
-        for open in entry.builder.open where open.answered(answering) {
-            guard let span = open.resolvedSpan, better(start: span.start, end: span.end, name: span.name) else {
-                continue
-            }
-            (chosenEnd, chosenClosed, chosenOpen) = (span.end, nil, open)
+        entry.builder.forEachResolvedOpen(answering: answering) { position, span in
+            guard better(start: span.start, end: span.end, name: span.name) else { return }
+            (chosenEnd, chosenClosed, chosenOpen) = (span.end, nil, position)
         }
-        let chosen = chosenOpen.map(DNSLookupBuilder.lookup) ?? chosenClosed.map { entry.closed[$0] }
+        let chosen = chosenOpen.flatMap { entry.builder.lookup(at: $0) } ?? chosenClosed.map { entry.closed[$0] }
         if let chosen {
             clients[client]?.claimed.insert(LookupKey(start: chosen.start, name: chosen.name))
         }
