@@ -113,6 +113,19 @@ struct DNSLookupBuilder {
     private var slots: [Open?] = []
     /// How many lookups are open.
     private(set) var openCount = 0
+    /// Beside each slot, what rules most open lookups out for a query from another socket without reading the lookup:
+    /// one that had succeeded before the query was sent takes only its own socket's queries. A busy pod keeps dozens
+    /// of lookups of one name open (each for the quarter second a resolver may continue it), and every query was
+    /// checked against each of them.
+    private struct Screen {
+        /// When a query of it first succeeded; `.max` while none has.
+        var succeededAt: Int64
+        /// Its socket's port, when it has one socket.
+        var port: UInt16
+        var onePort: Bool
+        var open: Bool
+    }
+    private var screens: [Screen] = []
     /// The open lookups' deadlines with their positions in ``slots``, earliest first. A deadline only moves later as
     /// queries join: the lookup is listed again then, and an entry that is no longer its lookup's deadline is
     /// skipped. A client with thousands of lookups open (one every few microseconds, each open for the quarter second
@@ -173,27 +186,43 @@ struct DNSLookupBuilder {
         if let positions = byStem[stem] {
             // Read in place: a busy pod has dozens of lookups of one name open, and copying each (its queries and
             // ports) to ask was most of the cost.
+            assert(screens.count == slots.count)
+            let port = query.client.port
+            let sent = query.queryTime
             slots.withUnsafeBufferPointer { slots in
-                for i in positions {
-                    guard case .some(let lookup) = slots[i] else { continue }
-                    let continuation = Self.continues(lookup, with: query)
-                    guard continuation.continues else { continue }
-                    if best == nil || (continuation.sameSocket && !best!.sameSocket)
-                        || continuation.sameSocket == best!.sameSocket
-                    {
-                        best = (i, continuation.sameSocket)
+                screens.withUnsafeBufferPointer { screens in
+                    for i in positions {
+                        let screen = screens[i]
+                        guard screen.open else { continue }
+                        // From another socket, after it succeeded: what ``continues(_:with:)`` rejects first.
+                        if screen.succeededAt <= sent, screen.onePort, screen.port != port { continue }
+                        guard case .some(let lookup) = slots[i] else { continue }
+                        let continuation = Self.continues(lookup, with: query)
+                        guard continuation.continues else { continue }
+                        if best == nil || (continuation.sameSocket && !best!.sameSocket)
+                            || continuation.sameSocket == best!.sameSocket
+                        {
+                            best = (i, continuation.sameSocket)
+                        }
                     }
                 }
             }
         }
         if let best, let before = slots[best.index]?.deadline {
             slots[best.index]?.take(query)
+            if let lookup = slots[best.index] {
+                screens[best.index].succeededAt = lookup.succeededAt ?? .max
+                screens[best.index].onePort = lookup.ports.count == 1
+            }
             if let after = slots[best.index]?.deadline, after != before {
                 deadlines.insert(Deadline(time: after, position: best.index))
             }
         } else {
             let lookup = Open(query, stem: stem)
             slots.append(lookup)
+            screens.append(
+                Screen(succeededAt: lookup.succeededAt ?? .max, port: query.client.port, onePort: true, open: true)
+            )
             openCount += 1
             byStem[stem, default: []].append(slots.count - 1)
             deadlines.insert(Deadline(time: lookup.deadline, position: slots.count - 1))
@@ -222,10 +251,12 @@ struct DNSLookupBuilder {
             guard let lookup = slots[position] else { continue }
             finished.append(Self.lookup(lookup))
             slots[position] = nil
+            screens[position].open = false
             openCount -= 1
         }
         if openCount == 0 {
             slots.removeAll(keepingCapacity: true)
+            screens.removeAll(keepingCapacity: true)
             byStem.removeAll(keepingCapacity: true)
             deadlines.removeAll()
         } else if slots.count > 64, openCount * 2 < slots.count {
@@ -237,6 +268,7 @@ struct DNSLookupBuilder {
     /// Drops the positions of lookups that are over; the lists by stem and the deadlines follow.
     private mutating func compact() {
         slots = slots.filter { $0 != nil }
+        screens = screens.filter(\.open)
         byStem.removeAll(keepingCapacity: true)
         deadlines.removeAll()
         for index in slots.indices {
