@@ -1164,38 +1164,39 @@ struct Diagnosis {
 
     /// The names of every address of the trace, keyed as ``RequestTrace/names`` documents.
     func names(of trace: RequestTrace) -> [String: AddressName] {
-        // Each endpoint once, in the order first named (a lookup's queries name the same two many times over).
-        var endpoints: [(FlowEndpoint, String)] = []
+        // Each endpoint once, in the order first named (a lookup's queries name the same two many times over); the
+        // transport as a flag, so that the list holds no references to copy as it is searched.
+        var endpoints: [(endpoint: FlowEndpoint, udp: Bool)] = []
         endpoints.reserveCapacity(8)
-        func add(_ endpoint: FlowEndpoint, _ transport: String) {
-            if !endpoints.contains(where: { $0.0 == endpoint && $0.1 == transport }) {
-                endpoints.append((endpoint, transport))
+        func add(_ endpoint: FlowEndpoint, udp: Bool) {
+            if !endpoints.contains(where: { $0.endpoint == endpoint && $0.udp == udp }) {
+                endpoints.append((endpoint, udp))
             }
         }
-        let transport = trace.kind == .dns ? "UDP" : "TCP"
-        if let client = trace.client { add(client, transport) }
-        if let service = trace.service { add(service, transport) }
-        if let server = trace.server { add(server, transport) }
+        let udp = trace.kind == .dns
+        if let client = trace.client { add(client, udp: udp) }
+        if let service = trace.service { add(service, udp: udp) }
+        if let server = trace.server { add(server, udp: udp) }
         for hop in trace.hops {
-            add(hop.source, "TCP")
-            add(hop.destination, "TCP")
+            add(hop.source, udp: false)
+            add(hop.destination, udp: false)
         }
         let queries = trace.dns?.queries ?? []
         for query in queries {
-            add(query.client, query.transport == .tcp ? "TCP" : "UDP")
-            add(query.server, query.transport == .tcp ? "TCP" : "UDP")
+            add(query.client, udp: query.transport != .tcp)
+            add(query.server, udp: query.transport != .tcp)
         }
         // The first name given for each key wins; kept in a list (a trace has a few) and made a dictionary once.
         var named: [(key: String, name: AddressName)] = []
         func note(_ key: String, _ name: AddressName) {
             if !named.contains(where: { $0.key == key }) { named.append((key, name)) }
         }
-        for (endpoint, transport) in endpoints {
+        for (endpoint, udp) in endpoints {
             // The address and port's name where the port matters (a Service port, a NodePort, a host-network pod),
             // else the address's alone.
             // The keys are spelled only for addresses that have a name (most have none).
             let byAddress = directory.name(ofAddress: endpoint.address)
-            if let name = directory.name(of: endpoint, transport: transport), name != byAddress {
+            if let name = directory.name(of: endpoint, transport: udp ? "UDP" : "TCP"), name != byAddress {
                 note(endpoint.description, name)
             }
             if let byAddress { note(endpoint.address.description, byAddress) }
