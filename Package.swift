@@ -10,19 +10,29 @@
 import Foundation
 import PackageDescription
 
-/// Release builds copy optionals and tuples of structs field by field, as older compilers did, instead of through
-/// the type's metadata (Swift 6.3's type-layout lowering called the runtime's generic value witnesses for each copy
-/// of an `Optional<AddressName>` or a `(Sighting, HTTPExchange?)`): `trace --all --json` runs 5.4% fewer
-/// instructions and `requests --json` 3.3% fewer on the benchmark's first 100,000 packets, output unchanged.
+/// Two code-generation choices for release builds, each measured on the benchmark's first 100,000 packets
+/// (callgrind; output byte-identical on every capture and flood):
+/// - copies of optionals and tuples of structs field by field (`-disable-type-layout`), as older compilers did:
+///   Swift 6.3 copied them through the type's metadata and the runtime's generic value witnesses (an
+///   `Optional<AddressName>`, a `(Sighting, HTTPExchange?)`): `trace --all --json` 5.4% and `requests --json` 3.3%
+///   fewer instructions;
+/// - no run-time exclusivity checks (`-enforce-exclusivity=unchecked`), 3.7% fewer for `trace --all --json`: debug
+///   builds, which run the tests, and the fuzzers' builds (tools/fuzz, their own flags) keep them.
 /// SwiftPM refuses unsafe flags in a package depended upon by version: such a package sets `HOPTRACE_PORTABLE=1`
-/// when it resolves and builds, and gets the compiler's default lowering.
-let fieldwiseCopies: [SwiftSetting] =
+/// when it resolves and builds, and gets the compiler's defaults.
+let releaseCodegen: [SwiftSetting] =
     ProcessInfo.processInfo.environment["HOPTRACE_PORTABLE"] == nil
-    ? [.unsafeFlags(["-Xfrontend", "-disable-type-layout"], .when(configuration: .release))] : []
+    ? [
+        .unsafeFlags(
+            ["-Xfrontend", "-disable-type-layout", "-enforce-exclusivity=unchecked"],
+            .when(configuration: .release)
+        )
+    ] : []
 
-let strict: [SwiftSetting] = [
-    .swiftLanguageMode(.v6)
-] + fieldwiseCopies
+let strict: [SwiftSetting] =
+    [
+        .swiftLanguageMode(.v6)
+    ] + releaseCodegen
 
 let package = Package(
     name: "hoptrace",
