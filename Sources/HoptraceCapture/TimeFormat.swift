@@ -65,22 +65,38 @@ package enum TimeFormat {
 
     // MARK: - Bytes
 
+    /// Two digits per entry, `00` to `99`: numbers are written a pair of digits at a time.
+    @usableFromInline static let digitPairs: StaticString = """
+        0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
+        5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899
+        """
+
+    /// Writes the last `count` decimal digits of `value` at `out` (zero-filled on the left), two at a time.
+    @inlinable @usableFromInline
+    static func writeDigits(_ value: UInt64, count: Int, to out: UnsafeMutablePointer<UInt8>) {
+        let pairs = self.digitPairs.utf8Start
+        var rest = value
+        var at = count
+        while at >= 2 {
+            let pair = Int(truncatingIfNeeded: rest % 100) &* 2
+            rest /= 100
+            at &-= 2
+            out[at] = pairs[pair]
+            out[at &+ 1] = pairs[pair &+ 1]
+        }
+        if at == 1 { out[0] = UInt8(truncatingIfNeeded: 0x30 &+ rest % 10) }
+    }
+
     /// Writes `value` in decimal at `out` (room for 20 bytes); returns the bytes written.
     @inlinable
     package static func writeDecimal(_ value: UInt64, to out: UnsafeMutablePointer<UInt8>) -> Int {
         var digits = 1
-        var rest = value / 10
-        while rest > 0 {
+        var bound: UInt64 = 10
+        while digits < 20 && value >= bound {
             digits += 1
-            rest /= 10
+            bound = bound &* 10
         }
-        var value = value
-        var at = digits
-        repeat {
-            at -= 1
-            out[at] = UInt8(truncatingIfNeeded: 0x30 &+ value % 10)
-            value /= 10
-        } while at > 0
+        self.writeDigits(value, count: digits, to: out)
         return digits
     }
 
@@ -95,26 +111,19 @@ package enum TimeFormat {
             digits += 1
         }
         guard width > 0, width <= 19, value < limit else {
-            var count = 0
-            var bound: UInt64 = 1
-            var places = 1
-            while places < width {
+            // Wider than the value: zeros, then its digits (a width past 19 digits counted past UInt64 before).
+            var digits = 1
+            var bound: UInt64 = 10
+            while digits < 20 && value >= bound {
+                digits += 1
                 bound = bound &* 10
-                places += 1
-                if value < bound {
-                    out[count] = UInt8(ascii: "0")
-                    count += 1
-                }
             }
-            return count + self.writeDecimal(value, to: out + count)
+            let zeros = max(0, width - digits)
+            out.update(repeating: UInt8(ascii: "0"), count: zeros)
+            self.writeDigits(value, count: digits, to: out + zeros)
+            return zeros + digits
         }
-        var rest = value
-        var at = width
-        while at > 0 {
-            at -= 1
-            out[at] = UInt8(truncatingIfNeeded: 0x30 &+ rest % 10)
-            rest /= 10
-        }
+        self.writeDigits(value, count: width, to: out)
         return width
     }
 

@@ -134,3 +134,26 @@ struct TimeFormatTests {
     #expect(TimeFormat.difference(Int64.min, 1) == Int64.min)
     #expect(TimeFormat.duration(TimeFormat.difference(Int64.max, -1)).hasSuffix(" s"))
 }
+
+/// Numbers written a pair of digits at a time, against Swift's own decimal text and `%0*llu` zero padding.
+@Test func decimalDigits() {
+    var values: [UInt64] = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, UInt64.max, UInt64.max - 1, 1 << 63]
+    var power: UInt64 = 1
+    for _ in 0..<19 {
+        power *= 10
+        values += [power - 1, power, power + 1]
+    }
+    var random = SystemRandomNumberGenerator()
+    for _ in 0..<2000 { values.append(random.next() >> UInt64.random(in: 0..<64, using: &random)) }
+    var bytes = [UInt8](repeating: 0, count: 40)
+    for value in values {
+        let count = bytes.withUnsafeMutableBufferPointer { TimeFormat.writeDecimal(value, to: $0.baseAddress!) }
+        #expect(String(decoding: bytes[..<count], as: UTF8.self) == String(value), "\(value)")
+        for width in [1, 2, 6, 9, 19, 22] {
+            let written = bytes.withUnsafeMutableBufferPointer {
+                TimeFormat.writePadded(value, width: width, to: $0.baseAddress!)
+            }
+            #expect(String(decoding: bytes[..<written], as: UTF8.self) == String(format: "%0*llu", width, value))
+        }
+    }
+}
