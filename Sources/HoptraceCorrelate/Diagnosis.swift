@@ -512,13 +512,16 @@ struct Diagnosis {
 
         // How far did the request get? Along the client's connection, then (behind a proxy) the onward one.
         let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
-        var views: [(Sighting, HTTPExchange?)] = facts.sightings.map {
-            ($0, $0.exchange(startingAt: raw, index: exchange.index))
+        // Each point with where the exchange is among its exchanges (read in place later: a copy is ~350 bytes).
+        var views: [(Sighting, Int?)] = facts.sightings.map {
+            ($0, $0.position(ofExchangeStartingAt: raw, index: exchange.index))
         }
         if let upstream = assembly.upstream {
             let onwardClient = upstream.path[0].0
             let onwardRaw = upstream.exchange.requestFirstByte.flatMap { onwardClient.clientRaw($0.offset) }
-            views += upstream.path.map { ($0.0, $0.0.exchange(startingAt: onwardRaw, index: upstream.exchange.index)) }
+            views += upstream.path.map {
+                ($0.0, $0.0.position(ofExchangeStartingAt: onwardRaw, index: upstream.exchange.index))
+            }
         }
         let lastSeen = views.lastIndex { $0.1 != nil } ?? 0
         if lastSeen < views.count - 1, assembly.upstream == nil {
@@ -546,8 +549,9 @@ struct Diagnosis {
         if let responseFirstMark = exchange.responseFirstByte {
             let responseFirst = corrected(responseFirstMark.time, client)
             let wait = Clock.elapsed(responseFirst, requestLast)
-            if let (sighting, view) = serverView, let view, let serverLast = view.requestLastByte,
-                let serverFirst = view.responseFirstByte
+            if let (sighting, position) = serverView, let position,
+                let serverLast = sighting.exchanges[position].requestLastByte,
+                let serverFirst = sighting.exchanges[position].responseFirstByte
             {
                 let atServer = Clock.elapsed(
                     corrected(serverFirst.time, sighting),
@@ -687,7 +691,9 @@ struct Diagnosis {
             )
         }
         let delivered =
-            serverView.flatMap { sighting, view in view?.requestLastByte.map { corrected($0.time, sighting) } }
+            serverView.flatMap { sighting, position in
+                position.flatMap { sighting.exchanges[$0].requestLastByte.map { corrected($0.time, sighting) } }
+            }
             ?? requestLast
         if let serverFin = serverSide.record.responderSummary.fin ?? client.record.responderSummary.fin,
             corrected(serverFin.time, serverSide) <= Clock.plus(delivered, 1_000_000), exchange.responseFirstByte == nil
@@ -792,7 +798,7 @@ struct Diagnosis {
     /// segments and drops full-size ones).
     func responseBreakpoint(
         _ exchange: HTTPExchange,
-        views: [(Sighting, HTTPExchange?)],
+        views: [(Sighting, Int?)],
         facts: PathFacts,
         state: inout Outcome,
         findings: inout [Finding]
@@ -1047,7 +1053,12 @@ struct Diagnosis {
         let client = facts.client
         let raw = exchange?.requestFirstByte.flatMap { client.clientRaw($0.offset) }
         for (sighting, evidence) in zip(facts.sightings, facts.evidence) {
-            let view = exchange.flatMap { sighting.exchange(startingAt: raw, index: $0.index) }
+            // The exchange as seen here, read in place (three of its marks; a copy of it is ~350 bytes).
+            let position = exchange.flatMap { sighting.position(ofExchangeStartingAt: raw, index: $0.index) }
+            let seenHere = position != nil
+            let requestLast = position.flatMap { sighting.exchanges[$0].requestLastByte }
+            let responseFirst = position.flatMap { sighting.exchanges[$0].responseFirstByte }
+            let responseLast = position.flatMap { sighting.exchanges[$0].responseLastByte }
             let retransmissions =
                 sighting.record.originatorSummary.retransmissions + sighting.record.responderSummary.retransmissions
             let synCount = sighting.record.synTime == nil ? 0 : 1 + sighting.record.synRetransmissions
@@ -1057,7 +1068,7 @@ struct Diagnosis {
                 last.destination = sighting.server
                 last.synCount = max(last.synCount, synCount)
                 last.retransmissions = max(last.retransmissions, retransmissions)
-                last.sawResponse = last.sawResponse || view?.responseFirstByte != nil
+                last.sawResponse = last.sawResponse || responseFirst != nil
                 hops[hops.count - 1] = last
                 continue
             }
@@ -1083,19 +1094,19 @@ struct Diagnosis {
                     synCount: synCount,
                     retransmissions: retransmissions,
                     sawRequest: exchange == nil
-                        ? (sighting.record.synTime != nil || sighting.hasClientPackets) : view != nil,
-                    sawResponse: exchange == nil ? sighting.record.synAckTime != nil : view?.responseFirstByte != nil
+                        ? (sighting.record.synTime != nil || sighting.hasClientPackets) : seenHere,
+                    sawResponse: exchange == nil ? sighting.record.synAckTime != nil : responseFirst != nil
                 )
             )
             var mark = HopMarks()
             mark.isBridgeCopy = evidence == .bridge && topology.kind(of: sighting.point) == .bridge
             mark.syn = sighting.record.synTime.map { corrected($0, sighting) }
-            if let last = view?.requestLastByte {
+            if let last = requestLast {
                 mark.request = (sighting.clientRaw(last.offset), corrected(last.time, sighting))
             } else if exchange == nil, let last = sighting.record.originatorSummary.lastData {
                 mark.request = (sighting.clientRaw(last.offset), corrected(last.time, sighting))
             }
-            if let last = view?.responseLastByte {
+            if let last = responseLast {
                 mark.response = (sighting.serverRaw(last.offset), corrected(last.time, sighting))
             } else if exchange == nil, let last = sighting.record.responderSummary.lastData {
                 mark.response = (sighting.serverRaw(last.offset), corrected(last.time, sighting))

@@ -94,6 +94,12 @@ struct Sighting {
     /// offset, or on the index), checked, and only then by a scan: a connection with many exchanges (a pipelined or
     /// long keep-alive one, traced at its end) costs a logarithm per exchange, not a scan of them all.
     func exchange(startingAt raw: UInt32?, index: Int) -> HTTPExchange? {
+        position(ofExchangeStartingAt: raw, index: index).map { exchanges[$0] }
+    }
+
+    /// Where in ``exchanges`` ``exchange(startingAt:index:)`` finds the exchange: for a caller that reads a few of its
+    /// fields in place rather than copying the whole exchange.
+    func position(ofExchangeStartingAt raw: UInt32?, index: Int) -> Int? {
         if let raw, let base = record.originatorBase {
             let matches = { (exchange: HTTPExchange) in
                 exchange.requestFirstByte.flatMap { clientRaw($0.offset) } == raw
@@ -101,12 +107,12 @@ struct Sighting {
             // The offset within the first 4 GiB of the stream (beyond, the scan finds it).
             let offset = UInt64(raw &- base)
             let guess = exchanges.partitionPoint { ($0.requestFirstByte?.offset ?? .max) < offset }
-            if guess < exchanges.count, matches(exchanges[guess]) { return exchanges[guess] }
-            return exchanges.first(where: matches)
+            if guess < exchanges.count, matches(exchanges[guess]) { return guess }
+            return exchanges.firstIndex(where: matches)
         }
         let guess = exchanges.partitionPoint { $0.index < index }
-        if guess < exchanges.count, exchanges[guess].index == index { return exchanges[guess] }
-        return exchanges.first { $0.index == index }
+        if guess < exchanges.count, exchanges[guess].index == index { return guess }
+        return exchanges.firstIndex { $0.index == index }
     }
 }
 
