@@ -970,12 +970,13 @@ public final class TraceEngine {
         if client.server.port == 53, path.contains(where: { $0.0.record.synAckTime != nil }) { return }
         var any = !group.emitted.isEmpty
         let answered = Self.lastAnswered(client.exchanges)
-        for exchange in client.exchanges {
+        // By position: the exchange is copied once, into its assembly (a loop variable was a copy of its own).
+        for position in client.exchanges.indices {
             any = true
-            let key = Self.key(of: exchange, at: client)
+            let key = Self.key(of: client.exchanges[position], at: client)
             guard !isTraced(key, in: group) else { continue }
             group.emitted.insert(key)
-            var assembly = assemble(group: group, path: path, exchange: exchange, atEnd: final)
+            var assembly = assemble(group: group, path: path, exchange: client.exchanges[position], atEnd: final)
             assembly.lastAnsweredIndex = answered
             queue(assembly)
         }
@@ -1537,10 +1538,19 @@ struct ICMPRecord {
 }
 
 /// The onward connection of an L7 proxy.
-struct Upstream {
-    var path: [(Sighting, OrderEvidence)]
-    var exchange: HTTPExchange
-    var byRequestID: Bool
+///
+/// A class: most requests have none, and an assembly (copied as it is built and judged) would otherwise carry the
+/// room for one inline, an exchange and a path, ~360 bytes.
+final class Upstream {
+    let path: [(Sighting, OrderEvidence)]
+    let exchange: HTTPExchange
+    let byRequestID: Bool
+
+    init(path: [(Sighting, OrderEvidence)], exchange: HTTPExchange, byRequestID: Bool) {
+        self.path = path
+        self.exchange = exchange
+        self.byRequestID = byRequestID
+    }
 }
 
 /// Everything one request's diagnosis reads.
