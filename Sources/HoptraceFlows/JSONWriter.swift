@@ -260,6 +260,12 @@ public struct JSONWriter {
         self.commit(written &+ TimeFormat.writeDecimal(magnitude, to: at))
     }
 
+    /// A value given as JSON already (a fragment this writer or another wrote, kept to be written again): the
+    /// caller vouches that `json` is one whole JSON value.
+    public mutating func json(_ json: UnsafeRawBufferPointer) {
+        self.value(json)
+    }
+
     /// Digits given as text (integers beyond 64 bits).
     @usableFromInline
     mutating func digits(_ text: String) {

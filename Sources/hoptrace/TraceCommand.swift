@@ -172,6 +172,7 @@ struct TraceCommand: ParsableCommand {
         let progress = ProgressLine(paths: inputs.map(\.path), found: "requests", streamsToTerminal: streaming || list)
         defer { progress.clear() }
         var jsonLine = JSONWriter()
+        let jsonNames = TraceJSON.NameCache()
         let emit: ([RequestTrace]) -> Void = { traces in
             // Each trace is read where it is (through the buffer: a loop variable, or an array subscript passed on,
             // copies every trace).
@@ -181,7 +182,7 @@ struct TraceCommand: ParsableCommand {
                     if list, !json { out.line("  " + Self.oneLine(traces[index])) }
                     guard streaming, all || matches(traces[index]) else { continue }
                     if json {
-                        TraceJSON.write(traces[index], to: out, using: &jsonLine)
+                        TraceJSON.write(traces[index], to: out, using: &jsonLine, names: jsonNames)
                     } else {
                         if printedAny { out.write("\n") }
                         out.line(report.render(traces[index]))

@@ -96,3 +96,38 @@ enum NamedTrace {
     #expect(!html.contains("<script>x"))
     #expect(!html.contains("\u{1B}"))
 }
+
+/// Names written from the cache of a long run read as the names of each trace: names that differ in one field only
+/// (port, source, qualifier, object) each keep their own members, whichever was written first; the line is the one
+/// written without a cache.
+@Test func cachedNamesAreEachTracesOwn() throws {
+    let web = ObjectRef(namespace: "default", name: "web")
+    let variants: [AddressName] = [
+        AddressName(role: .service, object: web, port: 80),
+        AddressName(role: .service, object: web, port: 8080),
+        AddressName(role: .service, object: web, port: 80, source: .learned),
+        AddressName(role: .service, object: web),
+        AddressName(role: .pod, object: web, qualifier: "host network"),
+        AddressName(role: .pod, object: ObjectRef(namespace: "default", name: "web\"\u{1B}")),
+    ]
+    let cache = TraceJSON.NameCache()
+    var json = JSONWriter()
+    for round in 0..<2 {
+        for (index, name) in variants.enumerated() {
+            var trace = hostileTrace()
+            trace.names = ["10.96.0.20:80": name, "10.0.0.\(index)": variants[(index + round) % variants.count]]
+            json.reset()
+            TraceJSON.write(trace, into: &json, names: cache)
+            let line = String(decoding: json.bytes, as: UTF8.self)
+            #expect(line == TraceJSON.render(trace))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let names = try #require(object["names"] as? [String: [String: Any]])
+            let written = try #require(names["10.96.0.20:80"])
+            #expect(written["text"] as? String == name.description)
+            #expect(written["port"] as? Int == name.port)
+            #expect(written["source"] as? String == name.source.rawValue)
+            #expect(written["qualifier"] as? String == name.qualifier)
+            #expect(written["name"] as? String == name.object?.name)
+        }
+    }
+}
