@@ -16,15 +16,31 @@ public enum TraceJSON {
         return json.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// The JSON of the address names written so far, by name: a capture's traces name the same few Services, pods
-    /// and nodes again and again, and each name is an object of seven members (a fifth of the writing, measured on
-    /// the benchmark). Bounded: emptied when full.
+    /// The JSON of the address names written last: a capture's traces name the same few Services, pods and nodes
+    /// again and again, and each name is an object of seven members (a fifth of the writing, measured on the
+    /// benchmark). A few dozen, found by comparing (a name's strings are the directory's, so they compare by
+    /// reference; hashing one cost more than writing it); emptied when full.
     public final class NameCache {
-        var objects: [AddressName: [UInt8]] = [:]
-        static let capacity = 4_096
+        var names: [AddressName] = []
+        var objects: [[UInt8]] = []
+        static let capacity = 32
 
         /// An empty cache.
         public init() {}
+
+        func json(of name: AddressName) -> [UInt8]? {
+            let found = names.withUnsafeBufferPointer { names in names.indices.first { names[$0] == name } }
+            return found.map { objects[$0] }
+        }
+
+        func keep(_ json: [UInt8], for name: AddressName) {
+            if names.count >= Self.capacity {
+                names.removeAll(keepingCapacity: true)
+                objects.removeAll(keepingCapacity: true)
+            }
+            names.append(name)
+            objects.append(json)
+        }
     }
 
     /// Writes the trace as one line of JSON (with its newline) to `out`, reusing `json`'s storage and, when given,
@@ -61,15 +77,14 @@ public enum TraceJSON {
             write(name: name, into: &json)
             return
         }
-        if let object = cache.objects[name] {
+        if let object = cache.json(of: name) {
             object.withUnsafeBytes { json.json($0) }
             return
         }
         var own = JSONWriter(capacity: 256)
         write(name: name, into: &own)
         let object = own.bytes
-        if cache.objects.count >= NameCache.capacity { cache.objects.removeAll(keepingCapacity: true) }
-        cache.objects[name] = object
+        cache.keep(object, for: name)
         object.withUnsafeBytes { json.json($0) }
     }
 
