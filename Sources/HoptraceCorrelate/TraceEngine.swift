@@ -1508,6 +1508,12 @@ struct DueWheel {
 struct ExchangeKey: Hashable {
     var raw: UInt32?
     var index: Int
+
+    /// One word through the hasher (the synthesized form fed the optional's tag and both fields).
+    func hash(into hasher: inout Hasher) {
+        let raw = self.raw.map { UInt64($0) | 1 << 32 } ?? 0
+        hasher.combine(raw ^ UInt64(bitPattern: Int64(index)) &* 0x9E37_79B9_7F4A_7C15)
+    }
 }
 
 /// A connection's addresses as seen at one point.
