@@ -1678,12 +1678,20 @@ struct OnwardIndex {
         var index: Int
     }
 
-    private static func key(_ client: IPAddress, _ method: String, _ path: String) -> Int {
+    /// The hash of a method and target, the part of a list's key that costs (the strings through the hasher): taken
+    /// once per exchange listed or claimed, then mixed with each sender's address.
+    private static func target(_ method: String, _ path: String) -> Int {
         var hasher = Hasher()
-        hasher.combine(client)
         hasher.combine(method)
         hasher.combine(path)
         return hasher.finalize()
+    }
+
+    /// A list's key: the target's hash mixed with the sender's address (the dictionary hashes the key again, seeded;
+    /// keys that collide share a list, and ``belongs(_:client:method:path:)`` tells their exchanges apart).
+    private static func key(_ client: IPAddress, target: Int) -> Int {
+        let address = client.high &* 0x9E37_79B9_7F4A_7C15 ^ client.low &* 0xC2B2_AE3D_27D4_EB4F
+        return target ^ Int(bitPattern: UInt(truncatingIfNeeded: address))
     }
 
     /// Whether the exchange in `slot` belongs in the list of `client` (or ``anyClient``), `method` and `path`: a list's
@@ -1695,7 +1703,8 @@ struct OnwardIndex {
 
     /// Lists an exchange by its method and target, and by its sender too (once: the same exchange again is ignored).
     mutating func insert(_ entry: Entry, method: String, path: String) {
-        let anyKey = Self.key(Self.anyClient, method, path)
+        let target = Self.target(method, path)
+        let anyKey = Self.key(Self.anyClient, target: target)
         if isListed(entry, method: method, path: path, key: anyKey) { return }
         let slot: Int32
         let item = Stored(method: method, path: path, entry: entry)
@@ -1714,7 +1723,9 @@ struct OnwardIndex {
             guard let item = stored[Int(other)], !item.bySender else { continue }
             stored[Int(other)]?.bySender = true
             guard item.entry.sender != Self.anyClient else { continue }
-            add(other, time: item.entry.time, to: Self.key(item.entry.sender, item.method, item.path))
+            // Its own target (a list's key is a hash: another method and target may share it).
+            let own = item.method == method && item.path == path ? target : Self.target(item.method, item.path)
+            add(other, time: item.entry.time, to: Self.key(item.entry.sender, target: own))
         }
     }
 
@@ -1804,13 +1815,14 @@ struct OnwardIndex {
         forwardedOnly: Bool = false
     ) -> Match? {
         var best: (slot: Int32, byID: Bool)?
+        let target = Self.target(method, path)
         // Each host once, in the order given (one or two: a Set cost more than the search, and its order changed
         // from run to run).
         for (i, host) in hosts.enumerated() where !hosts[..<i].contains(host) {
             // A sender's own list; else the list by target when it is one exchange (which may be the sender's).
-            var found = lists[Self.key(host, method, path)]
+            var found = lists[Self.key(host, target: target)]
             if found == nil, host != Self.anyClient,
-                case .one(let only)? = lists[Self.key(Self.anyClient, method, path)]
+                case .one(let only)? = lists[Self.key(Self.anyClient, target: target)]
             {
                 found = .one(only)
             }
