@@ -1,4 +1,5 @@
 import Foundation
+import HoptraceTestSupport
 import Testing
 
 @testable import HoptraceCapture
@@ -29,25 +30,8 @@ struct TimeFormatTests {
     @Test("RFC 3339 with nanoseconds: the calendar as gmtime computes it, the fraction as the nanoseconds")
     func rfc3339() {
         for value in Self.values {
-            var seconds = value / 1_000_000_000
-            var fraction = value % 1_000_000_000
-            if fraction < 0 {
-                fraction += 1_000_000_000
-                seconds -= 1
-            }
-            var t = time_t(seconds)
-            var parts = tm()
-            gmtime_r(&t, &parts)
-            let expected = String(
-                format: "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ",
-                parts.tm_year + 1900,
-                parts.tm_mon + 1,
-                parts.tm_mday,
-                parts.tm_hour,
-                parts.tm_min,
-                parts.tm_sec,
-                fraction
-            )
+            let (parts, fraction) = Gmtime.parts(value)
+            let expected = Gmtime.rfc3339(value)
             #expect(TimeFormat.rfc3339(value) == expected, "\(value)")
             let timeOfDay = String(
                 format: "%02d:%02d:%02d.%06lld",
