@@ -120,9 +120,11 @@ struct DNSLookupBuilder {
     private struct Screen {
         /// When a query of it first succeeded; `.max` while none has.
         var succeededAt: Int64
-        /// Its socket's port, when it has one socket.
+        /// Its first query's port: its socket's, when ``onePort``.
         var port: UInt16
+        /// Whether all its queries came from one socket.
         var onePort: Bool
+        /// Whether the slot still holds an open lookup.
         var open: Bool
     }
     private var screens: [Screen] = []

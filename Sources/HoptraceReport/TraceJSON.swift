@@ -18,8 +18,8 @@ public enum TraceJSON {
 
     /// The JSON of the address names written last: a capture's traces name the same few Services, pods and nodes
     /// again and again, and each name is an object of seven members (a fifth of the writing, measured on the
-    /// benchmark). A few dozen, found by comparing (a name's strings are the directory's, so they compare by
-    /// reference; hashing one cost more than writing it); emptied when full.
+    /// benchmark). A few dozen, found by comparing (a name's strings share the directory's storage, so comparing two
+    /// is quick, where hashing one cost about what writing it does); emptied when full.
     public final class NameCache {
         var names: [AddressName] = []
         var objects: [[UInt8]] = []
@@ -148,7 +148,7 @@ public enum TraceJSON {
         json.endObject()
     }
 
-    /// Writes one trace as a JSON object.
+    /// Writes one trace as a JSON object (its names' objects from `cache` when one is given).
     public static func write(
         _ trace: RequestTrace,
         evicted: Int = 0,
