@@ -90,13 +90,20 @@ package enum TimeFormat {
     /// Writes `value` in decimal at `out` (room for 20 bytes); returns the bytes written.
     @inlinable
     package static func writeDecimal(_ value: UInt64, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        let digits = self.decimalDigits(value)
+        self.writeDigits(value, count: digits, to: out)
+        return digits
+    }
+
+    /// How many decimal digits `value` has (1 for 0).
+    @inlinable @usableFromInline
+    static func decimalDigits(_ value: UInt64) -> Int {
         var digits = 1
         var bound: UInt64 = 10
         while digits < 20 && value >= bound {
             digits += 1
             bound = bound &* 10
         }
-        self.writeDigits(value, count: digits, to: out)
         return digits
     }
 
@@ -112,12 +119,7 @@ package enum TimeFormat {
         }
         guard width > 0, width <= 19, value < limit else {
             // Wider than the value: zeros, then its digits (a width past 19 digits counted past UInt64 before).
-            var digits = 1
-            var bound: UInt64 = 10
-            while digits < 20 && value >= bound {
-                digits += 1
-                bound = bound &* 10
-            }
+            let digits = self.decimalDigits(value)
             let zeros = max(0, width - digits)
             out.update(repeating: UInt8(ascii: "0"), count: zeros)
             self.writeDigits(value, count: digits, to: out + zeros)

@@ -21,21 +21,19 @@ public final class ClusterDirectory {
     /// Most addresses remembered per kind of fact (a scan of the whole address space cannot grow it without bound).
     public static let capacity = 1 << 16
 
-    // Read and written only by this class's own methods, none of which calls out while it holds one of these: the
-    // run-time exclusivity checks (a call each, several per name asked, dozens per trace) cannot fail.
-    @exclusivity(unchecked) private var virtualAddresses: [IPAddress: Set<UInt16>] = [:]
-    @exclusivity(unchecked) private var serviceNames: [IPAddress: ObjectRef] = [:]
-    @exclusivity(unchecked) private var nodePorts: [FlowEndpoint: Bool] = [:]
-    @exclusivity(unchecked) private var nodeAddresses: Set<IPAddress> = []
-    @exclusivity(unchecked) private var proxies: Set<IPAddress> = []
-    @exclusivity(unchecked) private var declaredCache: [DeclaredKey: AddressName?] = [:]
+    private var virtualAddresses: [IPAddress: Set<UInt16>] = [:]
+    private var serviceNames: [IPAddress: ObjectRef] = [:]
+    private var nodePorts: [FlowEndpoint: Bool] = [:]
+    private var nodeAddresses: Set<IPAddress> = []
+    private var proxies: Set<IPAddress> = []
+    private var declaredCache: [DeclaredKey: AddressName?] = [:]
 
     /// An endpoint's declared name depends on the transport too (a Service may name TCP and UDP ports apart).
     private struct DeclaredKey: Hashable {
         var endpoint: FlowEndpoint
         var transport: String
     }
-    @exclusivity(unchecked) private var declaredAddressCache: [IPAddress: AddressName?] = [:]
+    private var declaredAddressCache: [IPAddress: AddressName?] = [:]
 
     /// A directory over `state` (nil: learned names only).
     public init(state: ClusterState? = nil) {

@@ -145,9 +145,6 @@ struct DNSLookupBuilder {
         static func < (lhs: Deadline, rhs: Deadline) -> Bool { (lhs.time, lhs.position) < (rhs.time, rhs.position) }
     }
 
-    /// The open lookups, in the order they began.
-    var open: some Sequence<Open> { slots.lazy.compactMap { $0 } }
-
     /// Calls `body` with the position and resolved span of each open lookup that answered `address`, in the order
     /// they began, reading each in place: a busy client has dozens open, and each connection's claim asks them all
     /// (a copy of each was most of the claim's cost).

@@ -411,9 +411,8 @@ public struct RequestTrace: Sendable, Hashable {
     }
 
     @usableFromInline final class Storage: @unchecked Sendable {
-        // Changed only through a uniquely referenced storage (``makeUnique()``): never shared while written, so the
-        // accessors need no run-time exclusivity check (which cost a call per read).
-        @usableFromInline @exclusivity(unchecked) var fields: Fields
+        // Changed only through a uniquely referenced storage (``makeUnique()``): never shared while written.
+        @usableFromInline var fields: Fields
 
         @usableFromInline init(_ fields: Fields) { self.fields = fields }
     }

@@ -1690,8 +1690,7 @@ struct OnwardIndex {
     /// A list's key: the target's hash mixed with the sender's address (the dictionary hashes the key again, seeded;
     /// keys that collide share a list, and ``belongs(_:client:method:path:)`` tells their exchanges apart).
     private static func key(_ client: IPAddress, target: Int) -> Int {
-        let address = client.high &* 0x9E37_79B9_7F4A_7C15 ^ client.low &* 0xC2B2_AE3D_27D4_EB4F
-        return target ^ Int(bitPattern: UInt(truncatingIfNeeded: address))
+        target ^ Int(truncatingIfNeeded: client.folded)
     }
 
     /// Whether the exchange in `slot` belongs in the list of `client` (or ``anyClient``), `method` and `path`: a list's

@@ -39,8 +39,13 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     /// from the wire.
     @inlinable
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(self.high &* 0x9E37_79B9_7F4A_7C15 ^ self.low)
+        hasher.combine(self.folded)
     }
+
+    /// The address as one word, its halves folded: what ``hash(into:)`` feeds the hasher, and what a caller mixing
+    /// an address into a key of its own takes.
+    @inlinable
+    public var folded: UInt64 { self.high &* 0x9E37_79B9_7F4A_7C15 ^ self.low }
 
     @inlinable
     public var ipv4Value: UInt32 {

@@ -56,77 +56,24 @@ public struct AddressName: Sendable, Hashable, CustomStringConvertible {
     /// `pod ingress-nginx/controller-x, host network`; a learned name without an object says what is known
     /// (`service address`, `nodeport :30080`, `node address`, `L7 proxy`).
     public var description: String {
-        // Spelled twice, to count and then to copy into one string made at its size: a trace names a few addresses,
-        // and interpolating or appending each piece cost ~2,000 instructions per name (2% of `trace --all --json`).
-        var count = 0
-        self.spell { count += $0.utf8.count }
-        return String(unsafeUninitializedCapacity: count) { buffer in
-            var at = 0
-            self.spell { piece in
-                var piece = piece
-                piece.withUTF8 { utf8 in
-                    let room = min(utf8.count, buffer.count - at)
-                    guard room > 0, let source = utf8.baseAddress, let target = buffer.baseAddress else { return }
-                    (target + at).update(from: source, count: room)
-                    at += room
-                }
-            }
-            return at
-        }
-    }
-
-    /// The pieces of ``description``, in order.
-    private func spell(_ piece: (String) -> Void) {
-        func named(_ object: ObjectRef) {
-            if !object.namespace.isEmpty {
-                piece(object.namespace)
-                piece("/")
-            }
-            piece(object.name)
-        }
-        func port() {
-            guard let port = self.port else { return }
-            piece(":")
-            piece(String(port))
-        }
+        var text: String
         switch role {
         case .pod:
-            if let object = self.object {
-                piece("pod ")
-                named(object)
-            } else {
-                piece("pod address")
-            }
+            text = object.map { "pod \($0)" } ?? "pod address"
         case .service:
-            if let object = self.object {
-                piece("service ")
-                named(object)
-                port()
+            if let object {
+                text = "service \(object)" + (port.map { ":\($0)" } ?? "")
             } else {
-                piece("service address")
+                text = "service address"
             }
         case .nodePort:
-            piece("nodeport ")
-            if let object = self.object { named(object) }
-            port()
+            text = "nodeport " + (object.map(\.description) ?? "") + (port.map { ":\($0)" } ?? "")
         case .node:
-            if let object = self.object {
-                piece("node ")
-                piece(object.name)
-            } else {
-                piece("node address")
-            }
+            text = object.map { "node \($0.name)" } ?? "node address"
         case .ingressController:
-            if let object = self.object {
-                piece("ingress controller ")
-                named(object)
-            } else {
-                piece("L7 proxy")
-            }
+            text = object.map { "ingress controller \($0)" } ?? "L7 proxy"
         }
-        if let qualifier {
-            piece(", ")
-            piece(qualifier)
-        }
+        if let qualifier { text += ", \(qualifier)" }
+        return text
     }
 }
