@@ -72,7 +72,7 @@ package enum TimeFormat {
         """
 
     /// Writes the last `count` decimal digits of `value` at `out` (zero-filled on the left), two at a time.
-    @inlinable @usableFromInline
+    @inlinable
     static func writeDigits(_ value: UInt64, count: Int, to out: UnsafeMutablePointer<UInt8>) {
         let pairs = self.digitPairs.utf8Start
         var rest = value
@@ -96,7 +96,7 @@ package enum TimeFormat {
     }
 
     /// How many decimal digits `value` has (1 for 0).
-    @inlinable @usableFromInline
+    @inlinable
     static func decimalDigits(_ value: UInt64) -> Int {
         var digits = 1
         var bound: UInt64 = 10
