@@ -39,6 +39,8 @@ final class Topology {
     private var common: [Int: Set<IPAddress>] = [:]
     /// Per capture point id: the connections (groups) seen there, up to a few.
     private var connections: [Int: Set<Int>] = [:]
+    /// Per capture point id that lists its few connections: its common addresses (see ``note(point:capturePoint:group:_:_:)``).
+    private var settled: [Int: [IPAddress]] = [:]
     /// Capture points that saw one connection in two forms (before and after a translation, or a router's TTL
     /// decrement): a bridge or a router, never one pod's link.
     private var routers: Set<Int> = []
@@ -63,18 +65,25 @@ final class Topology {
         points.keys.sorted().filter { home(of: $0) == address }
     }
 
-    /// Notes a connection (`group`) seen at `point` between these addresses.
-    func note(point: Int, capturePoint: CapturePoint, group: Int, addresses: [IPAddress]) {
+    /// Notes a connection (`group`) seen at `point` between addresses `a` and `b`.
+    func note(point: Int, capturePoint: CapturePoint, group: Int, _ a: IPAddress, _ b: IPAddress) {
+        // Once a point lists its few connections, only a connection without one of its common addresses teaches
+        // anything: a node's stream of connections to one server costs one lookup each.
+        if let common = settled[point], common.allSatisfy({ $0 == a || $0 == b }) { return }
         if points[point] == nil { points[point] = capturePoint }
         if let current = common[point] {
             // A shared point (empty) stays shared: nothing to build for each connection there.
-            if !current.isEmpty, !current.allSatisfy(addresses.contains) {
-                common[point] = current.filter(addresses.contains)
+            if !current.isEmpty, !current.allSatisfy({ $0 == a || $0 == b }) {
+                common[point] = current.filter { $0 == a || $0 == b }
             }
         } else {
-            common[point] = Set(addresses)
+            common[point] = [a, b]
         }
-        if (connections[point]?.count ?? 0) < 8 { connections[point, default: []].insert(group) }
+        if (connections[point]?.count ?? 0) < 8 {
+            connections[point, default: []].insert(group)
+        } else if let current = common[point] {
+            settled[point] = Array(current)
+        }
     }
 
     /// Per capture point id and original destination, the point an answered connection to it crossed next.

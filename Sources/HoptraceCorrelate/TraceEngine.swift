@@ -149,7 +149,8 @@ public final class TraceEngine {
                 point: transaction.capturePoint,
                 capturePoint: point,
                 group: -1 - (Int(transaction.client.port) << 16 | Int(transaction.id)),
-                addresses: [transaction.client.address, transaction.server.address]
+                transaction.client.address,
+                transaction.server.address
             )
             statistics.evictedQueries += dns.take(transaction, cap: options.maxQueriesPerClient)
             if let question = transaction.question, !transaction.answers.isEmpty,
@@ -422,7 +423,8 @@ public final class TraceEngine {
             point: record.capturePoint,
             capturePoint: point,
             group: group.id,
-            addresses: [record.originator.address, record.responder.address]
+            record.originator.address,
+            record.responder.address
         )
         if group.sightings.contains(where: { $0.pointID == record.capturePoint && $0.record.id != record.id }) {
             topology.noteRouter(record.capturePoint)
@@ -1002,14 +1004,24 @@ public final class TraceEngine {
         else { return false }
         var payload = false
         var beginning = false
-        for sighting in group.sightings {
-            let record = sighting.record
-            if record.originatorSummary.rstTime != nil || record.responderSummary.rstTime != nil { return false }
-            if sighting.exchanges.contains(where: { $0.request != nil }) { return false }
-            if record.originatorSummary.firstData != nil || record.responderSummary.firstData != nil { payload = true }
-            if record.synTime != nil || record.synAckTime != nil { beginning = true }
+        // Fields read in place (a record is ~400 bytes and six references).
+        let sightings = group.sightings
+        for index in sightings.indices {
+            if sightings[index].record.originatorSummary.rstTime != nil
+                || sightings[index].record.responderSummary.rstTime != nil
+            {
+                return false
+            }
+            if sightings[index].exchanges.contains(where: { $0.request != nil }) { return false }
+            if sightings[index].record.originatorSummary.firstData != nil
+                || sightings[index].record.responderSummary.firstData != nil
+            {
+                payload = true
+            }
+            if sightings[index].record.synTime != nil || sightings[index].record.synAckTime != nil { beginning = true }
         }
         if payload && beginning { return false }
+        if icmp.isEmpty { return true }
         let tuples = group.sightings.map { TupleKey(client: $0.client, server: $0.server) }
         return !icmp.quotes(isn: group.clientISN, tuples: tuples)
     }
@@ -1021,6 +1033,7 @@ public final class TraceEngine {
             record.originatorSummary.rstTime == nil, record.responderSummary.rstTime == nil,
             orphanExchanges[record.id] == nil
         else { return false }
+        if icmp.isEmpty { return true }
         // Either way round: a piece's originator may be its server.
         let tuples = [
             TupleKey(client: record.originator, server: record.responder),
@@ -1063,7 +1076,8 @@ public final class TraceEngine {
         if chosen.contains(where: { $0.record.synAckTime != nil || $0.record.responderSummary.packets > 0 }) {
             topology.notePath(path.map(\.0.pointID), target: original.server)
         }
-        if Set(chosen.map { $0.point.node ?? "" }).count > 1 {
+        let firstNode = chosen.first?.point.node ?? ""
+        if chosen.contains(where: { ($0.point.node ?? "") != firstNode }) {
             // Packets seen on two nodes bound the offset between their clocks; then the path is ordered again on the
             // corrected clocks (only the last rule, time, reads them).
             clocks.take(path.map(\.0))
@@ -1081,6 +1095,7 @@ public final class TraceEngine {
     /// NodePort or a name's answer; else the one with the highest TTL (before any router); else the one seen
     /// entering; else the earliest.
     func originalVariant(_ sightings: [Sighting]) -> (client: FlowEndpoint, server: FlowEndpoint) {
+        if sightings.count == 1 { return (sightings[0].client, sightings[0].server) }
         var variants: [(client: FlowEndpoint, server: FlowEndpoint)] = []
         for s in sightings where !variants.contains(where: { $0.client == s.client && $0.server == s.server }) {
             variants.append((s.client, s.server))
@@ -1463,44 +1478,61 @@ struct GivenUpTuples {
 /// connection seen in the last two minutes (the timeout of an open connection), not the ones open: ``compact(keeping:)``
 /// drops them once they outnumber the live ones.
 struct DueWheel {
-    private var buckets: [Int64: [Int]] = [:]
+    /// Each second's ids, by slot; a slot is reused once its second is popped.
+    private var lists: [[Int]] = []
+    private var slotOf: [Int64: Int] = [:]
+    private var freeSlots: [Int] = []
     private var seconds = MinHeap<Int64>()
+    /// The second inserted into last and its slot: a burst of connections is scheduled into one second, which then
+    /// costs no hashing.
+    private var lastSecond: Int64?
+    private var lastSlot = 0
     /// Entries held, stale ones included.
     private(set) var count = 0
 
     mutating func insert(_ second: Int64, _ id: Int) {
         count += 1
-        if buckets[second] == nil {
-            buckets[second] = [id]
-            seconds.insert(second)
+        let slot: Int
+        if second == lastSecond {
+            slot = lastSlot
+        } else if let known = slotOf[second] {
+            slot = known
         } else {
-            buckets[second]?.append(id)
+            if let free = freeSlots.popLast() {
+                slot = free
+            } else {
+                slot = lists.count
+                lists.append([])
+            }
+            slotOf[second] = slot
+            seconds.insert(second)
         }
+        lastSecond = second
+        lastSlot = slot
+        lists[slot].append(id)
     }
 
     /// The earliest bucket due by `second`, removed.
     mutating func popDue(through second: Int64) -> (Int64, [Int])? {
         guard let first = seconds.min, first <= second else { return nil }
         seconds.removeMin()
-        let due = buckets.removeValue(forKey: first) ?? []
+        guard let slot = slotOf.removeValue(forKey: first) else { return (first, []) }
+        if lastSecond == first { lastSecond = nil }
+        var due: [Int] = []
+        swap(&due, &lists[slot])
+        freeSlots.append(slot)
         count -= due.count
         return (first, due)
     }
 
     /// Keeps only the entries `keep(second, id)` says are live, in their order; buckets left empty go.
     mutating func compact(keeping keep: (Int64, Int) -> Bool) {
-        var kept: [Int64: [Int]] = [:]
-        var heap = MinHeap<Int64>()
-        count = 0
-        for (second, ids) in buckets {
-            let live = ids.filter { keep(second, $0) }
-            guard !live.isEmpty else { continue }
-            kept[second] = live
-            heap.insert(second)
-            count += live.count
+        var kept = DueWheel()
+        // In time order, so that the rebuilt wheel's slots do not depend on the dictionary's order.
+        for (second, slot) in slotOf.sorted(by: { $0.key < $1.key }) {
+            for id in lists[slot] where keep(second, id) { kept.insert(second, id) }
         }
-        buckets = kept
-        seconds = heap
+        self = kept
     }
 }
 

@@ -58,4 +58,32 @@ struct DueWheelTests {
             #expect(got.map(\.1) == expected.map(\.1))
         }
     }
+
+    @Test("inserts and pops interleaved give what a dictionary of buckets gives, seconds reused after their pop")
+    func matchesBuckets() {
+        var wheel = DueWheel()
+        var model: [Int64: [Int]] = [:]
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(state >> 33) % bound
+        }
+        var now: Int64 = 0
+        for id in 0..<20_000 {
+            // Mostly the same second as the last insert (a burst), sometimes one already due or popped.
+            let second = now + Int64(next(4)) - 1
+            wheel.insert(second, id)
+            model[second, default: []].append(id)
+            if next(50) == 0 {
+                now += 1
+                while let (second, ids) = wheel.popDue(through: now) {
+                    let expected = model.keys.min()
+                    #expect(second == expected)
+                    #expect(ids == model.removeValue(forKey: second))
+                }
+                #expect(model.keys.allSatisfy { $0 > now })
+            }
+            #expect(wheel.count == model.values.reduce(0) { $0 + $1.count })
+        }
+    }
 }
