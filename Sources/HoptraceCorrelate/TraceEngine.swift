@@ -1697,6 +1697,9 @@ struct OnwardIndex {
     }
 
     private var stored = ChunkedArray<Stored?>()
+    /// Each slot's time, beside it (`.min` for a free slot): the searches and the expiry read times only, not the
+    /// exchanges with their strings.
+    private var times = ChunkedArray<Int64>()
     private var freeSlots: [Int32] = []
     private var lists: [Int: Slots] = [:]
     /// Entries held, two per exchange (by target, and by sender and target, whether that list is built or not).
@@ -1742,9 +1745,11 @@ struct OnwardIndex {
         if let free = freeSlots.popLast() {
             slot = free
             stored[Int(slot)] = item
+            times[Int(slot)] = entry.time
         } else {
             slot = Int32(stored.count)
             stored.append(item)
+            times.append(entry.time)
         }
         count += entry.sender == Self.anyClient ? 1 : 2
         let length = add(slot, time: entry.time, to: anyKey)
@@ -1766,7 +1771,7 @@ struct OnwardIndex {
         guard let slots = lists[key] else { return false }
         let list = Self.array(slots)
         var position = list.partitionPoint { time(of: $0) < entry.time }
-        while position < list.count, let item = stored[Int(list[position])], item.entry.time == entry.time {
+        while position < list.count, time(of: list[position]) == entry.time, let item = stored[Int(list[position])] {
             let other = item.entry
             if other.group == entry.group, other.raw == entry.raw, other.index == entry.index, item.method == method,
                 item.path == path
@@ -1779,7 +1784,7 @@ struct OnwardIndex {
     }
 
     /// The time of the exchange in `slot` (`.min` for a free slot, which no list holds).
-    private func time(of slot: Int32) -> Int64 { stored[Int(slot)]?.entry.time ?? .min }
+    private func time(of slot: Int32) -> Int64 { times[Int(slot)] }
 
     private static func array(_ slots: Slots) -> [Int32] {
         switch slots {
@@ -1818,13 +1823,16 @@ struct OnwardIndex {
     mutating func shed(to target: Int) -> Int {
         guard count > target else { return 0 }
         // Each exchange counts once for each list it is in: its time once, the target halved.
-        var times: [Int64] = []
-        times.reserveCapacity(count / 2 + 1)
-        for slot in stored.indices { if let item = stored[slot] { times.append(item.entry.time) } }
-        times.sort()
+        var held: [Int64] = []
+        held.reserveCapacity(count / 2 + 1)
+        for slot in times.indices {
+            let time = times[slot]
+            if time != .min || stored[slot] != nil { held.append(time) }
+        }
+        held.sort()
         let exchanges = (target + 1) / 2
         let before = count
-        let cutoff = times[min(times.count - 1, max(0, times.count - exchanges))]
+        let cutoff = held[min(held.count - 1, max(0, held.count - exchanges))]
         expire(before: cutoff)
         if count == before { expire(before: Clock.plus(cutoff, 1)) }
         return before - count
@@ -1861,7 +1869,9 @@ struct OnwardIndex {
             let list = Self.array(slots)
             var position = list.partitionPoint { time(of: $0) < from }
             var scanned = 0
-            while position < list.count, let item = stored[Int(list[position])], item.entry.time <= to, scanned < 256 {
+            while position < list.count, time(of: list[position]) <= to, scanned < 256,
+                let item = stored[Int(list[position])]
+            {
                 let entry = item.entry
                 let slot = list[position]
                 position += 1
@@ -1912,14 +1922,16 @@ struct OnwardIndex {
             }
         }
         if !changed.isEmpty {
-            for slot in stored.indices {
-                guard let item = stored[slot], item.entry.time < time else { continue }
+            for slot in times.indices where times[slot] < time {
+                guard let item = stored[slot] else { continue }
                 stored[slot] = nil
+                times[slot] = .min
                 freeSlots.append(Int32(slot))
                 count -= item.entry.sender == Self.anyClient ? 1 : 2
             }
             if lists.isEmpty {
                 stored.removeAll()
+                times.removeAll()
                 freeSlots = []
             }
         }

@@ -2,8 +2,9 @@
 # `hoptrace trace --all --json` as the capture grows, `requests` beside it on the same file: SLL2 node captures of the
 # bench generator (tools/bench/gen.py --format sll2, three capture points) at ~1 M, ~2 M and ~3 M packets (the 2x
 # point shows whether memory is flat), for each concurrency in CONCURRENCY. Median wall and CPU (user+sys) time of
-# RUNS runs, one core (taskset -c $CPU), peak RSS the max of the runs; "evicted": what trace --all said it gave up
-# to stay within its caps (stderr). Not a timed test: numbers for the README and reports.
+# RUNS runs, one core (taskset -c $CPU), peak RSS the max of the runs; "caps": a note number when trace --all said on
+# stderr that it gave something up to stay within its caps, each note listed under the table. Not a timed test:
+# numbers for the README and reports.
 #
 #   tools/bench/scaling.sh      Environment: SCALES ("0.36 0.72 1.08"), CONCURRENCY ("25 400": 25 is a sparse node,
 #                               ~21,000 packets/s, a capture far longer than correlation's windows; 400 the
@@ -46,8 +47,9 @@ measure() {
 
 echo "machine: $(nproc) cores, pinned to CPU $CPU; median of $RUNS runs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| concurrency | file (packets, capture s)   | requests s (CPU s) | requests MiB | trace --all --json s (CPU s) | trace MiB | trace / requests: time, memory | evicted |"
-echo "|------------:|-----------------------------|-------------------:|-------------:|-----------------------------:|----------:|-------------------------------:|--------:|"
+echo "| concurrency | file (packets, capture s)   | requests s (CPU s) | requests MiB | trace --all --json s (CPU s) | trace MiB | trace / requests: time, memory | caps |"
+echo "|------------:|-----------------------------|-------------------:|-------------:|-----------------------------:|----------:|-------------------------------:|-----:|"
+notes=()
 for c in $CONCURRENCY; do
     for s in $SCALES; do
         f=$(file "$s" "$c")
@@ -55,12 +57,20 @@ for c in $CONCURRENCY; do
         duration=$(capinfos -M -u -T "$f" | awk -F'\t' 'NR==2 {printf "%.0f", $2}')
         read -r rw rc rm < <(measure "$f" "$HOPTRACE" requests)
         read -r tw tc tm < <(measure "$f" "$HOPTRACE" trace --all --json)
-        evicted=$(grep -o '^hoptrace: [0-9]* flows or requests were given up' "$OUT/scaling-err.txt" | awk '{print $2}' || true)
+        # What trace --all said on stderr it gave up at its caps (the last run's), listed under the table.
+        caps=$(sed -n 's/^hoptrace: memory caps reached: //p' "$OUT/scaling-err.txt" | head -1)
+        evicted=-
+        if [ -n "$caps" ]; then
+            notes+=("$caps")
+            evicted="(${#notes[@]})"
+        fi
         awk -v c="$c" -v s="$s" -v p="$packets" -v d="$duration" -v rw="$rw" -v rc="$rc" -v rm="$rm" -v tw="$tw" \
             -v tc="$tc" -v tm="$tm" -v e="${evicted:-0}" 'BEGIN {
-            printf "| %11s | %-27s | %7.2f (%7.2f) | %12.0f | %17.2f (%7.2f) | %9.0f | %19.1fx, %6.1fx | %7s |\n",
+            printf "| %11s | %-27s | %7.2f (%7.2f) | %12.0f | %17.2f (%7.2f) | %9.0f | %19.1fx, %6.1fx | %4s |\n",
                 c, sprintf("scale %s (%d, %s s)", s, p, d), rw, rc, rm / 1024, tw, tc, tm / 1024, tc / rc, tm / rm, e }'
     done
 done
+echo
+for i in "${!notes[@]}"; do echo "($((i + 1))) memory caps reached: ${notes[$i]}"; done
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
