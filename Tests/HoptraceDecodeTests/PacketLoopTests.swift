@@ -92,7 +92,7 @@ struct PacketLoopTests {
             file.append(index == 3 ? Array(packet.prefix(5)) : packet)
         }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("hoptrace-loop-\(UUID()).pcap").path
-        FileManager.default.createFile(atPath: path, contents: Data(file.bytes))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(file.bytes)))
         defer { try? FileManager.default.removeItem(atPath: path) }
 
         let source = try openCaptureFile(path: path)
