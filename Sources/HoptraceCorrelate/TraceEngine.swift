@@ -34,7 +34,10 @@ public final class TraceEngine {
     /// Group ids in the order they were opened (ids of groups gone since are skipped): the oldest is evicted first.
     private var creation: [Int] = []
     private var creationHead = 0
-    private var sightingOf: [UInt64: Int] = [:]
+    /// Where each flow record id stands (one lookup per record, whichever it is).
+    private var places: [UInt64: RecordPlace] = [:]
+    /// How many of ``places`` are ``RecordPlace/finished(_:)``: the expiry filters only when there are some.
+    private var finishedCount = 0
     private var byClientISN: [UInt32: [Int]] = [:]
     private var byServerISN: [UInt32: [Int]] = [:]
     /// The connections of ``byServerISN`` that held only replies when their server ISN was learned: the only ones
@@ -60,8 +63,6 @@ public final class TraceEngine {
     private var freeSlots: [Int] = []
     private var wheel = DueWheel()
     private var lastExpiry: Int64 = .min
-    /// Connections judged before they closed (live), by flow record id, with when: their later records are ignored.
-    private var finished: [UInt64: Int64] = [:]
     /// Tuples of connections the flow stage gave up at its cap: their later pieces begun mid-stream are continuations.
     private var givenUpTuples = GivenUpTuples()
     private var pendingSorted = true
@@ -106,8 +107,9 @@ public final class TraceEngine {
             takeFinal(record)
         case .http(let exchange):
             latestSeen = max(latestSeen, Self.end(of: exchange))
-            if !finished.isEmpty, finished[exchange.connectionID] != nil { return }
-            if let id = sightingOf[exchange.connectionID], let group = groups[id],
+            let place = places[exchange.connectionID]
+            if case .finished = place { return }
+            if case .group(let id) = place, let group = groups[id],
                 let position = group.sightings.firstIndex(where: { $0.record.id == exchange.connectionID })
             {
                 // Each request, not only a connection's first, says its server was just sent one (keep-alive
@@ -209,9 +211,10 @@ public final class TraceEngine {
     /// A provisional record: a connection still open at a capture point.
     private func takeOpened(_ record: ConnectionRecord) {
         latestSeen = max(latestSeen, record.endTime)
-        if !finished.isEmpty, finished[record.id] != nil { return }
+        let place = places[record.id]
+        if case .finished = place { return }
         noteServed(record)
-        if let id = sightingOf[record.id], let group = groups[id],
+        if case .group(let id) = place, let group = groups[id],
             let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
         {
             // A newer provisional record of a connection still open there.
@@ -235,7 +238,12 @@ public final class TraceEngine {
         latestSeen = max(latestSeen, record.endTime)
         // The final record is a connection's last event (its exchanges come before it): forgotten with it,
         // so a flood of connections traced before they ended is not remembered for minutes.
-        if !finished.isEmpty, finished.removeValue(forKey: record.id) != nil { return }
+        let place = places[record.id]
+        if case .finished = place {
+            places[record.id] = nil
+            finishedCount -= 1
+            return
+        }
         noteServed(record)
         if record.endReason == .evicted {
             statistics.evictedFlows += 1
@@ -247,7 +255,7 @@ public final class TraceEngine {
                 givenUpTuples.insert(record)
             }
         }
-        if let id = sightingOf[record.id], let group = groups[id],
+        if case .group(let id) = place, let group = groups[id],
             let index = group.sightings.firstIndex(where: { $0.record.id == record.id })
         {
             if !group.sightings[index].isFinal { group.open -= 1 }
@@ -397,7 +405,9 @@ public final class TraceEngine {
     private func attach(_ record: ConnectionRecord, isFinal: Bool) {
         let point = capturePoint(record.capturePoint)
         var sighting = Sighting(record: record, isFinal: isFinal, point: point, pointID: record.capturePoint)
-        if let orphans = orphanExchanges.removeValue(forKey: record.id) { sighting.exchanges = orphans }
+        if !orphanExchanges.isEmpty, let orphans = orphanExchanges.removeValue(forKey: record.id) {
+            sighting.exchanges = orphans
+        }
         let group = findGroup(for: sighting) ?? newGroup(for: sighting)
         group.sightings.append(sighting)
         if record.synTime == nil, record.synAckTime == nil, givenUpTuples.contains(record) {
@@ -407,7 +417,7 @@ public final class TraceEngine {
         group.lastActivity = max(group.lastActivity, record.endTime)
         group.firstTime = min(group.firstTime, sighting.start)
         schedule(group)
-        sightingOf[record.id] = group.id
+        places[record.id] = .group(group.id)
         if group.clientISN == nil, let isn = sighting.clientISN {
             group.clientISN = isn
             Self.note(group.id, in: &byClientISN[isn, default: []])
@@ -462,7 +472,7 @@ public final class TraceEngine {
             else { continue }
             for sighting in other.sightings {
                 group.sightings.append(sighting)
-                sightingOf[sighting.record.id] = group.id
+                places[sighting.record.id] = .group(group.id)
                 if !sighting.isFinal { group.open += 1 }
             }
             group.lastActivity = max(group.lastActivity, other.lastActivity)
@@ -752,7 +762,16 @@ public final class TraceEngine {
             if served.count > 1024 { served = served.filter { $0.value >= stale } }
             // The flow stage gives up an idle connection after 5 minutes: its records cannot come later.
             let forget = Clock.since(now, 360_000_000_000)
-            finished = finished.filter { $0.value >= forget }
+            if finishedCount > 0 {
+                places = places.filter { entry in
+                    if case .finished(let at) = entry.value { return at >= forget }
+                    return true
+                }
+                finishedCount = places.values.reduce(0) { count, place in
+                    if case .finished = place { return count + 1 }
+                    return count
+                }
+            }
         }
     }
 
@@ -948,9 +967,13 @@ public final class TraceEngine {
         groups[group.id] = nil
         if options.proxyHold > options.settle, !final { retired[group.id] = (group, watermark) }
         for sighting in group.sightings {
-            sightingOf[sighting.record.id] = nil
-            // Records of a connection judged before it closed (live) are ignored when they come.
-            if sighting.isFinal == false { finished[sighting.record.id] = watermark }
+            // Records of a connection judged before it closed (live, or at a cap) are ignored when they come.
+            if sighting.isFinal {
+                places[sighting.record.id] = nil
+            } else {
+                places[sighting.record.id] = .finished(watermark)
+                finishedCount += 1
+            }
         }
         if let isn = group.clientISN { Self.unnote(group.id, in: &byClientISN[isn]) }
         if let isn = group.serverISN {
@@ -1469,6 +1492,15 @@ struct GivenUpTuples {
         for way in 0..<Self.ways where slots[first + way] == key { return true }
         return false
     }
+}
+
+/// Where a flow record's connection stands in the engine.
+private enum RecordPlace {
+    /// Held in the connection group with this id.
+    case group(Int)
+    /// Judged before it closed at this record's capture point, at this watermark: its later records are ignored
+    /// (forgotten with its final record, or six minutes on).
+    case finished(Int64)
 }
 
 /// Groups by the capture second they are due in: buckets, and a min-heap of the buckets' seconds.
