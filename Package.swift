@@ -151,6 +151,8 @@ let package = Package(
             name: "HoptraceFuzzTests",
             dependencies: ["HoptraceTestSupport", "HoptraceReport"],
             path: "tools/fuzz",
+            // The drivers, seeds and crash inputs are run.sh's (the tests read the crash inputs by path).
+            exclude: ["CaptureMutator.swift", "Driver.swift", "crashes", "run.sh", "seeds"],
             sources: ["targets", "CrashCorpusTests.swift"],
             swiftSettings: strict
         ),
