@@ -94,7 +94,7 @@ extension LabLiveTests {
         @Test(
             "trace --live reports clusterip-drop's breakpoint while it happens, once, and -w records what tcpdump saw",
             .enabled(if: LiveLab.unavailableReason == nil, "\(LiveLab.unavailableReason ?? "")"),
-            .timeLimit(.minutes(2))
+            .timeLimit(.minutes(10))
         )
         func liveDrop() throws {
             let scenario = "clusterip-drop"
@@ -167,7 +167,7 @@ extension LabLiveTests {
         @Test(
             "capture --rotate-size in the lab: every file valid, no packet lost or doubled across the boundaries",
             .enabled(if: LiveLab.unavailableReason == nil, "\(LiveLab.unavailableReason ?? "")"),
-            .timeLimit(.minutes(2))
+            .timeLimit(.minutes(10))
         )
         func rotationLosesNothing() throws {
             let scenario = "keepalive-many"
