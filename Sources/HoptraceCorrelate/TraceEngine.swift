@@ -36,8 +36,6 @@ public final class TraceEngine {
     private var creationHead = 0
     /// Where each flow record id stands (one lookup per record, whichever it is).
     private var places: [UInt64: RecordPlace] = [:]
-    /// How many of ``places`` are ``RecordPlace/finished(_:)``: the expiry filters only when there are some.
-    private var finishedCount = 0
     private var byClientISN: [UInt32: [Int]] = [:]
     private var byServerISN: [UInt32: [Int]] = [:]
     /// The connections of ``byServerISN`` that held only replies when their server ISN was learned: the only ones
@@ -241,7 +239,6 @@ public final class TraceEngine {
         let place = places[record.id]
         if case .finished = place {
             places[record.id] = nil
-            finishedCount -= 1
             return
         }
         noteServed(record)
@@ -762,15 +759,9 @@ public final class TraceEngine {
             if served.count > 1024 { served = served.filter { $0.value >= stale } }
             // The flow stage gives up an idle connection after 5 minutes: its records cannot come later.
             let forget = Clock.since(now, 360_000_000_000)
-            if finishedCount > 0 {
-                places = places.filter { entry in
-                    if case .finished(let at) = entry.value { return at >= forget }
-                    return true
-                }
-                finishedCount = places.values.reduce(0) { count, place in
-                    if case .finished = place { return count + 1 }
-                    return count
-                }
+            places = places.filter { entry in
+                if case .finished(let at) = entry.value { return at >= forget }
+                return true
             }
         }
     }
@@ -972,7 +963,6 @@ public final class TraceEngine {
                 places[sighting.record.id] = nil
             } else {
                 places[sighting.record.id] = .finished(watermark)
-                finishedCount += 1
             }
         }
         if let isn = group.clientISN { Self.unnote(group.id, in: &byClientISN[isn]) }
