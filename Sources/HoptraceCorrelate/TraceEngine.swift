@@ -124,6 +124,13 @@ public final class TraceEngine {
                 if group.sightings[position].exchanges.count > options.maxExchangesPerConnection {
                     trimExchanges(of: group)
                 }
+            } else if exchange.request == nil, options.liveness == nil,
+                givenUpTuples.contains(capturePoint: exchange.capturePoint, exchange.client, exchange.server)
+            {
+                // Files: a response alone on a connection the flow stage gave up, before the piece it came in was
+                // taken (a piece with only the server's packets waits for its final record): its request was in
+                // the piece given up, and traced from there as given up before its response. Not kept; the piece
+                // is counted when its final record comes, unless it holds more.
             } else {
                 orphanExchanges[exchange.connectionID, default: []].append(exchange)
                 if let count = orphanExchanges[exchange.connectionID]?.count, count > options.maxExchangesPerConnection
@@ -226,6 +233,10 @@ public final class TraceEngine {
             // bare ACKs) is taken when it is answered, carries data or ends (its final record); a flood of
             // unanswered SYNs then costs one record each, not two. Live tracing judges a SYN by its provisional
             // records, so it takes them all.
+        } else if options.liveness == nil, isServerOnly(record) {
+            // Files: a piece with only the server's packets and no reset (a SYN-ACK or a response, where only
+            // replies pass, or after the flow stage gave its connection up) waits for its final record too: a flood
+            // of connections given up then makes no connection of these pieces, which carry no request.
         } else {
             attach(record, isFinal: false)
         }
@@ -263,6 +274,11 @@ public final class TraceEngine {
             learnServerISN(of: group, at: index)
         } else if record.endReason == .evicted, isEmptyPiece(record) {
             // Given up by the flow stage with nothing in it and nothing here to join: counted at once.
+            statistics.untracedPieces += 1
+        } else if isLoneGivenUpPiece(record) {
+            // A piece of a connection given up that would be a connection of its own and a given-up piece
+            // (``isGivenUpPiece(_:)``) when judged: counted at once.
+            orphanExchanges[record.id] = nil
             statistics.untracedPieces += 1
         } else {
             attach(record, isFinal: true)
@@ -1039,6 +1055,43 @@ public final class TraceEngine {
         return !icmp.quotes(isn: group.clientISN, tuples: tuples)
     }
 
+    /// Whether a record holds only the server's packets (a SYN-ACK, a response), no reset, and no request among the
+    /// exchanges waiting for it.
+    private func isServerOnly(_ record: ConnectionRecord) -> Bool {
+        guard record.synTime == nil, record.originatorSummary.packets == 0, record.responderSummary.rstTime == nil
+        else { return false }
+        return orphanExchanges.isEmpty || orphanExchanges[record.id]?.contains(where: { $0.request != nil }) != true
+    }
+
+    /// Whether the final record of a piece not taken yet, of a connection given up (by the flow stage, or begun
+    /// mid-stream on a tuple it gave up), joins no connection here and holds what ``isGivenUpPiece(_:)`` counts: no
+    /// request, no reset, no ICMP error quoting it, and not both a beginning and payload. The connection it would make
+    /// on its own would be counted when judged; it is counted now, without making it.
+    private func isLoneGivenUpPiece(_ record: ConnectionRecord) -> Bool {
+        let beginning = record.synTime != nil || record.synAckTime != nil
+        let payload = record.originatorSummary.firstData != nil || record.responderSummary.firstData != nil
+        guard !(beginning && payload), record.originatorSummary.rstTime == nil,
+            record.responderSummary.rstTime == nil,
+            record.endReason == .evicted || (!beginning && givenUpTuples.contains(record))
+        else { return false }
+        if !orphanExchanges.isEmpty, orphanExchanges[record.id]?.contains(where: { $0.request != nil }) == true {
+            return false
+        }
+        let sighting = Sighting(
+            record: record,
+            isFinal: true,
+            point: capturePoint(record.capturePoint),
+            pointID: record.capturePoint
+        )
+        if findGroup(for: sighting) != nil { return false }
+        if icmp.isEmpty { return true }
+        let tuples = [
+            TupleKey(client: record.originator, server: record.responder),
+            TupleKey(client: record.responder, server: record.originator),
+        ]
+        return !icmp.quotes(isn: record.originatorISN, tuples: tuples)
+    }
+
     /// Whether a record of a connection not seen before holds no payload, no reset and no exchange, and no ICMP error
     /// kept quotes it (what ``isGivenUpPiece(_:)`` asks of a connection, for one record).
     private func isEmptyPiece(_ record: ConnectionRecord) -> Bool {
@@ -1452,8 +1505,11 @@ struct GivenUpTuples {
     /// The flow table's key and hash (``ConnectionKey``: either direction the same), with a fixed seed so that what
     /// is recognised does not change from run to run; 0 is the empty slot.
     static func key(_ record: ConnectionRecord) -> UInt64 {
-        let key = ConnectionKey(capturePoint: record.capturePoint, record.originator, record.responder)
-            .hash(seed: 0x6869_7474_6572_7570)
+        key(capturePoint: record.capturePoint, record.originator, record.responder)
+    }
+
+    static func key(capturePoint: Int, _ a: FlowEndpoint, _ b: FlowEndpoint) -> UInt64 {
+        let key = ConnectionKey(capturePoint: capturePoint, a, b).hash(seed: 0x6869_7474_6572_7570)
         return key == 0 ? 1 : key
     }
 
@@ -1476,8 +1532,13 @@ struct GivenUpTuples {
     }
 
     func contains(_ record: ConnectionRecord) -> Bool {
+        contains(capturePoint: record.capturePoint, record.originator, record.responder)
+    }
+
+    /// Whether the connection between `a` and `b` (either way round) at a capture point was given up.
+    func contains(capturePoint: Int, _ a: FlowEndpoint, _ b: FlowEndpoint) -> Bool {
         guard !slots.isEmpty else { return false }
-        let key = Self.key(record)
+        let key = Self.key(capturePoint: capturePoint, a, b)
         let first = Self.bucket(key)
         for way in 0..<Self.ways where slots[first + way] == key { return true }
         return false

@@ -98,6 +98,10 @@ struct GivenUpPiecesTests {
         #expect(traces.compactMap { $0.request?.path }.sorted() == (0..<count).map { "/ka/\($0)" }.sorted())
         #expect(traces.count == count)
         #expect(run.statistics.untracedPieces > 0)
+        // Only the pieces with a request made a connection: the handshakes', responses' and ACKs' pieces were counted
+        // at their final records (or, a SYN-ACK alone at the end of the capture, joined none), never held as
+        // connections of their own.
+        #expect(run.statistics.connections <= count + flows.maxConnections)
         // Every request here was answered: a given-up piece never claims otherwise.
         #expect(!traces.contains { $0.verdict.kind == .noResponse })
         let givenUp = traces.filter { $0.findings.contains { $0.kind == .evicted } }
@@ -133,5 +137,47 @@ struct GivenUpPiecesTests {
                 == (168..<200).map { "q\($0).default.svc.cluster.local" }.sorted()
         )
         #expect(traces.allSatisfy { $0.verdict.kind == .incomplete })
+    }
+}
+
+/// A connection begun before the capture whose server speaks first (NetBIOS keep-alives: 4 bytes, the client's ACK
+/// 31 us later), idle past the flow stage's 5-minute timeout between rounds: each round is a piece of its own, and
+/// each is traced once with the client's ACK in it (the piece's final record), not from its first packet alone when
+/// the piece stays quiet past ``CorrelateOptions/openGroupTimeout`` before the flow stage closes it.
+@Suite("pieces with the server's packets first")
+struct ServerFirstPiecesTests {
+    @Test("two keep-alive rounds 6 minutes apart: two traces, each with the client's answer 31 us after the server")
+    func keepAliveRounds() throws {
+        var capture = HandBuiltCapture(interfaces: ["eth1"])
+        let client = "192.168.152.101:38832"
+        let server = "192.168.152.1:139"
+        var serverSeq: UInt32 = 1_614_688_470
+        let clientSeq: UInt32 = 1_446_768_692
+        for round in 0..<2 {
+            let start = Double(round) * 360_000
+            capture.tcp(
+                at: ms(start),
+                server,
+                client,
+                [.ack, .psh],
+                seq: serverSeq,
+                ack: clientSeq,
+                payload: [0x85, 0, 0, 0]
+            )
+            serverSeq &+= 4
+            capture.tcp(at: ms(start + 0.031), client, server, .ack, seq: clientSeq, ack: serverSeq)
+        }
+        // Other traffic every 10 s (datagrams between two other hosts): capture time moves on between the rounds, as
+        // it does on any busy interface.
+        for tick in 1..<72 {
+            capture.udp(at: ms(Double(tick) * 10_000), "192.168.152.7:5000", "192.168.152.8:5000", payload: [1])
+        }
+        let path = try capture.write(name: "server-first-keepalive.pcapng")
+        var traces: [RequestTrace] = []
+        _ = try Correlator.trace(inputs: [CaptureFileSpec(path: path)]) { traces += $0 }
+        #expect(traces.count == 2)
+        // From the server's 4 bytes to the client's ACK: 31 us, in each round.
+        #expect(traces.map(\.timings.total) == [31_000, 31_000])
+        #expect(traces.allSatisfy { $0.client?.port == 38832 && $0.server?.port == 139 })
     }
 }
