@@ -667,7 +667,11 @@ public final class TraceEngine {
         var due =
             group.open == 0
             ? Clock.plus(group.lastActivity, options.settle)
-            : Clock.plus(group.lastActivity, options.openGroupTimeout)
+            : Clock.plus(
+                group.lastActivity,
+                group.quietJudgedAt == group.lastActivity
+                    ? Clock.plus(options.openGroupTimeout, Self.quietKeep) : options.openGroupTimeout
+            )
         if group.open > 0, let live = liveWait(group) { due = min(due, Clock.plus(group.lastActivity, live)) }
         if let exchange = group.nextExchangeDue { due = min(due, exchange) }
         // Nothing is final before the connection has claimed its lookup: wake then (and judge then, or later).
@@ -713,6 +717,11 @@ public final class TraceEngine {
         finishDuePass(now: now)
     }
 
+    /// How long a connection traced at ``CorrelateOptions/openGroupTimeout`` with a point still open is kept for what
+    /// comes later, past that timeout: the flow stage closes an idle connection after 5 minutes (its final record
+    /// comes by then), with a margin.
+    static let quietKeep: Int64 = 240_000_000_000
+
     /// Whether a connection's client is an address that is itself sent requests: what it sends may be a request
     /// it was sent, forwarded (an L7 proxy, known or not).
     private func mayBeForwarding(_ group: ConnectionGroup) -> Bool {
@@ -731,8 +740,22 @@ public final class TraceEngine {
         if group.open == 0, quiet > options.settle, group.dnsChecked, !holdsForInbound(group, quiet: quiet) {
             finalize(group, final: false)
         } else if quiet > options.openGroupTimeout {
-            statistics.timedOutConnections += 1
-            finalize(group, final: false)
+            if group.open > 0, (group.quietJudgedAt ?? .min) < group.lastActivity,
+                quiet <= Clock.plus(options.openGroupTimeout, Self.quietKeep)
+            {
+                // A point has not closed it: its exchanges are traced now, and the connection is kept (not
+                // forgotten) until its records close, so that a request after a long quiet on a keep-alive
+                // connection is traced too (and nothing twice). A connection without an exchange yet is traced
+                // whole when it closes: the flow stage may still hold a request waiting for its response.
+                statistics.timedOutConnections += 1
+                group.quietJudgedAt = group.lastActivity
+                group.nextExchangeDue = nil
+                traceHeld(group, final: false, whole: false)
+                schedule(group, floor: second + 1)
+            } else {
+                if group.quietJudgedAt == nil { statistics.timedOutConnections += 1 }
+                finalize(group, final: false)
+            }
         } else if group.open > 0, let live = liveWait(group), quiet >= live, group.dnsChecked {
             // Live: nothing can change this request's verdict any more; what comes later is ignored. The
             // requests still waiting in the flow stage are judged with the rest.
@@ -989,9 +1012,18 @@ public final class TraceEngine {
         for sighting in group.sightings {
             if let key = MidstreamKey(sighting) { Self.unnote(group.id, in: &byMidstream[key]) }
         }
+        traceHeld(group, final: final)
+    }
+
+    /// Traces what a connection holds and has not traced yet: each exchange, or, when it never carried one, the
+    /// connection itself once (or counts it, a piece given up).
+    ///
+    /// - Parameter whole: whether a connection without an exchange is traced (or counted) now.
+    private func traceHeld(_ group: ConnectionGroup, final: Bool, whole: Bool = true) {
         // A reply caught half translated whose connection was never seen otherwise is not a request.
         if group.sightings.allSatisfy({ $0.isReplyOnly && $0.record.synAckTime != nil }) { return }
-        if group.emitted.isEmpty, isGivenUpPiece(group) {
+        if whole, group.emitted.isEmpty, !group.judgedWhole, isGivenUpPiece(group) {
+            group.judgedWhole = true
             statistics.untracedPieces += 1
             return
         }
@@ -999,7 +1031,7 @@ public final class TraceEngine {
         guard let client = path.first?.0 else { return }
         // DNS over TCP that opened is a transport of DNS transactions, not a request of its own.
         if client.server.port == 53, path.contains(where: { $0.0.record.synAckTime != nil }) { return }
-        var any = !group.emitted.isEmpty
+        var any = !group.emitted.isEmpty || group.judgedWhole
         let answered = Self.lastAnswered(client.exchanges)
         // By position: the exchange is copied once, into its assembly (a loop variable was a copy of its own).
         for position in client.exchanges.indices {
@@ -1011,7 +1043,8 @@ public final class TraceEngine {
             assembly.lastAnsweredIndex = answered
             queue(assembly)
         }
-        if !any {
+        if !any, whole {
+            group.judgedWhole = true
             queue(assemble(group: group, path: path, exchange: nil, atEnd: final))
         }
     }
@@ -1479,6 +1512,11 @@ final class ConnectionGroup {
     var evicted = false
     /// Has a piece begun mid-stream on the tuple of a connection the flow stage gave up at its cap (its continuation).
     var continuesGivenUp = false
+    /// Traced (or counted) as a connection without a request: never again.
+    var judgedWhole = false
+    /// The last activity when the connection was traced quiet with a point still open
+    /// (``CorrelateOptions/openGroupTimeout``): it is kept for what comes later, and judged again only after more.
+    var quietJudgedAt: Int64?
 
     private final class LookupBox {
         let lookup: DNSLookup

@@ -1,0 +1,71 @@
+import Foundation
+import HoptraceCapture
+import HoptraceTestSupport
+import Testing
+
+@testable import HoptraceCorrelate
+
+/// A connection quiet longer than ``CorrelateOptions/openGroupTimeout`` (2 minutes) while still open is traced for
+/// what it holds, and kept: a request that comes after the quiet is traced too, and nothing twice. Keep-alive
+/// connections sit idle for minutes between requests (proxies' upstream pools, clients' idle pools of 90 s and more).
+/// The facts asserted are the captures' own: which requests they hold and whether each was answered (tshark lists the
+/// same frames for the Zeek sample).
+@Suite("connections quiet past the open-connection timeout")
+struct QuietKeepAliveTests {
+    /// A handshake, GET /one answered, `gap` seconds of quiet with other traffic every 10 s, GET /two answered, FIN.
+    static func capture(gap: Double) throws -> String {
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        let client = "10.0.0.1:40000"
+        let server = "10.0.0.2:80"
+        let one = Array("GET /one HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
+        let two = Array("GET /two HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
+        let ok = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+        var c: UInt32 = 1_001
+        var s: UInt32 = 5_001
+        capture.tcp(at: ms(0), client, server, .syn, seq: 1_000)
+        capture.tcp(at: ms(1), server, client, [.syn, .ack], seq: 5_000, ack: c)
+        capture.tcp(at: ms(2), client, server, .ack, seq: c, ack: s)
+        capture.tcp(at: ms(3), client, server, [.psh, .ack], seq: c, ack: s, payload: one)
+        c &+= UInt32(one.count)
+        capture.tcp(at: ms(4), server, client, [.psh, .ack], seq: s, ack: c, payload: ok)
+        s &+= UInt32(ok.count)
+        capture.tcp(at: ms(5), client, server, .ack, seq: c, ack: s)
+        var tick = 10.0
+        while tick < gap {
+            capture.udp(at: ms(tick * 1_000), "10.0.0.7:5000", "10.0.0.8:5000", payload: [1])
+            tick += 10
+        }
+        let later = gap * 1_000
+        capture.tcp(at: ms(later), client, server, [.psh, .ack], seq: c, ack: s, payload: two)
+        c &+= UInt32(two.count)
+        capture.tcp(at: ms(later + 1), server, client, [.psh, .ack], seq: s, ack: c, payload: ok)
+        s &+= UInt32(ok.count)
+        capture.tcp(at: ms(later + 2), client, server, [.fin, .ack], seq: c, ack: s)
+        capture.tcp(at: ms(later + 3), server, client, [.fin, .ack], seq: s, ack: c &+ 1)
+        capture.tcp(at: ms(later + 4), client, server, .ack, seq: c &+ 1, ack: s &+ 1)
+        return try capture.write(name: "quiet-keepalive-\(Int(gap)).pcapng")
+    }
+
+    @Test("a second request after 60, 130 or 250 s of quiet on the same connection: both traced, answered, once each")
+    func requestAfterQuiet() throws {
+        for gap in [60.0, 130, 250] {
+            var traces: [RequestTrace] = []
+            _ = try Correlator.trace(inputs: [CaptureFileSpec(path: try Self.capture(gap: gap))]) { traces += $0 }
+            #expect(traces.compactMap { $0.request?.path } == ["/one", "/two"], "gap \(gap) s")
+            #expect(traces.count == 2, "gap \(gap) s")
+            #expect(traces.allSatisfy { $0.verdict.kind == .ok }, "gap \(gap) s")
+        }
+    }
+
+    @Test("Zeek's retransmit-timeout sample: GET / acknowledged, retransmitted 300 s later, never answered")
+    func zeekRetransmitTimeout() throws {
+        // tshark: frame 1 GET / at 0 s, frame 2 the server's ACK, frame 3 the same 18 bytes again at 300 s; nothing
+        // else. The one request is traced, unanswered; the connection is not also called ok on its own.
+        var traces: [RequestTrace] = []
+        let path = Repository.corpusFile("zeek/tcp/retransmit-timeout.pcapng")
+        _ = try Correlator.trace(inputs: [CaptureFileSpec(path: path)]) { traces += $0 }
+        #expect(traces.count == 1)
+        #expect(traces.first?.request?.method == "GET")
+        #expect(traces.first?.verdict.kind == .noResponse)
+    }
+}
