@@ -151,7 +151,8 @@ public struct CorrelateStatistics: Sendable, Hashable {
     /// DNS queries the flow stage gave up unanswered (at its cap on pending transactions): counted, not traced, and
     /// not part of any lookup. Not in ``evicted`` (the flow stage counts them).
     public var untracedQueries = 0
-    /// Connections traced before all their capture points closed because they stayed open too long.
+    /// Connections quiet for ``CorrelateOptions/openGroupTimeout`` while a capture point still held them open: their
+    /// exchanges traced then (and the connection kept for what came later), each connection counted once.
     public var timedOutConnections = 0
     /// Most connections held at once.
     public var peakOpenConnections = 0

@@ -747,7 +747,7 @@ public final class TraceEngine {
                 // forgotten) until its records close, so that a request after a long quiet on a keep-alive
                 // connection is traced too (and nothing twice). A connection without an exchange yet is traced
                 // whole when it closes: the flow stage may still hold a request waiting for its response.
-                statistics.timedOutConnections += 1
+                if group.quietJudgedAt == nil { statistics.timedOutConnections += 1 }
                 group.quietJudgedAt = group.lastActivity
                 group.nextExchangeDue = nil
                 traceHeld(group, final: false, whole: false)
