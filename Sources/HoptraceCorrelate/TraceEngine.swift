@@ -113,7 +113,13 @@ public final class TraceEngine {
                 // Each request, not only a connection's first, says its server was just sent one (keep-alive
                 // connections to a proxy carry many).
                 noteServed(group.sightings[position], exchange)
-                group.sightings[position].exchanges.append(exchange)
+                if group.quietJudgedAt != nil, group.sightings[position].exchanges.last?.index == exchange.index {
+                    // Live: the request judged while it waited (from the flow stage's pending exchanges), now
+                    // whole: the newer view replaces it (it stays traced).
+                    group.sightings[position].exchanges[group.sightings[position].exchanges.count - 1] = exchange
+                } else {
+                    group.sightings[position].exchanges.append(exchange)
+                }
                 group.lastActivity = max(group.lastActivity, Self.end(of: exchange))
                 if exchange.isResponseComplete {
                     let due = Clock.plus(Self.end(of: exchange), options.settle)
@@ -672,7 +678,9 @@ public final class TraceEngine {
                 group.quietJudgedAt == group.lastActivity
                     ? Clock.plus(options.openGroupTimeout, Self.quietKeep) : options.openGroupTimeout
             )
-        if group.open > 0, let live = liveWait(group) { due = min(due, Clock.plus(group.lastActivity, live)) }
+        if group.open > 0, group.quietJudgedAt != group.lastActivity, let live = liveWait(group) {
+            due = min(due, Clock.plus(group.lastActivity, live))
+        }
         if let exchange = group.nextExchangeDue { due = min(due, exchange) }
         // Nothing is final before the connection has claimed its lookup: wake then (and judge then, or later).
         if !group.dnsChecked { due = Clock.plus(group.firstTime, options.lookupSettle) }
@@ -737,12 +745,12 @@ public final class TraceEngine {
             claimLookup(group)
         }
         let quiet = Clock.since(now, group.lastActivity)
+        // Traced as it stood while open, and nothing came since: nothing to judge until more comes or it closes.
+        let judgedAsItStands = group.quietJudgedAt == group.lastActivity
         if group.open == 0, quiet > options.settle, group.dnsChecked, !holdsForInbound(group, quiet: quiet) {
             finalize(group, final: false)
         } else if quiet > options.openGroupTimeout {
-            if group.open > 0, (group.quietJudgedAt ?? .min) < group.lastActivity,
-                quiet <= Clock.plus(options.openGroupTimeout, Self.quietKeep)
-            {
+            if group.open > 0, !judgedAsItStands, quiet <= Clock.plus(options.openGroupTimeout, Self.quietKeep) {
                 // A point has not closed it: its exchanges are traced now, and the connection is kept (not
                 // forgotten) until its records close, so that a request after a long quiet on a keep-alive
                 // connection is traced too (and nothing twice). A connection without an exchange yet is traced
@@ -756,9 +764,10 @@ public final class TraceEngine {
                 if group.quietJudgedAt == nil { statistics.timedOutConnections += 1 }
                 finalize(group, final: false)
             }
-        } else if group.open > 0, let live = liveWait(group), quiet >= live, group.dnsChecked {
-            // Live: nothing can change this request's verdict any more; what comes later is ignored. The
-            // requests still waiting in the flow stage are judged with the rest.
+        } else if group.open > 0, !judgedAsItStands, let live = liveWait(group), quiet >= live, group.dnsChecked {
+            // Live: nothing can change these requests' verdicts any more (a response after this is not theirs to
+            // report). The requests still waiting in the flow stage are judged with the rest, and the connection is
+            // kept for what comes later: the next request on a keep-alive connection is traced too.
             if let pendingExchanges {
                 for index in group.sightings.indices where !group.sightings[index].isFinal {
                     let known = Set(group.sightings[index].exchanges.map(\.index))
@@ -766,7 +775,10 @@ public final class TraceEngine {
                         .filter { !known.contains($0.index) }
                 }
             }
-            finalize(group, final: false)
+            group.quietJudgedAt = group.lastActivity
+            group.nextExchangeDue = nil
+            traceHeld(group, final: false)
+            schedule(group, floor: second + 1)
         } else {
             group.nextExchangeDue = nil
             finalizeExchanges(of: group, now: now)
