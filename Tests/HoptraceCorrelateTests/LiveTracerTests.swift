@@ -33,21 +33,10 @@ enum LiveReplay {
             for (index, name) in interfaces { if let i = Int32(index) { names[i] = name } }
         }
         let path = withoutBackground ? LiveReplay.capture(scenario) : LabCaptures.file("\(scenario).sll2.pcap").path
-        let source = try openCaptureFile(path: path)
-        let tracer = LiveTracer(ifIndexNames: names)
         var emissions: [Emission] = []
-        var last: Int64 = 0
-        while let packet = try source.next() {
-            last = max(last, packet.timestamp)
-            tracer.process(packet, interfaces: source.interfaces)
-            for trace in tracer.poll(now: last) { emissions.append(Emission(trace: trace, now: last, atFinish: false)) }
+        let (tracer, last) = try LiveTracer.replay(path, ifIndexNames: names, tail: tail) { trace, now, atFinish in
+            emissions.append(Emission(trace: trace, now: now, atFinish: atFinish))
         }
-        var now = last
-        while now < last + tail {
-            now += 100_000_000
-            for trace in tracer.poll(now: now) { emissions.append(Emission(trace: trace, now: now, atFinish: false)) }
-        }
-        for trace in tracer.finish(now: now) { emissions.append(Emission(trace: trace, now: now, atFinish: true)) }
         return (emissions, last, tracer)
     }
 

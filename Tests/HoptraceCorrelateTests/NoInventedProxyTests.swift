@@ -193,20 +193,7 @@ struct ReusedUpstreamTests {
     @Test("live (trace --live), polled every 100 ms: the same one trace", arguments: [Ending.atOnce, .laterRequest])
     func claimedLive(ending: Ending) throws {
         let path = try Self.capture(ending).write(name: "reused-upstream-live-\(ending).pcapng")
-        let source = try openCaptureFile(path: path)
-        let tracer = LiveTracer(ifIndexNames: [:])
-        var traces: [RequestTrace] = []
-        var now: Int64 = 0
-        while let packet = try source.next() {
-            now = max(now, packet.timestamp)
-            tracer.process(packet, interfaces: source.interfaces)
-            traces += tracer.poll(now: now)
-        }
-        for _ in 0..<200 {
-            now += 100_000_000
-            traces += tracer.poll(now: now)
-        }
-        traces += tracer.finish(now: now)
+        let traces = try LiveTracer.replay(path, tail: 20_000_000_000)
         let a = traces.filter { $0.request?.path == "/a" }
         #expect(a.count == 1)
         #expect(a.first?.client?.description == Self.client)
