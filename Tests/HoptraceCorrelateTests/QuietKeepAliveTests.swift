@@ -57,6 +57,36 @@ struct QuietKeepAliveTests {
         }
     }
 
+    @Test("a long poll answered 150 s after its request: one trace, the request, answered, 150 s")
+    func longPoll() throws {
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        let client = "10.0.0.1:40001"
+        let server = "10.0.0.2:80"
+        let poll = Array("GET /poll HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
+        let ok = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+        let c: UInt32 = 1_001 + UInt32(poll.count)
+        capture.tcp(at: ms(0), client, server, .syn, seq: 1_000)
+        capture.tcp(at: ms(1), server, client, [.syn, .ack], seq: 5_000, ack: 1_001)
+        capture.tcp(at: ms(2), client, server, .ack, seq: 1_001, ack: 5_001)
+        capture.tcp(at: ms(3), client, server, [.psh, .ack], seq: 1_001, ack: 5_001, payload: poll)
+        capture.tcp(at: ms(4), server, client, .ack, seq: 5_001, ack: c)
+        for tick in 1..<15 {
+            capture.udp(at: ms(Double(tick) * 10_000), "10.0.0.7:5000", "10.0.0.8:5000", payload: [1])
+        }
+        capture.tcp(at: ms(150_003), server, client, [.psh, .ack], seq: 5_001, ack: c, payload: ok)
+        capture.tcp(at: ms(150_004), client, server, [.fin, .ack], seq: c, ack: 5_001 + UInt32(ok.count))
+        capture.tcp(at: ms(150_005), server, client, [.fin, .ack], seq: 5_001 + UInt32(ok.count), ack: c + 1)
+        capture.tcp(at: ms(150_006), client, server, .ack, seq: c + 1, ack: 5_002 + UInt32(ok.count))
+        var traces: [RequestTrace] = []
+        let path = try capture.write(name: "long-poll.pcapng")
+        _ = try Correlator.trace(inputs: [CaptureFileSpec(path: path)]) { traces += $0 }
+        #expect(traces.count == 1)
+        #expect(traces.first?.request?.path == "/poll")
+        #expect(traces.first?.request?.status == 200)
+        // The connection's first request: from its SYN (0 ms) to the response's last byte (150.003 s).
+        #expect(traces.first?.timings.total == 150_003_000_000)
+    }
+
     @Test("Zeek's retransmit-timeout sample: GET / acknowledged, retransmitted 300 s later, never answered")
     func zeekRetransmitTimeout() throws {
         // tshark: frame 1 GET / at 0 s, frame 2 the server's ACK, frame 3 the same 18 bytes again at 300 s; nothing
