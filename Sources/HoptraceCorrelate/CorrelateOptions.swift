@@ -24,7 +24,8 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// before it and are still in progress. Requests longer than this come out when they end. 0 (live): each as soon
     /// as it is final, a failure after a second (a retry that follows makes it a finding of the retry).
     public var reorderWindow: Int64 = 15_000_000_000
-    /// A connection whose capture points have not all closed is traced anyway this long after its last packet.
+    /// A connection whose capture points have not all closed has its exchanges traced this long after its last
+    /// record, and is kept until its records close (what comes later is traced too).
     public var openGroupTimeout: Int64 = 120_000_000_000
     /// How long an exchange forwarded by a known L7 proxy waits for the inbound request that caused it.
     public var proxyJoinWindow: Int64 = 30_000_000_000

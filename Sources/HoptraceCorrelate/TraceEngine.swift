@@ -673,11 +673,10 @@ public final class TraceEngine {
         var due =
             group.open == 0
             ? Clock.plus(group.lastActivity, options.settle)
-            : Clock.plus(
-                group.lastActivity,
-                group.quietJudgedAt == group.lastActivity
-                    ? Clock.plus(options.openGroupTimeout, Self.quietKeep) : options.openGroupTimeout
-            )
+            : group.quietJudgedAt == group.lastActivity
+                // Traced as it stood, nothing since: looked at again only every timeout (what comes reschedules it).
+                ? Clock.plus(watermark, options.openGroupTimeout)
+                : Clock.plus(group.lastActivity, options.openGroupTimeout)
         if group.open > 0, group.quietJudgedAt != group.lastActivity, let live = liveWait(group) {
             due = min(due, Clock.plus(group.lastActivity, live))
         }
@@ -725,11 +724,6 @@ public final class TraceEngine {
         finishDuePass(now: now)
     }
 
-    /// How long a connection traced at ``CorrelateOptions/openGroupTimeout`` with a point still open is kept for what
-    /// comes later, past that timeout: the flow stage closes an idle connection after 5 minutes (its final record
-    /// comes by then), with a margin.
-    static let quietKeep: Int64 = 240_000_000_000
-
     /// Whether a connection's client is an address that is itself sent requests: what it sends may be a request
     /// it was sent, forwarded (an L7 proxy, known or not).
     private func mayBeForwarding(_ group: ConnectionGroup) -> Bool {
@@ -749,21 +743,21 @@ public final class TraceEngine {
         let judgedAsItStands = group.quietJudgedAt == group.lastActivity
         if group.open == 0, quiet > options.settle, group.dnsChecked, !holdsForInbound(group, quiet: quiet) {
             finalize(group, final: false)
-        } else if quiet > options.openGroupTimeout {
-            if group.open > 0, !judgedAsItStands, quiet <= Clock.plus(options.openGroupTimeout, Self.quietKeep) {
-                // A point has not closed it: its exchanges are traced now, and the connection is kept (not
-                // forgotten) until its records close, so that a request after a long quiet on a keep-alive
-                // connection is traced too (and nothing twice). A connection without an exchange yet is traced
-                // whole when it closes: the flow stage may still hold a request waiting for its response.
+        } else if quiet > options.openGroupTimeout, group.open > 0 {
+            // A point has not closed it: its exchanges are traced now, and the connection is kept (not forgotten)
+            // until its records close, however long that takes (a download streaming for an hour emits no record
+            // until it ends), so that a response or a request after a long quiet is traced too, and nothing twice.
+            // A connection without an exchange yet is traced whole when it closes: the flow stage may still hold a
+            // request waiting for its response.
+            if !judgedAsItStands {
                 if group.quietJudgedAt == nil { statistics.timedOutConnections += 1 }
                 group.quietJudgedAt = group.lastActivity
                 group.nextExchangeDue = nil
                 traceHeld(group, final: false, whole: false)
-                schedule(group, floor: second + 1)
-            } else {
-                if group.quietJudgedAt == nil { statistics.timedOutConnections += 1 }
-                finalize(group, final: false)
             }
+            schedule(group, floor: second + 1)
+        } else if quiet > options.openGroupTimeout {
+            finalize(group, final: false)
         } else if group.open > 0, !judgedAsItStands, let live = liveWait(group), quiet >= live, group.dnsChecked {
             // Live: nothing can change these requests' verdicts any more (a response after this is not theirs to
             // report). The requests still waiting in the flow stage are judged with the rest, and the connection is

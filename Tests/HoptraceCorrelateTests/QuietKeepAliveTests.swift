@@ -87,6 +87,40 @@ struct QuietKeepAliveTests {
         #expect(traces.first?.timings.total == 150_003_000_000)
     }
 
+    @Test("a download streamed for 400 s (a packet a second): one trace, the request, answered, 400 s")
+    func longDownload() throws {
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        let client = "10.0.0.1:40002"
+        let server = "10.0.0.2:80"
+        let get = Array("GET /big HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
+        let chunk = [UInt8](repeating: 0x61, count: 1_000)
+        let head = Array("HTTP/1.1 200 OK\r\nContent-Length: \(400 * chunk.count)\r\n\r\n".utf8)
+        let c: UInt32 = 1_001 + UInt32(get.count)
+        var s: UInt32 = 5_001
+        capture.tcp(at: ms(0), client, server, .syn, seq: 1_000)
+        capture.tcp(at: ms(1), server, client, [.syn, .ack], seq: 5_000, ack: 1_001)
+        capture.tcp(at: ms(2), client, server, .ack, seq: 1_001, ack: 5_001)
+        capture.tcp(at: ms(3), client, server, [.psh, .ack], seq: 1_001, ack: 5_001, payload: get)
+        capture.tcp(at: ms(4), server, client, [.psh, .ack], seq: s, ack: c, payload: head)
+        s &+= UInt32(head.count)
+        for n in 0..<400 {
+            capture.tcp(at: ms(Double(n + 1) * 1_000 + 3), server, client, .ack, seq: s, ack: c, payload: chunk)
+            s &+= UInt32(chunk.count)
+            capture.tcp(at: ms(Double(n + 1) * 1_000 + 4), client, server, .ack, seq: c, ack: s)
+        }
+        capture.tcp(at: ms(400_010), client, server, [.fin, .ack], seq: c, ack: s)
+        capture.tcp(at: ms(400_011), server, client, [.fin, .ack], seq: s, ack: c + 1)
+        capture.tcp(at: ms(400_012), client, server, .ack, seq: c + 1, ack: s &+ 1)
+        var traces: [RequestTrace] = []
+        let path = try capture.write(name: "long-download.pcapng")
+        _ = try Correlator.trace(inputs: [CaptureFileSpec(path: path)]) { traces += $0 }
+        #expect(traces.count == 1)
+        #expect(traces.first?.request?.path == "/big")
+        #expect(traces.first?.request?.status == 200)
+        // From the SYN (0 ms) to the last byte of the response (400.003 s).
+        #expect(traces.first?.timings.total == 400_003_000_000)
+    }
+
     @Test("Zeek's retransmit-timeout sample: GET / acknowledged, retransmitted 300 s later, never answered")
     func zeekRetransmitTimeout() throws {
         // tshark: frame 1 GET / at 0 s, frame 2 the server's ACK, frame 3 the same 18 bytes again at 300 s; nothing
