@@ -1122,13 +1122,7 @@ public final class TraceEngine {
             point: capturePoint(record.capturePoint),
             pointID: record.capturePoint
         )
-        if findGroup(for: sighting) != nil { return false }
-        if icmp.isEmpty { return true }
-        let tuples = [
-            TupleKey(client: record.originator, server: record.responder),
-            TupleKey(client: record.responder, server: record.originator),
-        ]
-        return !icmp.quotes(isn: record.originatorISN, tuples: tuples)
+        return findGroup(for: sighting) == nil && !isQuotedByICMP(record)
     }
 
     /// Whether a record of a connection not seen before holds no payload, no reset and no exchange, and no ICMP error
@@ -1138,13 +1132,18 @@ public final class TraceEngine {
             record.originatorSummary.rstTime == nil, record.responderSummary.rstTime == nil,
             orphanExchanges[record.id] == nil
         else { return false }
-        if icmp.isEmpty { return true }
-        // Either way round: a piece's originator may be its server.
+        return !isQuotedByICMP(record)
+    }
+
+    /// Whether an ICMP error kept quotes a record's connection: its originator's ISN, or its tuple either way round
+    /// (a piece's originator may be its server).
+    private func isQuotedByICMP(_ record: ConnectionRecord) -> Bool {
+        if icmp.isEmpty { return false }
         let tuples = [
             TupleKey(client: record.originator, server: record.responder),
             TupleKey(client: record.responder, server: record.originator),
         ]
-        return !icmp.quotes(isn: record.originatorISN, tuples: tuples)
+        return icmp.quotes(isn: record.originatorISN, tuples: tuples)
     }
 
     /// The ICMP errors kept that quote a connection: its client ISN, or any of its tuples along the path.
