@@ -1099,7 +1099,12 @@ public final class TraceEngine {
     private func isServerOnly(_ record: ConnectionRecord) -> Bool {
         guard record.synTime == nil, record.originatorSummary.packets == 0, record.responderSummary.rstTime == nil
         else { return false }
-        return orphanExchanges.isEmpty || orphanExchanges[record.id]?.contains(where: { $0.request != nil }) != true
+        return !hasWaitingRequest(record.id)
+    }
+
+    /// Whether a request is among the exchanges that came before their connection's record (orphans).
+    private func hasWaitingRequest(_ id: UInt64) -> Bool {
+        !orphanExchanges.isEmpty && orphanExchanges[id]?.contains(where: { $0.request != nil }) == true
     }
 
     /// Whether the final record of a piece not taken yet, of a connection given up (by the flow stage, or begun
@@ -1113,9 +1118,7 @@ public final class TraceEngine {
             record.responderSummary.rstTime == nil,
             record.endReason == .evicted || (!beginning && givenUpTuples.contains(record))
         else { return false }
-        if !orphanExchanges.isEmpty, orphanExchanges[record.id]?.contains(where: { $0.request != nil }) == true {
-            return false
-        }
+        if hasWaitingRequest(record.id) { return false }
         let sighting = Sighting(
             record: record,
             isFinal: true,

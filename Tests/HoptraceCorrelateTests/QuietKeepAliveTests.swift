@@ -46,6 +46,13 @@ struct QuietKeepAliveTests {
         return try capture.write(name: "quiet-keepalive-\(Int(gap)).pcapng")
     }
 
+    /// The traces of a hand-built capture, written under `name`.
+    static func traces(_ capture: HandBuiltCapture, name: String) throws -> [RequestTrace] {
+        var traces: [RequestTrace] = []
+        _ = try Correlator.trace(inputs: [CaptureFileSpec(path: try capture.write(name: name))]) { traces += $0 }
+        return traces
+    }
+
     @Test("a second request after 60, 130 or 250 s of quiet on the same connection: both traced, answered, once each")
     func requestAfterQuiet() throws {
         for gap in [60.0, 130, 250] {
@@ -77,9 +84,7 @@ struct QuietKeepAliveTests {
         capture.tcp(at: ms(150_004), client, server, [.fin, .ack], seq: c, ack: 5_001 + UInt32(ok.count))
         capture.tcp(at: ms(150_005), server, client, [.fin, .ack], seq: 5_001 + UInt32(ok.count), ack: c + 1)
         capture.tcp(at: ms(150_006), client, server, .ack, seq: c + 1, ack: 5_002 + UInt32(ok.count))
-        var traces: [RequestTrace] = []
-        let path = try capture.write(name: "long-poll.pcapng")
-        _ = try Correlator.trace(inputs: [CaptureFileSpec(path: path)]) { traces += $0 }
+        let traces = try Self.traces(capture, name: "long-poll.pcapng")
         #expect(traces.count == 1)
         #expect(traces.first?.request?.path == "/poll")
         #expect(traces.first?.request?.status == 200)
@@ -111,9 +116,7 @@ struct QuietKeepAliveTests {
         capture.tcp(at: ms(400_010), client, server, [.fin, .ack], seq: c, ack: s)
         capture.tcp(at: ms(400_011), server, client, [.fin, .ack], seq: s, ack: c + 1)
         capture.tcp(at: ms(400_012), client, server, .ack, seq: c + 1, ack: s &+ 1)
-        var traces: [RequestTrace] = []
-        let path = try capture.write(name: "long-download.pcapng")
-        _ = try Correlator.trace(inputs: [CaptureFileSpec(path: path)]) { traces += $0 }
+        let traces = try Self.traces(capture, name: "long-download.pcapng")
         #expect(traces.count == 1)
         #expect(traces.first?.request?.path == "/big")
         #expect(traces.first?.request?.status == 200)
