@@ -73,7 +73,11 @@ public enum Correlator {
         let engine = TraceEngine(options: options, directory: directory) { id in
             id >= 0 && id < points.points.count ? points[id] : CapturePoint(name: "if?\(id)")
         }
-        var pipeline = FlowPipeline(ifIndexNames: ifIndexNames, configuration: flowConfiguration(flows), filter: filter)
+        var configuration = flowConfiguration(flows)
+        // Files: a connection with only its client's bare packets so far is taken at its final record (or once it
+        // holds more), so its provisional records are not asked for.
+        if options.liveness == nil { configuration.emitBareOpened = false }
+        var pipeline = FlowPipeline(ifIndexNames: ifIndexNames, configuration: configuration, filter: filter)
         pipeline.nodeIfIndexNames = nodeIfIndexNames
         pipeline.progress = progress
         let result = try pipeline.run(

@@ -238,7 +238,8 @@ public final class TraceEngine {
             // Files: a connection with nothing yet but its client's packets without payload (an unanswered SYN,
             // bare ACKs) is taken when it is answered, carries data or ends (its final record); a flood of
             // unanswered SYNs then costs one record each, not two. Live tracing judges a SYN by its provisional
-            // records, so it takes them all.
+            // records, so it takes them all. (Over files, ``Correlator`` does not even ask the flow stage for these:
+            // ``FlowConfiguration/emitBareOpened``; records from elsewhere, such as the store's, may still hold them.)
         } else if options.liveness == nil, isServerOnly(record) {
             // Files: a piece with only the server's packets and no reset (a SYN-ACK or a response, where only
             // replies pass, or after the flow stage gave its connection up) waits for its final record too: a flood

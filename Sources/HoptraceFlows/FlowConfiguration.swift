@@ -27,6 +27,11 @@ public struct FlowConfiguration: Sendable {
     public var sweepInterval: Int64 = 1_000_000_000
     /// Whether connections still open are also emitted as provisional records (``FlowEvent/opened(_:)``).
     public var emitOpened = false
+    /// With ``emitOpened``: whether a provisional record is also emitted while a connection holds nothing but its
+    /// originator's packets without payload or reset (a SYN not answered yet, bare ACKs). Live correlation judges an
+    /// unanswered SYN by them; correlation of files takes such a connection at its final record, and turns this off
+    /// (a flood of unanswered SYNs, or of pieces of connections given up, then costs no provisional records).
+    public var emitBareOpened = true
     /// Whether every TCP segment is also emitted as a ``SegmentObservation`` (for correlation across capture
     /// points).
     public var emitSegments = false

@@ -1,0 +1,74 @@
+import HoptraceDecode
+import Testing
+
+@testable import HoptraceFlows
+
+/// ``FlowConfiguration/emitBareOpened`` off (correlation of files): no provisional record while a connection holds
+/// only its originator's packets without payload or reset; the first one when the other side answers, the client
+/// sends data or resets; final records unchanged. Hand-built packets, the expected records counted from them.
+@Suite("provisional records of bare connections")
+struct BareOpenedTests {
+    static let client = FlowEndpoint.v4("10.0.0.1", 40_000)
+    static let server = FlowEndpoint.v4("10.0.0.2", 80)
+
+    static func opened(_ harness: FlowHarness) -> [ConnectionRecord] {
+        harness.emitted.compactMap { if case .opened(let record) = $0 { return record } else { return nil } }
+    }
+
+    static func configuration(bare: Bool) -> FlowConfiguration {
+        var configuration = FlowConfiguration()
+        configuration.emitOpened = true
+        configuration.emitBareOpened = bare
+        return configuration
+    }
+
+    @Test("an unanswered SYN and its retransmissions: provisional records only when asked for")
+    func unansweredSYN() {
+        for bare in [true, false] {
+            let harness = FlowHarness(configuration: Self.configuration(bare: bare))
+            for attempt in 0..<3 {
+                harness.tcp(Self.client, Self.server, .syn, seq: 100, at: Int64(attempt) * 1_000_000_000)
+            }
+            harness.analyzer.finish()
+            // With them: the first packet and each retransmission of the unanswered SYN (three records).
+            #expect(Self.opened(harness).count == (bare ? 3 : 0))
+            #expect(harness.connections.count == 1)
+            #expect(harness.connections.first?.synRetransmissions == 2)
+        }
+    }
+
+    @Test("bare ACKs, then data: the first provisional record carries the data")
+    func bareThenData() {
+        let harness = FlowHarness(configuration: Self.configuration(bare: false))
+        harness.tcp(Self.client, Self.server, .ack, seq: 1000, ack: 5000, at: 0)
+        harness.tcp(Self.client, Self.server, .ack, seq: 1000, ack: 5000, at: 1_000_000)
+        #expect(Self.opened(harness).isEmpty)
+        let request = Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
+        harness.tcp(Self.client, Self.server, [.ack, .psh], seq: 1000, ack: 5000, payload: request, at: 2_000_000)
+        let records = Self.opened(harness)
+        #expect(records.count == 1)
+        #expect(records.first?.originatorSummary.firstData?.time == 2_000_000)
+    }
+
+    @Test("a SYN answered: the SYN-ACK's provisional record, and the handshake's")
+    func answered() {
+        let harness = FlowHarness(configuration: Self.configuration(bare: false))
+        harness.tcp(Self.client, Self.server, .syn, seq: 100, at: 0)
+        harness.tcp(Self.server, Self.client, [.syn, .ack], seq: 900, ack: 101, at: 1_000)
+        harness.tcp(Self.client, Self.server, .ack, seq: 101, ack: 901, at: 2_000)
+        let records = Self.opened(harness)
+        // The SYN alone is bare; the answer and the completed handshake each give one.
+        #expect(records.count == 2)
+        #expect(records.allSatisfy { $0.synAckTime == 1_000 })
+    }
+
+    @Test("a client's reset with nothing else: a provisional record (a reset is not bare)")
+    func reset() {
+        let harness = FlowHarness(configuration: Self.configuration(bare: false))
+        harness.tcp(Self.client, Self.server, .ack, seq: 1000, ack: 5000, at: 0)
+        harness.tcp(Self.client, Self.server, .rst, seq: 1000, at: 1_000)
+        let records = Self.opened(harness)
+        #expect(records.count == 1)
+        #expect(records.first?.originatorSummary.rstTime == 1_000)
+    }
+}
