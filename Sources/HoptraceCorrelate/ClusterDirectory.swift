@@ -146,6 +146,13 @@ public final class ClusterDirectory {
         return nil
     }
 
+    /// Whether no address has a name: no cluster state, and nothing learned from the capture yet (then
+    /// ``name(of:transport:)`` and ``name(ofAddress:)`` are nil for every address).
+    public var namesNothing: Bool {
+        state == nil && serviceNames.isEmpty && virtualAddresses.isEmpty && nodePorts.isEmpty && proxies.isEmpty
+            && nodeAddresses.isEmpty
+    }
+
     /// The name of an address alone.
     public func name(ofAddress address: IPAddress) -> AddressName? {
         if let declared = declared(address) { return declared }

@@ -475,6 +475,8 @@ struct Diagnosis {
     /// Where a reset from the server's side was first seen in causal order from its sender: the capture point
     /// nearest the server that saw it.
     func resetOrigin(_ sightings: [Sighting], facts: PathFacts) -> (sighting: Sighting, time: Int64, byServer: Bool)? {
+        // Most connections end without a reset: nothing to place.
+        guard sightings.contains(where: { $0.record.responderSummary.rstTime != nil }) else { return nil }
         let positions = facts.sightings.map(\.pointID)
         var best: (position: Int, sighting: Sighting, time: Int64)?
         for sighting in sightings {
@@ -755,9 +757,12 @@ struct Diagnosis {
             // Given up at a cap before any response: what came after is not in this trace, and no wait is invented.
             return Verdict(
                 kind: .incomplete,
-                sentence: "\(serverName) received the request at \(serverPoint) and hoptrace gave the connection up "
-                    + "before any response, to stay within its cap on connections held at once: whether it was "
-                    + "answered is not known",
+                // One literal (a flood of connections given up writes it for every one): one allocation, not three.
+                sentence: """
+                    \(serverName) received the request at \(serverPoint) and hoptrace gave the connection up before \
+                    any response, to stay within its cap on connections held at once: whether it was answered is not \
+                    known
+                    """,
                 location: serverPoint,
                 phase: .response
             )
@@ -1175,6 +1180,9 @@ struct Diagnosis {
 
     /// The names of every address of the trace, keyed as ``RequestTrace/names`` documents.
     func names(of trace: RequestTrace) -> [String: AddressName] {
+        // Without cluster state, before anything named an address (a capture without DNS answers, proxies or node
+        // addresses learned): nothing to look up.
+        if directory.namesNothing { return [:] }
         // Each endpoint once, in the order first named (a lookup's queries name the same two many times over); the
         // transport as a flag, so that the list holds no references to copy as it is searched.
         var endpoints: [(endpoint: FlowEndpoint, udp: Bool)] = []

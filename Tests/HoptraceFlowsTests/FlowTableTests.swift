@@ -96,3 +96,17 @@ struct FlowTableTests {
         #expect(table[Self.key(1)] == nil)
     }
 }
+
+/// An endpoint's text, written in place for IPv4, against the address's own text and the port's decimal digits: the
+/// shortest and longest dotted quads, every port length and the ports around each power of ten, and IPv6 bracketed.
+@Test func endpointDescriptionSpellsAddressAndPort() throws {
+    let addresses = ["0.0.0.0", "1.2.3.4", "10.96.0.10", "255.255.255.255", "fd00::1", "::"]
+    let ports: [UInt16] = [0, 1, 9, 10, 11, 99, 100, 999, 1000, 9999, 10000, 65535]
+    for text in addresses {
+        let address = try #require(IPAddress(text))
+        for port in ports {
+            let expected = address.isIPv4 ? "\(text):\(port)" : "[\(text)]:\(port)"
+            #expect(FlowEndpoint(address: address, port: port).description == expected)
+        }
+    }
+}
