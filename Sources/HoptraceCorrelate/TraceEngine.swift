@@ -232,9 +232,7 @@ public final class TraceEngine {
             group.sightings[index].record = record
             group.lastActivity = max(group.lastActivity, record.endTime)
             learnServerISN(of: group, at: index)
-        } else if options.liveness == nil, record.synAckTime == nil, record.responderSummary.packets == 0,
-            record.originatorSummary.firstData == nil, record.originatorSummary.rstTime == nil
-        {
+        } else if options.liveness == nil, record.synAckTime == nil, record.isBare {
             // Files: a connection with nothing yet but its client's packets without payload (an unanswered SYN,
             // bare ACKs) is taken when it is answered, carries data or ends (its final record); a flood of
             // unanswered SYNs then costs one record each, not two. Live tracing judges a SYN by its provisional

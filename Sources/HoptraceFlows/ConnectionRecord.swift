@@ -445,3 +445,16 @@ extension FirstPacketEvidence: Codable {
 }
 
 extension ConnectionRecord: Codable {}
+
+extension ConnectionRecord {
+    /// Whether the connection holds nothing yet but its originator's packets without payload or reset (an
+    /// unanswered SYN, bare ACKs): what ``FlowConfiguration/emitBareOpened`` leaves out of provisional records.
+    public var isBare: Bool {
+        Self.isBare(originator: originatorSummary, responder: responderSummary)
+    }
+
+    /// ``isBare`` from the two directions' summaries (the flow stage asks before it builds a record).
+    static func isBare(originator: TCPDirectionSummary, responder: TCPDirectionSummary) -> Bool {
+        responder.packets == 0 && originator.firstData == nil && originator.rstTime == nil
+    }
+}

@@ -227,8 +227,8 @@ public final class FlowAnalyzer {
             // retransmission of an unanswered SYN, at the first data each way and at the first FIN or RST: what
             // correlation knows of a connection before it closes (live tracing judges an unanswered SYN by when it
             // was last sent, a request left unanswered by when the client gave up).
-            if self.configuration.emitBareOpened || connection.resp.summary.packets > 0
-                || connection.orig.summary.firstData != nil || connection.orig.summary.rstTime != nil
+            if self.configuration.emitBareOpened
+                || !ConnectionRecord.isBare(originator: connection.orig.summary, responder: connection.resp.summary)
             {
                 self.output.emit(.opened(connection.record(reason: .endOfInput)))
             }

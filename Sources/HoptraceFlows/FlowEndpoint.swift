@@ -1,3 +1,4 @@
+import HoptraceCapture
 import HoptraceDecode
 
 /// One end of a transport connection as seen at a capture point: address and port.
@@ -22,31 +23,29 @@ public struct FlowEndpoint: Hashable, Sendable, Comparable, CustomStringConverti
     /// "10.0.0.1:80" or "[fe80::1]:80".
     public var description: String {
         if self.address.isIPv4 {
-            // Written in place: the dotted quad (15 bytes at most), `:` and the port (5 digits at most).
-            let port = self.port
-            return String(unsafeUninitializedCapacity: 21) { out in
-                guard let base = out.baseAddress else { return 0 }
-                var at = self.address.writeIPv4Description(to: base)
-                out[at] = UInt8(ascii: ":")
-                at += 1
-                var digits = 1
-                var rest = port / 10
-                while rest > 0 {
-                    digits += 1
-                    rest /= 10
-                }
-                var value = port
-                for index in stride(from: at + digits - 1, through: at, by: -1) {
-                    out[index] = UInt8(truncatingIfNeeded: 0x30 + value % 10)
-                    value /= 10
-                }
-                return at + digits
+            // Written in place: one small string, no appends.
+            return String(unsafeUninitializedCapacity: Self.ipv4TextCapacity) { out in
+                out.baseAddress.map { self.writeIPv4Description(to: $0) } ?? 0
             }
         }
         var text = "[" + self.address.description + "]"
         text += ":"
         text += String(self.port)
         return text
+    }
+}
+
+extension FlowEndpoint {
+    /// The most bytes ``writeIPv4Description(to:)`` writes: a dotted quad (15), `:` and a port (5).
+    package static var ipv4TextCapacity: Int { 21 }
+
+    /// Writes an IPv4 endpoint's `10.0.0.1:80` at `out` (room for ``ipv4TextCapacity`` bytes); returns the bytes
+    /// written.
+    package func writeIPv4Description(to out: UnsafeMutablePointer<UInt8>) -> Int {
+        var written = self.address.writeIPv4Description(to: out)
+        out[written] = UInt8(ascii: ":")
+        written &+= 1
+        return written &+ TimeFormat.writeDecimal(UInt64(self.port), to: out + written)
     }
 }
 

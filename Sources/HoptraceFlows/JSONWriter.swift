@@ -342,13 +342,10 @@ public struct JSONWriter {
     /// An endpoint as a string: `"10.0.0.1:80"`, `"[fd00::1]:80"` (no String built for IPv4).
     public mutating func endpoint(_ value: FlowEndpoint) {
         if value.address.isIPv4 {
-            // `"` + 15 + `:` + 5 + `"`.
-            let at = self.valueStart(23)
+            // `"`, the endpoint, `"`.
+            let at = self.valueStart(FlowEndpoint.ipv4TextCapacity &+ 2)
             at.pointee = UInt8(ascii: "\"")
-            var written = 1 &+ value.address.writeIPv4Description(to: at + 1)
-            at[written] = UInt8(ascii: ":")
-            written &+= 1
-            written &+= TimeFormat.writeDecimal(UInt64(value.port), to: at + written)
+            let written = 1 &+ value.writeIPv4Description(to: at + 1)
             at[written] = UInt8(ascii: "\"")
             self.commit(written &+ 1)
         } else {
