@@ -40,9 +40,9 @@ struct Sighting {
     /// The server as seen here.
     var server: FlowEndpoint { record.responder }
     /// The client's ISN, when the SYN was seen here.
-    var clientISN: UInt32? { record.synTime != nil ? record.originatorISN : nil }
+    var clientISN: UInt32? { record.clientISN }
     /// The server's ISN, when the SYN-ACK was seen here.
-    var serverISN: UInt32? { record.synAckTime != nil ? record.responderISN : nil }
+    var serverISN: UInt32? { record.serverISN }
     /// The direction of the client's packets here, as the capture recorded it.
     var direction: PacketDirection { record.originatorDirection }
     /// When anything of this connection was first seen here: the SYN, else the first packet.
@@ -60,16 +60,10 @@ struct Sighting {
     }
 
     /// A sighting holding nothing but an RST answering a SYN seen elsewhere (a reply leaking un-NATed).
-    var isStrayReset: Bool {
-        record.synTime == nil && record.synAckTime == nil && record.responderSummary.rstTime != nil
-            && record.originatorSummary.packets == 0 && record.responderSummary.firstData == nil
-    }
+    var isStrayReset: Bool { record.isStrayReset }
 
     /// The client ISN an RST-only sighting answers: its acknowledgment number minus one.
-    var answeredISN: UInt32? {
-        guard isStrayReset, let ack = record.responderSummary.rstAck else { return nil }
-        return ack &- 1
-    }
+    var answeredISN: UInt32? { record.answeredISN }
 
     /// Every SYN time seen here: the first and the retransmissions kept.
     var synTimes: [Int64] {
@@ -177,4 +171,24 @@ enum Clock {
     /// `a - b`, never negative.
     @inline(__always)
     static func elapsed(_ a: Int64, _ b: Int64) -> Int64 { max(0, since(a, b)) }
+}
+
+/// What a record says about the connection it may join, read by ``Sighting`` and by the engine before it makes one.
+extension ConnectionRecord {
+    /// The client's ISN, when the SYN was seen.
+    var clientISN: UInt32? { synTime != nil ? originatorISN : nil }
+    /// The server's ISN, when the SYN-ACK was seen.
+    var serverISN: UInt32? { synAckTime != nil ? responderISN : nil }
+
+    /// Nothing but an RST answering a SYN seen elsewhere (a reply leaking un-NATed).
+    var isStrayReset: Bool {
+        synTime == nil && synAckTime == nil && responderSummary.rstTime != nil && originatorSummary.packets == 0
+            && responderSummary.firstData == nil
+    }
+
+    /// The client ISN an RST-only record answers: its acknowledgment number minus one.
+    var answeredISN: UInt32? {
+        guard isStrayReset, let ack = responderSummary.rstAck else { return nil }
+        return ack &- 1
+    }
 }

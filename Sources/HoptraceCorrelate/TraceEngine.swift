@@ -529,21 +529,26 @@ public final class TraceEngine {
     /// The connection a sighting belongs to: same client ISN (or server ISN, or raw sequence numbers without a
     /// handshake), consistent in time, in IP identification and in the translations the capture shows.
     private func findGroup(for sighting: Sighting) -> ConnectionGroup? {
-        var candidates: [Int] = []
-        if let isn = sighting.clientISN {
-            candidates = byClientISN[isn] ?? []
-        } else if let isn = sighting.answeredISN {
-            candidates = byClientISN[isn] ?? []
-        } else if let isn = sighting.serverISN {
-            candidates = byServerISN[isn] ?? []
-        } else if let key = MidstreamKey(sighting) {
-            candidates = byMidstream[key] ?? []
-        }
-        for id in candidates.reversed() {
+        for id in candidates(for: sighting.record).reversed() {
             guard let group = groups[id] else { continue }
             if consistent(sighting, with: group) { return group }
         }
         return nil
+    }
+
+    /// The connections a sighting may belong to, by the first key it has: its client ISN (or the one its reset
+    /// answers), its server ISN, or its raw sequence numbers without a handshake; the latest last.
+    private func candidates(for record: ConnectionRecord) -> [Int] {
+        if let isn = record.clientISN {
+            return byClientISN[isn] ?? []
+        } else if let isn = record.answeredISN {
+            return byClientISN[isn] ?? []
+        } else if let isn = record.serverISN {
+            return byServerISN[isn] ?? []
+        } else if let key = MidstreamKey(record) {
+            return byMidstream[key] ?? []
+        }
+        return []
     }
 
     /// Whether `sighting` is the same connection as `group`'s sightings.
@@ -1118,13 +1123,18 @@ public final class TraceEngine {
             record.endReason == .evicted || (!beginning && givenUpTuples.contains(record))
         else { return false }
         if hasWaitingRequest(record.id) { return false }
-        let sighting = Sighting(
-            record: record,
-            isFinal: true,
-            point: capturePoint(record.capturePoint),
-            pointID: record.capturePoint
-        )
-        return findGroup(for: sighting) == nil && !isQuotedByICMP(record)
+        // The sighting (a copy of the record in a box of its own) is made only when a connection may take it: a flood
+        // of given-up pieces mostly has none.
+        if candidates(for: record).contains(where: { groups[$0] != nil }) {
+            let sighting = Sighting(
+                record: record,
+                isFinal: true,
+                point: capturePoint(record.capturePoint),
+                pointID: record.capturePoint
+            )
+            if findGroup(for: sighting) != nil { return false }
+        }
+        return !isQuotedByICMP(record)
     }
 
     /// Whether a record of a connection not seen before holds no payload, no reset and no exchange, and no ICMP error
@@ -1689,8 +1699,12 @@ struct MidstreamKey: Hashable {
     var serverBase: UInt32
 
     init?(_ sighting: Sighting) {
-        guard sighting.clientISN == nil, sighting.serverISN == nil, let c = sighting.record.originatorBase,
-            let s = sighting.record.responderBase
+        self.init(sighting.record)
+    }
+
+    init?(_ record: ConnectionRecord) {
+        guard record.clientISN == nil, record.serverISN == nil, let c = record.originatorBase,
+            let s = record.responderBase
         else { return nil }
         clientBase = c
         serverBase = s
