@@ -33,9 +33,11 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// proxy not known yet) waits for the inbound request to claim it, when that is longer than ``settle``.
     public var proxyHold: Int64 = 0
     /// Most connections held for correlation at once; beyond it the oldest is traced with what is known (counted).
-    /// The flow stage's own cap (``FlowConfiguration/maxConnections``): a connection is a group here while the flow
-    /// stage holds it at one capture point or more, and a little longer (``settle``).
-    public var maxOpenConnections = 100_000
+    /// The flow stage's cap while correlating (``Correlator/correlatedConnections``): a connection is a group here
+    /// while the flow stage holds it at one capture point or more, and a little longer (``settle``), so that the
+    /// flow stage gives a connection up before this cap judges it early (a connection judged early ignores what it
+    /// carries later).
+    public var maxOpenConnections = Correlator.correlatedConnections
     /// Most finished traces held for ordering; beyond it the oldest is written early, out of start order (counted).
     /// A trace waits up to ``reorderWindow`` for the traces that started before it: at 25,000 that is a node's
     /// 1,600 requests a second, and ~60 MiB under a flood.

@@ -12,6 +12,26 @@ public enum Correlator {
         public var statistics: CorrelateStatistics
     }
 
+    /// The flow stage's cap on open connections when its records are correlated: the default of
+    /// ``trace(inputs:ifIndexNames:nodeIfIndexNames:options:flows:directory:filter:progress:emit:)`` and of
+    /// ``LiveTracer``, half the flow stage's own (``FlowConfiguration/maxConnections``).
+    ///
+    /// A connection held costs the flow stage's state (~1.5 KiB) and its group in the correlator (~2 KiB: its records,
+    /// exchanges and index entries), so that at this cap `trace` holds less than twice what `requests` does at the
+    /// flow stage's own (500,000 keep-alive connections opened one after the other, each answered once: 2.7x with
+    /// 100,000 held, 1.7x with 50,000). The correlator's own cap (``CorrelateOptions/maxOpenConnections``) is the
+    /// same: it holds a group for each connection the flow stage holds, and for those closed a few seconds ago. A busy
+    /// node's capture holds far fewer at once (the benchmark's scale-1 capture: under 30,000 connections in the
+    /// correlator).
+    public static let correlatedConnections = 50_000
+
+    /// The flow stage's defaults with its cap at ``correlatedConnections``.
+    public static var correlatedFlows: FlowConfiguration {
+        var configuration = FlowConfiguration()
+        configuration.maxConnections = correlatedConnections
+        return configuration
+    }
+
     /// The flow stage's settings correlation needs: open connections announced, unanswered DNS queries given up
     /// after the resolver's timeout.
     public static func flowConfiguration(_ base: FlowConfiguration = .init()) -> FlowConfiguration {
@@ -57,13 +77,14 @@ public enum Correlator {
     /// - Parameters:
     ///   - nodeIfIndexNames: per node, names for its SLL2 interface indexes.
     ///   - progress: called every ``FlowPipeline/progressInterval`` packets with the packets and bytes read.
-    ///   - flows: the flow stage's settings (its caps), adjusted by ``flowConfiguration(_:)``.
+    ///   - flows: the flow stage's settings (its caps; ``correlatedFlows`` by default), adjusted by
+    ///     ``flowConfiguration(_:)``.
     public static func trace(
         inputs: [CaptureFileSpec],
         ifIndexNames: [Int32: String] = [:],
         nodeIfIndexNames: [String: [Int32: String]] = [:],
         options: CorrelateOptions = .init(),
-        flows: FlowConfiguration = .init(),
+        flows: FlowConfiguration = correlatedFlows,
         directory: ClusterDirectory = ClusterDirectory(),
         filter: PacketFilter? = nil,
         progress: ((_ packets: Int, _ bytes: UInt64) -> Void)? = nil,

@@ -26,7 +26,7 @@ public final class LiveTracer {
         public var correlate = CorrelateOptions.live
         /// The flow stage's settings.
         public var flows: FlowConfiguration = {
-            var flows = Correlator.flowConfiguration()
+            var flows = Correlator.flowConfiguration(Correlator.correlatedFlows)
             flows.closeLinger = 250_000_000
             flows.dnsLinger = 250_000_000
             flows.sweepInterval = 250_000_000

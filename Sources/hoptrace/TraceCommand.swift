@@ -347,7 +347,12 @@ struct TraceCommand: ParsableCommand {
                     )
                 }
             }
-            return try StoredFlows(rows: rows).trace(options: options, directory: directory, emit: emit).evicted
+            // The agents' flow stages each held up to their own cap (not ``Correlator/correlatedConnections``): the
+            // correlator holds as many, so that it never judges a connection before the agent's records of it end.
+            var storeCorrelation = options
+            storeCorrelation.maxOpenConnections = max(options.maxOpenConnections, FlowConfiguration().maxConnections)
+            return try StoredFlows(rows: rows).trace(options: storeCorrelation, directory: directory, emit: emit)
+                .evicted
         } catch let error as StoreError {
             throw CLIFailure(error.description)
         } catch {

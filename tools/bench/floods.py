@@ -7,6 +7,8 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
   ka         COUNT concurrent keep-alive connections, each with its own path (GET /ka/<i>): all handshakes, then
              all requests, then all responses; none closes (6 packets per connection)
   ka-shared  the same with one shared path (GET /ka), as health checks and /metrics scrapes look
+  ka-serial  COUNT keep-alive connections opened one after the other, each answered once (handshake, GET /ka/<i>,
+             200, ACK) and never closed (6 packets per connection)
   pipe       COUNT pipelined requests (GET /p/<i>) on one connection after its handshake, never answered
   dns-one    COUNT DNS queries from one client address (ports and ids cycling, distinct names), never answered
   dns-answered COUNT A lookups from one client address (distinct names, each answered 1 us later with an address),
@@ -23,7 +25,7 @@ Packets are 1 us apart (but for dns-answered), so no timeout expires inside a fl
 import struct
 import sys
 
-KINDS = ("syn", "dns", "ka", "ka-shared", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back")
+KINDS = ("syn", "dns", "ka", "ka-shared", "ka-serial", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back")
 if len(sys.argv) != 3 or sys.argv[1] not in KINDS or not sys.argv[2].isdigit():
     sys.exit("usage: tools/bench/floods.py KIND COUNT > FILE (KIND: " + ", ".join(KINDS) + ")")
 if sys.stdout.isatty():
@@ -99,6 +101,20 @@ elif kind in ("ka", "ka-shared"):
         a, p = client(i)
         q = len(request(i))
         tcp(a, SERVER, p, 80, isn(i) + 1 + q, (isn(i) ^ 0x5555) + 1 + len(response), ACK)
+elif kind == "ka-serial":
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    for i in range(count):
+        a, p = client(i)
+        c = (i * 2654435761) & 0xFFFFFFFF
+        s = c ^ 0x5555
+        request = b"GET /ka/%d HTTP/1.1\r\nHost: svc.default\r\n\r\n" % i
+        q = len(request)
+        tcp(a, SERVER, p, 80, c, 0, SYN)
+        tcp(SERVER, a, 80, p, s, c + 1, SYN | ACK)
+        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK)
+        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK | PSH, request)
+        tcp(SERVER, a, 80, p, s + 1, c + 1 + q, ACK | PSH, response)
+        tcp(a, SERVER, p, 80, c + 1 + q, s + 1 + len(response), ACK)
 elif kind == "pipe":
     a, p = client(0)
     tcp(a, SERVER, p, 80, 1000, 0, SYN)
@@ -185,5 +201,5 @@ elif kind == "clock-back":
             out.write(b"".join(buffer))
             buffer.clear()
 else:
-    sys.exit("kind: syn, dns, ka, ka-shared, pipe, dns-one, dns-answered, icmp, fixed-isn or clock-back")
+    sys.exit("kind: syn, dns, ka, ka-shared, ka-serial, pipe, dns-one, dns-answered, icmp, fixed-isn or clock-back")
 out.write(b"".join(buffer))

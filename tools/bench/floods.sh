@@ -25,6 +25,7 @@ make_file() {
             dns) python3 "$ROOT/tools/bench/floods.py" dns "${DNS:-1000000}" > "$path" ;;
             ka) python3 "$ROOT/tools/bench/floods.py" ka "${KA:-500000}" > "$path" ;;
             ka-shared) python3 "$ROOT/tools/bench/floods.py" ka-shared "${KA:-500000}" > "$path" ;;
+            ka-serial) python3 "$ROOT/tools/bench/floods.py" ka-serial "${KA:-500000}" > "$path" ;;
             ordinary)
                 python3 "$ROOT/tools/bench/gen.py" --scale "${SCALE:-0.25}" --format sll2 "$OUT/ordinary" >&2
                 mv "$OUT/ordinary.sll2.pcap" "$path"
@@ -52,7 +53,7 @@ measure() {
 }
 
 printf '%-10s %-9s %9s %7s %7s %9s %8s %7s\n' file command packets wall_s cpu_s cpu_ns/pk peakMiB floor_x
-for name in ${FILES:-ordinary syn dns ka ka-shared}; do
+for name in ${FILES:-ordinary syn dns ka ka-shared ka-serial}; do
     file=$(make_file "$name")
     packets=$(capinfos -c -M "$file" | sed -n 's/^Number of packets: *//p')
     read -r _ floor _ < <(measure "$file" tcpdump -w /dev/null -r)
