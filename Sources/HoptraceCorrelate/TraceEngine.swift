@@ -983,8 +983,13 @@ public final class TraceEngine {
     /// Notes that `address` was sent a request's first bytes at `time` (capture time at `node`), within the
     /// directory's capacity of addresses.
     private func noteServed(_ address: IPAddress, at time: Int64, node: String?) {
-        guard served.count < ClusterDirectory.capacity || served[address] != nil else { return }
-        served[address] = max(served[address] ?? .min, topology.corrected(time, node: node))
+        // One lookup (a keep-alive flood notes its server four times per connection).
+        let corrected = topology.corrected(time, node: node)
+        if let index = served.index(forKey: address) {
+            if served.values[index] < corrected { served.values[index] = corrected }
+        } else if served.count < ClusterDirectory.capacity {
+            served[address] = corrected
+        }
     }
 
     /// Whether `address` had been sent a request shortly before `time` (within a second): what it sends then may be
@@ -1510,7 +1515,7 @@ final class ConnectionGroup {
     var lastActivity: Int64 = .min
     var firstTime: Int64
     /// Exchanges already traced.
-    var emitted = Set<ExchangeKey>()
+    var emitted = ExchangeKeySet()
     /// The capture second the group is scheduled to be looked at (its bucket in the engine's wheel).
     var scheduled: Int64?
     /// When the earliest completed exchange not traced yet is due.
@@ -1543,6 +1548,27 @@ final class ConnectionGroup {
     init(id: Int, firstTime: Int64) {
         self.id = id
         self.firstTime = firstTime
+    }
+}
+
+/// The exchanges traced on a connection: the first inline, the others in a set. Most connections carry one
+/// request, and a set of their own cost each of them an allocation and its hashing.
+struct ExchangeKeySet {
+    private var first: ExchangeKey?
+    private var rest = Set<ExchangeKey>()
+
+    var isEmpty: Bool { first == nil }
+
+    func contains(_ key: ExchangeKey) -> Bool {
+        first == key || (!rest.isEmpty && rest.contains(key))
+    }
+
+    mutating func insert(_ key: ExchangeKey) {
+        if first == nil {
+            first = key
+        } else if first != key {
+            rest.insert(key)
+        }
     }
 }
 
