@@ -444,7 +444,7 @@ public final class TraceEngine {
             listServerISN(isn, of: group)
             if !sighting.isReplyOnly { adoptReplies(into: group, serverISN: isn) }
         }
-        if sighting.clientISN == nil, sighting.serverISN == nil, let key = MidstreamKey(sighting) {
+        if let key = MidstreamKey(sighting.record) {
             Self.note(group.id, in: &byMidstream[key, default: []])
         }
         topology.note(
@@ -529,7 +529,12 @@ public final class TraceEngine {
     /// The connection a sighting belongs to: same client ISN (or server ISN, or raw sequence numbers without a
     /// handshake), consistent in time, in IP identification and in the translations the capture shows.
     private func findGroup(for sighting: Sighting) -> ConnectionGroup? {
-        for id in candidates(for: sighting.record).reversed() {
+        findGroup(for: sighting, among: candidates(for: sighting.record))
+    }
+
+    /// ``findGroup(for:)`` among candidates already listed (``candidates(for:)``).
+    private func findGroup(for sighting: Sighting, among candidates: [Int]) -> ConnectionGroup? {
+        for id in candidates.reversed() {
             guard let group = groups[id] else { continue }
             if consistent(sighting, with: group) { return group }
         }
@@ -1025,7 +1030,7 @@ public final class TraceEngine {
             Self.unnote(group.id, in: &repliesByServerISN[isn])
         }
         for sighting in group.sightings {
-            if let key = MidstreamKey(sighting) { Self.unnote(group.id, in: &byMidstream[key]) }
+            if let key = MidstreamKey(sighting.record) { Self.unnote(group.id, in: &byMidstream[key]) }
         }
         traceHeld(group, final: final)
     }
@@ -1130,14 +1135,15 @@ public final class TraceEngine {
         if hasWaitingRequest(record.id) { return false }
         // The sighting (a copy of the record in a box of its own) is made only when a connection may take it: a flood
         // of given-up pieces mostly has none.
-        if candidates(for: record).contains(where: { groups[$0] != nil }) {
+        let listed = candidates(for: record)
+        if listed.contains(where: { groups[$0] != nil }) {
             let sighting = Sighting(
                 record: record,
                 isFinal: true,
                 point: capturePoint(record.capturePoint),
                 pointID: record.capturePoint
             )
-            if findGroup(for: sighting) != nil { return false }
+            if findGroup(for: sighting, among: listed) != nil { return false }
         }
         return !isQuotedByICMP(record)
     }
@@ -1723,10 +1729,6 @@ struct TupleKey: Hashable {
 struct MidstreamKey: Hashable {
     var clientBase: UInt32
     var serverBase: UInt32
-
-    init?(_ sighting: Sighting) {
-        self.init(sighting.record)
-    }
 
     init?(_ record: ConnectionRecord) {
         guard record.clientISN == nil, record.serverISN == nil, let c = record.originatorBase,

@@ -38,57 +38,9 @@ struct GivenUpPiecesTests {
         // 50 connections: all handshakes, then all requests, then all responses, then the client's ACKs (as the
         // flood file of tools/bench/floods.py): with room for 16, every request's piece is given up before its
         // response arrives.
-        var capture = HandBuiltCapture(interfaces: ["eth0"])
-        let server = "10.96.0.20:80"
         let count = 50
-        func client(_ n: Int) -> String { "10.2.0.\(n + 1):\(42_000 + n)" }
-        func isn(_ n: Int) -> (UInt32, UInt32) { (UInt32(100 + n * 7_919), UInt32(900 + n * 104_729)) }
-        let request = { (n: Int) in Array("GET /ka/\(n) HTTP/1.1\r\nHost: svc\r\n\r\n".utf8) }
-        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
-        var t = 0.0
-        func next() -> Double {
-            t += 0.01
-            return t
-        }
-        for n in 0..<count { capture.tcp(at: ms(next()), client(n), server, .syn, seq: isn(n).0) }
-        for n in 0..<count {
-            capture.tcp(at: ms(next()), server, client(n), [.syn, .ack], seq: isn(n).1, ack: isn(n).0 + 1)
-        }
-        for n in 0..<count {
-            capture.tcp(at: ms(next()), client(n), server, .ack, seq: isn(n).0 + 1, ack: isn(n).1 + 1)
-        }
-        for n in 0..<count {
-            capture.tcp(
-                at: ms(next()),
-                client(n),
-                server,
-                [.ack, .psh],
-                seq: isn(n).0 + 1,
-                ack: isn(n).1 + 1,
-                payload: request(n)
-            )
-        }
-        for n in 0..<count {
-            capture.tcp(
-                at: ms(next()),
-                server,
-                client(n),
-                [.ack, .psh],
-                seq: isn(n).1 + 1,
-                ack: isn(n).0 + 1 + UInt32(request(n).count),
-                payload: response
-            )
-        }
-        for n in 0..<count {
-            capture.tcp(
-                at: ms(next()),
-                client(n),
-                server,
-                .ack,
-                seq: isn(n).0 + 1 + UInt32(request(n).count),
-                ack: isn(n).1 + 1 + UInt32(response.count)
-            )
-        }
+        var capture = HandBuiltCapture(interfaces: ["eth0"])
+        capture.keepAliveConnections(count, to: "10.96.0.20:80", interleaved: true, gap: 10_000)
         let path = try capture.write(name: "keepalive-flood-given-up.pcapng")
         var flows = FlowConfiguration()
         flows.maxConnections = 16

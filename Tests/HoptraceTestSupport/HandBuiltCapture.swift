@@ -185,6 +185,44 @@ public struct HandBuiltCapture {
         tcp(at: end + 3 * gap, client, server, .ack, seq: c &+ 2 &+ q, ack: s &+ 2 &+ r)
     }
 
+    /// Appends `count` keep-alive connections from distinct clients (`10.1.x.y`, ports from 20,000) to `server`, each
+    /// answered once (`GET /ka/<n>`, 200) and never closed, one packet every `gap` from `start`: six packets a
+    /// connection (SYN, SYN-ACK, ACK, request, response, the client's ACK), opened one after the other, or
+    /// (`interleaved`) all SYNs, then all SYN-ACKs, ..., then all ACKs, as `tools/bench/floods.py ka-serial` and `ka`
+    /// write them. Only the SYN carries an IP id (`n + 1`).
+    public mutating func keepAliveConnections(
+        _ count: Int,
+        to server: String,
+        interleaved: Bool,
+        start: Int64 = 0,
+        gap: Int64 = 1_000
+    ) {
+        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+        let r = UInt32(response.count)
+        var time = start
+        func packet(_ n: Int, _ step: Int) {
+            let client = "10.1.\(n / 250).\(n % 250 + 1):\(20_000 + n)"
+            let c = UInt32(1_000 + n * 7_919)
+            let s = c ^ 0x5555
+            let request = Array("GET /ka/\(n) HTTP/1.1\r\nHost: svc\r\n\r\n".utf8)
+            let q = UInt32(request.count)
+            time += gap
+            switch step {
+            case 0: tcp(at: time, client, server, .syn, seq: c, ipID: UInt16(truncatingIfNeeded: n + 1))
+            case 1: tcp(at: time, server, client, [.syn, .ack], seq: s, ack: c &+ 1)
+            case 2: tcp(at: time, client, server, .ack, seq: c &+ 1, ack: s &+ 1)
+            case 3: tcp(at: time, client, server, [.psh, .ack], seq: c &+ 1, ack: s &+ 1, payload: request)
+            case 4: tcp(at: time, server, client, [.psh, .ack], seq: s &+ 1, ack: c &+ 1 &+ q, payload: response)
+            default: tcp(at: time, client, server, .ack, seq: c &+ 1 &+ q, ack: s &+ 1 &+ r)
+            }
+        }
+        if interleaved {
+            for step in 0..<6 { for n in 0..<count { packet(n, step) } }
+        } else {
+            for n in 0..<count { for step in 0..<6 { packet(n, step) } }
+        }
+    }
+
     /// Appends a frame at the current interface and direction.
     private mutating func append(at time: Int64, _ frame: [UInt8]) {
         frames.append((time, frame, current.interface, current.direction))

@@ -25,7 +25,9 @@ Packets are 1 us apart (but for dns-answered), so no timeout expires inside a fl
 import struct
 import sys
 
-KINDS = ("syn", "dns", "ka", "ka-shared", "ka-serial", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back")
+KINDS = (
+    "syn", "dns", "ka", "ka-shared", "ka-serial", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back"
+)
 if len(sys.argv) != 3 or sys.argv[1] not in KINDS or not sys.argv[2].isdigit():
     sys.exit("usage: tools/bench/floods.py KIND COUNT > FILE (KIND: " + ", ".join(KINDS) + ")")
 if sys.stdout.isatty():
@@ -73,48 +75,38 @@ elif kind == "dns":
         query = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0) + name + b"\x00" + struct.pack("!HH", 1, 1)
         udp = struct.pack("!HHHH", port, 53, 8 + len(query), 0) + query
         emit(ETHER + ip(address, SERVER, 17, udp))
-elif kind in ("ka", "ka-shared"):
+elif kind in ("ka", "ka-shared", "ka-serial"):
     response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
-    def request(i):
-        path = b"/ka" if kind == "ka-shared" else b"/ka/%d" % i
-        return b"GET " + path + b" HTTP/1.1\r\nHost: svc.default\r\n\r\n"
-
-    isn = lambda i: (i * 2654435761) & 0xFFFFFFFF
-    for i in range(count):
-        a, p = client(i)
-        tcp(a, SERVER, p, 80, isn(i), 0, SYN)
-    for i in range(count):
-        a, p = client(i)
-        tcp(SERVER, a, 80, p, isn(i) ^ 0x5555, isn(i) + 1, SYN | ACK)
-    for i in range(count):
-        a, p = client(i)
-        tcp(a, SERVER, p, 80, isn(i) + 1, (isn(i) ^ 0x5555) + 1, ACK)
-    for i in range(count):
-        a, p = client(i)
-        tcp(a, SERVER, p, 80, isn(i) + 1, (isn(i) ^ 0x5555) + 1, ACK | PSH, request(i))
-    for i in range(count):
-        a, p = client(i)
-        q = len(request(i))
-        tcp(SERVER, a, 80, p, (isn(i) ^ 0x5555) + 1, isn(i) + 1 + q, ACK | PSH, response)
-    for i in range(count):
-        a, p = client(i)
-        q = len(request(i))
-        tcp(a, SERVER, p, 80, isn(i) + 1 + q, (isn(i) ^ 0x5555) + 1 + len(response), ACK)
-elif kind == "ka-serial":
-    response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-    for i in range(count):
+    def keepalive(i, step):
+        """The step-th of connection i's six packets: SYN, SYN-ACK, ACK, request, response, the client's ACK."""
         a, p = client(i)
         c = (i * 2654435761) & 0xFFFFFFFF
         s = c ^ 0x5555
-        request = b"GET /ka/%d HTTP/1.1\r\nHost: svc.default\r\n\r\n" % i
+        path = b"/ka" if kind == "ka-shared" else b"/ka/%d" % i
+        request = b"GET " + path + b" HTTP/1.1\r\nHost: svc.default\r\n\r\n"
         q = len(request)
-        tcp(a, SERVER, p, 80, c, 0, SYN)
-        tcp(SERVER, a, 80, p, s, c + 1, SYN | ACK)
-        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK)
-        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK | PSH, request)
-        tcp(SERVER, a, 80, p, s + 1, c + 1 + q, ACK | PSH, response)
-        tcp(a, SERVER, p, 80, c + 1 + q, s + 1 + len(response), ACK)
+        if step == 0:
+            tcp(a, SERVER, p, 80, c, 0, SYN)
+        elif step == 1:
+            tcp(SERVER, a, 80, p, s, c + 1, SYN | ACK)
+        elif step == 2:
+            tcp(a, SERVER, p, 80, c + 1, s + 1, ACK)
+        elif step == 3:
+            tcp(a, SERVER, p, 80, c + 1, s + 1, ACK | PSH, request)
+        elif step == 4:
+            tcp(SERVER, a, 80, p, s + 1, c + 1 + q, ACK | PSH, response)
+        else:
+            tcp(a, SERVER, p, 80, c + 1 + q, s + 1 + len(response), ACK)
+
+    if kind == "ka-serial":
+        for i in range(count):
+            for step in range(6):
+                keepalive(i, step)
+    else:
+        for step in range(6):
+            for i in range(count):
+                keepalive(i, step)
 elif kind == "pipe":
     a, p = client(0)
     tcp(a, SERVER, p, 80, 1000, 0, SYN)
@@ -201,5 +193,5 @@ elif kind == "clock-back":
             out.write(b"".join(buffer))
             buffer.clear()
 else:
-    sys.exit("kind: syn, dns, ka, ka-shared, ka-serial, pipe, dns-one, dns-answered, icmp, fixed-isn or clock-back")
+    sys.exit("kind: " + ", ".join(KINDS))
 out.write(b"".join(buffer))
