@@ -144,7 +144,13 @@ struct Diagnosis {
                 $0.record.synAckTime != nil || $0.record.responderSummary.firstData != nil
             }
         }
-        var maxSYN: Int { sightings.map { $0.record.synTime == nil ? 0 : 1 + $0.record.synRetransmissions }.max() ?? 0 }
+        var maxSYN: Int {
+            var most = 0
+            for index in sightings.indices where sightings[index].record.synTime != nil {
+                most = max(most, 1 + sightings[index].record.synRetransmissions)
+            }
+            return most
+        }
         var client: Sighting { sightings[0] }
         var server: Sighting { sightings[sightings.count - 1] }
     }
@@ -154,22 +160,21 @@ struct Diagnosis {
         let client = facts.client
         var findings: [Finding] = []
         let exchange = assembly.exchange
-        let clientView = exchange
         let upstreamFacts = assembly.upstream.map {
             PathFacts(sightings: $0.path.map(\.0), evidence: $0.path.map(\.1))
         }
         let serverFacts = upstreamFacts ?? facts
         let service = client.server
         let server = serverFacts.server.server
-        let summary = clientView.flatMap { view -> RequestSummary? in
-            guard let request = view.request else { return nil }
-            return RequestSummary(
+        var summary: RequestSummary?
+        if let request = exchange?.request {
+            summary = RequestSummary(
                 method: request.method,
                 path: request.target,
                 host: request.host,
                 requestID: request.requestID ?? assembly.upstream?.exchange.request?.requestID,
-                status: view.response?.status,
-                headTruncated: view.headTruncated
+                status: exchange?.response?.status,
+                headTruncated: exchange?.headTruncated ?? false
             )
         }
         let translated = facts.sightings.contains { $0.server != client.server }
@@ -308,7 +313,7 @@ struct Diagnosis {
             kind: assembly.kind,
             mode: mode,
             verdict: final,
-            findings: findings + state.findings,
+            findings: state.findings.isEmpty ? findings : findings + state.findings,
             request: summary,
             client: client.client,
             service: service,
@@ -389,7 +394,7 @@ struct Diagnosis {
     ) -> Verdict {
         let client = facts.client
         let syn = corrected(client.record.synTime ?? client.start, client)
-        if let origin = resetOrigin(facts.sightings + assembly.strays, facts: facts) {
+        if let origin = resetOrigin(withStrays(facts, assembly), facts: facts) {
             let time = corrected(origin.time, origin.sighting)
             state.end = max(time, state.start)
             state.timings.connect = Clock.elapsed(state.end, syn)
@@ -474,6 +479,11 @@ struct Diagnosis {
 
     /// Where a reset from the server's side was first seen in causal order from its sender: the capture point
     /// nearest the server that saw it.
+    /// The path's sightings and the stray resets beside it (the path alone, not a copy of it, when there are none).
+    func withStrays(_ facts: PathFacts, _ assembly: Assembly) -> [Sighting] {
+        assembly.strays.isEmpty ? facts.sightings : facts.sightings + assembly.strays
+    }
+
     func resetOrigin(_ sightings: [Sighting], facts: PathFacts) -> (sighting: Sighting, time: Int64, byServer: Bool)? {
         // Most connections end without a reset: nothing to place.
         guard sightings.contains(where: { $0.record.responderSummary.rstTime != nil }) else { return nil }
@@ -909,7 +919,7 @@ struct Diagnosis {
         let o = client.record.originatorSummary
         let r = client.record.responderSummary
         let handshake = facts.synSeen || facts.synAckSeen
-        let reset = resetOrigin(facts.sightings + assembly.strays, facts: facts)
+        let reset = resetOrigin(withStrays(facts, assembly), facts: facts)
         let clientReset = facts.sightings.compactMap(\.record.originatorSummary.rstTime).min()
         state.end = max(state.end, corrected(client.record.endTime, client))
         if !handshake {
@@ -1054,12 +1064,17 @@ struct Diagnosis {
     func makeHops(_ facts: PathFacts, connection: Int, exchange: HTTPExchange?) -> [Hop] {
         var hops: [Hop] = []
         var marks: [HopMarks] = []
-        var entering: [(FlowEndpoint, FlowEndpoint)] = []
+        // What the first hop was entered with (the client's own view): the translation of each later hop is from the
+        // hop before it.
+        var entering: (FlowEndpoint, FlowEndpoint)?
         let client = facts.client
         let raw = exchange?.requestFirstByte.flatMap { client.clientRaw($0.offset) }
+        let exchangeIndex = exchange?.index
+        hops.reserveCapacity(facts.sightings.count)
+        marks.reserveCapacity(facts.sightings.count)
         for (sighting, evidence) in zip(facts.sightings, facts.evidence) {
             // The exchange as seen here, read in place (three of its marks; a copy of it is ~350 bytes).
-            let position = exchange.flatMap { sighting.position(ofExchangeStartingAt: raw, index: $0.index) }
+            let position = exchangeIndex.flatMap { sighting.position(ofExchangeStartingAt: raw, index: $0) }
             let seenHere = position != nil
             let requestLast = position.flatMap { sighting.exchanges[$0].requestLastByte }
             let responseFirst = position.flatMap { sighting.exchanges[$0].responseFirstByte }
@@ -1117,7 +1132,7 @@ struct Diagnosis {
                 mark.response = (sighting.serverRaw(last.offset), corrected(last.time, sighting))
             }
             marks.append(mark)
-            entering.append((sighting.client, sighting.server))
+            if entering == nil { entering = (sighting.client, sighting.server) }
         }
         // Delays between consecutive hops that saw the same mark: the SYN and the request toward the server, the
         // response toward the client. A bridge copy out of step with its neighbours is skipped: the next hop is
@@ -1160,7 +1175,7 @@ struct Diagnosis {
             delays(\.response, towardServer: false, into: \.responseDelay)
         }
         for i in hops.indices {
-            let before = i == 0 ? entering[0] : (hops[i - 1].source, hops[i - 1].destination)
+            guard let before = i == 0 ? entering : (hops[i - 1].source, hops[i - 1].destination) else { continue }
             hops[i].translation = Self.translation(from: before, to: (hops[i].source, hops[i].destination))
         }
         return hops

@@ -570,22 +570,27 @@ public struct JSONWriter {
         let high: UInt64 = 0x8080_8080_8080_8080
         // A zero byte's borrow reaches its top bit; the five tests are OR-ed and tested once (one branch a word).
         @inline(__always) func zeroBytes(_ v: UInt64) -> UInt64 { (v &- ones) & ~v }
-        var index = 0
-        while index + 8 <= bytes.count {
-            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+        @inline(__always) func flags(_ word: UInt64) -> Bool {
             let below20 = (word &- ones &* 0x20) & ~word
             let special =
                 zeroBytes(word ^ (ones &* 0x22)) | zeroBytes(word ^ (ones &* 0x5C)) | zeroBytes(word ^ (ones &* 0x7F))
                 | zeroBytes(word ^ (ones &* 0xE2))
-            if (below20 | special) & high != 0 { return true }
-            index += 8
+            return (below20 | special) & high != 0
         }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte < 0x20 || byte == 0x7F || byte == 0x22 || byte == 0x5C || byte == 0xE2 { return true }
-            index += 1
+        let count = bytes.count
+        guard count >= 8, let base = bytes.baseAddress else {
+            // Fewer than eight bytes: one word of them padded with spaces (nothing to escape).
+            var word: UInt64 = ones &* 0x20
+            withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: bytes) }
+            return flags(word)
         }
-        return false
+        var index = 0
+        while index &+ 8 <= count {
+            if flags(UnsafeRawPointer(base).loadUnaligned(fromByteOffset: index, as: UInt64.self)) { return true }
+            index &+= 8
+        }
+        // The last bytes: the word that ends with them (it overlaps bytes already tested, which are clean).
+        return index < count && flags(UnsafeRawPointer(base).loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self))
     }
 
     /// Whether every byte is below 0x80; eight bytes at a time.
