@@ -17,6 +17,11 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
              short HTTP connection (handshake, GET, 200, close) to the server they quote
   fixed-isn  COUNT connections from distinct clients with the same client and server ISNs and IP ID 0 (a scanner's
              fixed ISN), each SYN, SYN-ACK, RST
+  rst        COUNT lone RSTs (distinct clients, no SYN), as a scan's replies or a reset storm look
+  ack        COUNT lone bare ACKs mid-stream (distinct clients), as a capture begun on busy idle connections
+  midstream  COUNT requests each alone on a connection begun mid-stream (distinct clients, GET /m/<i>, no handshake,
+             never answered)
+  frag       COUNT first fragments of UDP datagrams whose other fragments never come (distinct IP ids and clients)
   clock-back COUNT short HTTP connections (GET /b, 200, close) whose clock steps an hour back every 1,000 packets
              and forward again after the next 1,000, as files appended out of order (mergecap -a) look
 
@@ -26,7 +31,8 @@ import struct
 import sys
 
 KINDS = (
-    "syn", "dns", "ka", "ka-shared", "ka-serial", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back"
+    "syn", "dns", "ka", "ka-shared", "ka-serial", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back",
+    "rst", "ack", "midstream", "frag"
 )
 if len(sys.argv) != 3 or sys.argv[1] not in KINDS or not sys.argv[2].isdigit():
     sys.exit("usage: tools/bench/floods.py KIND COUNT > FILE (KIND: " + ", ".join(KINDS) + ")")
@@ -68,6 +74,22 @@ if kind == "syn":
     for i in range(count):
         address, port = client(i)
         tcp(address, SERVER, port, 80, i * 2654435761, 0, SYN)
+elif kind in ("rst", "ack", "midstream"):
+    for i in range(count):
+        address, port = client(i)
+        seq = i * 2654435761
+        if kind == "rst":
+            tcp(address, SERVER, port, 80, seq, 0, RST)
+        elif kind == "ack":
+            tcp(address, SERVER, port, 80, seq, seq ^ 0x5555, ACK)
+        else:
+            tcp(address, SERVER, port, 80, seq, seq ^ 0x5555, ACK | PSH, b"GET /m/%d HTTP/1.1\r\nHost: svc.default\r\n\r\n" % i)
+elif kind == "frag":
+    for i in range(count):
+        address, port = client(i)
+        payload = struct.pack("!HHHH", port, 9999, 8 + 1400, 0) + bytes(1400 - 8 - 8 + 8)
+        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 1400, i & 0xFFFF, 0x2000, 64, 17, 0, address, SERVER)
+        emit(ETHER + header + payload[:1400])
 elif kind == "dns":
     for i in range(count):
         address, port = client(i)
