@@ -516,7 +516,8 @@ struct Diagnosis {
     ) -> Verdict {
         let client = facts.client
         let request = exchange.request!
-        let what = "\(request.method) \(request.target)"
+        // Built where a sentence names the request (a request given up at a cap, a flood's everyday verdict, does not).
+        var what: String { "\(request.method) \(request.target)" }
         let requestFirst = corrected(exchange.requestFirstByte?.time ?? client.start, client)
         let requestLast = corrected(exchange.requestLastByte?.time ?? requestFirst, client)
         state.timings.request = Clock.elapsed(requestLast, requestFirst)

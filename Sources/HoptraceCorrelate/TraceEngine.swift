@@ -1587,7 +1587,7 @@ struct GivenUpTuples {
     /// 2^17 buckets of 8 (8 MiB), made at the first connection given up.
     private static let bucketBits = 17
     private static let ways = 8
-    private var slots: [UInt64] = []
+    private var table: WordTable?
 
     /// The flow table's key and hash (``ConnectionKey``: either direction the same), with a fixed seed so that what
     /// is recognised does not change from run to run; 0 is the empty slot.
@@ -1605,15 +1605,16 @@ struct GivenUpTuples {
     }
 
     mutating func insert(_ record: ConnectionRecord) {
-        if slots.isEmpty { slots = Array(repeating: 0, count: Self.ways << Self.bucketBits) }
+        if table == nil { table = WordTable(count: Self.ways << Self.bucketBits) }
+        guard let slots = table?.words else { return }
         let key = Self.key(record)
         let first = Self.bucket(key)
         var way = 0
-        while way < Self.ways - 1, slots[first + way] != key { way += 1 }
+        while way < Self.ways - 1, slots[first &+ way] != key { way &+= 1 }
         // The key to the front of its bucket; the ones before it move back one (the last one out when it is new).
         while way > 0 {
-            slots[first + way] = slots[first + way - 1]
-            way -= 1
+            slots[first &+ way] = slots[first &+ way &- 1]
+            way &-= 1
         }
         slots[first] = key
     }
@@ -1624,10 +1625,10 @@ struct GivenUpTuples {
 
     /// Whether the connection between `a` and `b` (either way round) at a capture point was given up.
     func contains(capturePoint: Int, _ a: FlowEndpoint, _ b: FlowEndpoint) -> Bool {
-        guard !slots.isEmpty else { return false }
+        guard let slots = table?.words else { return false }
         let key = Self.key(capturePoint: capturePoint, a, b)
         let first = Self.bucket(key)
-        for way in 0..<Self.ways where slots[first + way] == key { return true }
+        for way in 0..<Self.ways where slots[first &+ way] == key { return true }
         return false
     }
 }

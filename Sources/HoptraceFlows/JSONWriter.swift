@@ -202,17 +202,94 @@ public struct JSONWriter {
         let length = name.utf8CodeUnitCount
         let at = self.valueStart(length &+ 3)
         at.pointee = UInt8(ascii: "\"")
-        name.withUTF8Buffer { utf8 in
-            assert(utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C })
-            if let source = utf8.baseAddress { (at + 1).update(from: source, count: length) }
-        }
+        assert(name.withUTF8Buffer { $0.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C } })
+        Self.copyShort(name.utf8Start, length, to: at + 1)
         at[length &+ 1] = UInt8(ascii: "\"")
         at[length &+ 2] = UInt8(ascii: ":")
         self.commit(length &+ 3)
         self.afterKey = true
     }
 
+    /// Copies `count` bytes; up to 32 as unaligned words that may overlap (a key, a word of hoptrace's own), without
+    /// a call to `memmove`, which cost as much as the rest of writing a key.
+    @inline(__always)
+    static func copyShort(_ source: UnsafePointer<UInt8>, _ count: Int, to target: UnsafeMutablePointer<UInt8>) {
+        let from = UnsafeRawPointer(source)
+        let to = UnsafeMutableRawPointer(target)
+        if count >= 8 && count <= 32 {
+            var offset = 0
+            while offset &+ 8 < count {
+                to.storeBytes(
+                    of: from.loadUnaligned(fromByteOffset: offset, as: UInt64.self),
+                    toByteOffset: offset,
+                    as: UInt64.self
+                )
+                offset &+= 8
+            }
+            // The last word ends with the last byte (it may overlap the one before).
+            to.storeBytes(
+                of: from.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self),
+                toByteOffset: count &- 8,
+                as: UInt64.self
+            )
+        } else if count >= 4 && count < 8 {
+            to.storeBytes(of: from.loadUnaligned(as: UInt32.self), as: UInt32.self)
+            to.storeBytes(
+                of: from.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self),
+                toByteOffset: count &- 4,
+                as: UInt32.self
+            )
+        } else if count > 0 {
+            target.update(from: source, count: count)
+        }
+    }
+
     // MARK: - Values
+
+    /// A string value hoptrace wrote itself, with nothing to escape (an enum's raw value, a fixed word; never text
+    /// from a packet or a file): copied without the scan for characters to escape (checked in debug builds).
+    public mutating func string(trusted value: String) {
+        var value = value
+        value.withUTF8 { utf8 in
+            assert(!Self.needsEscaping(UnsafeRawBufferPointer(utf8)))
+            let at = self.valueStart(utf8.count &+ 2)
+            at.pointee = UInt8(ascii: "\"")
+            if let source = utf8.baseAddress { Self.copyShort(source, utf8.count, to: at + 1) }
+            at[utf8.count &+ 1] = UInt8(ascii: "\"")
+            self.commit(utf8.count &+ 2)
+        }
+    }
+
+    /// `"node/interface"` (a capture point's description), or `"interface"` without a node, escaped, without
+    /// building the joined string.
+    public mutating func string(joining first: String?, _ second: String) {
+        guard var first else {
+            self.appendEscaped(second, limit: .max)
+            return
+        }
+        var second = second
+        first.withUTF8 { head in
+            second.withUTF8 { tail in
+                let headRaw = UnsafeRawBufferPointer(head)
+                let tailRaw = UnsafeRawBufferPointer(tail)
+                guard !Self.needsEscaping(headRaw), !Self.needsEscaping(tailRaw) else {
+                    self.appendEscaped(
+                        String(decoding: head, as: UTF8.self) + "/" + String(decoding: tail, as: UTF8.self),
+                        limit: .max
+                    )
+                    return
+                }
+                let count = head.count &+ 1 &+ tail.count
+                let at = self.valueStart(count &+ 2)
+                at.pointee = UInt8(ascii: "\"")
+                if let source = head.baseAddress { (at + 1).update(from: source, count: head.count) }
+                at[head.count &+ 1] = UInt8(ascii: "/")
+                if let source = tail.baseAddress { (at + 2 + head.count).update(from: source, count: tail.count) }
+                at[count &+ 1] = UInt8(ascii: "\"")
+                self.commit(count &+ 2)
+            }
+        }
+    }
 
     /// A string value, escaped; at most `limit` UTF-8 bytes of it (then `…`).
     public mutating func string(_ value: String, limit: Int = .max) {
@@ -335,7 +412,7 @@ public struct JSONWriter {
     private mutating func literal(_ text: StaticString) {
         let length = text.utf8CodeUnitCount
         let at = self.valueStart(length)
-        at.update(from: text.utf8Start, count: length)
+        Self.copyShort(text.utf8Start, length, to: at)
         self.commit(length)
     }
 
@@ -370,6 +447,12 @@ public struct JSONWriter {
     public mutating func field(_ name: StaticString, _ value: String?) {
         self.key(name)
         if let value { self.string(value) } else { self.null() }
+    }
+
+    /// `key: value` for optional strings hoptrace wrote itself (``string(trusted:)``), `null` when absent.
+    public mutating func field(_ name: StaticString, trusted value: String?) {
+        self.key(name)
+        if let value { self.string(trusted: value) } else { self.null() }
     }
 
     /// `key: value` for optional integers, `null` when absent.

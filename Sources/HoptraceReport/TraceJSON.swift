@@ -61,11 +61,11 @@ public enum TraceJSON {
     /// Writes one address name as a JSON object.
     static func write(name: AddressName, into json: inout JSONWriter) {
         json.beginObject()
-        json.field("role", name.role.rawValue)
+        json.field("role", trusted: name.role.rawValue)
         json.field("namespace", name.object.flatMap { $0.namespace.isEmpty ? nil : $0.namespace })
         json.field("name", name.object?.name)
         json.field("port", name.port)
-        json.field("source", name.source.rawValue)
+        json.field("source", trusted: name.source.rawValue)
         json.field("qualifier", name.qualifier)
         json.field("text", name.description)
         json.endObject()
@@ -106,7 +106,8 @@ public enum TraceJSON {
     }
 
     static func point(_ json: inout JSONWriter, _ name: StaticString, _ value: CapturePoint?) {
-        json.field(name, value?.description)
+        json.key(name)
+        if let value { json.string(joining: value.node, value.name) } else { json.null() }
     }
 
     /// Writes one hop as a JSON object, read through `hop` field by field (a `Hop` argument would be a copy).
@@ -117,11 +118,11 @@ public enum TraceJSON {
         json.field("interface", hop.pointee.point.name)
         json.key("directions")
         json.beginArray()
-        for direction in hop.pointee.directions { json.string(direction.description) }
+        for direction in hop.pointee.directions { json.string(trusted: direction.description) }
         json.endArray()
         endpoint(&json, "source", hop.pointee.source)
         endpoint(&json, "destination", hop.pointee.destination)
-        json.field("translation", hop.pointee.translation.rawValue)
+        json.field("translation", trusted: hop.pointee.translation.rawValue)
         json.key("encapsulation")
         if let encapsulation = hop.pointee.encapsulation {
             json.beginObject()
@@ -132,7 +133,7 @@ public enum TraceJSON {
         } else {
             json.null()
         }
-        json.field("evidence", hop.pointee.evidence.rawValue)
+        json.field("evidence", trusted: hop.pointee.evidence.rawValue)
         json.field("connection", hop.pointee.connection)
         instant(&json, "firstSeen", "firstSeenNs", hop.pointee.firstSeen)
         milliseconds(&json, "synDelay", hop.pointee.synDelay)
@@ -157,23 +158,23 @@ public enum TraceJSON {
     ) {
         json.beginObject()
         json.field("index", trace.index)
-        json.field("kind", trace.kind.rawValue)
-        json.field("mode", trace.mode.rawValue)
+        json.field("kind", trusted: trace.kind.rawValue)
+        json.field("mode", trusted: trace.mode.rawValue)
         json.key("verdict")
         json.beginObject()
-        json.field("kind", trace.verdict.kind.rawValue)
+        json.field("kind", trusted: trace.verdict.kind.rawValue)
         json.field("sentence", trace.verdict.sentence)
         point(&json, "location", trace.verdict.location)
         point(&json, "next", trace.verdict.next)
         point(&json, "segmentFrom", trace.verdict.segmentFrom)
-        json.field("phase", trace.verdict.phase?.rawValue)
-        json.field("slowPart", trace.verdict.slowPart?.rawValue)
+        json.field("phase", trusted: trace.verdict.phase?.rawValue)
+        json.field("slowPart", trusted: trace.verdict.slowPart?.rawValue)
         json.endObject()
         json.key("findings")
         json.beginArray()
         for finding in trace.findings {
             json.beginObject()
-            json.field("kind", finding.kind.rawValue)
+            json.field("kind", trusted: finding.kind.rawValue)
             json.field("detail", finding.detail)
             json.endObject()
         }
@@ -208,7 +209,7 @@ public enum TraceJSON {
         if let dns = trace.dns {
             json.beginObject()
             json.field("name", dns.name)
-            json.field("outcome", dns.outcome.rawValue)
+            json.field("outcome", trusted: dns.outcome.rawValue)
             json.field("answer", dns.answer?.description)
             instant(&json, "start", "startNs", dns.start)
             milliseconds(&json, "duration", dns.duration)
@@ -230,7 +231,7 @@ public enum TraceJSON {
                 json.field("sent", query.sent)
                 endpoint(&json, "client", query.client)
                 endpoint(&json, "server", query.server)
-                json.field("transport", query.transport.rawValue)
+                json.field("transport", trusted: query.transport.rawValue)
                 json.key("seenAt")
                 json.beginArray()
                 for point in query.seenAt { json.string(point.description) }

@@ -254,3 +254,77 @@ struct JSONWriterTests {
         #expect(text == Gmtime.rfc3339(value), "\(value)")
     }
 }
+
+/// Keys and literals of every length up to past the short copy's 32 bytes, each copied without `memmove`: Foundation
+/// reads back each key and its value, and the line is the keys' text with nothing lost or doubled at a word's seam.
+@Test func keysOfEveryLengthAreCopiedWhole() throws {
+    // StaticString keys of lengths 1...40 (a key is a literal, so the lengths are spelled out).
+    let keys: [StaticString] = [
+        "a", "ab", "abc", "abcd", "abcde", "abcdef", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghij", "abcdefghijk",
+        "abcdefghijkl", "abcdefghijklm", "abcdefghijklmn", "abcdefghijklmno", "abcdefghijklmnop",
+        "abcdefghijklmnopq", "abcdefghijklmnopqr", "abcdefghijklmnopqrs", "abcdefghijklmnopqrst",
+        "abcdefghijklmnopqrstu", "abcdefghijklmnopqrstuv", "abcdefghijklmnopqrstuvw", "abcdefghijklmnopqrstuvwx",
+        "abcdefghijklmnopqrstuvwxy", "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz0",
+        "abcdefghijklmnopqrstuvwxyz01", "abcdefghijklmnopqrstuvwxyz012", "abcdefghijklmnopqrstuvwxyz0123",
+        "abcdefghijklmnopqrstuvwxyz01234", "abcdefghijklmnopqrstuvwxyz012345", "abcdefghijklmnopqrstuvwxyz0123456",
+        "abcdefghijklmnopqrstuvwxyz01234567", "abcdefghijklmnopqrstuvwxyz012345678",
+        "abcdefghijklmnopqrstuvwxyz0123456789", "abcdefghijklmnopqrstuvwxyz0123456789A",
+        "abcdefghijklmnopqrstuvwxyz0123456789AB", "abcdefghijklmnopqrstuvwxyz0123456789ABC",
+        "abcdefghijklmnopqrstuvwxyz0123456789ABCD",
+    ]
+    var json = JSONWriter(capacity: 16)
+    json.beginObject()
+    for (index, key) in keys.enumerated() {
+        json.key(key)
+        if index % 3 == 0 { json.null() } else if index % 3 == 1 { json.bool(index % 2 == 0) } else { json.int(index) }
+    }
+    json.endObject()
+    let text = String(decoding: json.bytes, as: UTF8.self)
+    let object = try #require(JSONSerialization.jsonObject(with: Data(json.bytes)) as? [String: Any])
+    #expect(object.count == keys.count)
+    var expected = "{"
+    for (index, key) in keys.enumerated() {
+        let value = index % 3 == 0 ? "null" : index % 3 == 1 ? String(index % 2 == 0) : String(index)
+        expected += (index > 0 ? "," : "") + "\"\(key)\":" + value
+    }
+    #expect(text == expected + "}")
+}
+
+/// What hoptrace writes without the escape scan (its own words) or without joining first (a capture point's
+/// `node/interface`) is byte for byte what the escaping writer makes of the same text; a node or interface name that
+/// needs escaping (it comes from a file) is escaped all the same.
+@Test func trustedAndJoinedStringsEqualTheEscapedOnes() throws {
+    for word in ["", "ok", "incomplete", "dnat+snat", "noResponse", "acceptQueueFull-and-a-longer-word-than-32-bytes"] {
+        var fast = JSONWriter()
+        fast.beginArray()
+        fast.string(trusted: word)
+        fast.string(trusted: word)
+        fast.endArray()
+        var escaped = JSONWriter()
+        escaped.beginArray()
+        escaped.string(word)
+        escaped.string(word)
+        escaped.endArray()
+        #expect(fast.bytes == escaped.bytes, "\(word)")
+    }
+    let pairs: [(String?, String)] = [
+        (nil, "eth0"), ("node-a", "cni0"), ("", "lo"), ("node\u{1B}[31m", "veth\"x"), ("n", "a\\b\u{2028}"),
+        (String(repeating: "n", count: 300), "eth0"),
+    ]
+    for (node, name) in pairs {
+        var joined = JSONWriter()
+        joined.beginArray()
+        joined.string(joining: node, name)
+        joined.endArray()
+        var escaped = JSONWriter()
+        escaped.beginArray()
+        escaped.string(node.map { $0 + "/" + name } ?? name)
+        escaped.endArray()
+        #expect(joined.bytes == escaped.bytes, "\(String(describing: node)) \(name)")
+        #expect(
+            try JSONSerialization.jsonObject(with: Data(joined.bytes)) as? [String] == [
+                node.map { $0 + "/" + name } ?? name
+            ]
+        )
+    }
+}
