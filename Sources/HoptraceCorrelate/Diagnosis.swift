@@ -1062,6 +1062,14 @@ struct Diagnosis {
     }
 
     /// The capture points of one connection, in path order, with the delays between them.
+    /// A hop's directions when it has one: shared arrays, one per direction (a new one-element array was an
+    /// allocation per hop; a second direction copies it on write).
+    static let singleDirections: [[PacketDirection]] = [[.unknown], [.inbound], [.outbound]]
+
+    static func only(_ direction: PacketDirection) -> [PacketDirection] {
+        singleDirections[Int(direction.rawValue)]
+    }
+
     func makeHops(_ facts: PathFacts, connection: Int, exchange: HTTPExchange?) -> [Hop] {
         var hops: [Hop] = []
         var marks: [HopMarks] = []
@@ -1096,7 +1104,7 @@ struct Diagnosis {
             hops.append(
                 Hop(
                     point: sighting.point,
-                    directions: [sighting.direction],
+                    directions: Self.only(sighting.direction),
                     source: sighting.client,
                     destination: sighting.server,
                     encapsulation: sighting.record.originatorFirst?.tunnel.map {

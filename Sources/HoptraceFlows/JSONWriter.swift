@@ -244,6 +244,22 @@ public struct JSONWriter {
         }
     }
 
+    /// Writes `run` as it is: a key with the punctuation before it that a writer of a fixed layout knows is due
+    /// (`,"mode":`, `,"verdict":{"kind":`, `},"request":`), and takes what follows as that key's value.
+    ///
+    /// For objects whose members are all written, in a fixed order (a trace): the first member of an object opened
+    /// with ``beginObject()`` is written with ``key(_:)``, every later one with a run that starts with its comma, and an
+    /// object opened inside a run is closed inside one. The comma bookkeeping is not consulted (a run is about half
+    /// the work of a key); arrays and objects of a varying number of members are written as usual between runs.
+    @inline(__always)
+    public mutating func run(_ text: StaticString) {
+        let length = text.utf8CodeUnitCount
+        let at = self.reserve(length)
+        Self.copyShort(text.utf8Start, length, to: at)
+        self.commit(length)
+        self.afterKey = true
+    }
+
     // MARK: - Values
 
     /// A string value hoptrace wrote itself, with nothing to escape (an enum's raw value, a fixed word; never text

@@ -88,64 +88,91 @@ public enum TraceJSON {
         object.withUnsafeBytes { json.json($0) }
     }
 
-    static func milliseconds(_ json: inout JSONWriter, _ name: StaticString, _ ns: Int64?) {
-        json.key(name)
+    // Members after an object's first are written as runs: the comma, the key and the colon as one literal
+    // (``JSONWriter/run(_:)``); every member is written, `null` when absent, so the layout is fixed.
+
+    static func milliseconds(_ json: inout JSONWriter, _ run: StaticString, _ ns: Int64?) {
+        json.run(run)
         if let ns { json.millisecondsSixDecimals(ns) } else { json.null() }
     }
 
-    static func instant(_ json: inout JSONWriter, _ name: StaticString, _ nsName: StaticString, _ ns: Int64?) {
-        json.key(name)
+    static func instant(_ json: inout JSONWriter, _ run: StaticString, _ nsRun: StaticString, _ ns: Int64?) {
+        json.run(run)
         if let ns { json.rfc3339(ns) } else { json.null() }
-        json.key(nsName)
+        json.run(nsRun)
         if let ns { json.int(ns) } else { json.null() }
     }
 
-    static func endpoint(_ json: inout JSONWriter, _ name: StaticString, _ value: FlowEndpoint?) {
-        json.key(name)
+    static func endpoint(_ json: inout JSONWriter, _ run: StaticString, _ value: FlowEndpoint?) {
+        json.run(run)
         if let value { json.endpoint(value) } else { json.null() }
     }
 
-    static func point(_ json: inout JSONWriter, _ name: StaticString, _ value: CapturePoint?) {
-        json.key(name)
+    static func point(_ json: inout JSONWriter, _ run: StaticString, _ value: CapturePoint?) {
+        json.run(run)
+        point(&json, value)
+    }
+
+    static func point(_ json: inout JSONWriter, _ value: CapturePoint?) {
         if let value { json.string(joining: value.node, value.name) } else { json.null() }
+    }
+
+    /// Text from outside (packets, files): escaped.
+    static func text(_ json: inout JSONWriter, _ run: StaticString, _ value: String?) {
+        json.run(run)
+        if let value { json.string(value) } else { json.null() }
+    }
+
+    /// hoptrace's own words (raw values of its enums).
+    static func word(_ json: inout JSONWriter, _ run: StaticString, _ value: String?) {
+        json.run(run)
+        if let value { json.string(trusted: value) } else { json.null() }
+    }
+
+    static func integer<T: BinaryInteger>(_ json: inout JSONWriter, _ run: StaticString, _ value: T?) {
+        json.run(run)
+        if let value { json.int(value) } else { json.null() }
+    }
+
+    static func flag(_ json: inout JSONWriter, _ run: StaticString, _ value: Bool) {
+        json.run(run)
+        json.bool(value)
     }
 
     /// Writes one hop as a JSON object, read through `hop` field by field (a `Hop` argument would be a copy).
     static func write(hop: UnsafePointer<Hop>, into json: inout JSONWriter) {
         json.beginObject()
-        point(&json, "capturePoint", hop.pointee.point)
-        json.field("node", hop.pointee.point.node)
-        json.field("interface", hop.pointee.point.name)
-        json.key("directions")
+        json.key("capturePoint")
+        point(&json, hop.pointee.point)
+        text(&json, ",\"node\":", hop.pointee.point.node)
+        text(&json, ",\"interface\":", hop.pointee.point.name)
+        json.run(",\"directions\":")
         json.beginArray()
         for direction in hop.pointee.directions { json.string(trusted: direction.description) }
         json.endArray()
-        endpoint(&json, "source", hop.pointee.source)
-        endpoint(&json, "destination", hop.pointee.destination)
-        json.field("translation", trusted: hop.pointee.translation.rawValue)
-        json.key("encapsulation")
+        endpoint(&json, ",\"source\":", hop.pointee.source)
+        endpoint(&json, ",\"destination\":", hop.pointee.destination)
+        word(&json, ",\"translation\":", hop.pointee.translation.rawValue)
         if let encapsulation = hop.pointee.encapsulation {
-            json.beginObject()
-            json.field("kind", encapsulation.kind)
-            json.field("outerSource", encapsulation.outerSource.description)
-            json.field("outerDestination", encapsulation.outerDestination.description)
-            json.endObject()
+            text(&json, ",\"encapsulation\":{\"kind\":", encapsulation.kind)
+            text(&json, ",\"outerSource\":", encapsulation.outerSource.description)
+            text(&json, ",\"outerDestination\":", encapsulation.outerDestination.description)
+            word(&json, "},\"evidence\":", hop.pointee.evidence.rawValue)
         } else {
+            json.run(",\"encapsulation\":")
             json.null()
+            word(&json, ",\"evidence\":", hop.pointee.evidence.rawValue)
         }
-        json.field("evidence", trusted: hop.pointee.evidence.rawValue)
-        json.field("connection", hop.pointee.connection)
-        instant(&json, "firstSeen", "firstSeenNs", hop.pointee.firstSeen)
-        milliseconds(&json, "synDelay", hop.pointee.synDelay)
-        milliseconds(&json, "requestDelay", hop.pointee.requestDelay)
-        milliseconds(&json, "responseDelay", hop.pointee.responseDelay)
-        milliseconds(&json, "handshakeRTT", hop.pointee.handshakeRTT)
-        json.field("syns", hop.pointee.synCount)
-        json.field("retransmissions", hop.pointee.retransmissions)
-        json.key("sawRequest")
-        json.bool(hop.pointee.sawRequest)
-        json.key("sawResponse")
-        json.bool(hop.pointee.sawResponse)
+        integer(&json, ",\"connection\":", hop.pointee.connection)
+        instant(&json, ",\"firstSeen\":", ",\"firstSeenNs\":", hop.pointee.firstSeen)
+        milliseconds(&json, ",\"synDelay\":", hop.pointee.synDelay)
+        milliseconds(&json, ",\"requestDelay\":", hop.pointee.requestDelay)
+        milliseconds(&json, ",\"responseDelay\":", hop.pointee.responseDelay)
+        milliseconds(&json, ",\"handshakeRTT\":", hop.pointee.handshakeRTT)
+        integer(&json, ",\"syns\":", hop.pointee.synCount)
+        integer(&json, ",\"retransmissions\":", hop.pointee.retransmissions)
+        flag(&json, ",\"sawRequest\":", hop.pointee.sawRequest)
+        flag(&json, ",\"sawResponse\":", hop.pointee.sawResponse)
         json.endObject()
     }
 
@@ -157,93 +184,92 @@ public enum TraceJSON {
         names cache: NameCache? = nil
     ) {
         json.beginObject()
-        json.field("index", trace.index)
-        json.field("kind", trusted: trace.kind.rawValue)
-        json.field("mode", trusted: trace.mode.rawValue)
-        json.key("verdict")
-        json.beginObject()
-        json.field("kind", trusted: trace.verdict.kind.rawValue)
-        json.field("sentence", trace.verdict.sentence)
-        point(&json, "location", trace.verdict.location)
-        point(&json, "next", trace.verdict.next)
-        point(&json, "segmentFrom", trace.verdict.segmentFrom)
-        json.field("phase", trusted: trace.verdict.phase?.rawValue)
-        json.field("slowPart", trusted: trace.verdict.slowPart?.rawValue)
-        json.endObject()
-        json.key("findings")
+        json.key("index")
+        json.int(trace.index)
+        word(&json, ",\"kind\":", trace.kind.rawValue)
+        word(&json, ",\"mode\":", trace.mode.rawValue)
+        word(&json, ",\"verdict\":{\"kind\":", trace.verdict.kind.rawValue)
+        text(&json, ",\"sentence\":", trace.verdict.sentence)
+        point(&json, ",\"location\":", trace.verdict.location)
+        point(&json, ",\"next\":", trace.verdict.next)
+        point(&json, ",\"segmentFrom\":", trace.verdict.segmentFrom)
+        word(&json, ",\"phase\":", trace.verdict.phase?.rawValue)
+        word(&json, ",\"slowPart\":", trace.verdict.slowPart?.rawValue)
+        json.run("},\"findings\":")
         json.beginArray()
         for finding in trace.findings {
             json.beginObject()
-            json.field("kind", trusted: finding.kind.rawValue)
-            json.field("detail", finding.detail)
+            json.key("kind")
+            json.string(trusted: finding.kind.rawValue)
+            text(&json, ",\"detail\":", finding.detail)
             json.endObject()
         }
         json.endArray()
-        json.key("request")
         if let request = trace.request {
-            json.beginObject()
-            json.field("method", request.method)
-            json.field("path", request.path)
-            json.field("host", request.host)
-            json.field("requestID", request.requestID)
-            json.field("status", request.status)
-            json.key("headTruncated")
-            json.bool(request.headTruncated)
-            json.endObject()
+            text(&json, ",\"request\":{\"method\":", request.method)
+            text(&json, ",\"path\":", request.path)
+            text(&json, ",\"host\":", request.host)
+            text(&json, ",\"requestID\":", request.requestID)
+            integer(&json, ",\"status\":", request.status)
+            flag(&json, ",\"headTruncated\":", request.headTruncated)
+            endpoint(&json, "},\"client\":", trace.client)
         } else {
+            json.run(",\"request\":")
             json.null()
+            endpoint(&json, ",\"client\":", trace.client)
         }
-        endpoint(&json, "client", trace.client)
-        endpoint(&json, "service", trace.service)
-        endpoint(&json, "server", trace.server)
-        json.key("names")
+        endpoint(&json, ",\"service\":", trace.service)
+        endpoint(&json, ",\"server\":", trace.server)
+        json.run(",\"names\":")
         json.beginObject()
-        for (key, name) in trace.names.sorted(by: { $0.key < $1.key }) {
-            json.key(text: key)
-            write(name: name, into: &json, cache: cache)
+        if !trace.names.isEmpty {
+            for (key, name) in trace.names.sorted(by: { $0.key < $1.key }) {
+                json.key(text: key)
+                write(name: name, into: &json, cache: cache)
+            }
         }
         json.endObject()
-        instant(&json, "start", "startNs", trace.start)
-        instant(&json, "end", "endNs", trace.end)
-        json.key("dns")
+        instant(&json, ",\"start\":", ",\"startNs\":", trace.start)
+        instant(&json, ",\"end\":", ",\"endNs\":", trace.end)
         if let dns = trace.dns {
-            json.beginObject()
-            json.field("name", dns.name)
-            json.field("outcome", trusted: dns.outcome.rawValue)
-            json.field("answer", dns.answer?.description)
-            instant(&json, "start", "startNs", dns.start)
-            milliseconds(&json, "duration", dns.duration)
-            json.key("queries")
+            text(&json, ",\"dns\":{\"name\":", dns.name)
+            word(&json, ",\"outcome\":", dns.outcome.rawValue)
+            text(&json, ",\"answer\":", dns.answer?.description)
+            instant(&json, ",\"start\":", ",\"startNs\":", dns.start)
+            milliseconds(&json, ",\"duration\":", dns.duration)
+            json.run(",\"queries\":")
             json.beginArray()
             for query in dns.queries {
                 json.beginObject()
-                json.field("id", query.id)
-                json.field("name", query.name)
-                json.field("type", query.type.description)
-                json.field("rcode", query.rcode?.description)
-                json.key("addresses")
+                json.key("id")
+                json.int(query.id)
+                text(&json, ",\"name\":", query.name)
+                text(&json, ",\"type\":", query.type.description)
+                text(&json, ",\"rcode\":", query.rcode?.description)
+                json.run(",\"addresses\":")
                 json.beginArray()
                 for address in query.addresses { json.string(address.description) }
                 json.endArray()
-                json.field("answeredRecords", query.answeredRecords)
-                instant(&json, "queryTime", "queryTimeNs", query.queryTime)
-                milliseconds(&json, "duration", query.duration)
-                json.field("sent", query.sent)
-                endpoint(&json, "client", query.client)
-                endpoint(&json, "server", query.server)
-                json.field("transport", trusted: query.transport.rawValue)
-                json.key("seenAt")
+                integer(&json, ",\"answeredRecords\":", query.answeredRecords)
+                instant(&json, ",\"queryTime\":", ",\"queryTimeNs\":", query.queryTime)
+                milliseconds(&json, ",\"duration\":", query.duration)
+                integer(&json, ",\"sent\":", query.sent)
+                endpoint(&json, ",\"client\":", query.client)
+                endpoint(&json, ",\"server\":", query.server)
+                word(&json, ",\"transport\":", query.transport.rawValue)
+                json.run(",\"seenAt\":")
                 json.beginArray()
                 for point in query.seenAt { json.string(point.description) }
                 json.endArray()
                 json.endObject()
             }
             json.endArray()
-            json.endObject()
+            json.run("},\"hops\":")
         } else {
+            json.run(",\"dns\":")
             json.null()
+            json.run(",\"hops\":")
         }
-        json.key("hops")
         json.beginArray()
         // Each hop is read where it is (through the buffer: a loop variable, or an array subscript passed on, copies).
         trace.hops.withUnsafeBufferPointer { hops in
@@ -251,31 +277,29 @@ public enum TraceJSON {
             for index in hops.indices { write(hop: first + index, into: &json) }
         }
         json.endArray()
-        json.key("timings")
-        json.beginObject()
         let t = trace.timings
-        milliseconds(&json, "dns", t.dns)
-        milliseconds(&json, "client", t.client)
-        milliseconds(&json, "connect", t.connect)
-        milliseconds(&json, "request", t.request)
-        milliseconds(&json, "network", t.network)
-        milliseconds(&json, "server", t.server)
-        milliseconds(&json, "response", t.response)
-        milliseconds(&json, "total", t.total)
-        json.endObject()
-        json.key("clockOffsets")
+        milliseconds(&json, ",\"timings\":{\"dns\":", t.dns)
+        milliseconds(&json, ",\"client\":", t.client)
+        milliseconds(&json, ",\"connect\":", t.connect)
+        milliseconds(&json, ",\"request\":", t.request)
+        milliseconds(&json, ",\"network\":", t.network)
+        milliseconds(&json, ",\"server\":", t.server)
+        milliseconds(&json, ",\"response\":", t.response)
+        milliseconds(&json, ",\"total\":", t.total)
+        json.run("},\"clockOffsets\":")
         json.beginArray()
         for offset in trace.clockOffsets {
             json.beginObject()
-            json.field("node", offset.node)
-            json.field("reference", offset.reference)
-            milliseconds(&json, "offset", offset.offset)
-            milliseconds(&json, "uncertainty", offset.uncertainty)
-            json.field("samples", offset.samples)
+            json.key("node")
+            json.string(offset.node)
+            text(&json, ",\"reference\":", offset.reference)
+            milliseconds(&json, ",\"offset\":", offset.offset)
+            milliseconds(&json, ",\"uncertainty\":", offset.uncertainty)
+            integer(&json, ",\"samples\":", offset.samples)
             json.endObject()
         }
         json.endArray()
-        json.field("evicted", max(evicted, trace.evictedSoFar))
+        integer(&json, ",\"evicted\":", max(evicted, trace.evictedSoFar))
         json.endObject()
     }
 }

@@ -141,3 +141,32 @@ struct TimeFormatTests {
         }
     }
 }
+
+/// The digit count from the bit length against Swift's own decimal text, at every power of ten and either side of it,
+/// at every power of two and either side of it, and at random values of every bit length.
+@Test func decimalDigitsAreTheTextsLength() {
+    var values: [UInt64] = [0, 1, 9, UInt64.max, UInt64.max - 1]
+    var power: UInt64 = 1
+    for _ in 0..<20 {
+        values += [power - 1, power, power + 1]
+        if power > UInt64.max / 10 { break }
+        power *= 10
+    }
+    for shift in 0..<64 {
+        let two = UInt64(1) << UInt64(shift)
+        values += [two - 1, two, two + 1]
+    }
+    var generator = SystemRandomNumberGenerator()
+    for bits in 1...64 {
+        for _ in 0..<50 {
+            let mask = bits == 64 ? UInt64.max : (UInt64(1) << UInt64(bits)) - 1
+            values.append(generator.next() & mask | (UInt64(1) << UInt64(bits - 1)))
+        }
+    }
+    for value in values {
+        #expect(TimeFormat.decimalDigits(value) == String(value).count, "\(value)")
+        var bytes = [UInt8](repeating: 0, count: 20)
+        let written = bytes.withUnsafeMutableBufferPointer { TimeFormat.writeDecimal(value, to: $0.baseAddress!) }
+        #expect(String(decoding: bytes[..<written], as: UTF8.self) == String(value), "\(value)")
+    }
+}
