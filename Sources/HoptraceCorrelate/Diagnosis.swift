@@ -1080,7 +1080,9 @@ struct Diagnosis {
         let raw = exchange?.requestFirstByte.flatMap { client.clientRaw($0.offset) }
         let exchangeIndex = exchange?.index
         hops.reserveCapacity(facts.sightings.count)
-        marks.reserveCapacity(facts.sightings.count)
+        // The marks time the delays between hops: a path of one sighting (most) has none to time.
+        let timesDelays = facts.sightings.count > 1
+        if timesDelays { marks.reserveCapacity(facts.sightings.count) }
         for (sighting, evidence) in zip(facts.sightings, facts.evidence) {
             // The exchange as seen here, read in place (three of its marks; a copy of it is ~350 bytes).
             let position = exchangeIndex.flatMap { sighting.position(ofExchangeStartingAt: raw, index: $0) }
@@ -1127,6 +1129,8 @@ struct Diagnosis {
                     sawResponse: exchange == nil ? sighting.record.synAckTime != nil : responseFirst != nil
                 )
             )
+            if entering == nil { entering = (sighting.client, sighting.server) }
+            guard timesDelays else { continue }
             var mark = HopMarks()
             mark.isBridgeCopy = evidence == .bridge && topology.kind(of: sighting.point) == .bridge
             mark.syn = sighting.record.synTime.map { corrected($0, sighting) }
@@ -1141,7 +1145,6 @@ struct Diagnosis {
                 mark.response = (sighting.serverRaw(last.offset), corrected(last.time, sighting))
             }
             marks.append(mark)
-            if entering == nil { entering = (sighting.client, sighting.server) }
         }
         // Delays between consecutive hops that saw the same mark: the SYN and the request toward the server, the
         // response toward the client. A bridge copy out of step with its neighbours is skipped: the next hop is
