@@ -1299,6 +1299,7 @@ public final class TraceEngine {
             // host network connects from whichever of the node's addresses routing picks), when it carries what a
             // proxy adds (X-Forwarded-For, X-Request-ID, traceparent): two pods' identical health checks, one sent
             // while the other waited, are two requests.
+            let target = OnwardIndex.target(request.method, request.target)
             let match =
                 onward.claim(
                     hosts: hosts,
@@ -1310,7 +1311,8 @@ public final class TraceEngine {
                     to: window.1,
                     excluding: group.id,
                     notFrom: client.client.address,
-                    notTo: hosts
+                    notTo: hosts,
+                    target: target
                 )
                 ?? onward.claim(
                     hosts: [OnwardIndex.anyClient],
@@ -1323,7 +1325,8 @@ public final class TraceEngine {
                     excluding: group.id,
                     notFrom: client.client.address,
                     notTo: hosts,
-                    forwardedOnly: true
+                    forwardedOnly: true,
+                    target: target
                 )
             if let match, let upstream = groups[match.group] ?? retired[match.group]?.group {
                 let upstreamPath = ordered(upstream)
@@ -1873,6 +1876,9 @@ struct OnwardIndex {
     private var times = ChunkedArray<Int64>()
     private var freeSlots: [Int32] = []
     private var lists: [Int: Slots] = [:]
+    /// Whether any exchange listed carried what a proxy adds (X-Forwarded-For, X-Request-ID, traceparent): until one
+    /// does, a search for forwarded exchanges only is skipped (most captures, and every flood, have none).
+    private(set) var listedForwarded = false
     /// Entries held, two per exchange (by target, and by sender and target, whether that list is built or not).
     private(set) var count = 0
     /// The exchanges claimed, with their times (forgotten with them).
@@ -1886,7 +1892,9 @@ struct OnwardIndex {
 
     /// The hash of a method and target, the part of a list's key that costs (the strings through the hasher): taken
     /// once per exchange listed or claimed, then mixed with each sender's address.
-    private static func target(_ method: String, _ path: String) -> Int {
+    /// The hash of a method and target that lists are keyed by (``claim(hosts:method:path:requestID:host:from:to:excluding:notFrom:notTo:forwardedOnly:target:)``
+    /// takes it precomputed, for a caller that searches twice).
+    static func target(_ method: String, _ path: String) -> Int {
         var hasher = Hasher()
         hasher.combine(method)
         hasher.combine(path)
@@ -1908,6 +1916,7 @@ struct OnwardIndex {
 
     /// Lists an exchange by its method and target, and by its sender too (once: the same exchange again is ignored).
     mutating func insert(_ entry: Entry, method: String, path: String) {
+        if entry.forwarded { listedForwarded = true }
         let target = Self.target(method, path)
         let anyKey = Self.key(Self.anyClient, target: target)
         if isListed(entry, method: method, path: path, key: anyKey) { return }
@@ -2022,10 +2031,12 @@ struct OnwardIndex {
         excluding group: Int,
         notFrom client: IPAddress,
         notTo servers: [IPAddress],
-        forwardedOnly: Bool = false
+        forwardedOnly: Bool = false,
+        target known: Int? = nil
     ) -> Match? {
+        if forwardedOnly, !listedForwarded { return nil }
         var best: (slot: Int32, byID: Bool)?
-        let target = Self.target(method, path)
+        let target = known ?? Self.target(method, path)
         // Each host once, in the order given (one or two: a Set cost more than the search, and its order changed
         // from run to run).
         for (i, host) in hosts.enumerated() where !hosts[..<i].contains(host) {

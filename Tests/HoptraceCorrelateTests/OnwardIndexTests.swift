@@ -54,6 +54,37 @@ struct OnwardIndexTests {
         )?.group
     }
 
+    @Test("forwarded exchanges only: none until one carrying what a proxy adds is listed, then that one")
+    func forwardedOnly() {
+        var index = OnwardIndex()
+        func claimForwarded(_ index: inout OnwardIndex) -> Int? {
+            index.claim(
+                hosts: [OnwardIndex.anyClient],
+                method: "GET",
+                path: "/api",
+                requestID: nil,
+                host: nil,
+                from: 0,
+                to: 1_000,
+                excluding: -1,
+                notFrom: Self.inbound,
+                notTo: [IPAddress(10, 96, 0, 1)],
+                forwardedOnly: true,
+                target: OnwardIndex.target("GET", "/api")
+            )?.group
+        }
+        index.insert(Self.entry(100, group: 1, sender: Self.other), method: "GET", path: "/api")
+        #expect(!index.listedForwarded)
+        #expect(claimForwarded(&index) == nil)
+        var forwarded = Self.entry(200, group: 2, sender: Self.proxy)
+        forwarded.forwarded = true
+        index.insert(forwarded, method: "GET", path: "/api")
+        #expect(index.listedForwarded)
+        #expect(claimForwarded(&index) == 2)
+        // And the unforwarded one is still there for a claim of any exchange.
+        #expect(claim(&index, hosts: [Self.other]) == 1)
+    }
+
     @Test("by sender, method and target, in the window; each exchange claimed once, then by any sender")
     func bySender() {
         var index = OnwardIndex()
