@@ -1091,7 +1091,6 @@ struct Diagnosis {
         var isBridgeCopy = false
     }
 
-    /// The capture points of one connection, in path order, with the delays between them.
     /// A hop's directions when it has one: shared arrays, one per direction (a new one-element array was an
     /// allocation per hop; a second direction copies it on write).
     static let singleDirections: [[PacketDirection]] = [[.unknown], [.inbound], [.outbound]]
@@ -1100,6 +1099,7 @@ struct Diagnosis {
         singleDirections[Int(direction.rawValue)]
     }
 
+    /// The capture points of one connection, in path order, with the delays between them.
     func makeHops(_ facts: PathFacts, connection: Int, exchange: HTTPExchange?) -> [Hop] {
         var hops: [Hop] = []
         var marks: [HopMarks] = []

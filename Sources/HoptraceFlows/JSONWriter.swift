@@ -253,11 +253,15 @@ public struct JSONWriter {
     /// the work of a key); arrays and objects of a varying number of members are written as usual between runs.
     @inline(__always)
     public mutating func run(_ text: StaticString) {
-        let length = text.utf8CodeUnitCount
-        let at = self.reserve(length)
-        Self.copyShort(text.utf8Start, length, to: at)
-        self.commit(length)
+        self.place(text, at: self.reserve(text.utf8CodeUnitCount))
         self.afterKey = true
+    }
+
+    /// Copies a literal to `at` (room ``reserve(_:)`` or ``valueStart(_:)`` gave) and marks it written.
+    @inline(__always)
+    private mutating func place(_ text: StaticString, at: UnsafeMutablePointer<UInt8>) {
+        Self.copyShort(text.utf8Start, text.utf8CodeUnitCount, to: at)
+        self.commit(text.utf8CodeUnitCount)
     }
 
     // MARK: - Values
@@ -267,12 +271,9 @@ public struct JSONWriter {
     public mutating func string(trusted value: String) {
         var value = value
         value.withUTF8 { utf8 in
-            assert(!Self.needsEscaping(UnsafeRawBufferPointer(utf8)))
-            let at = self.valueStart(utf8.count &+ 2)
-            at.pointee = UInt8(ascii: "\"")
-            if let source = utf8.baseAddress { Self.copyShort(source, utf8.count, to: at + 1) }
-            at[utf8.count &+ 1] = UInt8(ascii: "\"")
-            self.commit(utf8.count &+ 2)
+            let raw = UnsafeRawBufferPointer(utf8)
+            assert(!Self.needsEscaping(raw))
+            self.quoted(raw)
         }
     }
 
@@ -286,25 +287,52 @@ public struct JSONWriter {
         var second = second
         first.withUTF8 { head in
             second.withUTF8 { tail in
-                let headRaw = UnsafeRawBufferPointer(head)
-                let tailRaw = UnsafeRawBufferPointer(tail)
-                guard !Self.needsEscaping(headRaw), !Self.needsEscaping(tailRaw) else {
+                let head = UnsafeRawBufferPointer(head)
+                let tail = UnsafeRawBufferPointer(tail)
+                guard !Self.needsEscaping(head), !Self.needsEscaping(tail) else {
                     self.appendEscaped(
                         String(decoding: head, as: UTF8.self) + "/" + String(decoding: tail, as: UTF8.self),
                         limit: .max
                     )
                     return
                 }
-                let count = head.count &+ 1 &+ tail.count
-                let at = self.valueStart(count &+ 2)
-                at.pointee = UInt8(ascii: "\"")
-                if let source = head.baseAddress { (at + 1).update(from: source, count: head.count) }
-                at[head.count &+ 1] = UInt8(ascii: "/")
-                if let source = tail.baseAddress { (at + 2 + head.count).update(from: source, count: tail.count) }
-                at[count &+ 1] = UInt8(ascii: "\"")
-                self.commit(count &+ 2)
+                self.quoted(head, joinedTo: tail)
             }
         }
+    }
+
+    /// Writes text with nothing to escape as a string value: `"`, `head`, then `/` and `tail` when `tail` is given,
+    /// `…` when `cut`, `"`. The one place a string is quoted without escaping.
+    private mutating func quoted(
+        _ head: UnsafeRawBufferPointer,
+        joinedTo tail: UnsafeRawBufferPointer? = nil,
+        cut: Bool = false
+    ) {
+        let middle = tail.map { 1 &+ $0.count } ?? 0
+        let count = head.count &+ middle &+ (cut ? 3 : 0)
+        let at = self.valueStart(count &+ 2)
+        at.pointee = UInt8(ascii: "\"")
+        var written = 1
+        if let source = head.baseAddress {
+            Self.copyShort(source.assumingMemoryBound(to: UInt8.self), head.count, to: at + written)
+        }
+        written &+= head.count
+        if let tail {
+            at[written] = UInt8(ascii: "/")
+            written &+= 1
+            if let source = tail.baseAddress {
+                Self.copyShort(source.assumingMemoryBound(to: UInt8.self), tail.count, to: at + written)
+            }
+            written &+= tail.count
+        }
+        if cut {
+            at[written] = 0xE2
+            at[written &+ 1] = 0x80
+            at[written &+ 2] = 0xA6
+            written &+= 3
+        }
+        at[written] = UInt8(ascii: "\"")
+        self.commit(written &+ 1)
     }
 
     /// A string value, escaped; at most `limit` UTF-8 bytes of it (then `…`).
@@ -426,10 +454,7 @@ public struct JSONWriter {
     /// A literal value.
     @inline(__always)
     private mutating func literal(_ text: StaticString) {
-        let length = text.utf8CodeUnitCount
-        let at = self.valueStart(length)
-        Self.copyShort(text.utf8Start, length, to: at)
-        self.commit(length)
+        self.place(text, at: self.valueStart(text.utf8CodeUnitCount))
     }
 
     /// An endpoint as a string: `"10.0.0.1:80"`, `"[fd00::1]:80"` (no String built for IPv4).
@@ -577,21 +602,7 @@ public struct JSONWriter {
         let text = UnsafeRawBufferPointer(rebasing: utf8[0..<cut])
         let cutMark = cut < utf8.count ? 3 : 0
         if !Self.needsEscaping(text) {
-            // `"`, the text, `…` when cut, `"`.
-            let at = self.valueStart(cut &+ cutMark &+ 2)
-            at.pointee = UInt8(ascii: "\"")
-            if let source = text.baseAddress {
-                (at + 1).update(from: source.assumingMemoryBound(to: UInt8.self), count: cut)
-            }
-            var written = cut &+ 1
-            if cutMark > 0 {
-                at[written] = 0xE2
-                at[written &+ 1] = 0x80
-                at[written &+ 2] = 0xA6
-                written &+= 3
-            }
-            at[written] = UInt8(ascii: "\"")
-            self.commit(written &+ 1)
+            self.quoted(text, cut: cutMark > 0)
             return
         }
         var escaped: [UInt8] = [UInt8(ascii: "\"")]

@@ -1,10 +1,8 @@
-import HoptraceDecode
-import HoptraceFlows
 import Testing
 
 @testable import HoptraceCorrelate
 
-/// The table behind the given-up tuples: zeroed, every word writable and read back, on its own (huge-page) mapping.
+/// The table behind the given-up tuples: zeroed at first, and every word written is read back.
 struct WordTableTests {
     @Test func startsZeroedAndHoldsEveryWord() {
         // The given-up tuples' size (8 MiB) and an odd one that does not fill its last page.
@@ -19,12 +17,5 @@ struct WordTableTests {
             for index in 0..<count where table.words[index] != UInt64(index) &* 0x9E37_79B9_7F4A_7C15 { same = false }
             #expect(same)
         }
-    }
-
-    @Test func anEmptySetOfGivenUpTuplesHoldsNothingAndMakesNoTable() {
-        let tuples = GivenUpTuples()
-        let a = FlowEndpoint(address: IPAddress(10, 0, 0, 1), port: 1024)
-        let b = FlowEndpoint(address: IPAddress(10, 0, 0, 2), port: 80)
-        #expect(!tuples.contains(capturePoint: 0, a, b))
     }
 }

@@ -291,21 +291,18 @@ struct JSONWriterTests {
 }
 
 /// What hoptrace writes without the escape scan (its own words) or without joining first (a capture point's
-/// `node/interface`) is byte for byte what the escaping writer makes of the same text; a node or interface name that
-/// needs escaping (it comes from a file) is escaped all the same.
-@Test func trustedAndJoinedStringsEqualTheEscapedOnes() throws {
+/// `node/interface`) is the RFC 8259 definition's text (``JSONWriterTests/reference(_:)``) of the word, and of the
+/// capture point's description; a node or interface name that needs escaping (it comes from a file) is escaped all
+/// the same.
+@Test func trustedAndJoinedStringsFollowTheDefinition() throws {
     for word in ["", "ok", "incomplete", "dnat+snat", "noResponse", "acceptQueueFull-and-a-longer-word-than-32-bytes"] {
         var fast = JSONWriter()
         fast.beginArray()
         fast.string(trusted: word)
         fast.string(trusted: word)
         fast.endArray()
-        var escaped = JSONWriter()
-        escaped.beginArray()
-        escaped.string(word)
-        escaped.string(word)
-        escaped.endArray()
-        #expect(fast.bytes == escaped.bytes, "\(word)")
+        let quoted = JSONWriterTests.reference(word)
+        #expect(String(decoding: fast.bytes, as: UTF8.self) == "[\(quoted),\(quoted)]", "\(word)")
     }
     let pairs: [(String?, String)] = [
         (nil, "eth0"), ("node-a", "cni0"), ("", "lo"), ("node\u{1B}[31m", "veth\"x"), ("n", "a\\b\u{2028}"),
@@ -316,22 +313,18 @@ struct JSONWriterTests {
         joined.beginArray()
         joined.string(joining: node, name)
         joined.endArray()
-        var escaped = JSONWriter()
-        escaped.beginArray()
-        escaped.string(node.map { $0 + "/" + name } ?? name)
-        escaped.endArray()
-        #expect(joined.bytes == escaped.bytes, "\(String(describing: node)) \(name)")
+        let description = CapturePoint(name: name, node: node).description
         #expect(
-            try JSONSerialization.jsonObject(with: Data(joined.bytes)) as? [String] == [
-                node.map { $0 + "/" + name } ?? name
-            ]
+            String(decoding: joined.bytes, as: UTF8.self) == "[" + JSONWriterTests.reference(description) + "]",
+            "\(String(describing: node)) \(name)"
         )
+        #expect(try JSONSerialization.jsonObject(with: Data(joined.bytes)) as? [String] == [description])
     }
 }
 
 /// An object written with runs (its first member by key, the others as `,"key":` literals, a nested object opened and
-/// closed inside runs, an array between runs) is byte for byte the same object written with keys, nested in an
-/// array after another value (where the writer's own commas are due), and Foundation reads it back.
+/// closed inside runs, an array between runs), nested in an array after another value (where the writer's own commas
+/// are due), is the JSON text written out here by hand, as is the same object written with keys; Foundation reads it.
 @Test func runsWriteWhatKeysWrite() throws {
     var keyed = JSONWriter()
     keyed.beginArray()
@@ -379,6 +372,8 @@ struct JSONWriterTests {
     runs.int(5)
     runs.endArray()
 
-    #expect(String(decoding: runs.bytes, as: UTF8.self) == String(decoding: keyed.bytes, as: UTF8.self))
+    let expected = #"[1,{"a":"x","b":{"c":2,"d":null},"e":[3,{"f":4}],"g":"y"},5]"#
+    #expect(String(decoding: runs.bytes, as: UTF8.self) == expected)
+    #expect(String(decoding: keyed.bytes, as: UTF8.self) == expected)
     #expect(try JSONSerialization.jsonObject(with: Data(runs.bytes)) is [Any])
 }
