@@ -97,7 +97,12 @@ public enum Correlator {
         var configuration = flowConfiguration(flows)
         // Files: a connection with only its client's bare packets so far is taken at its final record (or once it
         // holds more), so its provisional records are not asked for.
-        if options.liveness == nil { configuration.emitBareOpened = false }
+        // Pieces with only the server's packets are taken at their final record too (``TraceEngine``'s
+        // `isServerOnly`).
+        if options.liveness == nil {
+            configuration.emitBareOpened = false
+            configuration.emitServerOnlyOpened = false
+        }
         var pipeline = FlowPipeline(ifIndexNames: ifIndexNames, configuration: configuration, filter: filter)
         pipeline.nodeIfIndexNames = nodeIfIndexNames
         pipeline.progress = progress

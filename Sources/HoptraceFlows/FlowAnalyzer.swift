@@ -228,7 +228,9 @@ public final class FlowAnalyzer {
             // correlation knows of a connection before it closes (live tracing judges an unanswered SYN by when it
             // was last sent, a request left unanswered by when the client gave up).
             if self.configuration.emitBareOpened
-                || !ConnectionRecord.isBare(originator: connection.orig.summary, responder: connection.resp.summary)
+                || !ConnectionRecord.isBare(originator: connection.orig.summary, responder: connection.resp.summary),
+                self.configuration.emitServerOnlyOpened || connection.orig.summary.packets > 0
+                    || connection.synTime != nil || connection.resp.summary.rstTime != nil
             {
                 self.output.emit(.opened(connection.record(reason: .endOfInput)))
             }

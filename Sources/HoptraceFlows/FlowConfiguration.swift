@@ -32,6 +32,12 @@ public struct FlowConfiguration: Sendable {
     /// unanswered SYN by them; correlation of files takes such a connection at its final record, and turns this off
     /// (a flood of unanswered SYNs, or of pieces of connections given up, then costs no provisional records).
     public var emitBareOpened = true
+    /// With ``emitOpened``: whether a provisional record is also emitted while a connection holds nothing but its
+    /// responder's packets without a reset (no SYN, nothing from the originator: a SYN-ACK or a response caught
+    /// alone, as a piece of a connection given up at the cap, or where only replies pass). Correlation of files
+    /// takes such a piece at its final record, and turns this off (a flood of connections given up then costs no
+    /// provisional records for their reply pieces).
+    public var emitServerOnlyOpened = true
     /// Whether every TCP segment is also emitted as a ``SegmentObservation`` (for correlation across capture
     /// points).
     public var emitSegments = false

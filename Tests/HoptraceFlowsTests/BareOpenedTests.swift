@@ -15,10 +15,11 @@ struct BareOpenedTests {
         harness.emitted.compactMap { if case .opened(let record) = $0 { return record } else { return nil } }
     }
 
-    static func configuration(bare: Bool) -> FlowConfiguration {
+    static func configuration(bare: Bool, serverOnly: Bool = true) -> FlowConfiguration {
         var configuration = FlowConfiguration()
         configuration.emitOpened = true
         configuration.emitBareOpened = bare
+        configuration.emitServerOnlyOpened = serverOnly
         return configuration
     }
 
@@ -70,5 +71,40 @@ struct BareOpenedTests {
         let records = Self.opened(harness)
         #expect(records.count == 1)
         #expect(records.first?.originatorSummary.rstTime == 1_000)
+    }
+
+    @Test("a response caught alone (no SYN, nothing from the client): provisional records only when asked for")
+    func serverOnly() {
+        let response = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
+        for serverOnly in [true, false] {
+            let harness = FlowHarness(configuration: Self.configuration(bare: false, serverOnly: serverOnly))
+            harness.tcp(Self.server, Self.client, [.ack, .psh], seq: 5000, ack: 1000, payload: response, at: 0)
+            // Asked for: the first packet and the first data each way (the server's, here: one packet, one record).
+            #expect(Self.opened(harness).count == (serverOnly ? 1 : 0))
+            harness.analyzer.finish()
+            // The final record either way, with nothing from its client (what makes it a server-only piece).
+            #expect(harness.connections.count == 1)
+            #expect(harness.connections.first?.originatorSummary.packets == 0)
+            #expect(harness.connections.first?.responderSummary.firstData?.time == 0)
+        }
+    }
+
+    @Test("a server-only piece that resets, and one the client then speaks in: provisional records again")
+    func serverOnlyThenMore() {
+        let reset = FlowHarness(configuration: Self.configuration(bare: false, serverOnly: false))
+        reset.tcp(Self.server, Self.client, [.syn, .ack], seq: 900, ack: 101, at: 0)
+        #expect(Self.opened(reset).isEmpty)
+        reset.tcp(Self.server, Self.client, .rst, seq: 901, at: 1_000)
+        #expect(Self.opened(reset).count == 1)
+        #expect(Self.opened(reset).first?.responderSummary.rstTime == 1_000)
+
+        let spoken = FlowHarness(configuration: Self.configuration(bare: false, serverOnly: false))
+        spoken.tcp(Self.server, Self.client, [.syn, .ack], seq: 900, ack: 101, at: 0)
+        let request = Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
+        spoken.tcp(Self.client, Self.server, [.ack, .psh], seq: 101, ack: 901, payload: request, at: 2_000)
+        let records = Self.opened(spoken)
+        #expect(records.count == 1)
+        #expect(records.first?.synAckTime == 0)
+        #expect(records.first?.originatorSummary.firstData?.time == 2_000)
     }
 }
