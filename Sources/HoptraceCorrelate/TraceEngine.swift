@@ -29,13 +29,14 @@ public final class TraceEngine {
 
     let topology = Topology()
     private var capturePoint: (Int) -> CapturePoint
-    private var groups: [Int: ConnectionGroup] = [:]
+    private var groups = IDTable<Int, ConnectionGroup>()
     private var nextGroupID = 0
     /// Group ids in the order they were opened (ids of groups gone since are skipped): the oldest is evicted first.
     private var creation: [Int] = []
     private var creationHead = 0
-    /// Where each flow record id stands (one lookup per record, whichever it is).
-    private var places: [UInt64: RecordPlace] = [:]
+    /// Where each flow record id stands (one lookup per record, whichever it is). Record and group ids are numbered
+    /// here and in the flow stage, never taken from the wire: ``IDTable``.
+    private var places = IDTable<UInt64, RecordPlace>()
     private var byClientISN: [UInt32: [Int]] = [:]
     private var byServerISN: [UInt32: [Int]] = [:]
     /// The connections of ``byServerISN`` that held only replies when their server ISN was learned: the only ones
@@ -241,7 +242,8 @@ public final class TraceEngine {
         } else if options.liveness == nil, isServerOnly(record) {
             // Files: a piece with only the server's packets and no reset (a SYN-ACK or a response, where only
             // replies pass, or after the flow stage gave its connection up) waits for its final record too: a flood
-            // of connections given up then makes no connection of these pieces, which carry no request.
+            // of connections given up then makes no connection of these pieces, which carry no request. (Over files,
+            // ``Correlator`` does not ask for these either: ``FlowConfiguration/emitServerOnlyOpened``.)
         } else {
             attach(record, isFinal: false)
         }
@@ -813,9 +815,9 @@ public final class TraceEngine {
             if served.count > 1024 { served = served.filter { $0.value >= stale } }
             // The flow stage gives up an idle connection after 5 minutes: its records cannot come later.
             let forget = Clock.since(now, 360_000_000_000)
-            places = places.filter { entry in
-                if case .finished(let at) = entry.value { return at >= forget }
-                return true
+            places.removeAll { _, place in
+                if case .finished(let at) = place { return at < forget }
+                return false
             }
         }
     }
