@@ -535,7 +535,7 @@ struct Diagnosis {
         let client = facts.client
         let request = exchange.request!
         // Built where a sentence names the request (a request given up at a cap, a flood's everyday verdict, does not).
-        var what: String { "\(request.method) \(request.target)" }
+        var what: String { Self.join(request.method, " ", request.target) }
         let requestFirst = corrected(exchange.requestFirstByte?.time ?? client.start, client)
         let requestLast = corrected(exchange.requestLastByte?.time ?? requestFirst, client)
         state.timings.request = Clock.elapsed(requestLast, requestFirst)
@@ -620,15 +620,7 @@ struct Diagnosis {
             let total = Clock.elapsed(state.end, state.start)
             return Verdict(
                 kind: .ok,
-                sentence: Self.join(
-                    request.method,
-                    " ",
-                    request.target,
-                    " completed",
-                    status,
-                    " in ",
-                    Self.human(total)
-                ),
+                sentence: Self.join(what, " completed", status, " in ", Self.human(total)),
                 location: serverPoint
             )
         }

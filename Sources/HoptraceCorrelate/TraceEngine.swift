@@ -1113,9 +1113,7 @@ public final class TraceEngine {
     /// Whether a record holds only the server's packets (a SYN-ACK, a response), no reset, and no request among the
     /// exchanges waiting for it.
     private func isServerOnly(_ record: ConnectionRecord) -> Bool {
-        guard record.synTime == nil, record.originatorSummary.packets == 0, record.responderSummary.rstTime == nil
-        else { return false }
-        return !hasWaitingRequest(record.id)
+        record.isServerOnly && !hasWaitingRequest(record.id)
     }
 
     /// Whether a request is among the exchanges that came before their connection's record (orphans).

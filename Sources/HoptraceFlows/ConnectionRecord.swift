@@ -457,4 +457,16 @@ extension ConnectionRecord {
     static func isBare(originator: TCPDirectionSummary, responder: TCPDirectionSummary) -> Bool {
         responder.packets == 0 && originator.firstData == nil && originator.rstTime == nil
     }
+
+    /// Whether the connection holds nothing but its responder's packets without a reset: no SYN and nothing from the
+    /// originator (a SYN-ACK or a response caught alone). What ``FlowConfiguration/emitServerOnlyOpened`` leaves out of
+    /// provisional records, and what correlation of files takes at its final record.
+    public var isServerOnly: Bool {
+        Self.isServerOnly(originator: originatorSummary, responder: responderSummary, synTime: synTime)
+    }
+
+    /// ``isServerOnly`` from the parts of a record (the flow stage asks before it builds one).
+    static func isServerOnly(originator: TCPDirectionSummary, responder: TCPDirectionSummary, synTime: Int64?) -> Bool {
+        synTime == nil && originator.packets == 0 && responder.rstTime == nil
+    }
 }

@@ -229,8 +229,12 @@ public final class FlowAnalyzer {
             // was last sent, a request left unanswered by when the client gave up).
             if self.configuration.emitBareOpened
                 || !ConnectionRecord.isBare(originator: connection.orig.summary, responder: connection.resp.summary),
-                self.configuration.emitServerOnlyOpened || connection.orig.summary.packets > 0
-                    || connection.synTime != nil || connection.resp.summary.rstTime != nil
+                self.configuration.emitServerOnlyOpened
+                    || !ConnectionRecord.isServerOnly(
+                        originator: connection.orig.summary,
+                        responder: connection.resp.summary,
+                        synTime: connection.synTime
+                    )
             {
                 self.output.emit(.opened(connection.record(reason: .endOfInput)))
             }

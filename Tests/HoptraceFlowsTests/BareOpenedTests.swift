@@ -86,6 +86,7 @@ struct BareOpenedTests {
             #expect(harness.connections.count == 1)
             #expect(harness.connections.first?.originatorSummary.packets == 0)
             #expect(harness.connections.first?.responderSummary.firstData?.time == 0)
+            #expect(harness.connections.first?.isServerOnly == true)
         }
     }
 
@@ -97,6 +98,7 @@ struct BareOpenedTests {
         reset.tcp(Self.server, Self.client, .rst, seq: 901, at: 1_000)
         #expect(Self.opened(reset).count == 1)
         #expect(Self.opened(reset).first?.responderSummary.rstTime == 1_000)
+        #expect(Self.opened(reset).first?.isServerOnly == false)
 
         let spoken = FlowHarness(configuration: Self.configuration(bare: false, serverOnly: false))
         spoken.tcp(Self.server, Self.client, [.syn, .ack], seq: 900, ack: 101, at: 0)
@@ -106,5 +108,6 @@ struct BareOpenedTests {
         #expect(records.count == 1)
         #expect(records.first?.synAckTime == 0)
         #expect(records.first?.originatorSummary.firstData?.time == 2_000)
+        #expect(records.first?.isServerOnly == false)
     }
 }
