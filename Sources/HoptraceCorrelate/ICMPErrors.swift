@@ -42,14 +42,19 @@ struct ICMPErrors {
             }
         }
 
-        /// Removes a list's `count` earliest positions, in place; nil when none is left.
-        static func dropEarliest(_ count: Int, from positions: inout Positions?) {
+        /// Removes the positions below `end` (a prefix: a list is in order), in place; nil when none is left. Once a
+        /// key's prefix is cut, asking again for the same `end` finds nothing to cut.
+        static func drop(below end: Int, from positions: inout Positions?) {
             switch positions {
             case nil: return
-            case .one?: positions = nil
+            case .one(let position)?:
+                if position < end { positions = nil }
             case .many(var list)?:
+                var cut = 0
+                while cut < list.count && list[cut] < end { cut += 1 }
+                guard cut > 0 else { return }
                 positions = nil
-                list.removeFirst(min(count, list.count))
+                list.removeFirst(cut)
                 if list.count > 1 {
                     positions = .many(list)
                 } else if let only = list.first {
@@ -79,17 +84,15 @@ struct ICMPErrors {
     }
 
     /// Forgets the `count` earliest errors: each is the earliest left in its lists, so each list loses a prefix, cut
-    /// once per list (not once per error: a key quoted by half the errors kept is one cut).
+    /// the first time one of its errors is met (a key quoted by half the errors kept is one cut, the other meetings
+    /// a look at its first position); no table of counts per key is built.
     private mutating func dropFirst(_ count: Int) {
-        var sequences: [UInt32: Int] = [:]
-        var tuples: [TupleKey: Int] = [:]
+        let end = first + count
         for record in records.prefix(count) {
             guard let keys = Self.keys(record.event) else { continue }
-            if let sequence = keys.sequence { sequences[sequence, default: 0] += 1 }
-            tuples[keys.tuple, default: 0] += 1
+            if let sequence = keys.sequence { Positions.drop(below: end, from: &bySequence[sequence]) }
+            Positions.drop(below: end, from: &byTuple[keys.tuple])
         }
-        for (sequence, dropped) in sequences { Positions.dropEarliest(dropped, from: &bySequence[sequence]) }
-        for (tuple, dropped) in tuples { Positions.dropEarliest(dropped, from: &byTuple[tuple]) }
         records.removeFirst(count)
         first += count
     }

@@ -91,6 +91,39 @@ struct ICMPErrorsTests {
         Self.agree(errors, kept, "expired")
     }
 
+    @Test("keys quoted once among keys quoted often, shed many times: found as a scan finds")
+    func onceAndOften() {
+        var errors = ICMPErrors()
+        var kept: [ICMPRecord] = []
+        var all: [ICMPRecord] = []
+        for n in 0..<1_000 {
+            var record = Self.error(n, at: Int64(n) * 1_000)
+            if n % 3 == 0 {
+                // A tuple and a sequence number of its own (a flood's errors each quote another connection).
+                let client = FlowEndpoint(address: IPAddress(10, 2, UInt8(n / 256), UInt8(n % 256)), port: 50_000)
+                record.event.quotedSource = client
+                record.event.quotedTCPSequence = UInt32(100_000 + n)
+            }
+            errors.append(record)
+            kept.append(record)
+            all.append(record)
+            if errors.count > 90 {
+                #expect(errors.shed(to: 45) == kept.count - 45)
+                kept.removeFirst(kept.count - 45)
+            }
+            if n % 97 == 96 {
+                Self.agree(errors, kept, "after \(n)")
+                // Each error ever appended, asked by its own keys: found only while kept.
+                for asked in all {
+                    let isn = asked.event.quotedTCPSequence
+                    let tuples = [TupleKey(client: asked.event.quotedSource, server: asked.event.quotedDestination)]
+                    let scan = kept.filter { TraceEngine.quotes($0.event, isn: isn, tuples: tuples) }
+                    #expect(errors.quoting(isn: isn, tuples: tuples).map(\.event.time) == scan.map(\.event.time))
+                }
+            }
+        }
+    }
+
     @Test("a clock that stepped back: the old errors are not all first, and they all go")
     func clockBack() {
         var errors = ICMPErrors()
