@@ -37,13 +37,13 @@ public final class TraceEngine {
     /// Where each flow record id stands (one lookup per record, whichever it is). Record and group ids are numbered
     /// here and in the flow stage, never taken from the wire: ``IDTable``.
     private var places = IDTable<UInt64, RecordPlace>()
-    private var byClientISN: [UInt32: [Int]] = [:]
-    private var byServerISN: [UInt32: [Int]] = [:]
+    private var byClientISN: [UInt32: CandidateList] = [:]
+    private var byServerISN: [UInt32: CandidateList] = [:]
     /// The connections of ``byServerISN`` that held only replies when their server ISN was learned: the only ones
     /// ``adoptReplies(into:serverISN:)`` can adopt (a connection that held more never holds only replies again), so
     /// that it does not look through every connection with the ISN (a fixed ISN lists 64 for each).
-    private var repliesByServerISN: [UInt32: [Int]] = [:]
-    private var byMidstream: [MidstreamKey: [Int]] = [:]
+    private var repliesByServerISN: [UInt32: CandidateList] = [:]
+    private var byMidstream: [MidstreamKey: CandidateList] = [:]
     private var orphanExchanges: [UInt64: [HTTPExchange]] = [:]
     private var dns: DNSStore
     private var icmp = ICMPErrors()
@@ -216,8 +216,8 @@ public final class TraceEngine {
     /// Lists `group` under its server ISN, just learned (and among the replies, when it holds nothing else).
     private func listServerISN(_ isn: UInt32, of group: ConnectionGroup) {
         group.serverISN = isn
-        Self.note(group.id, in: &byServerISN[isn, default: []])
-        if group.sightings.allSatisfy(\.isReplyOnly) { Self.note(group.id, in: &repliesByServerISN[isn, default: []]) }
+        Self.note(group.id, in: &byServerISN[isn])
+        if group.sightings.allSatisfy(\.isReplyOnly) { Self.note(group.id, in: &repliesByServerISN[isn]) }
     }
 
     /// A provisional record: a connection still open at a capture point.
@@ -440,14 +440,14 @@ public final class TraceEngine {
         places[record.id] = .group(group.id)
         if group.clientISN == nil, let isn = sighting.clientISN {
             group.clientISN = isn
-            Self.note(group.id, in: &byClientISN[isn, default: []])
+            Self.note(group.id, in: &byClientISN[isn])
         }
         if group.serverISN == nil, let isn = sighting.serverISN {
             listServerISN(isn, of: group)
             if !sighting.isReplyOnly { adoptReplies(into: group, serverISN: isn) }
         }
         if let key = MidstreamKey(sighting.record) {
-            Self.note(group.id, in: &byMidstream[key, default: []])
+            Self.note(group.id, in: &byMidstream[key])
         }
         topology.note(
             point: record.capturePoint,
@@ -471,22 +471,20 @@ public final class TraceEngine {
     /// The most client addresses one connection is seen with (before and after source NAT, with a margin).
     static let clientAddressesPerConnection = 4
 
-    static func note(_ id: Int, in list: inout [Int]) {
-        if list.count >= candidatesPerKey { list.removeFirst(list.count - candidatesPerKey + 1) }
-        list.append(id)
+    static func note(_ id: Int, in list: inout CandidateList?) {
+        CandidateList.note(id, in: &list, cap: candidatesPerKey)
     }
 
     /// Takes `id` off a key's list of candidates, and the key off its index when nothing is left under it.
-    static func unnote(_ id: Int, in list: inout [Int]?) {
-        guard list != nil else { return }
-        list?.removeAll { $0 == id }
-        if list?.isEmpty == true { list = nil }
+    static func unnote(_ id: Int, in list: inout CandidateList?) {
+        CandidateList.unnote(id, in: &list)
     }
 
     /// Moves the sightings of replies caught half translated (only the server's packets, the same server ISN),
     /// that arrived before the connection's server ISN was known, into the connection.
     private func adoptReplies(into group: ConnectionGroup, serverISN: UInt32) {
-        for id in repliesByServerISN[serverISN] ?? [] where id != group.id {
+        guard let listed = repliesByServerISN[serverISN] else { return }
+        for id in listed where id != group.id {
             guard let other = groups[id], other.sightings.allSatisfy(\.isReplyOnly),
                 consistent(other.sightings[0], with: group)
             else { continue }
@@ -535,7 +533,8 @@ public final class TraceEngine {
     }
 
     /// ``findGroup(for:)`` among candidates already listed (``candidates(for:)``).
-    private func findGroup(for sighting: Sighting, among candidates: [Int]) -> ConnectionGroup? {
+    private func findGroup(for sighting: Sighting, among candidates: CandidateList?) -> ConnectionGroup? {
+        guard let candidates else { return nil }
         for id in candidates.reversed() {
             guard let group = groups[id] else { continue }
             if consistent(sighting, with: group) { return group }
@@ -545,17 +544,17 @@ public final class TraceEngine {
 
     /// The connections a sighting may belong to, by the first key it has: its client ISN (or the one its reset
     /// answers), its server ISN, or its raw sequence numbers without a handshake; the latest last.
-    private func candidates(for record: ConnectionRecord) -> [Int] {
+    private func candidates(for record: ConnectionRecord) -> CandidateList? {
         if let isn = record.clientISN {
-            return byClientISN[isn] ?? []
+            return byClientISN[isn]
         } else if let isn = record.answeredISN {
-            return byClientISN[isn] ?? []
+            return byClientISN[isn]
         } else if let isn = record.serverISN {
-            return byServerISN[isn] ?? []
+            return byServerISN[isn]
         } else if let key = MidstreamKey(record) {
-            return byMidstream[key] ?? []
+            return byMidstream[key]
         }
-        return []
+        return nil
     }
 
     /// Whether `sighting` is the same connection as `group`'s sightings.
@@ -1136,7 +1135,7 @@ public final class TraceEngine {
         // The sighting (a copy of the record in a box of its own) is made only when a connection may take it: a flood
         // of given-up pieces mostly has none.
         let listed = candidates(for: record)
-        if listed.contains(where: { groups[$0] != nil }) {
+        if let listed, listed.contains(where: { groups[$0] != nil }) {
             let sighting = Sighting(
                 record: record,
                 isFinal: true,
