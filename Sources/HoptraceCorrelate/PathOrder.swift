@@ -43,6 +43,15 @@ struct PathOrder {
         Sighting, OrderEvidence
     )] {
         guard sightings.count > 1 else { return sightings.map { ($0, .first) } }
+        // The order is a function of the sightings, not of the order their records came in (which the flow stage's
+        // emission decides): they are taken by time on the reference clock, capture point and record.
+        let sightings = sightings.sorted { a, b in
+            let ta = topology.corrected(a.start, node: a.point.node)
+            let tb = topology.corrected(b.start, node: b.point.node)
+            if ta != tb { return ta < tb }
+            if a.pointID != b.pointID { return a.pointID < b.pointID }
+            return a.record.id < b.record.id
+        }
         let entries = sightings.map { sighting in
             let isOriginal = sighting.client == original.client && sighting.server == original.server
             let (forward, reverse) = Self.marks(sighting)
@@ -190,8 +199,12 @@ struct PathOrder {
                 }
             }
         }
-        // 2. Two-way delay.
-        if let sum = delaySum(a, b), sum.magnitude > delayTolerance {
+        // 2. Two-way delay, when it says the same measured from either side. From `a`, the sum takes the least delay
+        // each way; from `b`, the least of the negated ones, that is the most: when the two disagree in sign, some
+        // packets were timestamped out of causal order (a bridge's late copies) and the delays decide nothing here.
+        if let sum = delaySum(a, b), sum.magnitude > delayTolerance, let back = delaySum(b, a),
+            back.magnitude > delayTolerance, (sum > 0) != (back > 0)
+        {
             return (sum > 0, .delay)
         }
         // 3. TTL of the client's packets.

@@ -106,3 +106,52 @@ func labScenarioMatchesTruth(_ labCase: LabCaptures.Case) throws {
         #expect(trace.hops.allSatisfy { ($0.synDelay ?? 0) >= 0 && ($0.requestDelay ?? 0) >= 0 })
     }
 }
+
+@Test(
+    "in every lab capture, each trace starts at its client pod's own veth and ends at its server pod's",
+    .enabled(if: !LabCaptures.cases.isEmpty, "no lab captures under captures/"),
+    arguments: LabCaptures.cases
+)
+func labPathEnds(_ labCase: LabCaptures.Case) throws {
+    // Which veth is whose, from what the lab built (truth.json's topology), never from hoptrace: a pod's own link is
+    // where its packets enter and leave the node, so a path that holds it has it at its end. Every trace is checked,
+    // the background traffic's too (a bridge's late copies once put cni0 before the client's veth on 147 of them).
+    let truth = try LabCaptures.truth(labCase.scenario)
+    let pods = ((truth["topology"] as? [String: Any])?["pods"] as? [[String: Any]]) ?? []
+    var veths: [String: String] = [:]
+    for pod in pods {
+        if let ip = pod["ip"] as? String, let veth = pod["veth"] as? String { veths[ip] = veth }
+    }
+    try #require(!veths.isEmpty, "truth.json of \(labCase.scenario) lists no pods")
+    // As `trace --all` and as `trace --all --k8s` (the cluster's state changes what the correlator knows of links),
+    // and for `tcpdump -i any` files also as a bare `trace --all FILE` does, with no interface names (`if4`: read
+    // back through the truth's ifindex table), where no name convention tells a bridge from a veth.
+    let withState = FileManager.default.fileExists(atPath: LabCaptures.path("\(labCase.scenario).k8s.json"))
+    var traces =
+        try LabCaptures.trace(labCase, truth: truth)
+        + (withState ? try LabCaptures.trace(labCase, truth: truth, k8s: true) : [])
+    if labCase.format == "sll2.pcap" {
+        let state = withState ? try ClusterState.load(paths: [LabCaptures.path("\(labCase.scenario).k8s.json")]) : nil
+        _ = try Correlator.trace(
+            files: [LabCaptures.path("\(labCase.scenario).\(labCase.format)")],
+            directory: ClusterDirectory(state: state)
+        ) { traces += $0 }
+    }
+    let byIndex = LabCaptures.interfaceNames(truth)
+    var checked = 0
+    for trace in traces where trace.hops.count > 1 {
+        let names = trace.hops.map { hop in
+            hop.point.name.hasPrefix("if") ? Int32(hop.point.name.dropFirst(2)).flatMap { byIndex[$0] } ?? hop.point.name
+                : hop.point.name
+        }
+        if let client = trace.client, let veth = veths[client.address.description], names.contains(veth) {
+            #expect(names.first == veth, "#\(trace.index) from \(client): \(names)")
+            checked += 1
+        }
+        if let server = trace.server, let veth = veths[server.address.description], names.contains(veth) {
+            #expect(names.last == veth, "#\(trace.index) to \(server): \(names)")
+            checked += 1
+        }
+    }
+    #expect(checked > 0 || traces.allSatisfy { $0.hops.count < 2 }, "no path end checked in \(labCase)")
+}
