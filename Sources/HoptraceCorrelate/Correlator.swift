@@ -98,10 +98,12 @@ public enum Correlator {
         // Files: a connection with only its client's bare packets so far is taken at its final record (or once it
         // holds more), so its provisional records are not asked for.
         // Pieces with only the server's packets are taken at their final record too (``TraceEngine``'s
-        // `isServerOnly`).
+        // `isServerOnly`), and connections where neither side has sent payload, a FIN or a reset at the record that
+        // carries more (``ConnectionRecord/isQuiet``).
         if options.liveness == nil {
             configuration.emitBareOpened = false
             configuration.emitServerOnlyOpened = false
+            configuration.emitQuietOpened = false
         }
         var pipeline = FlowPipeline(ifIndexNames: ifIndexNames, configuration: configuration, filter: filter)
         pipeline.nodeIfIndexNames = nodeIfIndexNames

@@ -239,6 +239,12 @@ public final class TraceEngine {
             // unanswered SYNs then costs one record each, not two. Live tracing judges a SYN by its provisional
             // records, so it takes them all. (Over files, ``Correlator`` does not even ask the flow stage for these:
             // ``FlowConfiguration/emitBareOpened``; records from elsewhere, such as the store's, may still hold them.)
+        } else if options.liveness == nil, record.isQuiet {
+            // Files: a connection where neither side has sent payload, a FIN or a reset yet (a handshake, bare ACKs)
+            // is taken at the record that carries more, or at its final record: a flood of half-open or idle
+            // connections then makes no connection of each in the correlator until it carries something. (Over
+            // files, ``Correlator`` does not ask for these: ``FlowConfiguration/emitQuietOpened``.) Nothing is
+            // judged earlier for it: path order does not depend on when a sighting joined its connection.
         } else if options.liveness == nil, isServerOnly(record) {
             // Files: a piece with only the server's packets and no reset (a SYN-ACK or a response, where only
             // replies pass, or after the flow stage gave its connection up) waits for its final record too: a flood

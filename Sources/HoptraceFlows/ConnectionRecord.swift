@@ -465,6 +465,19 @@ extension ConnectionRecord {
         Self.isServerOnly(originator: originatorSummary, responder: responderSummary, synTime: synTime)
     }
 
+    /// Whether neither side has sent payload, a FIN or a reset: a handshake (complete or not), bare ACKs, keep-alives.
+    /// What ``FlowConfiguration/emitQuietOpened`` leaves out of provisional records, and what correlation of files
+    /// takes at the record that carries more (its first data, FIN or reset) or at its final record.
+    public var isQuiet: Bool {
+        Self.isQuiet(originator: originatorSummary, responder: responderSummary)
+    }
+
+    /// ``isQuiet`` from the two directions' summaries (the flow stage asks before it builds a record).
+    static func isQuiet(originator: TCPDirectionSummary, responder: TCPDirectionSummary) -> Bool {
+        originator.firstData == nil && responder.firstData == nil && originator.fin == nil && responder.fin == nil
+            && originator.rstTime == nil && responder.rstTime == nil
+    }
+
     /// ``isServerOnly`` from the parts of a record (the flow stage asks before it builds one).
     static func isServerOnly(originator: TCPDirectionSummary, responder: TCPDirectionSummary, synTime: Int64?) -> Bool {
         synTime == nil && originator.packets == 0 && responder.rstTime == nil

@@ -234,7 +234,9 @@ public final class FlowAnalyzer {
                         originator: connection.orig.summary,
                         responder: connection.resp.summary,
                         synTime: connection.synTime
-                    )
+                    ),
+                self.configuration.emitQuietOpened
+                    || !ConnectionRecord.isQuiet(originator: connection.orig.summary, responder: connection.resp.summary)
             {
                 self.output.emit(.opened(connection.record(reason: .endOfInput)))
             }

@@ -38,6 +38,12 @@ public struct FlowConfiguration: Sendable {
     /// takes such a piece at its final record, and turns this off (a flood of connections given up then costs no
     /// provisional records for their reply pieces).
     public var emitServerOnlyOpened = true
+    /// With ``emitOpened``: whether a provisional record is also emitted while neither side has sent payload, a FIN or
+    /// a reset (``ConnectionRecord/isQuiet``: the SYN-ACK and the handshake's ACK). Live correlation judges a
+    /// handshake by them; correlation of files takes such a connection at its first data, FIN or reset, or at its
+    /// final record, and turns this off (a flood of half-open or idle connections then costs no connection each in
+    /// the correlator until it carries something).
+    public var emitQuietOpened = true
     /// Whether every TCP segment is also emitted as a ``SegmentObservation`` (for correlation across capture
     /// points).
     public var emitSegments = false

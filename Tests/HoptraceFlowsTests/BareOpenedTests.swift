@@ -110,4 +110,43 @@ struct BareOpenedTests {
         #expect(records.first?.originatorSummary.firstData?.time == 2_000)
         #expect(records.first?.isServerOnly == false)
     }
+
+    @Test("a quiet connection (handshake, keep-alive ACKs): provisional records only when asked for, then at its data")
+    func quiet() {
+        let request = Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
+        for quiet in [true, false] {
+            var configuration = Self.configuration(bare: false, serverOnly: false)
+            configuration.emitQuietOpened = quiet
+            let harness = FlowHarness(configuration: configuration)
+            harness.tcp(Self.client, Self.server, .syn, seq: 100, at: 0)
+            harness.tcp(Self.server, Self.client, [.syn, .ack], seq: 900, ack: 101, at: 1_000)
+            harness.tcp(Self.client, Self.server, .ack, seq: 101, ack: 901, at: 2_000)
+            // Asked for: the answer and the completed handshake, each a quiet record; else none.
+            let handshake = Self.opened(harness)
+            #expect(handshake.count == (quiet ? 2 : 0))
+            #expect(handshake.allSatisfy { $0.isQuiet })
+            // The client's request: its record either way, carrying the whole handshake, not quiet.
+            harness.tcp(Self.client, Self.server, [.ack, .psh], seq: 101, ack: 901, payload: request, at: 3_000)
+            let records = Self.opened(harness)
+            #expect(records.count == handshake.count + 1)
+            let first = records.last
+            #expect(first?.isQuiet == false)
+            #expect(first?.synTime == 0)
+            #expect(first?.synAckTime == 1_000)
+            #expect(first?.handshakeAckTime == 2_000)
+            #expect(first?.originatorSummary.firstData?.time == 3_000)
+        }
+        // A FIN and a reset each end a quiet spell: their records are emitted.
+        for flags in [TCPFlags([.fin, .ack]), TCPFlags.rst] {
+            var configuration = Self.configuration(bare: false, serverOnly: false)
+            configuration.emitQuietOpened = false
+            let harness = FlowHarness(configuration: configuration)
+            harness.tcp(Self.client, Self.server, .syn, seq: 100, at: 0)
+            harness.tcp(Self.server, Self.client, [.syn, .ack], seq: 900, ack: 101, at: 1_000)
+            harness.tcp(Self.server, Self.client, flags, seq: 901, ack: 101, at: 2_000)
+            let records = Self.opened(harness)
+            #expect(records.count == 1, "\(flags)")
+            #expect(records.first?.isQuiet == false)
+        }
+    }
 }
