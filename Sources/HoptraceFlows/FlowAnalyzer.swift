@@ -236,7 +236,10 @@ public final class FlowAnalyzer {
                         synTime: connection.synTime
                     ),
                 self.configuration.emitQuietOpened
-                    || !ConnectionRecord.isQuiet(originator: connection.orig.summary, responder: connection.resp.summary)
+                    || !ConnectionRecord.isQuiet(
+                        originator: connection.orig.summary,
+                        responder: connection.resp.summary
+                    )
             {
                 self.output.emit(.opened(connection.record(reason: .endOfInput)))
             }

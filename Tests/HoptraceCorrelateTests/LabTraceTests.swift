@@ -141,8 +141,10 @@ func labPathEnds(_ labCase: LabCaptures.Case) throws {
     var checked = 0
     for trace in traces where trace.hops.count > 1 {
         let names = trace.hops.map { hop in
-            hop.point.name.hasPrefix("if") ? Int32(hop.point.name.dropFirst(2)).flatMap { byIndex[$0] } ?? hop.point.name
-                : hop.point.name
+            guard hop.point.name.hasPrefix("if"), let index = Int32(hop.point.name.dropFirst(2)) else {
+                return hop.point.name
+            }
+            return byIndex[index] ?? hop.point.name
         }
         if let client = trace.client, let veth = veths[client.address.description], names.contains(veth) {
             #expect(names.first == veth, "#\(trace.index) from \(client): \(names)")
