@@ -9,6 +9,10 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
   ka-shared  the same with one shared path (GET /ka), as health checks and /metrics scrapes look
   ka-serial  COUNT keep-alive connections opened one after the other, each answered once (handshake, GET /ka/<i>,
              200, ACK) and never closed (6 packets per connection)
+  ka-random  the same six packets of COUNT keep-alive connections, each connection's in order, the connections
+             interleaved at random (a fixed seed): all open at once, as real concurrency mixes them
+  syn-answered COUNT SYNs from random addresses and ports, each answered by the server's SYN-ACK and never
+             acknowledged (half-open connections: a SYN flood against a listening port)
   pipe       COUNT pipelined requests (GET /p/<i>) on one connection after its handshake, never answered
   dns-one    COUNT DNS queries from one client address (ports and ids cycling, distinct names), never answered
   dns-answered COUNT A lookups from one client address (distinct names, each answered 1 us later with an address),
@@ -32,7 +36,7 @@ import sys
 
 KINDS = (
     "syn", "dns", "ka", "ka-shared", "ka-serial", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back",
-    "rst", "ack", "midstream", "frag"
+    "rst", "ack", "midstream", "frag", "ka-random", "syn-answered"
 )
 if len(sys.argv) != 3 or sys.argv[1] not in KINDS or not sys.argv[2].isdigit():
     sys.exit("usage: tools/bench/floods.py KIND COUNT > FILE (KIND: " + ", ".join(KINDS) + ")")
@@ -97,7 +101,15 @@ elif kind == "dns":
         query = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0) + name + b"\x00" + struct.pack("!HH", 1, 1)
         udp = struct.pack("!HHHH", port, 53, 8 + len(query), 0) + query
         emit(ETHER + ip(address, SERVER, 17, udp))
-elif kind in ("ka", "ka-shared", "ka-serial"):
+elif kind == "syn-answered":
+    import random
+    rnd = random.Random(42)
+    for i in range(count):
+        a = bytes([rnd.randrange(1, 224), rnd.randrange(256), rnd.randrange(256), rnd.randrange(1, 255)])
+        p, c = rnd.randrange(1024, 65535), rnd.getrandbits(32)
+        tcp(a, SERVER, p, 80, c, 0, SYN)
+        tcp(SERVER, a, 80, p, rnd.getrandbits(32), c + 1, SYN | ACK)
+elif kind in ("ka", "ka-shared", "ka-serial", "ka-random"):
     response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
     def keepalive(i, step):
@@ -125,6 +137,19 @@ elif kind in ("ka", "ka-shared", "ka-serial"):
         for i in range(count):
             for step in range(6):
                 keepalive(i, step)
+    elif kind == "ka-random":
+        import random
+        rnd = random.Random(42)
+        steps = [0] * count
+        live = list(range(count))
+        while live:
+            j = rnd.randrange(len(live))
+            i = live[j]
+            keepalive(i, steps[i])
+            steps[i] += 1
+            if steps[i] == 6:
+                live[j] = live[-1]
+                live.pop()
     else:
         for step in range(6):
             for i in range(count):
