@@ -945,8 +945,8 @@ struct Diagnosis {
         let reset = resetOrigin(withStrays(facts, assembly), facts: facts)
         let clientReset = facts.sightings.compactMap(\.record.originatorSummary.rstTime).min()
         state.end = max(state.end, corrected(client.record.endTime, client))
-        // Each sentence is one interpolation (its storage reserved once): built of `+` and `+=`, the words cost a
-        // reallocation and a copy per piece, a tenth of a lone reset's trace.
+        // Each sentence is one interpolation (its storage reserved once): built of `+` and `+=`, the pieces cost a
+        // reallocation and a copy each, a tenth of a lone reset's trace.
         if !handshake {
             let then =
                 reset != nil
@@ -971,24 +971,17 @@ struct Diagnosis {
             )
         }
         let closed = o.fin != nil || r.fin != nil || clientReset != nil || reset != nil
+        let what = o.firstData == nil ? "no data was sent" : "\(o.bytes) bytes were sent and \(r.bytes) received"
         if closed {
-            let sentence =
-                o.firstData == nil
-                ? "the connection to \(service) opened and closed; no data was sent, no HTTP request was recognised"
-                : """
-                the connection to \(service) opened and closed; \(o.bytes) bytes were sent and \(r.bytes) received, \
-                no HTTP request was recognised
-                """
-            return Verdict(kind: .ok, sentence: sentence)
+            return Verdict(
+                kind: .ok,
+                sentence: "the connection to \(service) opened and closed; \(what), no HTTP request was recognised"
+            )
         }
-        let sentence =
-            o.firstData == nil
-            ? "the connection to \(service) opened and was still open when the capture ended; no data was sent"
-            : """
-            the connection to \(service) opened and was still open when the capture ended; \(o.bytes) bytes were \
-            sent and \(r.bytes) received
-            """
-        return Verdict(kind: .ok, sentence: sentence)
+        return Verdict(
+            kind: .ok,
+            sentence: "the connection to \(service) opened and was still open when the capture ended; \(what)"
+        )
     }
 
     // MARK: Slow

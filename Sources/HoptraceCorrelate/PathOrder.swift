@@ -44,14 +44,7 @@ struct PathOrder {
     )] {
         guard sightings.count > 1 else { return sightings.map { ($0, .first) } }
         // The order is a function of the sightings, not of the order their records came in (which the flow stage's
-        // emission decides): they are taken by time on the reference clock, capture point and record.
-        let sightings = sightings.sorted { a, b in
-            let ta = topology.corrected(a.start, node: a.point.node)
-            let tb = topology.corrected(b.start, node: b.point.node)
-            if ta != tb { return ta < tb }
-            if a.pointID != b.pointID { return a.pointID < b.pointID }
-            return a.record.id < b.record.id
-        }
+        // emission decides): the entries are taken by time on the reference clock, capture point and record.
         let entries = sightings.map { sighting in
             let isOriginal = sighting.client == original.client && sighting.server == original.server
             let (forward, reverse) = Self.marks(sighting)
@@ -62,6 +55,11 @@ struct PathOrder {
                 reverse: reverse,
                 time: topology.corrected(sighting.start, node: sighting.point.node)
             )
+        }
+        .sorted { a, b in
+            if a.time != b.time { return a.time < b.time }
+            if a.sighting.pointID != b.sighting.pointID { return a.sighting.pointID < b.sighting.pointID }
+            return a.sighting.record.id < b.sighting.record.id
         }
         let bridges = Self.bridgesByDirection(sightings)
         let ends = Ends(client: original.client.address, servers: Set(sightings.map(\.server.address)))
@@ -202,8 +200,8 @@ struct PathOrder {
         // 2. Two-way delay, when it says the same measured from either side. From `a`, the sum takes the least delay
         // each way; from `b`, the least of the negated ones, that is the most: when the two disagree in sign, some
         // packets were timestamped out of causal order (a bridge's late copies) and the delays decide nothing here.
-        if let sum = delaySum(a, b), sum.magnitude > delayTolerance, let back = delaySum(b, a),
-            back.magnitude > delayTolerance, (sum > 0) != (back > 0)
+        if let (sum, back) = delaySums(a, b), sum.magnitude > delayTolerance, back.magnitude > delayTolerance,
+            (sum > 0) != (back > 0)
         {
             return (sum > 0, .delay)
         }
@@ -244,22 +242,25 @@ struct PathOrder {
         }
     }
 
-    /// The sum of the two one-way delays from `a` to `b` and back, when both saw packets both ways.
-    func delaySum(_ a: Entry, _ b: Entry) -> Int64? {
-        var forward: Int64?
+    /// The sum of the two one-way delays from `a` to `b` and back, measured from `a` and from `b` (each side takes
+    /// the least delay each way it sees; see rule 2), when both saw packets both ways. One pass over the marks.
+    func delaySums(_ a: Entry, _ b: Entry) -> (fromA: Int64, fromB: Int64)? {
+        var forward: (Int64, Int64)?
         for (key, ta) in a.forward {
             guard let tb = b.forward[key] else { continue }
-            let delta = Clock.since(tb, ta)
-            forward = min(forward ?? delta, delta)
+            let there = Clock.since(tb, ta)
+            let back = Clock.since(ta, tb)
+            forward = forward.map { (min($0.0, there), min($0.1, back)) } ?? (there, back)
         }
-        var reverse: Int64?
+        var reverse: (Int64, Int64)?
         for (key, ta) in a.reverse {
             guard let tb = b.reverse[key] else { continue }
-            let delta = Clock.since(ta, tb)
-            reverse = min(reverse ?? delta, delta)
+            let there = Clock.since(ta, tb)
+            let back = Clock.since(tb, ta)
+            reverse = reverse.map { (min($0.0, there), min($0.1, back)) } ?? (there, back)
         }
         guard let forward, let reverse else { return nil }
-        return Clock.plus(forward, reverse)
+        return (Clock.plus(forward.0, reverse.0), Clock.plus(forward.1, reverse.1))
     }
 
     /// The packets of a sighting that another point can recognise, keyed by what identifies them (kind and raw

@@ -481,11 +481,6 @@ public final class TraceEngine {
         CandidateList.note(id, in: &list, cap: candidatesPerKey)
     }
 
-    /// Takes `id` off a key's list of candidates, and the key off its index when nothing is left under it.
-    static func unnote(_ id: Int, in list: inout CandidateList?) {
-        CandidateList.unnote(id, in: &list)
-    }
-
     /// Moves the sightings of replies caught half translated (only the server's packets, the same server ISN),
     /// that arrived before the connection's server ISN was known, into the connection.
     private func adoptReplies(into group: ConnectionGroup, serverISN: UInt32) {
@@ -501,8 +496,8 @@ public final class TraceEngine {
             }
             group.lastActivity = max(group.lastActivity, other.lastActivity)
             groups[id] = nil
-            Self.unnote(id, in: &byServerISN[serverISN])
-            Self.unnote(id, in: &repliesByServerISN[serverISN])
+            CandidateList.unnote(id, in: &byServerISN[serverISN])
+            CandidateList.unnote(id, in: &repliesByServerISN[serverISN])
         }
     }
 
@@ -1031,13 +1026,13 @@ public final class TraceEngine {
                 places[sighting.record.id] = .finished(watermark)
             }
         }
-        if let isn = group.clientISN { Self.unnote(group.id, in: &byClientISN[isn]) }
+        if let isn = group.clientISN { CandidateList.unnote(group.id, in: &byClientISN[isn]) }
         if let isn = group.serverISN {
-            Self.unnote(group.id, in: &byServerISN[isn])
-            Self.unnote(group.id, in: &repliesByServerISN[isn])
+            CandidateList.unnote(group.id, in: &byServerISN[isn])
+            CandidateList.unnote(group.id, in: &repliesByServerISN[isn])
         }
         for sighting in group.sightings {
-            if let key = MidstreamKey(sighting.record) { Self.unnote(group.id, in: &byMidstream[key]) }
+            if let key = MidstreamKey(sighting.record) { CandidateList.unnote(group.id, in: &byMidstream[key]) }
         }
         traceHeld(group, final: final)
     }
