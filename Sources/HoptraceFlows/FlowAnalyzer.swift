@@ -145,8 +145,15 @@ public final class FlowAnalyzer {
             if self.table.count >= self.configuration.maxConnections {
                 let victims = self.table.removeLeastRecent(self.table.count - self.configuration.maxConnections + 1)
                 for victim in victims {
-                    self.output.statistics.evictedForCap += 1
-                    self.emitConnection(victim, reason: .evicted)
+                    if victim.closedAt != nil {
+                        // Closed both ways (or reset) and only lingering for late retransmissions: it ended, and
+                        // nothing of it is lost by ending its linger early.
+                        self.output.statistics.closedConnections += 1
+                        self.emitConnection(victim, reason: .closed)
+                    } else {
+                        self.output.statistics.evictedForCap += 1
+                        self.emitConnection(victim, reason: .evicted)
+                    }
                 }
             }
             let flipped = Self.isFlipped(tcp, source: source, destination: destination)

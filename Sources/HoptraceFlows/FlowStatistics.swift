@@ -17,11 +17,11 @@ public struct FlowStatistics: Sendable, Hashable {
     public var activeConnections = 0
     /// Most TCP connections tracked at once.
     public var peakConnections = 0
-    /// Connections emitted after close plus linger.
+    /// Connections emitted after close plus linger, or closed and still lingering when the cap needed room.
     public var closedConnections = 0
     /// Connections emitted after the idle timeout.
     public var idleConnections = 0
-    /// Connections evicted to stay under ``FlowConfiguration/maxConnections`` (their records say `.evicted`).
+    /// Open connections evicted to stay under ``FlowConfiguration/maxConnections`` (their records say `.evicted`).
     public var evictedForCap = 0
     /// DNS transactions emitted early to stay under ``FlowConfiguration/maxDNSTransactions``
     /// (``DNSTransaction/isEvicted``).

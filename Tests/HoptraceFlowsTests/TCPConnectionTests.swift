@@ -235,6 +235,38 @@ struct TCPConnectionTests {
         #expect(harness.connections.filter { $0.endReason == .evicted }.count == statistics.evictedForCap)
     }
 
+    /// A connection closed by FINs both ways, lingering for late retransmissions when the cap needs room, ended: it
+    /// leaves as `.closed`, not as given up (the correlator would flag a complete request "evicted"). Open
+    /// connections the cap pushes out are still `.evicted`.
+    @Test func capEndsClosedConnectionsAsClosed() throws {
+        var configuration = FlowConfiguration()
+        configuration.maxConnections = 4
+        let harness = FlowHarness(configuration: configuration)
+        // Two connections closed by a FIN each way (the last ACK not captured), two left open, all within the linger.
+        for index in 0..<4 {
+            let client = FlowEndpoint.v4("10.0.0.1", UInt16(20_000 + index))
+            let at = Int64(index) * 10 * Self.ms
+            harness.tcp(client, Self.server, [.syn], seq: 1, at: at)
+            harness.tcp(Self.server, client, [.syn, .ack], seq: 100, ack: 2, at: at + 1)
+            harness.tcp(client, Self.server, [.ack], seq: 2, ack: 101, at: at + 2)
+            if index < 2 {
+                harness.tcp(client, Self.server, [.fin, .ack], seq: 2, ack: 101, at: at + 3)
+                harness.tcp(Self.server, client, [.fin, .ack], seq: 101, ack: 3, at: at + 4)
+            }
+        }
+        #expect(harness.connections.isEmpty)
+        // Four new connections push all four out.
+        for index in 0..<4 {
+            let client = FlowEndpoint.v4("10.0.0.2", UInt16(30_000 + index))
+            harness.tcp(client, Self.server, [.syn], seq: 1, at: 100 * Self.ms + Int64(index))
+        }
+        let pushed = harness.connections.sorted { $0.originator.port < $1.originator.port }
+        #expect(pushed.map(\.originator.port) == [20_000, 20_001, 20_002, 20_003])
+        #expect(pushed.map(\.endReason) == [.closed, .closed, .evicted, .evicted])
+        #expect(harness.analyzer.statistics.closedConnections == 2)
+        #expect(harness.analyzer.statistics.evictedForCap == 2)
+    }
+
     @Test func midstreamConnectionIsOTHWithFlip() throws {
         let harness = FlowHarness()
         // First packet seen is from the server port: the client is made originator.
