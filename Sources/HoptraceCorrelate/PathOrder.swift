@@ -25,14 +25,31 @@ struct PathOrder {
     var delayTolerance: Int64 = 2_000
     let topology: Topology
 
-    /// A sighting with the facts ordering reads.
+    /// What ordering reads of a sighting, as plain values: one comparison for each pair of a connection's sightings
+    /// copies two of these (a ``Sighting`` holds a dozen references, each retained and released by a copy).
     struct Entry {
-        var sighting: Sighting
+        /// The sighting's position in the list given to ``order(_:original:)``.
+        var index: Int
+        var pointID: Int
+        /// The capture point's node, numbered within this connection (nil, one node, is a number too).
+        var node: Int
+        var direction: PacketDirection
+        var recordID: UInt64
+        /// The TTL of the client's first packet there.
+        var ttl: UInt8?
         /// 0 for the client's own addresses, 1 once translated.
         var stage: Int
-        var forward: [UInt64: Int64]
-        var reverse: [UInt64: Int64]
+        /// ``marks(_:)`` sorted by key, so that two entries' common packets are found by one merge, not by hashing
+        /// each key.
+        var forward: [(key: UInt64, time: Int64)]
+        var reverse: [(key: UInt64, time: Int64)]
         var time: Int64
+        /// What the interface's name says it is, and whether it is a bridge (by name, or by the connection crossing
+        /// it both In and Out).
+        var kind: PointKind
+        var isBridge: Bool
+        /// The one address the point's link belongs to (``Topology/home(of:)``).
+        var home: IPAddress?
     }
 
     /// The sightings in path order, each with the evidence that placed it after the one before.
@@ -43,27 +60,46 @@ struct PathOrder {
         Sighting, OrderEvidence
     )] {
         guard sightings.count > 1 else { return sightings.map { ($0, .first) } }
+        // What the topology says of each point is read once per sighting, not once per pair compared: a connection
+        // seen at hundreds of points (a hostile capture) costs its pairs' comparisons, not as many name parses.
+        let bridges = Self.bridgesByDirection(sightings)
+        var nodes: [String?: Int] = [:]
         // The order is a function of the sightings, not of the order their records came in (which the flow stage's
         // emission decides): the entries are taken by time on the reference clock, capture point and record.
-        let entries = sightings.map { sighting in
+        let entries = sightings.enumerated().map { index, sighting in
             let isOriginal = sighting.client == original.client && sighting.server == original.server
             let (forward, reverse) = Self.marks(sighting)
+            let kind = topology.kind(of: sighting.point)
+            let node: Int
+            if let known = nodes[sighting.point.node] {
+                node = known
+            } else {
+                node = nodes.count
+                nodes[sighting.point.node] = node
+            }
             return Entry(
-                sighting: sighting,
+                index: index,
+                pointID: sighting.pointID,
+                node: node,
+                direction: sighting.direction,
+                recordID: sighting.record.id,
+                ttl: sighting.record.originatorFirst?.ttl,
                 stage: isOriginal ? 0 : 1,
-                forward: forward,
-                reverse: reverse,
-                time: topology.corrected(sighting.start, node: sighting.point.node)
+                forward: forward.map { (key: $0.key, time: $0.value) }.sorted { $0.key < $1.key },
+                reverse: reverse.map { (key: $0.key, time: $0.value) }.sorted { $0.key < $1.key },
+                time: topology.corrected(sighting.start, node: sighting.point.node),
+                kind: kind,
+                isBridge: bridges.contains(sighting.pointID) || kind == .bridge,
+                home: topology.home(of: sighting.pointID)
             )
         }
         .sorted { a, b in
             if a.time != b.time { return a.time < b.time }
-            if a.sighting.pointID != b.sighting.pointID { return a.sighting.pointID < b.sighting.pointID }
-            return a.sighting.record.id < b.sighting.record.id
+            if a.pointID != b.pointID { return a.pointID < b.pointID }
+            return a.recordID < b.recordID
         }
-        let bridges = Self.bridgesByDirection(sightings)
         let ends = Ends(client: original.client.address, servers: Set(sightings.map(\.server.address)))
-        let ports = bridgePorts(entries, bridges: bridges)
+        let ports = bridgePorts(entries)
         let count = entries.count
         // decisions[i][j]: i before j, with the evidence that decided it.
         var decisions = [[(Bool, OrderEvidence)?]](
@@ -74,8 +110,8 @@ struct PathOrder {
         for i in 0..<count {
             for j in (i + 1)..<count {
                 let decision =
-                    bridgeDecision(i, j, entries: entries, ports: ports, bridges: bridges, ends: ends)
-                    ?? compare(entries[i], entries[j], bridges: bridges, ends: ends)
+                    bridgeDecision(i, j, entries: entries, ports: ports, ends: ends)
+                    ?? compare(entries[i], entries[j], ends: ends)
                 decisions[i][j] = decision
                 decisions[j][i] = (!decision.0, decision.1)
                 let weight = Self.weight(decision.1)
@@ -89,7 +125,7 @@ struct PathOrder {
         var result: [(Sighting, OrderEvidence)] = []
         for (position, index) in ranked.enumerated() {
             let evidence = position == 0 ? .first : (decisions[ranked[position - 1]][index]?.1 ?? .time)
-            result.append((entries[index].sighting, evidence))
+            result.append((sightings[entries[index].index], evidence))
         }
         return result
     }
@@ -101,15 +137,13 @@ struct PathOrder {
     /// out are captured in step, those it bridges are not), so neither time nor two-way delays place it against its
     /// ports: the frame crossed it between the port on the client's side and the port on the server's side, whose
     /// own order the delays give.
-    func bridgePorts(_ entries: [Entry], bridges: Set<Int>) -> [Int: [Int]] {
+    func bridgePorts(_ entries: [Entry]) -> [Int: [Int]] {
         var result: [Int: [Int]] = [:]
         for (index, entry) in entries.enumerated() {
-            let point = entry.sighting.point
-            guard bridges.contains(entry.sighting.pointID) || topology.kind(of: point) == .bridge else { continue }
+            guard entry.isBridge else { continue }
             let ports = entries.indices.filter { other in
-                let candidate = entries[other].sighting
-                return candidate.point.node == point.node && candidate.pointID != entry.sighting.pointID
-                    && topology.kind(of: candidate.point) == .podLink
+                let candidate = entries[other]
+                return candidate.kind == .podLink && candidate.node == entry.node && candidate.pointID != entry.pointID
             }
             if !ports.isEmpty { result[index] = ports }
         }
@@ -123,27 +157,27 @@ struct PathOrder {
         _ j: Int,
         entries: [Entry],
         ports: [Int: [Int]],
-        bridges: Set<Int>,
         ends: Ends
     ) -> (Bool, OrderEvidence)? {
         func portBefore(_ port: Int, bridge: Int) -> Bool? {
             // Directions on one node say it already (rule 1).
-            guard entries[port].sighting.direction == .unknown || entries[bridge].sighting.direction == .unknown,
-                let all = ports[bridge], all.contains(port)
+            guard let all = ports[bridge], all.contains(port),
+                entries[port].direction == .unknown || entries[bridge].direction == .unknown
             else { return nil }
             let others = all.filter { other in
                 other != port
-                    && (entries[other].sighting.pointID != entries[port].sighting.pointID
+                    && (entries[other].pointID != entries[port].pointID
                         || entries[other].stage != entries[port].stage)
             }
             if let other = others.first {
-                return compare(entries[port], entries[other], bridges: bridges, ends: ends).0
+                return compare(entries[port], entries[other], ends: ends).0
             }
-            let home = topology.home(of: entries[port].sighting.pointID)
+            let home = entries[port].home
             if home == ends.client { return true }
             if let home, ends.servers.contains(home) { return false }
             return nil
         }
+        guard !ports.isEmpty else { return nil }
         if let before = portBefore(j, bridge: i) { return (!before, .bridge) }
         if let before = portBefore(i, bridge: j) { return (before, .bridge) }
         return nil
@@ -175,24 +209,22 @@ struct PathOrder {
     }
 
     /// Whether `a` is nearer the client than `b`, and why.
-    func compare(_ a: Entry, _ b: Entry, bridges: Set<Int>, ends: Ends) -> (Bool, OrderEvidence) {
-        let sa = a.sighting
-        let sb = b.sighting
-        let sameNode = sa.point.node == sb.point.node
+    func compare(_ a: Entry, _ b: Entry, ends: Ends) -> (Bool, OrderEvidence) {
+        let sameNode = a.node == b.node
         // 1. Directions on one node.
-        if sameNode, sa.direction != .unknown, sb.direction != .unknown {
-            if sa.direction == .inbound && sb.direction == .outbound { return (true, .direction) }
-            if sa.direction == .outbound && sb.direction == .inbound { return (false, .direction) }
-            if sa.pointID == sb.pointID {
+        if sameNode, a.direction != .unknown, b.direction != .unknown {
+            if a.direction == .inbound && b.direction == .outbound { return (true, .direction) }
+            if a.direction == .outbound && b.direction == .inbound { return (false, .direction) }
+            if a.pointID == b.pointID {
                 // The same point both ways is impossible with one direction; two variants on one point and
                 // direction: the translated one is later.
                 if a.stage != b.stage { return (a.stage < b.stage, .translation) }
             } else {
-                let aBridge = bridges.contains(sa.pointID) || topology.kind(of: sa.point) == .bridge
-                let bBridge = bridges.contains(sb.pointID) || topology.kind(of: sb.point) == .bridge
+                let aBridge = a.isBridge
+                let bBridge = b.isBridge
                 if aBridge != bBridge {
                     // Entering (In): the port before the bridge. Leaving (Out): the bridge before the port.
-                    let entering = sa.direction == .inbound
+                    let entering = a.direction == .inbound
                     return (entering ? bBridge : aBridge, .direction)
                 }
             }
@@ -206,14 +238,14 @@ struct PathOrder {
             return (sum > 0, .delay)
         }
         // 3. TTL of the client's packets.
-        if let ta = sa.record.originatorFirst?.ttl, let tb = sb.record.originatorFirst?.ttl, ta != tb {
+        if let ta = a.ttl, let tb = b.ttl, ta != tb {
             return (ta > tb, .ttl)
         }
         // 4. Translation stage.
         if a.stage != b.stage { return (a.stage < b.stage, .translation) }
         // 5. Link ownership: the client's own link first, the server's last.
-        let aHome = topology.home(of: sa.pointID)
-        let bHome = topology.home(of: sb.pointID)
+        let aHome = a.home
+        let bHome = b.home
         if aHome != bHome {
             if aHome == ends.client { return (true, .link) }
             if bHome == ends.client { return (false, .link) }
@@ -222,8 +254,8 @@ struct PathOrder {
         }
         // 6. Names.
         if sameNode {
-            let ra = nameRank(sa.point, stage: a.stage)
-            let rb = nameRank(sb.point, stage: b.stage)
+            let ra = Self.nameRank(a.kind, stage: a.stage)
+            let rb = Self.nameRank(b.kind, stage: b.stage)
             if ra != rb { return (ra < rb, .name) }
         }
         // 7. Time on the reference clock.
@@ -232,8 +264,8 @@ struct PathOrder {
 
     /// Name classes in the usual direction of travel from a client: before translation the client's side (its
     /// link, the bridge, the uplink where an external client enters), after it the server's side.
-    func nameRank(_ point: CapturePoint, stage: Int) -> Int {
-        switch topology.kind(of: point) {
+    static func nameRank(_ kind: PointKind, stage: Int) -> Int {
+        switch kind {
         case .podLink, .loopback: return stage == 0 ? 0 : 4
         case .uplink: return stage == 0 ? 1 : 3
         case .bridge: return 2
@@ -243,24 +275,40 @@ struct PathOrder {
     }
 
     /// The sum of the two one-way delays from `a` to `b` and back, measured from `a` and from `b` (each side takes
-    /// the least delay each way it sees; see rule 2), when both saw packets both ways. One pass over the marks.
+    /// the least delay each way it sees; see rule 2), when both saw packets both ways. One merge of the sorted marks
+    /// each way.
     func delaySums(_ a: Entry, _ b: Entry) -> (fromA: Int64, fromB: Int64)? {
-        var forward: (Int64, Int64)?
-        for (key, ta) in a.forward {
-            guard let tb = b.forward[key] else { continue }
-            let there = Clock.since(tb, ta)
-            let back = Clock.since(ta, tb)
-            forward = forward.map { (min($0.0, there), min($0.1, back)) } ?? (there, back)
+        guard let forward = Self.leastDelays(from: a.forward, to: b.forward),
+            let reverse = Self.leastDelays(from: b.reverse, to: a.reverse)
+        else { return nil }
+        return (Clock.plus(forward.there, reverse.there), Clock.plus(forward.back, reverse.back))
+    }
+
+    /// Over the packets `x` and `y` both saw (the keys they share), the least of `y`'s time less `x`'s and the least
+    /// of `x`'s less `y`'s; nil when they share none. One merge of the two sorted lists.
+    static func leastDelays(
+        from x: [(key: UInt64, time: Int64)],
+        to y: [(key: UInt64, time: Int64)]
+    ) -> (there: Int64, back: Int64)? {
+        var i = 0
+        var j = 0
+        var there = Int64.max
+        var back = Int64.max
+        var found = false
+        while i < x.count, j < y.count {
+            if x[i].key < y[j].key {
+                i += 1
+            } else if y[j].key < x[i].key {
+                j += 1
+            } else {
+                there = min(there, Clock.since(y[j].time, x[i].time))
+                back = min(back, Clock.since(x[i].time, y[j].time))
+                found = true
+                i += 1
+                j += 1
+            }
         }
-        var reverse: (Int64, Int64)?
-        for (key, ta) in a.reverse {
-            guard let tb = b.reverse[key] else { continue }
-            let there = Clock.since(ta, tb)
-            let back = Clock.since(tb, ta)
-            reverse = reverse.map { (min($0.0, there), min($0.1, back)) } ?? (there, back)
-        }
-        guard let forward, let reverse else { return nil }
-        return (Clock.plus(forward.0, reverse.0), Clock.plus(forward.1, reverse.1))
+        return found ? (there, back) : nil
     }
 
     /// The packets of a sighting that another point can recognise, keyed by what identifies them (kind and raw
