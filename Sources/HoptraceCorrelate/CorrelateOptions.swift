@@ -36,7 +36,8 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// The flow stage's cap while correlating (``Correlator/correlatedConnections``): a connection is a group here
     /// while the flow stage holds it at one capture point or more, and a little longer (``settle``), so that the
     /// flow stage gives a connection up before this cap judges it early (a connection judged early ignores what it
-    /// carries later).
+    /// carries later). The records those connections hold (one per capture point) are capped at twice this number:
+    /// a connection seen at many points is judged early sooner.
     public var maxOpenConnections = Correlator.correlatedConnections
     /// Most finished traces held for ordering; beyond it the oldest is written early, out of start order (counted).
     /// A trace waits up to ``reorderWindow`` for the traces that started before it: at 25,000 that is a node's

@@ -30,6 +30,12 @@ public final class TraceEngine {
     let topology = Topology()
     private var capturePoint: (Int) -> CapturePoint
     private var groups = IDTable<Int, ConnectionGroup>()
+    /// The sightings the groups hold, all together, capped at twice ``CorrelateOptions/maxOpenConnections``: a
+    /// connection seen at a hundred capture points holds a hundred records, each as large as a connection seen at
+    /// one, and the cap on connections alone would let them hold 256 times as much. Twice, because a group holds
+    /// the flow stage's open records (at most its cap) and those closed while it settles (a busy node's capture at
+    /// 16,000 concurrent connections seen at three points: 73,000 at most).
+    private var heldSightings = 0
     private var nextGroupID = 0
     /// Group ids in the order they were opened (ids of groups gone since are skipped): the oldest is evicted first.
     private var creation: [Int] = []
@@ -434,8 +440,11 @@ public final class TraceEngine {
         if !orphanExchanges.isEmpty, let orphans = orphanExchanges.removeValue(forKey: record.id) {
             sighting.exchanges = orphans
         }
-        let group = findGroup(for: sighting) ?? newGroup(for: sighting)
+        let found = findGroup(for: sighting)
+        let group = found ?? newGroup(for: sighting)
         group.sightings.append(sighting)
+        heldSightings += 1
+        if found != nil { enforceCap(sparing: group) }
         if record.synTime == nil, record.synAckTime == nil, givenUpTuples.contains(record) {
             group.continuesGivenUp = true
         }
@@ -508,16 +517,7 @@ public final class TraceEngine {
         creation.append(group.id)
         statistics.connections += 1
         if groups.count > statistics.peakOpenConnections { statistics.peakOpenConnections = groups.count }
-        // Past the cap, the connection opened longest ago is traced with what is known: constant work per new
-        // connection (the ids in opening order, those gone since skipped), never a scan of what is open.
-        while groups.count > options.maxOpenConnections, creationHead < creation.count {
-            let id = creation[creationHead]
-            creationHead += 1
-            guard id != group.id, let victim = groups[id] else { continue }
-            statistics.evictedConnections += 1
-            victim.evicted = true
-            finalize(victim, final: true)
-        }
+        enforceCap(sparing: group)
         // Ids of groups traced since are dropped once they are most of the list, and the ids passed by the cap once
         // they are half of it (amortized constant work; else a flood grows the list by every connection it made).
         if creation.count - creationHead > 2 * groups.count + 4_096 || creationHead > creation.count / 2 + 4_096 {
@@ -525,6 +525,31 @@ public final class TraceEngine {
             creationHead = 0
         }
         return group
+    }
+
+    /// Past the cap (on connections, or on the sightings they hold), the connection opened longest ago is traced
+    /// with what is known, `group` (which a sighting has just joined) excepted: constant work per new sighting (the
+    /// ids in opening order, those gone since skipped), never a scan of what is open.
+    private func enforceCap(sparing group: ConnectionGroup) {
+        var spared = false
+        while groups.count > options.maxOpenConnections || heldSightings > 2 * options.maxOpenConnections,
+            creationHead < creation.count
+        {
+            let id = creation[creationHead]
+            creationHead += 1
+            if id == group.id {
+                // Spared, and kept in the list once (at its end: it has just been joined or opened).
+                if !spared {
+                    spared = true
+                    creation.append(id)
+                }
+                continue
+            }
+            guard let victim = groups[id] else { continue }
+            statistics.evictedConnections += 1
+            victim.evicted = true
+            finalize(victim, final: true)
+        }
     }
 
     /// The connection a sighting belongs to: same client ISN (or server ISN, or raw sequence numbers without a
@@ -594,18 +619,21 @@ public final class TraceEngine {
         let time = topology.corrected(sighting.start, node: sighting.point.node)
         let anchor = group.sightings.first { $0.clientISN != nil } ?? group.sightings[0]
         let anchorTime = topology.corrected(anchor.start, node: anchor.point.node)
-        let synTimes = group.sightings.flatMap { s in s.synTimes.map { topology.corrected($0, node: s.point.node) } }
         let near =
-            synTimes.contains { Clock.since($0, time).magnitude <= window }
+            group.sightings.contains { other in
+                other.synTimes.contains { syn in
+                    Clock.since(topology.corrected(syn, node: other.point.node), time).magnitude <= window
+                }
+            }
             || Clock.since(anchorTime, time).magnitude <= (sighting.clientISN == nil ? 60_000_000_000 : window)
         guard near else { return false }
         // A translated view of the same packet keeps its IP identification (NAT rewrites addresses, not the ID).
         if sighting.clientISN != nil, let mine = sighting.record.originatorFirst, mine.ipID != 0 {
-            let translated = group.sightings.filter {
+            let translated = group.sightings.lazy.filter {
                 $0.clientISN != nil && ($0.client != sighting.client || $0.server != sighting.server)
             }
-            let same = group.sightings.filter { $0.client == sighting.client && $0.server == sighting.server }
-            if same.isEmpty, !translated.isEmpty {
+            let same = group.sightings.contains { $0.client == sighting.client && $0.server == sighting.server }
+            if !same, !translated.isEmpty {
                 // Only translated views so far: the first SYN must be the same packet (same IP ID), unless one of
                 // the two saw only a retransmission (its first SYN later than the other's first).
                 let matches = translated.contains { other in
@@ -1017,6 +1045,7 @@ public final class TraceEngine {
     /// Traces every request of a connection and forgets it.
     private func finalize(_ group: ConnectionGroup, final: Bool) {
         groups[group.id] = nil
+        heldSightings -= group.sightings.count
         if options.proxyHold > options.settle, !final { retired[group.id] = (group, watermark) }
         for sighting in group.sightings {
             // Records of a connection judged before it closed (live, or at a cap) are ignored when they come.

@@ -280,7 +280,8 @@ struct TraceCommand: ParsableCommand {
             (flows.evictedForCap, "connections given up by the flow stage (at its cap on open flows)"),
             (
                 statistics.evictedConnections,
-                "judged before they ended (at the cap of \(options.maxOpenConnections) open connections)"
+                "judged before they ended (at the cap of \(options.maxOpenConnections) open connections, "
+                    + "or of \(2 * options.maxOpenConnections) records they hold)"
             ),
             (
                 statistics.untracedPieces,

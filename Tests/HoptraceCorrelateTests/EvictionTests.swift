@@ -51,6 +51,41 @@ struct EvictionTests {
         }
     }
 
+    /// Connections seen at 8 capture points each hold 8 records: the cap counts the records too (twice the cap on
+    /// connections), so that many points per connection cost no more memory than many connections. 12 unanswered
+    /// SYNs, each seen at 8 points, are under a cap of 16 connections and hold 96 records, over its 32: from the
+    /// fifth connection on, each one opened judges the oldest early (8 of them), and 5 are held at most.
+    @Test("connections seen at many points: the cap on records judges the oldest early, each traced once")
+    func manyPoints() throws {
+        let names = (0..<8).map { "if\($0)" }
+        var capture = HandBuiltCapture(interfaces: names)
+        for n in 0..<12 {
+            for name in names {
+                capture.at(name)
+                capture.tcp(
+                    at: ms(Double(n) + Double(names.firstIndex(of: name)!) * 0.001),
+                    "10.0.0.5:\(20_000 + n)",
+                    "10.0.0.9:80",
+                    .syn,
+                    seq: UInt32(1_000 + n * 7919),
+                    ipID: UInt16(n + 1)
+                )
+            }
+        }
+        let path = try capture.write(name: "syn-at-8-points.pcapng")
+        for cap in [16, 1_000] {
+            var options = CorrelateOptions()
+            options.maxOpenConnections = cap
+            var traces: [RequestTrace] = []
+            let run = try Correlator.trace(files: [path], options: options) { traces += $0 }
+            // One trace per connection, each with its 8 hops, whether judged early or not.
+            #expect(traces.compactMap { $0.client?.port }.sorted() == (0..<12).map { UInt16(20_000 + $0) })
+            #expect(traces.allSatisfy { $0.hops.count == 8 }, "cap \(cap)")
+            #expect(run.statistics.peakOpenConnections == (cap == 16 ? 5 : 12), "cap \(cap)")
+            #expect(run.statistics.evictedConnections == (cap == 16 ? 8 : 0), "cap \(cap)")
+        }
+    }
+
     @Test(
         "keep-alive connections past both caps: every request traced once, answered when its response is in its piece",
         arguments: [false, true]
