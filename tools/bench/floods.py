@@ -28,6 +28,9 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
   frag       COUNT first fragments of UDP datagrams whose other fragments never come (distinct IP ids and clients)
   clock-back COUNT short HTTP connections (GET /b, 200, close) whose clock steps an hour back every 1,000 packets
              and forward again after the next 1,000, as files appended out of order (mergecap -a) look
+  many-points COUNT short HTTP connections (handshake, GET /m/<i>, 200, a FIN each way, no last ACK), one after the
+             other, every packet seen at each of 100 capture points (pcapng, an interface each, 1 us apart): a
+             connection with a hundred views, as a hostile or mis-merged capture holds
 
 Packets are 1 us apart (but for dns-answered), so no timeout expires inside a flood: the caps alone bound memory.
 """
@@ -36,7 +39,7 @@ import sys
 
 KINDS = (
     "syn", "dns", "ka", "ka-shared", "ka-serial", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back",
-    "rst", "ack", "midstream", "frag", "ka-random", "syn-answered"
+    "rst", "ack", "midstream", "frag", "ka-random", "syn-answered", "many-points"
 )
 if len(sys.argv) != 3 or sys.argv[1] not in KINDS or not sys.argv[2].isdigit():
     sys.exit("usage: tools/bench/floods.py KIND COUNT > FILE (KIND: " + ", ".join(KINDS) + ")")
@@ -45,7 +48,17 @@ if sys.stdout.isatty():
 kind = sys.argv[1]
 count = int(sys.argv[2])
 out = sys.stdout.buffer
-out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+POINTS = 100
+if kind == "many-points":
+    # pcapng: a section header, then an interface (if0..if99, Ethernet, microseconds) for each capture point.
+    out.write(struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28))
+    for n in range(POINTS):
+        name = b"if%d" % n
+        options = struct.pack("<HH", 2, len(name)) + name + b"\0" * (-len(name) % 4) + struct.pack("<HH", 0, 0)
+        body = struct.pack("<HHI", 1, 0, 65535) + options
+        out.write(struct.pack("<II", 1, 12 + len(body)) + body + struct.pack("<I", 12 + len(body)))
+else:
+    out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
 ETHER = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00"
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 t = [1_700_000_000 * 1_000_000]
@@ -239,6 +252,32 @@ elif kind == "clock-back":
         if len(buffer) >= 4096:
             out.write(b"".join(buffer))
             buffer.clear()
+elif kind == "many-points":
+
+    def everywhere(frame):
+        # The frame once at each capture point, 1 us apart (an enhanced packet block each).
+        padded = frame + b"\0" * (-len(frame) % 4)
+        for n in range(POINTS):
+            t[0] += 1
+            block = struct.pack("<IIIIIII", 6, 32 + len(padded), n, t[0] >> 32, t[0] & 0xFFFFFFFF, len(frame), len(frame))
+            buffer.append(block + padded + struct.pack("<I", 32 + len(padded)))
+        if len(buffer) >= 4096:
+            out.write(b"".join(buffer))
+            buffer.clear()
+
+    emit = everywhere
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    for i in range(count):
+        a, p = client(i)
+        get = b"GET /m/%d HTTP/1.1\r\nHost: s\r\n\r\n" % i
+        c, s = (i * 2654435761) & 0xFFFFFFF, (i * 40503 + 77) & 0xFFFFFFF
+        tcp(a, SERVER, p, 80, c, 0, SYN)
+        tcp(SERVER, a, 80, p, s, c + 1, SYN | ACK)
+        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK)
+        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK | PSH, get)
+        tcp(SERVER, a, 80, p, s + 1, c + 1 + len(get), ACK | PSH, ok)
+        tcp(a, SERVER, p, 80, c + 1 + len(get), s + 1 + len(ok), ACK | FIN)
+        tcp(SERVER, a, 80, p, s + 1 + len(ok), c + 2 + len(get), ACK | FIN)
 else:
     sys.exit("kind: " + ", ".join(KINDS))
 out.write(b"".join(buffer))
