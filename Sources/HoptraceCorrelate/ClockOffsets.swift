@@ -70,20 +70,21 @@ struct ClockOffsetEstimator {
             nodes.insert(pair.second)
         }
         guard let reference = nodes.min() else { return [] }
+        // Each node's pairs, in the order of the pairs by name (sorted once: this runs for every connection seen on
+        // two nodes or more, and a capture of sixty nodes has 1,770 pairs).
+        var pairsOf: [String: [(other: String, sign: Int64, entry: Bounds)]] = [:]
+        for (pair, entry) in bounds.sorted(by: { ($0.key.first, $0.key.second) < ($1.key.first, $1.key.second) }) {
+            pairsOf[pair.first, default: []].append((pair.second, 1, entry))
+            pairsOf[pair.second, default: []].append((pair.first, -1, entry))
+        }
         // Breadth-first from the reference: each node's offset through the pair that reaches it.
         var known: [String: (offset: Int64, uncertainty: Int64, samples: Int)] = [reference: (0, 0, 0)]
         var queue = [reference]
-        while !queue.isEmpty {
-            let node = queue.removeFirst()
-            for (pair, entry) in bounds.sorted(by: { ($0.key.first, $0.key.second) < ($1.key.first, $1.key.second) }) {
-                let (other, sign): (String, Int64)
-                if pair.first == node {
-                    (other, sign) = (pair.second, 1)
-                } else if pair.second == node {
-                    (other, sign) = (pair.first, -1)
-                } else {
-                    continue
-                }
+        var next = 0
+        while next < queue.count {
+            let node = queue[next]
+            next += 1
+            for (other, sign, entry) in pairsOf[node] ?? [] {
                 guard known[other] == nil, let estimate = Self.estimate(entry) else { continue }
                 let base = known[node]!
                 known[other] = (
