@@ -1240,8 +1240,13 @@ public final class TraceEngine {
             let offsets = clocks.offsets()
             if offsets != clockOffsets {
                 clockOffsets = offsets
-                topology.offsets = Dictionary(offsets.map { ($0.node, $0.offset) }, uniquingKeysWith: { a, _ in a })
-                path = order.order(chosen, original: original)
+                let corrections = Dictionary(offsets.map { ($0.node, $0.offset) }, uniquingKeysWith: { a, _ in a })
+                // Each connection adds samples; the order reads only the offsets, so it is taken again only when one
+                // moved.
+                if corrections != topology.offsets {
+                    topology.offsets = corrections
+                    path = order.order(chosen, original: original)
+                }
             }
         }
         return path
