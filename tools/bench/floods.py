@@ -29,17 +29,21 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
   clock-back COUNT short HTTP connections (GET /b, 200, close) whose clock steps an hour back every 1,000 packets
              and forward again after the next 1,000, as files appended out of order (mergecap -a) look
   many-points COUNT short HTTP connections (handshake, GET /m/<i>, 200, a FIN each way, no last ACK), one after the
-             other, every packet seen at each of 100 capture points (pcapng, an interface each, 1 us apart): a
-             connection with a hundred views, as a hostile or mis-merged capture holds
+             other, every packet seen at each of $POINTS (100) capture points (pcapng, an interface each, 1 us
+             apart): a connection with a hundred views, as a hostile or mis-merged capture holds
+  many-nodes node $NODE's file (0 to $NODES-1, 60 nodes by default) of COUNT short HTTP connections seen on every
+             node: its clock $NODE x 3 ms ahead, each packet 5 us later per node along its way (the client's from node
+             0 on, the server's from the last); trace them with --node NAME=FILE for each
 
 Packets are 1 us apart (but for dns-answered), so no timeout expires inside a flood: the caps alone bound memory.
 """
+import os
 import struct
 import sys
 
 KINDS = (
     "syn", "dns", "ka", "ka-shared", "ka-serial", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back",
-    "rst", "ack", "midstream", "frag", "ka-random", "syn-answered", "many-points"
+    "rst", "ack", "midstream", "frag", "ka-random", "syn-answered", "many-points", "many-nodes"
 )
 if len(sys.argv) != 3 or sys.argv[1] not in KINDS or not sys.argv[2].isdigit():
     sys.exit("usage: tools/bench/floods.py KIND COUNT > FILE (KIND: " + ", ".join(KINDS) + ")")
@@ -48,7 +52,7 @@ if sys.stdout.isatty():
 kind = sys.argv[1]
 count = int(sys.argv[2])
 out = sys.stdout.buffer
-POINTS = 100
+POINTS = int(os.environ.get("POINTS", "100"))
 if kind == "many-points":
     # pcapng: a section header, then an interface (if0..if99, Ethernet, microseconds) for each capture point.
     out.write(struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28))
@@ -278,6 +282,37 @@ elif kind == "many-points":
         tcp(SERVER, a, 80, p, s + 1, c + 1 + len(get), ACK | PSH, ok)
         tcp(a, SERVER, p, 80, c + 1 + len(get), s + 1 + len(ok), ACK | FIN)
         tcp(SERVER, a, 80, p, s + 1 + len(ok), c + 2 + len(get), ACK | FIN)
+elif kind == "many-nodes":
+    nodes, node = int(os.environ.get("NODES", "60")), int(os.environ.get("NODE", "0"))
+    start, forward = t[0], [True]
+
+    def on_node(frame):
+        # The packet's time on this node's clock: 1 ms per packet, the node's offset, its delay along the way.
+        t[0] += 1000
+        hop = node if forward[0] else nodes - 1 - node
+        at = t[0] + 3000 * node + 5 * hop
+        buffer.append(struct.pack("<IIII", at // 1_000_000, at % 1_000_000, len(frame), len(frame)) + frame)
+
+    emit = on_node
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    for i in range(count):
+        a, p = client(i)
+        get = b"GET /n/%d HTTP/1.1\r\nHost: s\r\n\r\n" % i
+        c, s = (i * 2654435761) & 0xFFFFFFF, (i * 40503 + 77) & 0xFFFFFFF
+        for source, flags, payload, fwd in (
+            ((a, SERVER, p, 80, c, 0), SYN, b"", True),
+            ((SERVER, a, 80, p, s, c + 1), SYN | ACK, b"", False),
+            ((a, SERVER, p, 80, c + 1, s + 1), ACK, b"", True),
+            ((a, SERVER, p, 80, c + 1, s + 1), ACK | PSH, get, True),
+            ((SERVER, a, 80, p, s + 1, c + 1 + len(get)), ACK | PSH, ok, False),
+            ((a, SERVER, p, 80, c + 1 + len(get), s + 1 + len(ok)), ACK | FIN, b"", True),
+            ((SERVER, a, 80, p, s + 1 + len(ok), c + 2 + len(get)), ACK | FIN, b"", False),
+        ):
+            forward[0] = fwd
+            tcp(*source, flags, payload)
+        if len(buffer) >= 4096:
+            out.write(b"".join(buffer))
+            buffer.clear()
 else:
     sys.exit("kind: " + ", ".join(KINDS))
 out.write(b"".join(buffer))
