@@ -538,11 +538,11 @@ public final class TraceEngine {
             let id = creation[creationHead]
             creationHead += 1
             if id == group.id {
-                // Spared, and kept in the list once (at its end: it has just been joined or opened).
-                if !spared {
-                    spared = true
-                    creation.append(id)
-                }
+                // Spared, and kept in the list (at its end: it has just been joined or opened). Met a second time,
+                // it is all the list holds: nothing else to judge.
+                creation.append(id)
+                if spared { break }
+                spared = true
                 continue
             }
             guard let victim = groups[id] else { continue }

@@ -86,6 +86,37 @@ struct EvictionTests {
         }
     }
 
+    /// A connection that alone holds more records than the cap allows is spared while it is being joined, and stays
+    /// the first to go when the next connection opens (it must not leave the opening order for good).
+    @Test("a connection over the cap on records by itself is still judged first when the next one opens")
+    func overCapAlone() throws {
+        let names = ["if0", "if1", "if2"]
+        var capture = HandBuiltCapture(interfaces: names)
+        for n in 0..<2 {
+            for (index, name) in names.enumerated() {
+                capture.at(name)
+                capture.tcp(
+                    at: ms(Double(n) + Double(index) * 0.001),
+                    "10.0.0.5:\(20_000 + n)",
+                    "10.0.0.9:80",
+                    .syn,
+                    seq: UInt32(1_000 + n * 7919),
+                    ipID: UInt16(n + 1)
+                )
+            }
+        }
+        let path = try capture.write(name: "syn-at-3-points-cap-1.pcapng")
+        var options = CorrelateOptions()
+        options.maxOpenConnections = 1
+        var traces: [RequestTrace] = []
+        let run = try Correlator.trace(files: [path], options: options) { traces += $0 }
+        #expect(traces.compactMap { $0.client?.port }.sorted() == [20_000, 20_001])
+        #expect(traces.allSatisfy { $0.hops.count == 3 })
+        // The first is judged early when the second opens; the second, alone, is judged at the end.
+        #expect(run.statistics.evictedConnections == 1)
+        #expect(run.statistics.peakOpenConnections == 2)
+    }
+
     @Test(
         "keep-alive connections past both caps: every request traced once, answered when its response is in its piece",
         arguments: [false, true]
