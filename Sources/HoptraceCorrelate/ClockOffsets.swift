@@ -35,13 +35,11 @@ struct ClockOffsetEstimator {
                 var upper: Int64 = .max
                 var lower: Int64 = .min
                 var samples = 0
-                for (key, ti) in marks[i].forward {
-                    guard let tj = marks[j].forward[key] else { continue }
+                PathOrder.forEachCommon(marks[i].forward, marks[j].forward) { ti, tj in
                     upper = min(upper, Clock.since(tj, ti))
                     samples += 1
                 }
-                for (key, ti) in marks[i].reverse {
-                    guard let tj = marks[j].reverse[key] else { continue }
+                PathOrder.forEachCommon(marks[i].reverse, marks[j].reverse) { ti, tj in
                     lower = max(lower, Clock.since(tj, ti))
                     samples += 1
                 }

@@ -39,6 +39,9 @@ public struct CorrelateOptions: Sendable, Hashable {
     /// carries later). The records those connections hold (one per capture point) are capped at twice this number:
     /// a connection seen at many points is judged early sooner.
     public var maxOpenConnections = Correlator.correlatedConnections
+    /// Most records (one per capture point of a connection) the connections held may hold together: twice
+    /// ``maxOpenConnections``, for the flow stage's open records and those closed while their connection settles.
+    public var maxHeldRecords: Int { 2 * maxOpenConnections }
     /// Most finished traces held for ordering; beyond it the oldest is written early, out of start order (counted).
     /// A trace waits up to ``reorderWindow`` for the traces that started before it: at 25,000 that is a node's
     /// 1,600 requests a second, and ~60 MiB under a flood.

@@ -39,10 +39,9 @@ struct PathOrder {
         var ttl: UInt8?
         /// 0 for the client's own addresses, 1 once translated.
         var stage: Int
-        /// ``marks(_:)`` sorted by key, so that two entries' common packets are found by one merge, not by hashing
-        /// each key.
-        var forward: [(key: UInt64, time: Int64)]
-        var reverse: [(key: UInt64, time: Int64)]
+        /// ``marks(_:)``: client-to-server and server-to-client.
+        var forward: Marks
+        var reverse: Marks
         var time: Int64
         /// What the interface's name says it is, and whether it is a bridge (by name, or by the connection crossing
         /// it both In and Out).
@@ -85,8 +84,8 @@ struct PathOrder {
                 recordID: sighting.record.id,
                 ttl: sighting.record.originatorFirst?.ttl,
                 stage: isOriginal ? 0 : 1,
-                forward: forward.map { (key: $0.key, time: $0.value) }.sorted { $0.key < $1.key },
-                reverse: reverse.map { (key: $0.key, time: $0.value) }.sorted { $0.key < $1.key },
+                forward: forward,
+                reverse: reverse,
                 time: topology.corrected(sighting.start, node: sighting.point.node),
                 kind: kind,
                 isBridge: bridges.contains(sighting.pointID) || kind == .bridge,
@@ -285,35 +284,45 @@ struct PathOrder {
     }
 
     /// Over the packets `x` and `y` both saw (the keys they share), the least of `y`'s time less `x`'s and the least
-    /// of `x`'s less `y`'s; nil when they share none. One merge of the two sorted lists.
-    static func leastDelays(
-        from x: [(key: UInt64, time: Int64)],
-        to y: [(key: UInt64, time: Int64)]
-    ) -> (there: Int64, back: Int64)? {
-        var i = 0
-        var j = 0
+    /// of `x`'s less `y`'s; nil when they share none.
+    static func leastDelays(from x: Marks, to y: Marks) -> (there: Int64, back: Int64)? {
         var there = Int64.max
         var back = Int64.max
         var found = false
+        forEachCommon(x, y) { tx, ty in
+            there = min(there, Clock.since(ty, tx))
+            back = min(back, Clock.since(tx, ty))
+            found = true
+        }
+        return found ? (there, back) : nil
+    }
+
+    /// A sighting's marks in one direction, sorted by key: two sightings' common packets are found by one merge, not
+    /// by hashing each key (path order compares every pair of a connection's sightings, clock offsets every pair on
+    /// two nodes).
+    typealias Marks = [(key: UInt64, time: Int64)]
+
+    /// Calls `body` with the two times of each packet both `x` and `y` saw (the keys they share), in key order.
+    @inline(__always)
+    static func forEachCommon(_ x: Marks, _ y: Marks, _ body: (_ tx: Int64, _ ty: Int64) -> Void) {
+        var i = 0
+        var j = 0
         while i < x.count, j < y.count {
             if x[i].key < y[j].key {
                 i += 1
             } else if y[j].key < x[i].key {
                 j += 1
             } else {
-                there = min(there, Clock.since(y[j].time, x[i].time))
-                back = min(back, Clock.since(x[i].time, y[j].time))
-                found = true
+                body(x[i].time, y[j].time)
                 i += 1
                 j += 1
             }
         }
-        return found ? (there, back) : nil
     }
 
     /// The packets of a sighting that another point can recognise, keyed by what identifies them (kind and raw
     /// sequence number, which NAT never rewrites), with their times: client-to-server and server-to-client.
-    static func marks(_ s: Sighting) -> (forward: [UInt64: Int64], reverse: [UInt64: Int64]) {
+    static func marks(_ s: Sighting) -> (forward: Marks, reverse: Marks) {
         // Room for every mark at once (no rehash while filling): 3 per direction and 2 per exchange.
         let exchanges = min(16, s.exchanges.count)
         var forward: [UInt64: Int64] = Dictionary(minimumCapacity: 4 + 2 * exchanges)
@@ -355,6 +364,10 @@ struct PathOrder {
                 reverse[k] = mark.time
             }
         }
-        return (forward, reverse)
+        // Filled by key (a later mark of one key replaces the earlier), then sorted once for the merges.
+        return (
+            forward.map { (key: $0.key, time: $0.value) }.sorted { $0.key < $1.key },
+            reverse.map { (key: $0.key, time: $0.value) }.sorted { $0.key < $1.key }
+        )
     }
 }

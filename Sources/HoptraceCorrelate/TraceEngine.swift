@@ -30,7 +30,7 @@ public final class TraceEngine {
     let topology = Topology()
     private var capturePoint: (Int) -> CapturePoint
     private var groups = IDTable<Int, ConnectionGroup>()
-    /// The sightings the groups hold, all together, capped at twice ``CorrelateOptions/maxOpenConnections``: a
+    /// The sightings the groups hold, all together, capped at ``CorrelateOptions/maxHeldRecords``: a
     /// connection seen at a hundred capture points holds a hundred records, each as large as a connection seen at
     /// one, and the cap on connections alone would let them hold 256 times as much. Twice, because a group holds
     /// the flow stage's open records (at most its cap) and those closed while it settles (a busy node's capture at
@@ -532,7 +532,7 @@ public final class TraceEngine {
     /// ids in opening order, those gone since skipped), never a scan of what is open.
     private func enforceCap(sparing group: ConnectionGroup) {
         var spared = false
-        while groups.count > options.maxOpenConnections || heldSightings > 2 * options.maxOpenConnections,
+        while groups.count > options.maxOpenConnections || heldSightings > options.maxHeldRecords,
             creationHead < creation.count
         {
             let id = creation[creationHead]

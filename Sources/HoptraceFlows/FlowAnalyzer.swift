@@ -144,17 +144,7 @@ public final class FlowAnalyzer {
         if connection == nil {
             if self.table.count >= self.configuration.maxConnections {
                 let victims = self.table.removeLeastRecent(self.table.count - self.configuration.maxConnections + 1)
-                for victim in victims {
-                    if victim.closedAt != nil {
-                        // Closed both ways (or reset) and only lingering for late retransmissions: it ended, and
-                        // nothing of it is lost by ending its linger early.
-                        self.output.statistics.closedConnections += 1
-                        self.emitConnection(victim, reason: .closed)
-                    } else {
-                        self.output.statistics.evictedForCap += 1
-                        self.emitConnection(victim, reason: .evicted)
-                    }
-                }
+                for victim in victims { self.release(victim, otherwise: .evicted) }
             }
             let flipped = Self.isFlipped(tcp, source: source, destination: destination)
             let created = TCPConnection(
@@ -327,18 +317,27 @@ public final class FlowAnalyzer {
             if let closed = connection.closedAt, now.saturatingSubtracting(closed) > linger { return true }
             return now.saturatingSubtracting(connection.lastTime) > idle
         }
-        for connection in due {
-            if connection.closedAt != nil {
-                self.output.statistics.closedConnections += 1
-                self.emitConnection(connection, reason: .closed)
-            } else {
-                self.output.statistics.idleConnections += 1
-                self.emitConnection(connection, reason: .idle)
-            }
-        }
+        for connection in due { self.release(connection, otherwise: .idle) }
         self.output.dns.expire(now: now, linger: self.configuration.dnsLinger, timeout: self.configuration.dnsTimeout) {
             self.output.emit(.dns($0))
         }
+    }
+
+    /// Emits a connection taken out of the table, counted: `.closed` when it had closed (a FIN each way or a reset:
+    /// it was only lingering for late retransmissions, so the sweep or the cap ends it whole), else `reason` (`.idle`
+    /// from the sweep, `.evicted` at the cap).
+    private func release(_ connection: TCPConnection, otherwise reason: ConnectionEndReason) {
+        if connection.closedAt != nil {
+            self.output.statistics.closedConnections += 1
+            self.emitConnection(connection, reason: .closed)
+            return
+        }
+        if reason == .evicted {
+            self.output.statistics.evictedForCap += 1
+        } else {
+            self.output.statistics.idleConnections += 1
+        }
+        self.emitConnection(connection, reason: reason)
     }
 
     private func emitConnection(_ connection: TCPConnection, reason: ConnectionEndReason) {

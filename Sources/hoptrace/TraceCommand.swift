@@ -281,7 +281,7 @@ struct TraceCommand: ParsableCommand {
             (
                 statistics.evictedConnections,
                 "judged before they ended (at the cap of \(options.maxOpenConnections) open connections, "
-                    + "or of \(2 * options.maxOpenConnections) records they hold)"
+                    + "or of \(options.maxHeldRecords) records they hold)"
             ),
             (
                 statistics.untracedPieces,

@@ -12,18 +12,27 @@ import Testing
 struct EvictionTests {
     /// 200 unanswered SYNs from distinct ports, 10 us apart: none times out inside the capture.
     static func flood() throws -> String {
-        var capture = HandBuiltCapture(interfaces: ["eth0"])
-        for n in 0..<200 {
-            capture.tcp(
-                at: ms(Double(n) * 0.01),
-                "10.0.0.5:\(20_000 + n)",
-                "10.0.0.9:80",
-                .syn,
-                seq: UInt32(1_000 + n * 7919),
-                ipID: UInt16(n + 1)
-            )
+        try unansweredSYNs(200, at: ["eth0"], apart: 0.01, name: "syn-flood-200.pcapng")
+    }
+
+    /// `count` unanswered SYNs from distinct ports of one client, `apart` ms from each other, each seen at every one
+    /// of `points` 1 us after the one before (the same packet: same sequence number and IP identification).
+    static func unansweredSYNs(_ count: Int, at points: [String], apart: Double, name: String) throws -> String {
+        var capture = HandBuiltCapture(interfaces: points)
+        for n in 0..<count {
+            for (index, point) in points.enumerated() {
+                capture.at(point)
+                capture.tcp(
+                    at: ms(Double(n) * apart + Double(index) * 0.001),
+                    "10.0.0.5:\(20_000 + n)",
+                    "10.0.0.9:80",
+                    .syn,
+                    seq: UInt32(1_000 + n * 7919),
+                    ipID: UInt16(n + 1)
+                )
+            }
         }
-        return try capture.write(name: "syn-flood-200.pcapng")
+        return try capture.write(name: name)
     }
 
     @Test("a cap of 32: evictions counted and marked, each of the 200 connections traced exactly once")
@@ -57,22 +66,8 @@ struct EvictionTests {
     /// fifth connection on, each one opened judges the oldest early (8 of them), and 5 are held at most.
     @Test("connections seen at many points: the cap on records judges the oldest early, each traced once")
     func manyPoints() throws {
-        let names = (0..<8).map { "if\($0)" }
-        var capture = HandBuiltCapture(interfaces: names)
-        for n in 0..<12 {
-            for name in names {
-                capture.at(name)
-                capture.tcp(
-                    at: ms(Double(n) + Double(names.firstIndex(of: name)!) * 0.001),
-                    "10.0.0.5:\(20_000 + n)",
-                    "10.0.0.9:80",
-                    .syn,
-                    seq: UInt32(1_000 + n * 7919),
-                    ipID: UInt16(n + 1)
-                )
-            }
-        }
-        let path = try capture.write(name: "syn-at-8-points.pcapng")
+        let points = (0..<8).map { "if\($0)" }
+        let path = try Self.unansweredSYNs(12, at: points, apart: 1, name: "syn-at-8-points.pcapng")
         for cap in [16, 1_000] {
             var options = CorrelateOptions()
             options.maxOpenConnections = cap
@@ -90,22 +85,7 @@ struct EvictionTests {
     /// the first to go when the next connection opens (it must not leave the opening order for good).
     @Test("a connection over the cap on records by itself is still judged first when the next one opens")
     func overCapAlone() throws {
-        let names = ["if0", "if1", "if2"]
-        var capture = HandBuiltCapture(interfaces: names)
-        for n in 0..<2 {
-            for (index, name) in names.enumerated() {
-                capture.at(name)
-                capture.tcp(
-                    at: ms(Double(n) + Double(index) * 0.001),
-                    "10.0.0.5:\(20_000 + n)",
-                    "10.0.0.9:80",
-                    .syn,
-                    seq: UInt32(1_000 + n * 7919),
-                    ipID: UInt16(n + 1)
-                )
-            }
-        }
-        let path = try capture.write(name: "syn-at-3-points-cap-1.pcapng")
+        let path = try Self.unansweredSYNs(2, at: ["if0", "if1", "if2"], apart: 1, name: "syn-at-3-points-1.pcapng")
         var options = CorrelateOptions()
         options.maxOpenConnections = 1
         var traces: [RequestTrace] = []

@@ -91,6 +91,31 @@ def client(i):
 
 
 SERVER = bytes([10, 96, 0, 10])
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+def flush():
+    if len(buffer) >= 4096:
+        out.write(b"".join(buffer))
+        buffer.clear()
+
+
+def short_connection(i, get, before=lambda forward: None):
+    """Client i's short HTTP connection to SERVER: handshake, `get`, 200 with no body, a FIN each way (no last ACK).
+    `before` is told, ahead of each packet, whether it goes from the client to the server."""
+    a, p = client(i)
+    c, s = (i * 2654435761) & 0xFFFFFFF, (i * 40503 + 77) & 0xFFFFFFF
+    for source, flags, payload, forward in (
+        ((a, SERVER, p, 80, c, 0), SYN, b"", True),
+        ((SERVER, a, 80, p, s, c + 1), SYN | ACK, b"", False),
+        ((a, SERVER, p, 80, c + 1, s + 1), ACK, b"", True),
+        ((a, SERVER, p, 80, c + 1, s + 1), ACK | PSH, get, True),
+        ((SERVER, a, 80, p, s + 1, c + 1 + len(get)), ACK | PSH, OK, False),
+        ((a, SERVER, p, 80, c + 1 + len(get), s + 1 + len(OK)), ACK | FIN, b"", True),
+        ((SERVER, a, 80, p, s + 1 + len(OK), c + 2 + len(get)), ACK | FIN, b"", False),
+    ):
+        before(forward)
+        tcp(*source, flags, payload)
 if kind == "syn":
     for i in range(count):
         address, port = client(i)
@@ -232,8 +257,6 @@ elif kind == "fixed-isn":
         tcp(SERVER, a, 80, p, 777, 12346, SYN | ACK)
         tcp(a, SERVER, p, 80, 12346, 0, RST)
 elif kind == "clock-back":
-    get = b"GET /b HTTP/1.1\r\nHost: s\r\n\r\n"
-    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
     start, sent = t[0], [0]
 
     def stepped(frame):
@@ -244,18 +267,8 @@ elif kind == "clock-back":
 
     emit = stepped
     for i in range(count):
-        a, p = client(i)
-        c, s = (i * 2654435761) & 0xFFFFFFF, (i * 40503 + 77) & 0xFFFFFFF
-        tcp(a, SERVER, p, 80, c, 0, SYN)
-        tcp(SERVER, a, 80, p, s, c + 1, SYN | ACK)
-        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK)
-        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK | PSH, get)
-        tcp(SERVER, a, 80, p, s + 1, c + 1 + len(get), ACK | PSH, ok)
-        tcp(a, SERVER, p, 80, c + 1 + len(get), s + 1 + len(ok), ACK | FIN)
-        tcp(SERVER, a, 80, p, s + 1 + len(ok), c + 2 + len(get), ACK | FIN)
-        if len(buffer) >= 4096:
-            out.write(b"".join(buffer))
-            buffer.clear()
+        short_connection(i, b"GET /b HTTP/1.1\r\nHost: s\r\n\r\n")
+        flush()
 elif kind == "many-points":
 
     def everywhere(frame):
@@ -265,26 +278,14 @@ elif kind == "many-points":
             t[0] += 1
             block = struct.pack("<IIIIIII", 6, 32 + len(padded), n, t[0] >> 32, t[0] & 0xFFFFFFFF, len(frame), len(frame))
             buffer.append(block + padded + struct.pack("<I", 32 + len(padded)))
-        if len(buffer) >= 4096:
-            out.write(b"".join(buffer))
-            buffer.clear()
+        flush()
 
     emit = everywhere
-    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
     for i in range(count):
-        a, p = client(i)
-        get = b"GET /m/%d HTTP/1.1\r\nHost: s\r\n\r\n" % i
-        c, s = (i * 2654435761) & 0xFFFFFFF, (i * 40503 + 77) & 0xFFFFFFF
-        tcp(a, SERVER, p, 80, c, 0, SYN)
-        tcp(SERVER, a, 80, p, s, c + 1, SYN | ACK)
-        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK)
-        tcp(a, SERVER, p, 80, c + 1, s + 1, ACK | PSH, get)
-        tcp(SERVER, a, 80, p, s + 1, c + 1 + len(get), ACK | PSH, ok)
-        tcp(a, SERVER, p, 80, c + 1 + len(get), s + 1 + len(ok), ACK | FIN)
-        tcp(SERVER, a, 80, p, s + 1 + len(ok), c + 2 + len(get), ACK | FIN)
+        short_connection(i, b"GET /m/%d HTTP/1.1\r\nHost: s\r\n\r\n" % i)
 elif kind == "many-nodes":
     nodes, node = int(os.environ.get("NODES", "60")), int(os.environ.get("NODE", "0"))
-    start, forward = t[0], [True]
+    forward = [True]
 
     def on_node(frame):
         # The packet's time on this node's clock: 1 ms per packet, the node's offset, its delay along the way.
@@ -294,25 +295,9 @@ elif kind == "many-nodes":
         buffer.append(struct.pack("<IIII", at // 1_000_000, at % 1_000_000, len(frame), len(frame)) + frame)
 
     emit = on_node
-    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
     for i in range(count):
-        a, p = client(i)
-        get = b"GET /n/%d HTTP/1.1\r\nHost: s\r\n\r\n" % i
-        c, s = (i * 2654435761) & 0xFFFFFFF, (i * 40503 + 77) & 0xFFFFFFF
-        for source, flags, payload, fwd in (
-            ((a, SERVER, p, 80, c, 0), SYN, b"", True),
-            ((SERVER, a, 80, p, s, c + 1), SYN | ACK, b"", False),
-            ((a, SERVER, p, 80, c + 1, s + 1), ACK, b"", True),
-            ((a, SERVER, p, 80, c + 1, s + 1), ACK | PSH, get, True),
-            ((SERVER, a, 80, p, s + 1, c + 1 + len(get)), ACK | PSH, ok, False),
-            ((a, SERVER, p, 80, c + 1 + len(get), s + 1 + len(ok)), ACK | FIN, b"", True),
-            ((SERVER, a, 80, p, s + 1 + len(ok), c + 2 + len(get)), ACK | FIN, b"", False),
-        ):
-            forward[0] = fwd
-            tcp(*source, flags, payload)
-        if len(buffer) >= 4096:
-            out.write(b"".join(buffer))
-            buffer.clear()
+        short_connection(i, b"GET /n/%d HTTP/1.1\r\nHost: s\r\n\r\n" % i, lambda fwd: forward.__setitem__(0, fwd))
+        flush()
 else:
     sys.exit("kind: " + ", ".join(KINDS))
 out.write(b"".join(buffer))
