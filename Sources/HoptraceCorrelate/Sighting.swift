@@ -91,6 +91,20 @@ struct Sighting {
         position(ofExchangeStartingAt: raw, index: index).map { exchanges[$0] }
     }
 
+    /// Where in ``exchanges`` the exchange is when the binary search of ``position(ofExchangeStartingAt:index:)``
+    /// finds it, without the scan behind it: for a question worth a logarithm, not a pass over every exchange.
+    func likelyPosition(ofExchangeStartingAt raw: UInt32?, index: Int) -> Int? {
+        if let raw, let base = record.originatorBase {
+            let guess = exchanges.partitionPoint { ($0.requestFirstByte?.offset ?? .max) < UInt64(raw &- base) }
+            guard guess < exchanges.count, let first = exchanges[guess].requestFirstByte,
+                base &+ UInt32(truncatingIfNeeded: first.offset) == raw
+            else { return nil }
+            return guess
+        }
+        let guess = exchanges.partitionPoint { $0.index < index }
+        return guess < exchanges.count && exchanges[guess].index == index ? guess : nil
+    }
+
     /// Where in ``exchanges`` ``exchange(startingAt:index:)`` finds the exchange: for a caller that reads a few of its
     /// fields in place rather than copying the whole exchange.
     func position(ofExchangeStartingAt raw: UInt32?, index: Int) -> Int? {

@@ -110,7 +110,7 @@ public final class TraceEngine {
             takeOpened(record)
         case .connection(let record):
             takeFinal(record)
-        case .http(let exchange):
+        case .http(var exchange):
             latestSeen = max(latestSeen, Self.end(of: exchange))
             let place = places[exchange.connectionID]
             if case .finished = place { return }
@@ -120,6 +120,7 @@ public final class TraceEngine {
                 // Each request, not only a connection's first, says its server was just sent one (keep-alive
                 // connections to a proxy carry many).
                 noteServed(group.sightings[position], exchange)
+                shareHeads(&exchange, in: group, at: position)
                 if group.quietJudgedAt != nil, group.sightings[position].exchanges.last?.index == exchange.index {
                     // Live: the request judged while it waited (from the flow stage's pending exchanges), now
                     // whole: the newer view replaces it (it stays traced).
@@ -672,6 +673,38 @@ public final class TraceEngine {
         }
     }
 
+    /// Gives an exchange seen at several capture points one copy of its heads' text: the view already held at
+    /// another point lends its strings when they are the same (a busy node's connections cross three points, and the
+    /// heads of the exchanges waiting to be traced were most of what `trace` held beyond `requests`).
+    private func shareHeads(_ exchange: inout HTTPExchange, in group: ConnectionGroup, at position: Int) {
+        guard group.sightings.count > 1, exchange.request != nil || exchange.response != nil else { return }
+        let raw = exchange.requestFirstByte.flatMap { group.sightings[position].clientRaw($0.offset) }
+        for other in group.sightings.indices where other != position {
+            guard
+                let at = group.sightings[other].likelyPosition(ofExchangeStartingAt: raw, index: exchange.index)
+            else { continue }
+            if let theirs = group.sightings[other].exchanges[at].request { exchange.request?.shareText(of: theirs) }
+            if let theirs = group.sightings[other].exchanges[at].response { exchange.response?.shareText(of: theirs) }
+            return
+        }
+    }
+
+    /// The request heads held on open connections, and how many distinct copies of their text they keep (for tests).
+    var heldRequestHeads: (views: Int, texts: Int) {
+        var views = 0
+        var texts = Set<ObjectIdentifier>()
+        for group in groups.values {
+            for sighting in group.sightings {
+                for exchange in sighting.exchanges {
+                    guard let request = exchange.request else { continue }
+                    views += 1
+                    texts.insert(request.textIdentity)
+                }
+            }
+        }
+        return (views, texts.count)
+    }
+
     private func index(_ exchange: HTTPExchange, group: ConnectionGroup, sighting: Sighting) {
         guard let request = exchange.request, let first = exchange.requestFirstByte else { return }
         let entry = OnwardIndex.Entry(
@@ -980,15 +1013,25 @@ public final class TraceEngine {
             }
         }
         for position in group.sightings.indices {
-            let sighting = group.sightings[position]
-            let numbered = sighting.record.originatorBase != nil
+            // Only the base is read while the list is edited: a copy of the sighting would share the list's buffer,
+            // and the edit would copy the whole list.
+            guard let base = group.sightings[position].record.originatorBase else {
+                group.sightings[position].exchanges.removeAll { indexes.contains($0.index) }
+                continue
+            }
             group.sightings[position].exchanges.removeAll { candidate in
-                guard numbered else { return indexes.contains(candidate.index) }
-                if let raw = candidate.requestFirstByte.flatMap({ sighting.clientRaw($0.offset) }), raws.contains(raw) {
+                if let first = candidate.requestFirstByte,
+                    raws.contains(base &+ UInt32(truncatingIfNeeded: first.offset))
+                {
                     return true
                 }
                 return unnumbered.contains(candidate.index)
             }
+        }
+        // A long keep-alive connection waits for its next request with nothing held: the room its earlier
+        // exchanges took (a few hundred bytes each, for each point) is given back, not kept for the next.
+        for position in group.sightings.indices where group.sightings[position].exchanges.isEmpty {
+            group.sightings[position].exchanges = []
         }
     }
 

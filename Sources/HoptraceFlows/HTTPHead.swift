@@ -154,6 +154,22 @@ public struct HTTPHead: Hashable, Sendable {
     /// counted. A truncated request is still a request.
     public var isTruncated: Bool
 
+    /// Holds `other`'s text fields instead of its own when they are the same (two capture points' views of one
+    /// message): one copy of its strings is kept, not one per view. Nothing a reader sees changes.
+    public mutating func shareText(of other: HTTPHead) {
+        let mine = self.text
+        let theirs = other.text
+        guard mine !== theirs, mine.method == theirs.method, mine.target == theirs.target,
+            mine.reason == theirs.reason, mine.host == theirs.host, mine.requestID == theirs.requestID,
+            mine.traceparent == theirs.traceparent, mine.forwardedFor == theirs.forwardedFor,
+            mine.userAgent == theirs.userAgent
+        else { return }
+        self.text = theirs
+    }
+
+    /// Which copy of the text fields this head holds: heads sharing one (``shareText(of:)``) answer the same.
+    package var textIdentity: ObjectIdentifier { ObjectIdentifier(self.text) }
+
     /// Longest value kept of any field, in bytes (before escaping).
     public static let maxFieldLength = 256
 
