@@ -323,51 +323,80 @@ struct PathOrder {
     /// The packets of a sighting that another point can recognise, keyed by what identifies them (kind and raw
     /// sequence number, which NAT never rewrites), with their times: client-to-server and server-to-client.
     static func marks(_ s: Sighting) -> (forward: Marks, reverse: Marks) {
-        // Room for every mark at once (no rehash while filling): 3 per direction and 2 per exchange.
+        // Room for every mark at once: 3 per direction and 2 per exchange.
         let exchanges = min(16, s.exchanges.count)
-        var forward: [UInt64: Int64] = Dictionary(minimumCapacity: 4 + 2 * exchanges)
-        var reverse: [UInt64: Int64] = Dictionary(minimumCapacity: 4 + 2 * exchanges)
+        var forward: Marks = []
+        var reverse: Marks = []
+        forward.reserveCapacity(3 + 2 * exchanges)
+        reverse.reserveCapacity(3 + 2 * exchanges)
         func key(_ kind: UInt64, _ raw: UInt32?) -> UInt64? { raw.map { kind << 32 | UInt64($0) } }
         // Read in place (the record is shared storage: a local copy would copy its ~750 bytes).
-        if let syn = s.record.synTime, let isn = s.record.originatorISN { forward[1 << 32 | UInt64(isn)] = syn }
+        if let syn = s.record.synTime, let isn = s.record.originatorISN { forward.append((1 << 32 | UInt64(isn), syn)) }
         if let synAck = s.record.synAckTime, let isn = s.record.responderISN {
-            reverse[2 << 32 | UInt64(isn)] = synAck
+            reverse.append((2 << 32 | UInt64(isn), synAck))
         }
         if let ack = s.record.handshakeAckTime, let isn = s.record.responderISN {
-            forward[3 << 32 | UInt64(isn)] = ack
+            forward.append((3 << 32 | UInt64(isn), ack))
         }
         if let mark = s.record.originatorSummary.firstData, let k = key(4, s.clientRaw(mark.offset)) {
-            forward[k] = mark.time
+            forward.append((k, mark.time))
         }
         if let mark = s.record.originatorSummary.lastData, let k = key(5, s.clientRaw(mark.offset)) {
-            forward[k] = mark.time
+            forward.append((k, mark.time))
         }
         if let mark = s.record.originatorSummary.fin, let k = key(6, s.clientRaw(mark.offset)) {
-            forward[k] = mark.time
+            forward.append((k, mark.time))
         }
         if let mark = s.record.responderSummary.firstData, let k = key(4, s.serverRaw(mark.offset)) {
-            reverse[k] = mark.time
+            reverse.append((k, mark.time))
         }
         if let mark = s.record.responderSummary.lastData, let k = key(5, s.serverRaw(mark.offset)) {
-            reverse[k] = mark.time
+            reverse.append((k, mark.time))
         }
         if let mark = s.record.responderSummary.fin, let k = key(6, s.serverRaw(mark.offset)) {
-            reverse[k] = mark.time
+            reverse.append((k, mark.time))
         }
-        for exchange in s.exchanges.prefix(16) {
-            if let mark = exchange.requestFirstByte, let k = key(7, s.clientRaw(mark.offset)) { forward[k] = mark.time }
-            if let mark = exchange.requestLastByte, let k = key(8, s.clientRaw(mark.offset)) { forward[k] = mark.time }
-            if let mark = exchange.responseFirstByte, let k = key(7, s.serverRaw(mark.offset)) {
-                reverse[k] = mark.time
+        // Each exchange's four marks read in place (a copy of an exchange is ~350 bytes).
+        for position in 0..<exchanges {
+            if let mark = s.exchanges[position].requestFirstByte, let k = key(7, s.clientRaw(mark.offset)) {
+                forward.append((k, mark.time))
             }
-            if let mark = exchange.responseLastByte, let k = key(8, s.serverRaw(mark.offset)) {
-                reverse[k] = mark.time
+            if let mark = s.exchanges[position].requestLastByte, let k = key(8, s.clientRaw(mark.offset)) {
+                forward.append((k, mark.time))
+            }
+            if let mark = s.exchanges[position].responseFirstByte, let k = key(7, s.serverRaw(mark.offset)) {
+                reverse.append((k, mark.time))
+            }
+            if let mark = s.exchanges[position].responseLastByte, let k = key(8, s.serverRaw(mark.offset)) {
+                reverse.append((k, mark.time))
             }
         }
-        // Filled by key (a later mark of one key replaces the earlier), then sorted once for the merges.
-        return (
-            forward.map { (key: $0.key, time: $0.value) }.sorted { $0.key < $1.key },
-            reverse.map { (key: $0.key, time: $0.value) }.sorted { $0.key < $1.key }
-        )
+        settle(&forward)
+        settle(&reverse)
+        return (forward, reverse)
+    }
+
+    /// Sorts marks by key and keeps, of those sharing a key, the one added last (a later mark of one key replaces
+    /// the earlier). An insertion sort: a sighting has a few marks (at most 38), mostly in order already, and it is
+    /// stable, which the rule needs.
+    static func settle(_ marks: inout Marks) {
+        guard marks.count > 1 else { return }
+        for i in 1..<marks.count {
+            let item = marks[i]
+            var j = i
+            while j > 0, marks[j - 1].key > item.key {
+                marks[j] = marks[j - 1]
+                j -= 1
+            }
+            marks[j] = item
+        }
+        // Of a run of one key, the last stands (stable: the last added).
+        var kept = 0
+        for i in marks.indices {
+            if i + 1 < marks.count, marks[i + 1].key == marks[i].key { continue }
+            marks[kept] = marks[i]
+            kept += 1
+        }
+        marks.removeLast(marks.count - kept)
     }
 }
