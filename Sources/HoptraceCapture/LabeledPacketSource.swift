@@ -15,12 +15,11 @@ public final class LabeledPacketSource: PacketSource {
     /// The base source's interfaces, labeled (interfaces a pcapng file declares later are labeled as they come).
     public var interfaces: [InterfaceDescription] {
         let current = base.interfaces
-        if current.count != labeled.count {
-            labeled = current.map { interface in
-                var interface = interface
-                interface.node = node
-                return interface
-            }
+        // Only the interfaces declared since (a file may declare one before each packet).
+        while labeled.count < current.count {
+            var interface = current[labeled.count]
+            interface.node = node
+            labeled.append(interface)
         }
         return labeled
     }

@@ -240,8 +240,24 @@ public final class PcapngFileReader: PacketSource {
         sectionBase = interfaces.count
     }
 
+    /// Most Interface Description Blocks read from one file, over all its sections. A node has tens to a few
+    /// thousand interfaces; each block read is held to the end of the file (its packets may come at any time), so a
+    /// file of nothing but interface blocks (20 bytes each) would otherwise hold hundreds of bytes for each.
+    public static let maxInterfaces = 65_536
+
     private func readInterfaceDescription(_ body: UnsafeRawBufferPointer) throws(CaptureError) {
         // body: link type (2), reserved (2), snaplen (4), options.
+        guard interfaces.count < Self.maxInterfaces else {
+            let n = packetsRead
+            throw CaptureError(
+                .corrupt,
+                "more than \(Self.maxInterfaces) Interface Description Blocks, more than a capture holds (a damaged or "
+                    + "crafted file); hoptrace reads no further"
+                    + (n == 0 ? "" : " (the \(n) packet\(n == 1 ? "" : "s") before were read)"),
+                source: reader.displayName,
+                offset: reader.offset
+            )
+        }
         guard body.count >= 8 else {
             throw error(.corrupt, "Interface Description Block is too short (\(body.count + 12) bytes)")
         }

@@ -54,15 +54,52 @@ final class Topology {
     /// The capture points by id, as noted.
     private var points: [Int: CapturePoint] = [:]
 
+    /// The ids of the capture points noted, by capture point (the least id of equal ones).
+    private var ids: [CapturePoint: Int] = [:]
+    /// Per address, the points whose connections all involved that address alone at some time (sorted ids): the
+    /// points that may be its home (``home(of:)`` says whether each still is).
+    private var homeCandidates: [IPAddress: [Int]] = [:]
+    /// Per node, the ids of its points (sorted), for the bridges of a node.
+    private var pointsByNode: [String?: [Int]] = [:]
+
     /// The capture point with this id, once noted.
     func point(_ id: Int) -> CapturePoint? { points[id] }
 
     /// The id of a capture point, once noted.
-    func id(of point: CapturePoint) -> Int? { points.first { $0.value == point }?.key }
+    func id(of point: CapturePoint) -> Int? { ids[point] }
 
-    /// The capture points the address lives behind (its link), by id.
+    /// The capture points the address lives behind (its link), by id. Each call costs the points that ever had
+    /// only that address in common, not every point: a capture may hold thousands of points and a trace each.
     func homes(of address: IPAddress) -> [Int] {
-        points.keys.sorted().filter { home(of: $0) == address }
+        (homeCandidates[address] ?? []).filter { home(of: $0) == address }
+    }
+
+    /// Keeps `list` sorted with `id` in it (ids come mostly in increasing order: appended).
+    private static func insert(_ id: Int, into list: inout [Int]) {
+        if let last = list.last, last >= id {
+            let at = list.partitionPoint { $0 < id }
+            if at < list.count, list[at] == id { return }
+            list.insert(id, at: at)
+        } else {
+            list.append(id)
+        }
+    }
+
+    /// Notes a point's id the first time it is seen.
+    private func notePoint(_ point: Int, _ capturePoint: CapturePoint) {
+        points[point] = capturePoint
+        if let known = ids[capturePoint] {
+            if point < known { ids[capturePoint] = point }
+        } else {
+            ids[capturePoint] = point
+        }
+        Self.insert(point, into: &pointsByNode[capturePoint.node, default: []])
+    }
+
+    /// Notes that `point`'s connections have one address in common (a candidate home for it).
+    private func noteCommon(_ point: Int, _ addresses: Set<IPAddress>) {
+        guard addresses.count == 1, let address = addresses.first else { return }
+        Self.insert(point, into: &homeCandidates[address, default: []])
     }
 
     /// Notes a connection (`group`) seen at `point` between addresses `a` and `b`.
@@ -70,14 +107,17 @@ final class Topology {
         // Once a point lists its few connections, only a connection without one of its common addresses teaches
         // anything: a node's stream of connections to one server costs one lookup each.
         if let common = settled[point], common.allSatisfy({ $0 == a || $0 == b }) { return }
-        if points[point] == nil { points[point] = capturePoint }
+        if points[point] == nil { notePoint(point, capturePoint) }
         if let current = common[point] {
             // A shared point (empty) stays shared: nothing to build for each connection there.
             if !current.isEmpty, !current.allSatisfy({ $0 == a || $0 == b }) {
-                common[point] = current.filter { $0 == a || $0 == b }
+                let narrowed = current.filter { $0 == a || $0 == b }
+                common[point] = narrowed
+                noteCommon(point, narrowed)
             }
         } else {
             common[point] = [a, b]
+            noteCommon(point, [a, b])
         }
         if (connections[point]?.count ?? 0) < 8 {
             connections[point, default: []].insert(group)
@@ -105,7 +145,7 @@ final class Topology {
 
     /// The bridges (by name, or declared) of `node` among the points seen, by id.
     func bridges(on node: String?) -> [Int] {
-        points.keys.sorted().filter { id in
+        (pointsByNode[node] ?? []).filter { id in
             guard let point = points[id] else { return false }
             return point.node == node && kind(of: point) == .bridge
         }

@@ -90,7 +90,10 @@ public final class CapturePointTable {
     public func setIfIndexNames(_ names: [Int32: String], node: String? = nil) {
         if let node { self.nodeIfIndexNames[node] = names } else { self.ifIndexNames = names }
         for (index, point) in self.points.enumerated() where point.ifIndex >= 0 {
-            if let name = self.ifIndexName(point.ifIndex, node: point.node) { self.points[index].name = name }
+            if let name = self.ifIndexName(point.ifIndex, node: point.node) {
+                self.points[index].name = name
+                self.renames += 1
+            }
         }
     }
 
@@ -199,6 +202,17 @@ public final class CapturePointTable {
             key = .source(node: nil, name: "if\(interfaceID)")
         }
         if let id = self.ids[key] { return id }
+        if self.points.count >= Self.maxPoints {
+            // A new interface past the cap: its packets go to the node's point for the rest (made past the cap too,
+            // one per node, so that no packet is lost).
+            self.overflowed += 1
+            let other = Key.source(node: source?.node, name: Self.otherInterfaces)
+            if let id = self.ids[other] { return id }
+            let id = self.points.count
+            self.points.append(CapturePoint(name: Self.otherInterfaces, node: source?.node))
+            self.ids[other] = id
+            return id
+        }
         let point: CapturePoint
         switch key {
         case .ifIndex(let node, let index):
@@ -214,4 +228,22 @@ public final class CapturePointTable {
 
     /// The capture point with this id.
     public subscript(id: Int) -> CapturePoint { self.points[id] }
+
+    /// Most capture points given a point of their own. A node has tens to a few thousand interfaces (a veth per pod),
+    /// and captures of a cluster's nodes a few hundred nodes' worth; a capture naming a new interface in every packet
+    /// (corrupt, or written to exhaust the reader) would otherwise hold a point, and the correlator's knowledge of
+    /// it, for each packet. Past the cap, each node's packets on interfaces not seen before are counted at one point,
+    /// ``otherInterfaces``.
+    public static let maxPoints = 65_536
+
+    /// The name of a node's point for the interfaces past ``maxPoints`` (a space: no real interface is named so).
+    public static let otherInterfaces = "(other interfaces)"
+
+    /// How many times a packet's interface was past ``maxPoints`` and counted at ``otherInterfaces`` (0: never; the
+    /// count is of lookups, at least one per interface past the cap).
+    public private(set) var overflowed = 0
+
+    /// How many names of points changed since the table was made (SLL2 indexes named after their points were
+    /// given): a reader that keeps the names by id reads them again when this moves, else only the new ones.
+    public private(set) var renames = 0
 }

@@ -19,6 +19,40 @@ public struct FlowPipeline {
         /// Packets the readers skipped because their time cannot be placed (after 2262, before 1677), and records
         /// whose sub-second field was out of range; worth a warning when not empty.
         public var timestampAnomalies = TimestampAnomalies()
+        /// How often a packet's interface was past ``CapturePointTable/maxPoints`` and counted at a node's
+        /// ``CapturePointTable/otherInterfaces`` point (0: never).
+        public var capturePointsOverflowed = 0
+
+        /// One line for each thing the reading counted rather than kept as it was, for standard error: packets whose
+        /// time cannot be placed, sub-second fields out of range, interfaces past the cap on capture points.
+        public var readingNotes: [String] {
+            var notes: [String] = []
+            let anomalies = self.timestampAnomalies
+            let skipped = anomalies.unplaceablePackets
+            if skipped > 0 {
+                notes.append(
+                    (skipped == 1
+                        ? "1 packet skipped: its time does not" : "\(skipped) packets skipped: their time does not")
+                        + " fit 64-bit nanoseconds (before 1677 or after 2262; a corrupt timestamp, if_tsresol or "
+                        + "if_tsoffset)"
+                )
+            }
+            let carried = anomalies.fractionOutOfRange
+            if carried > 0 {
+                notes.append(
+                    (carried == 1 ? "1 packet" : "\(carried) packets")
+                        + " with a sub-second time field out of range (a corrupt record): the excess was carried into "
+                        + "the seconds"
+                )
+            }
+            if self.capturePointsOverflowed > 0 {
+                notes.append(
+                    "more than \(CapturePointTable.maxPoints) capture points (interfaces): the packets of each "
+                        + "interface past them are counted at one point per node, \"\(CapturePointTable.otherInterfaces)\""
+                )
+            }
+            return notes
+        }
     }
 
     /// SLL2 interface indexes to names (from `ip link` of the captured node, or the lab's truth file).
@@ -160,7 +194,8 @@ public struct FlowPipeline {
             packets: packets,
             lastTime: lastTime,
             error: failure,
-            timestampAnomalies: source.timestampAnomalies
+            timestampAnomalies: source.timestampAnomalies,
+            capturePointsOverflowed: points.overflowed
         )
     }
 }

@@ -69,6 +69,7 @@ struct FlowCommandOptions: ParsableArguments {
             throw error.code == .pcap ? UsageFailure(error.reason) as any Error : CLIFailure(error.description)
         }
         printer.finish()
+        for note in result.readingNotes { FileHandle.standardError.write(Data(("hoptrace: " + note + "\n").utf8)) }
         if let failure = result.error {
             throw failure.code == .pcap ? UsageFailure(failure.reason) as any Error : CLIFailure(failure.description)
         }
@@ -199,8 +200,10 @@ final class RecordPrinter<Kind: FlowRecordKind, Writer: RecordWriter> where Writ
     @exclusivity(unchecked) var names: AddressNames?
     @exclusivity(unchecked) var printed = 0
     @exclusivity(unchecked) var headerWritten = false
-    /// Capture point names by id, rebuilt only when a capture point was added.
+    /// Capture point names by id, extended when a capture point is added (rebuilt when one was renamed).
     @exclusivity(unchecked) var pointNames: [String] = []
+    /// The table's ``CapturePointTable/renames`` when ``pointNames`` was last rebuilt.
+    @exclusivity(unchecked) var pointRenames = 0
     /// Capture point names by id when the records come from the store (not from `capturePoints`).
     var fixedPointNames: [String]? {
         didSet { self.pointNames = self.fixedPointNames ?? [] }
@@ -227,8 +230,15 @@ final class RecordPrinter<Kind: FlowRecordKind, Writer: RecordWriter> where Writ
             self.headerWritten = true
             self.writer.writeHeader(to: self.output)
         }
-        if self.fixedPointNames == nil, self.capturePoints.points.count != self.pointNames.count {
-            self.pointNames = self.capturePoints.names
+        if self.fixedPointNames == nil {
+            // The names of new points only (a capture may name a point in every packet), all of them after a rename.
+            if self.capturePoints.renames != self.pointRenames {
+                self.pointRenames = self.capturePoints.renames
+                self.pointNames = self.capturePoints.names
+            }
+            while self.pointNames.count < self.capturePoints.points.count {
+                self.pointNames.append(self.capturePoints[self.pointNames.count].description)
+            }
         }
         let context = RecordContext(
             capturePoint: point >= 0 && point < self.pointNames.count ? self.pointNames[point] : "cp\(point)",

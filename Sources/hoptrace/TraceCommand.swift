@@ -198,6 +198,10 @@ struct TraceCommand: ParsableCommand {
         var evicted = 0
         var capsNote = ""
         var flowError: CaptureError?
+        var readingNotes: [String] = []
+        defer {
+            for note in readingNotes { FileHandle.standardError.write(Data(("hoptrace: " + note + "\n").utf8)) }
+        }
         if storeOptions.store != nil {
             evicted = try traceStore(options: options, directory: directory, emit: emit)
         } else {
@@ -221,6 +225,7 @@ struct TraceCommand: ParsableCommand {
             evicted = run.statistics.evicted + run.flows.flowStatistics.evicted
             capsNote = Self.capsNote(run.statistics, flows: run.flows.flowStatistics, options: options)
             flowError = run.flows.error
+            readingNotes = run.flows.readingNotes
         }
         progress.clear()
         if !streaming {

@@ -31,6 +31,9 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
   many-points COUNT short HTTP connections (handshake, GET /m/<i>, 200, a FIN each way, no last ACK), one after the
              other, every packet seen at each of $POINTS (100) capture points (pcapng, an interface each, 1 us
              apart): a connection with a hundred views, as a hostile or mis-merged capture holds
+  many-interfaces COUNT SYNs from distinct clients, each on an interface index of its own (SLL2, as `tcpdump -i any`
+             writes): a capture naming a new interface in every packet, corrupt or written to exhaust the reader
+  many-idbs  the same in pcapng: before each SYN an interface description block of its own (veth<i>)
   many-nodes node $NODE's file (0 to $NODES-1, 60 nodes by default) of COUNT short HTTP connections seen on every
              node: its clock $NODE x 3 ms ahead, each packet 5 us later per node along its way (the client's from node
              0 on, the server's from the last); trace them with --node NAME=FILE for each
@@ -43,7 +46,8 @@ import sys
 
 KINDS = (
     "syn", "dns", "ka", "ka-shared", "ka-serial", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back",
-    "rst", "ack", "midstream", "frag", "ka-random", "syn-answered", "many-points", "many-nodes"
+    "rst", "ack", "midstream", "frag", "ka-random", "syn-answered", "many-points", "many-nodes", "many-interfaces",
+    "many-idbs",
 )
 if len(sys.argv) != 3 or sys.argv[1] not in KINDS or not sys.argv[2].isdigit():
     sys.exit("usage: tools/bench/floods.py KIND COUNT > FILE (KIND: " + ", ".join(KINDS) + ")")
@@ -61,6 +65,10 @@ if kind == "many-points":
         options = struct.pack("<HH", 2, len(name)) + name + b"\0" * (-len(name) % 4) + struct.pack("<HH", 0, 0)
         body = struct.pack("<HHI", 1, 0, 65535) + options
         out.write(struct.pack("<II", 1, 12 + len(body)) + body + struct.pack("<I", 12 + len(body)))
+elif kind == "many-idbs":
+    out.write(struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28))
+elif kind == "many-interfaces":
+    out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 276))
 else:
     out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
 ETHER = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00"
@@ -297,6 +305,25 @@ elif kind == "many-nodes":
     emit = on_node
     for i in range(count):
         short_connection(i, b"GET /n/%d HTTP/1.1\r\nHost: s\r\n\r\n" % i, lambda fwd: forward.__setitem__(0, fwd))
+        flush()
+elif kind in ("many-interfaces", "many-idbs"):
+    for i in range(count):
+        a, p = client(i)
+        syn = ip(a, SERVER, 6, struct.pack("!HHIIBBHHH", p, 80, (i * 2654435761) & 0xFFFFFFFF, 0, 5 << 4, SYN, 65535, 0, 0))
+        t[0] += 1
+        if kind == "many-interfaces":
+            # SLL2: protocol, reserved, interface index (i + 1), ARPHRD_ETHER, packet type, address length, address.
+            frame = struct.pack("!HHIHBB8s", 0x0800, 0, i + 1, 1, 0, 6, b"\x02\0\0\0\0\x01\0\0") + syn
+            buffer.append(struct.pack("<IIII", t[0] // 1_000_000, t[0] % 1_000_000, len(frame), len(frame)) + frame)
+        else:
+            name = b"veth%d" % i
+            options = struct.pack("<HH", 2, len(name)) + name + b"\0" * (-len(name) % 4) + struct.pack("<HH", 0, 0)
+            body = struct.pack("<HHI", 1, 0, 65535) + options
+            buffer.append(struct.pack("<II", 1, 12 + len(body)) + body + struct.pack("<I", 12 + len(body)))
+            frame = ETHER + syn
+            padded = frame + b"\0" * (-len(frame) % 4)
+            block = struct.pack("<IIIIIII", 6, 32 + len(padded), i, t[0] >> 32, t[0] & 0xFFFFFFFF, len(frame), len(frame))
+            buffer.append(block + padded + struct.pack("<I", 32 + len(padded)))
         flush()
 else:
     sys.exit("kind: " + ", ".join(KINDS))
