@@ -483,8 +483,10 @@ struct Diagnosis {
                 return topology.point(next)
             }
         }
-        for pointID in topology.homes(of: last.server.address) where pointID != last.pointID {
-            if let point = topology.point(pointID) { return point }
+        if let pointID = topology.firstHome(of: last.server.address, excluding: last.pointID),
+            let point = topology.point(pointID)
+        {
+            return point
         }
         // Last seen entering the node on its uplink, to a Service or NodePort (translated to a pod after this
         // point): the node's one pod bridge is where it goes next.

@@ -68,10 +68,44 @@ final class Topology {
     /// The id of a capture point, once noted.
     func id(of point: CapturePoint) -> Int? { ids[point] }
 
-    /// The capture points the address lives behind (its link), by id. Each call costs the points that ever had
-    /// only that address in common, not every point: a capture may hold thousands of points and a trace each.
-    func homes(of address: IPAddress) -> [Int] {
-        (homeCandidates[address] ?? []).filter { home(of: $0) == address }
+    /// The first capture point other than `excluded` that `address` lives behind (its link; ``home(of:)``), by id,
+    /// found without listing them all: a capture may hold
+    /// thousands of points behind which one address lives (a server every point's connections went to), and a trace
+    /// asks for each. A candidate whose connections no longer have only that address in common never will again,
+    /// and is dropped from the list on the way.
+    func firstHome(of address: IPAddress, excluding excluded: Int) -> Int? {
+        guard homeCandidates[address] != nil else { return nil }
+        var found: Int?
+        // Scanned in place (the list is not copied); the stale ones met on the way are dropped as the prefix read is
+        // compacted, so that each costs one look, not one in every later scan.
+        Self.scan(&homeCandidates[address, default: []]) { id in
+            guard common[id] == [address] else { return .drop }
+            if id != excluded, home(of: id) == address {
+                found = id
+                return .stop
+            }
+            return .keep
+        }
+        return found
+    }
+
+    private enum ScanStep { case keep, drop, stop }
+
+    /// Reads `list` in order until `step` says stop, removing what it says to drop from the part read.
+    private static func scan(_ list: inout [Int], _ step: (Int) -> ScanStep) {
+        var write = 0
+        var read = 0
+        while read < list.count {
+            let id = list[read]
+            read += 1
+            let next = step(id)
+            if next == .drop { continue }
+            list[write] = id
+            write += 1
+            if next == .stop { break }
+        }
+        // The part read, compacted; the rest as it was.
+        if write < read { list.removeSubrange(write..<read) }
     }
 
     /// Keeps `list` sorted with `id` in it (ids come mostly in increasing order: appended).

@@ -32,7 +32,8 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
              other, every packet seen at each of $POINTS (100) capture points (pcapng, an interface each, 1 us
              apart): a connection with a hundred views, as a hostile or mis-merged capture holds
   many-interfaces COUNT SYNs from distinct clients, each on an interface index of its own (SLL2, as `tcpdump -i any`
-             writes): a capture naming a new interface in every packet, corrupt or written to exhaust the reader
+             writes): a capture naming a new interface in every packet, corrupt or written to exhaust the reader;
+             with $PER (1) above 1, that many SYNs on each interface (the server then seems to live behind each)
   many-idbs  the same in pcapng: before each SYN an interface description block of its own (veth<i>)
   many-nodes node $NODE's file (0 to $NODES-1, 60 nodes by default) of COUNT short HTTP connections seen on every
              node: its clock $NODE x 3 ms ahead, each packet 5 us later per node along its way (the client's from node
@@ -313,7 +314,8 @@ elif kind in ("many-interfaces", "many-idbs"):
         t[0] += 1
         if kind == "many-interfaces":
             # SLL2: protocol, reserved, interface index (i + 1), ARPHRD_ETHER, packet type, address length, address.
-            frame = struct.pack("!HHIHBB8s", 0x0800, 0, i + 1, 1, 0, 6, b"\x02\0\0\0\0\x01\0\0") + syn
+            index = i // int(os.environ.get("PER", "1")) + 1
+            frame = struct.pack("!HHIHBB8s", 0x0800, 0, index, 1, 0, 6, b"\x02\0\0\0\0\x01\0\0") + syn
             buffer.append(struct.pack("<IIII", t[0] // 1_000_000, t[0] % 1_000_000, len(frame), len(frame)) + frame)
         else:
             name = b"veth%d" % i
