@@ -491,8 +491,7 @@ struct Diagnosis {
         // Last seen entering the node on its uplink, to a Service or NodePort (translated to a pod after this
         // point): the node's one pod bridge is where it goes next.
         if topology.kind(of: last.point) == .uplink, mode == .nodeport || mode == .clusterip {
-            let bridges = topology.bridges(on: last.point.node)
-            if bridges.count == 1 { return topology.point(bridges[0]) }
+            if let bridge = topology.soleBridge(on: last.point.node) { return topology.point(bridge) }
         }
         return nil
     }

@@ -45,7 +45,12 @@ final class Topology {
     /// decrement): a bridge or a router, never one pod's link.
     private var routers: Set<Int> = []
     /// Kinds from `ip -j link` (by interface name) when given.
-    var declaredKinds: [String: PointKind] = [:]
+    var declaredKinds: [String: PointKind] = [:] {
+        didSet {
+            bridgesByNode = [:]
+            for id in points.keys.sorted() { noteBridge(id) }
+        }
+    }
     /// Kinds guessed from names so far (each name's guess is the same every time).
     private var guessedKinds: [String: PointKind] = [:]
     /// Per node, the clock correction subtracted from its times.
@@ -59,8 +64,8 @@ final class Topology {
     /// Per address, the points whose connections all involved that address alone at some time (sorted ids): the
     /// points that may be its home (``home(of:)`` says whether each still is).
     private var homeCandidates: [IPAddress: [Int]] = [:]
-    /// Per node, the ids of its points (sorted), for the bridges of a node.
-    private var pointsByNode: [String?: [Int]] = [:]
+    /// Per node, the ids of its bridges (sorted).
+    private var bridgesByNode: [String?: [Int]] = [:]
 
     /// The capture point with this id, once noted.
     func point(_ id: Int) -> CapturePoint? { points[id] }
@@ -127,7 +132,13 @@ final class Topology {
         } else {
             ids[capturePoint] = point
         }
-        Self.insert(point, into: &pointsByNode[capturePoint.node, default: []])
+        noteBridge(point)
+    }
+
+    /// Lists `point` among its node's bridges when it is one.
+    private func noteBridge(_ point: Int) {
+        guard let capturePoint = points[point], kind(of: capturePoint) == .bridge else { return }
+        Self.insert(point, into: &bridgesByNode[capturePoint.node, default: []])
     }
 
     /// Notes that `point`'s connections have one address in common (a candidate home for it).
@@ -177,12 +188,11 @@ final class Topology {
         }
     }
 
-    /// The bridges (by name, or declared) of `node` among the points seen, by id.
-    func bridges(on node: String?) -> [Int] {
-        (pointsByNode[node] ?? []).filter { id in
-            guard let point = points[id] else { return false }
-            return point.node == node && kind(of: point) == .bridge
-        }
+    /// The one bridge (by name, or declared) of `node` among the points seen, by id; nil when it has none or
+    /// several.
+    func soleBridge(on node: String?) -> Int? {
+        guard let bridges = bridgesByNode[node], bridges.count == 1 else { return nil }
+        return bridges[0]
     }
 
     /// Where answered connections to `target` went after `point`, if one was seen.
