@@ -23,7 +23,7 @@ public final class PcapngFileReader: PacketSource {
     public private(set) var interfaces: [InterfaceDescription] = []
 
     /// Per-interface facts needed to turn a packet block into a ``Packet``, parallel to `interfaces`.
-    private struct InterfaceTiming {
+    private struct InterfaceTiming: Hashable {
         var resolution: TimestampResolution
         var offsetSeconds: Int64
         var linkType: LinkType
@@ -34,8 +34,19 @@ public final class PcapngFileReader: PacketSource {
     /// Bytes of the file consumed so far.
     public var bytesRead: UInt64 { reader.offset }
     private var timing: [InterfaceTiming] = []
-    /// The global index of the current section's interface 0.
-    private var sectionBase = 0
+    /// The global index of each interface of the current section, by its index in the section.
+    private var sectionInterfaces: [Int] = []
+    /// The global indexes the current section's interfaces took (each once per section).
+    private var usedInSection = Set<Int>()
+    /// The global index of each named interface read, by all it declared: a later section that declares the same
+    /// interface again (captures appended with `cat`, a writer that starts a section per file it rotates to) reuses
+    /// it, rather than making it an interface, and a capture point's worth of state, of its own each time.
+    private var named: [NamedInterface: Int] = [:]
+
+    private struct NamedInterface: Hashable {
+        var description: InterfaceDescription
+        var timing: InterfaceTiming
+    }
     private var bigEndian = false
     private var sections = 0
     /// The host the current section says it was captured on.
@@ -237,26 +248,20 @@ public final class PcapngFileReader: PacketSource {
         }
         sectionHost = host
         sections += 1
-        sectionBase = interfaces.count
+        sectionInterfaces = []
+        usedInSection = []
     }
 
-    /// Most Interface Description Blocks read from one file, over all its sections. A node has tens to a few
-    /// thousand interfaces; each block read is held to the end of the file (its packets may come at any time), so a
-    /// file of nothing but interface blocks (20 bytes each) would otherwise hold hundreds of bytes for each.
+    /// Most interfaces read from one file (a named interface a later section declares again the same way counts
+    /// once), and most interface blocks in one section. A node has tens to a few thousand interfaces; each interface
+    /// is held to the end of the file (its packets may come at any time), so a file of nothing but interface blocks
+    /// (20 bytes each) would otherwise hold hundreds of bytes for each.
     public static let maxInterfaces = 65_536
 
     private func readInterfaceDescription(_ body: UnsafeRawBufferPointer) throws(CaptureError) {
         // body: link type (2), reserved (2), snaplen (4), options.
-        guard interfaces.count < Self.maxInterfaces else {
-            let n = packetsRead
-            throw CaptureError(
-                .corrupt,
-                "more than \(Self.maxInterfaces) Interface Description Blocks, more than a capture holds (a damaged or "
-                    + "crafted file); hoptrace reads no further"
-                    + (n == 0 ? "" : " (the \(n) packet\(n == 1 ? "" : "s") before were read)"),
-                source: reader.displayName,
-                offset: reader.offset
-            )
+        guard sectionInterfaces.count < Self.maxInterfaces else {
+            throw tooManyInterfaces()
         }
         guard body.count >= 8 else {
             throw error(.corrupt, "Interface Description Block is too short (\(body.count + 12) bytes)")
@@ -287,26 +292,38 @@ public final class PcapngFileReader: PacketSource {
             }
         }
         let index = interfaces.count
-        interfaces.append(
-            InterfaceDescription(
-                name: name ?? "\(baseName(reader.displayName))#\(index)",
-                description: description,
-                linkType: linkType,
-                snapLength: snaplen,
-                timestampsPerSecond: resolution.unitsPerSecond,
-                isNamed: name != nil,
-                node: sectionHost,
-                file: reader.displayName
-            )
+        let interface = InterfaceDescription(
+            name: name ?? "\(baseName(reader.displayName))#\(index)",
+            description: description,
+            linkType: linkType,
+            snapLength: snaplen,
+            timestampsPerSecond: resolution.unitsPerSecond,
+            isNamed: name != nil,
+            node: sectionHost,
+            file: reader.displayName
         )
-        timing.append(
-            InterfaceTiming(
-                resolution: resolution,
-                offsetSeconds: offsetSeconds,
-                linkType: linkType,
-                snapLength: snaplen
-            )
+        let facts = InterfaceTiming(
+            resolution: resolution,
+            offsetSeconds: offsetSeconds,
+            linkType: linkType,
+            snapLength: snaplen
         )
+        // A named interface an earlier section declared the same way is that interface (an unnamed one is told
+        // apart by its index only, so it is never taken for another's).
+        let key = name == nil ? nil : NamedInterface(description: interface, timing: facts)
+        if let key, let known = named[key], !usedInSection.contains(known) {
+            sectionInterfaces.append(known)
+            usedInSection.insert(known)
+            return
+        }
+        guard interfaces.count < Self.maxInterfaces else {
+            throw tooManyInterfaces()
+        }
+        interfaces.append(interface)
+        timing.append(facts)
+        if let key, named[key] == nil { named[key] = index }
+        sectionInterfaces.append(index)
+        usedInSection.insert(index)
     }
 
     /// The packet of an Enhanced Packet Block, or nil when its time cannot be placed (counted; the block is skipped).
@@ -359,11 +376,11 @@ public final class PcapngFileReader: PacketSource {
         guard body.count >= 4 else {
             throw error(.corrupt, "Simple Packet Block is too short (\(body.count + 12) bytes)")
         }
-        guard interfaces.count > sectionBase else {
+        guard let first = sectionInterfaces.first else {
             throw error(.corrupt, "Simple Packet Block before any Interface Description Block in its section")
         }
         let original = body.u32(0, bigEndian: bigEndian)
-        let info = timing[sectionBase]
+        let info = timing[first]
         var captured = Int(original)
         if info.snapLength != 0 && captured > Int(info.snapLength) {
             captured = Int(info.snapLength)
@@ -372,7 +389,7 @@ public final class PcapngFileReader: PacketSource {
         captured = min(captured, body.count - 4)
         return Packet(
             timestamp: lastTimestamp,
-            interfaceID: sectionBase,
+            interfaceID: first,
             direction: .unknown,
             linkType: info.linkType,
             originalLength: Int(original),
@@ -390,11 +407,11 @@ public final class PcapngFileReader: PacketSource {
         blockName: String,
         flagsCode: UInt16
     ) throws(CaptureError) -> Packet? {
-        let sectionInterfaces = interfaces.count - sectionBase
-        guard localInterface < UInt32(sectionInterfaces) else {
+        let described = sectionInterfaces.count
+        guard localInterface < UInt32(described) else {
             throw error(
                 .corrupt,
-                "\(blockName) refers to interface \(localInterface) but its section describes \(sectionInterfaces)"
+                "\(blockName) refers to interface \(localInterface) but its section describes \(described)"
             )
         }
         let padded = (Int(captured) + 3) & ~3
@@ -404,7 +421,7 @@ public final class PcapngFileReader: PacketSource {
                 "\(blockName) claims \(captured) captured bytes but the block holds \(body.count - dataOffset)"
             )
         }
-        let index = sectionBase + Int(localInterface)
+        let index = sectionInterfaces[Int(localInterface)]
         let info = timing[index]
         var direction = PacketDirection.unknown
         let bigEndian = self.bigEndian
@@ -461,6 +478,20 @@ public final class PcapngFileReader: PacketSource {
             body(code, UnsafeRawBufferPointer(rebasing: options[(cursor + 4)..<(cursor + 4 + length)]))
             cursor += 4 + padded
         }
+    }
+
+    /// Reading stops at an interface block past ``maxInterfaces`` (distinct interfaces of the file, or blocks of one
+    /// section): no capture holds so many.
+    private func tooManyInterfaces() -> CaptureError {
+        let n = packetsRead
+        return CaptureError(
+            .corrupt,
+            "more than \(Self.maxInterfaces) Interface Description Blocks, more than a capture holds (a damaged or "
+                + "crafted file); hoptrace reads no further"
+                + (n == 0 ? "" : " (the \(n) packet\(n == 1 ? "" : "s") before were read)"),
+            source: reader.displayName,
+            offset: reader.offset
+        )
     }
 
     private func error(_ code: CaptureError.Code, _ what: String) -> CaptureError {

@@ -52,4 +52,40 @@ struct InterfaceCapTests {
         #expect(error.description.contains("more than \(cap) Interface Description Blocks"))
         #expect(!error.description.contains("\n"))
     }
+
+    @Test("70,000 sections that each declare eth0 again (files appended with cat): one interface, every packet read")
+    func sectionsRedeclare() throws {
+        var bytes: [UInt8] = []
+        let section = P.sectionHeader(bigEndian: false) + P.interface(bigEndian: false, name: "eth0")
+        for n in 0..<70_000 {
+            bytes += section
+            bytes += P.enhancedPacket(bigEndian: false, interface: 0, timestamp: UInt64(n), data: [1, 2, 3, 4])
+        }
+        let source = try openCapture(bytes: bytes)
+        var count = 0
+        while let packet = try source.next() {
+            #expect(packet.interfaceID == 0)
+            count += 1
+        }
+        #expect(count == 70_000)
+        #expect(source.interfaces.count == 1)
+        #expect(source.interfaces.first?.name == "eth0")
+    }
+
+    @Test("one section declaring eth0 twice keeps two interfaces; unnamed ones are never merged across sections")
+    func withinSectionAndUnnamed() throws {
+        var bytes = P.sectionHeader(bigEndian: false)
+        bytes += P.interface(bigEndian: false, name: "eth0") + P.interface(bigEndian: false, name: "eth0")
+        bytes += P.enhancedPacket(bigEndian: false, interface: 1, timestamp: 1, data: [1, 2, 3, 4])
+        // A second section: eth0 again (the first of the two), an unnamed interface, then a packet on each.
+        bytes += P.sectionHeader(bigEndian: false)
+        bytes += P.interface(bigEndian: false, name: "eth0") + P.interface(bigEndian: false)
+        bytes += P.enhancedPacket(bigEndian: false, interface: 0, timestamp: 2, data: [1, 2, 3, 4])
+        bytes += P.enhancedPacket(bigEndian: false, interface: 1, timestamp: 3, data: [1, 2, 3, 4])
+        let source = try openCapture(bytes: bytes)
+        var ids: [Int] = []
+        while let packet = try source.next() { ids.append(packet.interfaceID) }
+        #expect(ids == [1, 0, 2])
+        #expect(source.interfaces.map(\.isNamed) == [true, true, false])
+    }
 }
