@@ -95,7 +95,8 @@ struct Sighting {
     /// finds it, without the scan behind it: for a question worth a logarithm, not a pass over every exchange.
     func likelyPosition(ofExchangeStartingAt raw: UInt32?, index: Int) -> Int? {
         if let raw, let base = record.originatorBase {
-            let guess = exchanges.partitionPoint { ($0.requestFirstByte?.offset ?? .max) < UInt64(raw &- base) }
+            let offset = UInt64(raw &- base)
+            let guess = exchanges.partitionPoint { ($0.requestFirstByte?.offset ?? .max) < offset }
             guard guess < exchanges.count, let first = exchanges[guess].requestFirstByte,
                 base &+ UInt32(truncatingIfNeeded: first.offset) == raw
             else { return nil }
@@ -108,18 +109,12 @@ struct Sighting {
     /// Where in ``exchanges`` ``exchange(startingAt:index:)`` finds the exchange: for a caller that reads a few of its
     /// fields in place rather than copying the whole exchange.
     func position(ofExchangeStartingAt raw: UInt32?, index: Int) -> Int? {
-        if let raw, let base = record.originatorBase {
-            let matches = { (exchange: HTTPExchange) in
-                exchange.requestFirstByte.flatMap { clientRaw($0.offset) } == raw
+        // The binary search first (the offset within the first 4 GiB of the stream; beyond, the scan finds it).
+        if let guess = likelyPosition(ofExchangeStartingAt: raw, index: index) { return guess }
+        if let raw, record.originatorBase != nil {
+            return exchanges.firstIndex { exchange in exchange.requestFirstByte.flatMap { clientRaw($0.offset) } == raw
             }
-            // The offset within the first 4 GiB of the stream (beyond, the scan finds it).
-            let offset = UInt64(raw &- base)
-            let guess = exchanges.partitionPoint { ($0.requestFirstByte?.offset ?? .max) < offset }
-            if guess < exchanges.count, matches(exchanges[guess]) { return guess }
-            return exchanges.firstIndex(where: matches)
         }
-        let guess = exchanges.partitionPoint { $0.index < index }
-        if guess < exchanges.count, exchanges[guess].index == index { return guess }
         return exchanges.firstIndex { $0.index == index }
     }
 }

@@ -9,6 +9,18 @@ import Testing
 struct ReadingNotesTests {
     typealias CLI = PacketsCommandTests
 
+    /// An IPv4 packet carrying a TCP SYN from port 40000 to port 80 (its IP checksum set; the flow stage does not
+    /// check the TCP one).
+    static func syn(from source: [UInt8], to destination: [UInt8]) -> [UInt8] {
+        var ip: [UInt8] = [0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0] + source + destination
+        var sum: UInt32 = 0
+        for k in stride(from: 0, to: 20, by: 2) { sum += UInt32(ip[k]) << 8 | UInt32(ip[k + 1]) }
+        while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
+        ip[10] = UInt8(~sum >> 8 & 0xff)
+        ip[11] = UInt8(~sum & 0xff)
+        return ip + [0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]
+    }
+
     /// An SLL2 pcap of `count` SYNs from distinct clients, the i-th on interface index i + 1.
     static func capture(count: Int) throws -> String {
         var bytes: [UInt8] = []
@@ -29,15 +41,7 @@ struct ReadingNotesTests {
             frame += [UInt8(index >> 24), UInt8(index >> 16 & 0xff), UInt8(index >> 8 & 0xff), UInt8(index & 0xff)]
             frame += [0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0]
             let source: [UInt8] = [10, UInt8(i >> 16 & 0xff), UInt8(i >> 8 & 0xff), UInt8(i & 0xff)]
-            var ip: [UInt8] = [0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0] + source + [10, 99, 0, 1]
-            var sum: UInt32 = 0
-            for k in stride(from: 0, to: 20, by: 2) { sum += UInt32(ip[k]) << 8 | UInt32(ip[k + 1]) }
-            while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
-            ip[10] = UInt8(~sum >> 8 & 0xff)
-            ip[11] = UInt8(~sum & 0xff)
-            // TCP SYN 40000 -> 80 (the checksum is not checked by the flow stage).
-            let tcp: [UInt8] = [0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]
-            frame += ip + tcp
+            frame += Self.syn(from: source, to: [10, 99, 0, 1])
             le32(1_700_000_000 + UInt32(i / 1_000_000))
             le32(UInt32(i % 1_000_000))
             le32(UInt32(frame.count))
@@ -102,14 +106,8 @@ struct ReadingNotesTests {
         le16(0)
         for word: UInt32 in [262_144, 20] { le32(word) }
         // One packet on each: an Ethernet frame with an IPv4 TCP SYN 10.0.0.1:40000 -> 10.0.0.2:80.
-        var ip: [UInt8] = [0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]
-        var sum: UInt32 = 0
-        for k in stride(from: 0, to: 20, by: 2) { sum += UInt32(ip[k]) << 8 | UInt32(ip[k + 1]) }
-        while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
-        ip[10] = UInt8(~sum >> 8 & 0xff)
-        ip[11] = UInt8(~sum & 0xff)
-        let tcp: [UInt8] = [0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]
-        let frame: [UInt8] = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00] + ip + tcp
+        let frame: [UInt8] =
+            [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00] + Self.syn(from: [10, 0, 0, 1], to: [10, 0, 0, 2])
         let padded = frame + [UInt8](repeating: 0, count: (4 - frame.count % 4) % 4)
         for interface: UInt32 in [0, 1] {
             let length = UInt32(32 + padded.count)
