@@ -74,6 +74,20 @@ public final class BufferedOutput {
     /// The number of bytes not yet written out.
     public var count: Int { self.storage.pointee.count }
 
+    /// Calls `body` with the bytes not yet written out, in place.
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        body(UnsafeRawBufferPointer(start: self.storage.pointee.base, count: self.storage.pointee.count))
+    }
+
+    /// Drops the spaces at the end of what is buffered, back to offset `start` at most (for output kept in memory:
+    /// a buffer written out since `start` has nothing to drop).
+    func removeTrailingSpaces(downTo start: Int) {
+        let base = self.storage.pointee.base
+        var count = self.storage.pointee.count
+        while count > max(0, start), base[count - 1] == UInt8(ascii: " ") { count -= 1 }
+        self.storage.pointee.count = count
+    }
+
     // MARK: - Appending
 
     /// Room for `count` more bytes: where to write them (then ``commit(_:)`` how many were written).

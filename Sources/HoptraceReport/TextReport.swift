@@ -24,6 +24,9 @@ public struct TextReport: Sendable {
     /// Packet-derived text made safe for a terminal: control characters (an ESC would start a terminal escape
     /// sequence), DEL and C1 controls become `\xNN`, and the length is bounded.
     public static func safe(_ text: String, limit: Int = 200) -> String {
+        // Most texts (addresses, interface names, paths, the sentence) are short and hold nothing to escape: they
+        // are returned as they are.
+        if isClean(text, limit: limit) { return text }
         var out = ""
         var count = 0
         for scalar in text.unicodeScalars {
@@ -43,13 +46,20 @@ public struct TextReport: Sendable {
         return out
     }
 
+    /// Whether `safe(text, limit:)` is `text` itself: at most `limit` bytes (so at most `limit` scalars) and no
+    /// byte that may start something to escape (checked eight at a time; a C1 control starts with 0xC2, U+2028 and
+    /// U+2029 with 0xE2).
+    static func isClean(_ text: String, limit: Int) -> Bool {
+        guard text.utf8.count <= limit else { return false }
+        let clean: Bool? = text.utf8.withContiguousStorageIfAvailable {
+            !TerminalText.mayNeedEscaping(UnsafeRawBufferPointer($0))
+        }
+        return clean == true
+    }
+
     static func hex(_ value: UInt32) -> String {
         let text = String(value, radix: 16, uppercase: false)
         return text.count >= 2 ? text : "0" + text
-    }
-
-    private func paint(_ text: String, _ code: String) -> String {
-        color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
     }
 
     private func verdictColor(_ kind: VerdictKind) -> String {
@@ -60,28 +70,10 @@ public struct TextReport: Sendable {
         }
     }
 
+    /// `text` padded with spaces to `width` characters.
     static func column(_ text: String, _ width: Int) -> String {
         let count = characters(text)
-        return count >= width ? text : text + spaces(width - count)
-    }
-
-    static func rightColumn(_ text: String, _ width: Int) -> String {
-        let count = characters(text)
-        return count >= width ? text : spaces(width - count) + text
-    }
-
-    /// Runs of spaces and of full blocks, made once: every column of every trace is padded with one.
-    private static let spaceRuns = (0...160).map { String(repeating: " ", count: $0) }
-    private static let blockRuns = (0...160).map { String(repeating: "█", count: $0) }
-
-    /// `count` spaces (none for a negative count).
-    static func spaces(_ count: Int) -> String { run(spaceRuns, " ", count) }
-
-    /// `count` full blocks (none for a negative count).
-    static func blocks(_ count: Int) -> String { run(blockRuns, "█", count) }
-
-    private static func run(_ runs: [String], _ unit: String, _ count: Int) -> String {
-        count < runs.count ? runs[max(0, count)] : String(repeating: unit, count: count)
+        return count >= width ? text : text + String(repeating: " ", count: width - count)
     }
 
     /// The characters in `text`: its bytes when they are all ASCII (most columns), without breaking it into
@@ -102,76 +94,271 @@ public struct TextReport: Sendable {
 
     /// The whole report of one request.
     public func render(_ trace: RequestTrace) -> String {
-        var lines: [String] = []
-        var title = "request #\(trace.index)  " + Self.title(trace)
+        let out = BufferedOutput(inMemory: ())
+        self.write(trace, to: Lines(out))
+        return out.text
+    }
+
+    /// Appends the whole report of one request to `out`, then a newline (as `out.line(render(trace))` does).
+    ///
+    /// Written byte by byte into `out`'s buffer: a report built by string concatenation cost ~120,000 instructions
+    /// a trace, which `trace --all` paid for every request of a flood.
+    public func write(_ trace: RequestTrace, to out: BufferedOutput) {
+        // The report is made in memory first: a hop row's trailing spaces are cut after it is written, which a
+        // buffer written out to a file between the two could not undo.
+        let scratch = BufferedOutput(inMemory: ())
+        self.write(trace, to: Lines(scratch))
+        scratch.append(0x0A)
+        scratch.withBytes { out.append($0) }
+        out.endRecord()
+    }
+
+    /// The lines of a report, separated by newlines (none after the last).
+    struct Lines {
+        let out: BufferedOutput
+        private(set) var started = false
+
+        init(_ out: BufferedOutput) { self.out = out }
+
+        /// Starts a line: the newline that ends the one before.
+        mutating func next() {
+            if started { out.append(0x0A) }
+            started = true
+        }
+
+        /// A line of its own.
+        mutating func line(_ text: String) {
+            next()
+            out.append(text)
+        }
+    }
+
+    func write(_ trace: RequestTrace, to lines: Lines) {
+        var lines = lines
+        let out = lines.out
+        lines.next()
+        beginPaint("1", out)
+        out.append("request #")
+        out.appendNumber(trace.index)
+        out.append("  ")
+        Self.appendTitle(trace, to: out)
         if let request = trace.request {
-            if let host = request.host { title += "  host \(Self.safe(host))" }
-            if let status = request.status { title += "  status \(status)" }
-            if let id = request.requestID { title += "  x-request-id \(Self.safe(id))" }
+            if let host = request.host {
+                out.append("  host ")
+                Self.appendSafe(host, to: out)
+            }
+            if let status = request.status {
+                out.append("  status ")
+                out.appendNumber(status)
+            }
+            if let id = request.requestID {
+                out.append("  x-request-id ")
+                Self.appendSafe(id, to: out)
+            }
         } else if trace.kind == .connection, let dns = trace.dns {
-            title += " (\(Self.safe(dns.name)))"
+            out.append(" (")
+            Self.appendSafe(dns.name, to: out)
+            out.append(")")
         }
-        lines.append(paint(title, "1") + "  [\(trace.mode.rawValue)]")
-        let verdictText = "\(trace.verdict.kind.rawValue): \(Self.safe(trace.verdict.sentence, limit: 600))"
-        lines.append(paint(verdictText, verdictColor(trace.verdict.kind)))
-        var path: [String] = []
-        if let client = trace.client { path.append(Self.role(client, "client", in: trace)) }
+        endPaint(out)
+        out.append("  [")
+        out.append(trace.mode.rawValue)
+        out.append("]")
+        lines.next()
+        beginPaint(verdictColor(trace.verdict.kind), out)
+        out.append(trace.verdict.kind.rawValue)
+        out.append(": ")
+        Self.appendSafe(trace.verdict.sentence, limit: 600, to: out)
+        endPaint(out)
+        var pathStarted = false
+        func pathElement(_ endpoint: FlowEndpoint, _ word: String) {
+            if pathStarted {
+                out.append(" → ")
+            } else {
+                lines.next()
+                out.append("  ")
+                pathStarted = true
+            }
+            Self.appendRole(endpoint, word, in: trace, to: out)
+        }
+        if let client = trace.client { pathElement(client, "client") }
         if let service = trace.service, service != trace.server {
-            path.append(Self.role(service, Self.serviceWord(trace.mode), in: trace))
+            pathElement(service, Self.serviceWord(trace.mode))
         }
-        if let server = trace.server { path.append(Self.role(server, "server", in: trace)) }
-        if !path.isEmpty { lines.append("  " + path.joined(separator: " → ")) }
+        if let server = trace.server { pathElement(server, "server") }
         for offset in trace.clockOffsets {
-            lines.append(
+            lines.line(
                 "  clock of \(Self.safe(offset.node)): \(Self.signed(-offset.offset)) ± "
                     + "\(TimeFormat.duration(offset.uncertainty)) against \(Self.safe(offset.reference)) "
                     + "(\(offset.samples) packet pair\(offset.samples == 1 ? "" : "s"))"
             )
         }
 
-        lines.append("")
-        lines.append(contentsOf: waterfall(trace.timings))
+        lines.next()
+        waterfall(trace.timings, to: &lines)
 
         if let dns = trace.dns {
-            lines.append("")
-            let answer =
-                dns.answer.map { address in
-                    " → \(address)" + (trace.name(ofAddress: address).map { " (\(Self.safe($0.description)))" } ?? "")
-                } ?? ""
-            lines.append(
-                "  dns \(Self.safe(dns.name)): \(dns.outcome.rawValue)\(answer), \(dns.queries.count) "
-                    + "quer\(dns.queries.count == 1 ? "y" : "ies"), \(TimeFormat.duration(dns.duration))"
-            )
-            for query in dns.queries.prefix(40) {
-                let answers =
-                    query.addresses.isEmpty ? "" : " " + query.addresses.map(\.description).joined(separator: ",")
-                let took = query.duration.map { TimeFormat.duration($0) } ?? "no answer"
-                let repeats = query.sent > 1 ? " (sent \(query.sent)×)" : ""
-                lines.append(
-                    "    \(Self.column(query.type.description, 5)) \(Self.safe(query.name)) → "
-                        + "\(query.rcode?.description ?? "-")\(answers)  \(took)\(repeats)"
-                )
+            lines.next()
+            lines.next()
+            out.append("  dns ")
+            Self.appendSafe(dns.name, to: out)
+            out.append(": ")
+            out.append(dns.outcome.rawValue)
+            if let address = dns.answer {
+                out.append(" → ")
+                out.appendAddress(address)
+                if let name = trace.name(ofAddress: address) {
+                    out.append(" (")
+                    Self.appendSafe(name.description, to: out)
+                    out.append(")")
+                }
             }
-            if dns.queries.count > 40 { lines.append("    … \(dns.queries.count - 40) more") }
+            out.append(", ")
+            out.appendNumber(dns.queries.count)
+            out.append(dns.queries.count == 1 ? " query, " : " queries, ")
+            out.appendDuration(dns.duration)
+            for query in dns.queries.prefix(40) {
+                lines.next()
+                out.append("    ")
+                let type = query.type.description
+                Self.appendColumn(type, characters: Self.characters(type), 5, to: out)
+                out.append(" ")
+                Self.appendSafe(query.name, to: out)
+                out.append(" → ")
+                out.append(query.rcode?.description ?? "-")
+                for (index, address) in query.addresses.enumerated() {
+                    out.append(index == 0 ? " " : ",")
+                    out.appendAddress(address)
+                }
+                out.append("  ")
+                if let took = query.duration { out.appendDuration(took) } else { out.append("no answer") }
+                if query.sent > 1 {
+                    out.append(" (sent ")
+                    out.appendNumber(query.sent)
+                    out.append("×)")
+                }
+            }
+            if dns.queries.count > 40 { lines.line("    … \(dns.queries.count - 40) more") }
         }
         if !trace.hops.isEmpty {
-            lines.append("")
-            lines.append(contentsOf: hopTable(trace.hops))
+            lines.next()
+            hopTable(trace.hops, to: &lines)
             let legend = Self.legend(trace)
             if !legend.isEmpty {
-                lines.append("")
-                lines.append("  names")
-                lines.append(contentsOf: legend.map { "   " + $0 })
+                lines.next()
+                lines.line("  names")
+                for entry in legend { lines.line("   " + entry) }
             }
         }
         if !trace.findings.isEmpty {
-            lines.append("")
-            lines.append("  findings")
+            lines.next()
+            lines.line("  findings")
             for finding in trace.findings {
-                lines.append("   - \(finding.kind.rawValue): \(Self.safe(finding.detail, limit: 600))")
+                lines.next()
+                out.append("   - ")
+                out.append(finding.kind.rawValue)
+                out.append(": ")
+                Self.appendSafe(finding.detail, limit: 600, to: out)
             }
         }
-        return lines.joined(separator: "\n")
+    }
+
+    /// ``safe(_:limit:)``'s text, appended.
+    static func appendSafe(_ text: String, limit: Int = 200, to out: BufferedOutput) {
+        out.append(isClean(text, limit: limit) ? text : safe(text, limit: limit))
+    }
+
+    /// ``title(_:)``, appended.
+    static func appendTitle(_ trace: RequestTrace, to out: BufferedOutput) {
+        if let request = trace.request {
+            appendSafe(request.method, limit: 16, to: out)
+            out.append(" ")
+            appendSafe(request.path, limit: 80, to: out)
+        } else if trace.kind == .dns, let dns = trace.dns {
+            out.append("DNS ")
+            appendSafe(dns.name, limit: 80, to: out)
+        } else {
+            out.append("TCP ")
+            if let service = trace.service { out.appendEndpoint(service) } else { out.append("?") }
+        }
+    }
+
+    /// ``role(_:_:in:)``, appended.
+    static func appendRole(_ endpoint: FlowEndpoint, _ word: String, in trace: RequestTrace, to out: BufferedOutput) {
+        guard trace.names.isEmpty else {
+            out.append(role(endpoint, word, in: trace))
+            return
+        }
+        out.appendEndpoint(endpoint)
+        out.append(" (")
+        out.append(word)
+        out.append(")")
+    }
+
+    private func beginPaint(_ code: String, _ out: BufferedOutput) {
+        guard color else { return }
+        out.append("\u{1B}[")
+        out.append(code)
+        out.append("m")
+    }
+
+    private func endPaint(_ out: BufferedOutput) {
+        if color { out.append("\u{1B}[0m") }
+    }
+
+    /// `text` (whose width is `count` characters) padded with spaces to `width`.
+    static func appendColumn(_ text: String, characters count: Int, _ width: Int, to out: BufferedOutput) {
+        out.append(text)
+        appendSpaces(width - count, to: out)
+    }
+
+    /// `count` full blocks, `█` (none for a negative count).
+    static func appendBlocks(_ count: Int, to out: BufferedOutput) {
+        guard count > 0 else { return }
+        let target = out.reserve(3 * count)
+        for index in 0..<count {
+            target[3 * index] = 0xE2
+            target[3 * index + 1] = 0x96
+            target[3 * index + 2] = 0x88
+        }
+        out.commit(3 * count)
+    }
+
+    /// `count` spaces (none for a negative count).
+    static func appendSpaces(_ count: Int, to out: BufferedOutput) {
+        guard count > 0 else { return }
+        let target = out.reserve(count)
+        target.update(repeating: UInt8(ascii: " "), count: count)
+        out.commit(count)
+    }
+
+    /// What `write` writes (our own ASCII and `µ`, at most ``TimeFormat/maxWrittenBytes``), right-aligned in `width`
+    /// columns (its width: its bytes that begin a scalar, each one character).
+    static func appendRight(_ width: Int, to out: BufferedOutput, _ write: (UnsafeMutablePointer<UInt8>) -> Int) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch in
+            guard let base = scratch.baseAddress else { return }
+            let count = write(base)
+            var characters = 0
+            for index in 0..<count where base[index] & 0xC0 != 0x80 { characters += 1 }
+            appendSpaces(width - characters, to: out)
+            out.append(UnsafeRawBufferPointer(start: base, count: count))
+        }
+    }
+
+    /// A duration right-aligned in `width` columns, after `prefix` (none, or `+`).
+    static func appendRightDuration(_ nanoseconds: Int64?, prefix: UInt8? = nil, _ width: Int, to out: BufferedOutput) {
+        guard let nanoseconds else {
+            appendSpaces(width, to: out)
+            return
+        }
+        appendRight(width, to: out) { target in
+            var at = 0
+            if let prefix {
+                target[0] = prefix
+                at = 1
+            }
+            return at + TimeFormat.writeDuration(nanoseconds, to: target + at)
+        }
     }
 
     static func signed(_ ns: Int64) -> String {
@@ -203,6 +390,7 @@ public struct TextReport: Sendable {
 
     /// The names of the hops' addresses, one per line: `10.244.0.11  pod default/web-6b8f9c7d5-k2x7p`.
     static func legend(_ trace: RequestTrace) -> [String] {
+        if trace.names.isEmpty { return [] }
         var keys: [String] = []
         for hop in trace.hops {
             for endpoint in [hop.source, hop.destination] {
@@ -216,81 +404,133 @@ public struct TextReport: Sendable {
     }
 
     /// Phases as a waterfall: each bar starts where the previous one ended, its length proportional to its time.
-    func waterfall(_ t: Timings) -> [String] {
+    func waterfall(_ t: Timings, to lines: inout Lines) {
+        let out = lines.out
         let total = max(t.total, 1)
-        var lines = [
-            "  phase      " + Self.rightColumn("time", 10) + "   0" + Self.spaces(barWidth - 1)
-                + TimeFormat.duration(t.total)
-        ]
+        lines.next()
+        out.append("  phase      ")
+        Self.appendSpaces(6, to: out)
+        out.append("time   0")
+        Self.appendSpaces(barWidth - 1, to: out)
+        out.appendDuration(t.total)
         var offset: Int64 = 0
-        for (name, value) in t.phases {
-            guard value > 0 else { continue }
+        for (name, value) in [
+            ("dns", t.dns), ("client", t.client), ("connect", t.connect), ("request", t.request),
+            ("network", t.network), ("server", t.server), ("response", t.response),
+        ] as [(StaticString, Int64?)] {
+            guard let value, value > 0 else { continue }
             // Shares capped at 1 (phases from absurd packet times can exceed the total): no Double past Int.max.
             let start = Int(min(Double(offset) / Double(total), 1) * Double(barWidth))
             var length = Int((min(Double(value) / Double(total), 1) * Double(barWidth)).rounded())
             length = max(1, length)
             length = min(length, barWidth - min(start, barWidth))
-            let bar = Self.spaces(min(start, barWidth)) + Self.blocks(length)
-            let padded = Self.column(bar, barWidth)
             let share = Int((min(Double(value) / Double(total), 1e9) * 100).rounded())
-            lines.append(
-                "  \(Self.column(name, 9))\(Self.rightColumn(TimeFormat.duration(value), 12))  |\(paint(padded, "36"))| "
-                    + "\(share)%"
-            )
+            lines.next()
+            out.append("  ")
+            out.append(name)
+            Self.appendSpaces(9 - name.utf8CodeUnitCount, to: out)
+            Self.appendRightDuration(value, 12, to: out)
+            out.append("  |")
+            beginPaint("36", out)
+            Self.appendSpaces(min(start, barWidth), to: out)
+            Self.appendBlocks(length, to: out)
+            Self.appendSpaces(barWidth - min(start, barWidth) - length, to: out)
+            endPaint(out)
+            out.append("| ")
+            out.appendNumber(share)
+            out.append("%")
             offset = offset.saturatingAdding(value)
         }
-        lines.append("  \(Self.column("total", 9))\(Self.rightColumn(TimeFormat.duration(t.total), 12))")
-        return lines
+        lines.next()
+        out.append("  total    ")
+        Self.appendRightDuration(t.total, 12, to: out)
     }
 
     /// The hops: capture point, directions, addresses leaving it, translation, delays from the previous hop, the
     /// handshake's round trip there, how its place was established, and notes. Rows wider than ``width`` put the
     /// addresses on a line of their own.
-    func hopTable(_ hops: [Hop]) -> [String] {
+    func hopTable(_ hops: [Hop], to lines: inout Lines) {
+        let out = lines.out
         let points = hops.map { Self.safe($0.point.description, limit: 40) }
-        let pointWidth = max(13, (points.map(\.count).max() ?? 0)) + 2
-        let routes = hops.map { "\($0.source) → \($0.destination)" }
-        let routeWidth = max(20, (routes.map(\.count).max() ?? 0)) + 2
-        let delay: (Int64?) -> String = { $0.map { "+" + TimeFormat.duration($0) } ?? "" }
-        let head =
-            "  hop  " + Self.column("capture point", pointWidth) + Self.column("dir", 8)
-        let tail =
-            Self.column("nat", 11) + Self.rightColumn("+syn", 10) + Self.rightColumn("+req", 10)
-            + Self.rightColumn("+resp", 10) + Self.rightColumn("rtt", 10) + "  " + Self.column("by", 12) + "notes"
-        let wide = head.count + routeWidth + tail.count
+        let pointWidths = points.map(Self.characters)
+        let pointWidth = max(13, (pointWidths.max() ?? 0)) + 2
+        // Endpoints are spelled in ASCII: a route's width is its characters, ` → ` three of them.
+        let routeWidths = hops.map { Self.width(of: $0.source) + 3 + Self.width(of: $0.destination) }
+        let routeWidth = max(20, (routeWidths.max() ?? 0)) + 2
+        // "  hop  " + "capture point" padded to pointWidth + "dir" padded to 8; the tail: nat (11), +syn, +req,
+        // +resp, rtt (10 each, right-aligned), two spaces, by (12), notes.
+        let headCount = 7 + pointWidth + 8
+        let tail = "nat        " + "      +syn" + "      +req" + "     +resp" + "       rtt" + "  by          notes"
+        let wide = headCount + routeWidth + tail.utf8.count
         let wrap = width.map { wide > $0 } ?? false
-        var lines = [head + (wrap ? "" : Self.column("source → destination", routeWidth)) + tail]
+        lines.next()
+        out.append("  hop  ")
+        Self.appendColumn("capture point", characters: 13, pointWidth, to: out)
+        out.append("dir     ")
+        if !wrap { Self.appendColumn("source → destination", characters: 20, routeWidth, to: out) }
+        out.append(tail)
         for (i, hop) in hops.enumerated() {
-            let directions = hop.directions.map(\.description).joined(separator: ",")
+            lines.next()
+            let rowStart = out.count
+            out.append("  ")
+            Self.appendRight(3, to: out) { TimeFormat.writeDecimal(UInt64(i + 1), to: $0) }
+            out.append("  ")
+            Self.appendColumn(points[i], characters: pointWidths[i], pointWidth, to: out)
+            var directionWidth = 0
+            for (index, direction) in hop.directions.enumerated() {
+                if index > 0 {
+                    out.append(",")
+                    directionWidth += 1
+                }
+                let text = direction.description
+                out.append(text)
+                directionWidth += text.utf8.count
+            }
+            Self.appendSpaces(8 - directionWidth, to: out)
+            if !wrap { appendRoute(hop, width: routeWidth, to: out) }
             let nat = hop.translation == .none ? "-" : hop.translation.rawValue.uppercased()
-            var notes: [String] = []
-            if hop.synCount > 1 { notes.append("\(hop.synCount) SYNs") }
-            if hop.retransmissions > 0 { notes.append("\(hop.retransmissions) retransmitted") }
-            if let encapsulation = hop.encapsulation { notes.append(encapsulation.description) }
-            if !hop.sawRequest { notes.append("request not seen") }
-            let row =
-                "  " + Self.rightColumn("\(i + 1)", 3) + "  " + Self.column(points[i], pointWidth)
-                + Self.column(directions, 8) + (wrap ? "" : Self.column(routes[i], routeWidth)) + Self.column(nat, 11)
-                + Self.rightColumn(delay(hop.synDelay), 10) + Self.rightColumn(delay(hop.requestDelay), 10)
-                + Self.rightColumn(delay(hop.responseDelay), 10)
-                + Self.rightColumn(hop.handshakeRTT.map { TimeFormat.duration($0) } ?? "", 10) + "  "
-                + Self.column(hop.evidence.rawValue, 12) + notes.joined(separator: ", ")
-            lines.append(row.trailingSpacesRemoved)
-            if wrap { lines.append("       " + routes[i]) }
+            Self.appendColumn(nat, characters: nat.utf8.count, 11, to: out)
+            Self.appendRightDuration(hop.synDelay, prefix: UInt8(ascii: "+"), 10, to: out)
+            Self.appendRightDuration(hop.requestDelay, prefix: UInt8(ascii: "+"), 10, to: out)
+            Self.appendRightDuration(hop.responseDelay, prefix: UInt8(ascii: "+"), 10, to: out)
+            Self.appendRightDuration(hop.handshakeRTT, 10, to: out)
+            out.append("  ")
+            let evidence = hop.evidence.rawValue
+            Self.appendColumn(evidence, characters: evidence.utf8.count, 12, to: out)
+            var noted = false
+            func note(_ text: String) {
+                if noted { out.append(", ") }
+                out.append(text)
+                noted = true
+            }
+            if hop.synCount > 1 { note("\(hop.synCount) SYNs") }
+            if hop.retransmissions > 0 { note("\(hop.retransmissions) retransmitted") }
+            if let encapsulation = hop.encapsulation { note(encapsulation.description) }
+            if !hop.sawRequest { note("request not seen") }
+            out.removeTrailingSpaces(downTo: rowStart)
+            if wrap {
+                lines.next()
+                out.append("       ")
+                appendRoute(hop, width: 0, to: out)
+            }
         }
-        return lines
     }
-}
 
-extension String {
-    /// The string without trailing spaces.
-    var trailingSpacesRemoved: String {
-        // By bytes: a space is one byte in UTF-8 and never part of another character's encoding.
-        let bytes = self.utf8
-        var end = bytes.endIndex
-        while end > bytes.startIndex, bytes[bytes.index(before: end)] == UInt8(ascii: " ") {
-            end = bytes.index(before: end)
+    /// The characters of `endpoint`'s text (ASCII), without making the text for IPv4.
+    static func width(of endpoint: FlowEndpoint) -> Int {
+        guard endpoint.address.isIPv4 else { return endpoint.description.utf8.count }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: FlowEndpoint.ipv4TextCapacity) { scratch in
+            scratch.baseAddress.map { endpoint.writeIPv4Description(to: $0) } ?? endpoint.description.utf8.count
         }
-        return end == bytes.endIndex ? self : String(Substring(bytes[..<end]))
+    }
+
+    /// `10.0.0.1:80 → 10.0.0.2:80`, padded to `width`.
+    private func appendRoute(_ hop: Hop, width: Int, to out: BufferedOutput) {
+        let start = out.count
+        out.appendEndpoint(hop.source)
+        out.append(" → ")
+        out.appendEndpoint(hop.destination)
+        // The arrow is three bytes and one character.
+        Self.appendSpaces(width - (out.count - start - 2), to: out)
     }
 }

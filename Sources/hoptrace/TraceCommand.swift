@@ -188,7 +188,7 @@ struct TraceCommand: ParsableCommand {
                         TraceJSON.write(traces[index], to: out, using: &jsonLine, names: jsonNames)
                     } else {
                         if printedAny { out.write("\n") }
-                        out.line(report.render(traces[index]))
+                        report.write(traces[index], to: out)
                     }
                     printedAny = true
                     if wantsHTML, htmlTraces.count < 10_000 { htmlTraces.append(traces[index]) }
@@ -239,7 +239,7 @@ struct TraceCommand: ParsableCommand {
                 out.write(summary.render(evicted: evicted, capsNote: capsNote))
                 if let chosen = summary.chosen {
                     out.write("\n")
-                    out.line(report.render(chosen))
+                    report.write(chosen, to: out)
                     htmlTraces = [chosen]
                 }
             }

@@ -244,7 +244,8 @@ final class LivePrinter {
             if command.json {
                 out.write(TraceJSON.render(trace) + "\n")
             } else {
-                out.write(report.render(trace) + "\n\n")
+                report.write(trace, to: out)
+                out.write("\n")
             }
         }
     }
