@@ -212,10 +212,13 @@ func fuzzCorrelate(_ data: [UInt8]) {
         if traces.count > 256 { traces.removeFirst(traces.count - 256) }
     }
     engine.finish { traces += $0 }
+    // Wide and, as on a narrow terminal, with each hop's addresses on a line of their own.
     let report = TextReport(color: true)
+    let narrow = TextReport(color: true, barWidth: 7, width: 40)
     var size = 0
     for trace in traces.suffix(256) {
         size &+= report.render(trace).utf8.count
+        size &+= narrow.render(trace).utf8.count
         size &+= TraceJSON.render(trace).utf8.count
     }
     if size == Int.min { print(size) }

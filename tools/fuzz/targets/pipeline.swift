@@ -17,9 +17,12 @@ func traceWholeFile(path: String) -> Int {
     var traces: [RequestTrace] = []
     guard (try? Correlator.trace(files: [path]) { traces += $0 }) != nil else { return 0 }
     var size = 0
+    // Wide and, as on a narrow terminal, with each hop's addresses on a line of their own.
     let report = TextReport(color: true)
+    let narrow = TextReport(color: true, barWidth: 7, width: 40)
     for trace in traces {
         size &+= report.render(trace).utf8.count
+        size &+= narrow.render(trace).utf8.count
         size &+= TraceJSON.render(trace).utf8.count
     }
     size &+= HTMLReport.render(traces, title: "fuzz").utf8.count
