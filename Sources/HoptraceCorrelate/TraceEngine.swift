@@ -547,8 +547,13 @@ public final class TraceEngine {
                 continue
             }
             guard let victim = groups[id] else { continue }
-            statistics.evictedConnections += 1
-            victim.evicted = true
+            // A connection that had closed both ways (a FIN each way, or a reset) at every point that saw it has
+            // ended: what may still come of it is its final records, which add nothing but late retransmissions.
+            // Judged now, it is whole, and not said to be given up.
+            if victim.sightings.contains(where: { !$0.record.isClosedBothWays }) {
+                statistics.evictedConnections += 1
+                victim.evicted = true
+            }
             finalize(victim, final: true)
         }
     }

@@ -472,6 +472,17 @@ extension ConnectionRecord {
         Self.isQuiet(originator: originatorSummary, responder: responderSummary)
     }
 
+    /// Whether the connection has ended as far as its packets can say: a reset either way, or a FIN each way. Only
+    /// retransmissions may follow (the flow stage keeps such a connection a little longer for them).
+    public var isClosedBothWays: Bool {
+        Self.isClosedBothWays(originator: originatorSummary, responder: responderSummary)
+    }
+
+    /// ``isClosedBothWays`` from the two directions' summaries (the flow stage asks before it builds a record).
+    static func isClosedBothWays(originator: TCPDirectionSummary, responder: TCPDirectionSummary) -> Bool {
+        originator.rstTime != nil || responder.rstTime != nil || (originator.fin != nil && responder.fin != nil)
+    }
+
     /// ``isQuiet`` from the two directions' summaries (the flow stage asks before it builds a record).
     static func isQuiet(originator: TCPDirectionSummary, responder: TCPDirectionSummary) -> Bool {
         originator.firstData == nil && responder.firstData == nil && originator.fin == nil && responder.fin == nil

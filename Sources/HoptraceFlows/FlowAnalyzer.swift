@@ -199,6 +199,10 @@ public final class FlowAnalyzer {
         let hadClosing =
             connection.orig.summary.fin != nil || connection.orig.summary.rstTime != nil
             || connection.resp.summary.fin != nil || connection.resp.summary.rstTime != nil
+        let wasClosed = ConnectionRecord.isClosedBothWays(
+            originator: connection.orig.summary,
+            responder: connection.resp.summary
+        )
         let heldBefore = connection.heldBytes
         let bufferedBefore = connection.applicationBufferBytes
         let kind = connection.process(
@@ -219,11 +223,17 @@ public final class FlowAnalyzer {
                 || (!hadClosing
                     && (connection.orig.summary.fin != nil || connection.orig.summary.rstTime != nil
                         || connection.resp.summary.fin != nil || connection.resp.summary.rstTime != nil))
+                || (!wasClosed
+                    && ConnectionRecord.isClosedBothWays(
+                        originator: connection.orig.summary,
+                        responder: connection.resp.summary
+                    ))
         {
             // The provisional record again when the other side first answers, when the handshake completes, at each
-            // retransmission of an unanswered SYN, at the first data each way and at the first FIN or RST: what
-            // correlation knows of a connection before it closes (live tracing judges an unanswered SYN by when it
-            // was last sent, a request left unanswered by when the client gave up).
+            // retransmission of an unanswered SYN, at the first data each way, at the first FIN or RST and when it
+            // has closed both ways: what correlation knows of a connection before its final record (live tracing
+            // judges an unanswered SYN by when it was last sent, a request left unanswered by when the client gave
+            // up; a connection judged early at the correlator's cap once it has closed both ways lost nothing).
             if self.configuration.emitBareOpened
                 || !ConnectionRecord.isBare(originator: connection.orig.summary, responder: connection.resp.summary),
                 self.configuration.emitServerOnlyOpened

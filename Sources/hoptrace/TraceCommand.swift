@@ -323,8 +323,10 @@ struct TraceCommand: ParsableCommand {
             ),
         ]
         let parts = costs.filter { $0.count > 0 }.map { "\($0.count) \($0.what)" }
+        // Said only when some trace can carry it: the caps on held traces, exchanges and queries flag none.
+        let flagged = flows.evictedForCap > 0 || statistics.evictedConnections > 0 || statistics.evictedExchanges > 0
         return "memory caps reached: " + parts.joined(separator: "; ")
-            + "; the traces of connections given up carry the finding \"evicted\""
+            + (flagged ? "; the traces of connections given up carry the finding \"evicted\"" : "")
     }
 
     /// `trace --store`: the rows of the last `--since` from every node, traced as the files they were made from;
