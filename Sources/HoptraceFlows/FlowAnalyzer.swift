@@ -199,10 +199,13 @@ public final class FlowAnalyzer {
         let hadClosing =
             connection.orig.summary.fin != nil || connection.orig.summary.rstTime != nil
             || connection.resp.summary.fin != nil || connection.resp.summary.rstTime != nil
-        let wasClosed = ConnectionRecord.isClosedBothWays(
-            originator: connection.orig.summary,
-            responder: connection.resp.summary
-        )
+        // Read only where provisional records are emitted (correlation): `requests` and `flows` pay nothing for it.
+        let wasClosed =
+            self.configuration.emitOpened
+            && ConnectionRecord.isClosedBothWays(
+                originator: connection.orig.summary,
+                responder: connection.resp.summary
+            )
         let heldBefore = connection.heldBytes
         let bufferedBefore = connection.applicationBufferBytes
         let kind = connection.process(

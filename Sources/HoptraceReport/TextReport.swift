@@ -85,17 +85,15 @@ public struct TextReport: Sendable {
 
     /// One line naming the request: method and path, or the connection or lookup.
     public static func title(_ trace: RequestTrace) -> String {
-        if let request = trace.request {
-            return "\(safe(request.method, limit: 16)) \(safe(request.path, limit: 80))"
-        }
-        if trace.kind == .dns, let dns = trace.dns { return "DNS \(safe(dns.name, limit: 80))" }
-        return "TCP \(trace.service.map(\.description) ?? "?")"
+        let out = BufferedOutput(inMemory: ())
+        appendTitle(trace, to: out)
+        return out.text
     }
 
     /// The whole report of one request.
     public func render(_ trace: RequestTrace) -> String {
         let out = BufferedOutput(inMemory: ())
-        self.write(trace, to: Lines(out))
+        self.writeLines(trace, into: out)
         return out.text
     }
 
@@ -107,7 +105,7 @@ public struct TextReport: Sendable {
         // The report is made in memory first: a hop row's trailing spaces are cut after it is written, which a
         // buffer written out to a file between the two could not undo.
         let scratch = BufferedOutput(inMemory: ())
-        self.write(trace, to: Lines(scratch))
+        self.writeLines(trace, into: scratch)
         scratch.append(0x0A)
         scratch.withBytes { out.append($0) }
         out.endRecord()
@@ -133,9 +131,9 @@ public struct TextReport: Sendable {
         }
     }
 
-    func write(_ trace: RequestTrace, to lines: Lines) {
-        var lines = lines
-        let out = lines.out
+    /// The report's lines, without a newline after the last.
+    func writeLines(_ trace: RequestTrace, into out: BufferedOutput) {
+        var lines = Lines(out)
         lines.next()
         beginPaint("1", out)
         out.append("request #")
@@ -268,7 +266,7 @@ public struct TextReport: Sendable {
         out.append(isClean(text, limit: limit) ? text : safe(text, limit: limit))
     }
 
-    /// ``title(_:)``, appended.
+    /// ``title(_:)``'s line, appended: the method and path, `DNS` and the name, or `TCP` and the destination.
     static func appendTitle(_ trace: RequestTrace, to out: BufferedOutput) {
         if let request = trace.request {
             appendSafe(request.method, limit: 16, to: out)
@@ -414,11 +412,8 @@ public struct TextReport: Sendable {
         Self.appendSpaces(barWidth - 1, to: out)
         out.appendDuration(t.total)
         var offset: Int64 = 0
-        for (name, value) in [
-            ("dns", t.dns), ("client", t.client), ("connect", t.connect), ("request", t.request),
-            ("network", t.network), ("server", t.server), ("response", t.response),
-        ] as [(StaticString, Int64?)] {
-            guard let value, value > 0 else { continue }
+        for (name, value) in t.phases {
+            guard value > 0 else { continue }
             // Shares capped at 1 (phases from absurd packet times can exceed the total): no Double past Int.max.
             let start = Int(min(Double(offset) / Double(total), 1) * Double(barWidth))
             var length = Int((min(Double(value) / Double(total), 1) * Double(barWidth)).rounded())
@@ -427,8 +422,7 @@ public struct TextReport: Sendable {
             let share = Int((min(Double(value) / Double(total), 1e9) * 100).rounded())
             lines.next()
             out.append("  ")
-            out.append(name)
-            Self.appendSpaces(9 - name.utf8CodeUnitCount, to: out)
+            Self.appendColumn(name, characters: name.utf8.count, 9, to: out)
             Self.appendRightDuration(value, 12, to: out)
             out.append("  |")
             beginPaint("36", out)
