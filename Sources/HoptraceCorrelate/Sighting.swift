@@ -5,35 +5,50 @@ import HoptraceFlows
 /// One TCP connection as seen at one capture point: the flow stage's record (provisional while the connection is
 /// open there, final once it closed) and the HTTP exchanges it carried there.
 struct Sighting {
-    /// The record's storage, shared between copies until one changes it (copy on write): a sighting is copied
-    /// whenever a path is filtered or ordered, and the record is most of its ~700 bytes.
-    private var box: RecordBox
+    /// Everything a sighting holds, on the heap and shared between copies until one changes it (copy on write): a
+    /// sighting is copied whenever a path is filtered, ordered, assembled or judged (some 36 times a trace), and a
+    /// copy of one reference costs one retain, where the record, the capture point's names and the exchanges held
+    /// inline cost four and their releases.
+    private var box: SightingBox
 
     /// The flow stage's record.
     var record: ConnectionRecord {
         _read { yield box.record }
         _modify {
-            if !isKnownUniquelyReferenced(&box) { box = RecordBox(box.record) }
+            makeUnique()
             yield &box.record
         }
     }
 
     init(record: ConnectionRecord, isFinal: Bool, point: CapturePoint, pointID: Int, exchanges: [HTTPExchange] = []) {
-        self.box = RecordBox(record)
-        self.isFinal = isFinal
-        self.point = point
-        self.pointID = pointID
-        self.exchanges = exchanges
+        self.box = SightingBox(record: record, isFinal: isFinal, point: point, pointID: pointID, exchanges: exchanges)
+    }
+
+    @inline(__always)
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&box) { box = SightingBox(copying: box) }
     }
 
     /// Whether `record` is the final one (the connection closed or the input ended there).
-    var isFinal: Bool
+    var isFinal: Bool {
+        get { box.isFinal }
+        set {
+            makeUnique()
+            box.isFinal = newValue
+        }
+    }
     /// The capture point.
-    var point: CapturePoint
+    var point: CapturePoint { box.point }
     /// The capture point's id in the flow stage.
-    var pointID: Int
+    var pointID: Int { box.pointID }
     /// The HTTP exchanges seen here, in request order.
-    var exchanges: [HTTPExchange] = []
+    var exchanges: [HTTPExchange] {
+        _read { yield box.exchanges }
+        _modify {
+            makeUnique()
+            yield &box.exchanges
+        }
+    }
 
     /// The client (the SYN's sender) as seen here.
     var client: FlowEndpoint { record.originator }
@@ -154,11 +169,29 @@ extension Sighting {
     }
 }
 
-/// A ``Sighting``'s record on the heap, so that copying a sighting copies a reference.
-private final class RecordBox {
+/// A ``Sighting``'s contents on the heap, so that copying a sighting copies a reference.
+private final class SightingBox {
     var record: ConnectionRecord
+    var isFinal: Bool
+    let point: CapturePoint
+    let pointID: Int
+    var exchanges: [HTTPExchange]
 
-    init(_ record: ConnectionRecord) { self.record = record }
+    init(record: ConnectionRecord, isFinal: Bool, point: CapturePoint, pointID: Int, exchanges: [HTTPExchange]) {
+        self.record = record
+        self.isFinal = isFinal
+        self.point = point
+        self.pointID = pointID
+        self.exchanges = exchanges
+    }
+
+    init(copying other: SightingBox) {
+        self.record = other.record
+        self.isFinal = other.isFinal
+        self.point = other.point
+        self.pointID = other.pointID
+        self.exchanges = other.exchanges
+    }
 }
 
 /// Saturating time arithmetic: times and durations from the wire never trap.
