@@ -3,43 +3,212 @@ import HoptraceCapture
 /// One HTTP/1.x request and its final response on one TCP connection at one capture point.
 ///
 /// Emitted when both are complete, when a later response shows this one was lost, or when the connection ends.
+///
+/// A value type whose fields live on the heap, shared between copies until one of them changes (copy on write, as
+/// `Array` does): the correlator copies an exchange a few dozen times while it traces it (filtered, ordered,
+/// assembled, judged), and a copy of one reference costs a retain where ~340 bytes inline cost a copy and a retain
+/// of each of its heads' strings.
 public struct HTTPExchange: Hashable, Sendable {
+    /// The stored fields, in the order they were declared (and are encoded).
+    @usableFromInline
+    struct Fields: Hashable, Codable, Sendable {
+        @usableFromInline var connectionID: UInt64
+        @usableFromInline var capturePoint: Int
+        @usableFromInline var client: FlowEndpoint
+        @usableFromInline var server: FlowEndpoint
+        @usableFromInline var clientISN: UInt32?
+        @usableFromInline var serverISN: UInt32?
+        @usableFromInline var index: Int
+        @usableFromInline var request: HTTPHead?
+        @usableFromInline var response: HTTPHead?
+        @usableFromInline var interimStatuses: [Int]
+        @usableFromInline var requestFirstByte: StreamMark?
+        @usableFromInline var requestLastByte: StreamMark?
+        @usableFromInline var responseFirstByte: StreamMark?
+        @usableFromInline var responseLastByte: StreamMark?
+        @usableFromInline var requestBodyLength: Int
+        @usableFromInline var responseBodyLength: Int
+        @usableFromInline var requestHasGap: Bool
+        @usableFromInline var responseHasGap: Bool
+    }
+
+    @usableFromInline
+    final class Box: @unchecked Sendable {
+        @usableFromInline var fields: Fields
+        @usableFromInline init(_ fields: Fields) { self.fields = fields }
+    }
+
+    @usableFromInline
+    var box: Box
+
+    /// Gives this value a box of its own before it changes (the others sharing the old one keep it).
+    @inlinable @inline(__always)
+    mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&self.box) { self.box = Box(self.box.fields) }
+    }
+
     /// The ``ConnectionRecord/id`` of the connection carrying it.
-    public var connectionID: UInt64
+    @inlinable
+    public var connectionID: UInt64 {
+        _read { yield self.box.fields.connectionID }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.connectionID
+        }
+    }
     /// The capture point (index into the caller's ``CapturePointTable``).
-    public var capturePoint: Int
+    @inlinable
+    public var capturePoint: Int {
+        _read { yield self.box.fields.capturePoint }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.capturePoint
+        }
+    }
     /// The client (TCP originator) as seen at the capture point.
-    public var client: FlowEndpoint
+    @inlinable
+    public var client: FlowEndpoint {
+        _read { yield self.box.fields.client }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.client
+        }
+    }
     /// The server as seen at the capture point.
-    public var server: FlowEndpoint
+    @inlinable
+    public var server: FlowEndpoint {
+        _read { yield self.box.fields.server }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.server
+        }
+    }
     /// The client's initial sequence number, when the SYN was seen.
-    public var clientISN: UInt32?
+    @inlinable
+    public var clientISN: UInt32? {
+        _read { yield self.box.fields.clientISN }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.clientISN
+        }
+    }
     /// The server's initial sequence number, when the SYN-ACK was seen.
-    public var serverISN: UInt32?
+    @inlinable
+    public var serverISN: UInt32? {
+        _read { yield self.box.fields.serverISN }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.serverISN
+        }
+    }
     /// 0 for the connection's first exchange, then 1, 2, ...
-    public var index: Int
+    @inlinable
+    public var index: Int {
+        _read { yield self.box.fields.index }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.index
+        }
+    }
     /// The request head; nil when only a response was seen.
-    public var request: HTTPHead?
+    @inlinable
+    public var request: HTTPHead? {
+        _read { yield self.box.fields.request }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.request
+        }
+    }
     /// The final (non-1xx) response head; nil when none was seen.
-    public var response: HTTPHead?
+    @inlinable
+    public var response: HTTPHead? {
+        _read { yield self.box.fields.response }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.response
+        }
+    }
     /// Status codes of interim (1xx) responses before the final one, e.g. [100] (at most 8 kept).
-    public var interimStatuses: [Int]
+    @inlinable
+    public var interimStatuses: [Int] {
+        _read { yield self.box.fields.interimStatuses }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.interimStatuses
+        }
+    }
     /// First byte of the request.
-    public var requestFirstByte: StreamMark?
+    @inlinable
+    public var requestFirstByte: StreamMark? {
+        _read { yield self.box.fields.requestFirstByte }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.requestFirstByte
+        }
+    }
     /// Last byte of the request (end of its body).
-    public var requestLastByte: StreamMark?
+    @inlinable
+    public var requestLastByte: StreamMark? {
+        _read { yield self.box.fields.requestLastByte }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.requestLastByte
+        }
+    }
     /// First byte of the final response.
-    public var responseFirstByte: StreamMark?
+    @inlinable
+    public var responseFirstByte: StreamMark? {
+        _read { yield self.box.fields.responseFirstByte }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.responseFirstByte
+        }
+    }
     /// Last byte of the final response (end of its body).
-    public var responseLastByte: StreamMark?
+    @inlinable
+    public var responseLastByte: StreamMark? {
+        _read { yield self.box.fields.responseLastByte }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.responseLastByte
+        }
+    }
     /// Request body length in bytes (bytes lost in gaps included).
-    public var requestBodyLength: Int
+    @inlinable
+    public var requestBodyLength: Int {
+        _read { yield self.box.fields.requestBodyLength }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.requestBodyLength
+        }
+    }
     /// Response body length in bytes (bytes lost in gaps included).
-    public var responseBodyLength: Int
+    @inlinable
+    public var responseBodyLength: Int {
+        _read { yield self.box.fields.responseBodyLength }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.responseBodyLength
+        }
+    }
     /// A hole in the client's stream fell inside the request.
-    public var requestHasGap: Bool
+    @inlinable
+    public var requestHasGap: Bool {
+        _read { yield self.box.fields.requestHasGap }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.requestHasGap
+        }
+    }
     /// A hole in the server's stream fell inside the response.
-    public var responseHasGap: Bool
+    @inlinable
+    public var responseHasGap: Bool {
+        _read { yield self.box.fields.responseHasGap }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.responseHasGap
+        }
+    }
 
     /// An exchange with nothing seen yet.
     public init(
@@ -49,24 +218,28 @@ public struct HTTPExchange: Hashable, Sendable {
         server: FlowEndpoint,
         index: Int = 0
     ) {
-        self.connectionID = connectionID
-        self.capturePoint = capturePoint
-        self.client = client
-        self.server = server
-        self.clientISN = nil
-        self.serverISN = nil
-        self.index = index
-        self.request = nil
-        self.response = nil
-        self.interimStatuses = []
-        self.requestFirstByte = nil
-        self.requestLastByte = nil
-        self.responseFirstByte = nil
-        self.responseLastByte = nil
-        self.requestBodyLength = 0
-        self.responseBodyLength = 0
-        self.requestHasGap = false
-        self.responseHasGap = false
+        self.box = Box(
+            Fields(
+                connectionID: connectionID,
+                capturePoint: capturePoint,
+                client: client,
+                server: server,
+                clientISN: nil,
+                serverISN: nil,
+                index: index,
+                request: nil,
+                response: nil,
+                interimStatuses: [],
+                requestFirstByte: nil,
+                requestLastByte: nil,
+                responseFirstByte: nil,
+                responseLastByte: nil,
+                requestBodyLength: 0,
+                responseBodyLength: 0,
+                requestHasGap: false,
+                responseHasGap: false
+            )
+        )
     }
 
     /// Whether the request or the response head was longer than the parser stores (``HTTPHead/isTruncated``):
@@ -93,4 +266,17 @@ public struct HTTPExchange: Hashable, Sendable {
     }
 }
 
-extension HTTPExchange: Codable {}
+extension HTTPExchange {
+    public static func == (lhs: HTTPExchange, rhs: HTTPExchange) -> Bool {
+        lhs.box === rhs.box || lhs.box.fields == rhs.box.fields
+    }
+
+    public func hash(into hasher: inout Hasher) { self.box.fields.hash(into: &hasher) }
+}
+
+/// Encoded and decoded as its fields: the same keys, in the same order, as a struct of them would be.
+extension HTTPExchange: Codable {
+    public init(from decoder: any Decoder) throws { self.box = Box(try Fields(from: decoder)) }
+
+    public func encode(to encoder: any Encoder) throws { try self.box.fields.encode(to: encoder) }
+}
