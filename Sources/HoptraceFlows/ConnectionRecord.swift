@@ -286,61 +286,353 @@ public struct FirstPacketEvidence: Hashable, Sendable {
 /// One TCP connection at one capture point, in the spirit of a Zeek conn.log line, with what correlation needs to
 /// recognise the same connection at another capture point across NAT (the ISNs and relative offsets).
 public struct ConnectionRecord: Hashable, Sendable {
+    /// The stored fields, in the order they were declared (and are encoded).
+    @usableFromInline
+    struct Fields: Hashable, Codable, Sendable {
+        @usableFromInline var id: UInt64
+        @usableFromInline var capturePoint: Int
+        @usableFromInline var originator: FlowEndpoint
+        @usableFromInline var responder: FlowEndpoint
+        @usableFromInline var startTime: Int64
+        @usableFromInline var endTime: Int64
+        @usableFromInline var state: ConnectionState
+        @usableFromInline var history: String
+        @usableFromInline var originatorSummary: TCPDirectionSummary
+        @usableFromInline var responderSummary: TCPDirectionSummary
+        @usableFromInline var synTime: Int64?
+        @usableFromInline var synRetransmissions: Int
+        @usableFromInline var synRetransmissionTimes: [Int64]
+        @usableFromInline var synAckTime: Int64?
+        @usableFromInline var synAckRetransmissions: Int
+        @usableFromInline var handshakeAckTime: Int64?
+        @usableFromInline var synDirection: PacketDirection?
+        @usableFromInline var resetBy: ConnectionSide?
+        @usableFromInline var closedBy: ConnectionSide?
+        @usableFromInline var application: String
+        @usableFromInline var httpExchanges: Int
+        @usableFromInline var endReason: ConnectionEndReason
+        @usableFromInline var originatorFirst: FirstPacketEvidence?
+        @usableFromInline var responderFirst: FirstPacketEvidence?
+        @usableFromInline var originatorBase: UInt32?
+        @usableFromInline var responderBase: UInt32?
+    }
+
+    @usableFromInline
+    final class Box: @unchecked Sendable {
+        @usableFromInline var fields: Fields
+        @usableFromInline init(_ fields: Fields) { self.fields = fields }
+    }
+
+    /// The fields live on the heap, shared between copies until one of them changes (copy on write): a record is
+    /// handed from the flow stage to the correlator inside an event and copied on its way there and while it is
+    /// traced; a copy of one reference costs a retain where ~680 bytes inline cost a copy and a retain of each of
+    /// its strings and arrays.
+    @usableFromInline
+    var box: Box
+
+    /// Gives this value a box of its own before it changes (the others sharing the old one keep it).
+    @inlinable @inline(__always)
+    mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&self.box) { self.box = Box(self.box.fields) }
+    }
+
+    init(
+        id: UInt64,
+        capturePoint: Int,
+        originator: FlowEndpoint,
+        responder: FlowEndpoint,
+        startTime: Int64,
+        endTime: Int64,
+        state: ConnectionState,
+        history: String,
+        originatorSummary: TCPDirectionSummary,
+        responderSummary: TCPDirectionSummary,
+        synTime: Int64?,
+        synRetransmissions: Int,
+        synRetransmissionTimes: [Int64],
+        synAckTime: Int64?,
+        synAckRetransmissions: Int,
+        handshakeAckTime: Int64?,
+        synDirection: PacketDirection?,
+        resetBy: ConnectionSide?,
+        closedBy: ConnectionSide?,
+        application: String,
+        httpExchanges: Int,
+        endReason: ConnectionEndReason,
+        originatorFirst: FirstPacketEvidence?,
+        responderFirst: FirstPacketEvidence?,
+        originatorBase: UInt32?,
+        responderBase: UInt32?
+    ) {
+        self.box = Box(
+            Fields(
+                id: id,
+                capturePoint: capturePoint,
+                originator: originator,
+                responder: responder,
+                startTime: startTime,
+                endTime: endTime,
+                state: state,
+                history: history,
+                originatorSummary: originatorSummary,
+                responderSummary: responderSummary,
+                synTime: synTime,
+                synRetransmissions: synRetransmissions,
+                synRetransmissionTimes: synRetransmissionTimes,
+                synAckTime: synAckTime,
+                synAckRetransmissions: synAckRetransmissions,
+                handshakeAckTime: handshakeAckTime,
+                synDirection: synDirection,
+                resetBy: resetBy,
+                closedBy: closedBy,
+                application: application,
+                httpExchanges: httpExchanges,
+                endReason: endReason,
+                originatorFirst: originatorFirst,
+                responderFirst: responderFirst,
+                originatorBase: originatorBase,
+                responderBase: responderBase
+            )
+        )
+    }
+
     /// Unique within one ``FlowAnalyzer``, in creation order.
-    public var id: UInt64
+    @inlinable
+    public var id: UInt64 {
+        _read { yield self.box.fields.id }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.id
+        }
+    }
     /// The capture point (index into the caller's ``CapturePointTable``).
-    public var capturePoint: Int
+    @inlinable
+    public var capturePoint: Int {
+        _read { yield self.box.fields.capturePoint }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.capturePoint
+        }
+    }
     /// The originator's address and port as seen at the capture point.
-    public var originator: FlowEndpoint
+    @inlinable
+    public var originator: FlowEndpoint {
+        _read { yield self.box.fields.originator }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.originator
+        }
+    }
     /// The responder's address and port as seen at the capture point.
-    public var responder: FlowEndpoint
+    @inlinable
+    public var responder: FlowEndpoint {
+        _read { yield self.box.fields.responder }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.responder
+        }
+    }
     /// First packet, nanoseconds since the Unix epoch.
-    public var startTime: Int64
+    @inlinable
+    public var startTime: Int64 {
+        _read { yield self.box.fields.startTime }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.startTime
+        }
+    }
     /// Last packet.
-    public var endTime: Int64
+    @inlinable
+    public var endTime: Int64 {
+        _read { yield self.box.fields.endTime }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.endTime
+        }
+    }
     /// Zeek's conn_state.
-    public var state: ConnectionState
+    @inlinable
+    public var state: ConnectionState {
+        _read { yield self.box.fields.state }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.state
+        }
+    }
     /// Zeek's history letters: upper case originator, lower case responder (S SYN, H SYN-ACK, A ACK, D data, F FIN,
     /// R RST, T retransmission, W zero window, G gap, Q multi-flag, I FIN+RST, ^ direction flipped).
-    public var history: String
+    @inlinable
+    public var history: String {
+        _read { yield self.box.fields.history }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.history
+        }
+    }
     /// What the originator sent.
-    public var originatorSummary: TCPDirectionSummary
+    @inlinable
+    public var originatorSummary: TCPDirectionSummary {
+        _read { yield self.box.fields.originatorSummary }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.originatorSummary
+        }
+    }
     /// What the responder sent.
-    public var responderSummary: TCPDirectionSummary
+    @inlinable
+    public var responderSummary: TCPDirectionSummary {
+        _read { yield self.box.fields.responderSummary }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.responderSummary
+        }
+    }
     /// The first SYN.
-    public var synTime: Int64?
+    @inlinable
+    public var synTime: Int64? {
+        _read { yield self.box.fields.synTime }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.synTime
+        }
+    }
     /// SYNs sent again with the same ISN.
-    public var synRetransmissions: Int
+    @inlinable
+    public var synRetransmissions: Int {
+        _read { yield self.box.fields.synRetransmissions }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.synRetransmissions
+        }
+    }
     /// When those were sent (the first ``ConnectionRecord/maxRetransmissionTimes``).
-    public var synRetransmissionTimes: [Int64]
+    @inlinable
+    public var synRetransmissionTimes: [Int64] {
+        _read { yield self.box.fields.synRetransmissionTimes }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.synRetransmissionTimes
+        }
+    }
     /// The first SYN-ACK.
-    public var synAckTime: Int64?
+    @inlinable
+    public var synAckTime: Int64? {
+        _read { yield self.box.fields.synAckTime }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.synAckTime
+        }
+    }
     /// SYN-ACKs sent again.
-    public var synAckRetransmissions: Int
+    @inlinable
+    public var synAckRetransmissions: Int {
+        _read { yield self.box.fields.synAckRetransmissions }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.synAckRetransmissions
+        }
+    }
     /// The originator's ACK completing the handshake.
-    public var handshakeAckTime: Int64?
+    @inlinable
+    public var handshakeAckTime: Int64? {
+        _read { yield self.box.fields.handshakeAckTime }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.handshakeAckTime
+        }
+    }
     /// The direction the capture point recorded for the first SYN (pcapng flags, SLL2 packet type), if any.
-    public var synDirection: PacketDirection?
+    @inlinable
+    public var synDirection: PacketDirection? {
+        _read { yield self.box.fields.synDirection }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.synDirection
+        }
+    }
     /// Who sent the first RST, if any.
-    public var resetBy: ConnectionSide?
+    @inlinable
+    public var resetBy: ConnectionSide? {
+        _read { yield self.box.fields.resetBy }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.resetBy
+        }
+    }
     /// Who sent the first FIN, if any.
-    public var closedBy: ConnectionSide?
+    @inlinable
+    public var closedBy: ConnectionSide? {
+        _read { yield self.box.fields.closedBy }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.closedBy
+        }
+    }
     /// "http", "dns", "not-http", or "" when no payload was seen.
-    public var application: String
+    @inlinable
+    public var application: String {
+        _read { yield self.box.fields.application }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.application
+        }
+    }
     /// HTTP exchanges emitted for this connection.
-    public var httpExchanges: Int
+    @inlinable
+    public var httpExchanges: Int {
+        _read { yield self.box.fields.httpExchanges }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.httpExchanges
+        }
+    }
     /// Why the record was emitted.
-    public var endReason: ConnectionEndReason
+    @inlinable
+    public var endReason: ConnectionEndReason {
+        _read { yield self.box.fields.endReason }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.endReason
+        }
+    }
     /// What the originator's first packet here showed (TTL, link addresses, direction, tunnel).
-    public var originatorFirst: FirstPacketEvidence?
+    @inlinable
+    public var originatorFirst: FirstPacketEvidence? {
+        _read { yield self.box.fields.originatorFirst }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.originatorFirst
+        }
+    }
     /// What the responder's first packet here showed.
-    public var responderFirst: FirstPacketEvidence?
+    @inlinable
+    public var responderFirst: FirstPacketEvidence? {
+        _read { yield self.box.fields.responderFirst }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.responderFirst
+        }
+    }
     /// The raw sequence number of the originator's relative offset 0 (its ISN, or the first sequence number seen
     /// minus one), when any of its segments was seen: relative marks plus this are raw sequence numbers, which NAT
     /// never rewrites.
-    public var originatorBase: UInt32?
+    @inlinable
+    public var originatorBase: UInt32? {
+        _read { yield self.box.fields.originatorBase }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.originatorBase
+        }
+    }
     /// The raw sequence number of the responder's relative offset 0.
-    public var responderBase: UInt32?
+    @inlinable
+    public var responderBase: UInt32? {
+        _read { yield self.box.fields.responderBase }
+        _modify {
+            self.makeUnique()
+            yield &self.box.fields.responderBase
+        }
+    }
 
     /// The most SYN retransmission times kept.
     public static let maxRetransmissionTimes = 16
@@ -444,7 +736,20 @@ extension FirstPacketEvidence: Codable {
     }
 }
 
-extension ConnectionRecord: Codable {}
+extension ConnectionRecord {
+    public static func == (lhs: ConnectionRecord, rhs: ConnectionRecord) -> Bool {
+        lhs.box === rhs.box || lhs.box.fields == rhs.box.fields
+    }
+
+    public func hash(into hasher: inout Hasher) { self.box.fields.hash(into: &hasher) }
+}
+
+/// Encoded and decoded as its fields: the same keys, in the same order, as a struct of them would be.
+extension ConnectionRecord: Codable {
+    public init(from decoder: any Decoder) throws { self.box = Box(try Fields(from: decoder)) }
+
+    public func encode(to encoder: any Encoder) throws { try self.box.fields.encode(to: encoder) }
+}
 
 extension ConnectionRecord {
     /// Whether the connection holds nothing yet but its originator's packets without payload or reset (an
