@@ -59,6 +59,8 @@ struct TCPStreamReassembler {
     /// Most segments held ahead of a hole per direction (segments cut to nothing by the snapshot length hold no
     /// bytes, but each is an entry to search and shift). Past it, held segments that join are merged before the hole
     /// is given up (`compactHeld`): this cap bounds the cost of a search and a shift, the byte cap bounds memory.
+    /// After a pass that freed less than an eighth of it, the next pass waits until an eighth more are held (at most
+    /// 1,152 entries).
     static let maxHeldSegments = 1024
 
     /// Bytes held ahead of a hole: one segment as it came, or (past `maxHeldSegments`) a run of segments merged.
@@ -86,6 +88,8 @@ struct TCPStreamReassembler {
     private(set) var finOffset: UInt64?
     /// Whether the FIN was reached in order.
     private(set) var isFinished = false
+    /// Whether the last pass merging held segments left more than seven eighths of the cap (see `segment`).
+    private var compactsLate = false
     private var held: [Held] = []
     private var heldBytes = 0
     /// Holes declared so far.
@@ -109,6 +113,13 @@ struct TCPStreamReassembler {
         self.isAnchored = true
         self.next = 1
         self.highest = 1
+    }
+
+    /// How many segments may be held before a pass merges them: the cap, or an eighth more after a pass that freed
+    /// little (see `segment`).
+    private var heldSegmentLimit: Int {
+        let cap = TCPStreamReassembler.maxHeldSegments
+        return self.compactsLate ? cap + cap / 8 : cap
     }
 
     /// The relative offset of `seq`, unwrapped near the next expected byte.
@@ -175,11 +186,19 @@ struct TCPStreamReassembler {
             return .retransmission
         }
         self.hold(Held(start: start, bytes: Array(payload), wireLength: wireLength, time: time))
-        if self.held.count > TCPStreamReassembler.maxHeldSegments { self.compactHeld() }
-        while self.heldBytes > TCPStreamReassembler.maxBufferedBytes
-            || self.held.count > TCPStreamReassembler.maxHeldSegments,
-            let first = self.held.first
-        {
+        if self.held.count > self.heldSegmentLimit {
+            self.compactHeld()
+            // The hole is given up only when merging cannot bring the segments held down to the cap.
+            while self.held.count > TCPStreamReassembler.maxHeldSegments, let first = self.held.first {
+                self.declareGap(upTo: first.start, time: time, deliver: deliver)
+                self.drainHeld(deliver: deliver)
+            }
+            // A pass that left nearly as many segments as the cap waits for an eighth more before the next: each
+            // pass copies the runs it merges (up to the byte cap), and passes that free a segment or two each must
+            // not come at every segment (a run grown one byte at a time in front of ~1,000 separate segments).
+            self.compactsLate = self.held.count > TCPStreamReassembler.maxHeldSegments * 7 / 8
+        }
+        while self.heldBytes > TCPStreamReassembler.maxBufferedBytes, let first = self.held.first {
             self.declareGap(upTo: first.start, time: time, deliver: deliver)
             self.drainHeld(deliver: deliver)
         }
@@ -273,8 +292,8 @@ struct TCPStreamReassembler {
     /// run), which only happens past `maxHeldSegments`.
     ///
     /// Called only when `held` passed `maxHeldSegments`, so captures below it are reassembled segment by segment as
-    /// they always were. A pass is linear in the entries and copies the bytes of the runs it merges; merging a run
-    /// frees all its entries but one, so tiny segments make a pass every ~`maxHeldSegments` segments held.
+    /// they always were. A pass is linear in the entries and copies the bytes of the runs it merges (at most the byte
+    /// cap); passes come at most once every `maxHeldSegments / 8` segments held (see `segment`).
     private mutating func compactHeld() {
         // Entries before `kept` are final; those from `kept` up to `index` were moved out or merged.
         var kept = 0

@@ -405,6 +405,26 @@ struct TCPStreamReassemblerMergeTests {
         #expect(reassembler.heldByteCount == 1_024)
     }
 
+    @Test("a run grown one byte at a time in front of 1,000 separate segments: all of it delivered, no gap")
+    func runGrownBeforeSeparateSegments() throws {
+        var reassembler = TCPStreamReassembler()
+        reassembler.anchor(isn: 1_000)
+        let stream = (0..<4_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+        // 1,000 separate bytes at the end, every other one; then the bytes before them from the last to the second;
+        // then the 1,000 between the separate ones; then the first. Each pass merging the run frees few segments.
+        let separate = (1...1_000).map { stream.count - 2 * $0 }
+        let run = Array((1..<(stream.count - 2_000)).reversed())
+        let between = (1...1_000).map { stream.count - 2 * $0 + 1 }
+        let order = separate + run + between + [0]
+        #expect(Set(order).count == stream.count)
+        let segments = order.enumerated().map { (offset: $0.element, length: 1, time: Int64($0.offset)) }
+        let chunks = Self.feed(&reassembler, stream, segments: segments)
+        #expect(reassembler.gapCount == 0)
+        #expect(!reassembler.hasHeldData)
+        let data = chunks.compactMap { if case .data(_, let bytes, _) = $0 { bytes } else { nil } }
+        #expect(data.flatMap { $0 } == stream)
+    }
+
     @Test("held bytes count what is held once: overlapping segments merged count their bytes once")
     func heldBytesOfOverlaps() throws {
         var reassembler = TCPStreamReassembler()
