@@ -6,7 +6,10 @@
 //
 // In-order data is handed to the consumer straight from the packet's bytes, no copy. Data ahead of a hole is copied
 // and held, up to `maxBufferedBytes`; the hole is declared a gap (bytes this capture never saw) when the peer
-// acknowledges past it, when the buffer is full, or when the stream ends.
+// acknowledges past it, when the buffer is full, or when the stream ends. Held segments are at most
+// `maxHeldSegments`; past it, runs of held segments that join are merged first (`compactHeld`), and only if that
+// leaves too many is the hole declared a gap: data split into many tiny segments out of order is not lost while its
+// bytes fit.
 
 /// What the reassembler hands to its consumer, in stream order.
 enum StreamChunk {
@@ -54,14 +57,23 @@ struct TCPStreamReassembler {
     /// Most bytes held ahead of a hole per direction.
     static let maxBufferedBytes = 256 * 1024
     /// Most segments held ahead of a hole per direction (segments cut to nothing by the snapshot length hold no
-    /// bytes, but each is an entry to search and shift).
+    /// bytes, but each is an entry to search and shift). Past it, held segments that join are merged before the hole
+    /// is given up (`compactHeld`): this cap bounds the cost of a search and a shift, the byte cap bounds memory.
+    /// After a pass that freed less than an eighth of it, the next pass waits until an eighth more are held (at most
+    /// 1,152 entries).
     static let maxHeldSegments = 1024
 
+    /// Bytes held ahead of a hole: one segment as it came, or (past `maxHeldSegments`) a run of segments merged.
     struct Held {
         var start: UInt64
         var bytes: [UInt8]
         var wireLength: Int
         var time: Int64
+
+        /// One past its last relative offset on the wire.
+        var end: UInt64 { self.start + UInt64(self.wireLength) }
+        /// Whether every byte on the wire was captured (the snapshot length cut none of it).
+        var isWhole: Bool { self.bytes.count == self.wireLength }
     }
 
     /// The sequence number of relative offset 0 (the ISN, or the first sequence number seen minus one).
@@ -76,6 +88,8 @@ struct TCPStreamReassembler {
     private(set) var finOffset: UInt64?
     /// Whether the FIN was reached in order.
     private(set) var isFinished = false
+    /// Whether the last pass merging held segments left more than seven eighths of the cap (see `segment`).
+    private var compactsLate = false
     private var held: [Held] = []
     private var heldBytes = 0
     /// Holes declared so far.
@@ -99,6 +113,13 @@ struct TCPStreamReassembler {
         self.isAnchored = true
         self.next = 1
         self.highest = 1
+    }
+
+    /// How many segments may be held before a pass merges them: the cap, or an eighth more after a pass that freed
+    /// little (see `segment`).
+    private var heldSegmentLimit: Int {
+        let cap = TCPStreamReassembler.maxHeldSegments
+        return self.compactsLate ? cap + cap / 8 : cap
     }
 
     /// The relative offset of `seq`, unwrapped near the next expected byte.
@@ -165,10 +186,19 @@ struct TCPStreamReassembler {
             return .retransmission
         }
         self.hold(Held(start: start, bytes: Array(payload), wireLength: wireLength, time: time))
-        while self.heldBytes > TCPStreamReassembler.maxBufferedBytes
-            || self.held.count > TCPStreamReassembler.maxHeldSegments,
-            let first = self.held.first
-        {
+        if self.held.count > self.heldSegmentLimit {
+            self.compactHeld()
+            // The hole is given up only when merging cannot bring the segments held down to the cap.
+            while self.held.count > TCPStreamReassembler.maxHeldSegments, let first = self.held.first {
+                self.declareGap(upTo: first.start, time: time, deliver: deliver)
+                self.drainHeld(deliver: deliver)
+            }
+            // A pass that left nearly as many segments as the cap waits for an eighth more before the next: each
+            // pass copies the runs it merges (up to the byte cap), and passes that free a segment or two each must
+            // not come at every segment (a run grown one byte at a time in front of ~1,000 separate segments).
+            self.compactsLate = self.held.count > TCPStreamReassembler.maxHeldSegments * 7 / 8
+        }
+        while self.heldBytes > TCPStreamReassembler.maxBufferedBytes, let first = self.held.first {
             self.declareGap(upTo: first.start, time: time, deliver: deliver)
             self.drainHeld(deliver: deliver)
         }
@@ -248,6 +278,64 @@ struct TCPStreamReassembler {
                 }
             }
         }
+    }
+
+    /// Merges each run of held segments that join (each starts at or before the end of the ones before it) and were
+    /// captured whole into one `Held`: its bytes are what `drainHeld` would deliver from the run, in order, each byte
+    /// from the first segment (in `held`'s order) that holds it; bytes of the run's later segments already covered
+    /// are dropped, and a segment wholly covered adds nothing, time included. A segment the snapshot length cut stays
+    /// on its own (its tail is a hole, to be declared a gap where it is), and so splits the run it sits in.
+    ///
+    /// The time of a merged run is the latest of its segments' that add bytes: its bytes were all there only at that
+    /// arrival. In the ordinary case, segments after one loss arriving in order, that is the run's last segment's
+    /// time, so the end of a response keeps its time; the run's first bytes take it too (the cost of one entry per
+    /// run), which only happens past `maxHeldSegments`.
+    ///
+    /// Called only when `held` passed `maxHeldSegments`, so captures below it are reassembled segment by segment as
+    /// they always were. A pass is linear in the entries and copies the bytes of the runs it merges (at most the byte
+    /// cap); passes come at most once every `maxHeldSegments / 8` segments held (see `segment`).
+    private mutating func compactHeld() {
+        // Entries before `kept` are final; those from `kept` up to `index` were moved out or merged.
+        var kept = 0
+        var index = 0
+        let count = self.held.count
+        while index < count {
+            var runEnd = index + 1
+            var end = self.held[index].end
+            var time = self.held[index].time
+            var runBytes = self.held[index].bytes.count
+            if self.held[index].isWhole {
+                while runEnd < count, self.held[runEnd].isWhole, self.held[runEnd].start <= end {
+                    let next = self.held[runEnd].end
+                    if next > end {
+                        end = next
+                        time = max(time, self.held[runEnd].time)
+                    }
+                    runBytes += self.held[runEnd].bytes.count
+                    runEnd += 1
+                }
+            }
+            if runEnd == index + 1 {
+                self.held.swapAt(kept, index)
+            } else {
+                // The run's first bytes, taken out of `held` so that appending to them copies nothing else.
+                var bytes: [UInt8] = []
+                swap(&bytes, &self.held[index].bytes)
+                var covered = self.held[index].end
+                for member in (index + 1)..<runEnd where self.held[member].end > covered {
+                    let skip = Int(covered - self.held[member].start)
+                    let more = self.held[member].bytes
+                    bytes.append(contentsOf: more[skip...])
+                    covered = self.held[member].end
+                }
+                let start = self.held[index].start
+                self.heldBytes -= runBytes - bytes.count
+                self.held[kept] = Held(start: start, bytes: bytes, wireLength: Int(end - start), time: time)
+            }
+            kept += 1
+            index = runEnd
+        }
+        self.held.removeSubrange(kept...)
     }
 
     private mutating func hold(_ segment: Held) {

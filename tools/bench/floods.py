@@ -35,6 +35,11 @@ Usage: tools/bench/floods.py KIND COUNT > FILE
              writes): a capture naming a new interface in every packet, corrupt or written to exhaust the reader;
              with $PER (1) above 1, that many SYNs on each interface (the server then seems to live behind each)
   many-idbs  the same in pcapng: before each SYN an interface description block of its own (veth<i>)
+  tiny-reverse one connection: a GET of COUNT bytes (padded with a header) sent as COUNT one-byte segments in reverse
+             order after the handshake, then the server's ACK, a 200 and a FIN each way
+  tiny-runs  the same GET, its last 2,046 bytes' every other byte (1,023 separate segments) first, then the bytes
+             before them one at a time from the last to the second, then the 1,023 between the separate ones, then
+             the first: a run grown one byte at a time in front of a thousand separate segments
   many-nodes node $NODE's file (0 to $NODES-1, 60 nodes by default) of COUNT short HTTP connections seen on every
              node: its clock $NODE x 3 ms ahead, each packet 5 us later per node along its way (the client's from node
              0 on, the server's from the last); trace them with --node NAME=FILE for each
@@ -48,7 +53,7 @@ import sys
 KINDS = (
     "syn", "dns", "ka", "ka-shared", "ka-serial", "pipe", "dns-one", "dns-answered", "icmp", "fixed-isn", "clock-back",
     "rst", "ack", "midstream", "frag", "ka-random", "syn-answered", "many-points", "many-nodes", "many-interfaces",
-    "many-idbs",
+    "many-idbs", "tiny-reverse", "tiny-runs",
 )
 if len(sys.argv) != 3 or sys.argv[1] not in KINDS or not sys.argv[2].isdigit():
     sys.exit("usage: tools/bench/floods.py KIND COUNT > FILE (KIND: " + ", ".join(KINDS) + ")")
@@ -327,6 +332,29 @@ elif kind in ("many-interfaces", "many-idbs"):
             block = struct.pack("<IIIIIII", 6, 32 + len(padded), i, t[0] >> 32, t[0] & 0xFFFFFFFF, len(frame), len(frame))
             buffer.append(block + padded + struct.pack("<I", 32 + len(padded)))
         flush()
+elif kind in ("tiny-reverse", "tiny-runs"):
+    a, p = client(0)
+    c, s = 1000, 5000
+    start, end = b"GET /tiny HTTP/1.1\r\nHost: svc.default\r\nX-Pad: ", b"\r\n\r\n"
+    request = start + b"p" * max(0, count - len(start) - len(end)) + end
+    q = len(request)
+    tcp(a, SERVER, p, 80, c, 0, SYN)
+    tcp(SERVER, a, 80, p, s, c + 1, SYN | ACK)
+    tcp(a, SERVER, p, 80, c + 1, s + 1, ACK)
+    if kind == "tiny-reverse":
+        order = range(q - 1, -1, -1)
+    else:
+        separate = [q - 2 * k for k in range(1, 1024)]
+        order = separate + list(range(q - 2 * 1023 - 1, 0, -1)) + [i + 1 for i in separate] + [0]
+    for i in order:
+        tcp(a, SERVER, p, 80, c + 1 + i, s + 1, ACK | PSH, request[i:i + 1])
+        flush()
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    tcp(SERVER, a, 80, p, s + 1, c + 1 + q, ACK)
+    tcp(SERVER, a, 80, p, s + 1, c + 1 + q, ACK | PSH, response)
+    tcp(a, SERVER, p, 80, c + 1 + q, s + 1 + len(response), ACK | FIN)
+    tcp(SERVER, a, 80, p, s + 1 + len(response), c + 2 + q, ACK | FIN)
+    tcp(a, SERVER, p, 80, c + 2 + q, s + 2 + len(response), ACK)
 else:
     sys.exit("kind: " + ", ".join(KINDS))
 out.write(b"".join(buffer))
