@@ -544,7 +544,7 @@ struct Diagnosis {
 
         // How far did the request get? Along the client's connection, then (behind a proxy) the onward one.
         let raw = exchange.requestFirstByte.flatMap { client.clientRaw($0.offset) }
-        // Each point with where the exchange is among its exchanges (read in place later: a copy is ~350 bytes).
+        // Each point with where the exchange is among its exchanges (read in place later: no copy of it, nor a retain).
         var views: [(Sighting, Int?)] = facts.sightings.map {
             ($0, $0.position(ofExchangeStartingAt: raw, index: exchange.index))
         }
@@ -1111,7 +1111,7 @@ struct Diagnosis {
         let timesDelays = facts.sightings.count > 1
         if timesDelays { marks.reserveCapacity(facts.sightings.count) }
         for (sighting, evidence) in zip(facts.sightings, facts.evidence) {
-            // The exchange as seen here, read in place (three of its marks; a copy of it is ~350 bytes).
+            // The exchange as seen here, read in place (three of its marks; no copy of it, nor a retain).
             let position = exchangeIndex.flatMap { sighting.position(ofExchangeStartingAt: raw, index: $0) }
             let seenHere = position != nil
             let requestLast = position.flatMap { sighting.exchanges[$0].requestLastByte }

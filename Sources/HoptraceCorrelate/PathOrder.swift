@@ -356,7 +356,7 @@ struct PathOrder {
         if let mark = s.record.responderSummary.fin, let k = key(6, s.serverRaw(mark.offset)) {
             reverse.append((k, mark.time))
         }
-        // Each exchange's four marks read in place (a copy of an exchange is ~350 bytes).
+        // Each exchange's four marks read in place (no copy of an exchange, nor a retain).
         for position in 0..<exchanges {
             if let mark = s.exchanges[position].requestFirstByte, let k = key(7, s.clientRaw(mark.offset)) {
                 forward.append((k, mark.time))
