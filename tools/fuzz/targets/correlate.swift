@@ -127,7 +127,12 @@ private func correlateFuzzEvent(_ input: inout CorrelateFuzzInput, pool: [FlowEv
                 record.originatorSummary.capturedPayloadBytes = .max
             }
         }
-        if changes & 16 != 0 { swap(&record.originator, &record.responder) }
+        if changes & 16 != 0 {
+            // Two properties of one record are two accesses to it: swapped through a copy.
+            let originator = record.originator
+            record.originator = record.responder
+            record.responder = originator
+        }
         if changes & 32 != 0 {
             if id & 1 == 0 { record.responder = endpoint } else { record.originator = endpoint }
         }
