@@ -387,10 +387,10 @@ public enum RequestKind: String, Sendable, Hashable, CaseIterable {
 public struct RequestTrace: Sendable, Hashable {
     /// The trace's fields, on the heap and shared between copies until one changes (copy on write): a trace is
     /// ~570 bytes and a few dozen references, and it is handed from the correlator to the writers by value.
-    @usableFromInline var storage: Storage
+    @usableFromInline var storage: CopyOnWrite<Fields>
 
     /// What a trace holds (compared and hashed as the trace).
-    @usableFromInline struct Fields: Hashable {
+    @usableFromInline struct Fields: Hashable, Sendable {
         @usableFromInline var index: Int
         @usableFromInline var kind: RequestKind
         @usableFromInline var mode: TraceMode
@@ -410,176 +410,108 @@ public struct RequestTrace: Sendable, Hashable {
         @usableFromInline var evictedSoFar: Int = 0
     }
 
-    @usableFromInline final class Storage: @unchecked Sendable {
-        // Changed only through a uniquely referenced storage (``makeUnique()``): never shared while written.
-        @usableFromInline var fields: Fields
-
-        @usableFromInline init(_ fields: Fields) { self.fields = fields }
-    }
-
-    @usableFromInline mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
-    }
-
-    public static func == (lhs: RequestTrace, rhs: RequestTrace) -> Bool {
-        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
-    }
-
-    public func hash(into hasher: inout Hasher) { storage.fields.hash(into: &hasher) }
-
     /// Position in the capture's list of requests (0-based, in start order).
     @inlinable public var index: Int {
-        _read { yield storage.fields.index }
-        _modify {
-            makeUnique()
-            yield &storage.fields.index
-        }
+        _read { yield self.storage.fields.index }
+        _modify { yield &self.storage.fields.index }
     }
 
     /// What the request is.
     @inlinable public var kind: RequestKind {
-        _read { yield storage.fields.kind }
-        _modify {
-            makeUnique()
-            yield &storage.fields.kind
-        }
+        _read { yield self.storage.fields.kind }
+        _modify { yield &self.storage.fields.kind }
     }
 
     /// How it reached its server.
     @inlinable public var mode: TraceMode {
-        _read { yield storage.fields.mode }
-        _modify {
-            makeUnique()
-            yield &storage.fields.mode
-        }
+        _read { yield self.storage.fields.mode }
+        _modify { yield &self.storage.fields.mode }
     }
 
     /// What happened, in one sentence.
     @inlinable public var verdict: Verdict {
-        _read { yield storage.fields.verdict }
-        _modify {
-            makeUnique()
-            yield &storage.fields.verdict
-        }
+        _read { yield self.storage.fields.verdict }
+        _modify { yield &self.storage.fields.verdict }
     }
 
     /// What else is worth knowing.
     @inlinable public var findings: [Finding] {
-        _read { yield storage.fields.findings }
-        _modify {
-            makeUnique()
-            yield &storage.fields.findings
-        }
+        _read { yield self.storage.fields.findings }
+        _modify { yield &self.storage.fields.findings }
     }
 
     /// The HTTP request, when one was seen.
     @inlinable public var request: RequestSummary? {
-        _read { yield storage.fields.request }
-        _modify {
-            makeUnique()
-            yield &storage.fields.request
-        }
+        _read { yield self.storage.fields.request }
+        _modify { yield &self.storage.fields.request }
     }
 
     /// The client, as it saw itself.
     @inlinable public var client: FlowEndpoint? {
-        _read { yield storage.fields.client }
-        _modify {
-            makeUnique()
-            yield &storage.fields.client
-        }
+        _read { yield self.storage.fields.client }
+        _modify { yield &self.storage.fields.client }
     }
 
     /// The address the client connected to (Service, NodePort, proxy or the server itself).
     @inlinable public var service: FlowEndpoint? {
-        _read { yield storage.fields.service }
-        _modify {
-            makeUnique()
-            yield &storage.fields.service
-        }
+        _read { yield self.storage.fields.service }
+        _modify { yield &self.storage.fields.service }
     }
 
     /// The server that answered (or should have), as its nearest capture point saw it.
     @inlinable public var server: FlowEndpoint? {
-        _read { yield storage.fields.server }
-        _modify {
-            makeUnique()
-            yield &storage.fields.server
-        }
+        _read { yield self.storage.fields.server }
+        _modify { yield &self.storage.fields.server }
     }
 
     /// The name lookup before the request, when one was tied to it.
     @inlinable public var dns: DNSLookup? {
-        _read { yield storage.fields.dns }
-        _modify {
-            makeUnique()
-            yield &storage.fields.dns
-        }
+        _read { yield self.storage.fields.dns }
+        _modify { yield &self.storage.fields.dns }
     }
 
     /// The capture points on the path, in causal order.
     @inlinable public var hops: [Hop] {
-        _read { yield storage.fields.hops }
-        _modify {
-            makeUnique()
-            yield &storage.fields.hops
-        }
+        _read { yield self.storage.fields.hops }
+        _modify { yield &self.storage.fields.hops }
     }
 
     /// Where the time went.
     @inlinable public var timings: Timings {
-        _read { yield storage.fields.timings }
-        _modify {
-            makeUnique()
-            yield &storage.fields.timings
-        }
+        _read { yield self.storage.fields.timings }
+        _modify { yield &self.storage.fields.timings }
     }
 
     /// When the request started (its first DNS query, SYN or request byte) and ended, on the first node's clock.
     @inlinable public var start: Int64 {
-        _read { yield storage.fields.start }
-        _modify {
-            makeUnique()
-            yield &storage.fields.start
-        }
+        _read { yield self.storage.fields.start }
+        _modify { yield &self.storage.fields.start }
     }
 
     /// When it ended.
     @inlinable public var end: Int64 {
-        _read { yield storage.fields.end }
-        _modify {
-            makeUnique()
-            yield &storage.fields.end
-        }
+        _read { yield self.storage.fields.end }
+        _modify { yield &self.storage.fields.end }
     }
 
     /// Names of the addresses in this trace, declared (cluster state) or learned from the capture: keyed by address
     /// (`10.244.0.5`) or address and port (`10.96.0.20:80`).
     @inlinable public var names: [String: AddressName] {
-        _read { yield storage.fields.names }
-        _modify {
-            makeUnique()
-            yield &storage.fields.names
-        }
+        _read { yield self.storage.fields.names }
+        _modify { yield &self.storage.fields.names }
     }
 
     /// Clock corrections applied to capture points of other nodes.
     @inlinable public var clockOffsets: [ClockOffset] {
-        _read { yield storage.fields.clockOffsets }
-        _modify {
-            makeUnique()
-            yield &storage.fields.clockOffsets
-        }
+        _read { yield self.storage.fields.clockOffsets }
+        _modify { yield &self.storage.fields.clockOffsets }
     }
 
     /// Connections, flows or requests given up to stay within memory caps in the run up to when this trace was
     /// released (a running count: a trace written as it is found cannot know the run's total).
     @inlinable public var evictedSoFar: Int {
-        _read { yield storage.fields.evictedSoFar }
-        _modify {
-            makeUnique()
-            yield &storage.fields.evictedSoFar
-        }
+        _read { yield self.storage.fields.evictedSoFar }
+        _modify { yield &self.storage.fields.evictedSoFar }
     }
 
     /// A trace.
@@ -601,7 +533,7 @@ public struct RequestTrace: Sendable, Hashable {
         names: [String: AddressName] = [:],
         clockOffsets: [ClockOffset] = []
     ) {
-        self.storage = Storage(
+        self.storage = CopyOnWrite(
             Fields(
                 index: index,
                 kind: kind,

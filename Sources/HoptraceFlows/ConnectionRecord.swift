@@ -317,24 +317,12 @@ public struct ConnectionRecord: Hashable, Sendable {
         @usableFromInline var responderBase: UInt32?
     }
 
-    @usableFromInline
-    final class Box: @unchecked Sendable {
-        @usableFromInline var fields: Fields
-        @usableFromInline init(_ fields: Fields) { self.fields = fields }
-    }
-
     /// The fields live on the heap, shared between copies until one of them changes (copy on write): a record is
     /// handed from the flow stage to the correlator inside an event and copied on its way there and while it is
     /// traced; a copy of one reference costs a retain where ~680 bytes inline cost a copy and a retain of each of
     /// its strings and arrays.
     @usableFromInline
-    var box: Box
-
-    /// Gives this value a box of its own before it changes (the others sharing the old one keep it).
-    @inlinable @inline(__always)
-    mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&self.box) { self.box = Box(self.box.fields) }
-    }
+    var storage: CopyOnWrite<Fields>
 
     init(
         id: UInt64,
@@ -364,7 +352,7 @@ public struct ConnectionRecord: Hashable, Sendable {
         originatorBase: UInt32?,
         responderBase: UInt32?
     ) {
-        self.box = Box(
+        self.storage = CopyOnWrite(
             Fields(
                 id: id,
                 capturePoint: capturePoint,
@@ -399,239 +387,161 @@ public struct ConnectionRecord: Hashable, Sendable {
     /// Unique within one ``FlowAnalyzer``, in creation order.
     @inlinable
     public var id: UInt64 {
-        _read { yield self.box.fields.id }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.id
-        }
+        _read { yield self.storage.fields.id }
+        _modify { yield &self.storage.fields.id }
     }
     /// The capture point (index into the caller's ``CapturePointTable``).
     @inlinable
     public var capturePoint: Int {
-        _read { yield self.box.fields.capturePoint }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.capturePoint
-        }
+        _read { yield self.storage.fields.capturePoint }
+        _modify { yield &self.storage.fields.capturePoint }
     }
     /// The originator's address and port as seen at the capture point.
     @inlinable
     public var originator: FlowEndpoint {
-        _read { yield self.box.fields.originator }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.originator
-        }
+        _read { yield self.storage.fields.originator }
+        _modify { yield &self.storage.fields.originator }
     }
     /// The responder's address and port as seen at the capture point.
     @inlinable
     public var responder: FlowEndpoint {
-        _read { yield self.box.fields.responder }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.responder
-        }
+        _read { yield self.storage.fields.responder }
+        _modify { yield &self.storage.fields.responder }
     }
     /// First packet, nanoseconds since the Unix epoch.
     @inlinable
     public var startTime: Int64 {
-        _read { yield self.box.fields.startTime }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.startTime
-        }
+        _read { yield self.storage.fields.startTime }
+        _modify { yield &self.storage.fields.startTime }
     }
     /// Last packet.
     @inlinable
     public var endTime: Int64 {
-        _read { yield self.box.fields.endTime }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.endTime
-        }
+        _read { yield self.storage.fields.endTime }
+        _modify { yield &self.storage.fields.endTime }
     }
     /// Zeek's conn_state.
     @inlinable
     public var state: ConnectionState {
-        _read { yield self.box.fields.state }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.state
-        }
+        _read { yield self.storage.fields.state }
+        _modify { yield &self.storage.fields.state }
     }
     /// Zeek's history letters: upper case originator, lower case responder (S SYN, H SYN-ACK, A ACK, D data, F FIN,
     /// R RST, T retransmission, W zero window, G gap, Q multi-flag, I FIN+RST, ^ direction flipped).
     @inlinable
     public var history: String {
-        _read { yield self.box.fields.history }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.history
-        }
+        _read { yield self.storage.fields.history }
+        _modify { yield &self.storage.fields.history }
     }
     /// What the originator sent.
     @inlinable
     public var originatorSummary: TCPDirectionSummary {
-        _read { yield self.box.fields.originatorSummary }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.originatorSummary
-        }
+        _read { yield self.storage.fields.originatorSummary }
+        _modify { yield &self.storage.fields.originatorSummary }
     }
     /// What the responder sent.
     @inlinable
     public var responderSummary: TCPDirectionSummary {
-        _read { yield self.box.fields.responderSummary }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.responderSummary
-        }
+        _read { yield self.storage.fields.responderSummary }
+        _modify { yield &self.storage.fields.responderSummary }
     }
     /// The first SYN.
     @inlinable
     public var synTime: Int64? {
-        _read { yield self.box.fields.synTime }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.synTime
-        }
+        _read { yield self.storage.fields.synTime }
+        _modify { yield &self.storage.fields.synTime }
     }
     /// SYNs sent again with the same ISN.
     @inlinable
     public var synRetransmissions: Int {
-        _read { yield self.box.fields.synRetransmissions }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.synRetransmissions
-        }
+        _read { yield self.storage.fields.synRetransmissions }
+        _modify { yield &self.storage.fields.synRetransmissions }
     }
     /// When those were sent (the first ``ConnectionRecord/maxRetransmissionTimes``).
     @inlinable
     public var synRetransmissionTimes: [Int64] {
-        _read { yield self.box.fields.synRetransmissionTimes }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.synRetransmissionTimes
-        }
+        _read { yield self.storage.fields.synRetransmissionTimes }
+        _modify { yield &self.storage.fields.synRetransmissionTimes }
     }
     /// The first SYN-ACK.
     @inlinable
     public var synAckTime: Int64? {
-        _read { yield self.box.fields.synAckTime }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.synAckTime
-        }
+        _read { yield self.storage.fields.synAckTime }
+        _modify { yield &self.storage.fields.synAckTime }
     }
     /// SYN-ACKs sent again.
     @inlinable
     public var synAckRetransmissions: Int {
-        _read { yield self.box.fields.synAckRetransmissions }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.synAckRetransmissions
-        }
+        _read { yield self.storage.fields.synAckRetransmissions }
+        _modify { yield &self.storage.fields.synAckRetransmissions }
     }
     /// The originator's ACK completing the handshake.
     @inlinable
     public var handshakeAckTime: Int64? {
-        _read { yield self.box.fields.handshakeAckTime }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.handshakeAckTime
-        }
+        _read { yield self.storage.fields.handshakeAckTime }
+        _modify { yield &self.storage.fields.handshakeAckTime }
     }
     /// The direction the capture point recorded for the first SYN (pcapng flags, SLL2 packet type), if any.
     @inlinable
     public var synDirection: PacketDirection? {
-        _read { yield self.box.fields.synDirection }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.synDirection
-        }
+        _read { yield self.storage.fields.synDirection }
+        _modify { yield &self.storage.fields.synDirection }
     }
     /// Who sent the first RST, if any.
     @inlinable
     public var resetBy: ConnectionSide? {
-        _read { yield self.box.fields.resetBy }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.resetBy
-        }
+        _read { yield self.storage.fields.resetBy }
+        _modify { yield &self.storage.fields.resetBy }
     }
     /// Who sent the first FIN, if any.
     @inlinable
     public var closedBy: ConnectionSide? {
-        _read { yield self.box.fields.closedBy }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.closedBy
-        }
+        _read { yield self.storage.fields.closedBy }
+        _modify { yield &self.storage.fields.closedBy }
     }
     /// "http", "dns", "not-http", or "" when no payload was seen.
     @inlinable
     public var application: String {
-        _read { yield self.box.fields.application }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.application
-        }
+        _read { yield self.storage.fields.application }
+        _modify { yield &self.storage.fields.application }
     }
     /// HTTP exchanges emitted for this connection.
     @inlinable
     public var httpExchanges: Int {
-        _read { yield self.box.fields.httpExchanges }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.httpExchanges
-        }
+        _read { yield self.storage.fields.httpExchanges }
+        _modify { yield &self.storage.fields.httpExchanges }
     }
     /// Why the record was emitted.
     @inlinable
     public var endReason: ConnectionEndReason {
-        _read { yield self.box.fields.endReason }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.endReason
-        }
+        _read { yield self.storage.fields.endReason }
+        _modify { yield &self.storage.fields.endReason }
     }
     /// What the originator's first packet here showed (TTL, link addresses, direction, tunnel).
     @inlinable
     public var originatorFirst: FirstPacketEvidence? {
-        _read { yield self.box.fields.originatorFirst }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.originatorFirst
-        }
+        _read { yield self.storage.fields.originatorFirst }
+        _modify { yield &self.storage.fields.originatorFirst }
     }
     /// What the responder's first packet here showed.
     @inlinable
     public var responderFirst: FirstPacketEvidence? {
-        _read { yield self.box.fields.responderFirst }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.responderFirst
-        }
+        _read { yield self.storage.fields.responderFirst }
+        _modify { yield &self.storage.fields.responderFirst }
     }
     /// The raw sequence number of the originator's relative offset 0 (its ISN, or the first sequence number seen
     /// minus one), when any of its segments was seen: relative marks plus this are raw sequence numbers, which NAT
     /// never rewrites.
     @inlinable
     public var originatorBase: UInt32? {
-        _read { yield self.box.fields.originatorBase }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.originatorBase
-        }
+        _read { yield self.storage.fields.originatorBase }
+        _modify { yield &self.storage.fields.originatorBase }
     }
     /// The raw sequence number of the responder's relative offset 0.
     @inlinable
     public var responderBase: UInt32? {
-        _read { yield self.box.fields.responderBase }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.responderBase
-        }
+        _read { yield self.storage.fields.responderBase }
+        _modify { yield &self.storage.fields.responderBase }
     }
 
     /// The most SYN retransmission times kept.
@@ -736,19 +646,11 @@ extension FirstPacketEvidence: Codable {
     }
 }
 
-extension ConnectionRecord {
-    public static func == (lhs: ConnectionRecord, rhs: ConnectionRecord) -> Bool {
-        lhs.box === rhs.box || lhs.box.fields == rhs.box.fields
-    }
-
-    public func hash(into hasher: inout Hasher) { self.box.fields.hash(into: &hasher) }
-}
-
 /// Encoded and decoded as its fields: the same keys, in the same order, as a struct of them would be.
 extension ConnectionRecord: Codable {
-    public init(from decoder: any Decoder) throws { self.box = Box(try Fields(from: decoder)) }
+    public init(from decoder: any Decoder) throws { self.storage = CopyOnWrite(try Fields(from: decoder)) }
 
-    public func encode(to encoder: any Encoder) throws { try self.box.fields.encode(to: encoder) }
+    public func encode(to encoder: any Encoder) throws { try self.storage.fields.encode(to: encoder) }
 }
 
 extension ConnectionRecord {

@@ -33,181 +33,115 @@ public struct HTTPExchange: Hashable, Sendable {
     }
 
     @usableFromInline
-    final class Box: @unchecked Sendable {
-        @usableFromInline var fields: Fields
-        @usableFromInline init(_ fields: Fields) { self.fields = fields }
-    }
-
-    @usableFromInline
-    var box: Box
-
-    /// Gives this value a box of its own before it changes (the others sharing the old one keep it).
-    @inlinable @inline(__always)
-    mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&self.box) { self.box = Box(self.box.fields) }
-    }
+    var storage: CopyOnWrite<Fields>
 
     /// The ``ConnectionRecord/id`` of the connection carrying it.
     @inlinable
     public var connectionID: UInt64 {
-        _read { yield self.box.fields.connectionID }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.connectionID
-        }
+        _read { yield self.storage.fields.connectionID }
+        _modify { yield &self.storage.fields.connectionID }
     }
     /// The capture point (index into the caller's ``CapturePointTable``).
     @inlinable
     public var capturePoint: Int {
-        _read { yield self.box.fields.capturePoint }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.capturePoint
-        }
+        _read { yield self.storage.fields.capturePoint }
+        _modify { yield &self.storage.fields.capturePoint }
     }
     /// The client (TCP originator) as seen at the capture point.
     @inlinable
     public var client: FlowEndpoint {
-        _read { yield self.box.fields.client }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.client
-        }
+        _read { yield self.storage.fields.client }
+        _modify { yield &self.storage.fields.client }
     }
     /// The server as seen at the capture point.
     @inlinable
     public var server: FlowEndpoint {
-        _read { yield self.box.fields.server }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.server
-        }
+        _read { yield self.storage.fields.server }
+        _modify { yield &self.storage.fields.server }
     }
     /// The client's initial sequence number, when the SYN was seen.
     @inlinable
     public var clientISN: UInt32? {
-        _read { yield self.box.fields.clientISN }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.clientISN
-        }
+        _read { yield self.storage.fields.clientISN }
+        _modify { yield &self.storage.fields.clientISN }
     }
     /// The server's initial sequence number, when the SYN-ACK was seen.
     @inlinable
     public var serverISN: UInt32? {
-        _read { yield self.box.fields.serverISN }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.serverISN
-        }
+        _read { yield self.storage.fields.serverISN }
+        _modify { yield &self.storage.fields.serverISN }
     }
     /// 0 for the connection's first exchange, then 1, 2, ...
     @inlinable
     public var index: Int {
-        _read { yield self.box.fields.index }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.index
-        }
+        _read { yield self.storage.fields.index }
+        _modify { yield &self.storage.fields.index }
     }
     /// The request head; nil when only a response was seen.
     @inlinable
     public var request: HTTPHead? {
-        _read { yield self.box.fields.request }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.request
-        }
+        _read { yield self.storage.fields.request }
+        _modify { yield &self.storage.fields.request }
     }
     /// The final (non-1xx) response head; nil when none was seen.
     @inlinable
     public var response: HTTPHead? {
-        _read { yield self.box.fields.response }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.response
-        }
+        _read { yield self.storage.fields.response }
+        _modify { yield &self.storage.fields.response }
     }
     /// Status codes of interim (1xx) responses before the final one, e.g. [100] (at most 8 kept).
     @inlinable
     public var interimStatuses: [Int] {
-        _read { yield self.box.fields.interimStatuses }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.interimStatuses
-        }
+        _read { yield self.storage.fields.interimStatuses }
+        _modify { yield &self.storage.fields.interimStatuses }
     }
     /// First byte of the request.
     @inlinable
     public var requestFirstByte: StreamMark? {
-        _read { yield self.box.fields.requestFirstByte }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.requestFirstByte
-        }
+        _read { yield self.storage.fields.requestFirstByte }
+        _modify { yield &self.storage.fields.requestFirstByte }
     }
     /// Last byte of the request (end of its body).
     @inlinable
     public var requestLastByte: StreamMark? {
-        _read { yield self.box.fields.requestLastByte }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.requestLastByte
-        }
+        _read { yield self.storage.fields.requestLastByte }
+        _modify { yield &self.storage.fields.requestLastByte }
     }
     /// First byte of the final response.
     @inlinable
     public var responseFirstByte: StreamMark? {
-        _read { yield self.box.fields.responseFirstByte }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.responseFirstByte
-        }
+        _read { yield self.storage.fields.responseFirstByte }
+        _modify { yield &self.storage.fields.responseFirstByte }
     }
     /// Last byte of the final response (end of its body).
     @inlinable
     public var responseLastByte: StreamMark? {
-        _read { yield self.box.fields.responseLastByte }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.responseLastByte
-        }
+        _read { yield self.storage.fields.responseLastByte }
+        _modify { yield &self.storage.fields.responseLastByte }
     }
     /// Request body length in bytes (bytes lost in gaps included).
     @inlinable
     public var requestBodyLength: Int {
-        _read { yield self.box.fields.requestBodyLength }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.requestBodyLength
-        }
+        _read { yield self.storage.fields.requestBodyLength }
+        _modify { yield &self.storage.fields.requestBodyLength }
     }
     /// Response body length in bytes (bytes lost in gaps included).
     @inlinable
     public var responseBodyLength: Int {
-        _read { yield self.box.fields.responseBodyLength }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.responseBodyLength
-        }
+        _read { yield self.storage.fields.responseBodyLength }
+        _modify { yield &self.storage.fields.responseBodyLength }
     }
     /// A hole in the client's stream fell inside the request.
     @inlinable
     public var requestHasGap: Bool {
-        _read { yield self.box.fields.requestHasGap }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.requestHasGap
-        }
+        _read { yield self.storage.fields.requestHasGap }
+        _modify { yield &self.storage.fields.requestHasGap }
     }
     /// A hole in the server's stream fell inside the response.
     @inlinable
     public var responseHasGap: Bool {
-        _read { yield self.box.fields.responseHasGap }
-        _modify {
-            self.makeUnique()
-            yield &self.box.fields.responseHasGap
-        }
+        _read { yield self.storage.fields.responseHasGap }
+        _modify { yield &self.storage.fields.responseHasGap }
     }
 
     /// An exchange with nothing seen yet.
@@ -218,7 +152,7 @@ public struct HTTPExchange: Hashable, Sendable {
         server: FlowEndpoint,
         index: Int = 0
     ) {
-        self.box = Box(
+        self.storage = CopyOnWrite(
             Fields(
                 connectionID: connectionID,
                 capturePoint: capturePoint,
@@ -266,17 +200,9 @@ public struct HTTPExchange: Hashable, Sendable {
     }
 }
 
-extension HTTPExchange {
-    public static func == (lhs: HTTPExchange, rhs: HTTPExchange) -> Bool {
-        lhs.box === rhs.box || lhs.box.fields == rhs.box.fields
-    }
-
-    public func hash(into hasher: inout Hasher) { self.box.fields.hash(into: &hasher) }
-}
-
 /// Encoded and decoded as its fields: the same keys, in the same order, as a struct of them would be.
 extension HTTPExchange: Codable {
-    public init(from decoder: any Decoder) throws { self.box = Box(try Fields(from: decoder)) }
+    public init(from decoder: any Decoder) throws { self.storage = CopyOnWrite(try Fields(from: decoder)) }
 
-    public func encode(to encoder: any Encoder) throws { try self.box.fields.encode(to: encoder) }
+    public func encode(to encoder: any Encoder) throws { try self.storage.fields.encode(to: encoder) }
 }
